@@ -1,0 +1,39 @@
+//! The HTTP surfaces, one router each, served on one address and told apart by path:
+//! - [`graph`]: Meta's Cloud API (`/{version}/{phone-number-id}/messages`), bearer auth;
+//! - [`d360`]: 360dialog's messaging API (`/messages`), `D360-API-KEY` auth;
+//! - [`control`]: the harness's own API under `/_wasim/`.
+//!
+//! Handlers parse, build one model command, call it under the lock, and answer in
+//! their surface's dialect ([`error`]). They make no policy decisions.
+
+pub mod control;
+pub mod d360;
+pub mod error;
+pub mod extract;
+pub mod graph;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{Method, Uri};
+use axum::response::{IntoResponse, Response};
+
+use crate::shell::AppState;
+
+/// Every surface on one router.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .merge(control::router(state.clone()))
+        .merge(d360::router())
+        .merge(graph::router())
+        .fallback(unknown_path)
+        .with_state(state)
+}
+
+async fn unknown_path(method: Method, uri: Uri) -> Response {
+    let path = uri.path();
+    if path == "/_wasim" || path.starts_with("/_wasim/") {
+        return control::unknown(path).into_response();
+    }
+    error::graph_unknown_path(&method, path).into_response()
+}

@@ -1,0 +1,135 @@
+//! Platform rejections: the codes the real platform answers with, as values.
+//!
+//! A `PlatformError` is an answer, not a Rust error: the model returns it in an
+//! `Outcome` and each API surface renders it in its own wire dialect. Titles and
+//! details follow `reference/whatsapp-platform.md` §1.5 and §2.
+
+use serde::Serialize;
+
+/// One platform error: Graph code, title, details and the HTTP status it travels with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlatformError {
+    /// The Graph error code (`131049`).
+    pub code: u32,
+    /// The short title (`Rate limit hit`).
+    pub title: String,
+    /// The explanation placed in `error_data.details`.
+    pub details: String,
+}
+
+/// Well-known codes, named (reference §2).
+pub mod code {
+    /// Could not authenticate the app user.
+    pub const AUTH_EXCEPTION: u32 = 0;
+    /// Invalid parameter.
+    pub const INVALID_PARAMETER: u32 = 100;
+    /// Access token invalid or expired.
+    pub const ACCESS_TOKEN: u32 = 190;
+    /// Unknown Graph path.
+    pub const UNKNOWN_PATH: u32 = 2500;
+    /// Throughput reached.
+    pub const RATE_LIMIT_HIT: u32 = 130_429;
+    /// Message undeliverable.
+    pub const UNDELIVERABLE: u32 = 131_026;
+    /// Required parameter missing.
+    pub const PARAMETER_MISSING: u32 = 131_008;
+    /// Parameter value not valid.
+    pub const PARAMETER_INVALID: u32 = 131_009;
+    /// Re-engagement: free-form outside the customer service window.
+    pub const REENGAGEMENT: u32 = 131_047;
+    /// Spam rate limit hit (used for the messaging limit by default; unconfirmed).
+    pub const SPAM_RATE_LIMIT: u32 = 131_048;
+    /// Per-user marketing limit (healthy ecosystem engagement).
+    pub const ECOSYSTEM_ENGAGEMENT: u32 = 131_049;
+    /// User stopped marketing messages.
+    pub const MARKETING_OPT_OUT: u32 = 131_050;
+    /// Pair rate limit.
+    pub const PAIR_RATE_LIMIT: u32 = 131_056;
+    /// Template parameter count mismatch.
+    pub const TEMPLATE_PARAM_COUNT: u32 = 132_000;
+    /// Template missing in that language or not approved.
+    pub const TEMPLATE_NOT_FOUND: u32 = 132_001;
+}
+
+impl PlatformError {
+    /// An error with the code's standard title and the given details.
+    pub fn new(code: u32, details: impl Into<String>) -> Self {
+        PlatformError {
+            code,
+            title: title_of(code).to_owned(),
+            details: details.into(),
+        }
+    }
+
+    /// The HTTP status this code travels with on a synchronous answer
+    /// (reference §11: 401 for 0/190, 403 for 10/200-299/368/130497/131031/131005,
+    /// 404 for 132001, 500 for 131000/131016/131057, 503 for 2/133004, else 400).
+    pub fn http_status(&self) -> u16 {
+        match self.code {
+            0 | 190 => 401,
+            10 | 200..=299 | 368 | 130_497 | 131_031 | 131_005 => 403,
+            132_001 => 404,
+            131_000 | 131_016 | 131_057 => 500,
+            2 | 133_004 => 503,
+            _ => 400,
+        }
+    }
+}
+
+/// The standard title of a code (reference §2; 131049 from Meta's status webhook example).
+pub fn title_of(code: u32) -> &'static str {
+    match code {
+        0 => "AuthException",
+        100 => "Invalid parameter",
+        190 => "Invalid OAuth access token - Cannot parse access token",
+        2500 => "Unknown path components",
+        130_429 => "Rate limit hit",
+        131_008 => "Required parameter is missing",
+        131_009 => "Parameter value is not valid",
+        131_026 => "Message undeliverable",
+        131_047 => "Re-engagement message",
+        131_048 => "Spam rate limit hit",
+        131_049 => "This message was not delivered to maintain healthy ecosystem engagement.",
+        131_050 => {
+            "Unable to deliver the message. This recipient has chosen to stop receiving marketing messages on WhatsApp from your business."
+        }
+        131_056 => "(Business Account, Consumer Account) pair rate limit hit",
+        132_000 => "Number of parameters does not match the expected number of params",
+        132_001 => "Template name does not exist in the translation",
+        _ => "Something went wrong",
+    }
+}
+
+/// The standard details text of an asynchronous (status webhook) failure.
+pub fn async_details_of(code: u32) -> &'static str {
+    match code {
+        131_049 => {
+            "In order to maintain a healthy ecosystem engagement, the message failed to be delivered."
+        }
+        131_050 => {
+            "Unable to deliver the message. This recipient has chosen to stop receiving marketing messages on WhatsApp from your business."
+        }
+        131_026 => "Message Undeliverable.",
+        131_047 => {
+            "Message failed to send because more than 24 hours have passed since the customer last replied to this number."
+        }
+        131_048 => {
+            "Message failed to send because there are restrictions on how many messages can be sent from this phone number."
+        }
+        _ => "Message failed to send.",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_status_follows_the_reference_table() {
+        assert_eq!(PlatformError::new(190, "").http_status(), 401);
+        assert_eq!(PlatformError::new(131_031, "").http_status(), 403);
+        assert_eq!(PlatformError::new(132_001, "").http_status(), 404);
+        assert_eq!(PlatformError::new(130_429, "").http_status(), 400);
+        assert_eq!(PlatformError::new(133_004, "").http_status(), 503);
+    }
+}

@@ -1,0 +1,736 @@
+//! The pure, deterministic core of the simulated platform.
+//!
+//! `World` holds all simulated state. It is driven by three calls, in the sans-IO
+//! style of quinn-proto and str0m:
+//! - [`World::apply`]`(now, command)` handles one input and returns an [`Outcome`]
+//!   (a reply plus effects);
+//! - [`World::next_deadline`] says when the next timer is due;
+//! - [`World::advance`]`(now)` fires every timer due by `now`, each at its own time.
+//!
+//! Nothing here reads the wall clock, spawns tasks or touches the network: time is an
+//! argument and randomness comes from seeded ChaCha streams ([`rng`]).
+
+pub mod bucket;
+pub mod country;
+pub mod error;
+pub mod policy;
+pub mod rng;
+pub mod spec;
+pub mod time;
+pub mod timers;
+
+mod marketing;
+mod payload;
+mod send;
+mod state;
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde_json::{Value, json};
+
+pub use self::error::PlatformError;
+pub use self::policy::Policy;
+pub use self::spec::WorldSpec;
+pub use self::state::{Message, MessageContent, Recipient, StatusKind};
+pub use self::time::{ClockMode, SimTime};
+
+use self::bucket::{Bucket, BucketShape};
+use self::rng::{SimRng, Stream};
+use self::spec::{ApiKind, Category, PhoneNumberSpec, Quality, TemplateStatus};
+use self::state::Timer;
+use self::timers::TimerQueue;
+use crate::trace::TraceEvent;
+
+/// Most timers pending at once; a send that would exceed it is refused with 131000
+/// rather than letting memory grow without bound.
+pub const TIMERS_PENDING_MAX: usize = 2_000_000;
+
+/// Most messages `POST /_wasim/ecosystem/marketing` adds in one call.
+pub const ECOSYSTEM_COUNT_MAX: u32 = 1_000;
+
+/// Which API surface a command came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// Meta's Cloud API (Graph).
+    Graph,
+    /// 360dialog's messaging API.
+    D360,
+}
+
+impl Surface {
+    /// The name used in the trace.
+    pub fn name(self) -> &'static str {
+        match self {
+            Surface::Graph => "graph",
+            Surface::D360 => "d360",
+        }
+    }
+}
+
+/// An input to the model.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Send a message. `phone_number_id` comes from the Graph path; the 360dialog
+    /// surface finds the number from its key.
+    SendMessage {
+        /// Which surface.
+        surface: Surface,
+        /// The credential presented (bearer token or `D360-API-KEY`), if any.
+        credential: Option<String>,
+        /// The phone number id of the Graph path.
+        phone_number_id: Option<String>,
+        /// The parsed JSON body.
+        body: Value,
+    },
+    /// A user writes to the business.
+    Inbound {
+        /// The user's WhatsApp id.
+        from: String,
+        /// The text.
+        text: String,
+        /// The business number written to (default: the first).
+        phone_number_id: Option<String>,
+    },
+    /// Other businesses' marketing reaches a user.
+    EcosystemMarketing {
+        /// The user's WhatsApp id.
+        to: String,
+        /// How many messages (1 to [`ECOSYSTEM_COUNT_MAX`]).
+        count: u32,
+    },
+    /// A webhook delivery attempt finished (reported by the delivery engine).
+    WebhookAttemptFinished {
+        /// Delivery id.
+        delivery_id: u64,
+        /// Attempt number, from 1.
+        attempt: u32,
+        /// Target URL.
+        url: String,
+        /// The receiver's HTTP status, if it answered.
+        http_status: Option<u16>,
+        /// Wall milliseconds the attempt took.
+        latency_ms: u64,
+        /// Why there was no answer.
+        error: Option<String>,
+    },
+    /// A webhook could not be sent at all.
+    WebhookSkipped {
+        /// Delivery id.
+        delivery_id: u64,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The model's answer to a command.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// A send was accepted.
+    Sent {
+        /// `contacts[].input`: the number as sent.
+        input: String,
+        /// `contacts[].wa_id`.
+        wa_id: String,
+        /// The wamid.
+        message_id: String,
+        /// `message_status`, for templates.
+        message_status: Option<&'static str>,
+    },
+    /// The credential was missing, wrong or revoked.
+    Unauthorized,
+    /// A platform error, answered synchronously.
+    Rejected(PlatformError),
+    /// An inbound message was received.
+    InboundReceived {
+        /// Its wamid.
+        message_id: String,
+    },
+    /// A control command named something that does not exist.
+    NotFound(String),
+    /// A control command was malformed.
+    Invalid(String),
+    /// Done; nothing to answer.
+    Done,
+}
+
+/// A webhook the model wants posted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookDelivery {
+    /// Delivery id, unique in the world.
+    pub id: u64,
+    /// Virtual time it was emitted.
+    pub at: SimTime,
+    /// The webhook field (`messages`).
+    pub field: &'static str,
+    /// The payload.
+    pub body: Value,
+}
+
+/// An effect of a command or timer: data for the shell to carry out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Append this record to the trace.
+    Trace {
+        /// When it happened.
+        at: SimTime,
+        /// What happened.
+        event: TraceEvent,
+    },
+    /// Post this webhook.
+    Webhook(WebhookDelivery),
+}
+
+/// The result of [`World::apply`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The answer.
+    pub reply: Reply,
+    /// What the shell must carry out.
+    pub effects: Vec<Effect>,
+}
+
+/// A business phone number.
+#[derive(Debug, Clone)]
+pub struct PhoneNumber {
+    /// Its spec (ids, country, key).
+    pub spec: PhoneNumberSpec,
+    throughput: Bucket,
+}
+
+/// A message template.
+#[derive(Debug, Clone)]
+pub struct Template {
+    /// Template id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Language code.
+    pub language: String,
+    /// Category.
+    pub category: Category,
+    /// Review status.
+    pub status: TemplateStatus,
+    /// Quality rating.
+    pub quality: Quality,
+    /// Body parameters a send must supply.
+    pub body_parameters: u32,
+    /// Header parameters a send must supply.
+    pub header_parameters: u32,
+}
+
+/// Magic recipients: numbers that always produce one outcome (see the README).
+pub const MAGIC_RECIPIENTS: &[(&str, &str)] = &[
+    ("999000000", "delivered, then read"),
+    ("999000001", "delivered, never read"),
+    (
+        "999000002",
+        "read at once: the delivered webhook is skipped",
+    ),
+    (
+        "999000003",
+        "sent, never delivered (like a Turkish user who has not accepted the terms)",
+    ),
+    ("999131026", "failed 131026 (undeliverable)"),
+    (
+        "999131047",
+        "failed 131047 (re-engagement), even inside a service window",
+    ),
+    ("999131049", "failed 131049 (per-user marketing limit)"),
+    ("999131050", "failed 131050 (user stopped marketing)"),
+    ("999130429", "rejected at once with 130429 (throughput)"),
+    (
+        "999131056",
+        "rejected at once with 131056 (pair rate limit)",
+    ),
+];
+
+/// The whole simulated platform state.
+#[derive(Debug)]
+pub struct World {
+    spec: WorldSpec,
+    seed: u64,
+    policy: Policy,
+    phone_numbers: Vec<PhoneNumber>,
+    templates: Vec<Template>,
+    recipients: BTreeMap<String, Recipient>,
+    messages: BTreeMap<String, Message>,
+    timers: TimerQueue<Timer>,
+    pair_buckets: BTreeMap<(String, String), Bucket>,
+    /// Last time each user was reached outside a service window, for the messaging limit.
+    business_initiated: BTreeMap<String, SimTime>,
+    business_initiated_log: VecDeque<(SimTime, String)>,
+    lifecycle_rng: SimRng,
+    ids_rng: SimRng,
+    message_counter: u64,
+    delivery_counter: u64,
+    now: SimTime,
+}
+
+impl World {
+    /// Builds a world from `spec`. `seed` and `profile` override the file's.
+    pub fn new(spec: WorldSpec, seed: Option<u64>, profile: Option<&str>) -> Result<World, String> {
+        let policy = spec.policy(profile)?;
+        let seed = seed.unwrap_or(spec.seed);
+        let throughput = throughput_shape(&policy);
+        let phone_numbers = spec
+            .waba
+            .phone_numbers
+            .iter()
+            .map(|p| PhoneNumber {
+                spec: p.clone(),
+                throughput: Bucket::full(throughput, SimTime::ZERO),
+            })
+            .collect();
+        let templates = spec
+            .waba
+            .templates
+            .iter()
+            .map(|t| Template {
+                id: t.id.clone(),
+                name: t.name.clone(),
+                language: t.language.clone(),
+                category: t.category,
+                status: t.status,
+                quality: t.quality,
+                body_parameters: t.body_parameters,
+                header_parameters: t.header_parameters,
+            })
+            .collect();
+        let recipients = state::generate_recipients(&spec, &policy, seed);
+        Ok(World {
+            seed,
+            policy,
+            phone_numbers,
+            templates,
+            recipients,
+            messages: BTreeMap::new(),
+            timers: TimerQueue::default(),
+            pair_buckets: BTreeMap::new(),
+            business_initiated: BTreeMap::new(),
+            business_initiated_log: VecDeque::new(),
+            lifecycle_rng: SimRng::new(seed, Stream::Lifecycle),
+            ids_rng: SimRng::new(seed, Stream::Ids),
+            message_counter: 0,
+            delivery_counter: 0,
+            now: SimTime::ZERO,
+            spec,
+        })
+    }
+
+    /// The record that opens a trace of this world.
+    pub fn built_event(&self) -> TraceEvent {
+        TraceEvent::WorldBuilt {
+            seed: self.seed,
+            profile: self.policy.profile.clone(),
+            recipients: self.recipients.len(),
+            epoch_unix_s: self.spec.epoch_unix_s,
+        }
+    }
+
+    /// The root seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The spec the world was built from.
+    pub fn spec(&self) -> &WorldSpec {
+        &self.spec
+    }
+
+    /// The latest virtual time the world has seen.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// A recipient by WhatsApp id.
+    pub fn recipient(&self, wa_id: &str) -> Option<&Recipient> {
+        self.recipients.get(wa_id)
+    }
+
+    /// Every recipient, ordered by WhatsApp id.
+    pub fn recipients(&self) -> impl Iterator<Item = &Recipient> {
+        self.recipients.values()
+    }
+
+    /// A message by wamid.
+    pub fn message(&self, id: &str) -> Option<&Message> {
+        self.messages.get(id)
+    }
+
+    /// Every message, ordered by wamid.
+    pub fn messages(&self) -> impl Iterator<Item = &Message> {
+        self.messages.values()
+    }
+
+    /// The phone numbers.
+    pub fn phone_numbers(&self) -> &[PhoneNumber] {
+        &self.phone_numbers
+    }
+
+    /// The templates.
+    pub fn templates(&self) -> &[Template] {
+        &self.templates
+    }
+
+    /// Marketing messages from all businesses counted toward `wa_id`'s limit in the
+    /// window ending at `at` (other businesses' and this business's counted ones).
+    pub fn marketing_in_window(&self, wa_id: &str, at: SimTime) -> u32 {
+        self.recipients
+            .get(wa_id)
+            .map_or(0, |r| marketing::window_count(self, r, at))
+    }
+
+    /// When the next timer is due.
+    pub fn next_deadline(&self) -> Option<SimTime> {
+        self.timers.next_deadline()
+    }
+
+    /// How many timers are pending.
+    pub fn timers_pending(&self) -> usize {
+        self.timers.len()
+    }
+
+    /// Handles one command at `now` (earlier times are read as the latest time seen).
+    pub fn apply(&mut self, now: SimTime, command: Command) -> Outcome {
+        let now = now.max(self.now);
+        self.now = now;
+        let mut effects = Vec::new();
+        let reply = match command {
+            Command::SendMessage {
+                surface,
+                credential,
+                phone_number_id,
+                body,
+            } => send::send(
+                self,
+                now,
+                surface,
+                credential.as_deref(),
+                phone_number_id.as_deref(),
+                &body,
+                &mut effects,
+            ),
+            Command::Inbound {
+                from,
+                text,
+                phone_number_id,
+            } => self.inbound(now, &from, text, phone_number_id.as_deref(), &mut effects),
+            Command::EcosystemMarketing { to, count } => {
+                self.ecosystem_marketing(now, &to, count, &mut effects)
+            }
+            Command::WebhookAttemptFinished {
+                delivery_id,
+                attempt,
+                url,
+                http_status,
+                latency_ms,
+                error,
+            } => {
+                effects.push(Effect::Trace {
+                    at: now,
+                    event: TraceEvent::WebhookAttempt {
+                        delivery_id,
+                        attempt,
+                        url,
+                        http_status,
+                        latency_ms,
+                        error,
+                    },
+                });
+                Reply::Done
+            }
+            Command::WebhookSkipped {
+                delivery_id,
+                reason,
+            } => {
+                effects.push(Effect::Trace {
+                    at: now,
+                    event: TraceEvent::WebhookSkipped {
+                        delivery_id,
+                        reason,
+                    },
+                });
+                Reply::Done
+            }
+        };
+        Outcome { reply, effects }
+    }
+
+    /// Fires every timer due by `now`, in `(time, seq)` order, each at its own time.
+    pub fn advance(&mut self, now: SimTime) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        while let Some((at, timer)) = self.timers.pop_due(now) {
+            self.now = self.now.max(at);
+            self.fire(at, timer, &mut effects);
+        }
+        self.now = self.now.max(now);
+        effects
+    }
+
+    /// The ids and credentials of the world, for `GET /_wasim/world`.
+    pub fn describe(&self) -> Value {
+        let phone_numbers: Vec<Value> = self
+            .phone_numbers
+            .iter()
+            .map(|p| {
+                json!({
+                    "id": p.spec.id,
+                    "display_phone_number": p.spec.display_phone_number,
+                    "country": p.spec.country,
+                    "api": match p.spec.api { ApiKind::Cloud => "cloud", ApiKind::OnPremises => "on_premises" },
+                    "channel_id": p.spec.channel_id,
+                    "d360_api_key": p.spec.d360_api_key,
+                    "throughput_mps": self.policy.throughput_mps,
+                })
+            })
+            .collect();
+        let templates: Vec<Value> = self
+            .templates
+            .iter()
+            .map(|t| {
+                json!({
+                    "id": t.id, "name": t.name, "language": t.language, "category": t.category,
+                    "status": t.status, "quality": t.quality,
+                    "body_parameters": t.body_parameters, "header_parameters": t.header_parameters,
+                })
+            })
+            .collect();
+        let named: Vec<&str> = self
+            .spec
+            .recipients
+            .named
+            .iter()
+            .map(|n| n.wa_id.as_str())
+            .collect();
+        let sample: Vec<Value> = named
+            .iter()
+            .filter_map(|wa_id| self.recipients.get(*wa_id))
+            .chain(self.recipients.values().filter(|r| !named.contains(&r.wa_id.as_str())).take(20))
+            .map(|r| json!({"wa_id": r.wa_id, "country": r.country, "name": r.name, "opted_out": r.opted_out}))
+            .collect();
+        let magic: Vec<Value> = MAGIC_RECIPIENTS
+            .iter()
+            .map(|(wa_id, outcome)| json!({"wa_id": wa_id, "outcome": outcome}))
+            .collect();
+        json!({
+            "seed": self.seed,
+            "policy": self.policy,
+            "epoch_unix_s": self.spec.epoch_unix_s,
+            "access_token": self.spec.access_token,
+            "app_secret": self.spec.app_secret,
+            "verify_token": self.spec.verify_token,
+            "partner_id": self.spec.partner.id,
+            "partner_username": self.spec.partner.username,
+            "partner_password": self.spec.partner.password,
+            "client_id": self.spec.client.id,
+            "wabas": [{
+                "id": self.spec.waba.id,
+                "messaging_limit": self.spec.waba.messaging_limit,
+                "phone_numbers": phone_numbers,
+                "templates": templates,
+            }],
+            "recipients_total": self.recipients.len(),
+            "recipients": sample,
+            "magic_recipients": magic,
+        })
+    }
+
+    fn next_message_id(&mut self) -> String {
+        self.message_counter += 1;
+        format!(
+            "wamid.HBgL{:010}{}",
+            self.message_counter,
+            self.ids_rng.token(12)
+        )
+    }
+
+    fn emit(&mut self, at: SimTime, field: &'static str, body: Value, effects: &mut Vec<Effect>) {
+        self.delivery_counter += 1;
+        let id = self.delivery_counter;
+        effects.push(Effect::Trace {
+            at,
+            event: TraceEvent::WebhookEmitted {
+                delivery_id: id,
+                field: field.to_owned(),
+                body: body.clone(),
+            },
+        });
+        effects.push(Effect::Webhook(WebhookDelivery {
+            id,
+            at,
+            field,
+            body,
+        }));
+    }
+
+    fn phone(&self, id: Option<&str>) -> Option<&PhoneNumber> {
+        match id {
+            Some(id) => self.phone_numbers.iter().find(|p| p.spec.id == id),
+            None => self.phone_numbers.first(),
+        }
+    }
+
+    fn inbound(
+        &mut self,
+        now: SimTime,
+        from: &str,
+        text: String,
+        phone_number_id: Option<&str>,
+        effects: &mut Vec<Effect>,
+    ) -> Reply {
+        let Some(phone) = self.phone(phone_number_id).map(|p| p.spec.clone()) else {
+            return Reply::NotFound(format!(
+                "unknown phone_number_id `{}`: GET /_wasim/world lists the numbers",
+                phone_number_id.unwrap_or_default()
+            ));
+        };
+        let window_hours = self.policy.customer_service_window_hours;
+        let Some(recipient) = self.recipients.get_mut(from) else {
+            return Reply::NotFound(format!(
+                "unknown recipient `{from}`: write from a wa_id listed by GET /_wasim/world"
+            ));
+        };
+        recipient.last_inbound_at = Some(now);
+        // A reply to marketing opens a window in which marketing does not count (§3.2, 2025-07).
+        if recipient.last_business_message_marketing {
+            recipient.marketing_reply_window_until = Some(now.plus_hours(window_hours));
+        }
+        let name = recipient.name.clone();
+        let message_id = self.next_message_id();
+        effects.push(Effect::Trace {
+            at: now,
+            event: TraceEvent::Inbound {
+                message_id: message_id.clone(),
+                from: from.to_owned(),
+                phone_number_id: phone.id.clone(),
+                text_chars: text.chars().count(),
+            },
+        });
+        let timestamp = self.unix_seconds(now).to_string();
+        let value = json!({
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": phone.display_phone_number, "phone_number_id": phone.id},
+            "contacts": [{"profile": {"name": name}, "wa_id": from}],
+            "messages": [{"from": from, "id": message_id, "timestamp": timestamp, "type": "text", "text": {"body": text}}],
+        });
+        let body = payload::envelope(&self.spec.waba.id, "messages", value);
+        self.emit(now, "messages", body, effects);
+        Reply::InboundReceived { message_id }
+    }
+
+    fn ecosystem_marketing(
+        &mut self,
+        now: SimTime,
+        to: &str,
+        count: u32,
+        effects: &mut Vec<Effect>,
+    ) -> Reply {
+        if count == 0 || count > ECOSYSTEM_COUNT_MAX {
+            return Reply::Invalid(format!(
+                "count must be from 1 to {ECOSYSTEM_COUNT_MAX}, got {count}"
+            ));
+        }
+        let Some(recipient) = self.recipients.get_mut(to) else {
+            return Reply::NotFound(format!(
+                "unknown recipient `{to}`: GET /_wasim/world lists recipients"
+            ));
+        };
+        recipient
+            .ecosystem_marketing
+            .extend(std::iter::repeat_n(now, count as usize));
+        effects.push(Effect::Trace {
+            at: now,
+            event: TraceEvent::EcosystemMarketing {
+                to: to.to_owned(),
+                count,
+            },
+        });
+        Reply::Done
+    }
+
+    fn unix_seconds(&self, at: SimTime) -> u64 {
+        self.spec.epoch_unix_s + at.as_ms() / 1000
+    }
+
+    fn fire(&mut self, at: SimTime, timer: Timer, effects: &mut Vec<Effect>) {
+        match timer {
+            Timer::Status {
+                message_id,
+                status,
+                error_code,
+            } => {
+                let Some(message) = self.messages.get_mut(&message_id) else {
+                    debug_assert!(false, "a status timer names an unknown message");
+                    return;
+                };
+                let billing_already_shown = message
+                    .statuses
+                    .iter()
+                    .any(|(_, s)| matches!(s, StatusKind::Delivered | StatusKind::Read));
+                message.statuses.push((at, status));
+                message.pending_timers = message.pending_timers.saturating_sub(1);
+                let message = message.clone();
+                effects.push(Effect::Trace {
+                    at,
+                    event: TraceEvent::Status {
+                        message_id: message.id.clone(),
+                        to: message.to.clone(),
+                        status: status.name().to_owned(),
+                        error_code,
+                    },
+                });
+                let Some(phone) = self
+                    .phone(Some(&message.phone_number_id))
+                    .map(|p| p.spec.clone())
+                else {
+                    return;
+                };
+                let status_json = payload::status(
+                    &message,
+                    status,
+                    error_code,
+                    self.unix_seconds(at),
+                    self.spec.epoch_unix_s,
+                    !billing_already_shown,
+                );
+                let value = json!({
+                    "messaging_product": "whatsapp",
+                    "metadata": {"display_phone_number": phone.display_phone_number, "phone_number_id": phone.id},
+                    "statuses": [status_json],
+                });
+                let body = payload::envelope(&self.spec.waba.id, "messages", value);
+                self.emit(at, "messages", body, effects);
+            }
+        }
+    }
+
+    fn schedule(&mut self, at: SimTime, timer: Timer) {
+        if let Timer::Status { message_id, .. } = &timer
+            && let Some(message) = self.messages.get_mut(message_id)
+        {
+            message.pending_timers += 1;
+        }
+        self.timers.push(at, timer);
+    }
+}
+
+fn throughput_shape(policy: &Policy) -> BucketShape {
+    BucketShape {
+        capacity: u64::from(policy.throughput_mps),
+        refill: u64::from(policy.throughput_mps),
+        period_ms: 1_000,
+    }
+}
+
+fn pair_shape(policy: &Policy) -> BucketShape {
+    BucketShape {
+        capacity: u64::from(policy.pair_burst),
+        refill: 1,
+        period_ms: policy.pair_interval_ms,
+    }
+}

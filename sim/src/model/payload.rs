@@ -1,0 +1,72 @@
+//! Webhook payloads in Meta's shapes (reference §6).
+
+use serde_json::{Map, Value, json};
+
+use super::error::{async_details_of, title_of};
+use super::state::{Message, StatusKind};
+
+const ERROR_HREF: &str =
+    "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/";
+
+/// Meta's envelope around one change.
+pub(crate) fn envelope(waba_id: &str, field: &str, value: Value) -> Value {
+    json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": waba_id, "changes": [{"value": value, "field": field}]}],
+    })
+}
+
+/// One `statuses[]` object. `with_billing` puts `conversation` and `pricing` on it
+/// (on `sent` and on the first of `delivered`/`read`).
+pub(crate) fn status(
+    message: &Message,
+    status: StatusKind,
+    error_code: Option<u32>,
+    unix_seconds: u64,
+    epoch_unix_s: u64,
+    with_billing: bool,
+) -> Value {
+    let mut object = Map::new();
+    object.insert("id".to_owned(), json!(message.id));
+    object.insert("status".to_owned(), json!(status.name()));
+    object.insert("timestamp".to_owned(), json!(unix_seconds.to_string()));
+    object.insert("recipient_id".to_owned(), json!(message.to));
+    if let Some(data) = &message.callback_data {
+        object.insert("biz_opaque_callback_data".to_owned(), json!(data));
+    }
+    if status == StatusKind::Failed {
+        let code = error_code.unwrap_or(131_000);
+        let title = title_of(code);
+        object.insert(
+            "errors".to_owned(),
+            json!([{
+                "code": code,
+                "title": title,
+                "message": title,
+                "error_data": {"details": async_details_of(code)},
+                "href": ERROR_HREF,
+            }]),
+        );
+    } else if let Some(billing) = message.billing.as_ref().filter(|_| with_billing) {
+        let mut conversation = Map::new();
+        conversation.insert("id".to_owned(), json!(billing.conversation_id));
+        if status == StatusKind::Sent {
+            let expires = epoch_unix_s + billing.conversation_expires_at.as_ms() / 1000;
+            conversation.insert(
+                "expiration_timestamp".to_owned(),
+                json!(expires.to_string()),
+            );
+        }
+        conversation.insert("origin".to_owned(), json!({"type": billing.category}));
+        object.insert("conversation".to_owned(), Value::Object(conversation));
+        let mut pricing = Map::new();
+        pricing.insert("billable".to_owned(), json!(billing.billable));
+        pricing.insert("pricing_model".to_owned(), json!(message.pricing_model));
+        if message.pricing_model == "PMP" {
+            pricing.insert("type".to_owned(), json!(billing.pricing_type));
+        }
+        pricing.insert("category".to_owned(), json!(billing.category));
+        object.insert("pricing".to_owned(), Value::Object(pricing));
+    }
+    Value::Object(object)
+}

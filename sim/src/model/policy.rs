@@ -1,0 +1,175 @@
+//! Named, dated policy profiles: every number the platform does not publish.
+//!
+//! A profile fixes how the send-time rules behave at a point in the platform's
+//! history. `2024-05` is the world of 360dialog's May 2024 partner newsletter;
+//! `2025-07` follows Meta's per-message pricing and per-message marketing counting.
+//! Values marked UNCONFIRMED in `reference/whatsapp-platform.md` are defaults here,
+//! overridable per world file (`[policy]`).
+
+use serde::{Deserialize, Serialize};
+
+use super::rng::Ratio;
+
+/// The profile used when none is named.
+pub const DEFAULT_PROFILE: &str = "2024-05";
+
+/// The names of every built-in profile.
+pub const PROFILES: &[&str] = &["2024-05", "2025-07"];
+
+/// Which marketing templates count against the per-user marketing limit (reference §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarketingCounting {
+    /// 2024-05: only templates that open a new marketing conversation count; an open
+    /// marketing conversation with the business exempts.
+    NewConversation,
+    /// 2025-07: every delivered marketing message counts; only a customer service
+    /// window opened by a reply to marketing exempts.
+    EveryDelivered,
+}
+
+/// The pricing model shown in status webhooks (reference §6.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum PricingModel {
+    /// Conversation-based pricing (webhooks before 1 July 2025).
+    Cbp,
+    /// Per-message pricing (from 1 July 2025).
+    Pmp,
+}
+
+/// Whether an error is answered at once (HTTP) or reported later as a `failed` status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorSurface {
+    /// Synchronous Graph error answer.
+    Sync,
+    /// HTTP 200 with a wamid, then a `failed` status webhook.
+    Async,
+}
+
+/// One policy profile. Field docs give each default and its source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// The profile's name (`2024-05`).
+    pub profile: String,
+    /// Which marketing templates count toward the per-user limit (§3).
+    pub marketing_counting: MarketingCounting,
+    /// Counted marketing messages one user may get from all businesses per window.
+    /// UNCONFIRMED: Meta publishes no number (the limit is dynamic). Default 2.
+    pub marketing_cap: u32,
+    /// The window the cap counts over, in hours. UNCONFIRMED; default 24.
+    pub marketing_cap_window_hours: u64,
+    /// How many 131049 failures to one user within 24 h block that user. Meta says
+    /// "repeated retries"; the number is UNCONFIRMED. Default 3.
+    pub marketing_retry_block_threshold: u32,
+    /// How long such a block lasts, in hours (Meta: "up to 24 hours"). Default 24.
+    pub marketing_retry_block_hours: u64,
+    /// Whether marketing templates to US numbers fail with 131049 (from 1 April 2025).
+    pub us_marketing_pause: bool,
+    /// The pricing model of status webhooks.
+    pub pricing_model: PricingModel,
+    /// Messages per second per phone number before 130429 (§7: 80 by default).
+    pub throughput_mps: u32,
+    /// Pair rate limit: one message per this many milliseconds to one user (§7: 6 s).
+    pub pair_interval_ms: u64,
+    /// Pair rate limit: the burst allowed to one user (§7: 45).
+    pub pair_burst: u32,
+    /// Hours a user's message keeps the customer service window open (24).
+    pub customer_service_window_hours: u64,
+    /// Hours a conversation stays open once started (24).
+    pub conversation_hours: u64,
+    /// How 131047 (free-form outside the window) surfaces. UNCONFIRMED (§2); default async.
+    pub reengagement_surface: ErrorSurface,
+    /// The code a send over the messaging limit fails with (async). UNCONFIRMED (§7);
+    /// default 131048.
+    pub messaging_limit_error_code: u32,
+    /// Least and most milliseconds from accept to `sent`.
+    pub sent_delay_ms: [u64; 2],
+    /// Least and most milliseconds from `sent` to `delivered`.
+    pub delivered_delay_ms: [u64; 2],
+    /// Least and most milliseconds from `delivered` to `read`.
+    pub read_delay_ms: [u64; 2],
+    /// Share of delivered messages that are read.
+    pub read_ratio: Ratio,
+    /// Share of reads that happen together with delivery, so `delivered` is skipped.
+    pub read_with_delivery_ratio: Ratio,
+    /// Share of Turkish (+90) users who accepted the updated terms; the others only
+    /// ever show `sent` (§8.4).
+    pub turkey_terms_accepted_ratio: Ratio,
+    /// Numbers the world does not know are not WhatsApp users: 131026.
+    pub unknown_recipients_undeliverable: bool,
+}
+
+impl Policy {
+    /// The built-in profile called `name`.
+    pub fn named(name: &str) -> Option<Policy> {
+        let base = Policy {
+            profile: "2024-05".to_owned(),
+            marketing_counting: MarketingCounting::NewConversation,
+            marketing_cap: 2,
+            marketing_cap_window_hours: 24,
+            marketing_retry_block_threshold: 3,
+            marketing_retry_block_hours: 24,
+            us_marketing_pause: false,
+            pricing_model: PricingModel::Cbp,
+            throughput_mps: 80,
+            pair_interval_ms: 6_000,
+            pair_burst: 45,
+            customer_service_window_hours: 24,
+            conversation_hours: 24,
+            reengagement_surface: ErrorSurface::Async,
+            messaging_limit_error_code: 131_048,
+            sent_delay_ms: [200, 1_000],
+            delivered_delay_ms: [500, 3_000],
+            read_delay_ms: [2_000, 600_000],
+            read_ratio: Ratio::new(1, 2),
+            read_with_delivery_ratio: Ratio::new(1, 5),
+            turkey_terms_accepted_ratio: Ratio::new(7, 10),
+            unknown_recipients_undeliverable: true,
+        };
+        match name {
+            "2024-05" => Some(base),
+            "2025-07" => Some(Policy {
+                profile: "2025-07".to_owned(),
+                marketing_counting: MarketingCounting::EveryDelivered,
+                us_marketing_pause: true,
+                pricing_model: PricingModel::Pmp,
+                ..base
+            }),
+            _ => None,
+        }
+    }
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy::named(DEFAULT_PROFILE).expect("the default profile is built in")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_profile_is_built_in_and_named_after_itself() {
+        for name in PROFILES {
+            let policy = Policy::named(name).expect("listed profile exists");
+            assert_eq!(policy.profile, *name);
+        }
+        assert!(Policy::named("2023-01").is_none());
+    }
+
+    #[test]
+    fn the_2025_profile_counts_every_marketing_message_and_pauses_us_marketing() {
+        let policy = Policy::named("2025-07").expect("built in");
+        assert_eq!(policy.marketing_counting, MarketingCounting::EveryDelivered);
+        assert!(policy.us_marketing_pause);
+        assert_eq!(policy.pricing_model, PricingModel::Pmp);
+        let old = Policy::default();
+        assert_eq!(old.marketing_counting, MarketingCounting::NewConversation);
+        assert!(!old.us_marketing_pause);
+    }
+}

@@ -1,0 +1,188 @@
+//! Seeded randomness: one ChaCha8 stream per concern, and integer ratios.
+//!
+//! Each concern (world generation, ecosystem traffic, message lifecycles, ids) draws
+//! from its own stream of the root seed, so a new draw in one concern never shifts
+//! the draws of another.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The concerns that draw randomness, each on its own ChaCha stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// Recipients and their standing traits, drawn once when the world is built.
+    World = 1,
+    /// Other businesses' marketing traffic.
+    Ecosystem = 2,
+    /// Status timings and read behaviour of accepted messages.
+    Lifecycle = 3,
+    /// Message ids and trace ids.
+    Ids = 4,
+}
+
+/// A seeded ChaCha8 random number generator for one concern.
+#[derive(Debug, Clone)]
+pub struct SimRng(ChaCha8Rng);
+
+impl SimRng {
+    /// The generator for `stream` of the root `seed`.
+    pub fn new(seed: u64, stream: Stream) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(stream as u64);
+        SimRng(rng)
+    }
+
+    /// A uniform draw from `low..=high` (returns `low` if the range is empty).
+    pub fn between(&mut self, low: u64, high: u64) -> u64 {
+        if high <= low {
+            return low;
+        }
+        self.0.random_range(low..=high)
+    }
+
+    /// A uniform index below `len` (`len` must be positive).
+    pub fn index(&mut self, len: usize) -> usize {
+        debug_assert!(len > 0, "index drawn from an empty range");
+        let len = u64::try_from(len).unwrap_or(u64::MAX).max(1);
+        usize::try_from(self.0.random_range(0..len)).unwrap_or(0)
+    }
+
+    /// True with probability `ratio`.
+    pub fn chance(&mut self, ratio: Ratio) -> bool {
+        if ratio.numerator == 0 {
+            return false;
+        }
+        if ratio.numerator >= ratio.denominator {
+            return true;
+        }
+        self.0.random_range(0..ratio.denominator) < ratio.numerator
+    }
+
+    /// `len` random decimal digits.
+    pub fn digits(&mut self, len: usize) -> String {
+        (0..len)
+            .map(|_| char::from(b'0' + self.0.random_range(0..10u8)))
+            .collect()
+    }
+
+    /// `len` random characters from `[A-Za-z0-9_-]`.
+    pub fn token(&mut self, len: usize) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        (0..len)
+            .map(|_| char::from(ALPHABET[self.0.random_range(0..ALPHABET.len())]))
+            .collect()
+    }
+}
+
+/// A probability as an integer ratio (`1/10`), never a float.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ratio {
+    /// How many out of `denominator`.
+    pub numerator: u32,
+    /// The whole (positive).
+    pub denominator: u32,
+}
+
+impl Ratio {
+    /// `numerator/denominator`; a zero denominator is read as never.
+    pub const fn new(numerator: u32, denominator: u32) -> Self {
+        if denominator == 0 {
+            Ratio {
+                numerator: 0,
+                denominator: 1,
+            }
+        } else {
+            Ratio {
+                numerator,
+                denominator,
+            }
+        }
+    }
+
+    /// Never.
+    pub const NEVER: Ratio = Ratio::new(0, 1);
+}
+
+impl fmt::Display for Ratio {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.numerator, self.denominator)
+    }
+}
+
+/// Why a ratio string was refused.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid ratio `{0}`: expected `N/D` with whole numbers N <= D and D > 0, such as `1/10`")]
+pub struct RatioError(String);
+
+impl FromStr for Ratio {
+    type Err = RatioError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parsed = s.split_once('/').and_then(|(n, d)| {
+            let numerator = n.trim().parse::<u32>().ok()?;
+            let denominator = d.trim().parse::<u32>().ok()?;
+            (denominator > 0 && numerator <= denominator).then_some(Ratio {
+                numerator,
+                denominator,
+            })
+        });
+        parsed.ok_or_else(|| RatioError(s.to_owned()))
+    }
+}
+
+impl Serialize for Ratio {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Ratio {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_and_stream_draw_the_same_values() {
+        let mut a = SimRng::new(7, Stream::Lifecycle);
+        let mut b = SimRng::new(7, Stream::Lifecycle);
+        let draws_a: Vec<u64> = (0..16).map(|_| a.between(0, 1_000_000)).collect();
+        let draws_b: Vec<u64> = (0..16).map(|_| b.between(0, 1_000_000)).collect();
+        assert_eq!(draws_a, draws_b);
+    }
+
+    #[test]
+    fn streams_of_one_seed_are_independent() {
+        let mut a = SimRng::new(7, Stream::Lifecycle);
+        let mut b = SimRng::new(7, Stream::Ecosystem);
+        let draws_a: Vec<u64> = (0..16).map(|_| a.between(0, 1_000_000)).collect();
+        let draws_b: Vec<u64> = (0..16).map(|_| b.between(0, 1_000_000)).collect();
+        assert_ne!(draws_a, draws_b);
+    }
+
+    #[test]
+    fn ratios_parse_and_bound_their_chance() {
+        let ratio: Ratio = "1/4".parse().expect("valid ratio");
+        assert_eq!(ratio, Ratio::new(1, 4));
+        assert!("5/4".parse::<Ratio>().is_err());
+        assert!("1/0".parse::<Ratio>().is_err());
+        assert!("0.5".parse::<Ratio>().is_err());
+        let mut rng = SimRng::new(1, Stream::World);
+        assert!((0..100).all(|_| rng.chance(Ratio::new(1, 1))));
+        assert!((0..100).all(|_| !rng.chance(Ratio::NEVER)));
+        let hits = (0..4000).filter(|_| rng.chance(ratio)).count();
+        assert!(
+            (800..1200).contains(&hits),
+            "1/4 of 4000 draws hit {hits} times"
+        );
+    }
+}

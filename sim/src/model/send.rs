@@ -1,0 +1,766 @@
+//! The send path: authenticate, validate, apply the send-time rules, plan the
+//! message's fate (reference §1, §2, §3, §7, §8.4).
+
+use serde_json::Value;
+
+use super::bucket::Bucket;
+use super::country::marketing_limit_exempt;
+use super::error::{PlatformError, code};
+use super::marketing::{self, Verdict};
+use super::policy::{ErrorSurface, PricingModel};
+use super::spec::{Category, TemplateStatus};
+use super::state::{Billing, Message, MessageContent, StatusKind, Timer};
+use super::time::SimTime;
+use super::{Effect, Reply, Surface, TIMERS_PENDING_MAX, World, pair_shape, throughput_shape};
+use crate::trace::TraceEvent;
+
+/// Longest text body accepted (Meta: 4096 characters).
+const TEXT_BODY_CHARS_MAX: usize = 4_096;
+
+/// The message types Meta knows but wasim does not simulate yet.
+const UNSIMULATED_TYPES: &[&str] = &[
+    "audio",
+    "contacts",
+    "document",
+    "image",
+    "interactive",
+    "location",
+    "reaction",
+    "sticker",
+    "video",
+];
+
+/// A validated send request.
+#[derive(Debug)]
+struct Outgoing {
+    input: String,
+    wa_id: String,
+    content: Content,
+    callback_data: Option<String>,
+}
+
+#[derive(Debug)]
+enum Content {
+    Text,
+    Template { index: usize },
+}
+
+/// What will become of an accepted message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    Fail(u32),
+    /// Sent; then delivered unless `sent_only`; read per `read`.
+    Deliver {
+        sent_only: bool,
+        read: ReadPlan,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadPlan {
+    Drawn,
+    Never,
+    AtOnce,
+    Later,
+}
+
+pub(super) fn send(
+    world: &mut World,
+    now: SimTime,
+    surface: Surface,
+    credential: Option<&str>,
+    path_phone: Option<&str>,
+    body: &Value,
+    effects: &mut Vec<Effect>,
+) -> Reply {
+    let phone_index = match authenticate(world, surface, credential, path_phone) {
+        Ok(index) => index,
+        Err(reply) => return reply,
+    };
+    let phone_id = world.phone_numbers[phone_index].spec.id.clone();
+    let reject = |error: PlatformError, to: Option<String>, effects: &mut Vec<Effect>| {
+        effects.push(Effect::Trace {
+            at: now,
+            event: TraceEvent::MessageRejected {
+                surface: surface.name().to_owned(),
+                phone_number_id: Some(phone_id.clone()),
+                to,
+                code: error.code,
+                title: error.title.clone(),
+            },
+        });
+        Reply::Rejected(error)
+    };
+    let outgoing = match parse(world, body) {
+        Ok(outgoing) => outgoing,
+        Err(error) => {
+            return reject(
+                error,
+                body.get("to").and_then(Value::as_str).map(str::to_owned),
+                effects,
+            );
+        }
+    };
+    let to = Some(outgoing.wa_id.clone());
+    if world.timers.len() >= TIMERS_PENDING_MAX {
+        return reject(
+            PlatformError::new(
+                131_000,
+                "The simulator's timer queue is full; advance the clock and retry.",
+            ),
+            to,
+            effects,
+        );
+    }
+    // Synchronous rate limits (reference §7): magic numbers first, then the buckets.
+    if outgoing.wa_id == "999130429"
+        || !world.phone_numbers[phone_index]
+            .throughput
+            .take(throughput_shape(&world.policy), now)
+    {
+        return reject(
+            PlatformError::new(
+                code::RATE_LIMIT_HIT,
+                "Cloud API message throughput has been reached.",
+            ),
+            to,
+            effects,
+        );
+    }
+    let pair = pair_shape(&world.policy);
+    let bucket = world
+        .pair_buckets
+        .entry((phone_id.clone(), outgoing.wa_id.clone()))
+        .or_insert_with(|| Bucket::full(pair, now));
+    if outgoing.wa_id == "999131056" || !bucket.take(pair, now) {
+        return reject(
+            PlatformError::new(
+                code::PAIR_RATE_LIMIT,
+                "Message failed to send because there were too many messages sent from this phone number to the same phone number in a short period of time.",
+            ),
+            to,
+            effects,
+        );
+    }
+    let window_hours = world.policy.customer_service_window_hours;
+    let in_service_window = world
+        .recipients
+        .get(&outgoing.wa_id)
+        .is_some_and(|r| r.service_window_open(now, window_hours));
+    // A free-form text outside the window, when the profile answers 131047 at once.
+    if matches!(outgoing.content, Content::Text)
+        && !in_service_window
+        && world.policy.reengagement_surface == ErrorSurface::Sync
+        && world.recipients.contains_key(&outgoing.wa_id)
+    {
+        return reject(
+            PlatformError::new(
+                code::REENGAGEMENT,
+                "Message failed to send because more than 24 hours have passed since the customer last replied to this number.",
+            ),
+            to,
+            effects,
+        );
+    }
+
+    let message_id = world.next_message_id();
+    let (content, category, template_name) = match outgoing.content {
+        Content::Text => (MessageContent::Text, None, None),
+        Content::Template { index } => {
+            let template = &world.templates[index];
+            (
+                MessageContent::Template {
+                    name: template.name.clone(),
+                    category: template.category,
+                },
+                Some(template.category),
+                Some(template.name.clone()),
+            )
+        }
+    };
+    let fate = decide(
+        world,
+        now,
+        phone_index,
+        &outgoing.wa_id,
+        category,
+        in_service_window,
+        &message_id,
+        effects,
+    );
+    let billing = match fate {
+        Fate::Deliver { sent_only, .. } => Some(bill(
+            world,
+            now,
+            &outgoing.wa_id,
+            category,
+            in_service_window,
+            !sent_only,
+        )),
+        Fate::Fail(_) => None,
+    };
+    if let Some(recipient) = world.recipients.get_mut(&outgoing.wa_id)
+        && matches!(fate, Fate::Deliver { .. })
+    {
+        recipient.last_business_message_marketing = category == Some(Category::Marketing);
+    }
+    let message_status = template_name.as_ref().map(|_| "accepted");
+    world.messages.insert(
+        message_id.clone(),
+        Message {
+            id: message_id.clone(),
+            phone_number_id: phone_id.clone(),
+            to: outgoing.wa_id.clone(),
+            content,
+            accepted_at: now,
+            statuses: Vec::new(),
+            billing,
+            callback_data: outgoing.callback_data,
+            pending_timers: 0,
+            pricing_model: match world.policy.pricing_model {
+                PricingModel::Cbp => "CBP",
+                PricingModel::Pmp => "PMP",
+            },
+        },
+    );
+    effects.push(Effect::Trace {
+        at: now,
+        event: TraceEvent::MessageAccepted {
+            message_id: message_id.clone(),
+            surface: surface.name().to_owned(),
+            phone_number_id: phone_id,
+            to: outgoing.wa_id.clone(),
+            message_type: if template_name.is_some() {
+                "template"
+            } else {
+                "text"
+            }
+            .to_owned(),
+            template: template_name,
+            category: category.map_or("SERVICE", category_name).to_owned(),
+            message_status: message_status.map(str::to_owned),
+        },
+    });
+    schedule_lifecycle(world, now, &message_id, fate);
+    Reply::Sent {
+        input: outgoing.input,
+        wa_id: outgoing.wa_id,
+        message_id,
+        message_status,
+    }
+}
+
+fn category_name(category: Category) -> &'static str {
+    match category {
+        Category::Marketing => "MARKETING",
+        Category::Utility => "UTILITY",
+        Category::Authentication => "AUTHENTICATION",
+    }
+}
+
+fn authenticate(
+    world: &World,
+    surface: Surface,
+    credential: Option<&str>,
+    path_phone: Option<&str>,
+) -> Result<usize, Reply> {
+    match surface {
+        Surface::Graph => {
+            if credential != Some(world.spec.access_token.as_str()) {
+                return Err(Reply::Rejected(PlatformError::new(
+                    code::ACCESS_TOKEN,
+                    "The access token could not be decrypted or is not valid.",
+                )));
+            }
+            let id = path_phone.unwrap_or_default();
+            world.phone_numbers.iter().position(|p| p.spec.id == id).ok_or_else(|| {
+                Reply::Rejected(PlatformError::new(
+                    code::INVALID_PARAMETER,
+                    format!(
+                        "Unsupported post request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."
+                    ),
+                ))
+            })
+        }
+        Surface::D360 => {
+            let key = credential.ok_or(Reply::Unauthorized)?;
+            world
+                .phone_numbers
+                .iter()
+                .position(|p| p.spec.d360_api_key == key)
+                .ok_or(Reply::Unauthorized)
+        }
+    }
+}
+
+fn missing(parameter: &str) -> PlatformError {
+    PlatformError::new(
+        code::PARAMETER_MISSING,
+        format!("The parameter {parameter} is required."),
+    )
+}
+
+fn invalid(details: String) -> PlatformError {
+    PlatformError::new(code::PARAMETER_INVALID, details)
+}
+
+fn parse(world: &World, body: &Value) -> Result<Outgoing, PlatformError> {
+    let Some(object) = body.as_object() else {
+        return Err(PlatformError::new(
+            code::INVALID_PARAMETER,
+            "The request body must be a JSON object.",
+        ));
+    };
+    match object.get("messaging_product") {
+        None => {
+            return Err(PlatformError::new(
+                code::INVALID_PARAMETER,
+                "The parameter messaging_product is required.",
+            ));
+        }
+        Some(Value::String(product)) if product == "whatsapp" => {}
+        Some(other) => {
+            return Err(PlatformError::new(
+                code::INVALID_PARAMETER,
+                format!("Param messaging_product must be \"whatsapp\", got {other}."),
+            ));
+        }
+    }
+    if let Some(kind) = object.get("recipient_type")
+        && kind != "individual"
+    {
+        return Err(invalid(format!(
+            "recipient_type {kind} is not supported; use \"individual\"."
+        )));
+    }
+    let input = match object.get("to") {
+        None | Some(Value::Null) => return Err(missing("to")),
+        Some(Value::String(to)) => to.clone(),
+        Some(other) => {
+            return Err(invalid(format!(
+                "Param to must be a string of digits, got {other}."
+            )));
+        }
+    };
+    let wa_id: String = input
+        .chars()
+        .filter(|c| !matches!(c, '+' | ' ' | '-' | '(' | ')'))
+        .collect();
+    if !(7..=15).contains(&wa_id.len()) || !wa_id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid(format!(
+            "Param to must be a phone number of 7 to 15 digits with its country code, got \"{input}\"."
+        )));
+    }
+    let callback_data = match object.get("biz_opaque_callback_data") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(data)) if data.chars().count() <= 512 => Some(data.clone()),
+        Some(_) => {
+            return Err(invalid(
+                "biz_opaque_callback_data must be a string of at most 512 characters.".to_owned(),
+            ));
+        }
+    };
+    let kind = match object.get("type") {
+        None => "text",
+        Some(Value::String(kind)) => kind.as_str(),
+        Some(other) => {
+            return Err(invalid(format!(
+                "Param type must be a string, got {other}."
+            )));
+        }
+    };
+    let content = match kind {
+        "text" => {
+            let body = object.get("text").and_then(|t| t.get("body"));
+            match body {
+                None | Some(Value::Null) => return Err(missing("text['body']")),
+                Some(Value::String(text)) if text.is_empty() => {
+                    return Err(missing("text['body']"));
+                }
+                Some(Value::String(text)) if text.chars().count() > TEXT_BODY_CHARS_MAX => {
+                    return Err(PlatformError::new(
+                        code::INVALID_PARAMETER,
+                        format!(
+                            "Param text['body'] must be at most {TEXT_BODY_CHARS_MAX} characters long."
+                        ),
+                    ));
+                }
+                Some(Value::String(_)) => Content::Text,
+                Some(other) => {
+                    return Err(invalid(format!(
+                        "Param text['body'] must be a string, got {other}."
+                    )));
+                }
+            }
+        }
+        "template" => parse_template(world, object.get("template"))?,
+        other if UNSIMULATED_TYPES.contains(&other) => {
+            return Err(PlatformError::new(
+                code::INVALID_PARAMETER,
+                format!(
+                    "Message type '{other}' is valid on the platform but not simulated by wasim; use text or template."
+                ),
+            ));
+        }
+        other => {
+            return Err(PlatformError::new(
+                code::INVALID_PARAMETER,
+                format!(
+                    "Param type must be one of {{audio, contacts, document, image, interactive, location, reaction, sticker, template, text, video}}, got '{other}'."
+                ),
+            ));
+        }
+    };
+    Ok(Outgoing {
+        input,
+        wa_id,
+        content,
+        callback_data,
+    })
+}
+
+fn parse_template(world: &World, template: Option<&Value>) -> Result<Content, PlatformError> {
+    let Some(template) = template.and_then(Value::as_object) else {
+        return Err(missing("template"));
+    };
+    let name = match template.get("name") {
+        Some(Value::String(name)) if !name.is_empty() => name.as_str(),
+        None | Some(Value::Null) => return Err(missing("template['name']")),
+        Some(other) => {
+            return Err(invalid(format!(
+                "Param template['name'] must be a non-empty string, got {other}."
+            )));
+        }
+    };
+    let language = match template.get("language").map(|l| l.get("code")) {
+        Some(Some(Value::String(code))) if !code.is_empty() => code.as_str(),
+        None | Some(None) => return Err(missing("template['language']['code']")),
+        Some(Some(other)) => {
+            return Err(invalid(format!(
+                "Param template['language']['code'] must be a language code such as \"en_US\", got {other}."
+            )));
+        }
+    };
+    let Some(index) = world
+        .templates
+        .iter()
+        .position(|t| t.name == name && t.language == language)
+    else {
+        return Err(PlatformError::new(
+            code::TEMPLATE_NOT_FOUND,
+            format!("template name ({name}) does not exist in {language}"),
+        ));
+    };
+    let found = &world.templates[index];
+    if found.status != TemplateStatus::Approved {
+        return Err(PlatformError::new(
+            code::TEMPLATE_NOT_FOUND,
+            format!(
+                "template name ({name}) in {language} is not approved (status {:?})",
+                found.status
+            ),
+        ));
+    }
+    let mut body_parameters = 0u32;
+    let mut header_parameters = 0u32;
+    match template.get("components") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(components)) => {
+            for (position, component) in components.iter().enumerate() {
+                let Some(kind) = component.get("type").and_then(Value::as_str) else {
+                    return Err(missing(&format!(
+                        "template['components'][{position}]['type']"
+                    )));
+                };
+                let count = match component.get("parameters") {
+                    None | Some(Value::Null) => 0,
+                    Some(Value::Array(parameters)) => {
+                        for (p, parameter) in parameters.iter().enumerate() {
+                            if parameter.get("type").and_then(Value::as_str).is_none() {
+                                return Err(missing(&format!(
+                                    "template['components'][{position}]['parameters'][{p}]['type']"
+                                )));
+                            }
+                        }
+                        u32::try_from(parameters.len()).unwrap_or(u32::MAX)
+                    }
+                    Some(other) => {
+                        return Err(invalid(format!(
+                            "Param template['components'][{position}]['parameters'] must be an array, got {other}."
+                        )));
+                    }
+                };
+                match kind {
+                    "body" => body_parameters = body_parameters.saturating_add(count),
+                    "header" => header_parameters = header_parameters.saturating_add(count),
+                    "button" | "footer" => {}
+                    other => {
+                        return Err(invalid(format!(
+                            "Param template['components'][{position}]['type'] must be header, body or button, got '{other}'."
+                        )));
+                    }
+                }
+            }
+        }
+        Some(other) => {
+            return Err(invalid(format!(
+                "Param template['components'] must be an array, got {other}."
+            )));
+        }
+    }
+    if body_parameters != found.body_parameters || header_parameters != found.header_parameters {
+        return Err(PlatformError::new(
+            code::TEMPLATE_PARAM_COUNT,
+            format!(
+                "body: number of localizable_params ({body_parameters}) does not match the expected number of params ({}); header: ({header_parameters}) vs ({})",
+                found.body_parameters, found.header_parameters
+            ),
+        ));
+    }
+    Ok(Content::Template { index })
+}
+
+/// Decides the fate of an accepted message and records what the rules count.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one decision over the whole send context"
+)]
+fn decide(
+    world: &mut World,
+    now: SimTime,
+    phone_index: usize,
+    wa_id: &str,
+    category: Option<Category>,
+    in_service_window: bool,
+    message_id: &str,
+    effects: &mut Vec<Effect>,
+) -> Fate {
+    // Magic recipients (README): one fixed outcome each.
+    match wa_id {
+        "999000000" => {
+            return Fate::Deliver {
+                sent_only: false,
+                read: ReadPlan::Later,
+            };
+        }
+        "999000001" => {
+            return Fate::Deliver {
+                sent_only: false,
+                read: ReadPlan::Never,
+            };
+        }
+        "999000002" => {
+            return Fate::Deliver {
+                sent_only: false,
+                read: ReadPlan::AtOnce,
+            };
+        }
+        "999000003" => {
+            return Fate::Deliver {
+                sent_only: true,
+                read: ReadPlan::Never,
+            };
+        }
+        "999131026" => return Fate::Fail(code::UNDELIVERABLE),
+        "999131047" => return Fate::Fail(code::REENGAGEMENT),
+        "999131049" => return Fate::Fail(code::ECOSYSTEM_ENGAGEMENT),
+        "999131050" => return Fate::Fail(code::MARKETING_OPT_OUT),
+        _ => {}
+    }
+    let Some(recipient) = world.recipients.get(wa_id) else {
+        return if world.policy.unknown_recipients_undeliverable {
+            Fate::Fail(code::UNDELIVERABLE)
+        } else {
+            Fate::Deliver {
+                sent_only: false,
+                read: ReadPlan::Drawn,
+            }
+        };
+    };
+    let recipient_country = recipient.country.clone();
+    let sent_only = recipient_country == "TR" && !recipient.terms_accepted;
+    match category {
+        None if !in_service_window => return Fate::Fail(code::REENGAGEMENT),
+        Some(Category::Marketing) => {
+            if recipient.opted_out {
+                return Fate::Fail(code::MARKETING_OPT_OUT);
+            }
+            if world.policy.us_marketing_pause && recipient_country == "US" {
+                return Fate::Fail(code::ECOSYSTEM_ENGAGEMENT);
+            }
+            if recipient.blocked_until.is_some_and(|until| until > now) {
+                marketing::record_cap_failure(world, wa_id, now);
+                return Fate::Fail(code::ECOSYSTEM_ENGAGEMENT);
+            }
+        }
+        _ => {}
+    }
+    // Messaging limit: unique users reached outside a service window per moving 24 h.
+    if !in_service_window && !reach_allowed(world, now, wa_id) {
+        return Fate::Fail(world.policy.messaging_limit_error_code);
+    }
+    if category == Some(Category::Marketing) && !sent_only {
+        let sender_country = world.phone_numbers[phone_index].spec.country.clone();
+        let exempt =
+            marketing_limit_exempt(&sender_country) || marketing_limit_exempt(&recipient_country);
+        if !exempt {
+            match marketing::judge(world, wa_id, now, message_id) {
+                Verdict::Exempt => {}
+                Verdict::Counted(window_count) => effects.push(Effect::Trace {
+                    at: now,
+                    event: TraceEvent::MarketingCounted {
+                        message_id: message_id.to_owned(),
+                        to: wa_id.to_owned(),
+                        window_count,
+                        cap: world.policy.marketing_cap,
+                    },
+                }),
+                Verdict::Capped => {
+                    if let Some(until) = marketing::record_cap_failure(world, wa_id, now) {
+                        effects.push(Effect::Trace {
+                            at: now,
+                            event: TraceEvent::RecipientBlocked {
+                                to: wa_id.to_owned(),
+                                until_ms: until.as_ms(),
+                            },
+                        });
+                    }
+                    return Fate::Fail(code::ECOSYSTEM_ENGAGEMENT);
+                }
+            }
+        }
+    }
+    if !in_service_window {
+        world.business_initiated.insert(wa_id.to_owned(), now);
+        world
+            .business_initiated_log
+            .push_back((now, wa_id.to_owned()));
+    }
+    Fate::Deliver {
+        sent_only,
+        read: ReadPlan::Drawn,
+    }
+}
+
+/// True if reaching `wa_id` outside a service window stays within the messaging limit.
+fn reach_allowed(world: &mut World, now: SimTime, wa_id: &str) -> bool {
+    while let Some((at, id)) = world.business_initiated_log.front() {
+        if at.plus_hours(24) > now {
+            break;
+        }
+        if world.business_initiated.get(id) == Some(at) {
+            world.business_initiated.remove(id);
+        }
+        world.business_initiated_log.pop_front();
+    }
+    world.business_initiated.contains_key(wa_id)
+        || world.business_initiated.len() < world.spec.waba.messaging_limit as usize
+}
+
+/// Prices an accepted message and opens or reuses its conversation.
+fn bill(
+    world: &mut World,
+    now: SimTime,
+    wa_id: &str,
+    category: Option<Category>,
+    in_service_window: bool,
+    delivered: bool,
+) -> Billing {
+    let pricing_category = match category {
+        None => "service",
+        Some(Category::Marketing) => "marketing",
+        Some(Category::Utility) => "utility",
+        Some(Category::Authentication) => "authentication",
+    };
+    let pmp = world.policy.pricing_model == PricingModel::Pmp;
+    let free = pmp && in_service_window && matches!(category, None | Some(Category::Utility));
+    let hours = world.policy.conversation_hours;
+    let fresh_id = world.ids_rng.digits(32);
+    let (conversation_id, expires_at) = match world.recipients.get_mut(wa_id) {
+        Some(recipient) if !pmp => {
+            let open = recipient
+                .conversations
+                .get(pricing_category)
+                .filter(|(_, expires)| *expires > now)
+                .cloned();
+            open.unwrap_or_else(|| {
+                let conversation = (fresh_id, now.plus_hours(hours));
+                if delivered {
+                    recipient
+                        .conversations
+                        .insert(pricing_category, conversation.clone());
+                }
+                conversation
+            })
+        }
+        Some(recipient) => {
+            // PMP: conversations no longer price, but the marketing one still exempts (2024-05 logic off).
+            if delivered && category == Some(Category::Marketing) {
+                recipient
+                    .conversations
+                    .insert(pricing_category, (fresh_id.clone(), now.plus_hours(hours)));
+            }
+            (fresh_id, now.plus_hours(hours))
+        }
+        None => (fresh_id, now.plus_hours(hours)),
+    };
+    Billing {
+        conversation_id,
+        conversation_expires_at: expires_at,
+        category: pricing_category,
+        billable: delivered && !free,
+        pricing_type: if free {
+            "free_customer_service"
+        } else {
+            "regular"
+        },
+    }
+}
+
+/// Schedules the status timers of an accepted message.
+fn schedule_lifecycle(world: &mut World, now: SimTime, message_id: &str, fate: Fate) {
+    let policy = world.policy.clone();
+    let rng = &mut world.lifecycle_rng;
+    let sent_at = now.plus_ms(rng.between(policy.sent_delay_ms[0], policy.sent_delay_ms[1]));
+    let status = |status: StatusKind, error_code: Option<u32>| Timer::Status {
+        message_id: message_id.to_owned(),
+        status,
+        error_code,
+    };
+    match fate {
+        Fate::Fail(code) => world.schedule(sent_at, status(StatusKind::Failed, Some(code))),
+        Fate::Deliver { sent_only, read } => {
+            let delivered_at = sent_at
+                .plus_ms(rng.between(policy.delivered_delay_ms[0], policy.delivered_delay_ms[1]));
+            let read = match read {
+                ReadPlan::Drawn if rng.chance(policy.read_ratio) => {
+                    if rng.chance(policy.read_with_delivery_ratio) {
+                        ReadPlan::AtOnce
+                    } else {
+                        ReadPlan::Later
+                    }
+                }
+                ReadPlan::Drawn => ReadPlan::Never,
+                other => other,
+            };
+            let read_delay = rng.between(policy.read_delay_ms[0], policy.read_delay_ms[1]);
+            world.schedule(sent_at, status(StatusKind::Sent, None));
+            if sent_only {
+                return;
+            }
+            match read {
+                ReadPlan::AtOnce => world.schedule(delivered_at, status(StatusKind::Read, None)),
+                ReadPlan::Later => {
+                    world.schedule(delivered_at, status(StatusKind::Delivered, None));
+                    world.schedule(
+                        delivered_at.plus_ms(read_delay),
+                        status(StatusKind::Read, None),
+                    );
+                }
+                ReadPlan::Never | ReadPlan::Drawn => {
+                    world.schedule(delivered_at, status(StatusKind::Delivered, None))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,582 @@
+//! World files: the TOML description of a world, and the built-in default world.
+//!
+//! Every field has a default, so a world file overrides only what it names. Lists
+//! (`waba.phone_numbers`, `waba.templates`, `recipients.named`) replace the default
+//! list as a whole. `[policy]` names a profile (`profile = "2025-07"`) and overrides
+//! any of its parameters.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::policy::{DEFAULT_PROFILE, PROFILES, Policy};
+use super::rng::Ratio;
+
+/// A whole world, as read from a world file (or the built-in default).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorldSpec {
+    /// The root seed. Default 1; `--seed` overrides it.
+    pub seed: u64,
+    /// Unix seconds of virtual time zero. Default 1717405200 (2024-06-03T09:00:00Z).
+    pub epoch_unix_s: u64,
+    /// The Cloud API bearer token. Default `wasim_test_access_token`.
+    pub access_token: String,
+    /// The app secret that signs Meta webhooks. Default `wasim_test_app_secret`.
+    pub app_secret: String,
+    /// The webhook verify token. Default `wasim_test_verify_token`.
+    pub verify_token: String,
+    /// Where webhooks go; `--webhook-url` overrides it. Default: none.
+    pub webhook_url: Option<String>,
+    /// The 360dialog partner.
+    pub partner: PartnerSpec,
+    /// The partner's client.
+    pub client: ClientSpec,
+    /// The client's WhatsApp Business Account.
+    pub waba: WabaSpec,
+    /// The people the business can message.
+    pub recipients: RecipientsSpec,
+    /// Other businesses' marketing traffic.
+    pub ecosystem: EcosystemSpec,
+    /// The policy profile and overrides of its parameters.
+    pub policy: toml::Table,
+}
+
+/// The 360dialog partner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PartnerSpec {
+    /// Partner id. Default `wasimPA`.
+    pub id: String,
+    /// Partner Hub user name. Default `partner@wasim.test`.
+    pub username: String,
+    /// Partner Hub password. Default `wasim_test_partner_password`.
+    pub password: String,
+    /// Secret signing partner webhooks. Default `wasim_test_partner_secret`.
+    pub webhook_secret: String,
+}
+
+/// The partner's client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientSpec {
+    /// Client id. Default `wasimCL`.
+    pub id: String,
+    /// Display name. Default `Wasim Demo Shop`.
+    pub name: String,
+}
+
+/// A WABA with its numbers and templates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WabaSpec {
+    /// WABA id. Default `100000000000001`.
+    pub id: String,
+    /// Unique users reachable outside a customer service window per moving 24 h
+    /// (reference §7, shared across the numbers). Default 10000 (`TIER_10K`).
+    pub messaging_limit: u32,
+    /// Phone numbers. Default: a US, a German and a Turkish number.
+    pub phone_numbers: Vec<PhoneNumberSpec>,
+    /// Templates. Default: approved marketing, utility and authentication templates.
+    pub templates: Vec<TemplateSpec>,
+}
+
+/// Which API a number is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiKind {
+    /// Meta's Cloud API.
+    Cloud,
+    /// The retired On-Premises API.
+    OnPremises,
+}
+
+/// One business phone number (a 360dialog channel).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneNumberSpec {
+    /// Phone number id.
+    pub id: String,
+    /// The number as shown (digits).
+    pub display_phone_number: String,
+    /// ISO country code of the number.
+    pub country: String,
+    /// Cloud or On-Premises. Default cloud.
+    #[serde(default = "cloud")]
+    pub api: ApiKind,
+    /// The 360dialog channel id.
+    pub channel_id: String,
+    /// The channel's current 360dialog API key.
+    pub d360_api_key: String,
+}
+
+fn cloud() -> ApiKind {
+    ApiKind::Cloud
+}
+
+/// Template category.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Category {
+    /// Marketing.
+    Marketing,
+    /// Utility.
+    Utility,
+    /// Authentication.
+    Authentication,
+}
+
+/// Template review status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TemplateStatus {
+    /// Approved: can be sent.
+    Approved,
+    /// Waiting for review.
+    Pending,
+    /// Rejected.
+    Rejected,
+    /// Paused for low quality.
+    Paused,
+    /// Disabled after repeated pauses.
+    Disabled,
+}
+
+/// Template quality rating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Quality {
+    /// High.
+    Green,
+    /// Medium.
+    Yellow,
+    /// Low.
+    Red,
+    /// Not yet rated.
+    Unknown,
+}
+
+/// One message template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateSpec {
+    /// Template id.
+    pub id: String,
+    /// Template name.
+    pub name: String,
+    /// Language code (`en_US`).
+    pub language: String,
+    /// Category.
+    pub category: Category,
+    /// Status. Default APPROVED.
+    #[serde(default = "approved")]
+    pub status: TemplateStatus,
+    /// Quality. Default GREEN.
+    #[serde(default = "green")]
+    pub quality: Quality,
+    /// How many body parameters a send must supply. Default 0.
+    #[serde(default)]
+    pub body_parameters: u32,
+    /// How many header parameters a send must supply. Default 0.
+    #[serde(default)]
+    pub header_parameters: u32,
+}
+
+fn approved() -> TemplateStatus {
+    TemplateStatus::Approved
+}
+
+fn green() -> Quality {
+    Quality::Green
+}
+
+/// The recipients of the world.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecipientsSpec {
+    /// How many recipients to generate from the seed. Default 10000.
+    pub count: u32,
+    /// Weights of the countries generated recipients come from.
+    pub countries: BTreeMap<String, u32>,
+    /// Share of generated recipients who stopped marketing messages. Default 1/50.
+    pub opted_out_ratio: Ratio,
+    /// Recipients with fixed numbers (documented in the README). They receive other
+    /// businesses' marketing only through `POST /_wasim/ecosystem/marketing`.
+    pub named: Vec<NamedRecipientSpec>,
+}
+
+/// A recipient with a fixed number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedRecipientSpec {
+    /// WhatsApp id (digits with calling code).
+    pub wa_id: String,
+    /// Country; derived from the calling code when left out.
+    #[serde(default)]
+    pub country: Option<String>,
+    /// Profile name shown in inbound webhooks. Default `Test User`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Whether the user stopped marketing messages. Default false.
+    #[serde(default)]
+    pub opted_out: bool,
+}
+
+/// Other businesses' marketing, which counts toward the per-user limit (reference §3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EcosystemSpec {
+    /// Share of generated recipients who get other businesses' marketing on a given day.
+    /// Default 1/2.
+    pub active_ratio: Ratio,
+    /// The most such messages one generated recipient gets per day. Default 1.
+    pub marketing_per_day_max: u32,
+}
+
+impl Default for WorldSpec {
+    fn default() -> Self {
+        WorldSpec {
+            seed: 1,
+            epoch_unix_s: 1_717_405_200,
+            access_token: "wasim_test_access_token".to_owned(),
+            app_secret: "wasim_test_app_secret".to_owned(),
+            verify_token: "wasim_test_verify_token".to_owned(),
+            webhook_url: None,
+            partner: PartnerSpec::default(),
+            client: ClientSpec::default(),
+            waba: WabaSpec::default(),
+            recipients: RecipientsSpec::default(),
+            ecosystem: EcosystemSpec::default(),
+            policy: toml::Table::new(),
+        }
+    }
+}
+
+impl Default for PartnerSpec {
+    fn default() -> Self {
+        PartnerSpec {
+            id: "wasimPA".to_owned(),
+            username: "partner@wasim.test".to_owned(),
+            password: "wasim_test_partner_password".to_owned(),
+            webhook_secret: "wasim_test_partner_secret".to_owned(),
+        }
+    }
+}
+
+impl Default for ClientSpec {
+    fn default() -> Self {
+        ClientSpec {
+            id: "wasimCL".to_owned(),
+            name: "Wasim Demo Shop".to_owned(),
+        }
+    }
+}
+
+impl Default for WabaSpec {
+    fn default() -> Self {
+        let phone =
+            |id: &str, display: &str, country: &str, channel: &str, key: &str| PhoneNumberSpec {
+                id: id.to_owned(),
+                display_phone_number: display.to_owned(),
+                country: country.to_owned(),
+                api: ApiKind::Cloud,
+                channel_id: channel.to_owned(),
+                d360_api_key: key.to_owned(),
+            };
+        let template =
+            |id: &str, name: &str, category: Category, body_parameters: u32| TemplateSpec {
+                id: id.to_owned(),
+                name: name.to_owned(),
+                language: "en_US".to_owned(),
+                category,
+                status: TemplateStatus::Approved,
+                quality: Quality::Green,
+                body_parameters,
+                header_parameters: 0,
+            };
+        WabaSpec {
+            id: "100000000000001".to_owned(),
+            messaging_limit: 10_000,
+            phone_numbers: vec![
+                phone(
+                    "110000000000001",
+                    "15550100001",
+                    "US",
+                    "wasimCH01",
+                    "wasim_test_d360_key_us",
+                ),
+                phone(
+                    "110000000000002",
+                    "4930901820",
+                    "DE",
+                    "wasimCH02",
+                    "wasim_test_d360_key_de",
+                ),
+                phone(
+                    "110000000000003",
+                    "902125550101",
+                    "TR",
+                    "wasimCH03",
+                    "wasim_test_d360_key_tr",
+                ),
+            ],
+            templates: vec![
+                template("120000000000001", "spring_sale", Category::Marketing, 0),
+                template("120000000000002", "order_update", Category::Utility, 1),
+                template("120000000000003", "login_code", Category::Authentication, 1),
+            ],
+        }
+    }
+}
+
+impl Default for RecipientsSpec {
+    fn default() -> Self {
+        let weights = [
+            ("US", 22),
+            ("CA", 3),
+            ("MX", 3),
+            ("BR", 12),
+            ("IN", 15),
+            ("ID", 3),
+            ("DE", 10),
+            ("FR", 5),
+            ("ES", 5),
+            ("IT", 5),
+            ("NL", 3),
+            ("GB", 8),
+            ("TR", 4),
+            ("JP", 1),
+            ("KR", 1),
+        ];
+        let named = |wa_id: &str, name: &str| NamedRecipientSpec {
+            wa_id: wa_id.to_owned(),
+            country: None,
+            name: Some(name.to_owned()),
+            opted_out: false,
+        };
+        RecipientsSpec {
+            count: 10_000,
+            countries: weights.iter().map(|(c, w)| ((*c).to_owned(), *w)).collect(),
+            opted_out_ratio: Ratio::new(1, 50),
+            named: vec![
+                named("5511987654321", "Ana"),
+                named("919812345678", "Priya"),
+                named("14155550123", "Sam"),
+                named("4915112345678", "Lena"),
+                named("905321234567", "Deniz"),
+            ],
+        }
+    }
+}
+
+impl Default for EcosystemSpec {
+    fn default() -> Self {
+        EcosystemSpec {
+            active_ratio: Ratio::new(1, 2),
+            marketing_per_day_max: 1,
+        }
+    }
+}
+
+/// Why a world file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// The file could not be read.
+    #[error("failed to read world file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a valid world.
+    #[error("invalid world file {path}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// The field and what was expected.
+        message: String,
+    },
+}
+
+impl WorldSpec {
+    /// Reads and checks a world file.
+    pub fn from_file(path: &Path) -> Result<WorldSpec, SpecError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        WorldSpec::from_toml(&text).map_err(|message| SpecError::Invalid {
+            path: path.display().to_string(),
+            message,
+        })
+    }
+
+    /// Parses and checks a world from TOML text; the error names the field.
+    pub fn from_toml(text: &str) -> Result<WorldSpec, String> {
+        let spec: WorldSpec =
+            toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// The policy this world runs under: `profile_override` (from `--policy`) or the
+    /// file's `policy.profile` or the default, with the file's overrides applied.
+    pub fn policy(&self, profile_override: Option<&str>) -> Result<Policy, String> {
+        let name = match (profile_override, self.policy.get("profile")) {
+            (Some(name), _) => name.to_owned(),
+            (None, Some(toml::Value::String(name))) => name.clone(),
+            (None, Some(other)) => {
+                return Err(format!(
+                    "policy.profile: expected a profile name string, found {other}"
+                ));
+            }
+            (None, None) => DEFAULT_PROFILE.to_owned(),
+        };
+        let base = Policy::named(&name).ok_or_else(|| {
+            format!(
+                "policy.profile: unknown profile `{name}`, expected one of {}",
+                PROFILES.join(", ")
+            )
+        })?;
+        let mut table = toml::Table::try_from(&base).map_err(|e| format!("policy: {e}"))?;
+        for (key, value) in &self.policy {
+            if key != "profile" {
+                table.insert(key.clone(), value.clone());
+            }
+        }
+        table.insert("profile".to_owned(), toml::Value::String(name));
+        toml::Value::Table(table)
+            .try_into::<Policy>()
+            .map_err(|e| format!("policy: {}", e.to_string().trim_end()))
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        self.policy(None)?;
+        if self.waba.phone_numbers.is_empty() {
+            return Err("waba.phone_numbers: expected at least one phone number".to_owned());
+        }
+        for (index, phone) in self.waba.phone_numbers.iter().enumerate() {
+            if !is_digits(&phone.id) {
+                return Err(format!(
+                    "waba.phone_numbers[{index}].id: expected digits, found `{}`",
+                    phone.id
+                ));
+            }
+            if !is_digits(&phone.display_phone_number) {
+                return Err(format!(
+                    "waba.phone_numbers[{index}].display_phone_number: expected digits with calling code, found `{}`",
+                    phone.display_phone_number
+                ));
+            }
+            if phone.country.len() != 2 {
+                return Err(format!(
+                    "waba.phone_numbers[{index}].country: expected an ISO 3166 alpha-2 code such as `DE`, found `{}`",
+                    phone.country
+                ));
+            }
+        }
+        for (index, template) in self.waba.templates.iter().enumerate() {
+            if template.name.is_empty() || template.language.is_empty() {
+                return Err(format!(
+                    "waba.templates[{index}]: expected a non-empty name and language"
+                ));
+            }
+        }
+        for country in self.recipients.countries.keys() {
+            if super::country::number_shape(country).is_none() {
+                return Err(format!(
+                    "recipients.countries.{country}: cannot generate numbers for `{country}`, expected one of US, CA, MX, BR, IN, ID, DE, FR, ES, IT, NL, GB, TR, JP, KR"
+                ));
+            }
+        }
+        if self.recipients.count > 0 && self.recipients.countries.values().all(|w| *w == 0) {
+            return Err("recipients.countries: expected at least one positive weight".to_owned());
+        }
+        for (index, named) in self.recipients.named.iter().enumerate() {
+            if !is_digits(&named.wa_id) || !(7..=15).contains(&named.wa_id.len()) {
+                return Err(format!(
+                    "recipients.named[{index}].wa_id: expected 7 to 15 digits with calling code, found `{}`",
+                    named.wa_id
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn is_digits(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_is_the_default_world() {
+        assert_eq!(
+            WorldSpec::from_toml("").expect("valid"),
+            WorldSpec::default()
+        );
+    }
+
+    #[test]
+    fn a_file_overrides_only_the_fields_it_names() {
+        let spec = WorldSpec::from_toml("seed = 9\n[partner]\nid = \"otherPA\"\n").expect("valid");
+        assert_eq!(spec.seed, 9);
+        assert_eq!(spec.partner.id, "otherPA");
+        assert_eq!(spec.partner.username, PartnerSpec::default().username);
+        assert_eq!(spec.waba, WabaSpec::default());
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_with_their_name_and_the_expected_ones() {
+        let error = WorldSpec::from_toml("[partner]\nidd = \"x\"\n").expect_err("unknown field");
+        assert!(error.contains("idd"), "{error}");
+        assert!(error.contains("username"), "{error}");
+    }
+
+    #[test]
+    fn wrong_types_are_refused_with_the_field_and_the_expected_type() {
+        let error = WorldSpec::from_toml("seed = \"many\"\n").expect_err("wrong type");
+        assert!(error.contains("seed"), "{error}");
+        assert!(error.contains("expected u64"), "{error}");
+    }
+
+    #[test]
+    fn policy_overrides_apply_on_top_of_the_named_profile() {
+        let spec = WorldSpec::from_toml("[policy]\nprofile = \"2025-07\"\nmarketing_cap = 5\n")
+            .expect("valid");
+        let policy = spec.policy(None).expect("valid policy");
+        assert_eq!(policy.profile, "2025-07");
+        assert_eq!(policy.marketing_cap, 5);
+        assert!(policy.us_marketing_pause);
+        assert_eq!(
+            spec.policy(Some("2024-05")).expect("valid").profile,
+            "2024-05"
+        );
+    }
+
+    #[test]
+    fn bad_policy_fields_and_profiles_are_named() {
+        let error = WorldSpec::from_toml("[policy]\nmarketing_kap = 5\n").expect_err("unknown");
+        assert!(error.contains("marketing_kap"), "{error}");
+        let error =
+            WorldSpec::from_toml("[policy]\nprofile = \"1999-01\"\n").expect_err("unknown profile");
+        assert!(error.contains("2024-05"), "{error}");
+        let error =
+            WorldSpec::from_toml("[policy]\nread_ratio = \"3/2\"\n").expect_err("bad ratio");
+        assert!(error.contains("N/D"), "{error}");
+    }
+
+    #[test]
+    fn invalid_values_name_the_field() {
+        let error = WorldSpec::from_toml(
+            "[[waba.phone_numbers]]\nid = \"x1\"\ndisplay_phone_number = \"1555\"\ncountry = \"US\"\nchannel_id = \"c\"\nd360_api_key = \"k\"\n",
+        )
+        .expect_err("bad id");
+        assert!(error.contains("waba.phone_numbers[0].id"), "{error}");
+    }
+}

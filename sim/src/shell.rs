@@ -1,0 +1,371 @@
+//! The thin shell: wall time → virtual time, the clock driver, the shared state the
+//! API handlers use, and the server. The only place that reads the wall clock.
+
+use std::fs::File;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use crate::engine::Sim;
+use crate::model::{ClockMode, Command, SimTime, WebhookDelivery, World, WorldSpec};
+use crate::trace::TraceEvent;
+use crate::webhook::{Deliverer, DeliveryConfig};
+
+/// Most timer steps one `clock/advance` fires before giving up (a runaway guard).
+pub const ADVANCE_STEPS_MAX: usize = 5_000_000;
+
+/// The wall clock. The one sanctioned reader (see `clippy.toml`).
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the shell is where wall time enters"
+)]
+pub fn wall_now() -> Instant {
+    Instant::now()
+}
+
+/// How to run the simulated platform.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// The world.
+    pub spec: WorldSpec,
+    /// Seed override (`--seed`).
+    pub seed: Option<u64>,
+    /// Policy profile override (`--policy`).
+    pub policy: Option<String>,
+    /// Clock mode.
+    pub clock: ClockMode,
+    /// Webhook URL override (`--webhook-url`).
+    pub webhook_url: Option<String>,
+    /// Where to write the trace as JSON Lines, besides `GET /_wasim/trace`.
+    pub trace_path: Option<PathBuf>,
+    /// Token the control API requires (`X-Wasim-Control-Token`); required off loopback.
+    pub control_token: Option<String>,
+}
+
+impl ServeConfig {
+    /// The default world, manual clock.
+    pub fn new(spec: WorldSpec) -> Self {
+        ServeConfig {
+            spec,
+            seed: None,
+            policy: None,
+            clock: ClockMode::Manual,
+            webhook_url: None,
+            trace_path: None,
+            control_token: None,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct ClockState {
+    mode: ClockMode,
+    /// Wall instant and virtual time at which the current rate started.
+    anchor_wall: Instant,
+    anchor_sim: SimTime,
+}
+
+#[derive(Debug)]
+struct TraceFile {
+    file: File,
+    written: usize,
+}
+
+/// Shared state behind every handler.
+#[derive(Debug)]
+pub struct AppState {
+    sim: Mutex<Sim>,
+    clock: Mutex<ClockState>,
+    trace_file: Option<Mutex<TraceFile>>,
+    deliverer: Deliverer,
+    config: ServeConfig,
+    wake: Notify,
+    /// Serializes `clock/advance` calls so steps never interleave.
+    advancing: tokio::sync::Mutex<()>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock is a bug; the state is still the best we have.
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl AppState {
+    /// Builds the world and starts the delivery worker (needs a tokio runtime).
+    pub fn start(config: ServeConfig) -> Result<Arc<AppState>, String> {
+        let world = World::new(config.spec.clone(), config.seed, config.policy.as_deref())?;
+        let trace_file = match &config.trace_path {
+            Some(path) => Some(Mutex::new(TraceFile {
+                file: File::create(path)
+                    .map_err(|e| format!("failed to create trace file {}: {e}", path.display()))?,
+                written: 0,
+            })),
+            None => None,
+        };
+        let url = config
+            .webhook_url
+            .clone()
+            .or_else(|| config.spec.webhook_url.clone());
+        let delivery = DeliveryConfig::new(url, config.spec.app_secret.clone());
+        let state = Arc::new_cyclic(|weak: &Weak<AppState>| {
+            let weak = weak.clone();
+            let report = Arc::new(move |command: Command| {
+                if let Some(state) = weak.upgrade() {
+                    state.apply(command);
+                }
+            });
+            AppState {
+                sim: Mutex::new(Sim::new(world)),
+                clock: Mutex::new(ClockState {
+                    mode: config.clock,
+                    anchor_wall: wall_now(),
+                    anchor_sim: SimTime::ZERO,
+                }),
+                trace_file,
+                deliverer: Deliverer::start(delivery, report, wall_now),
+                config,
+                wake: Notify::new(),
+                advancing: tokio::sync::Mutex::new(()),
+            }
+        });
+        state.flush_trace(&lock(&state.sim));
+        Ok(state)
+    }
+
+    /// The clock mode.
+    pub fn clock_mode(&self) -> ClockMode {
+        lock(&self.clock).mode
+    }
+
+    /// The token the control API requires, if any.
+    pub fn control_token(&self) -> Option<&str> {
+        self.config.control_token.as_deref()
+    }
+
+    /// Virtual now: the wall clock mapped through the mode, never before the world's time.
+    pub fn now(&self) -> SimTime {
+        let clock = lock(&self.clock);
+        let world_now = lock(&self.sim).world.now();
+        Self::now_from(&clock, world_now)
+    }
+
+    fn now_from(clock: &ClockState, world_now: SimTime) -> SimTime {
+        match clock.mode {
+            ClockMode::Manual => world_now,
+            mode => {
+                let elapsed =
+                    u64::try_from(wall_now().duration_since(clock.anchor_wall).as_millis())
+                        .unwrap_or(u64::MAX);
+                clock
+                    .anchor_sim
+                    .plus_ms(elapsed.saturating_mul(mode.rate()))
+                    .max(world_now)
+            }
+        }
+    }
+
+    /// Runs `f` on the sim at virtual now, fires what is due, queues the webhooks
+    /// produced and writes new trace records to the trace file.
+    pub fn with_sim<R>(&self, f: impl FnOnce(&mut Sim, SimTime) -> R) -> R {
+        let clock = lock(&self.clock);
+        let mut sim = lock(&self.sim);
+        let now = Self::now_from(&clock, sim.world.now());
+        drop(clock);
+        // Timers due by now happened before this call: fire them first.
+        let due = sim.advance(now);
+        let result = f(&mut sim, now);
+        self.flush_trace(&sim);
+        drop(sim);
+        self.deliverer.enqueue(due);
+        self.wake.notify_one();
+        result
+    }
+
+    /// Applies one command at virtual now and queues its webhooks.
+    pub fn apply(&self, command: Command) -> crate::model::Reply {
+        let (reply, deliveries) = self.with_sim(|sim, now| sim.apply(now, command));
+        self.deliverer.enqueue(deliveries);
+        reply
+    }
+
+    /// Queues webhooks for delivery.
+    pub fn dispatch(&self, deliveries: Vec<WebhookDelivery>) {
+        self.deliverer.enqueue(deliveries);
+    }
+
+    /// Waits until every queued webhook has been attempted.
+    pub async fn flush_webhooks(&self) {
+        self.deliverer.flush().await;
+    }
+
+    /// Moves virtual time forward by `ms`, firing every due timer at its own time and
+    /// waiting for each step's webhooks to be attempted. Returns the new time.
+    pub async fn advance_by(&self, ms: u64) -> Result<SimTime, String> {
+        let _one_at_a_time = self.advancing.lock().await;
+        let (from, target) = {
+            let mut clock = lock(&self.clock);
+            let sim = lock(&self.sim);
+            let from = Self::now_from(&clock, sim.world.now());
+            let target = from.plus_ms(ms);
+            if clock.mode != ClockMode::Manual {
+                // Shift the anchor so the running clock continues from the new time.
+                clock.anchor_wall = wall_now();
+                clock.anchor_sim = target;
+            }
+            (from, target)
+        };
+        self.flush_webhooks().await;
+        let mut steps = 0usize;
+        loop {
+            let step = {
+                let mut sim = lock(&self.sim);
+                match sim.world.next_deadline() {
+                    Some(deadline) if deadline <= target => {
+                        let deliveries = sim.advance(deadline);
+                        self.flush_trace(&sim);
+                        Some(deliveries)
+                    }
+                    _ => None,
+                }
+            };
+            let Some(deliveries) = step else { break };
+            self.deliverer.enqueue(deliveries);
+            self.flush_webhooks().await;
+            steps += 1;
+            if steps >= ADVANCE_STEPS_MAX {
+                return Err(format!(
+                    "stopped after {ADVANCE_STEPS_MAX} timer steps; advance in smaller steps"
+                ));
+            }
+        }
+        let deliveries = {
+            let mut sim = lock(&self.sim);
+            let deliveries = sim.advance(target);
+            sim.record(TraceEvent::ClockAdvanced {
+                from_ms: from.as_ms(),
+                to_ms: target.as_ms(),
+            });
+            self.flush_trace(&sim);
+            deliveries
+        };
+        self.deliverer.enqueue(deliveries);
+        self.flush_webhooks().await;
+        Ok(target)
+    }
+
+    /// Replaces the world with a fresh one from the same spec and seed.
+    pub fn reset(&self) -> Result<(), String> {
+        let world = World::new(
+            self.config.spec.clone(),
+            self.config.seed,
+            self.config.policy.as_deref(),
+        )?;
+        let mut clock = lock(&self.clock);
+        let mut sim = lock(&self.sim);
+        sim.reset(world);
+        clock.anchor_wall = wall_now();
+        clock.anchor_sim = SimTime::ZERO;
+        self.flush_trace(&sim);
+        Ok(())
+    }
+
+    /// Reads the sim without changing it.
+    pub fn read<R>(&self, f: impl FnOnce(&Sim) -> R) -> R {
+        f(&lock(&self.sim))
+    }
+
+    fn flush_trace(&self, sim: &Sim) {
+        let Some(file) = &self.trace_file else { return };
+        let mut file = lock(file);
+        let new = sim.trace.since(file.written);
+        let mut text = String::new();
+        for record in new {
+            text.push_str(&record.to_json_line());
+        }
+        let count = new.len();
+        if let Err(error) = file.file.write_all(text.as_bytes()) {
+            tracing::error!("failed to write the trace file: {error}");
+            return;
+        }
+        file.written += count;
+    }
+
+    /// Fires timers as virtual time passes (real and scaled modes); returns at once in manual mode.
+    async fn drive_clock(self: Arc<Self>) {
+        loop {
+            let mode = self.clock_mode();
+            if mode == ClockMode::Manual {
+                return;
+            }
+            let now = self.now();
+            let wait = self.read(|sim| sim.world.next_deadline()).map(|deadline| {
+                let virtual_ms = deadline.since(now);
+                Duration::from_millis(virtual_ms.div_ceil(mode.rate().max(1)))
+            });
+            let wait = wait.unwrap_or(Duration::from_secs(3600));
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = self.wake.notified() => {}
+            }
+            let _one_at_a_time = self.advancing.lock().await;
+            let deliveries = {
+                let clock = lock(&self.clock);
+                let mut sim = lock(&self.sim);
+                let now = Self::now_from(&clock, sim.world.now());
+                drop(clock);
+                let deliveries = sim.advance(now);
+                self.flush_trace(&sim);
+                deliveries
+            };
+            self.deliverer.enqueue(deliveries);
+        }
+    }
+}
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The world or config is invalid.
+    #[error("{0}")]
+    Config(String),
+    /// The address could not be bound.
+    #[error("failed to bind {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The server stopped with an error.
+    #[error("server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Binds `addr` and serves every surface until the process stops. `on_ready` gets
+/// the bound address (useful with port 0).
+pub async fn serve(
+    addr: SocketAddr,
+    config: ServeConfig,
+    on_ready: impl FnOnce(SocketAddr, &AppState),
+) -> Result<(), ServeError> {
+    if !addr.ip().is_loopback() && config.control_token.is_none() {
+        return Err(ServeError::Config(format!(
+            "refusing to serve the control API on non-loopback address {addr} without a control token: pass --control-token (or bind 127.0.0.1)"
+        )));
+    }
+    let state = AppState::start(config).map_err(ServeError::Config)?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let local = listener.local_addr().map_err(ServeError::Serve)?;
+    on_ready(local, &state);
+    tokio::spawn(state.clone().drive_clock());
+    axum::serve(listener, crate::api::router(state))
+        .await
+        .map_err(ServeError::Serve)
+}

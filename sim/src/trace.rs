@@ -1,0 +1,242 @@
+//! The trace: the append-only event log every check and report reads.
+//!
+//! Records are past-tense facts stamped with a sequence number and the virtual time
+//! they happened at. Secrets never enter a record: credentials appear only as
+//! `fingerprint`s.
+
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// A short, stable fingerprint of a secret (`fp_` and 12 hex digits of its SHA-256).
+pub fn fingerprint(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
+    format!("fp_{}", &hex::encode(digest)[..12])
+}
+
+/// What happened. Serialized with `kind` set to the variant's snake_case name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TraceEvent {
+    /// A world was built from its spec.
+    WorldBuilt {
+        /// Root seed.
+        seed: u64,
+        /// Policy profile name.
+        profile: String,
+        /// Number of recipients.
+        recipients: usize,
+        /// Unix seconds of virtual time zero.
+        epoch_unix_s: u64,
+    },
+    /// The world was reset to a fresh copy.
+    WorldReset,
+    /// An HTTP request reached one of the surfaces.
+    Request {
+        /// `graph`, `d360` or `control`.
+        surface: String,
+        /// HTTP method.
+        method: String,
+        /// Request path.
+        path: String,
+        /// Fingerprint of the credential presented, if any.
+        credential: Option<String>,
+        /// The HTTP status answered.
+        http_status: u16,
+        /// The platform error code answered, if any.
+        error_code: Option<u32>,
+    },
+    /// A send was accepted (HTTP 200 with a wamid).
+    MessageAccepted {
+        /// The wamid.
+        message_id: String,
+        /// `graph` or `d360`.
+        surface: String,
+        /// Sending phone number id.
+        phone_number_id: String,
+        /// Recipient WhatsApp id.
+        to: String,
+        /// `text` or `template`.
+        message_type: String,
+        /// Template name, for templates.
+        template: Option<String>,
+        /// Template category or `SERVICE` for free-form.
+        category: String,
+        /// `message_status` answered, for templates.
+        message_status: Option<String>,
+    },
+    /// A send was rejected synchronously.
+    MessageRejected {
+        /// `graph` or `d360`.
+        surface: String,
+        /// Sending phone number id, if known.
+        phone_number_id: Option<String>,
+        /// Recipient, if parsed.
+        to: Option<String>,
+        /// Platform error code.
+        code: u32,
+        /// Error title.
+        title: String,
+    },
+    /// A marketing template counted toward the recipient's per-user limit.
+    MarketingCounted {
+        /// The wamid.
+        message_id: String,
+        /// Recipient.
+        to: String,
+        /// Counted marketing in the window, this message included.
+        window_count: u32,
+        /// The profile's cap.
+        cap: u32,
+    },
+    /// A recipient was blocked after repeated retries while capped.
+    RecipientBlocked {
+        /// Recipient.
+        to: String,
+        /// Virtual time the block ends.
+        until_ms: u64,
+    },
+    /// A message reached a status.
+    Status {
+        /// The wamid.
+        message_id: String,
+        /// Recipient.
+        to: String,
+        /// `sent`, `delivered`, `read` or `failed`.
+        status: String,
+        /// Error code, for `failed`.
+        error_code: Option<u32>,
+    },
+    /// A webhook was emitted for delivery.
+    WebhookEmitted {
+        /// Delivery id.
+        delivery_id: u64,
+        /// Webhook field (`messages`).
+        field: String,
+        /// The payload as posted.
+        body: Value,
+    },
+    /// One delivery attempt of a webhook finished.
+    WebhookAttempt {
+        /// Delivery id.
+        delivery_id: u64,
+        /// Attempt number, from 1.
+        attempt: u32,
+        /// Target URL.
+        url: String,
+        /// The receiver's HTTP status, if it answered.
+        http_status: Option<u16>,
+        /// Wall milliseconds the attempt took (volatile).
+        latency_ms: u64,
+        /// Why the attempt failed without an answer.
+        error: Option<String>,
+    },
+    /// A webhook was not sent.
+    WebhookSkipped {
+        /// Delivery id.
+        delivery_id: u64,
+        /// Why.
+        reason: String,
+    },
+    /// A user wrote to the business.
+    Inbound {
+        /// The wamid.
+        message_id: String,
+        /// The user.
+        from: String,
+        /// The business number written to.
+        phone_number_id: String,
+        /// Characters of text.
+        text_chars: usize,
+    },
+    /// Other businesses' marketing reached a user.
+    EcosystemMarketing {
+        /// The user.
+        to: String,
+        /// How many messages.
+        count: u32,
+    },
+    /// Virtual time was moved forward on request.
+    ClockAdvanced {
+        /// Time before.
+        from_ms: u64,
+        /// Time after.
+        to_ms: u64,
+    },
+}
+
+/// One trace record: sequence, virtual time, and the event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TraceRecord {
+    /// Position in the trace, from 0.
+    pub seq: u64,
+    /// Virtual milliseconds since the world epoch.
+    pub at_ms: u64,
+    /// What happened.
+    #[serde(flatten)]
+    pub event: TraceEvent,
+}
+
+/// The append-only trace.
+#[derive(Debug, Clone, Default)]
+pub struct Trace {
+    records: Vec<TraceRecord>,
+}
+
+impl Trace {
+    /// Appends an event at `at_ms`.
+    pub fn push(&mut self, at_ms: u64, event: TraceEvent) {
+        let seq = self.records.len() as u64;
+        self.records.push(TraceRecord { seq, at_ms, event });
+    }
+
+    /// Every record, in order.
+    pub fn records(&self) -> &[TraceRecord] {
+        &self.records
+    }
+
+    /// Records from position `from` on.
+    pub fn since(&self, from: usize) -> &[TraceRecord] {
+        self.records.get(from..).unwrap_or(&[])
+    }
+
+    /// The whole trace as JSON Lines.
+    pub fn to_jsonl(&self) -> String {
+        let mut out = String::new();
+        for record in &self.records {
+            out.push_str(&record.to_json_line());
+        }
+        out
+    }
+}
+
+impl TraceRecord {
+    /// This record as one JSON line, newline included.
+    pub fn to_json_line(&self) -> String {
+        let mut line = serde_json::to_string(self).expect("trace records serialize");
+        line.push('\n');
+        line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_are_short_stable_and_do_not_contain_the_secret() {
+        let print = fingerprint("wasim_test_access_token");
+        assert_eq!(print, fingerprint("wasim_test_access_token"));
+        assert_eq!(print.len(), 15);
+        assert!(!print.contains("wasim"));
+        assert_ne!(print, fingerprint("another"));
+    }
+
+    #[test]
+    fn records_serialize_with_seq_at_ms_and_kind() {
+        let mut trace = Trace::default();
+        trace.push(5, TraceEvent::WorldReset);
+        let line = trace.to_jsonl();
+        assert_eq!(line, "{\"seq\":0,\"at_ms\":5,\"kind\":\"world_reset\"}\n");
+    }
+}

@@ -1,0 +1,91 @@
+//! `wasim serve`: run the simulated platform.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use wasim_sim::model::policy::PROFILES;
+use wasim_sim::{ClockMode, ServeConfig, WorldSpec};
+
+/// Arguments of `wasim serve`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  wasim serve
+      the built-in default world on 127.0.0.1:8080, manual clock
+  wasim serve --webhook-url http://127.0.0.1:3000/webhook --trace trace.jsonl
+      post signed webhooks to your receiver and keep the trace in a file
+  wasim serve --world my-world.toml --seed 42 --clock scaled:60 --policy 2025-07
+      your world, a different seed, one virtual minute per second, 2025 rules")]
+pub(crate) struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// World file (TOML); fields it leaves out keep the built-in defaults.
+    #[arg(long, value_name = "FILE")]
+    world: Option<PathBuf>,
+    /// Root seed (overrides the world file's `seed`; default 1).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Clock mode: `manual` (moves only via /_wasim/clock/advance), `real`, or `scaled:N`.
+    #[arg(long, default_value = "manual")]
+    clock: ClockMode,
+    /// Policy profile: 2024-05 (default) or 2025-07.
+    #[arg(long, value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(PROFILES))]
+    policy: Option<String>,
+    /// Where to post webhooks (Meta envelope, signed with X-Hub-Signature-256).
+    #[arg(long, value_name = "URL")]
+    webhook_url: Option<String>,
+    /// Also write the trace as JSON Lines to FILE.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+    /// Token required in X-Wasim-Control-Token for /_wasim/ calls (required off loopback).
+    #[arg(long, env = "WASIM_CONTROL_TOKEN", hide_env_values = true)]
+    control_token: Option<String>,
+}
+
+pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
+    let spec = match &args.world {
+        Some(path) => WorldSpec::from_file(path)?,
+        None => WorldSpec::default(),
+    };
+    if let Some(url) = &args.webhook_url {
+        anyhow::ensure!(
+            url.starts_with("http://") || url.starts_with("https://"),
+            "invalid --webhook-url `{url}`: expected an http:// or https:// URL"
+        );
+    }
+    let webhook_url = args
+        .webhook_url
+        .clone()
+        .or_else(|| spec.webhook_url.clone());
+    let config = ServeConfig {
+        spec,
+        seed: args.seed,
+        policy: args.policy,
+        clock: args.clock,
+        webhook_url: args.webhook_url,
+        trace_path: args.trace,
+        control_token: args.control_token,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
+    runtime.block_on(wasim_sim::serve(args.addr, config, |addr, state| {
+        state.read(|sim| {
+            let world = &sim.world;
+            let policy = world.policy();
+            eprintln!(
+                "wasim serving on http://{addr}  seed={} policy={} clock={} recipients={} webhook={}",
+                world.seed(),
+                policy.profile,
+                state.clock_mode(),
+                world.recipients().count(),
+                webhook_url.as_deref().unwrap_or("none (pass --webhook-url)"),
+            );
+            eprintln!("  world: curl http://{addr}/_wasim/world   trace: curl http://{addr}/_wasim/trace");
+        });
+    }))?;
+    Ok(())
+}
