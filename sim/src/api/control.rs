@@ -110,7 +110,7 @@ async fn read_object(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<serde_json::Map<String, Value>, ControlError> {
-    match extract::read_json(headers, body).await {
+    match extract::read_json_any_type(headers, body).await {
         Ok(Value::Object(object)) => Ok(object),
         Ok(_) => Err(ControlError::bad_request("the body must be a JSON object")),
         Err(error) => Err(ControlError::bad_request(error.details())),

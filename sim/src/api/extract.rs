@@ -45,7 +45,21 @@ impl BodyError {
 
 /// Reads `body` as JSON: at most [`BODY_BYTES_MAX`] bytes, JSON content type (or none).
 pub async fn read_json(headers: &HeaderMap, body: Body) -> Result<Value, BodyError> {
-    if let Some(content_type) = headers.get(CONTENT_TYPE) {
+    read_json_checked(headers, body, true).await
+}
+
+/// Reads `body` as JSON, ignoring its content type (the control API's leniency, so a
+/// plain `curl -d` works).
+pub async fn read_json_any_type(headers: &HeaderMap, body: Body) -> Result<Value, BodyError> {
+    read_json_checked(headers, body, false).await
+}
+
+async fn read_json_checked(
+    headers: &HeaderMap,
+    body: Body,
+    check_type: bool,
+) -> Result<Value, BodyError> {
+    if let Some(content_type) = headers.get(CONTENT_TYPE).filter(|_| check_type) {
         let text = content_type.to_str().unwrap_or("");
         let essence = text
             .split(';')

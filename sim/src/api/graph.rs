@@ -106,8 +106,15 @@ pub(crate) async fn send(
     let path = uri.path().to_owned();
     let (response, deliveries) = state.with_sim(|sim, now| {
         let trace_id = fbtrace_id(sim.world.seed(), sim.trace.records().len() as u64);
-        let (response, error_code, deliveries) = match parsed {
-            None => {
+        let authenticated =
+            sim.world
+                .authenticate_send(surface, credential.as_deref(), phone_number_id.as_deref());
+        let (response, error_code, deliveries) = match (authenticated, parsed) {
+            (Err(rejection), _) => {
+                let (response, code) = answer(rejection, trace_id);
+                (response, code, Vec::new())
+            }
+            (Ok(()), None) => {
                 let error = PlatformError::new(
                     code::INVALID_PARAMETER,
                     format!("Unsupported {method} request. Use POST to send a message."),
@@ -119,7 +126,7 @@ pub(crate) async fn send(
                     Vec::new(),
                 )
             }
-            Some(Err(body_error)) => {
+            (Ok(()), Some(Err(body_error))) => {
                 let answer = body_error_answer(&body_error, trace_id);
                 (
                     answer.into_response(),
@@ -127,7 +134,7 @@ pub(crate) async fn send(
                     Vec::new(),
                 )
             }
-            Some(Ok(body)) => {
+            (Ok(()), Some(Ok(body))) => {
                 let command = Command::SendMessage {
                     surface,
                     credential: credential.clone(),

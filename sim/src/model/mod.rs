@@ -385,6 +385,17 @@ impl World {
             .map_or(0, |r| marketing::window_count(self, r, at))
     }
 
+    /// Checks a send's credential (and, on Graph, the path's phone number) before its
+    /// body is read, as the platform does: `Err` carries the rejection to answer.
+    pub fn authenticate_send(
+        &self,
+        surface: Surface,
+        credential: Option<&str>,
+        phone_number_id: Option<&str>,
+    ) -> Result<(), Reply> {
+        send::authenticate(self, surface, credential, phone_number_id).map(|_| ())
+    }
+
     /// When the next timer is due.
     pub fn next_deadline(&self) -> Option<SimTime> {
         self.timers.next_deadline()
@@ -673,6 +684,9 @@ impl World {
                     .iter()
                     .any(|(_, s)| matches!(s, StatusKind::Delivered | StatusKind::Read));
                 message.statuses.push((at, status));
+                if status == StatusKind::Failed {
+                    message.failure_code = error_code;
+                }
                 message.pending_timers = message.pending_timers.saturating_sub(1);
                 let message = message.clone();
                 effects.push(Effect::Trace {

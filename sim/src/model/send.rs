@@ -216,6 +216,7 @@ pub(super) fn send(
             statuses: Vec::new(),
             billing,
             callback_data: outgoing.callback_data,
+            failure_code: None,
             pending_timers: 0,
             pricing_model: match world.policy.pricing_model {
                 PricingModel::Cbp => "CBP",
@@ -258,7 +259,7 @@ fn category_name(category: Category) -> &'static str {
     }
 }
 
-fn authenticate(
+pub(super) fn authenticate(
     world: &World,
     surface: Surface,
     credential: Option<&str>,

@@ -142,6 +142,8 @@ pub struct Message {
     pub billing: Option<Billing>,
     /// `biz_opaque_callback_data` of the send, echoed in statuses.
     pub callback_data: Option<String>,
+    /// The error code of its `failed` status, once failed.
+    pub failure_code: Option<u32>,
     /// Status timers still pending for it.
     pub pending_timers: u32,
     pub(crate) pricing_model: &'static str,

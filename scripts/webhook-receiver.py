@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""A minimal webhook receiver for trying wasim by hand.
+
+Listens on 127.0.0.1:3000, answers the verification handshake, prints every POST
+with whether its X-Hub-Signature-256 verifies against the app secret, and answers 200.
+
+    python3 scripts/webhook-receiver.py [PORT] [APP_SECRET]
+"""
+import hashlib
+import hmac
+import http.server
+import json
+import sys
+import urllib.parse
+
+PORT = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
+SECRET = (sys.argv[2] if len(sys.argv) > 2 else "wasim_test_app_secret").encode()
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        query = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+        challenge = query.get("hub.challenge", [""])[0].encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(challenge)))
+        self.end_headers()
+        self.wfile.write(challenge)
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        expected = "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest()
+        signature = self.headers.get("X-Hub-Signature-256", "")
+        verdict = "signature OK" if hmac.compare_digest(expected, signature) else "BAD SIGNATURE"
+        value = json.loads(body)["entry"][0]["changes"][0]["value"]
+        for status in value.get("statuses", []):
+            error = status.get("errors", [{}])[0].get("code", "")
+            print(f"[{verdict}] status {status['status']:<9} {status['id']} to {status['recipient_id']} {error}", flush=True)
+        for message in value.get("messages", []):
+            print(f"[{verdict}] inbound {message['id']} from {message['from']}: {message.get('text', {}).get('body')}", flush=True)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+print(f"receiving webhooks on http://127.0.0.1:{PORT}/webhook", flush=True)
+http.server.HTTPServer(("127.0.0.1", PORT), Receiver).serve_forever()

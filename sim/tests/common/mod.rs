@@ -1,0 +1,128 @@
+//! Helpers shared by the model tests: build worlds, send, advance, read statuses.
+
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "each test binary uses a different subset"
+)]
+
+use serde_json::{Value, json};
+use wasim_sim::model::{Command, Reply, SimTime, StatusKind, Surface, World, WorldSpec};
+
+pub const TOKEN: &str = "wasim_test_access_token";
+pub const US_NUMBER: &str = "110000000000001";
+pub const DE_NUMBER: &str = "110000000000002";
+pub const TR_NUMBER: &str = "110000000000003";
+/// Brazil: not exempt from the per-user limit.
+pub const ANA_BR: &str = "5511987654321";
+/// India: not exempt.
+pub const PRIYA_IN: &str = "919812345678";
+/// United States.
+pub const SAM_US: &str = "14155550123";
+/// Germany: EEA, exempt.
+pub const LENA_DE: &str = "4915112345678";
+
+pub fn world() -> World {
+    World::new(WorldSpec::default(), None, None).expect("the default world builds")
+}
+
+pub fn world_with(toml: &str) -> World {
+    let spec = WorldSpec::from_toml(toml).expect("the test world file is valid");
+    World::new(spec, None, None).expect("the test world builds")
+}
+
+pub fn template_body(to: &str, name: &str) -> Value {
+    json!({"messaging_product": "whatsapp", "to": to, "type": "template",
+           "template": {"name": name, "language": {"code": "en_US"}}})
+}
+
+pub fn text_body(to: &str, text: &str) -> Value {
+    json!({"messaging_product": "whatsapp", "to": to, "type": "text", "text": {"body": text}})
+}
+
+pub fn send_from(world: &mut World, at: SimTime, phone: &str, body: Value) -> Reply {
+    world
+        .apply(
+            at,
+            Command::SendMessage {
+                surface: Surface::Graph,
+                credential: Some(TOKEN.to_owned()),
+                phone_number_id: Some(phone.to_owned()),
+                body,
+            },
+        )
+        .reply
+}
+
+/// Sends and returns the wamid, failing the test if the send was not accepted.
+pub fn accepted(world: &mut World, at: SimTime, phone: &str, body: Value) -> String {
+    match send_from(world, at, phone, body) {
+        Reply::Sent { message_id, .. } => message_id,
+        other => panic!("the send was not accepted: {other:?}"),
+    }
+}
+
+pub fn rejected_code(reply: Reply) -> u32 {
+    match reply {
+        Reply::Rejected(error) => error.code,
+        other => panic!("expected a synchronous rejection, got {other:?}"),
+    }
+}
+
+pub fn marketing(world: &mut World, at: SimTime, phone: &str, to: &str) -> String {
+    accepted(world, at, phone, template_body(to, "spring_sale"))
+}
+
+pub fn ecosystem(world: &mut World, at: SimTime, to: &str, count: u32) {
+    let reply = world
+        .apply(
+            at,
+            Command::EcosystemMarketing {
+                to: to.to_owned(),
+                count,
+            },
+        )
+        .reply;
+    assert_eq!(reply, Reply::Done);
+}
+
+pub fn inbound(world: &mut World, at: SimTime, from: &str) {
+    let reply = world
+        .apply(
+            at,
+            Command::Inbound {
+                from: from.to_owned(),
+                text: "hello".to_owned(),
+                phone_number_id: None,
+            },
+        )
+        .reply;
+    assert!(matches!(reply, Reply::InboundReceived { .. }), "{reply:?}");
+}
+
+/// Advances far enough for every lifecycle timer of messages accepted by `at` to fire.
+pub fn settle(world: &mut World, at: SimTime) -> SimTime {
+    let until = at.plus_hours(1);
+    world.advance(until);
+    until
+}
+
+pub fn statuses(world: &World, id: &str) -> Vec<StatusKind> {
+    world
+        .message(id)
+        .expect("the message exists")
+        .statuses
+        .iter()
+        .map(|(_, s)| *s)
+        .collect()
+}
+
+/// Advances to `until` and returns the failure code of `id`, or None if it did not fail.
+pub fn outcome(world: &mut World, until: SimTime, id: &str) -> Option<u32> {
+    world.advance(until);
+    world.message(id).expect("the message exists").failure_code
+}
+
+pub fn hours(h: u64) -> SimTime {
+    SimTime::ZERO.plus_hours(h)
+}
