@@ -6,13 +6,8 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
-/// A short, stable fingerprint of a secret (`fp_` and 12 hex digits of its SHA-256).
-pub fn fingerprint(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
-    format!("fp_{}", &hex::encode(digest)[..12])
-}
+pub use crate::model::secret::fingerprint;
 
 /// What happened. Serialized with `kind` set to the variant's snake_case name.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -222,15 +217,6 @@ impl TraceRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fingerprints_are_short_stable_and_do_not_contain_the_secret() {
-        let print = fingerprint("wasim_test_access_token");
-        assert_eq!(print, fingerprint("wasim_test_access_token"));
-        assert_eq!(print.len(), 15);
-        assert!(!print.contains("wasim"));
-        assert_ne!(print, fingerprint("another"));
-    }
 
     #[test]
     fn records_serialize_with_seq_at_ms_and_kind() {

@@ -15,6 +15,7 @@ pub mod country;
 pub mod error;
 pub mod policy;
 pub mod rng;
+pub mod secret;
 pub mod spec;
 pub mod time;
 pub mod timers;

@@ -267,7 +267,7 @@ pub(super) fn authenticate(
 ) -> Result<usize, Reply> {
     match surface {
         Surface::Graph => {
-            if credential != Some(world.spec.access_token.as_str()) {
+            if credential != Some(world.spec.access_token.expose()) {
                 return Err(Reply::Rejected(PlatformError::new(
                     code::ACCESS_TOKEN,
                     "The access token could not be decrypted or is not valid.",
@@ -288,7 +288,7 @@ pub(super) fn authenticate(
             world
                 .phone_numbers
                 .iter()
-                .position(|p| p.spec.d360_api_key == key)
+                .position(|p| p.spec.d360_api_key.expose() == key)
                 .ok_or(Reply::Unauthorized)
         }
     }

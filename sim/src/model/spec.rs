@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::policy::{DEFAULT_PROFILE, PROFILES, Policy};
 use super::rng::Ratio;
+use super::secret::Secret;
 
 /// A whole world, as read from a world file (or the built-in default).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,11 +23,11 @@ pub struct WorldSpec {
     /// Unix seconds of virtual time zero. Default 1717405200 (2024-06-03T09:00:00Z).
     pub epoch_unix_s: u64,
     /// The Cloud API bearer token. Default `wasim_test_access_token`.
-    pub access_token: String,
+    pub access_token: Secret,
     /// The app secret that signs Meta webhooks. Default `wasim_test_app_secret`.
-    pub app_secret: String,
+    pub app_secret: Secret,
     /// The webhook verify token. Default `wasim_test_verify_token`.
-    pub verify_token: String,
+    pub verify_token: Secret,
     /// Where webhooks go; `--webhook-url` overrides it. Default: none.
     pub webhook_url: Option<String>,
     /// The 360dialog partner.
@@ -52,9 +53,9 @@ pub struct PartnerSpec {
     /// Partner Hub user name. Default `partner@wasim.test`.
     pub username: String,
     /// Partner Hub password. Default `wasim_test_partner_password`.
-    pub password: String,
+    pub password: Secret,
     /// Secret signing partner webhooks. Default `wasim_test_partner_secret`.
-    pub webhook_secret: String,
+    pub webhook_secret: Secret,
 }
 
 /// The partner's client.
@@ -108,7 +109,7 @@ pub struct PhoneNumberSpec {
     /// The 360dialog channel id.
     pub channel_id: String,
     /// The channel's current 360dialog API key.
-    pub d360_api_key: String,
+    pub d360_api_key: Secret,
 }
 
 fn cloud() -> ApiKind {
@@ -239,9 +240,9 @@ impl Default for WorldSpec {
         WorldSpec {
             seed: 1,
             epoch_unix_s: 1_717_405_200,
-            access_token: "wasim_test_access_token".to_owned(),
-            app_secret: "wasim_test_app_secret".to_owned(),
-            verify_token: "wasim_test_verify_token".to_owned(),
+            access_token: Secret::from("wasim_test_access_token"),
+            app_secret: Secret::from("wasim_test_app_secret"),
+            verify_token: Secret::from("wasim_test_verify_token"),
             webhook_url: None,
             partner: PartnerSpec::default(),
             client: ClientSpec::default(),
@@ -258,8 +259,8 @@ impl Default for PartnerSpec {
         PartnerSpec {
             id: "wasimPA".to_owned(),
             username: "partner@wasim.test".to_owned(),
-            password: "wasim_test_partner_password".to_owned(),
-            webhook_secret: "wasim_test_partner_secret".to_owned(),
+            password: Secret::from("wasim_test_partner_password"),
+            webhook_secret: Secret::from("wasim_test_partner_secret"),
         }
     }
 }
@@ -282,7 +283,7 @@ impl Default for WabaSpec {
                 country: country.to_owned(),
                 api: ApiKind::Cloud,
                 channel_id: channel.to_owned(),
-                d360_api_key: key.to_owned(),
+                d360_api_key: Secret::from(key),
             };
         let template =
             |id: &str, name: &str, category: Category, body_parameters: u32| TemplateSpec {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use super::sign::{META_SIGNATURE_HEADER, ascii_json, meta_signature};
+use crate::model::secret::Secret;
 use crate::model::{Command, WebhookDelivery};
 
 /// Where and how webhooks are posted.
@@ -15,7 +16,7 @@ pub struct DeliveryConfig {
     /// Target URL; none means every webhook is skipped (and traced as such).
     pub url: Option<String>,
     /// The app secret that signs bodies.
-    pub app_secret: String,
+    pub app_secret: Secret,
     /// Per-attempt timeout. Default 10 s (Meta's is unpublished).
     pub timeout: Duration,
     /// Most webhooks waiting in the queue. Default 100000.
@@ -24,7 +25,7 @@ pub struct DeliveryConfig {
 
 impl DeliveryConfig {
     /// The defaults for `url` and `app_secret`.
-    pub fn new(url: Option<String>, app_secret: String) -> Self {
+    pub fn new(url: Option<String>, app_secret: Secret) -> Self {
         DeliveryConfig {
             url,
             app_secret,
@@ -141,7 +142,7 @@ async fn post(
         return;
     };
     let body = ascii_json(&delivery.body);
-    let signature = meta_signature(&config.app_secret, &body);
+    let signature = meta_signature(config.app_secret.expose(), &body);
     let started = stopwatch();
     let result = client
         .post(url)

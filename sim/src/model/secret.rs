@@ -1,0 +1,66 @@
+//! Secrets (tokens, keys, passwords): held as values, never shown in `Debug`.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// A short, stable fingerprint of a secret (`fp_` and 12 hex digits of its SHA-256).
+pub fn fingerprint(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
+    format!("fp_{}", &hex::encode(digest)[..12])
+}
+
+/// A credential. `Debug` prints its fingerprint; the value is reachable only through
+/// [`Secret::expose`], so it cannot slip into a log line by accident. It serializes
+/// as its value: only `GET /_wasim/world` does that, on purpose.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for comparing and signing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Its fingerprint, for traces and logs.
+    pub fn fingerprint(&self) -> String {
+        fingerprint(&self.0)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Secret(value.to_owned())
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret({})", self.fingerprint())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_a_fingerprint_and_never_the_secret() {
+        let secret = Secret::from("wasim_test_access_token");
+        let shown = format!("{secret:?}");
+        assert!(!shown.contains("wasim_test_access_token"), "{shown}");
+        assert!(shown.contains(&fingerprint("wasim_test_access_token")));
+        assert_eq!(secret.expose(), "wasim_test_access_token");
+    }
+
+    #[test]
+    fn fingerprints_are_short_stable_and_do_not_contain_the_secret() {
+        let print = fingerprint("wasim_test_access_token");
+        assert_eq!(print, fingerprint("wasim_test_access_token"));
+        assert_eq!(print.len(), 15);
+        assert!(!print.contains("wasim"));
+        assert_ne!(print, fingerprint("another"));
+    }
+}
