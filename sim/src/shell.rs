@@ -178,24 +178,31 @@ impl AppState {
         drop(clock);
         // Timers due by now happened before this call: fire them first.
         let due = sim.advance(now);
+        self.queue(&mut sim, due);
         let result = f(&mut sim, now);
         self.flush_trace(&sim);
         drop(sim);
-        self.deliverer.enqueue(due);
         self.wake.notify_one();
         result
     }
 
     /// Applies one command at virtual now and queues its webhooks.
     pub fn apply(&self, command: Command) -> crate::model::Reply {
-        let (reply, deliveries) = self.with_sim(|sim, now| sim.apply(now, command));
-        self.deliverer.enqueue(deliveries);
-        reply
+        self.with_sim(|sim, now| {
+            let (reply, deliveries) = sim.apply(now, command);
+            self.queue(sim, deliveries);
+            reply
+        })
     }
 
-    /// Queues webhooks for delivery.
-    pub fn dispatch(&self, deliveries: Vec<WebhookDelivery>) {
-        self.deliverer.enqueue(deliveries);
+    /// Queues webhooks while the sim is locked, so they enter the queue in the order
+    /// the model emitted them; traces any the queue could not take.
+    pub fn queue(&self, sim: &mut Sim, deliveries: Vec<WebhookDelivery>) {
+        for skipped in self.deliverer.enqueue(deliveries) {
+            let now = sim.world.now();
+            let (_, more) = sim.apply(now, skipped);
+            debug_assert!(more.is_empty(), "a skipped webhook produced webhooks");
+        }
     }
 
     /// Waits until every queued webhook has been attempted.
@@ -227,14 +234,16 @@ impl AppState {
                 match sim.world.next_deadline() {
                     Some(deadline) if deadline <= target => {
                         let deliveries = sim.advance(deadline);
+                        self.queue(&mut sim, deliveries);
                         self.flush_trace(&sim);
-                        Some(deliveries)
+                        true
                     }
-                    _ => None,
+                    _ => false,
                 }
             };
-            let Some(deliveries) = step else { break };
-            self.deliverer.enqueue(deliveries);
+            if !step {
+                break;
+            }
             self.flush_webhooks().await;
             steps += 1;
             if steps >= ADVANCE_STEPS_MAX {
@@ -243,17 +252,16 @@ impl AppState {
                 ));
             }
         }
-        let deliveries = {
+        {
             let mut sim = lock(&self.sim);
             let deliveries = sim.advance(target);
+            self.queue(&mut sim, deliveries);
             sim.record(TraceEvent::ClockAdvanced {
                 from_ms: from.as_ms(),
                 to_ms: target.as_ms(),
             });
             self.flush_trace(&sim);
-            deliveries
-        };
-        self.deliverer.enqueue(deliveries);
+        }
         self.flush_webhooks().await;
         Ok(target)
     }
@@ -313,16 +321,15 @@ impl AppState {
                 () = self.wake.notified() => {}
             }
             let _one_at_a_time = self.advancing.lock().await;
-            let deliveries = {
+            {
                 let clock = lock(&self.clock);
                 let mut sim = lock(&self.sim);
                 let now = Self::now_from(&clock, sim.world.now());
                 drop(clock);
                 let deliveries = sim.advance(now);
+                self.queue(&mut sim, deliveries);
                 self.flush_trace(&sim);
-                deliveries
-            };
-            self.deliverer.enqueue(deliveries);
+            }
         }
     }
 }

@@ -80,18 +80,27 @@ async fn require_token(
     request: Request,
     next: Next,
 ) -> Response {
-    if let Some(expected) = state.control_token() {
-        let presented = extract::header(request.headers(), CONTROL_TOKEN_HEADER);
-        if presented.as_deref() != Some(expected) {
-            return ControlError {
-                status: StatusCode::UNAUTHORIZED,
-                message: format!("missing or wrong {CONTROL_TOKEN_HEADER}: pass the token given to --control-token"),
-                valid_paths: None,
-            }
-            .into_response();
-        }
+    if let Some(refused) = refuse_without_token(&state, request.headers()) {
+        return refused;
     }
     next.run(request).await
+}
+
+/// The 401 answer when a control token is configured and `headers` lack it.
+pub(crate) fn refuse_without_token(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+    let expected = state.control_token()?;
+    let presented = extract::header(headers, CONTROL_TOKEN_HEADER);
+    if presented.as_deref() == Some(expected) {
+        return None;
+    }
+    let error = ControlError {
+        status: StatusCode::UNAUTHORIZED,
+        message: format!(
+            "missing or wrong {CONTROL_TOKEN_HEADER}: pass the token given to --control-token"
+        ),
+        valid_paths: None,
+    };
+    Some(error.into_response())
 }
 
 async fn health() -> Json<Value> {

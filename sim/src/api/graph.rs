@@ -45,6 +45,9 @@ async fn send_versioned(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    if version == "_wasim" {
+        return super::control::unknown(uri.path()).into_response();
+    }
     if !is_version(&version) {
         return graph_unknown_path(&method, uri.path()).into_response();
     }
@@ -68,6 +71,9 @@ async fn send_unversioned(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    if phone_number_id == "_wasim" {
+        return super::control::unknown(uri.path()).into_response();
+    }
     if is_version(&phone_number_id) {
         return graph_unknown_path(&method, uri.path()).into_response();
     }
@@ -104,7 +110,7 @@ pub(crate) async fn send(
         None
     };
     let path = uri.path().to_owned();
-    let (response, deliveries) = state.with_sim(|sim, now| {
+    state.with_sim(|sim, now| {
         let trace_id = fbtrace_id(sim.world.seed(), sim.trace.records().len() as u64);
         let authenticated =
             sim.world
@@ -154,10 +160,10 @@ pub(crate) async fn send(
             http_status: response.status().as_u16(),
             error_code,
         });
-        (response, deliveries)
-    });
-    state.dispatch(deliveries);
-    response
+        // Queued under the lock, so webhooks keep the model's order.
+        state.queue(sim, deliveries);
+        response
+    })
 }
 
 fn body_error_answer(error: &BodyError, trace_id: String) -> GraphError {
@@ -187,7 +193,7 @@ fn answer(reply: Reply, trace_id: String) -> (Response, Option<u32>) {
             });
             ((StatusCode::OK, axum::Json(body)).into_response(), None)
         }
-        Reply::Unauthorized => (D360Error::invalid_key().into_response(), Some(401)),
+        Reply::Unauthorized => (D360Error::invalid_key().into_response(), None),
         Reply::Rejected(error) => {
             let code = error.code;
             (GraphError::new(error, trace_id).into_response(), Some(code))

@@ -15,7 +15,8 @@ pub mod graph;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{Method, Uri};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 
 use crate::shell::AppState;
@@ -30,9 +31,17 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-async fn unknown_path(method: Method, uri: Uri) -> Response {
+async fn unknown_path(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
+) -> Response {
     let path = uri.path();
     if path == "/_wasim" || path.starts_with("/_wasim/") {
+        if let Some(refused) = control::refuse_without_token(&state, &headers) {
+            return refused;
+        }
         return control::unknown(path).into_response();
     }
     error::graph_unknown_path(&method, path).into_response()

@@ -8,6 +8,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::sign::{META_SIGNATURE_HEADER, ascii_json, meta_signature};
 use crate::model::secret::Secret;
+use crate::model::secret::fingerprint;
 use crate::model::{Command, WebhookDelivery};
 
 /// Where and how webhooks are posted.
@@ -51,23 +52,12 @@ enum Job {
 #[derive(Debug, Clone)]
 pub struct Deliverer {
     jobs: mpsc::Sender<Job>,
-    report: ReportHandle,
-}
-
-#[derive(Clone)]
-struct ReportHandle(Report);
-
-impl std::fmt::Debug for ReportHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Report")
-    }
 }
 
 impl Deliverer {
     /// Starts the worker on the current tokio runtime.
     pub fn start(config: DeliveryConfig, report: Report, stopwatch: Stopwatch) -> Deliverer {
         let (jobs, mut queue) = mpsc::channel::<Job>(config.queue_max.max(1));
-        let worker_report = report.clone();
         tokio::spawn(async move {
             let client = reqwest::Client::builder().timeout(config.timeout).build();
             let client = match client {
@@ -80,14 +70,7 @@ impl Deliverer {
             while let Some(job) = queue.recv().await {
                 match job {
                     Job::Deliver(delivery) => {
-                        post(
-                            client.as_ref(),
-                            &config,
-                            &delivery,
-                            &*worker_report,
-                            stopwatch,
-                        )
-                        .await;
+                        post(client.as_ref(), &config, &delivery, &*report, stopwatch).await;
                     }
                     Job::Flush(done) => {
                         let _ = done.send(());
@@ -95,14 +78,15 @@ impl Deliverer {
                 }
             }
         });
-        Deliverer {
-            jobs,
-            report: ReportHandle(report),
-        }
+        Deliverer { jobs }
     }
 
-    /// Queues deliveries in order. A full queue drops the webhook and traces why.
-    pub fn enqueue(&self, deliveries: Vec<WebhookDelivery>) {
+    /// Queues deliveries in order without waiting. Returns a `WebhookSkipped` command
+    /// for each one the queue could not take (full or stopped), for the caller to
+    /// apply so that the loss is traced.
+    #[must_use = "skipped deliveries must be traced"]
+    pub fn enqueue(&self, deliveries: Vec<WebhookDelivery>) -> Vec<Command> {
+        let mut skipped = Vec::new();
         for delivery in deliveries {
             let id = delivery.id;
             if let Err(error) = self.jobs.try_send(Job::Deliver(delivery)) {
@@ -110,12 +94,13 @@ impl Deliverer {
                     mpsc::error::TrySendError::Full(_) => "delivery queue full",
                     mpsc::error::TrySendError::Closed(_) => "delivery worker stopped",
                 };
-                (self.report.0)(Command::WebhookSkipped {
+                skipped.push(Command::WebhookSkipped {
                     delivery_id: id,
                     reason: reason.to_owned(),
                 });
             }
         }
+        skipped
     }
 
     /// Waits until every webhook queued before this call has been attempted.
@@ -159,14 +144,65 @@ async fn post(
             (None, Some(format!("timed out after {:?}", config.timeout)))
         }
         Err(error) if error.is_connect() => (None, Some("connection refused".to_owned())),
-        Err(error) => (None, Some(error.to_string())),
+        Err(error) => (None, Some(redact_url(&error.without_url().to_string()))),
     };
     report(Command::WebhookAttemptFinished {
         delivery_id: delivery.id,
         attempt: 1,
-        url: url.clone(),
+        url: redact_url(url),
         http_status,
         latency_ms,
         error,
     });
+}
+
+/// A URL without what may hold secrets: user info and query become fingerprints.
+pub fn redact_url(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let base = match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = match rest.split_once('/') {
+                Some((authority, path)) => (authority, Some(path)),
+                None => (rest, None),
+            };
+            let authority = match authority.rsplit_once('@') {
+                Some((user_info, host)) => format!("{}@{host}", fingerprint(user_info)),
+                None => authority.to_owned(),
+            };
+            match path {
+                Some(path) => format!("{scheme}://{authority}/{path}"),
+                None => format!("{scheme}://{authority}"),
+            }
+        }
+        None => base.to_owned(),
+    };
+    match query {
+        Some(query) => format!("{base}?{}", fingerprint(query)),
+        None => base,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn urls_lose_user_info_and_query_but_keep_host_and_path() {
+        assert_eq!(
+            redact_url("http://127.0.0.1:3000/webhook"),
+            "http://127.0.0.1:3000/webhook"
+        );
+        let redacted = redact_url("http://user:pw_secret@host:1/hook?token=qs_secret");
+        assert!(
+            !redacted.contains("pw_secret") && !redacted.contains("qs_secret"),
+            "{redacted}"
+        );
+        assert!(
+            redacted.starts_with("http://fp_") && redacted.contains("@host:1/hook?fp_"),
+            "{redacted}"
+        );
+    }
 }

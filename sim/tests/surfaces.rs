@@ -1,0 +1,1194 @@
+//! Socketless tests of every HTTP surface (Graph, 360dialog, control) through the router.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use wasim_sim::api::extract::BODY_BYTES_MAX;
+use wasim_sim::shell::AppState;
+use wasim_sim::{ServeConfig, WorldSpec};
+
+const TOKEN: &str = "wasim_test_access_token";
+const D360_KEY: &str = "wasim_test_d360_key_us";
+const PHONE: &str = "110000000000001";
+const MESSAGES: &str = "/v23.0/110000000000001/messages";
+const ANA: &str = "5511987654321";
+const PRIYA: &str = "919812345678";
+const WRONG_TOKEN: &str = "not_the_token_7f3a9c";
+
+/// A fresh world with the default spec and a manual clock.
+fn start() -> Arc<AppState> {
+    AppState::start(ServeConfig::new(WorldSpec::default())).expect("the default world builds")
+}
+
+/// What came back: status, content type and raw body.
+struct Answer {
+    status: StatusCode,
+    content_type: Option<String>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|error| {
+            panic!(
+                "the body is not JSON ({error}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).expect("the body is UTF-8")
+    }
+}
+
+async fn call(state: &Arc<AppState>, request: Request<Body>) -> Answer {
+    let response = wasim_sim::api::router(state.clone())
+        .oneshot(request)
+        .await
+        .expect("the router is infallible");
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().expect("ASCII content type").to_owned());
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("the body is readable")
+        .to_bytes()
+        .to_vec();
+    Answer {
+        status,
+        content_type,
+        body,
+    }
+}
+
+/// A Graph request: `token` as bearer (if any), `body` as JSON text (if any).
+fn graph_request(
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> Request<Body> {
+    let mut builder = Request::builder().method(method).uri(path);
+    if let Some(token) = token {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    match body {
+        Some(body) => builder
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_owned())),
+        None => builder.body(Body::empty()),
+    }
+    .expect("a valid request")
+}
+
+async fn graph_post(
+    state: &Arc<AppState>,
+    path: &str,
+    token: Option<&str>,
+    body: &Value,
+) -> Answer {
+    call(
+        state,
+        graph_request("POST", path, token, Some(&body.to_string())),
+    )
+    .await
+}
+
+async fn send(state: &Arc<AppState>, body: &Value) -> Answer {
+    graph_post(state, MESSAGES, Some(TOKEN), body).await
+}
+
+async fn control_get(state: &Arc<AppState>, path: &str) -> Answer {
+    let request = Request::builder()
+        .method("GET")
+        .uri(path)
+        .body(Body::empty())
+        .expect("a valid request");
+    call(state, request).await
+}
+
+async fn control_post(state: &Arc<AppState>, path: &str, body: &Value) -> Answer {
+    let request = Request::builder()
+        .method("POST")
+        .uri(path)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .expect("a valid request");
+    call(state, request).await
+}
+
+async fn d360_post(state: &Arc<AppState>, key: Option<&str>, body: &Value) -> Answer {
+    let mut builder = Request::builder()
+        .method("POST")
+        .uri("/messages")
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Some(key) = key {
+        builder = builder.header("D360-API-KEY", key);
+    }
+    let request = builder
+        .body(Body::from(body.to_string()))
+        .expect("a valid request");
+    call(state, request).await
+}
+
+fn template(to: &str, name: &str) -> Value {
+    json!({
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": to,
+        "type": "template",
+        "template": {"name": name, "language": {"code": "en_US"}},
+    })
+}
+
+fn text(to: &str, body: &str) -> Value {
+    json!({
+        "messaging_product": "whatsapp",
+        "to": to,
+        "type": "text",
+        "text": {"body": body},
+    })
+}
+
+/// Asserts a Graph error answer with `http` status and `code`, in Meta's full shape;
+/// returns the `error` object.
+fn assert_graph_error(answer: &Answer, http: StatusCode, code: u64) -> Value {
+    let body = answer.json();
+    assert_eq!(answer.status, http, "HTTP status of {body}");
+    assert_eq!(
+        answer.content_type.as_deref(),
+        Some("application/json"),
+        "{body}"
+    );
+    let error = body
+        .get("error")
+        .unwrap_or_else(|| panic!("no `error` in {body}"));
+    assert_eq!(error["code"], json!(code), "{body}");
+    assert_eq!(error["type"], "OAuthException", "{body}");
+    let trace_id = error["fbtrace_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no fbtrace_id in {body}"));
+    assert!(!trace_id.is_empty(), "{body}");
+    let message = error["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no message in {body}"));
+    if code == 190 {
+        assert!(!message.is_empty(), "{body}");
+        assert!(error.get("error_data").is_none(), "{body}");
+    } else {
+        let title = wasim_sim::model::error::title_of(u32::try_from(code).expect("small code"));
+        if code == 2500 {
+            assert!(message.starts_with(&format!("(#{code}) {title}")), "{body}");
+        } else {
+            assert_eq!(message, format!("(#{code}) {title}"), "{body}");
+        }
+        assert_eq!(
+            error["error_data"]["messaging_product"], "whatsapp",
+            "{body}"
+        );
+        let details = error["error_data"]["details"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no details string in {body}"));
+        assert!(!details.is_empty(), "{body}");
+    }
+    error.clone()
+}
+
+fn details(error: &Value) -> &str {
+    error["error_data"]["details"].as_str().expect("details")
+}
+
+/// Every trace record, parsed.
+async fn trace(state: &Arc<AppState>) -> (String, Vec<Value>) {
+    let answer = control_get(state, "/_wasim/trace").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let text = answer.text();
+    let records = text
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("bad trace line ({e}): {line}"))
+        })
+        .collect();
+    (text, records)
+}
+
+// ---------------------------------------------------------------- Graph: success
+
+#[tokio::test]
+async fn a_template_send_answers_contacts_and_an_accepted_message_status() {
+    let state = start();
+    let answer = send(&state, &template(ANA, "spring_sale")).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let body = answer.json();
+    assert_eq!(body["messaging_product"], "whatsapp", "{body}");
+    assert_eq!(
+        body["contacts"],
+        json!([{"input": ANA, "wa_id": ANA}]),
+        "{body}"
+    );
+    let messages = body["messages"].as_array().expect("messages array");
+    assert_eq!(messages.len(), 1, "{body}");
+    let id = messages[0]["id"].as_str().expect("message id");
+    assert!(id.starts_with("wamid."), "{body}");
+    assert_eq!(messages[0]["message_status"], "accepted", "{body}");
+    let keys: Vec<&str> = body
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        ["messaging_product", "contacts", "messages"],
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_text_send_answers_a_wamid_without_message_status() {
+    let state = start();
+    let answer = send(&state, &text(ANA, "hello")).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let body = answer.json();
+    assert_eq!(body["messaging_product"], "whatsapp");
+    assert_eq!(body["contacts"][0]["wa_id"], ANA);
+    let message = body["messages"][0].as_object().expect("one message");
+    assert!(message["id"].as_str().expect("id").starts_with("wamid."));
+    assert!(!message.contains_key("message_status"), "{body}");
+}
+
+#[tokio::test]
+async fn the_version_segment_is_optional_but_must_look_like_a_version() {
+    let state = start();
+    let answer = graph_post(
+        &state,
+        "/110000000000001/messages",
+        Some(TOKEN),
+        &template(ANA, "spring_sale"),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert!(
+        answer.json()["messages"][0]["id"]
+            .as_str()
+            .expect("id")
+            .starts_with("wamid.")
+    );
+
+    let answer = graph_post(
+        &state,
+        "/v23/110000000000001/messages",
+        Some(TOKEN),
+        &template(ANA, "spring_sale"),
+    )
+    .await;
+    let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 2500);
+    assert!(
+        error["message"]
+            .as_str()
+            .expect("message")
+            .contains("/v23/110000000000001/messages"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_formatted_phone_number_is_echoed_as_input_and_normalised_into_wa_id() {
+    let state = start();
+    let answer = send(&state, &template("+55 11 98765-4321", "spring_sale")).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(
+        answer.json()["contacts"],
+        json!([{"input": "+55 11 98765-4321", "wa_id": ANA}])
+    );
+}
+
+// ---------------------------------------------------------------- Graph: auth
+
+#[tokio::test]
+async fn a_missing_bearer_gets_oauth_error_190_with_http_401() {
+    let state = start();
+    let answer = graph_post(&state, MESSAGES, None, &template(ANA, "spring_sale")).await;
+    let error = assert_graph_error(&answer, StatusCode::UNAUTHORIZED, 190);
+    assert_eq!(
+        error["message"],
+        wasim_sim::model::error::title_of(190),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_bearer_gets_oauth_error_190_with_http_401() {
+    let state = start();
+    let answer = graph_post(
+        &state,
+        MESSAGES,
+        Some(WRONG_TOKEN),
+        &template(ANA, "spring_sale"),
+    )
+    .await;
+    assert_graph_error(&answer, StatusCode::UNAUTHORIZED, 190);
+}
+
+#[tokio::test]
+async fn a_non_bearer_authorization_scheme_gets_190() {
+    let state = start();
+    let request = Request::builder()
+        .method("POST")
+        .uri(MESSAGES)
+        .header(header::AUTHORIZATION, format!("Basic {TOKEN}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(template(ANA, "spring_sale").to_string()))
+        .expect("a valid request");
+    let answer = call(&state, request).await;
+    assert_graph_error(&answer, StatusCode::UNAUTHORIZED, 190);
+}
+
+#[tokio::test]
+async fn a_wrong_token_with_a_malformed_body_still_gets_190_because_auth_comes_first() {
+    let state = start();
+    let answer = call(
+        &state,
+        graph_request("POST", MESSAGES, Some(WRONG_TOKEN), Some("{not json")),
+    )
+    .await;
+    assert_graph_error(&answer, StatusCode::UNAUTHORIZED, 190);
+
+    let request = Request::builder()
+        .method("POST")
+        .uri(MESSAGES)
+        .header(header::AUTHORIZATION, format!("Bearer {WRONG_TOKEN}"))
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from("hello"))
+        .expect("a valid request");
+    let answer = call(&state, request).await;
+    assert_graph_error(&answer, StatusCode::UNAUTHORIZED, 190);
+}
+
+#[tokio::test]
+async fn an_unknown_phone_number_id_gets_invalid_parameter_100_with_http_400() {
+    let state = start();
+    let answer = graph_post(
+        &state,
+        "/v23.0/199999999999999/messages",
+        Some(TOKEN),
+        &template(ANA, "spring_sale"),
+    )
+    .await;
+    let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 100);
+    assert!(details(&error).contains("199999999999999"), "{error}");
+}
+
+// ---------------------------------------------------------------- Graph: bodies
+
+#[tokio::test]
+async fn malformed_json_gets_100_with_http_400_and_details_naming_json() {
+    let state = start();
+    let answer = call(
+        &state,
+        graph_request(
+            "POST",
+            MESSAGES,
+            Some(TOKEN),
+            Some("{\"messaging_product\": "),
+        ),
+    )
+    .await;
+    let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 100);
+    assert!(details(&error).contains("JSON"), "{error}");
+}
+
+#[tokio::test]
+async fn an_empty_body_gets_100_with_http_400() {
+    let state = start();
+    let answer = call(
+        &state,
+        graph_request("POST", MESSAGES, Some(TOKEN), Some("")),
+    )
+    .await;
+    let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 100);
+    assert!(details(&error).contains("JSON"), "{error}");
+}
+
+#[tokio::test]
+async fn a_text_plain_content_type_gets_100_with_http_415() {
+    let state = start();
+    let request = Request::builder()
+        .method("POST")
+        .uri(MESSAGES)
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from(template(ANA, "spring_sale").to_string()))
+        .expect("a valid request");
+    let answer = call(&state, request).await;
+    let error = assert_graph_error(&answer, StatusCode::UNSUPPORTED_MEDIA_TYPE, 100);
+    assert!(details(&error).contains("text/plain"), "{error}");
+}
+
+#[tokio::test]
+async fn a_json_content_type_with_a_charset_is_accepted() {
+    let state = start();
+    let request = Request::builder()
+        .method("POST")
+        .uri(MESSAGES)
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+        .body(Body::from(template(ANA, "spring_sale").to_string()))
+        .expect("a valid request");
+    let answer = call(&state, request).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+}
+
+#[tokio::test]
+async fn a_body_over_the_size_limit_gets_100_with_http_413() {
+    let state = start();
+    let mut body = text(ANA, "x").to_string();
+    // Pad with whitespace (valid JSON) to one byte over the limit.
+    body.push_str(&" ".repeat(BODY_BYTES_MAX + 1 - body.len()));
+    assert_eq!(body.len(), BODY_BYTES_MAX + 1);
+    let answer = call(
+        &state,
+        graph_request("POST", MESSAGES, Some(TOKEN), Some(&body)),
+    )
+    .await;
+    let error = assert_graph_error(&answer, StatusCode::PAYLOAD_TOO_LARGE, 100);
+    assert!(
+        details(&error).contains(&BODY_BYTES_MAX.to_string()),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_body_at_exactly_the_size_limit_is_read() {
+    let state = start();
+    let mut body = text(ANA, "x").to_string();
+    body.push_str(&" ".repeat(BODY_BYTES_MAX - body.len()));
+    let answer = call(
+        &state,
+        graph_request("POST", MESSAGES, Some(TOKEN), Some(&body)),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+}
+
+#[tokio::test]
+async fn a_missing_to_gets_131008() {
+    let state = start();
+    let mut body = template(ANA, "spring_sale");
+    body.as_object_mut().expect("object").remove("to");
+    let answer = send(&state, &body).await;
+    let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 131_008);
+    assert!(details(&error).contains("to"), "{error}");
+}
+
+#[tokio::test]
+async fn a_missing_messaging_product_gets_100() {
+    let state = start();
+    let mut body = template(ANA, "spring_sale");
+    body.as_object_mut()
+        .expect("object")
+        .remove("messaging_product");
+    let answer = send(&state, &body).await;
+    let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 100);
+    assert!(details(&error).contains("messaging_product"), "{error}");
+}
+
+#[tokio::test]
+async fn an_invalid_to_gets_131009() {
+    let state = start();
+    let answer = send(&state, &template("abc", "spring_sale")).await;
+    let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 131_009);
+    assert!(details(&error).contains("abc"), "{error}");
+}
+
+#[tokio::test]
+async fn an_unknown_message_type_gets_100() {
+    let state = start();
+    let body = json!({"messaging_product": "whatsapp", "to": ANA, "type": "carrier_pigeon"});
+    let answer = send(&state, &body).await;
+    let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 100);
+    assert!(details(&error).contains("carrier_pigeon"), "{error}");
+}
+
+#[tokio::test]
+async fn an_image_message_gets_100_saying_it_is_not_simulated() {
+    let state = start();
+    let body = json!({
+        "messaging_product": "whatsapp", "to": ANA, "type": "image",
+        "image": {"link": "https://example.com/a.png"},
+    });
+    let answer = send(&state, &body).await;
+    let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 100);
+    assert!(details(&error).contains("not simulated"), "{error}");
+}
+
+#[tokio::test]
+async fn an_unknown_template_name_gets_132001_with_http_404() {
+    let state = start();
+    let answer = send(&state, &template(ANA, "no_such_template")).await;
+    let error = assert_graph_error(&answer, StatusCode::NOT_FOUND, 132_001);
+    assert!(details(&error).contains("no_such_template"), "{error}");
+}
+
+#[tokio::test]
+async fn a_template_missing_its_body_parameter_gets_132000() {
+    let state = start();
+    let answer = send(&state, &template(ANA, "order_update")).await;
+    assert_graph_error(&answer, StatusCode::BAD_REQUEST, 132_000);
+
+    let mut body = template(ANA, "order_update");
+    body["template"]["components"] =
+        json!([{"type": "body", "parameters": [{"type": "text", "text": "A-1"}]}]);
+    let answer = send(&state, &body).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(answer.json()["messages"][0]["message_status"], "accepted");
+}
+
+#[tokio::test]
+async fn a_get_on_a_messages_path_gets_a_graph_error_not_an_empty_405() {
+    let state = start();
+    let answer = call(&state, graph_request("GET", MESSAGES, Some(TOKEN), None)).await;
+    let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 100);
+    assert!(details(&error).contains("GET"), "{error}");
+
+    let answer = call(
+        &state,
+        graph_request("GET", "/110000000000001/messages", Some(TOKEN), None),
+    )
+    .await;
+    assert_graph_error(&answer, StatusCode::BAD_REQUEST, 100);
+
+    let answer = call(&state, graph_request("GET", MESSAGES, None, None)).await;
+    assert_graph_error(&answer, StatusCode::UNAUTHORIZED, 190);
+}
+
+#[tokio::test]
+async fn an_unknown_graph_path_gets_2500() {
+    let state = start();
+    let answer = call(
+        &state,
+        graph_request(
+            "POST",
+            "/v23.0/110000000000001/media",
+            Some(TOKEN),
+            Some("{}"),
+        ),
+    )
+    .await;
+    assert_graph_error(&answer, StatusCode::BAD_REQUEST, 2500);
+}
+
+// ---------------------------------------------------------------- 360dialog
+
+#[tokio::test]
+async fn a_360dialog_send_with_its_key_answers_in_the_cloud_api_shape() {
+    let state = start();
+    let answer = d360_post(&state, Some(D360_KEY), &template(ANA, "spring_sale")).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let body = answer.json();
+    assert_eq!(body["messaging_product"], "whatsapp", "{body}");
+    assert_eq!(
+        body["contacts"],
+        json!([{"input": ANA, "wa_id": ANA}]),
+        "{body}"
+    );
+    assert!(
+        body["messages"][0]["id"]
+            .as_str()
+            .expect("id")
+            .starts_with("wamid."),
+        "{body}"
+    );
+    assert_eq!(body["messages"][0]["message_status"], "accepted", "{body}");
+}
+
+#[tokio::test]
+async fn a_360dialog_send_without_or_with_a_wrong_key_gets_its_own_401() {
+    let state = start();
+    let expected =
+        r#"{"meta":{"success":false,"http_code":401,"developer_message":"Invalid api_key"}}"#;
+    for key in [None, Some("wrong_key"), Some(TOKEN)] {
+        let answer = d360_post(&state, key, &template(ANA, "spring_sale")).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "key {key:?}");
+        assert_eq!(answer.text(), expected, "key {key:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_360dialog_send_validates_the_body_like_the_cloud_api() {
+    let state = start();
+    let answer = d360_post(&state, Some(D360_KEY), &template("abc", "spring_sale")).await;
+    assert_graph_error(&answer, StatusCode::BAD_REQUEST, 131_009);
+}
+
+// ---------------------------------------------------------------- Control API
+
+#[tokio::test]
+async fn health_answers_ok() {
+    let state = start();
+    let answer = control_get(&state, "/_wasim/health").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.json(), json!({"status": "ok"}));
+}
+
+#[tokio::test]
+async fn the_world_lists_credentials_numbers_templates_and_recipients() {
+    let state = start();
+    let answer = control_get(&state, "/_wasim/world").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let world = answer.json();
+    assert_eq!(world["access_token"], TOKEN, "{world}");
+    assert_eq!(world["app_secret"], "wasim_test_app_secret", "{world}");
+    assert_eq!(world["verify_token"], "wasim_test_verify_token", "{world}");
+    for field in ["partner_id", "partner_username", "partner_password"] {
+        assert!(
+            world[field].as_str().is_some_and(|v| !v.is_empty()),
+            "{field} in {world}"
+        );
+    }
+    let waba = &world["wabas"][0];
+    assert!(
+        waba["id"].as_str().is_some_and(|v| !v.is_empty()),
+        "{world}"
+    );
+
+    let numbers = waba["phone_numbers"].as_array().expect("phone numbers");
+    for number in numbers {
+        for field in [
+            "id",
+            "display_phone_number",
+            "country",
+            "channel_id",
+            "d360_api_key",
+        ] {
+            assert!(
+                number[field].as_str().is_some_and(|v| !v.is_empty()),
+                "{field} in {number}"
+            );
+        }
+    }
+    let countries: Vec<&str> = numbers
+        .iter()
+        .filter_map(|n| n["country"].as_str())
+        .collect();
+    assert!(countries.contains(&"DE"), "{countries:?}");
+    assert!(countries.contains(&"TR"), "{countries:?}");
+    assert!(
+        numbers
+            .iter()
+            .any(|n| n["id"] == PHONE && n["d360_api_key"] == D360_KEY),
+        "{numbers:?}"
+    );
+
+    let templates = waba["templates"].as_array().expect("templates");
+    for template in templates {
+        for field in ["id", "name", "language", "category", "status", "quality"] {
+            assert!(
+                template[field].as_str().is_some_and(|v| !v.is_empty()),
+                "{field} in {template}"
+            );
+        }
+    }
+    let categories: Vec<&str> = templates
+        .iter()
+        .filter_map(|t| t["category"].as_str())
+        .collect();
+    for category in ["MARKETING", "UTILITY", "AUTHENTICATION"] {
+        assert!(categories.contains(&category), "{categories:?}");
+    }
+    assert!(
+        templates
+            .iter()
+            .any(|t| t["name"] == "spring_sale" && t["language"] == "en_US"),
+        "{templates:?}"
+    );
+
+    let recipients = world["recipients"].as_array().expect("recipients");
+    assert!(!recipients.is_empty());
+    for recipient in recipients {
+        assert!(recipient["wa_id"].as_str().is_some(), "{recipient}");
+        assert!(recipient["country"].as_str().is_some(), "{recipient}");
+    }
+    assert!(
+        recipients.iter().any(|r| r["wa_id"] == ANA),
+        "{recipients:?}"
+    );
+    assert!(
+        world["recipients_total"]
+            .as_u64()
+            .is_some_and(|n| n >= 10_000),
+        "{}",
+        world["recipients_total"]
+    );
+}
+
+#[tokio::test]
+async fn the_clock_starts_at_zero_in_manual_mode_and_advances_on_request() {
+    let state = start();
+    let answer = control_get(&state, "/_wasim/clock").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.json(), json!({"now_ms": 0, "mode": "manual"}));
+
+    let answer = control_post(&state, "/_wasim/clock/advance", &json!({"seconds": 60})).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(answer.json(), json!({"now_ms": 60_000}));
+
+    let answer = control_post(&state, "/_wasim/clock/advance", &json!({"seconds": 0.5})).await;
+    assert_eq!(answer.json(), json!({"now_ms": 60_500}));
+
+    let answer = control_get(&state, "/_wasim/clock").await;
+    assert_eq!(answer.json()["now_ms"], 60_500);
+}
+
+#[tokio::test]
+async fn a_clock_advance_with_a_bad_body_gets_a_400_json_error() {
+    let state = start();
+    for body in [
+        json!({"seconds": "x"}),
+        json!({"seconds": -1}),
+        json!({}),
+        json!([60]),
+        json!({"seconds": 1.0e12}),
+    ] {
+        let answer = control_post(&state, "/_wasim/clock/advance", &body).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{body}");
+        let error = answer.json();
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{body} -> {error}"
+        );
+    }
+    let request = Request::builder()
+        .method("POST")
+        .uri("/_wasim/clock/advance")
+        .body(Body::from("{oops"))
+        .expect("a valid request");
+    let answer = call(&state, request).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert!(answer.json()["error"]["message"].is_string());
+
+    let answer = control_get(&state, "/_wasim/clock").await;
+    assert_eq!(
+        answer.json()["now_ms"],
+        0,
+        "a refused advance moved the clock"
+    );
+}
+
+#[tokio::test]
+async fn a_control_body_without_a_json_content_type_is_still_read() {
+    let state = start();
+    let request = Request::builder()
+        .method("POST")
+        .uri("/_wasim/clock/advance")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(r#"{"seconds": 2}"#))
+        .expect("a valid request");
+    let answer = call(&state, request).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(answer.json(), json!({"now_ms": 2_000}));
+}
+
+#[tokio::test]
+async fn inbound_from_a_known_recipient_answers_a_wamid_and_from_an_unknown_one_404() {
+    let state = start();
+    let answer = control_post(
+        &state,
+        "/_wasim/inbound",
+        &json!({"from": ANA, "text": "hi"}),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let body = answer.json();
+    let object = body.as_object().expect("object");
+    assert_eq!(object.len(), 1, "{body}");
+    assert!(
+        body["id"].as_str().expect("id").starts_with("wamid."),
+        "{body}"
+    );
+
+    let answer = control_post(
+        &state,
+        "/_wasim/inbound",
+        &json!({"from": "123456789", "text": "hi"}),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.text());
+    assert!(answer.json()["error"]["message"].is_string());
+
+    let answer = control_post(&state, "/_wasim/inbound", &json!({"from": ANA})).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text());
+}
+
+#[tokio::test]
+async fn an_inbound_message_opens_the_service_window_for_free_form_text() {
+    let state = start();
+    let answer = control_post(
+        &state,
+        "/_wasim/inbound",
+        &json!({"from": ANA, "text": "hi"}),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let answer = send(&state, &text(ANA, "hello back")).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let id = answer.json()["messages"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let answer = control_post(&state, "/_wasim/clock/advance", &json!({"seconds": 60})).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let (_, records) = trace(&state).await;
+    let statuses: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["kind"] == "status" && r["message_id"] == id.as_str())
+        .collect();
+    assert!(!statuses.is_empty(), "no status for {id}");
+    assert!(
+        statuses.iter().all(|s| s["status"] != "failed"),
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn ecosystem_marketing_needs_a_positive_count_and_a_known_recipient() {
+    let state = start();
+    let answer = control_post(
+        &state,
+        "/_wasim/ecosystem/marketing",
+        &json!({"to": PRIYA, "count": 0}),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text());
+    assert!(answer.json()["error"]["message"].is_string());
+
+    let answer = control_post(
+        &state,
+        "/_wasim/ecosystem/marketing",
+        &json!({"to": "123456789", "count": 1}),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.text());
+    assert!(answer.json()["error"]["message"].is_string());
+
+    let answer = control_post(
+        &state,
+        "/_wasim/ecosystem/marketing",
+        &json!({"to": PRIYA, "count": 2}),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(answer.json(), json!({"success": true}));
+}
+
+#[tokio::test]
+async fn an_unknown_control_path_gets_404_listing_the_valid_paths() {
+    let state = start();
+    let answer = control_get(&state, "/_wasim/nope").await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    let body = answer.json();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("/_wasim/nope")),
+        "{body}"
+    );
+    let paths: Vec<&str> = body["error"]["valid_paths"]
+        .as_array()
+        .expect("valid_paths")
+        .iter()
+        .map(|p| p.as_str().expect("string path"))
+        .collect();
+    assert_eq!(paths, wasim_sim::api::control::PATHS, "{body}");
+    for fixed in [
+        "GET /_wasim/health",
+        "GET /_wasim/world",
+        "GET /_wasim/clock",
+        "GET /_wasim/trace",
+        "POST /_wasim/reset",
+    ] {
+        assert!(paths.contains(&fixed), "{fixed} missing from {paths:?}");
+    }
+    for prefix in [
+        "POST /_wasim/clock/advance",
+        "POST /_wasim/inbound",
+        "POST /_wasim/ecosystem/marketing",
+    ] {
+        assert!(
+            paths.iter().any(|p| p.starts_with(prefix)),
+            "{prefix} missing from {paths:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_method_on_a_control_path_gets_405_listing_the_valid_paths() {
+    let state = start();
+    let answer = control_post(&state, "/_wasim/health", &json!({})).await;
+    assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED);
+    let body = answer.json();
+    assert!(body["error"]["message"].is_string(), "{body}");
+    assert!(body["error"]["valid_paths"].is_array(), "{body}");
+}
+
+#[tokio::test]
+async fn the_trace_is_json_lines_with_seq_at_ms_and_kind_on_every_line() {
+    let state = start();
+    send(&state, &template(ANA, "spring_sale")).await;
+    send(&state, &template("abc", "spring_sale")).await;
+    control_post(&state, "/_wasim/clock/advance", &json!({"seconds": 5})).await;
+    let answer = control_get(&state, "/_wasim/trace").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.content_type.as_deref(), Some("application/x-ndjson"));
+    let text = answer.text();
+    assert!(text.ends_with('\n'), "{text}");
+    let mut last_seq = None;
+    for line in text.lines() {
+        let record: Value = serde_json::from_str(line).expect("each line is JSON");
+        let seq = record["seq"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no seq: {line}"));
+        assert!(record["at_ms"].is_u64(), "no at_ms: {line}");
+        assert!(record["kind"].is_string(), "no kind: {line}");
+        assert_eq!(
+            seq,
+            last_seq.map_or(0, |s| s + 1),
+            "seq out of order: {line}"
+        );
+        last_seq = Some(seq);
+    }
+    let (_, records) = trace(&state).await;
+    let kinds: Vec<&str> = records.iter().filter_map(|r| r["kind"].as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"world_built"), "{kinds:?}");
+    for kind in [
+        "request",
+        "message_accepted",
+        "message_rejected",
+        "status",
+        "clock_advanced",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+}
+
+#[tokio::test]
+async fn reset_succeeds_and_puts_the_clock_back_to_zero() {
+    let state = start();
+    control_post(&state, "/_wasim/clock/advance", &json!({"seconds": 120})).await;
+    let answer = control_get(&state, "/_wasim/clock").await;
+    assert_eq!(answer.json()["now_ms"], 120_000);
+
+    let answer = control_post(&state, "/_wasim/reset", &json!({})).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(answer.json(), json!({"success": true}));
+
+    let answer = control_get(&state, "/_wasim/clock").await;
+    assert_eq!(answer.json(), json!({"now_ms": 0, "mode": "manual"}));
+    let (_, records) = trace(&state).await;
+    assert!(
+        records.iter().any(|r| r["kind"] == "world_reset"),
+        "no world_reset record"
+    );
+}
+
+// ---------------------------------------------------------------- Secrets
+
+#[tokio::test]
+async fn the_trace_never_contains_a_secret_only_credential_fingerprints() {
+    let state = start();
+    assert_eq!(
+        send(&state, &template(ANA, "spring_sale")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        d360_post(&state, Some(D360_KEY), &template(ANA, "spring_sale"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        d360_post(&state, Some(WRONG_TOKEN), &template(ANA, "spring_sale"))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        graph_post(
+            &state,
+            MESSAGES,
+            Some(WRONG_TOKEN),
+            &template(ANA, "spring_sale")
+        )
+        .await
+        .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        control_post(
+            &state,
+            "/_wasim/inbound",
+            &json!({"from": ANA, "text": "hi"})
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    control_post(&state, "/_wasim/clock/advance", &json!({"seconds": 60})).await;
+
+    let (text, records) = trace(&state).await;
+    for secret in [
+        TOKEN,
+        D360_KEY,
+        "wasim_test_app_secret",
+        "wasim_test_verify_token",
+        "wasim_test_partner_password",
+        WRONG_TOKEN,
+    ] {
+        assert!(!text.contains(secret), "the trace contains {secret}");
+    }
+    let requests: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["kind"] == "request" && (r["surface"] == "graph" || r["surface"] == "d360"))
+        .collect();
+    assert_eq!(requests.len(), 4, "{requests:?}");
+    for request in &requests {
+        let credential = request["credential"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no credential fingerprint: {request}"));
+        assert!(credential.starts_with("fp_"), "{request}");
+    }
+    let prints: Vec<&str> = requests
+        .iter()
+        .filter_map(|r| r["credential"].as_str())
+        .collect();
+    assert_eq!(prints[0], wasim_sim::trace::fingerprint(TOKEN));
+    assert_eq!(prints[1], wasim_sim::trace::fingerprint(D360_KEY));
+    assert_eq!(prints[2], prints[3], "one wrong token, one fingerprint");
+    assert_ne!(prints[0], prints[2]);
+}
+
+// ---------------------------------------------------------------- Rate limits
+
+#[tokio::test]
+async fn the_81st_send_in_one_instant_gets_130429_and_a_second_later_sends_work_again() {
+    let state = start();
+    for n in 0..80 {
+        let to = if n % 2 == 0 { ANA } else { PRIYA };
+        let answer = send(&state, &template(to, "spring_sale")).await;
+        assert_eq!(answer.status, StatusCode::OK, "send {n}: {}", answer.text());
+    }
+    let answer = send(&state, &template(ANA, "spring_sale")).await;
+    let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 130_429);
+    assert_eq!(error["message"], "(#130429) Rate limit hit");
+
+    let answer = control_get(&state, "/_wasim/clock").await;
+    assert_eq!(
+        answer.json()["now_ms"],
+        0,
+        "the manual clock moved on its own"
+    );
+
+    let answer = control_post(&state, "/_wasim/clock/advance", &json!({"seconds": 1})).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let answer = send(&state, &template(ANA, "spring_sale")).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+}
+
+#[tokio::test]
+async fn the_46th_send_to_one_recipient_in_one_instant_gets_131056() {
+    let state = start();
+    for n in 0..45 {
+        let answer = send(&state, &template(ANA, "spring_sale")).await;
+        assert_eq!(answer.status, StatusCode::OK, "send {n}: {}", answer.text());
+    }
+    let answer = send(&state, &template(ANA, "spring_sale")).await;
+    assert_graph_error(&answer, StatusCode::BAD_REQUEST, 131_056);
+    // Another recipient is not affected.
+    let answer = send(&state, &template(PRIYA, "spring_sale")).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+}
+
+#[tokio::test]
+async fn magic_recipients_get_their_rate_limit_error_at_once() {
+    let state = start();
+    let answer = send(&state, &template("999131056", "spring_sale")).await;
+    assert_graph_error(&answer, StatusCode::BAD_REQUEST, 131_056);
+    let answer = send(&state, &template("999130429", "spring_sale")).await;
+    assert_graph_error(&answer, StatusCode::BAD_REQUEST, 130_429);
+    let answer = send(&state, &text("999130429", "hi")).await;
+    assert_graph_error(&answer, StatusCode::BAD_REQUEST, 130_429);
+}
+
+#[tokio::test]
+async fn control_paths_that_end_in_messages_are_not_taken_for_graph_paths() {
+    let state = start();
+    for path in ["/_wasim/messages", "/_wasim/x/messages"] {
+        let answer = control_post(&state, path, &json!({})).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(answer.json()["error"]["valid_paths"].is_array(), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn with_a_control_token_every_control_path_requires_it() {
+    let mut config = ServeConfig::new(WorldSpec::default());
+    config.control_token = Some("ctl_token_123".to_owned());
+    let state = AppState::start(config).expect("builds");
+    for path in ["/_wasim/world", "/_wasim/nope"] {
+        let refused = control_get(&state, path).await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{path}");
+        assert!(refused.text().contains("X-Wasim-Control-Token"));
+        assert!(
+            !refused.text().contains("valid_paths"),
+            "{path} leaked the path list"
+        );
+    }
+    let request = Request::builder()
+        .uri("/_wasim/world")
+        .header("X-Wasim-Control-Token", "ctl_token_123")
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(call(&state, request).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn webhook_urls_enter_the_trace_without_user_info_or_query() {
+    let mut config = ServeConfig::new(WorldSpec::default());
+    // Nothing listens on port 9: the attempt fails, and is traced with a redacted URL.
+    config.webhook_url = Some("http://user:pw_secret@127.0.0.1:9/hook?token=qs_secret".to_owned());
+    let state = AppState::start(config).expect("builds");
+    let inbound = control_post(
+        &state,
+        "/_wasim/inbound",
+        &json!({"from": ANA, "text": "hi"}),
+    )
+    .await;
+    assert_eq!(inbound.status, StatusCode::OK);
+    let (text, records) = trace(&state).await;
+    assert!(
+        !text.contains("pw_secret") && !text.contains("qs_secret"),
+        "{text}"
+    );
+    let attempt = records
+        .iter()
+        .find(|r| r["kind"] == "webhook_attempt")
+        .expect("the inbound webhook was attempted");
+    assert!(
+        attempt["url"]
+            .as_str()
+            .is_some_and(|u| u.contains("127.0.0.1:9/hook"))
+    );
+    assert!(attempt["http_status"].is_null());
+    assert!(attempt["error"].is_string());
+}
