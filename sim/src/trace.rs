@@ -126,6 +126,24 @@ pub enum TraceEvent {
         /// Why the attempt failed without an answer.
         error: Option<String>,
     },
+    /// A failed delivery will be attempted again.
+    WebhookRetryScheduled {
+        /// Delivery id.
+        delivery_id: u64,
+        /// The coming attempt's number.
+        attempt: u32,
+        /// Virtual time it is due.
+        due_ms: u64,
+    },
+    /// A delivery was given up: no more attempts.
+    WebhookDropped {
+        /// Delivery id.
+        delivery_id: u64,
+        /// Attempts made.
+        attempts: u32,
+        /// Why it was given up.
+        reason: String,
+    },
     /// A webhook was not sent.
     WebhookSkipped {
         /// Delivery id.

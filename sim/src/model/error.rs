@@ -76,6 +76,10 @@ impl PlatformError {
     }
 }
 
+/// The `href` of every `errors[]` entry in a status webhook.
+pub const ERROR_HREF: &str =
+    "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/";
+
 /// The standard title of a code (reference §2; 131049 from Meta's status webhook example).
 pub fn title_of(code: u32) -> &'static str {
     match code {

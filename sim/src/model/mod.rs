@@ -24,6 +24,9 @@ mod marketing;
 mod payload;
 mod send;
 mod state;
+mod webhooks;
+
+pub use self::webhooks::{WEBHOOKS_PENDING_MAX, retry_delay_ms};
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -159,8 +162,10 @@ pub enum Reply {
 pub struct WebhookDelivery {
     /// Delivery id, unique in the world.
     pub id: u64,
-    /// Virtual time it was emitted.
+    /// Virtual time this attempt is due.
     pub at: SimTime,
+    /// Attempt number, from 1.
+    pub attempt: u32,
     /// The webhook field (`messages`).
     pub field: &'static str,
     /// The payload.
@@ -260,6 +265,7 @@ pub struct World {
     /// Last time each user was reached outside a service window, for the messaging limit.
     business_initiated: BTreeMap<String, SimTime>,
     business_initiated_log: VecDeque<(SimTime, String)>,
+    pending_webhooks: BTreeMap<u64, webhooks::PendingWebhook>,
     lifecycle_rng: SimRng,
     ids_rng: SimRng,
     message_counter: u64,
@@ -309,6 +315,7 @@ impl World {
             pair_buckets: BTreeMap::new(),
             business_initiated: BTreeMap::new(),
             business_initiated_log: VecDeque::new(),
+            pending_webhooks: BTreeMap::new(),
             lifecycle_rng: SimRng::new(seed, Stream::Lifecycle),
             ids_rng: SimRng::new(seed, Stream::Ids),
             message_counter: 0,
@@ -454,12 +461,14 @@ impl World {
                         error,
                     },
                 });
+                self.webhook_attempt_finished(now, delivery_id, attempt, http_status, &mut effects);
                 Reply::Done
             }
             Command::WebhookSkipped {
                 delivery_id,
                 reason,
             } => {
+                self.webhook_skipped(delivery_id);
                 effects.push(Effect::Trace {
                     at: now,
                     event: TraceEvent::WebhookSkipped {
@@ -572,12 +581,15 @@ impl World {
                 body: body.clone(),
             },
         });
-        effects.push(Effect::Webhook(WebhookDelivery {
+        let delivery = WebhookDelivery {
             id,
             at,
+            attempt: 1,
             field,
             body,
-        }));
+        };
+        self.track_webhook(&delivery, effects);
+        effects.push(Effect::Webhook(delivery));
     }
 
     fn phone(&self, id: Option<&str>) -> Option<&PhoneNumber> {
@@ -671,6 +683,12 @@ impl World {
 
     fn fire(&mut self, at: SimTime, timer: Timer, effects: &mut Vec<Effect>) {
         match timer {
+            Timer::WebhookRetry {
+                delivery_id,
+                attempt,
+            } => {
+                self.retry_webhook(at, delivery_id, attempt, effects);
+            }
             Timer::Status {
                 message_id,
                 status,

@@ -2,11 +2,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::error::{async_details_of, title_of};
+use super::error::{ERROR_HREF, async_details_of, title_of};
 use super::state::{Message, StatusKind};
-
-const ERROR_HREF: &str =
-    "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/";
 
 /// Meta's envelope around one change.
 pub(crate) fn envelope(waba_id: &str, field: &str, value: Value) -> Value {

@@ -100,6 +100,17 @@ pub struct Policy {
     pub turkey_terms_accepted_ratio: Ratio,
     /// Numbers the world does not know are not WhatsApp users: 131026.
     pub unknown_recipients_undeliverable: bool,
+    /// How long an unacknowledged webhook is retried, in hours. Meta's docs say both
+    /// 36 h ("Create a webhook endpoint") and 7 days (throughput page, 360dialog);
+    /// default 168 (7 days).
+    pub webhook_retry_window_hours: u64,
+    /// Delay before the first retry, in milliseconds; doubles per retry. UNCONFIRMED
+    /// (Meta: "immediately, then with decreasing frequency"); default 5000.
+    pub webhook_retry_initial_ms: u64,
+    /// Longest delay between retries, in milliseconds. UNCONFIRMED; default 3600000.
+    pub webhook_retry_interval_max_ms: u64,
+    /// Most attempts per webhook (a bound). Default 500.
+    pub webhook_attempts_max: u32,
 }
 
 impl Policy {
@@ -128,6 +139,10 @@ impl Policy {
             read_with_delivery_ratio: Ratio::new(1, 5),
             turkey_terms_accepted_ratio: Ratio::new(7, 10),
             unknown_recipients_undeliverable: true,
+            webhook_retry_window_hours: 168,
+            webhook_retry_initial_ms: 5_000,
+            webhook_retry_interval_max_ms: 3_600_000,
+            webhook_attempts_max: 500,
         };
         match name {
             "2024-05" => Some(base),

@@ -1,4 +1,4 @@
-//! The delivery worker: posts webhooks in order, one attempt each, and reports every
+//! The delivery worker: posts each attempt the model asks for, in order, and reports every
 //! attempt back to the model as a command.
 
 use std::sync::Arc;
@@ -148,7 +148,7 @@ async fn post(
     };
     report(Command::WebhookAttemptFinished {
         delivery_id: delivery.id,
-        attempt: 1,
+        attempt: delivery.attempt,
         url: redact_url(url),
         http_status,
         latency_ms,
