@@ -4,7 +4,7 @@
 Listens on 127.0.0.1:3000, answers the verification handshake, prints every POST
 with whether its X-Hub-Signature-256 verifies against the app secret, and answers 200.
 
-    python3 scripts/webhook-receiver.py [PORT] [APP_SECRET]
+    python3 scripts/webhook-receiver.py [PORT] [APP_SECRET] [PARTNER_SECRET]
 """
 import hashlib
 import hmac
@@ -15,6 +15,7 @@ import urllib.parse
 
 PORT = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
 SECRET = (sys.argv[2] if len(sys.argv) > 2 else "wasim_test_app_secret").encode()
+PARTNER_SECRET = (sys.argv[3] if len(sys.argv) > 3 else "wasim_test_partner_secret").encode()
 
 
 class Receiver(http.server.BaseHTTPRequestHandler):
@@ -28,15 +29,31 @@ class Receiver(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        expected = "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest()
-        signature = self.headers.get("X-Hub-Signature-256", "")
-        verdict = "signature OK" if hmac.compare_digest(expected, signature) else "BAD SIGNATURE"
-        value = json.loads(body)["entry"][0]["changes"][0]["value"]
-        for status in value.get("statuses", []):
-            error = status.get("errors", [{}])[0].get("code", "")
-            print(f"[{verdict}] status {status['status']:<9} {status['id']} to {status['recipient_id']} {error}", flush=True)
-        for message in value.get("messages", []):
-            print(f"[{verdict}] inbound {message['id']} from {message['from']}: {message.get('text', {}).get('body')}", flush=True)
+        partner = self.headers.get("x-360dialog-signature")
+        if partner is not None:
+            # 360dialog partner webhook: bare hex HMAC-SHA256 with the partner secret.
+            expected = hmac.new(PARTNER_SECRET, body, hashlib.sha256).hexdigest()
+            verdict = "signature OK" if hmac.compare_digest(expected, partner) else "BAD SIGNATURE"
+            event = json.loads(body)
+            print(f"[{verdict}] partner event {event.get('event')} {event.get('id')}", flush=True)
+        else:
+            expected = "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest()
+            signature = self.headers.get("X-Hub-Signature-256", "")
+            verdict = "signature OK" if hmac.compare_digest(expected, signature) else "BAD SIGNATURE"
+            for entry in json.loads(body).get("entry", []):
+                for change in entry.get("changes", []):
+                    value = change.get("value", {})
+                    printed = False
+                    for status in value.get("statuses", []):
+                        error = status.get("errors", [{}])[0].get("code", "")
+                        print(f"[{verdict}] status {status['status']:<9} {status['id']} to {status['recipient_id']} {error}", flush=True)
+                        printed = True
+                    for message in value.get("messages", []):
+                        text = message.get("text", {}).get("body")
+                        print(f"[{verdict}] inbound {message['id']} from {message['from']}: {text}", flush=True)
+                        printed = True
+                    if not printed:
+                        print(f"[{verdict}] {change.get('field')}: {json.dumps(value)}", flush=True)
         self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()

@@ -32,12 +32,16 @@ struct Cli {
 enum Command {
     /// Run the simulated platform (Cloud API, 360dialog messaging, control API).
     Serve(cmd::serve::ServeArgs),
+    /// Post one signed sample webhook (a status, an inbound text, a template or partner
+    /// event) to your receiver, to wire it up.
+    Trigger(cmd::trigger::TriggerArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => cmd::serve::run(args),
+        Command::Trigger(args) => cmd::trigger::run(args),
     };
     match result {
         Ok(()) => ExitCode::from(exit_code::OK),

@@ -2,10 +2,12 @@
 //! whether to retry are decided by the model.
 //!
 //! - [`sign`]: ASCII-only JSON bodies and their HMAC-SHA256 signatures.
-//! - [`deliver`]: the delivery worker: one ordered queue, one attempt per webhook
-//!   (retries come with issue 3), each attempt reported back to the model.
+//! - [`deliver`]: the delivery worker: one ordered queue of attempts (retries are
+//!   scheduled by the model, `model::webhooks`), each reported back to the model.
+//! - [`trigger`]: one signed sample webhook of each kind, for `wasim trigger`.
 
 pub mod deliver;
 pub mod sign;
+pub mod trigger;
 
 pub use deliver::{Deliverer, DeliveryConfig};

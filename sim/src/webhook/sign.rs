@@ -7,6 +7,10 @@ use sha2::Sha256;
 /// The header carrying Meta's signature.
 pub const META_SIGNATURE_HEADER: &str = "X-Hub-Signature-256";
 
+/// The header carrying 360dialog's partner webhook signature: bare lowercase hex
+/// HMAC-SHA256 of the body keyed with the partner's webhook secret (reference §9.5).
+pub const PARTNER_SIGNATURE_HEADER: &str = "x-360dialog-signature";
+
 /// Serializes `value` as JSON with every non-ASCII character escaped as `\uXXXX`
 /// (lowercase hex, surrogate pairs outside the BMP), as Meta does.
 pub fn ascii_json(value: &Value) -> Vec<u8> {
