@@ -21,7 +21,7 @@ pub mod time;
 pub mod timers;
 
 mod marketing;
-mod payload;
+pub(crate) mod payload;
 mod send;
 mod state;
 mod webhooks;

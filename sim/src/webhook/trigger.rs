@@ -172,12 +172,9 @@ pub fn build(event: &str, spec: &WorldSpec) -> Result<TriggerPayload, String> {
     })
 }
 
-/// Meta's envelope around one `messages` change (no `time` on the entry).
+/// Meta's envelope around one `messages` change: the one the simulator posts.
 fn envelope(spec: &WorldSpec, field: &str, value: Value) -> Value {
-    json!({
-        "object": "whatsapp_business_account",
-        "entry": [{"id": spec.waba.id, "changes": [{"value": value, "field": field}]}],
-    })
+    crate::model::payload::envelope(&spec.waba.id, field, value)
 }
 
 /// Meta's envelope around one account-level change: `time` (unix int) on the entry
