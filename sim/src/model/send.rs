@@ -238,7 +238,7 @@ pub(super) fn send(
             }
             .to_owned(),
             template: template_name,
-            category: category.map_or("SERVICE", category_name).to_owned(),
+            category: category.map_or("SERVICE", Category::name).to_owned(),
             message_status: message_status.map(str::to_owned),
         },
     });
@@ -248,14 +248,6 @@ pub(super) fn send(
         wa_id: outgoing.wa_id,
         message_id,
         message_status,
-    }
-}
-
-fn category_name(category: Category) -> &'static str {
-    match category {
-        Category::Marketing => "MARKETING",
-        Category::Utility => "UTILITY",
-        Category::Authentication => "AUTHENTICATION",
     }
 }
 

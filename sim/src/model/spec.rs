@@ -128,6 +128,17 @@ pub enum Category {
     Authentication,
 }
 
+impl Category {
+    /// The category as the platform writes it (`MARKETING`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::Marketing => "MARKETING",
+            Category::Utility => "UTILITY",
+            Category::Authentication => "AUTHENTICATION",
+        }
+    }
+}
+
 /// Template review status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

@@ -314,14 +314,6 @@ fn template(spec: &WorldSpec) -> Result<(&TemplateSpec, u64), String> {
     Ok((template, id))
 }
 
-fn category_name(category: Category) -> &'static str {
-    match category {
-        Category::Marketing => "MARKETING",
-        Category::Utility => "UTILITY",
-        Category::Authentication => "AUTHENTICATION",
-    }
-}
-
 /// `message_template_status_update` PAUSED for the first time (reference §5.3). The
 /// `other_info` description is ours: Meta documents only the unpause wording.
 fn template_status_update(spec: &WorldSpec) -> Result<Value, String> {
@@ -332,7 +324,7 @@ fn template_status_update(spec: &WorldSpec) -> Result<Value, String> {
         "message_template_name": template.name,
         "message_template_language": template.language,
         "reason": "NONE",
-        "message_template_category": category_name(template.category),
+        "message_template_category": template.category.name(),
         "other_info": {
             "title": "FIRST_PAUSE",
             "description": "Your WhatsApp message template has been paused for 3 hours because of low quality.",
