@@ -11,8 +11,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use crate::engine::Sim;
-use crate::model::{ClockMode, Command, SimTime, WebhookDelivery, World, WorldSpec};
+use crate::model::{ClockMode, Command, Reply, SimTime, WebhookDelivery, World, WorldSpec};
 use crate::trace::TraceEvent;
+use crate::webhook::deliver::redact_url;
+use crate::webhook::verify::{HandshakeOutcome, handshake};
 use crate::webhook::{Deliverer, DeliveryConfig};
 
 /// Most timer steps one `clock/advance` fires before giving up (a runaway guard).
@@ -82,6 +84,8 @@ pub struct AppState {
     clock: Mutex<ClockState>,
     trace_file: Option<Mutex<TraceFile>>,
     deliverer: Deliverer,
+    /// For verification handshakes.
+    http: reqwest::Client,
     config: ServeConfig,
     wake: Notify,
     /// Serializes `clock/advance` calls so steps never interleave.
@@ -97,8 +101,14 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl AppState {
     /// Builds the world and starts the delivery worker (needs a tokio runtime).
-    pub fn start(config: ServeConfig) -> Result<Arc<AppState>, String> {
+    pub fn start(mut config: ServeConfig) -> Result<Arc<AppState>, String> {
+        if let Some(url) = config.webhook_url.clone() {
+            config.spec.webhook_url = Some(url);
+        }
         let world = World::new(config.spec.clone(), config.seed, config.policy.as_deref())?;
+        let http = reqwest::Client::builder()
+            .build()
+            .map_err(|e| format!("failed to build the HTTP client: {e}"))?;
         let trace_file = match &config.trace_path {
             Some(path) => Some(Mutex::new(TraceFile {
                 file: File::create(path)
@@ -107,11 +117,10 @@ impl AppState {
             })),
             None => None,
         };
-        let url = config
-            .webhook_url
-            .clone()
-            .or_else(|| config.spec.webhook_url.clone());
-        let delivery = DeliveryConfig::new(url, config.spec.app_secret.clone());
+        let delivery = DeliveryConfig::new(
+            config.spec.app_secret.clone(),
+            config.spec.partner.webhook_secret.clone(),
+        );
         let state = Arc::new_cyclic(|weak: &Weak<AppState>| {
             let weak = weak.clone();
             let report = Arc::new(move |command: Command| {
@@ -128,6 +137,7 @@ impl AppState {
                 }),
                 trace_file,
                 deliverer: Deliverer::start(delivery, report, wall_now),
+                http,
                 config,
                 wake: Notify::new(),
                 advancing: tokio::sync::Mutex::new(()),
@@ -273,13 +283,36 @@ impl AppState {
             self.config.seed,
             self.config.policy.as_deref(),
         )?;
+        let mut world = world;
         let mut clock = lock(&self.clock);
         let mut sim = lock(&self.sim);
+        world.keep_endpoints(sim.world.webhook_endpoints().clone());
         sim.reset(world);
         clock.anchor_wall = wall_now();
         clock.anchor_sim = SimTime::ZERO;
         self.flush_trace(&sim);
         Ok(())
+    }
+
+    /// Performs Meta's verification handshake with the app callback (§6.5) and
+    /// records the outcome. `Err` when no callback URL is set.
+    pub async fn verify_webhook(&self) -> Result<HandshakeOutcome, String> {
+        let verification = match self.apply(Command::VerifyWebhook) {
+            Reply::Verify(verification) => verification,
+            Reply::Invalid(message) => return Err(message),
+            other => return Err(format!("unexpected reply {other:?}")),
+        };
+        let timeout = Duration::from_secs(10);
+        let outcome = handshake(&self.http, &verification, timeout, wall_now).await;
+        self.apply(Command::WebhookVerified {
+            verification_id: verification.id,
+            url: redact_url(&verification.url),
+            http_status: outcome.http_status,
+            echoed: outcome.echoed,
+            latency_ms: outcome.latency_ms,
+            error: outcome.error.clone(),
+        });
+        Ok(outcome)
     }
 
     /// Reads the sim without changing it.
@@ -372,6 +405,20 @@ pub async fn serve(
     let local = listener.local_addr().map_err(ServeError::Serve)?;
     on_ready(local, &state);
     tokio::spawn(state.clone().drive_clock());
+    // Meta verifies a callback when it is set: do it once the server listens.
+    if state.read(|sim| sim.world.webhook_endpoints().callback_url.is_some()) {
+        let verifier = state.clone();
+        tokio::spawn(async move {
+            if let Ok(outcome) = verifier.verify_webhook().await
+                && !outcome.echoed
+            {
+                tracing::warn!(
+                    "webhook verification handshake failed: {}",
+                    outcome.error.unwrap_or_default()
+                );
+            }
+        });
+    }
     axum::serve(listener, crate::api::router(state))
         .await
         .map_err(ServeError::Serve)

@@ -108,6 +108,10 @@ pub enum TraceEvent {
         delivery_id: u64,
         /// Webhook field (`messages`).
         field: String,
+        /// Whom it is for: `number:<id>`, `waba` or `partner`.
+        route: String,
+        /// Changes batched in this post.
+        changes: u32,
         /// The payload as posted.
         body: Value,
     },
@@ -117,7 +121,11 @@ pub enum TraceEvent {
         delivery_id: u64,
         /// Attempt number, from 1.
         attempt: u32,
-        /// Target URL.
+        /// `original`, `duplicate` or `forged`.
+        copy: String,
+        /// `meta`, `d360` or `partner`.
+        destination: String,
+        /// Target URL (user info and query fingerprinted).
         url: String,
         /// The receiver's HTTP status, if it answered.
         http_status: Option<u16>,
@@ -144,6 +152,54 @@ pub enum TraceEvent {
         /// Why it was given up.
         reason: String,
     },
+    /// A fault profile acted on a delivery: `delayed`, `held`, `reordered`,
+    /// `released`, `burst`, `duplicated` or `forged`.
+    WebhookFault {
+        /// Delivery id.
+        delivery_id: u64,
+        /// The fault.
+        fault: String,
+        /// What it did.
+        detail: String,
+    },
+    /// A webhook fault profile was set.
+    WebhookFaultsSet {
+        /// The profile, every field shown.
+        profile: Value,
+    },
+    /// The fault phase ended: delivery is clean again.
+    WebhookHealed {
+        /// Held deliveries posted at the heal.
+        released: u32,
+    },
+    /// A verification handshake (GET with `hub.challenge`) finished.
+    WebhookVerification {
+        /// Handshake id.
+        verification_id: u64,
+        /// The callback URL (user info and query fingerprinted).
+        url: String,
+        /// Fingerprint of the verify token presented.
+        verify_token: String,
+        /// The receiver's HTTP status, if it answered.
+        http_status: Option<u16>,
+        /// Whether it answered 200 with the challenge.
+        echoed: bool,
+        /// Wall milliseconds it took (volatile).
+        latency_ms: u64,
+        /// What went wrong, if anything.
+        error: Option<String>,
+    },
+    /// Where webhooks go was set.
+    WebhookConfigured {
+        /// `app`, `partner`, `d360_channel` or `d360_waba`.
+        scope: String,
+        /// The number whose key set it (360dialog scopes).
+        phone_number_id: Option<String>,
+        /// The URL (user info and query fingerprinted); none when cleared.
+        url: Option<String>,
+        /// Custom header names with fingerprints of their values.
+        headers: Vec<String>,
+    },
     /// A webhook was not sent.
     WebhookSkipped {
         /// Delivery id.
@@ -159,7 +215,11 @@ pub enum TraceEvent {
         from: String,
         /// The business number written to.
         phone_number_id: String,
-        /// Characters of text.
+        /// `text`, `interactive` or `button`.
+        message_type: String,
+        /// The business message replied to, if any.
+        context: Option<String>,
+        /// Characters of text (or of the tapped title).
         text_chars: usize,
     },
     /// Other businesses' marketing reached a user.

@@ -93,14 +93,7 @@ fn run_from(sim: &mut Sim, start: SimTime, steps: &[Step]) -> SimTime {
             ),
             Step::Text { from, to } => send(sim, now, *from, text_body(RECIPIENTS[*to], "hello")),
             Step::Inbound { from } => {
-                sim.apply(
-                    now,
-                    Command::Inbound {
-                        from: RECIPIENTS[*from].to_owned(),
-                        text: "hi".to_owned(),
-                        phone_number_id: None,
-                    },
-                );
+                sim.apply(now, inbound_text(RECIPIENTS[*from], "hi"));
             }
             Step::Ecosystem { to, count } => {
                 sim.apply(

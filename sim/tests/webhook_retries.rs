@@ -5,7 +5,9 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use wasim_sim::model::{Command, Effect, SimTime, WebhookDelivery, World, retry_delay_ms};
+use wasim_sim::model::{
+    Command, CopyKind, Effect, SimTime, WebhookDelivery, World, retry_delay_ms,
+};
 use wasim_sim::trace::TraceEvent;
 
 /// Everything a drive produced, by kind.
@@ -61,6 +63,8 @@ fn drive(
                 Command::WebhookAttemptFinished {
                     delivery_id: delivery.id,
                     attempt: delivery.attempt,
+                    copy: delivery.copy,
+                    destination: delivery.destination.kind(),
                     url: "http://receiver/webhook".to_owned(),
                     http_status: status,
                     latency_ms: 1,
@@ -82,16 +86,7 @@ fn drive(
 }
 
 fn inbound_effects(world: &mut World, at: SimTime) -> Vec<Effect> {
-    world
-        .apply(
-            at,
-            Command::Inbound {
-                from: ANA_BR.to_owned(),
-                text: "hi".to_owned(),
-                phone_number_id: None,
-            },
-        )
-        .effects
+    world.apply(at, inbound_text(ANA_BR, "hi")).effects
 }
 
 #[test]
@@ -189,6 +184,7 @@ fn a_webhook_that_could_not_be_sent_at_all_is_not_retried() {
         SimTime::ZERO,
         Command::WebhookSkipped {
             delivery_id: id,
+            copy: CopyKind::Original,
             reason: "no webhook URL".to_owned(),
         },
     );

@@ -12,11 +12,11 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::error::ControlError;
 use super::extract;
-use crate::model::{Command, Reply};
+use crate::model::{Command, InboundContent, Reply};
 use crate::shell::AppState;
 use crate::trace::TraceEvent;
 
@@ -29,9 +29,15 @@ pub const PATHS: &[&str] = &[
     "GET /_wasim/world",
     "GET /_wasim/clock",
     "POST /_wasim/clock/advance {\"seconds\": N}",
-    "POST /_wasim/inbound {\"from\": wa_id, \"text\": \"...\"}",
+    "POST /_wasim/inbound {\"from\": wa_id, \"text\": \"...\"} (or button_reply, list_reply, button; optional context, phone_number_id)",
     "POST /_wasim/ecosystem/marketing {\"to\": wa_id, \"count\": N}",
     "GET /_wasim/trace",
+    "GET /_wasim/webhooks",
+    "POST /_wasim/webhooks/config {\"callback_url\", \"partner_url\", \"batch_max\"}",
+    "POST /_wasim/webhooks/verify",
+    "POST /_wasim/webhooks/faults {\"duplicate\": \"1/10\", ...}",
+    "POST /_wasim/webhooks/heal",
+    "POST /_wasim/events {\"event\": \"template.status_update\"}",
     "POST /_wasim/reset",
 ];
 
@@ -49,6 +55,12 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/_wasim/ecosystem/marketing", post(ecosystem_marketing))
         .route("/_wasim/trace", get(trace))
         .route("/_wasim/reset", post(reset))
+        .route("/_wasim/webhooks", get(super::webhooks::status))
+        .route("/_wasim/webhooks/config", post(super::webhooks::config))
+        .route("/_wasim/webhooks/verify", post(super::webhooks::verify))
+        .route("/_wasim/webhooks/faults", post(super::webhooks::faults))
+        .route("/_wasim/webhooks/heal", post(super::webhooks::heal))
+        .route("/_wasim/events", post(super::webhooks::event))
         .route_layer(middleware::from_fn_with_state(state, require_token))
         .method_not_allowed_fallback(wrong_method)
 }
@@ -115,10 +127,10 @@ async fn clock(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(json!({"now_ms": state.now().as_ms(), "mode": state.clock_mode().to_string()}))
 }
 
-async fn read_object(
+pub(crate) async fn read_object(
     headers: &HeaderMap,
     body: Body,
-) -> Result<serde_json::Map<String, Value>, ControlError> {
+) -> Result<Map<String, Value>, ControlError> {
     match extract::read_json_any_type(headers, body).await {
         Ok(Value::Object(object)) => Ok(object),
         Ok(_) => Err(ControlError::bad_request("the body must be a JSON object")),
@@ -126,8 +138,8 @@ async fn read_object(
     }
 }
 
-fn string_field(
-    object: &serde_json::Map<String, Value>,
+pub(crate) fn string_field(
+    object: &Map<String, Value>,
     name: &str,
 ) -> Result<String, ControlError> {
     match object.get(name) {
@@ -169,7 +181,7 @@ async fn advance(
     Ok(Json(json!({"now_ms": now.as_ms()})))
 }
 
-fn control_reply(reply: Reply) -> Result<Json<Value>, ControlError> {
+pub(crate) fn control_reply(reply: Reply) -> Result<Json<Value>, ControlError> {
     match reply {
         Reply::InboundReceived { message_id } => Ok(Json(json!({"id": message_id}))),
         Reply::Done => Ok(Json(json!({"success": true}))),
@@ -188,19 +200,80 @@ async fn inbound(
 ) -> Result<Json<Value>, ControlError> {
     let object = read_object(&headers, body).await?;
     let from = string_field(&object, "from")?;
-    let text = string_field(&object, "text")?;
-    let phone_number_id = match object.get("phone_number_id") {
-        None | Some(Value::Null) => None,
-        Some(_) => Some(string_field(&object, "phone_number_id")?),
-    };
+    let content = inbound_content(&object)?;
+    let phone_number_id = optional_string(&object, "phone_number_id")?;
+    let context = optional_string(&object, "context")?;
     let reply = state.apply(Command::Inbound {
         from,
-        text,
+        content,
         phone_number_id,
+        context,
     });
     // The inbound webhook is part of this call: answer once it has been attempted.
     state.flush_webhooks().await;
     control_reply(reply)
+}
+
+/// The kinds of inbound message, as named in errors.
+const INBOUND_KINDS: &str = "\"text\": \"...\", \"button_reply\": {\"id\", \"title\"}, \"list_reply\": {\"id\", \"title\", \"description\"?} or \"button\": {\"payload\", \"text\"}";
+
+fn inbound_content(object: &Map<String, Value>) -> Result<InboundContent, ControlError> {
+    let kinds: Vec<&str> = ["text", "button_reply", "list_reply", "button"]
+        .into_iter()
+        .filter(|kind| object.contains_key(*kind))
+        .collect();
+    let kind = match kinds.as_slice() {
+        [kind] => *kind,
+        [] => {
+            return Err(ControlError::bad_request(format!(
+                "missing the message: pass one of {INBOUND_KINDS}"
+            )));
+        }
+        _ => {
+            return Err(ControlError::bad_request(format!(
+                "pass only one of {INBOUND_KINDS}; got {}",
+                kinds.join(", ")
+            )));
+        }
+    };
+    if kind == "text" {
+        return Ok(InboundContent::Text(string_field(object, "text")?));
+    }
+    let Some(Value::Object(inner)) = object.get(kind) else {
+        return Err(ControlError::bad_request(format!(
+            "field `{kind}` must be an object; pass one of {INBOUND_KINDS}"
+        )));
+    };
+    let field = |name: &str| {
+        string_field(inner, name)
+            .map_err(|e| ControlError::bad_request(format!("{kind}: {}", e.message)))
+    };
+    Ok(match kind {
+        "button_reply" => InboundContent::ButtonReply {
+            id: field("id")?,
+            title: field("title")?,
+        },
+        "list_reply" => InboundContent::ListReply {
+            id: field("id")?,
+            title: field("title")?,
+            description: optional_string(inner, "description")
+                .map_err(|e| ControlError::bad_request(format!("list_reply: {}", e.message)))?,
+        },
+        _ => InboundContent::Button {
+            payload: field("payload")?,
+            text: field("text")?,
+        },
+    })
+}
+
+pub(crate) fn optional_string(
+    object: &Map<String, Value>,
+    name: &str,
+) -> Result<Option<String>, ControlError> {
+    match object.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => string_field(object, name).map(Some),
+    }
 }
 
 async fn ecosystem_marketing(

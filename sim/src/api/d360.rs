@@ -1,21 +1,39 @@
-//! 360dialog's messaging surface: `POST /messages` with `D360-API-KEY`, Cloud-API
-//! shaped bodies. A missing, wrong or revoked key gets 360dialog's 401.
+//! 360dialog's messaging surface, with `D360-API-KEY` auth: `POST /messages`
+//! (Cloud-API shaped bodies), and the client webhook settings (reference §9.4):
+//! `POST|GET /v1/configs/webhook` for the key's channel and `POST|GET /waba_webhook`
+//! for its WABA, each `{url, headers}`. A missing, wrong or revoked key gets
+//! 360dialog's 401.
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use serde_json::{Value, json};
 
-use crate::model::Surface;
+use super::error::D360Error;
+use super::extract;
+use crate::model::secret::Secret;
+use crate::model::{Command, D360Scope, D360Webhook, Reply, Surface};
 use crate::shell::AppState;
+use crate::trace::{TraceEvent, fingerprint};
+
+/// Most custom headers one webhook may carry.
+pub const WEBHOOK_HEADERS_MAX: usize = 20;
+
+/// Longest webhook URL accepted.
+pub const WEBHOOK_URL_CHARS_MAX: usize = 2048;
 
 /// The 360dialog messaging routes.
 pub fn router() -> Router<Arc<AppState>> {
-    Router::new().route("/messages", any(send))
+    Router::new()
+        .route("/messages", any(send))
+        .route("/v1/configs/webhook", any(channel_webhook))
+        .route("/waba_webhook", any(waba_webhook))
 }
 
 async fn send(
@@ -26,4 +44,158 @@ async fn send(
     body: Body,
 ) -> Response {
     super::graph::send(&state, Surface::D360, None, method, uri, headers, body).await
+}
+
+async fn channel_webhook(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    webhook_setting(&state, D360Scope::Channel, method, uri, headers, body).await
+}
+
+async fn waba_webhook(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    webhook_setting(&state, D360Scope::Waba, method, uri, headers, body).await
+}
+
+fn bad_request(message: String) -> D360Error {
+    D360Error {
+        status: 400,
+        message,
+    }
+}
+
+/// `{url, headers}` from a settings body; errors name the field.
+fn parse_webhook(body: &Value) -> Result<D360Webhook, String> {
+    let Value::Object(object) = body else {
+        return Err(
+            "the body must be a JSON object {\"url\": \"https://...\", \"headers\": {...}}"
+                .to_owned(),
+        );
+    };
+    for key in object.keys() {
+        if key != "url" && key != "headers" {
+            return Err(format!("unknown field `{key}`, expected url and headers"));
+        }
+    }
+    let url = match object.get("url") {
+        Some(Value::String(url))
+            if (url.starts_with("http://") || url.starts_with("https://"))
+                && url.len() <= WEBHOOK_URL_CHARS_MAX
+                && reqwest::Url::parse(url).is_ok() =>
+        {
+            url.clone()
+        }
+        Some(other) => {
+            return Err(format!(
+                "url: expected an http:// or https:// URL of at most {WEBHOOK_URL_CHARS_MAX} characters, got {other}"
+            ));
+        }
+        None => return Err("missing field `url`".to_owned()),
+    };
+    let mut headers = Vec::new();
+    match object.get("headers") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(given)) => {
+            if given.len() > WEBHOOK_HEADERS_MAX {
+                return Err(format!(
+                    "headers: at most {WEBHOOK_HEADERS_MAX} headers, got {}",
+                    given.len()
+                ));
+            }
+            for (name, value) in given {
+                if HeaderName::from_bytes(name.as_bytes()).is_err() {
+                    return Err(format!("headers: `{name}` is not a valid header name"));
+                }
+                let Value::String(value) = value else {
+                    return Err(format!("headers.{name}: expected a string value"));
+                };
+                if HeaderValue::from_str(value).is_err() {
+                    return Err(format!(
+                        "headers.{name}: not a valid header value (visible ASCII only)"
+                    ));
+                }
+                headers.push((name.clone(), Secret::from(value.as_str())));
+            }
+        }
+        Some(other) => {
+            return Err(format!(
+                "headers: expected an object of header names to values, got {other}"
+            ));
+        }
+    }
+    Ok(D360Webhook { url, headers })
+}
+
+async fn webhook_setting(
+    state: &AppState,
+    scope: D360Scope,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let credential = extract::header(&headers, "D360-API-KEY");
+    let parsed = if method == Method::POST {
+        Some(extract::read_json(&headers, body).await)
+    } else {
+        None
+    };
+    let response: Result<Value, D360Error> = if method == Method::GET {
+        state.read(
+            |sim| match sim.world.d360_phone_for_key(credential.as_deref()) {
+                Err(_) => Err(D360Error::invalid_key()),
+                Ok(phone) => Ok(sim
+                    .world
+                    .d360_webhook(scope, phone)
+                    .map_or_else(|| json!({"url": null, "headers": {}}), D360Webhook::to_json)),
+            },
+        )
+    } else if let Some(parsed) = parsed {
+        let authenticated =
+            state.read(|sim| sim.world.d360_phone_for_key(credential.as_deref()).is_ok());
+        match (authenticated, parsed) {
+            (false, _) => Err(D360Error::invalid_key()),
+            (true, Err(error)) => Err(bad_request(error.details())),
+            (true, Ok(body)) => match parse_webhook(&body) {
+                Err(message) => Err(bad_request(message)),
+                Ok(webhook) => match state.apply(Command::SetD360Webhook {
+                    credential: credential.clone(),
+                    scope,
+                    webhook,
+                }) {
+                    Reply::D360WebhookSet(webhook) => Ok(webhook.to_json()),
+                    _ => Err(D360Error::invalid_key()),
+                },
+            },
+        }
+    } else {
+        Err(D360Error {
+            status: 405,
+            message: format!("{method} is not allowed on {}; use GET or POST", uri.path()),
+        })
+    };
+    let http_status = response.as_ref().map_or_else(|e| e.status, |_| 200);
+    state.with_sim(|sim, _| {
+        sim.record(TraceEvent::Request {
+            surface: Surface::D360.name().to_owned(),
+            method: method.to_string(),
+            path: uri.path().to_owned(),
+            credential: credential.as_deref().map(fingerprint),
+            http_status,
+            error_code: None,
+        });
+    });
+    match response {
+        Ok(body) => Json(body).into_response(),
+        Err(error) => error.into_response(),
+    }
 }

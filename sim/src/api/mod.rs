@@ -1,7 +1,8 @@
 //! The HTTP surfaces, one router each, served on one address and told apart by path:
 //! - [`graph`]: Meta's Cloud API (`/{version}/{phone-number-id}/messages`), bearer auth;
 //! - [`d360`]: 360dialog's messaging API (`/messages`), `D360-API-KEY` auth;
-//! - [`control`]: the harness's own API under `/_wasim/`.
+//! - [`control`]: the harness's own API under `/_wasim/`, with [`webhooks`] for its
+//!   webhook paths.
 //!
 //! Handlers parse, build one model command, call it under the lock, and answer in
 //! their surface's dialect ([`error`]). They make no policy decisions.
@@ -11,6 +12,7 @@ pub mod d360;
 pub mod error;
 pub mod extract;
 pub mod graph;
+pub mod webhooks;
 
 use std::sync::Arc;
 

@@ -20,13 +20,19 @@ pub mod spec;
 pub mod time;
 pub mod timers;
 
+pub mod webhooks;
+
+mod inbound;
 mod marketing;
 pub(crate) mod payload;
 mod send;
 mod state;
-mod webhooks;
 
-pub use self::webhooks::{WEBHOOKS_PENDING_MAX, retry_delay_ms};
+pub use self::inbound::InboundContent;
+pub use self::webhooks::{
+    CopyKind, D360Scope, D360Webhook, Destination, FaultProfile, Route, Verification,
+    WEBHOOKS_PENDING_MAX, WebhookStats, retry_delay_ms,
+};
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -90,10 +96,13 @@ pub enum Command {
     Inbound {
         /// The user's WhatsApp id.
         from: String,
-        /// The text.
-        text: String,
+        /// What the user sent.
+        content: InboundContent,
         /// The business number written to (default: the first).
         phone_number_id: Option<String>,
+        /// The wamid of the business message replied to (`context.id`); for button
+        /// and list replies it defaults to the latest message sent to the user.
+        context: Option<String>,
     },
     /// Other businesses' marketing reaches a user.
     EcosystemMarketing {
@@ -108,7 +117,11 @@ pub enum Command {
         delivery_id: u64,
         /// Attempt number, from 1.
         attempt: u32,
-        /// Target URL.
+        /// Which copy was posted.
+        copy: CopyKind,
+        /// `meta`, `d360` or `partner`.
+        destination: &'static str,
+        /// Target URL (redacted).
         url: String,
         /// The receiver's HTTP status, if it answered.
         http_status: Option<u16>,
@@ -121,8 +134,61 @@ pub enum Command {
     WebhookSkipped {
         /// Delivery id.
         delivery_id: u64,
+        /// Which copy was not posted.
+        copy: CopyKind,
         /// Why.
         reason: String,
+    },
+    /// Start a verification handshake with the app callback (§6.5); the reply says
+    /// what to send.
+    VerifyWebhook,
+    /// A verification handshake finished (reported by the shell).
+    WebhookVerified {
+        /// Handshake id.
+        verification_id: u64,
+        /// The callback URL (redacted).
+        url: String,
+        /// The receiver's HTTP status, if it answered.
+        http_status: Option<u16>,
+        /// Whether it echoed the challenge.
+        echoed: bool,
+        /// Wall milliseconds the handshake took.
+        latency_ms: u64,
+        /// What went wrong, if anything.
+        error: Option<String>,
+    },
+    /// Set where webhooks go and how they are batched (control API). `None` leaves a
+    /// setting alone; `Some(None)` clears a URL.
+    ConfigureWebhooks {
+        /// The Meta app callback URL.
+        callback_url: Option<Option<String>>,
+        /// The 360dialog partner webhook URL.
+        partner_url: Option<Option<String>>,
+        /// Changes per post at most (1 to [`webhooks::BATCH_MAX`]).
+        batch_max: Option<u32>,
+    },
+    /// Store a 360dialog client webhook (`/v1/configs/webhook`, `/waba_webhook`).
+    SetD360Webhook {
+        /// The `D360-API-KEY` presented.
+        credential: Option<String>,
+        /// Channel or WABA.
+        scope: D360Scope,
+        /// The webhook.
+        webhook: D360Webhook,
+    },
+    /// Set the webhook fault profile from now; `None` heals at once.
+    SetWebhookFaults {
+        /// The profile.
+        profile: Option<FaultProfile>,
+    },
+    /// Emit one change (a template, account or partner event) through the pipeline.
+    EmitEvent {
+        /// Whom it is for.
+        route: Route,
+        /// The webhook field (`message_template_status_update`, or the partner event).
+        field: String,
+        /// The body.
+        body: Value,
     },
 }
 
@@ -149,6 +215,10 @@ pub enum Reply {
         /// Its wamid.
         message_id: String,
     },
+    /// A verification handshake to perform.
+    Verify(Verification),
+    /// A 360dialog webhook was stored.
+    D360WebhookSet(D360Webhook),
     /// A control command named something that does not exist.
     NotFound(String),
     /// A control command was malformed.
@@ -167,9 +237,13 @@ pub struct WebhookDelivery {
     /// Attempt number, from 1.
     pub attempt: u32,
     /// The webhook field (`messages`).
-    pub field: &'static str,
+    pub field: String,
     /// The payload.
     pub body: Value,
+    /// Where it goes and how it is authenticated.
+    pub destination: Destination,
+    /// Which copy this post is.
+    pub copy: CopyKind,
 }
 
 /// An effect of a command or timer: data for the shell to carry out.
@@ -265,11 +339,10 @@ pub struct World {
     /// Last time each user was reached outside a service window, for the messaging limit.
     business_initiated: BTreeMap<String, SimTime>,
     business_initiated_log: VecDeque<(SimTime, String)>,
-    pending_webhooks: BTreeMap<u64, webhooks::PendingWebhook>,
+    webhooks: webhooks::WebhookState,
     lifecycle_rng: SimRng,
     ids_rng: SimRng,
     message_counter: u64,
-    delivery_counter: u64,
     now: SimTime,
 }
 
@@ -304,6 +377,18 @@ impl World {
             })
             .collect();
         let recipients = state::generate_recipients(&spec, &policy, seed);
+        let faults = spec.webhook_faults()?;
+        let endpoints = webhooks::Endpoints {
+            callback_url: spec.webhook_url.clone(),
+            partner_url: spec.partner.webhook_url.clone(),
+            ..webhooks::Endpoints::default()
+        };
+        let webhooks = webhooks::WebhookState::new(
+            endpoints,
+            spec.webhooks.batch_max,
+            faults,
+            SimRng::new(seed, Stream::Webhooks),
+        );
         Ok(World {
             seed,
             policy,
@@ -315,11 +400,10 @@ impl World {
             pair_buckets: BTreeMap::new(),
             business_initiated: BTreeMap::new(),
             business_initiated_log: VecDeque::new(),
-            pending_webhooks: BTreeMap::new(),
+            webhooks,
             lifecycle_rng: SimRng::new(seed, Stream::Lifecycle),
             ids_rng: SimRng::new(seed, Stream::Ids),
             message_counter: 0,
-            delivery_counter: 0,
             now: SimTime::ZERO,
             spec,
         })
@@ -404,6 +488,12 @@ impl World {
         send::authenticate(self, surface, credential, phone_number_id).map(|_| ())
     }
 
+    /// The phone number id a 360dialog key belongs to, or the rejection to answer.
+    pub fn d360_phone_for_key(&self, credential: Option<&str>) -> Result<&str, Reply> {
+        send::authenticate(self, Surface::D360, credential, None)
+            .map(|index| self.phone_numbers[index].spec.id.as_str())
+    }
+
     /// When the next timer is due.
     pub fn next_deadline(&self) -> Option<SimTime> {
         self.timers.next_deadline()
@@ -436,15 +526,25 @@ impl World {
             ),
             Command::Inbound {
                 from,
-                text,
+                content,
                 phone_number_id,
-            } => self.inbound(now, &from, text, phone_number_id.as_deref(), &mut effects),
+                context,
+            } => self.inbound(
+                now,
+                &from,
+                content,
+                phone_number_id.as_deref(),
+                context,
+                &mut effects,
+            ),
             Command::EcosystemMarketing { to, count } => {
                 self.ecosystem_marketing(now, &to, count, &mut effects)
             }
             Command::WebhookAttemptFinished {
                 delivery_id,
                 attempt,
+                copy,
+                destination,
                 url,
                 http_status,
                 latency_ms,
@@ -455,20 +555,30 @@ impl World {
                     event: TraceEvent::WebhookAttempt {
                         delivery_id,
                         attempt,
+                        copy: copy.name().to_owned(),
+                        destination: destination.to_owned(),
                         url,
                         http_status,
                         latency_ms,
                         error,
                     },
                 });
-                self.webhook_attempt_finished(now, delivery_id, attempt, http_status, &mut effects);
+                self.webhook_attempt_finished(
+                    now,
+                    delivery_id,
+                    attempt,
+                    copy,
+                    http_status,
+                    &mut effects,
+                );
                 Reply::Done
             }
             Command::WebhookSkipped {
                 delivery_id,
+                copy,
                 reason,
             } => {
-                self.webhook_skipped(delivery_id);
+                self.webhook_skipped(delivery_id, copy);
                 effects.push(Effect::Trace {
                     at: now,
                     event: TraceEvent::WebhookSkipped {
@@ -478,7 +588,92 @@ impl World {
                 });
                 Reply::Done
             }
+            Command::VerifyWebhook => match self.start_verification() {
+                Ok(verification) => Reply::Verify(verification),
+                Err(message) => Reply::Invalid(message),
+            },
+            Command::WebhookVerified {
+                verification_id,
+                url,
+                http_status,
+                echoed,
+                latency_ms,
+                error,
+            } => {
+                self.verification_finished(echoed);
+                effects.push(Effect::Trace {
+                    at: now,
+                    event: TraceEvent::WebhookVerification {
+                        verification_id,
+                        url,
+                        verify_token: self.spec.verify_token.fingerprint(),
+                        http_status,
+                        echoed,
+                        latency_ms,
+                        error,
+                    },
+                });
+                Reply::Done
+            }
+            Command::ConfigureWebhooks {
+                callback_url,
+                partner_url,
+                batch_max,
+            } => {
+                if let Some(batch_max) = batch_max
+                    && !(1..=webhooks::BATCH_MAX).contains(&batch_max)
+                {
+                    Reply::Invalid(format!(
+                        "batch_max: expected 1 to {}, got {batch_max}",
+                        webhooks::BATCH_MAX
+                    ))
+                } else {
+                    self.configure_webhooks(
+                        now,
+                        callback_url,
+                        partner_url,
+                        batch_max,
+                        &mut effects,
+                    );
+                    Reply::Done
+                }
+            }
+            Command::SetD360Webhook {
+                credential,
+                scope,
+                webhook,
+            } => match send::authenticate(self, Surface::D360, credential.as_deref(), None) {
+                Err(reply) => reply,
+                Ok(index) => {
+                    let phone_number_id = self.phone_numbers[index].spec.id.clone();
+                    self.set_d360_webhook(
+                        now,
+                        scope,
+                        &phone_number_id,
+                        webhook.clone(),
+                        &mut effects,
+                    );
+                    Reply::D360WebhookSet(webhook)
+                }
+            },
+            Command::SetWebhookFaults { profile } => {
+                self.set_faults(now, profile, &mut effects);
+                Reply::Done
+            }
+            Command::EmitEvent { route, field, body } => {
+                if let Route::Number(id) = &route
+                    && self.phone(Some(id)).is_none()
+                {
+                    Reply::NotFound(format!(
+                        "unknown phone_number_id `{id}`: GET /_wasim/world lists the numbers"
+                    ))
+                } else {
+                    self.emit_change(&field, route, body);
+                    Reply::Done
+                }
+            }
         };
+        self.flush_outbox(now, &mut effects);
         Outcome { reply, effects }
     }
 
@@ -488,6 +683,10 @@ impl World {
         while let Some((at, timer)) = self.timers.pop_due(now) {
             self.now = self.now.max(at);
             self.fire(at, timer, &mut effects);
+            // Changes of one instant leave together (and may be batched).
+            if self.timers.next_deadline() != Some(at) {
+                self.flush_outbox(at, &mut effects);
+            }
         }
         self.now = self.now.max(now);
         effects
@@ -570,81 +769,11 @@ impl World {
         )
     }
 
-    fn emit(&mut self, at: SimTime, field: &'static str, body: Value, effects: &mut Vec<Effect>) {
-        self.delivery_counter += 1;
-        let id = self.delivery_counter;
-        effects.push(Effect::Trace {
-            at,
-            event: TraceEvent::WebhookEmitted {
-                delivery_id: id,
-                field: field.to_owned(),
-                body: body.clone(),
-            },
-        });
-        let delivery = WebhookDelivery {
-            id,
-            at,
-            attempt: 1,
-            field,
-            body,
-        };
-        self.track_webhook(&delivery, effects);
-        effects.push(Effect::Webhook(delivery));
-    }
-
     fn phone(&self, id: Option<&str>) -> Option<&PhoneNumber> {
         match id {
             Some(id) => self.phone_numbers.iter().find(|p| p.spec.id == id),
             None => self.phone_numbers.first(),
         }
-    }
-
-    fn inbound(
-        &mut self,
-        now: SimTime,
-        from: &str,
-        text: String,
-        phone_number_id: Option<&str>,
-        effects: &mut Vec<Effect>,
-    ) -> Reply {
-        let Some(phone) = self.phone(phone_number_id).map(|p| p.spec.clone()) else {
-            return Reply::NotFound(format!(
-                "unknown phone_number_id `{}`: GET /_wasim/world lists the numbers",
-                phone_number_id.unwrap_or_default()
-            ));
-        };
-        let window_hours = self.policy.customer_service_window_hours;
-        let Some(recipient) = self.recipients.get_mut(from) else {
-            return Reply::NotFound(format!(
-                "unknown recipient `{from}`: write from a wa_id listed by GET /_wasim/world"
-            ));
-        };
-        recipient.last_inbound_at = Some(now);
-        // A reply to marketing opens a window in which marketing does not count (§3.2, 2025-07).
-        if recipient.last_business_message_marketing {
-            recipient.marketing_reply_window_until = Some(now.plus_hours(window_hours));
-        }
-        let name = recipient.name.clone();
-        let message_id = self.next_message_id();
-        effects.push(Effect::Trace {
-            at: now,
-            event: TraceEvent::Inbound {
-                message_id: message_id.clone(),
-                from: from.to_owned(),
-                phone_number_id: phone.id.clone(),
-                text_chars: text.chars().count(),
-            },
-        });
-        let timestamp = self.unix_seconds(now).to_string();
-        let value = json!({
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": phone.display_phone_number, "phone_number_id": phone.id},
-            "contacts": [{"profile": {"name": name}, "wa_id": from}],
-            "messages": [{"from": from, "id": message_id, "timestamp": timestamp, "type": "text", "text": {"body": text}}],
-        });
-        let body = payload::envelope(&self.spec.waba.id, "messages", value);
-        self.emit(now, "messages", body, effects);
-        Reply::InboundReceived { message_id }
     }
 
     fn ecosystem_marketing(
@@ -683,12 +812,7 @@ impl World {
 
     fn fire(&mut self, at: SimTime, timer: Timer, effects: &mut Vec<Effect>) {
         match timer {
-            Timer::WebhookRetry {
-                delivery_id,
-                attempt,
-            } => {
-                self.retry_webhook(at, delivery_id, attempt, effects);
-            }
+            Timer::Webhook(timer) => self.fire_webhook_timer(at, timer, effects),
             Timer::Status {
                 message_id,
                 status,
@@ -737,7 +861,7 @@ impl World {
                     "statuses": [status_json],
                 });
                 let body = payload::envelope(&self.spec.waba.id, "messages", value);
-                self.emit(at, "messages", body, effects);
+                self.emit_change("messages", Route::Number(phone.id), body);
             }
         }
     }

@@ -48,6 +48,16 @@ pub enum ErrorSurface {
     Async,
 }
 
+/// Which 360dialog client webhook wins when both are set (§9.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum D360WebhookPrecedence {
+    /// The WABA webhook takes every number's changes.
+    Waba,
+    /// A number's channel webhook takes its changes; the WABA webhook the rest.
+    Channel,
+}
+
 /// One policy profile. Field docs give each default and its source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -111,6 +121,11 @@ pub struct Policy {
     pub webhook_retry_interval_max_ms: u64,
     /// Most attempts per webhook (a bound). Default 500.
     pub webhook_attempts_max: u32,
+    /// Which 360dialog webhook takes a number's changes when both a channel webhook
+    /// (`/v1/configs/webhook`) and a WABA webhook (`/waba_webhook`) are set.
+    /// UNCONFIRMED (§9.4); default `waba`, after 360dialog's migration guide ("use the
+    /// WABA Webhook endpoint to configure a new Webhook for all Cloud numbers").
+    pub d360_webhook_precedence: D360WebhookPrecedence,
 }
 
 impl Policy {
@@ -143,6 +158,7 @@ impl Policy {
             webhook_retry_initial_ms: 5_000,
             webhook_retry_interval_max_ms: 3_600_000,
             webhook_attempts_max: 500,
+            d360_webhook_precedence: D360WebhookPrecedence::Waba,
         };
         match name {
             "2024-05" => Some(base),

@@ -22,6 +22,8 @@ pub enum Stream {
     Lifecycle = 3,
     /// Message ids and trace ids.
     Ids = 4,
+    /// Webhook faults and verification challenges.
+    Webhooks = 5,
 }
 
 /// A seeded ChaCha8 random number generator for one concern.

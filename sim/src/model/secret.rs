@@ -42,6 +42,35 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// A URL without what may hold secrets: user info and query become fingerprints.
+pub fn redact_url(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let base = match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = match rest.split_once('/') {
+                Some((authority, path)) => (authority, Some(path)),
+                None => (rest, None),
+            };
+            let authority = match authority.rsplit_once('@') {
+                Some((user_info, host)) => format!("{}@{host}", fingerprint(user_info)),
+                None => authority.to_owned(),
+            };
+            match path {
+                Some(path) => format!("{scheme}://{authority}/{path}"),
+                None => format!("{scheme}://{authority}"),
+            }
+        }
+        None => base.to_owned(),
+    };
+    match query {
+        Some(query) => format!("{base}?{}", fingerprint(query)),
+        None => base,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +91,22 @@ mod tests {
         assert_eq!(print.len(), 15);
         assert!(!print.contains("wasim"));
         assert_ne!(print, fingerprint("another"));
+    }
+
+    #[test]
+    fn urls_lose_user_info_and_query_but_keep_host_and_path() {
+        assert_eq!(
+            redact_url("http://127.0.0.1:3000/webhook"),
+            "http://127.0.0.1:3000/webhook"
+        );
+        let redacted = redact_url("http://user:pw_secret@host:1/hook?token=qs_secret");
+        assert!(
+            !redacted.contains("pw_secret") && !redacted.contains("qs_secret"),
+            "{redacted}"
+        );
+        assert!(
+            redacted.starts_with("http://fp_") && redacted.contains("@host:1/hook?fp_"),
+            "{redacted}"
+        );
     }
 }

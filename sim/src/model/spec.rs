@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::policy::{DEFAULT_PROFILE, PROFILES, Policy};
 use super::rng::Ratio;
 use super::secret::Secret;
+use super::webhooks::{BATCH_MAX, FaultProfile};
 
 /// A whole world, as read from a world file (or the built-in default).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +41,8 @@ pub struct WorldSpec {
     pub recipients: RecipientsSpec,
     /// Other businesses' marketing traffic.
     pub ecosystem: EcosystemSpec,
+    /// Webhook batching and faults.
+    pub webhooks: WebhooksSpec,
     /// The policy profile and overrides of its parameters.
     pub policy: toml::Table,
 }
@@ -56,6 +59,28 @@ pub struct PartnerSpec {
     pub password: Secret,
     /// Secret signing partner webhooks. Default `wasim_test_partner_secret`.
     pub webhook_secret: Secret,
+    /// Where partner webhooks go. Default: none.
+    pub webhook_url: Option<String>,
+}
+
+/// How webhooks are delivered (`[webhooks]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksSpec {
+    /// Changes batched into one post at most (Meta: up to 1000). Default 1: no batching.
+    pub batch_max: u32,
+    /// The fault profile in force from the start (`[webhooks.faults]`, see
+    /// `FaultProfile`). Default: none, clean delivery.
+    pub faults: Option<toml::Table>,
+}
+
+impl Default for WebhooksSpec {
+    fn default() -> Self {
+        WebhooksSpec {
+            batch_max: 1,
+            faults: None,
+        }
+    }
 }
 
 /// The partner's client.
@@ -260,6 +285,7 @@ impl Default for WorldSpec {
             waba: WabaSpec::default(),
             recipients: RecipientsSpec::default(),
             ecosystem: EcosystemSpec::default(),
+            webhooks: WebhooksSpec::default(),
             policy: toml::Table::new(),
         }
     }
@@ -272,6 +298,7 @@ impl Default for PartnerSpec {
             username: "partner@wasim.test".to_owned(),
             password: Secret::from("wasim_test_partner_password"),
             webhook_secret: Secret::from("wasim_test_partner_secret"),
+            webhook_url: None,
         }
     }
 }
@@ -464,8 +491,24 @@ impl WorldSpec {
             .map_err(|e| format!("policy: {}", e.to_string().trim_end()))
     }
 
+    /// The fault profile of `[webhooks.faults]`, if any.
+    pub fn webhook_faults(&self) -> Result<Option<FaultProfile>, String> {
+        self.webhooks
+            .faults
+            .as_ref()
+            .map(|table| FaultProfile::from_toml("webhooks.faults", table))
+            .transpose()
+    }
+
     fn validate(&self) -> Result<(), String> {
         self.policy(None)?;
+        self.webhook_faults()?;
+        if !(1..=BATCH_MAX).contains(&self.webhooks.batch_max) {
+            return Err(format!(
+                "webhooks.batch_max: expected 1 to {BATCH_MAX}, got {}",
+                self.webhooks.batch_max
+            ));
+        }
         if self.waba.phone_numbers.is_empty() {
             return Err("waba.phone_numbers: expected at least one phone number".to_owned());
         }

@@ -158,8 +158,8 @@ pub(crate) enum Timer {
         status: StatusKind,
         error_code: Option<u32>,
     },
-    /// A failed webhook delivery is attempted again.
-    WebhookRetry { delivery_id: u64, attempt: u32 },
+    /// A webhook attempt, release, burst end or heal.
+    Webhook(super::webhooks::WebhookTimer),
 }
 
 /// The recipients of a world: the named ones, then `count` generated from the seed.

@@ -6,18 +6,24 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::sign::{META_SIGNATURE_HEADER, ascii_json, meta_signature};
+use super::sign::{
+    META_SIGNATURE_HEADER, PARTNER_SIGNATURE_HEADER, ascii_json, hmac_hex, meta_signature,
+};
 use crate::model::secret::Secret;
-use crate::model::secret::fingerprint;
+pub use crate::model::secret::redact_url;
+use crate::model::webhooks::{CopyKind, Destination};
 use crate::model::{Command, WebhookDelivery};
 
-/// Where and how webhooks are posted.
+/// The key forged posts are signed with: never a world's secret.
+const FORGED_KEY: &str = "wasim-forged-signature-key";
+
+/// How webhooks are posted.
 #[derive(Debug, Clone)]
 pub struct DeliveryConfig {
-    /// Target URL; none means every webhook is skipped (and traced as such).
-    pub url: Option<String>,
-    /// The app secret that signs bodies.
+    /// The app secret that signs Meta bodies.
     pub app_secret: Secret,
+    /// The partner secret that signs 360dialog partner events.
+    pub partner_secret: Secret,
     /// Per-attempt timeout. Default 10 s (Meta's is unpublished).
     pub timeout: Duration,
     /// Most webhooks waiting in the queue. Default 100000.
@@ -25,11 +31,11 @@ pub struct DeliveryConfig {
 }
 
 impl DeliveryConfig {
-    /// The defaults for `url` and `app_secret`.
-    pub fn new(url: Option<String>, app_secret: Secret) -> Self {
+    /// The defaults, with the world's signing secrets.
+    pub fn new(app_secret: Secret, partner_secret: Secret) -> Self {
         DeliveryConfig {
-            url,
             app_secret,
+            partner_secret,
             timeout: Duration::from_secs(10),
             queue_max: 100_000,
         }
@@ -89,6 +95,7 @@ impl Deliverer {
         let mut skipped = Vec::new();
         for delivery in deliveries {
             let id = delivery.id;
+            let copy = delivery.copy;
             if let Err(error) = self.jobs.try_send(Job::Deliver(delivery)) {
                 let reason = match error {
                     mpsc::error::TrySendError::Full(_) => "delivery queue full",
@@ -96,6 +103,7 @@ impl Deliverer {
                 };
                 skipped.push(Command::WebhookSkipped {
                     delivery_id: id,
+                    copy,
                     reason: reason.to_owned(),
                 });
             }
@@ -119,23 +127,44 @@ async fn post(
     report: &(dyn Fn(Command) + Send + Sync),
     stopwatch: Stopwatch,
 ) {
-    let (Some(url), Some(client)) = (config.url.as_ref(), client) else {
+    let url = delivery.destination.url();
+    let Some(client) = client else {
         report(Command::WebhookSkipped {
             delivery_id: delivery.id,
-            reason: "no webhook URL configured (pass --webhook-url)".to_owned(),
+            copy: delivery.copy,
+            reason: "the webhook HTTP client could not be built".to_owned(),
         });
         return;
     };
     let body = ascii_json(&delivery.body);
-    let signature = meta_signature(config.app_secret.expose(), &body);
+    let forged = delivery.copy == CopyKind::Forged;
+    let mut request = client.post(url).header("Content-Type", "application/json");
+    match &delivery.destination {
+        Destination::Meta { .. } => {
+            let key = if forged {
+                FORGED_KEY
+            } else {
+                config.app_secret.expose()
+            };
+            request = request.header(META_SIGNATURE_HEADER, meta_signature(key, &body));
+        }
+        Destination::Partner { .. } => {
+            let key = if forged {
+                FORGED_KEY
+            } else {
+                config.partner_secret.expose()
+            };
+            request = request.header(PARTNER_SIGNATURE_HEADER, hmac_hex(key, &body));
+        }
+        Destination::D360(webhook) => {
+            for (name, value) in &webhook.headers {
+                let value = if forged { FORGED_KEY } else { value.expose() };
+                request = request.header(name.as_str(), value);
+            }
+        }
+    }
     let started = stopwatch();
-    let result = client
-        .post(url)
-        .header("Content-Type", "application/json")
-        .header(META_SIGNATURE_HEADER, signature)
-        .body(body)
-        .send()
-        .await;
+    let result = request.body(body).send().await;
     let latency_ms =
         u64::try_from(stopwatch().duration_since(started).as_millis()).unwrap_or(u64::MAX);
     let (http_status, error) = match result {
@@ -149,60 +178,11 @@ async fn post(
     report(Command::WebhookAttemptFinished {
         delivery_id: delivery.id,
         attempt: delivery.attempt,
+        copy: delivery.copy,
+        destination: delivery.destination.kind(),
         url: redact_url(url),
         http_status,
         latency_ms,
         error,
     });
-}
-
-/// A URL without what may hold secrets: user info and query become fingerprints.
-pub fn redact_url(url: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let base = match base.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = match rest.split_once('/') {
-                Some((authority, path)) => (authority, Some(path)),
-                None => (rest, None),
-            };
-            let authority = match authority.rsplit_once('@') {
-                Some((user_info, host)) => format!("{}@{host}", fingerprint(user_info)),
-                None => authority.to_owned(),
-            };
-            match path {
-                Some(path) => format!("{scheme}://{authority}/{path}"),
-                None => format!("{scheme}://{authority}"),
-            }
-        }
-        None => base.to_owned(),
-    };
-    match query {
-        Some(query) => format!("{base}?{}", fingerprint(query)),
-        None => base,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact_url;
-
-    #[test]
-    fn urls_lose_user_info_and_query_but_keep_host_and_path() {
-        assert_eq!(
-            redact_url("http://127.0.0.1:3000/webhook"),
-            "http://127.0.0.1:3000/webhook"
-        );
-        let redacted = redact_url("http://user:pw_secret@host:1/hook?token=qs_secret");
-        assert!(
-            !redacted.contains("pw_secret") && !redacted.contains("qs_secret"),
-            "{redacted}"
-        );
-        assert!(
-            redacted.starts_with("http://fp_") && redacted.contains("@host:1/hook?fp_"),
-            "{redacted}"
-        );
-    }
 }

@@ -128,6 +128,22 @@ impl TriggerPayload {
 /// Builds the webhook for `event` from `spec`'s ids and secrets. An unknown event
 /// or a world lacking what the event needs is an error that says what to do.
 pub fn build(event: &str, spec: &WorldSpec) -> Result<TriggerPayload, String> {
+    let (name, body, signing) = event_body(event, spec)?;
+    let body = ascii_json(&body);
+    let signature = match signing {
+        Signing::Meta => meta_signature(spec.app_secret.expose(), &body),
+        Signing::Partner => hmac_hex(spec.partner.webhook_secret.expose(), &body),
+    };
+    Ok(TriggerPayload {
+        event: name,
+        body,
+        signing,
+        signature,
+    })
+}
+
+/// The body of `event` as JSON, with its catalog name and how it is signed.
+pub fn event_body(event: &str, spec: &WorldSpec) -> Result<(&'static str, Value, Signing), String> {
     let Some(&(name, _)) = EVENTS.iter().find(|(name, _)| *name == event) else {
         return Err(format!(
             "unknown event `{event}`; valid events: {} (`wasim trigger --list` describes them)",
@@ -159,17 +175,7 @@ pub fn build(event: &str, spec: &WorldSpec) -> Result<TriggerPayload, String> {
         ),
         other => unreachable!("EVENTS lists `{other}` but build does not handle it"),
     };
-    let body = ascii_json(&body);
-    let signature = match signing {
-        Signing::Meta => meta_signature(spec.app_secret.expose(), &body),
-        Signing::Partner => hmac_hex(spec.partner.webhook_secret.expose(), &body),
-    };
-    Ok(TriggerPayload {
-        event: name,
-        body,
-        signing,
-        signature,
-    })
+    Ok((name, body, signing))
 }
 
 /// Meta's envelope around one `messages` change: the one the simulator posts.

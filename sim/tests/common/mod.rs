@@ -7,7 +7,9 @@
 )]
 
 use serde_json::{Value, json};
-use wasim_sim::model::{Command, Reply, SimTime, StatusKind, Surface, World, WorldSpec};
+use wasim_sim::model::{
+    Command, InboundContent, Reply, SimTime, StatusKind, Surface, World, WorldSpec,
+};
 
 pub const TOKEN: &str = "wasim_test_access_token";
 pub const US_NUMBER: &str = "110000000000001";
@@ -22,13 +24,31 @@ pub const SAM_US: &str = "14155550123";
 /// Germany: EEA, exempt.
 pub const LENA_DE: &str = "4915112345678";
 
+/// The callback URL model tests give their worlds (no socket behind it: the tests
+/// play the delivery engine).
+pub const RECEIVER_URL: &str = "http://receiver.test/webhook";
+
+/// The default world, its webhooks addressed to [`RECEIVER_URL`].
 pub fn world() -> World {
-    World::new(WorldSpec::default(), None, None).expect("the default world builds")
+    world_with("")
 }
 
+/// A world from a world file; webhooks go to [`RECEIVER_URL`] unless it names a URL.
 pub fn world_with(toml: &str) -> World {
-    let spec = WorldSpec::from_toml(toml).expect("the test world file is valid");
+    let mut spec = WorldSpec::from_toml(toml).expect("the test world file is valid");
+    spec.webhook_url
+        .get_or_insert_with(|| RECEIVER_URL.to_owned());
     World::new(spec, None, None).expect("the test world builds")
+}
+
+/// A text message from `from` to the first number.
+pub fn inbound_text(from: &str, text: &str) -> Command {
+    Command::Inbound {
+        from: from.to_owned(),
+        content: InboundContent::Text(text.to_owned()),
+        phone_number_id: None,
+        context: None,
+    }
 }
 
 pub fn template_body(to: &str, name: &str) -> Value {
@@ -87,16 +107,7 @@ pub fn ecosystem(world: &mut World, at: SimTime, to: &str, count: u32) {
 }
 
 pub fn inbound(world: &mut World, at: SimTime, from: &str) {
-    let reply = world
-        .apply(
-            at,
-            Command::Inbound {
-                from: from.to_owned(),
-                text: "hello".to_owned(),
-                phone_number_id: None,
-            },
-        )
-        .reply;
+    let reply = world.apply(at, inbound_text(from, "hello")).reply;
     assert!(matches!(reply, Reply::InboundReceived { .. }), "{reply:?}");
 }
 

@@ -1,0 +1,198 @@
+//! The control API's webhook paths: where webhooks go, the verification handshake,
+//! fault profiles, and emitting catalog events through the delivery pipeline.
+//!
+//! - `GET /_wasim/webhooks`: endpoints (URLs redacted), batching, the fault profile
+//!   in force, counters (`lost` = dropped + skipped + overflowed) and what is pending.
+//! - `POST /_wasim/webhooks/config` `{callback_url?, partner_url?, batch_max?}`:
+//!   setting `callback_url` performs the verification handshake, as Meta does.
+//! - `POST /_wasim/webhooks/verify`: the handshake, now.
+//! - `POST /_wasim/webhooks/faults` `{duplicate?, reorder?, ...}`: a fault profile
+//!   from now (`{}` means clean); `POST /_wasim/webhooks/heal` ends the fault phase.
+//! - `POST /_wasim/events` `{"event": NAME}`: one `wasim trigger` event, delivered
+//!   like any other webhook (signed, retried, faulted).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use serde_json::{Value, json};
+
+use super::control::{control_reply, read_object, string_field};
+use super::error::ControlError;
+use crate::model::secret::redact_url;
+use crate::model::{Command, FaultProfile, Reply, Route};
+use crate::shell::AppState;
+use crate::webhook::trigger::{Signing, event_body};
+use crate::webhook::verify::HandshakeOutcome;
+
+pub(crate) async fn status(State(state): State<Arc<AppState>>) -> Json<Value> {
+    Json(state.read(|sim| {
+        let world = &sim.world;
+        let endpoints = world.webhook_endpoints();
+        let d360_channel: serde_json::Map<String, Value> = endpoints
+            .d360_channel
+            .iter()
+            .map(|(phone, webhook)| {
+                (
+                    phone.clone(),
+                    json!({"url": redact_url(&webhook.url), "headers": webhook.header_fingerprints()}),
+                )
+            })
+            .collect();
+        let stats = world.webhook_stats();
+        let mut counters = serde_json::to_value(stats).unwrap_or_else(|_| json!({}));
+        counters["lost"] = json!(stats.lost());
+        json!({
+            "callback_url": endpoints.callback_url.as_deref().map(redact_url),
+            "partner_url": endpoints.partner_url.as_deref().map(redact_url),
+            "d360_channel_webhooks": d360_channel,
+            "d360_waba_webhook": endpoints.d360_waba.as_ref().map(|w| json!({"url": redact_url(&w.url), "headers": w.header_fingerprints()})),
+            "batch_max": world.webhook_batch_max(),
+            "faults": world.webhook_faults().map(FaultProfile::to_json),
+            "pending": world.webhooks_pending(),
+            "held": world.webhooks_held(),
+            "counters": counters,
+        })
+    }))
+}
+
+fn url_setting(value: Option<&Value>, name: &str) -> Result<Option<Option<String>>, ControlError> {
+    match value {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(Value::String(url)) if url.starts_with("http://") || url.starts_with("https://") => {
+            Ok(Some(Some(url.clone())))
+        }
+        Some(other) => Err(ControlError::bad_request(format!(
+            "{name}: expected an http:// or https:// URL (or null to clear), got {other}"
+        ))),
+    }
+}
+
+fn handshake_json(outcome: &HandshakeOutcome) -> Value {
+    json!({
+        "echoed": outcome.echoed,
+        "http_status": outcome.http_status,
+        "latency_ms": outcome.latency_ms,
+        "error": outcome.error,
+    })
+}
+
+pub(crate) async fn config(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ControlError> {
+    let object = read_object(&headers, body).await?;
+    for key in object.keys() {
+        if !["callback_url", "partner_url", "batch_max"].contains(&key.as_str()) {
+            return Err(ControlError::bad_request(format!(
+                "unknown field `{key}`, expected callback_url, partner_url or batch_max"
+            )));
+        }
+    }
+    let callback_url = url_setting(object.get("callback_url"), "callback_url")?;
+    let partner_url = url_setting(object.get("partner_url"), "partner_url")?;
+    let batch_max = match object.get("batch_max") {
+        None => None,
+        Some(value) => Some(
+            value
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| {
+                    ControlError::bad_request(format!(
+                        "batch_max: expected a whole number, got {value}"
+                    ))
+                })?,
+        ),
+    };
+    let verify = matches!(callback_url, Some(Some(_)));
+    state.flush_webhooks().await;
+    let _: Json<Value> = control_reply(state.apply(Command::ConfigureWebhooks {
+        callback_url,
+        partner_url,
+        batch_max,
+    }))?;
+    let mut answer = json!({"success": true});
+    if verify {
+        let outcome = state
+            .verify_webhook()
+            .await
+            .map_err(ControlError::bad_request)?;
+        answer["verification"] = handshake_json(&outcome);
+    }
+    Ok(Json(answer))
+}
+
+pub(crate) async fn verify(
+    State(state): State<Arc<AppState>>,
+) -> Result<Json<Value>, ControlError> {
+    let outcome = state
+        .verify_webhook()
+        .await
+        .map_err(ControlError::bad_request)?;
+    Ok(Json(handshake_json(&outcome)))
+}
+
+pub(crate) async fn faults(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ControlError> {
+    let object = read_object(&headers, body).await?;
+    let profile = FaultProfile::from_json("faults", &Value::Object(object))
+        .map_err(ControlError::bad_request)?;
+    let shown = profile.to_json();
+    let _: Json<Value> = control_reply(state.apply(Command::SetWebhookFaults {
+        profile: Some(profile),
+    }))?;
+    state.flush_webhooks().await;
+    Ok(Json(json!({"success": true, "faults": shown})))
+}
+
+pub(crate) async fn heal(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ControlError> {
+    let reply = state.apply(Command::SetWebhookFaults { profile: None });
+    state.flush_webhooks().await;
+    control_reply(reply)
+}
+
+pub(crate) async fn event(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ControlError> {
+    let object = read_object(&headers, body).await?;
+    let name = string_field(&object, "event")?;
+    let (name, body, signing) = state
+        .read(|sim| event_body(&name, sim.world.spec()))
+        .map_err(ControlError::bad_request)?;
+    let (route, field) = match signing {
+        Signing::Partner => (
+            Route::Partner,
+            name.trim_start_matches("partner.").to_owned(),
+        ),
+        Signing::Meta => {
+            let field = body
+                .pointer("/entry/0/changes/0/field")
+                .and_then(Value::as_str)
+                .unwrap_or("messages")
+                .to_owned();
+            let route = match body
+                .pointer("/entry/0/changes/0/value/metadata/phone_number_id")
+                .and_then(Value::as_str)
+            {
+                Some(phone) => Route::Number(phone.to_owned()),
+                None => Route::Waba,
+            };
+            (route, field)
+        }
+    };
+    let reply = state.apply(Command::EmitEvent { route, field, body });
+    state.flush_webhooks().await;
+    match reply {
+        Reply::Done => Ok(Json(json!({"success": true, "event": name}))),
+        other => control_reply(other),
+    }
+}

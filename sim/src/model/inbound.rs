@@ -1,0 +1,193 @@
+//! A user writes to the business (reference §6.3): text, interactive replies
+//! (button and list) and quick-reply template buttons. Every inbound message opens
+//! the user's customer service window, as on the platform.
+
+use serde_json::{Value, json};
+
+use super::webhooks::Route;
+use super::{Effect, Reply, World, payload};
+use crate::model::SimTime;
+use crate::trace::TraceEvent;
+
+/// What a user sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InboundContent {
+    /// A text message.
+    Text(String),
+    /// A tap on a reply button of an interactive message (`interactive.button_reply`).
+    ButtonReply {
+        /// The button's id.
+        id: String,
+        /// Its label.
+        title: String,
+    },
+    /// A choice from an interactive list (`interactive.list_reply`).
+    ListReply {
+        /// The row's id.
+        id: String,
+        /// Its title.
+        title: String,
+        /// Its description, if the row had one.
+        description: Option<String>,
+    },
+    /// A tap on a template's quick-reply button (`type: "button"`).
+    Button {
+        /// The button's payload.
+        payload: String,
+        /// Its label.
+        text: String,
+    },
+}
+
+impl InboundContent {
+    /// The message `type` in the webhook.
+    pub fn message_type(&self) -> &'static str {
+        match self {
+            InboundContent::Text(_) => "text",
+            InboundContent::ButtonReply { .. } | InboundContent::ListReply { .. } => "interactive",
+            InboundContent::Button { .. } => "button",
+        }
+    }
+
+    /// Replies to a business message must name it (`context`).
+    fn needs_context(&self) -> bool {
+        !matches!(self, InboundContent::Text(_))
+    }
+
+    /// Characters of what the user typed or tapped.
+    fn chars(&self) -> usize {
+        match self {
+            InboundContent::Text(text) => text.chars().count(),
+            InboundContent::ButtonReply { title, .. } | InboundContent::ListReply { title, .. } => {
+                title.chars().count()
+            }
+            InboundContent::Button { text, .. } => text.chars().count(),
+        }
+    }
+
+    /// The type-named part of the message object.
+    fn fields(&self) -> (&'static str, Value) {
+        match self {
+            InboundContent::Text(body) => ("text", json!({"body": body})),
+            InboundContent::ButtonReply { id, title } => (
+                "interactive",
+                json!({"type": "button_reply", "button_reply": {"id": id, "title": title}}),
+            ),
+            InboundContent::ListReply {
+                id,
+                title,
+                description,
+            } => {
+                let mut reply = json!({"id": id, "title": title});
+                if let Some(description) = description {
+                    reply["description"] = json!(description);
+                }
+                (
+                    "interactive",
+                    json!({"type": "list_reply", "list_reply": reply}),
+                )
+            }
+            InboundContent::Button { payload, text } => {
+                ("button", json!({"payload": payload, "text": text}))
+            }
+        }
+    }
+}
+
+impl World {
+    pub(super) fn inbound(
+        &mut self,
+        now: SimTime,
+        from: &str,
+        content: InboundContent,
+        phone_number_id: Option<&str>,
+        context: Option<String>,
+        effects: &mut Vec<Effect>,
+    ) -> Reply {
+        let Some(phone) = self.phone(phone_number_id).map(|p| p.spec.clone()) else {
+            return Reply::NotFound(format!(
+                "unknown phone_number_id `{}`: GET /_wasim/world lists the numbers",
+                phone_number_id.unwrap_or_default()
+            ));
+        };
+        if !self.recipients.contains_key(from) {
+            return Reply::NotFound(format!(
+                "unknown recipient `{from}`: write from a wa_id listed by GET /_wasim/world"
+            ));
+        }
+        let context = match context {
+            Some(id) => match self.messages.get(&id) {
+                Some(message) if message.to == from => Some(id),
+                Some(_) => {
+                    return Reply::Invalid(format!(
+                        "context: message `{id}` was not sent to `{from}`"
+                    ));
+                }
+                None => {
+                    return Reply::NotFound(format!(
+                        "context: unknown message `{id}`: reply to a wamid the business sent"
+                    ));
+                }
+            },
+            None if content.needs_context() => {
+                let latest = self
+                    .messages
+                    .values()
+                    .rev()
+                    .find(|m| m.to == from && m.phone_number_id == phone.id);
+                match latest {
+                    Some(message) => Some(message.id.clone()),
+                    None => {
+                        return Reply::Invalid(format!(
+                            "context: a {} reply answers a business message, but none was sent to `{from}` from {}; send one first or pass \"context\": wamid",
+                            content.message_type(),
+                            phone.id
+                        ));
+                    }
+                }
+            }
+            None => None,
+        };
+        let window_hours = self.policy.customer_service_window_hours;
+        let Some(recipient) = self.recipients.get_mut(from) else {
+            return Reply::NotFound(format!("unknown recipient `{from}`"));
+        };
+        recipient.last_inbound_at = Some(now);
+        // A reply to marketing opens a window in which marketing does not count (§3.2, 2025-07).
+        if recipient.last_business_message_marketing {
+            recipient.marketing_reply_window_until = Some(now.plus_hours(window_hours));
+        }
+        let name = recipient.name.clone();
+        let message_id = self.next_message_id();
+        effects.push(Effect::Trace {
+            at: now,
+            event: TraceEvent::Inbound {
+                message_id: message_id.clone(),
+                from: from.to_owned(),
+                phone_number_id: phone.id.clone(),
+                message_type: content.message_type().to_owned(),
+                context: context.clone(),
+                text_chars: content.chars(),
+            },
+        });
+        let timestamp = self.unix_seconds(now).to_string();
+        let (type_field, type_value) = content.fields();
+        let mut message = json!({
+            "from": from, "id": message_id, "timestamp": timestamp,
+            "type": content.message_type(),
+        });
+        if let Some(context) = context {
+            message["context"] = json!({"from": phone.display_phone_number, "id": context});
+        }
+        message[type_field] = type_value;
+        let value = json!({
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": phone.display_phone_number, "phone_number_id": phone.id},
+            "contacts": [{"profile": {"name": name}, "wa_id": from}],
+            "messages": [message],
+        });
+        let body = payload::envelope(&self.spec.waba.id, "messages", value);
+        self.emit_change("messages", Route::Number(phone.id), body);
+        Reply::InboundReceived { message_id }
+    }
+}
