@@ -49,7 +49,9 @@ pub(crate) async fn status(State(state): State<Arc<AppState>>) -> Json<Value> {
             "partner_url": endpoints.partner_url.as_deref().map(redact_url),
             "d360_channel_webhooks": d360_channel,
             "d360_waba_webhook": endpoints.d360_waba.as_ref().map(|w| json!({"url": redact_url(&w.url), "headers": w.header_fingerprints()})),
-            "batch_max": world.webhook_batch_max(),
+            "batch_max": world.webhook_batching().0,
+            "batch_window_ms": world.webhook_batching().1,
+            "batching": world.webhooks_batching(),
             "faults": world.webhook_faults().map(FaultProfile::to_json),
             "pending": world.webhooks_pending(),
             "held": world.webhooks_held(),
@@ -87,33 +89,47 @@ pub(crate) async fn config(
 ) -> Result<Json<Value>, ControlError> {
     let object = read_object(&headers, body).await?;
     for key in object.keys() {
-        if !["callback_url", "partner_url", "batch_max"].contains(&key.as_str()) {
+        if ![
+            "callback_url",
+            "partner_url",
+            "batch_max",
+            "batch_window_ms",
+        ]
+        .contains(&key.as_str())
+        {
             return Err(ControlError::bad_request(format!(
-                "unknown field `{key}`, expected callback_url, partner_url or batch_max"
+                "unknown field `{key}`, expected callback_url, partner_url, batch_max or batch_window_ms"
             )));
         }
     }
     let callback_url = url_setting(object.get("callback_url"), "callback_url")?;
     let partner_url = url_setting(object.get("partner_url"), "partner_url")?;
-    let batch_max = match object.get("batch_max") {
-        None => None,
-        Some(value) => Some(
-            value
-                .as_u64()
-                .and_then(|n| u32::try_from(n).ok())
-                .ok_or_else(|| {
+    let whole = |name: &str| -> Result<Option<u64>, ControlError> {
+        object
+            .get(name)
+            .map(|value| {
+                value.as_u64().ok_or_else(|| {
                     ControlError::bad_request(format!(
-                        "batch_max: expected a whole number, got {value}"
+                        "{name}: expected a whole number, got {value}"
                     ))
-                })?,
-        ),
+                })
+            })
+            .transpose()
+    };
+    let (current_max, current_window) = state.read(|sim| sim.world.webhook_batching());
+    let batch = match (whole("batch_max")?, whole("batch_window_ms")?) {
+        (None, None) => None,
+        (max, window) => Some((
+            max.map_or(current_max, |m| u32::try_from(m).unwrap_or(u32::MAX)),
+            window.unwrap_or(current_window),
+        )),
     };
     let verify = matches!(callback_url, Some(Some(_)));
     state.flush_webhooks().await;
     let _: Json<Value> = control_reply(state.apply(Command::ConfigureWebhooks {
         callback_url,
         partner_url,
-        batch_max,
+        batch,
     }))?;
     let mut answer = json!({"success": true});
     if verify {

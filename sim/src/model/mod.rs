@@ -164,8 +164,9 @@ pub enum Command {
         callback_url: Option<Option<String>>,
         /// The 360dialog partner webhook URL.
         partner_url: Option<Option<String>>,
-        /// Changes per post at most (1 to [`webhooks::BATCH_MAX`]).
-        batch_max: Option<u32>,
+        /// Changes per post at most (1 to [`webhooks::BATCH_MAX`]) and how long a
+        /// batch gathers, in milliseconds (1 to [`webhooks::faults::FAULT_HOLD_MS_MAX`]).
+        batch: Option<(u32, u64)>,
     },
     /// Store a 360dialog client webhook (`/v1/configs/webhook`, `/waba_webhook`).
     SetD360Webhook {
@@ -385,7 +386,7 @@ impl World {
         };
         let webhooks = webhooks::WebhookState::new(
             endpoints,
-            spec.webhooks.batch_max,
+            (spec.webhooks.batch_max, spec.webhooks.batch_window_ms),
             faults,
             SimRng::new(seed, Stream::Webhooks),
         );
@@ -618,26 +619,14 @@ impl World {
             Command::ConfigureWebhooks {
                 callback_url,
                 partner_url,
-                batch_max,
-            } => {
-                if let Some(batch_max) = batch_max
-                    && !(1..=webhooks::BATCH_MAX).contains(&batch_max)
-                {
-                    Reply::Invalid(format!(
-                        "batch_max: expected 1 to {}, got {batch_max}",
-                        webhooks::BATCH_MAX
-                    ))
-                } else {
-                    self.configure_webhooks(
-                        now,
-                        callback_url,
-                        partner_url,
-                        batch_max,
-                        &mut effects,
-                    );
+                batch,
+            } => match batch.map(webhooks::check_batching).transpose() {
+                Err(message) => Reply::Invalid(message),
+                Ok(batch) => {
+                    self.configure_webhooks(now, callback_url, partner_url, batch, &mut effects);
                     Reply::Done
                 }
-            }
+            },
             Command::SetD360Webhook {
                 credential,
                 scope,

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::policy::{DEFAULT_PROFILE, PROFILES, Policy};
 use super::rng::Ratio;
 use super::secret::Secret;
-use super::webhooks::{BATCH_MAX, FaultProfile};
+use super::webhooks::{FaultProfile, check_batching};
 
 /// A whole world, as read from a world file (or the built-in default).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,6 +69,9 @@ pub struct PartnerSpec {
 pub struct WebhooksSpec {
     /// Changes batched into one post at most (Meta: up to 1000). Default 1: no batching.
     pub batch_max: u32,
+    /// With batching, how long a batch gathers changes before it is posted, in
+    /// virtual milliseconds. Default 1000.
+    pub batch_window_ms: u64,
     /// The fault profile in force from the start (`[webhooks.faults]`, see
     /// `FaultProfile`). Default: none, clean delivery.
     pub faults: Option<toml::Table>,
@@ -78,6 +81,7 @@ impl Default for WebhooksSpec {
     fn default() -> Self {
         WebhooksSpec {
             batch_max: 1,
+            batch_window_ms: 1_000,
             faults: None,
         }
     }
@@ -503,12 +507,8 @@ impl WorldSpec {
     fn validate(&self) -> Result<(), String> {
         self.policy(None)?;
         self.webhook_faults()?;
-        if !(1..=BATCH_MAX).contains(&self.webhooks.batch_max) {
-            return Err(format!(
-                "webhooks.batch_max: expected 1 to {BATCH_MAX}, got {}",
-                self.webhooks.batch_max
-            ));
-        }
+        check_batching((self.webhooks.batch_max, self.webhooks.batch_window_ms))
+            .map_err(|e| format!("webhooks.{e}"))?;
         if self.waba.phone_numbers.is_empty() {
             return Err("waba.phone_numbers: expected at least one phone number".to_owned());
         }

@@ -5,9 +5,10 @@
 //!
 //! The pipeline, all in virtual time and drawn from the seeded webhook stream:
 //! 1. [`World::emit_change`] puts one change (one envelope) in the outbox.
-//! 2. At the end of each command or timer instant the outbox is flushed: changes
-//!    to the same destination are batched up to `batch_max` per post, each post
-//!    gets a delivery id, a `webhook_emitted` record and a place in the pending set.
+//! 2. At the end of each command or timer instant the outbox is flushed. With
+//!    batching on, changes to one route gather for `batch_window_ms` (at most
+//!    `batch_max` of them) into one post; each post gets a delivery id, a
+//!    `webhook_emitted` record and a place in the pending set.
 //! 3. A fault profile may delay a delivery's first attempt, hold it back so a later
 //!    one overtakes it, gather it into a burst, post it twice, or follow it with a
 //!    forged copy. Each fault is a `webhook_fault` record.
@@ -200,6 +201,8 @@ pub(crate) enum WebhookTimer {
     BurstEnd { burst: u64 },
     /// The fault profile set as `epoch` heals.
     Heal { epoch: u64 },
+    /// A batch's window closed: post it.
+    BatchEnd { batch: u64 },
 }
 
 /// Counters over the world's life, for `GET /_wasim/webhooks`.
@@ -256,6 +259,23 @@ struct Change {
     body: Value,
 }
 
+/// A batch gathering changes.
+#[derive(Debug, Clone)]
+struct OpenBatch {
+    id: u64,
+    change: Change,
+    count: u32,
+}
+
+/// Batching: the setting and the batches gathering.
+#[derive(Debug, Default)]
+struct Batching {
+    max: u32,
+    window_ms: u64,
+    open: BTreeMap<(Route, String), OpenBatch>,
+    opened: u64,
+}
+
 /// A delivery waiting for acknowledgement.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct PendingWebhook {
@@ -275,7 +295,7 @@ struct ActiveFaults {
 #[derive(Debug)]
 pub(crate) struct WebhookState {
     pub(crate) endpoints: Endpoints,
-    batch_max: u32,
+    batch: Batching,
     faults: Option<ActiveFaults>,
     faults_epoch: u64,
     outbox: Vec<Change>,
@@ -294,13 +314,17 @@ pub(crate) struct WebhookState {
 impl WebhookState {
     pub(crate) fn new(
         endpoints: Endpoints,
-        batch_max: u32,
+        (batch_max, batch_window_ms): (u32, u64),
         faults: Option<FaultProfile>,
         rng: SimRng,
     ) -> Self {
         WebhookState {
             endpoints,
-            batch_max,
+            batch: Batching {
+                max: batch_max,
+                window_ms: batch_window_ms,
+                ..Batching::default()
+            },
             faults: faults
                 .filter(|p| !p.is_clean())
                 .map(|profile| ActiveFaults { profile, epoch: 0 }),
@@ -316,6 +340,20 @@ impl WebhookState {
             verification_counter: 0,
         }
     }
+}
+
+/// Checks a batching setting `(batch_max, batch_window_ms)`; the error names the field.
+pub fn check_batching((max, window_ms): (u32, u64)) -> Result<(u32, u64), String> {
+    if !(1..=BATCH_MAX).contains(&max) {
+        return Err(format!("batch_max: expected 1 to {BATCH_MAX}, got {max}"));
+    }
+    if !(1..=faults::FAULT_HOLD_MS_MAX).contains(&window_ms) {
+        return Err(format!(
+            "batch_window_ms: expected 1 to {}, got {window_ms}",
+            faults::FAULT_HOLD_MS_MAX
+        ));
+    }
+    Ok((max, window_ms))
 }
 
 /// The delay before attempt `next_attempt` (2 or later).
@@ -361,68 +399,104 @@ impl World {
         });
     }
 
-    /// Turns the outbox into deliveries: batches, traces, tracks, and dispatches each.
+    /// Takes the changes of the instant that just ended out of the outbox. Without
+    /// batching each becomes a delivery at once; with `batch_max` > 1, changes to
+    /// one route and field gather for up to `batch_window_ms` (or until `batch_max`
+    /// of them) and leave as one post whose `entry[]` holds them all.
     pub(crate) fn flush_outbox(&mut self, at: SimTime, effects: &mut Vec<Effect>) {
         let changes = std::mem::take(&mut self.webhooks.outbox);
-        let batch_max = self.webhooks.batch_max.max(1) as usize;
-        let mut batches: Vec<(Change, usize)> = Vec::new();
+        let batch_max = self.webhooks.batch.max.max(1);
         for change in changes {
             self.webhooks.stats.changes += 1;
-            if let Some((last, count)) = batches.last_mut()
-                && *count < batch_max
-                && last.route == change.route
-                && last.field == change.field
+            let batchable = batch_max > 1
                 && change.route != Route::Partner
-                && let (Some(entries), Some(more)) = (
-                    last.body.get_mut("entry").and_then(Value::as_array_mut),
+                && change.body.get("entry").is_some_and(Value::is_array);
+            if !batchable {
+                self.emit_delivery(at, change, 1, effects);
+                continue;
+            }
+            let key = (change.route.clone(), change.field.clone());
+            if let Some(open) = self.webhooks.batch.open.get_mut(&key) {
+                if let (Some(entries), Some(more)) = (
+                    open.change
+                        .body
+                        .get_mut("entry")
+                        .and_then(Value::as_array_mut),
                     change.body.get("entry").and_then(Value::as_array),
-                )
-            {
-                entries.extend(more.iter().cloned());
-                *count += 1;
+                ) {
+                    entries.extend(more.iter().cloned());
+                }
+                open.count += 1;
+                if open.count >= batch_max
+                    && let Some(full) = self.webhooks.batch.open.remove(&key)
+                {
+                    self.emit_delivery(at, full.change, full.count, effects);
+                }
                 continue;
             }
-            batches.push((change, 1));
-        }
-        for (change, count) in batches {
-            self.webhooks.delivery_counter += 1;
-            let delivery_id = self.webhooks.delivery_counter;
-            self.webhooks.stats.deliveries += 1;
-            effects.push(Effect::Trace {
-                at,
-                event: TraceEvent::WebhookEmitted {
-                    delivery_id,
-                    field: change.field.clone(),
-                    route: change.route.name(),
-                    changes: u32::try_from(count).unwrap_or(u32::MAX),
-                    body: change.body.clone(),
-                },
-            });
-            if self.webhooks.pending.len() >= WEBHOOKS_PENDING_MAX {
-                self.webhooks.stats.overflowed += 1;
-                effects.push(Effect::Trace {
-                    at,
-                    event: TraceEvent::WebhookDropped {
-                        delivery_id,
-                        attempts: 0,
-                        reason: format!(
-                            "{WEBHOOKS_PENDING_MAX} deliveries already await acknowledgement"
-                        ),
-                    },
-                });
-                continue;
-            }
-            self.webhooks.pending.insert(
-                delivery_id,
-                PendingWebhook {
-                    first_at: at,
-                    field: change.field,
-                    route: change.route,
-                    body: change.body,
+            self.webhooks.batch.opened += 1;
+            let batch = self.webhooks.batch.opened;
+            self.webhooks.batch.open.insert(
+                key,
+                OpenBatch {
+                    id: batch,
+                    change,
+                    count: 1,
                 },
             );
-            self.dispatch_first(at, delivery_id, effects);
+            let window = self.webhooks.batch.window_ms;
+            self.schedule(
+                at.plus_ms(window),
+                Timer::Webhook(WebhookTimer::BatchEnd { batch }),
+            );
         }
+    }
+
+    /// One post of `changes` changes: traced, tracked, and dispatched.
+    fn emit_delivery(
+        &mut self,
+        at: SimTime,
+        change: Change,
+        changes: u32,
+        effects: &mut Vec<Effect>,
+    ) {
+        self.webhooks.delivery_counter += 1;
+        let delivery_id = self.webhooks.delivery_counter;
+        self.webhooks.stats.deliveries += 1;
+        effects.push(Effect::Trace {
+            at,
+            event: TraceEvent::WebhookEmitted {
+                delivery_id,
+                field: change.field.clone(),
+                route: change.route.name(),
+                changes,
+                body: change.body.clone(),
+            },
+        });
+        if self.webhooks.pending.len() >= WEBHOOKS_PENDING_MAX {
+            self.webhooks.stats.overflowed += 1;
+            effects.push(Effect::Trace {
+                at,
+                event: TraceEvent::WebhookDropped {
+                    delivery_id,
+                    attempts: 0,
+                    reason: format!(
+                        "{WEBHOOKS_PENDING_MAX} deliveries already await acknowledgement"
+                    ),
+                },
+            });
+            return;
+        }
+        self.webhooks.pending.insert(
+            delivery_id,
+            PendingWebhook {
+                first_at: at,
+                field: change.field,
+                route: change.route,
+                body: change.body,
+            },
+        );
+        self.dispatch_first(at, delivery_id, effects);
     }
 
     /// The first attempt of a new delivery, through the fault profile.
@@ -667,6 +741,18 @@ impl World {
                     self.release_burst(at, effects);
                 }
             }
+            WebhookTimer::BatchEnd { batch } => {
+                let key = self
+                    .webhooks
+                    .batch
+                    .open
+                    .iter()
+                    .find(|(_, open)| open.id == batch)
+                    .map(|(key, _)| key.clone());
+                if let Some(open) = key.and_then(|key| self.webhooks.batch.open.remove(&key)) {
+                    self.emit_delivery(at, open.change, open.count, effects);
+                }
+            }
             WebhookTimer::Heal { epoch } => {
                 if self
                     .webhooks
@@ -852,7 +938,7 @@ impl World {
         at: SimTime,
         callback_url: Option<Option<String>>,
         partner_url: Option<Option<String>>,
-        batch_max: Option<u32>,
+        batch: Option<(u32, u64)>,
         effects: &mut Vec<Effect>,
     ) {
         let mut record = |scope: &str, url: &Option<String>| {
@@ -874,8 +960,9 @@ impl World {
             record("partner", &url);
             self.webhooks.endpoints.partner_url = url;
         }
-        if let Some(batch_max) = batch_max {
-            self.webhooks.batch_max = batch_max;
+        if let Some((max, window_ms)) = batch {
+            self.webhooks.batch.max = max;
+            self.webhooks.batch.window_ms = window_ms;
         }
     }
 
@@ -941,9 +1028,19 @@ impl World {
         &self.webhooks.stats
     }
 
-    /// Changes per post at most (1: no batching).
-    pub fn webhook_batch_max(&self) -> u32 {
-        self.webhooks.batch_max
+    /// Changes per post at most (1: no batching) and how long a batch gathers.
+    pub fn webhook_batching(&self) -> (u32, u64) {
+        (self.webhooks.batch.max, self.webhooks.batch.window_ms)
+    }
+
+    /// Changes gathering in open batches.
+    pub fn webhooks_batching(&self) -> usize {
+        self.webhooks
+            .batch
+            .open
+            .values()
+            .map(|b| b.count as usize)
+            .sum()
     }
 }
 
