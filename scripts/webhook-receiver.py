@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """A minimal webhook receiver for trying wasim by hand.
 
-Listens on 127.0.0.1:3000, answers the verification handshake, prints every POST
-with whether its X-Hub-Signature-256 verifies against the app secret, and answers 200.
+Listens on 127.0.0.1:3000 and behaves like a correct receiver: answers the
+verification handshake when the verify token matches (403 otherwise), prints every
+POST with whether its signature verifies (X-Hub-Signature-256 with the app secret,
+or x-360dialog-signature with the partner secret), answers 200 to genuine posts and
+401 to forged ones.
 
-    python3 scripts/webhook-receiver.py [PORT] [APP_SECRET] [PARTNER_SECRET]
+    python3 scripts/webhook-receiver.py [PORT] [APP_SECRET] [PARTNER_SECRET] [VERIFY_TOKEN]
 """
 import hashlib
 import hmac
@@ -16,12 +19,21 @@ import urllib.parse
 PORT = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
 SECRET = (sys.argv[2] if len(sys.argv) > 2 else "wasim_test_app_secret").encode()
 PARTNER_SECRET = (sys.argv[3] if len(sys.argv) > 3 else "wasim_test_partner_secret").encode()
+VERIFY_TOKEN = sys.argv[4] if len(sys.argv) > 4 else "wasim_test_verify_token"
 
 
 class Receiver(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         query = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
         challenge = query.get("hub.challenge", [""])[0].encode()
+        token = query.get("hub.verify_token", [""])[0]
+        if query.get("hub.mode", [""])[0] != "subscribe" or token != VERIFY_TOKEN:
+            print("[BAD VERIFY TOKEN] verification refused", flush=True)
+            self.send_response(403)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        print("verification handshake: challenge echoed", flush=True)
         self.send_response(200)
         self.send_header("Content-Length", str(len(challenge)))
         self.end_headers()
@@ -33,13 +45,20 @@ class Receiver(http.server.BaseHTTPRequestHandler):
         if partner is not None:
             # 360dialog partner webhook: bare hex HMAC-SHA256 with the partner secret.
             expected = hmac.new(PARTNER_SECRET, body, hashlib.sha256).hexdigest()
-            verdict = "signature OK" if hmac.compare_digest(expected, partner) else "BAD SIGNATURE"
+            genuine = hmac.compare_digest(expected, partner)
+            verdict = "signature OK" if genuine else "BAD SIGNATURE"
             event = json.loads(body)
             print(f"[{verdict}] partner event {event.get('event')} {event.get('id')}", flush=True)
         else:
             expected = "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest()
             signature = self.headers.get("X-Hub-Signature-256", "")
-            verdict = "signature OK" if hmac.compare_digest(expected, signature) else "BAD SIGNATURE"
+            if signature:
+                genuine = hmac.compare_digest(expected, signature)
+                verdict = "signature OK" if genuine else "BAD SIGNATURE"
+            else:
+                # A 360dialog client webhook: no signature, only the custom headers set.
+                genuine = True
+                verdict = "unsigned 360dialog webhook"
             for entry in json.loads(body).get("entry", []):
                 for change in entry.get("changes", []):
                     value = change.get("value", {})
@@ -49,12 +68,13 @@ class Receiver(http.server.BaseHTTPRequestHandler):
                         print(f"[{verdict}] status {status['status']:<9} {status['id']} to {status['recipient_id']} {error}", flush=True)
                         printed = True
                     for message in value.get("messages", []):
-                        text = message.get("text", {}).get("body")
+                        text = (message.get("text", {}).get("body")
+                                or json.dumps(message.get("interactive") or message.get("button")))
                         print(f"[{verdict}] inbound {message['id']} from {message['from']}: {text}", flush=True)
                         printed = True
                     if not printed:
                         print(f"[{verdict}] {change.get('field')}: {json.dumps(value)}", flush=True)
-        self.send_response(200)
+        self.send_response(200 if genuine else 401)
         self.send_header("Content-Length", "0")
         self.end_headers()
 

@@ -18,71 +18,36 @@ struct Log {
     dropped: Vec<(u64, u32)>,
 }
 
-fn absorb(effects: Vec<Effect>, log: &mut Log, queue: &mut Vec<WebhookDelivery>) {
-    for effect in effects {
-        match effect {
-            Effect::Webhook(delivery) => queue.push(delivery),
-            Effect::Trace {
-                event: TraceEvent::WebhookEmitted { delivery_id, .. },
-                ..
-            } => log.emitted.push(delivery_id),
-            Effect::Trace {
-                event:
-                    TraceEvent::WebhookDropped {
-                        delivery_id,
-                        attempts,
-                        ..
-                    },
-                ..
-            } => {
-                log.dropped.push((delivery_id, attempts));
-            }
-            Effect::Trace { .. } => {}
-        }
-    }
-}
-
-/// Posts every webhook the world emits to `receiver` (virtual-time status or None
-/// for no answer) and reports the outcome, until no timer is due by `until`.
+/// [`common::drive`] with a receiver that sees the virtual time, its outcome by kind.
 fn drive(
     world: &mut World,
     first: Vec<Effect>,
     until: SimTime,
     mut receiver: impl FnMut(SimTime, &WebhookDelivery) -> Option<u16>,
 ) -> Log {
-    let mut log = Log::default();
-    let mut queue = Vec::new();
-    absorb(first, &mut log, &mut queue);
-    for _ in 0..1_000_000 {
-        for delivery in std::mem::take(&mut queue) {
-            let status = receiver(delivery.at, &delivery);
-            log.attempts
-                .push((delivery.at, delivery.id, delivery.attempt, status));
-            let outcome = world.apply(
-                delivery.at,
-                Command::WebhookAttemptFinished {
-                    delivery_id: delivery.id,
-                    attempt: delivery.attempt,
-                    copy: delivery.copy,
-                    destination: delivery.destination.kind(),
-                    url: "http://receiver/webhook".to_owned(),
-                    http_status: status,
-                    latency_ms: 1,
-                    error: status.is_none().then(|| "connection refused".to_owned()),
-                },
-            );
-            absorb(outcome.effects, &mut log, &mut queue);
-        }
-        match world.next_deadline() {
-            Some(deadline) if deadline <= until => {
-                let effects = world.advance(deadline);
-                absorb(effects, &mut log, &mut queue);
-            }
-            _ if queue.is_empty() => return log,
-            _ => {}
-        }
+    let run = common::drive(world, first, until, |delivery| {
+        receiver(delivery.at, delivery)
+    });
+    Log {
+        attempts: run
+            .posts
+            .iter()
+            .map(|(d, status)| (d.at, d.id, d.attempt, *status))
+            .collect(),
+        emitted: run.emitted(),
+        dropped: run
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                TraceEvent::WebhookDropped {
+                    delivery_id,
+                    attempts,
+                    ..
+                } => Some((*delivery_id, *attempts)),
+                _ => None,
+            })
+            .collect(),
     }
-    panic!("the drive did not settle: a retry loop without end");
 }
 
 fn inbound_effects(world: &mut World, at: SimTime) -> Vec<Effect> {

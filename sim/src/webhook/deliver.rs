@@ -173,7 +173,7 @@ async fn post(
             (None, Some(format!("timed out after {:?}", config.timeout)))
         }
         Err(error) if error.is_connect() => (None, Some("connection refused".to_owned())),
-        Err(error) => (None, Some(redact_url(&error.without_url().to_string()))),
+        Err(error) => (None, Some(describe_error(error))),
     };
     report(Command::WebhookAttemptFinished {
         delivery_id: delivery.id,
@@ -185,4 +185,21 @@ async fn post(
         latency_ms,
         error,
     });
+}
+
+/// A request error with its causes (`error sending request: connection closed
+/// before message completed`), without the URL's secrets.
+pub fn describe_error(error: reqwest::Error) -> String {
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    redact_url(&text)
 }

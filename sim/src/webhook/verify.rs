@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::deliver::{Stopwatch, redact_url};
+use super::deliver::{Stopwatch, describe_error};
 use crate::model::webhooks::Verification;
 
 /// Most bytes of a handshake answer read.
@@ -79,11 +79,7 @@ pub async fn handshake(
             (None, false, Some(format!("timed out after {timeout:?}")))
         }
         Err(error) if error.is_connect() => (None, false, Some("connection refused".to_owned())),
-        Err(error) => (
-            None,
-            false,
-            Some(redact_url(&error.without_url().to_string())),
-        ),
+        Err(error) => (None, false, Some(describe_error(error))),
     };
     HandshakeOutcome {
         http_status,

@@ -8,8 +8,10 @@
 
 use serde_json::{Value, json};
 use wasim_sim::model::{
-    Command, InboundContent, Reply, SimTime, StatusKind, Surface, World, WorldSpec,
+    Command, CopyKind, Effect, InboundContent, Reply, SimTime, StatusKind, Surface,
+    WebhookDelivery, World, WorldSpec,
 };
+use wasim_sim::trace::TraceEvent;
 
 pub const TOKEN: &str = "wasim_test_access_token";
 pub const US_NUMBER: &str = "110000000000001";
@@ -136,4 +138,97 @@ pub fn outcome(world: &mut World, until: SimTime, id: &str) -> Option<u32> {
 
 pub fn hours(h: u64) -> SimTime {
     SimTime::ZERO.plus_hours(h)
+}
+
+/// What [`drive`] saw: every post with the receiver's answer, and every trace event.
+#[derive(Debug, Default)]
+pub struct Drive {
+    /// Each post in the order the world asked for it, with the answer given.
+    pub posts: Vec<(WebhookDelivery, Option<u16>)>,
+    /// Every trace event the world produced, in order.
+    pub events: Vec<TraceEvent>,
+}
+
+impl Drive {
+    /// Ids of the deliveries emitted.
+    pub fn emitted(&self) -> Vec<u64> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                TraceEvent::WebhookEmitted { delivery_id, .. } => Some(*delivery_id),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Faults of kind `fault` recorded.
+    pub fn faults(&self, fault: &str) -> usize {
+        self.events
+            .iter()
+            .filter(|e| matches!(e, TraceEvent::WebhookFault { fault: f, .. } if f == fault))
+            .count()
+    }
+
+    /// Posts of one copy kind.
+    pub fn posts_of(&self, copy: CopyKind) -> Vec<&WebhookDelivery> {
+        self.posts
+            .iter()
+            .filter(|(d, _)| d.copy == copy)
+            .map(|(d, _)| d)
+            .collect()
+    }
+
+    /// Folds more effects in; returns the posts they ask for.
+    pub fn absorb(&mut self, effects: Vec<Effect>) -> Vec<WebhookDelivery> {
+        let mut posts = Vec::new();
+        for effect in effects {
+            match effect {
+                Effect::Webhook(delivery) => posts.push(delivery),
+                Effect::Trace { event, .. } => self.events.push(event),
+            }
+        }
+        posts
+    }
+}
+
+/// Plays the delivery engine: posts every webhook the world asks for to `receiver`
+/// (its answer, or None for no answer), reports each outcome back, and fires timers
+/// until none is due by `until`.
+pub fn drive(
+    world: &mut World,
+    first: Vec<Effect>,
+    until: SimTime,
+    mut receiver: impl FnMut(&WebhookDelivery) -> Option<u16>,
+) -> Drive {
+    let mut log = Drive::default();
+    let mut queue = log.absorb(first);
+    for _ in 0..1_000_000 {
+        for delivery in std::mem::take(&mut queue) {
+            let status = receiver(&delivery);
+            let outcome = world.apply(
+                delivery.at,
+                Command::WebhookAttemptFinished {
+                    delivery_id: delivery.id,
+                    attempt: delivery.attempt,
+                    copy: delivery.copy,
+                    destination: delivery.destination.kind(),
+                    url: delivery.destination.url().to_owned(),
+                    http_status: status,
+                    latency_ms: 1,
+                    error: status.is_none().then(|| "connection refused".to_owned()),
+                },
+            );
+            log.posts.push((delivery, status));
+            queue.extend(log.absorb(outcome.effects));
+        }
+        match world.next_deadline() {
+            Some(deadline) if deadline <= until => {
+                let effects = world.advance(deadline);
+                queue.extend(log.absorb(effects));
+            }
+            _ if queue.is_empty() => return log,
+            _ => {}
+        }
+    }
+    panic!("the drive did not settle: a loop without end");
 }
