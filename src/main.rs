@@ -10,9 +10,6 @@ use clap::{Parser, Subcommand};
 pub(crate) mod exit_code {
     /// Success (certified, served until stopped).
     pub(crate) const OK: u8 = 0;
-    /// Violations found.
-    #[expect(dead_code, reason = "used by `wasim certify` (issue 4)")]
-    pub(crate) const VIOLATIONS: u8 = 1;
     /// Harness, configuration or integration failure.
     pub(crate) const FAILURE: u8 = 2;
 }
@@ -35,16 +32,37 @@ enum Command {
     /// Post one signed sample webhook (a status, an inbound text, a template or partner
     /// event) to your receiver, to wire it up.
     Trigger(cmd::trigger::TriggerArgs),
+    /// Play scenario files against an integration and judge it (exit 0 passed, 1
+    /// violations, 2 harness failure).
+    Run(cmd::run::RunArgs),
+    /// Certify an integration against the whole scenario library (default: the bundled
+    /// reference integration).
+    Certify(cmd::certify::CertifyArgs),
+    /// List the check catalog: ids, rules and where they come from.
+    Checks,
+    /// Work with reports (`merge` the slices of a partitioned certification).
+    Report(cmd::report::ReportArgs),
+    /// The bundled reference integration (the default --integration), correct or flawed.
+    #[command(hide = true)]
+    ReferenceIntegration(cmd::reference::ReferenceArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => cmd::serve::run(args),
-        Command::Trigger(args) => cmd::trigger::run(args),
+        Command::Serve(args) => cmd::serve::run(args).map(|()| exit_code::OK),
+        Command::Trigger(args) => cmd::trigger::run(args).map(|()| exit_code::OK),
+        Command::Run(args) => cmd::run::run(args),
+        Command::Certify(args) => cmd::certify::run(args),
+        Command::Checks => {
+            cmd::checks::run();
+            Ok(exit_code::OK)
+        }
+        Command::Report(args) => cmd::report::run(args),
+        Command::ReferenceIntegration(args) => cmd::reference::run(args),
     };
     match result {
-        Ok(()) => ExitCode::from(exit_code::OK),
+        Ok(code) => ExitCode::from(code),
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::from(exit_code::FAILURE)

@@ -46,6 +46,9 @@ pub struct ServeConfig {
     pub trace_path: Option<PathBuf>,
     /// Token the control API requires (`X-Wasim-Control-Token`); required off loopback.
     pub control_token: Option<String>,
+    /// How long one webhook attempt or handshake may take. Default 10 s (Meta's is
+    /// unpublished).
+    pub webhook_timeout: Duration,
 }
 
 impl ServeConfig {
@@ -59,6 +62,7 @@ impl ServeConfig {
             webhook_url: None,
             trace_path: None,
             control_token: None,
+            webhook_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -117,10 +121,11 @@ impl AppState {
             })),
             None => None,
         };
-        let delivery = DeliveryConfig::new(
+        let mut delivery = DeliveryConfig::new(
             config.spec.app_secret.clone(),
             config.spec.partner.webhook_secret.clone(),
         );
+        delivery.timeout = config.webhook_timeout;
         let state = Arc::new_cyclic(|weak: &Weak<AppState>| {
             let weak = weak.clone();
             let report = Arc::new(move |command: Command| {
@@ -302,7 +307,7 @@ impl AppState {
             Reply::Invalid(message) => return Err(message),
             other => return Err(format!("unexpected reply {other:?}")),
         };
-        let timeout = Duration::from_secs(10);
+        let timeout = self.config.webhook_timeout;
         let outcome = handshake(&self.http, &verification, timeout, wall_now).await;
         self.apply(Command::WebhookVerified {
             verification_id: verification.id,
@@ -386,13 +391,44 @@ pub enum ServeError {
     Serve(std::io::Error),
 }
 
-/// Binds `addr` and serves every surface until the process stops. `on_ready` gets
-/// the bound address (useful with port 0).
-pub async fn serve(
-    addr: SocketAddr,
-    config: ServeConfig,
-    on_ready: impl FnOnce(SocketAddr, &AppState),
-) -> Result<(), ServeError> {
+/// A server running in the background (see [`start`]); stops when dropped or
+/// [`Running::stop`]ped.
+#[derive(Debug)]
+pub struct Running {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// The simulator's state, for driving it in process.
+    pub state: Arc<AppState>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), ServeError>>,
+}
+
+impl Running {
+    /// Stops serving and waits for the server task to end.
+    pub async fn stop(mut self) -> Result<(), ServeError> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        match (&mut self.task).await {
+            Ok(result) => result,
+            Err(error) => Err(ServeError::Config(format!(
+                "the server task failed: {error}"
+            ))),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+/// Binds `addr` and serves every surface in the background (on the current tokio
+/// runtime) until stopped.
+pub async fn start(addr: SocketAddr, config: ServeConfig) -> Result<Running, ServeError> {
     if !addr.ip().is_loopback() && config.control_token.is_none() {
         return Err(ServeError::Config(format!(
             "refusing to serve the control API on non-loopback address {addr} without a control token: pass --control-token (or bind 127.0.0.1)"
@@ -403,8 +439,37 @@ pub async fn serve(
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;
     let local = listener.local_addr().map_err(ServeError::Serve)?;
-    on_ready(local, &state);
-    tokio::spawn(state.clone().drive_clock());
+    let clock = tokio::spawn(state.clone().drive_clock());
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    let router = crate::api::router(state.clone());
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+            .map_err(ServeError::Serve);
+        clock.abort();
+        served
+    });
+    Ok(Running {
+        addr: local,
+        state,
+        shutdown: Some(shutdown),
+        task,
+    })
+}
+
+/// Binds `addr` and serves every surface until the process stops. `on_ready` gets
+/// the bound address (useful with port 0).
+pub async fn serve(
+    addr: SocketAddr,
+    config: ServeConfig,
+    on_ready: impl FnOnce(SocketAddr, &AppState),
+) -> Result<(), ServeError> {
+    let mut running = start(addr, config).await?;
+    let state = running.state.clone();
+    on_ready(running.addr, &state);
     // Meta verifies a callback when it is set: do it once the server listens.
     if state.read(|sim| sim.world.webhook_endpoints().callback_url.is_some()) {
         let verifier = state.clone();
@@ -419,7 +484,11 @@ pub async fn serve(
             }
         });
     }
-    axum::serve(listener, crate::api::router(state))
-        .await
-        .map_err(ServeError::Serve)
+    let task = &mut running.task;
+    match task.await {
+        Ok(result) => result,
+        Err(error) => Err(ServeError::Config(format!(
+            "the server task failed: {error}"
+        ))),
+    }
 }

@@ -229,6 +229,30 @@ pub enum TraceEvent {
         /// How many messages.
         count: u32,
     },
+    /// The Cloud API access token was replaced; the old one is refused from now on.
+    AccessTokenRotated {
+        /// Fingerprint of the old token.
+        old: String,
+        /// Fingerprint of the new one.
+        new: String,
+    },
+    /// The scenario runner played a step.
+    ScenarioStep {
+        /// The step's index in the scenario, from 1.
+        index: usize,
+        /// The step in words.
+        text: String,
+    },
+    /// The integration said what it knows of a message (`GET /wasim/messages/{id}`
+    /// on its driver hook), asked by the runner at the end of a scenario.
+    IntegrationState {
+        /// The wamid.
+        message_id: String,
+        /// The status it reported; none when it did not know the message.
+        status: Option<String>,
+        /// Its HTTP answer; none when it did not answer.
+        http_status: Option<u16>,
+    },
     /// Virtual time was moved forward on request.
     ClockAdvanced {
         /// Time before.

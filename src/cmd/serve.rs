@@ -62,15 +62,13 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         .webhook_url
         .clone()
         .or_else(|| spec.webhook_url.clone());
-    let config = ServeConfig {
-        spec,
-        seed: args.seed,
-        policy: args.policy,
-        clock: args.clock,
-        webhook_url: args.webhook_url,
-        trace_path: args.trace,
-        control_token: args.control_token,
-    };
+    let mut config = ServeConfig::new(spec);
+    config.seed = args.seed;
+    config.policy = args.policy;
+    config.clock = args.clock;
+    config.webhook_url = args.webhook_url;
+    config.trace_path = args.trace;
+    config.control_token = args.control_token;
     let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
     runtime.block_on(wasim_sim::serve(args.addr, config, |addr, state| {
         state.read(|sim| {

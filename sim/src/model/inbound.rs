@@ -139,7 +139,7 @@ impl World {
                     Some(message) => Some(message.id.clone()),
                     None => {
                         return Reply::Invalid(format!(
-                            "context: a {} reply answers a business message, but none was sent to `{from}` from {}; send one first or pass \"context\": wamid",
+                            "context: a reply ({}) answers a business message, but none was sent to `{from}` from {}; send one first or pass \"context\": wamid",
                             content.message_type(),
                             phone.id
                         ));

@@ -182,6 +182,9 @@ pub enum Command {
         /// The profile.
         profile: Option<FaultProfile>,
     },
+    /// Replace the Cloud API access token with a new one (a compromised token is
+    /// reset): the old one is refused with 190 from now on.
+    RotateAccessToken,
     /// Emit one change (a template, account or partner event) through the pipeline.
     EmitEvent {
         /// Whom it is for.
@@ -218,6 +221,8 @@ pub enum Reply {
     },
     /// A verification handshake to perform.
     Verify(Verification),
+    /// The access token was replaced by this one.
+    AccessTokenRotated(secret::Secret),
     /// A 360dialog webhook was stored.
     D360WebhookSet(D360Webhook),
     /// A control command named something that does not exist.
@@ -648,6 +653,21 @@ impl World {
             Command::SetWebhookFaults { profile } => {
                 self.set_faults(now, profile, &mut effects);
                 Reply::Done
+            }
+            Command::RotateAccessToken => {
+                let old = self.spec.access_token.fingerprint();
+                let token = secret::Secret::from(
+                    format!("wasim_rotated_{}", self.ids_rng.token(24)).as_str(),
+                );
+                self.spec.access_token = token.clone();
+                effects.push(Effect::Trace {
+                    at: now,
+                    event: TraceEvent::AccessTokenRotated {
+                        old,
+                        new: token.fingerprint(),
+                    },
+                });
+                Reply::AccessTokenRotated(token)
             }
             Command::EmitEvent { route, field, body } => {
                 if let Route::Number(id) = &route

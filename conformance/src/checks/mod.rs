@@ -1,0 +1,182 @@
+//! The check catalog: each check a stable id, a severity, a one-line rule, the
+//! platform reference section it stems from, and a pure function over a
+//! scenario's trace that passes, fails with the records that prove it, or does
+//! not apply.
+//!
+//! - [`webhooks`]: what a receiver must do with what the platform posts
+//!   (acknowledge fast, refuse forgeries, de-duplicate, never regress a status,
+//!   echo the handshake).
+//! - [`sending`]: what a sender must not do (resend after 131049 or 131050,
+//!   free-form text outside the window, hot loops after rate or auth errors).
+
+pub mod sending;
+pub mod webhooks;
+
+use std::collections::BTreeMap;
+
+use wasim_reports::{CheckResult, CheckStatus, ProofRecord, Severity};
+use wasim_sim::{TraceEvent, TraceRecord};
+
+use crate::describe;
+
+/// Most proof records cited per failure.
+pub const PROOF_MAX: usize = 6;
+
+/// What a check sees: one scenario's trace.
+#[derive(Debug, Clone, Copy)]
+pub struct Evidence<'a> {
+    /// Every record, in order.
+    pub records: &'a [TraceRecord],
+}
+
+impl<'a> Evidence<'a> {
+    /// The records with their events, in order.
+    pub fn events(&self) -> impl Iterator<Item = (&'a TraceRecord, &'a TraceEvent)> + use<'a> {
+        self.records.iter().map(|r| (r, &r.event))
+    }
+
+    /// The record with sequence number `seq`.
+    pub fn record(&self, seq: u64) -> Option<&'a TraceRecord> {
+        self.records.iter().find(|r| r.seq == seq)
+    }
+}
+
+/// A check's judgement, before it is dressed for the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Judgement {
+    /// The rule held; what was judged.
+    Pass(String),
+    /// The rule was broken: why, and the sequence numbers of the proving records.
+    Fail {
+        /// One line.
+        message: String,
+        /// Proving records, in trace order.
+        proof: Vec<u64>,
+    },
+    /// Nothing in the scenario for this rule to judge; why.
+    NotApplicable(String),
+}
+
+/// One check of the catalog.
+#[derive(Debug, Clone, Copy)]
+pub struct Check {
+    /// Stable id (`CAP-001`).
+    pub id: &'static str,
+    /// Severity.
+    pub severity: Severity,
+    /// The rule, one line.
+    pub rule: &'static str,
+    /// The reference section (`whatsapp-platform.md §3`).
+    pub reference: &'static str,
+    /// Why it matters, one or two sentences.
+    pub rationale: &'static str,
+    /// The judge.
+    pub judge: fn(&Evidence<'_>) -> Judgement,
+}
+
+/// Every check, in catalog order.
+pub const CATALOG: &[Check] = &[
+    webhooks::ACK_FAST,
+    webhooks::FORGED_REFUSED,
+    webhooks::DUPLICATES_HARMLESS,
+    webhooks::NO_STATUS_REGRESSION,
+    webhooks::HANDSHAKE_ECHOED,
+    sending::NO_RESEND_AFTER_CAP,
+    sending::NO_MARKETING_AFTER_OPT_OUT,
+    sending::NO_TEXT_OUTSIDE_WINDOW,
+    sending::BACKOFF_AFTER_RATE_LIMIT,
+    sending::NO_AUTH_HOT_LOOP,
+];
+
+/// The check called `id`.
+pub fn find(id: &str) -> Option<&'static Check> {
+    CATALOG.iter().find(|check| check.id == id)
+}
+
+impl Check {
+    /// Judges `evidence` and dresses the result for a report.
+    pub fn run(&self, evidence: &Evidence<'_>) -> CheckResult {
+        let (status, message, proof) = match (self.judge)(evidence) {
+            Judgement::Pass(message) => (CheckStatus::Pass, message, Vec::new()),
+            Judgement::NotApplicable(message) => (CheckStatus::NotApplicable, message, Vec::new()),
+            Judgement::Fail { message, proof } => (CheckStatus::Fail, message, proof),
+        };
+        let proof = proof
+            .iter()
+            .take(PROOF_MAX)
+            .filter_map(|seq| evidence.record(*seq))
+            .map(|record| ProofRecord {
+                seq: record.seq,
+                at_ms: record.at_ms,
+                kind: describe::kind(&record.event),
+                summary: describe::summarize(&record.event),
+            })
+            .collect();
+        CheckResult {
+            id: self.id.to_owned(),
+            severity: self.severity,
+            rule: self.rule.to_owned(),
+            reference: self.reference.to_owned(),
+            status,
+            message,
+            proof,
+        }
+    }
+}
+
+/// The catalog as text, for `wasim checks`.
+pub fn catalog_text() -> String {
+    let mut out = String::new();
+    for check in CATALOG {
+        let severity = match check.severity {
+            Severity::Must => "must",
+            Severity::Should => "should",
+        };
+        out.push_str(&format!(
+            "{}  [{severity}]  {}\n    {}\n    source: {}\n\n",
+            check.id, check.rule, check.rationale, check.reference
+        ));
+    }
+    out
+}
+
+/// Groups items by key, keeping each group's order (a small helper for judges).
+pub(crate) fn group<K: Ord, V>(items: impl IntoIterator<Item = (K, V)>) -> BTreeMap<K, Vec<V>> {
+    let mut groups: BTreeMap<K, Vec<V>> = BTreeMap::new();
+    for (key, value) in items {
+        groups.entry(key).or_default().push(value);
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_well_formed() {
+        let mut ids: Vec<&str> = CATALOG.iter().map(|c| c.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), CATALOG.len(), "duplicate check ids");
+        for check in CATALOG {
+            let (area, number) = check.id.split_once('-').expect("AREA-NNN");
+            assert!(area.chars().all(|c| c.is_ascii_uppercase()), "{}", check.id);
+            assert_eq!(number.len(), 3, "{}", check.id);
+            assert!(
+                check.reference.contains('§'),
+                "{} cites a section",
+                check.id
+            );
+            assert!(!check.rule.contains('\n'), "{}: one-line rule", check.id);
+        }
+    }
+
+    #[test]
+    fn the_catalog_text_lists_every_check() {
+        let text = catalog_text();
+        for check in CATALOG {
+            assert!(text.contains(check.id) && text.contains(check.rule));
+        }
+    }
+}

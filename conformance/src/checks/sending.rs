@@ -1,0 +1,444 @@
+//! Checks on what a sender must not do (reference §2, §3, §7).
+
+use wasim_reports::Severity;
+use wasim_sim::TraceEvent;
+
+use super::{Check, Evidence, Judgement, group};
+
+/// Hours after a 131049 in which marketing to that user is a naive retry.
+pub const CAP_QUIET_HOURS: u64 = 24;
+
+/// Most sends to one user at one virtual instant once a rate limit refused one.
+pub const RATE_SENDS_MAX: usize = 5;
+
+/// Most requests with one refused credential at one virtual instant.
+pub const AUTH_REQUESTS_MAX: usize = 3;
+
+/// CAP-001.
+pub const NO_RESEND_AFTER_CAP: Check = Check {
+    id: "CAP-001",
+    severity: Severity::Must,
+    rule: "No marketing template to a user within 24 h after a 131049 for that user",
+    reference: "whatsapp-platform.md §3",
+    rationale: "131049 means the user already got enough marketing from all businesses; \
+                Meta says repeated retries can block the user for up to 24 hours. Wait.",
+    judge: no_resend_after_cap,
+};
+
+fn no_resend_after_cap(evidence: &Evidence<'_>) -> Judgement {
+    let capped: Vec<(u64, u64, &str)> = evidence
+        .events()
+        .filter_map(|(record, event)| match event {
+            TraceEvent::Status {
+                to,
+                error_code: Some(131_049),
+                ..
+            } => Some((record.seq, record.at_ms, to.as_str())),
+            _ => None,
+        })
+        .collect();
+    if capped.is_empty() {
+        return Judgement::NotApplicable("no message failed with 131049".to_owned());
+    }
+    let quiet_ms = CAP_QUIET_HOURS * 3_600_000;
+    let mut proof = Vec::new();
+    for (record, event) in evidence.events() {
+        if let TraceEvent::MessageAccepted { to, category, .. } = event
+            && category == "MARKETING"
+            && let Some((seq, ..)) = capped.iter().find(|(seq, at, user)| {
+                *user == to && record.seq > *seq && record.at_ms < at + quiet_ms
+            })
+        {
+            proof.push(*seq);
+            proof.push(record.seq);
+        }
+    }
+    if proof.is_empty() {
+        Judgement::Pass(format!(
+            "{} capped user(s) left alone for 24 h",
+            capped.len()
+        ))
+    } else {
+        proof.sort_unstable();
+        proof.dedup();
+        Judgement::Fail {
+            message: "marketing sent again to a user within 24 h of their 131049".to_owned(),
+            proof,
+        }
+    }
+}
+
+/// CAP-002.
+pub const NO_MARKETING_AFTER_OPT_OUT: Check = Check {
+    id: "CAP-002",
+    severity: Severity::Must,
+    rule: "No marketing template to a user after a 131050 (they stopped marketing)",
+    reference: "whatsapp-platform.md §2",
+    rationale: "131050 means the user chose to stop marketing from this business; \
+                keep sending and the business's quality and limits suffer.",
+    judge: no_marketing_after_opt_out,
+};
+
+fn no_marketing_after_opt_out(evidence: &Evidence<'_>) -> Judgement {
+    let stopped: Vec<(u64, &str)> = evidence
+        .events()
+        .filter_map(|(record, event)| match event {
+            TraceEvent::Status {
+                to,
+                error_code: Some(131_050),
+                ..
+            } => Some((record.seq, to.as_str())),
+            TraceEvent::MessageRejected {
+                to: Some(to),
+                code: 131_050,
+                ..
+            } => Some((record.seq, to.as_str())),
+            _ => None,
+        })
+        .collect();
+    if stopped.is_empty() {
+        return Judgement::NotApplicable("no message failed with 131050".to_owned());
+    }
+    let mut proof = Vec::new();
+    for (record, event) in evidence.events() {
+        if let TraceEvent::MessageAccepted { to, category, .. } = event
+            && category == "MARKETING"
+            && let Some((seq, _)) = stopped
+                .iter()
+                .find(|(seq, user)| *user == to && record.seq > *seq)
+        {
+            proof.push(*seq);
+            proof.push(record.seq);
+        }
+    }
+    if proof.is_empty() {
+        Judgement::Pass(format!("{} opted-out user(s) left alone", stopped.len()))
+    } else {
+        proof.sort_unstable();
+        proof.dedup();
+        Judgement::Fail {
+            message: "marketing sent again to a user who stopped marketing".to_owned(),
+            proof,
+        }
+    }
+}
+
+/// WIN-001.
+pub const NO_TEXT_OUTSIDE_WINDOW: Check = Check {
+    id: "WIN-001",
+    severity: Severity::Must,
+    rule: "No free-form message outside the 24 h customer service window (131047)",
+    reference: "whatsapp-platform.md §2, §7",
+    rationale: "Outside the window only templates may be sent; a free-form message \
+                fails with 131047 (re-engagement) and never reaches the user.",
+    judge: no_text_outside_window,
+};
+
+fn no_text_outside_window(evidence: &Evidence<'_>) -> Judgement {
+    let mut free_form = 0usize;
+    let mut proof = Vec::new();
+    for (record, event) in evidence.events() {
+        match event {
+            TraceEvent::MessageAccepted { message_type, .. } if message_type != "template" => {
+                free_form += 1;
+            }
+            TraceEvent::MessageRejected { code: 131_047, .. }
+            | TraceEvent::Status {
+                error_code: Some(131_047),
+                ..
+            } => proof.push(record.seq),
+            _ => {}
+        }
+    }
+    if !proof.is_empty() {
+        return Judgement::Fail {
+            message: format!(
+                "{} free-form message(s) outside the window (131047)",
+                proof.len()
+            ),
+            proof,
+        };
+    }
+    if free_form == 0 {
+        return Judgement::NotApplicable("no free-form message was sent".to_owned());
+    }
+    Judgement::Pass(format!(
+        "{free_form} free-form message(s), all inside a window"
+    ))
+}
+
+/// RATE-001.
+pub const BACKOFF_AFTER_RATE_LIMIT: Check = Check {
+    id: "RATE-001",
+    severity: Severity::Must,
+    rule: "Back off after 130429 or 131056: at most 5 sends to that user in the same instant",
+    reference: "whatsapp-platform.md §7",
+    rationale: "Throughput (130429) and pair-rate (131056) errors ask the sender to slow \
+                down; retrying in a tight loop only burns the limit and the API quota.",
+    judge: backoff_after_rate_limit,
+};
+
+fn backoff_after_rate_limit(evidence: &Evidence<'_>) -> Judgement {
+    let rejected = group(evidence.events().filter_map(|(record, event)| match event {
+        TraceEvent::MessageRejected {
+            phone_number_id,
+            to: Some(to),
+            code: 130_429 | 131_056,
+            ..
+        } => Some((
+            (phone_number_id.clone(), to.clone(), record.at_ms),
+            record.seq,
+        )),
+        _ => None,
+    }));
+    if rejected.is_empty() {
+        return Judgement::NotApplicable("no send was refused for a rate limit".to_owned());
+    }
+    let mut proof = Vec::new();
+    let mut loops = Vec::new();
+    for ((_, to, _), seqs) in &rejected {
+        if seqs.len() > RATE_SENDS_MAX {
+            loops.push(format!("{} to {to}", seqs.len()));
+            proof.extend(seqs.iter().take(3));
+            proof.extend(seqs.last());
+        }
+    }
+    if loops.is_empty() {
+        Judgement::Pass(format!(
+            "{} rate-limited user(s), no hot loop",
+            rejected.len()
+        ))
+    } else {
+        proof.sort_unstable();
+        Judgement::Fail {
+            message: format!(
+                "sends refused for a rate limit repeated at once: {}",
+                loops.join(", ")
+            ),
+            proof,
+        }
+    }
+}
+
+/// AUTH-001.
+pub const NO_AUTH_HOT_LOOP: Check = Check {
+    id: "AUTH-001",
+    severity: Severity::Must,
+    rule: "Stop on an authentication failure: at most 3 requests with a refused credential in the same instant",
+    reference: "whatsapp-platform.md §1.6, §10",
+    rationale: "A refused token or key will not start working by retrying; a hot loop \
+                floods the API and hides the real incident (a reset or revoked key).",
+    judge: no_auth_hot_loop,
+};
+
+fn no_auth_hot_loop(evidence: &Evidence<'_>) -> Judgement {
+    let refused = group(evidence.events().filter_map(|(record, event)| match event {
+        TraceEvent::Request {
+            http_status: 401,
+            credential,
+            ..
+        } => Some(((credential.clone(), record.at_ms), record.seq)),
+        _ => None,
+    }));
+    if refused.is_empty() {
+        return Judgement::NotApplicable("no request was refused for its credential".to_owned());
+    }
+    let mut proof = Vec::new();
+    let mut loops = 0usize;
+    for seqs in refused.values() {
+        if seqs.len() > AUTH_REQUESTS_MAX {
+            loops += seqs.len();
+            proof.extend(seqs.iter().take(3));
+            proof.extend(seqs.last());
+        }
+    }
+    if proof.is_empty() {
+        Judgement::Pass("refused credentials were not retried in a loop".to_owned())
+    } else {
+        proof.sort_unstable();
+        Judgement::Fail {
+            message: format!("{loops} requests repeated a refused credential at once"),
+            proof,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wasim_sim::TraceRecord;
+
+    use super::*;
+
+    fn judge(check: &Check, events: Vec<(u64, TraceEvent)>) -> Judgement {
+        let records: Vec<TraceRecord> = events
+            .into_iter()
+            .enumerate()
+            .map(|(seq, (at_ms, event))| TraceRecord {
+                seq: seq as u64,
+                at_ms,
+                event,
+            })
+            .collect();
+        (check.judge)(&Evidence { records: &records })
+    }
+
+    fn failed(to: &str, code: u32) -> TraceEvent {
+        TraceEvent::Status {
+            message_id: "wamid.1".to_owned(),
+            to: to.to_owned(),
+            status: "failed".to_owned(),
+            error_code: Some(code),
+        }
+    }
+
+    fn accepted(to: &str, category: &str, message_type: &str) -> TraceEvent {
+        TraceEvent::MessageAccepted {
+            message_id: "wamid.2".to_owned(),
+            surface: "graph".to_owned(),
+            phone_number_id: "1".to_owned(),
+            to: to.to_owned(),
+            message_type: message_type.to_owned(),
+            template: Some("spring_sale".to_owned()),
+            category: category.to_owned(),
+            message_status: None,
+        }
+    }
+
+    fn rejected(to: &str, code: u32) -> TraceEvent {
+        TraceEvent::MessageRejected {
+            surface: "graph".to_owned(),
+            phone_number_id: Some("1".to_owned()),
+            to: Some(to.to_owned()),
+            code,
+            title: "t".to_owned(),
+        }
+    }
+
+    const HOUR: u64 = 3_600_000;
+
+    #[test]
+    fn marketing_within_24_hours_of_a_131049_fails_and_after_passes() {
+        let resend = vec![
+            (0, failed("91", 131_049)),
+            (HOUR, accepted("91", "MARKETING", "template")),
+        ];
+        assert!(
+            matches!(judge(&NO_RESEND_AFTER_CAP, resend), Judgement::Fail { proof, .. } if proof == vec![0, 1])
+        );
+        let later = vec![
+            (0, failed("91", 131_049)),
+            (25 * HOUR, accepted("91", "MARKETING", "template")),
+        ];
+        assert!(matches!(
+            judge(&NO_RESEND_AFTER_CAP, later),
+            Judgement::Pass(_)
+        ));
+        let utility = vec![
+            (0, failed("91", 131_049)),
+            (HOUR, accepted("91", "UTILITY", "template")),
+        ];
+        assert!(matches!(
+            judge(&NO_RESEND_AFTER_CAP, utility),
+            Judgement::Pass(_)
+        ));
+        let other = vec![
+            (0, failed("91", 131_049)),
+            (HOUR, accepted("55", "MARKETING", "template")),
+        ];
+        assert!(matches!(
+            judge(&NO_RESEND_AFTER_CAP, other),
+            Judgement::Pass(_)
+        ));
+        assert!(matches!(
+            judge(&NO_RESEND_AFTER_CAP, vec![]),
+            Judgement::NotApplicable(_)
+        ));
+    }
+
+    #[test]
+    fn marketing_after_a_131050_fails_at_any_time() {
+        let resend = vec![
+            (0, failed("91", 131_050)),
+            (100 * HOUR, accepted("91", "MARKETING", "template")),
+        ];
+        assert!(matches!(
+            judge(&NO_MARKETING_AFTER_OPT_OUT, resend),
+            Judgement::Fail { .. }
+        ));
+        let before = vec![
+            (0, accepted("91", "MARKETING", "template")),
+            (HOUR, failed("91", 131_050)),
+        ];
+        assert!(matches!(
+            judge(&NO_MARKETING_AFTER_OPT_OUT, before),
+            Judgement::Pass(_)
+        ));
+    }
+
+    #[test]
+    fn any_131047_fails_the_window_rule() {
+        let inside = vec![(0, accepted("91", "SERVICE", "text"))];
+        assert!(matches!(
+            judge(&NO_TEXT_OUTSIDE_WINDOW, inside),
+            Judgement::Pass(_)
+        ));
+        let outside = vec![
+            (0, accepted("91", "SERVICE", "text")),
+            (0, failed("91", 131_047)),
+        ];
+        assert!(
+            matches!(judge(&NO_TEXT_OUTSIDE_WINDOW, outside), Judgement::Fail { proof, .. } if proof == vec![1])
+        );
+        let sync = vec![(0, rejected("91", 131_047))];
+        assert!(matches!(
+            judge(&NO_TEXT_OUTSIDE_WINDOW, sync),
+            Judgement::Fail { .. }
+        ));
+    }
+
+    #[test]
+    fn more_than_five_rate_limited_sends_at_one_instant_is_a_hot_loop() {
+        let backoff: Vec<(u64, TraceEvent)> =
+            (0..4).map(|_| (0, rejected("91", 131_056))).collect();
+        assert!(matches!(
+            judge(&BACKOFF_AFTER_RATE_LIMIT, backoff),
+            Judgement::Pass(_)
+        ));
+        let spread: Vec<(u64, TraceEvent)> = (0..10)
+            .map(|i| (i * 1000, rejected("91", 130_429)))
+            .collect();
+        assert!(matches!(
+            judge(&BACKOFF_AFTER_RATE_LIMIT, spread),
+            Judgement::Pass(_)
+        ));
+        let hot: Vec<(u64, TraceEvent)> = (0..20).map(|_| (0, rejected("91", 130_429))).collect();
+        assert!(
+            matches!(judge(&BACKOFF_AFTER_RATE_LIMIT, hot), Judgement::Fail { proof, .. } if proof == vec![0, 1, 2, 19])
+        );
+    }
+
+    #[test]
+    fn repeating_a_refused_credential_at_once_is_a_hot_loop() {
+        let request = || TraceEvent::Request {
+            surface: "graph".to_owned(),
+            method: "POST".to_owned(),
+            path: "/v23.0/1/messages".to_owned(),
+            credential: Some("fp_old".to_owned()),
+            http_status: 401,
+            error_code: Some(190),
+        };
+        assert!(matches!(
+            judge(&NO_AUTH_HOT_LOOP, vec![(0, request())]),
+            Judgement::Pass(_)
+        ));
+        let hot: Vec<(u64, TraceEvent)> = (0..10).map(|_| (0, request())).collect();
+        assert!(matches!(
+            judge(&NO_AUTH_HOT_LOOP, hot),
+            Judgement::Fail { .. }
+        ));
+        assert!(matches!(
+            judge(&NO_AUTH_HOT_LOOP, vec![]),
+            Judgement::NotApplicable(_)
+        ));
+    }
+}

@@ -1,0 +1,229 @@
+//! Trace records in words: one line each, and the timeline lane each belongs to.
+//! Used for proofs and the reports' timelines. Never shows a secret: the trace
+//! holds only fingerprints.
+
+use wasim_reports::Lane;
+use wasim_sim::TraceEvent;
+
+/// The record's kind as written in the trace (`message_accepted`).
+pub fn kind(event: &TraceEvent) -> String {
+    serde_json::to_value(event)
+        .ok()
+        .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// One line on what happened.
+pub fn summarize(event: &TraceEvent) -> String {
+    match event {
+        TraceEvent::WorldBuilt { seed, profile, .. } => {
+            format!("world built (seed {seed}, policy {profile})")
+        }
+        TraceEvent::WorldReset => "world reset".to_owned(),
+        TraceEvent::Request {
+            surface,
+            method,
+            path,
+            http_status,
+            error_code,
+            credential,
+        } => {
+            let code = error_code
+                .map(|c| format!(" error {c}"))
+                .unwrap_or_default();
+            let credential = credential
+                .as_deref()
+                .map(|c| format!(" with {c}"))
+                .unwrap_or_default();
+            format!("{surface} {method} {path}{credential} → {http_status}{code}")
+        }
+        TraceEvent::MessageAccepted {
+            message_id,
+            to,
+            message_type,
+            template,
+            category,
+            ..
+        } => match template {
+            Some(template) => format!(
+                "{} template {template} to {to} accepted as {message_id}",
+                category.to_lowercase()
+            ),
+            None => format!("{message_type} to {to} accepted as {message_id}"),
+        },
+        TraceEvent::MessageRejected {
+            to, code, title, ..
+        } => format!(
+            "send to {} rejected: {code} {title}",
+            to.as_deref().unwrap_or("?")
+        ),
+        TraceEvent::MarketingCounted {
+            to,
+            window_count,
+            cap,
+            ..
+        } => format!("marketing to {to} counted ({window_count} of {cap} in the window)"),
+        TraceEvent::RecipientBlocked { to, until_ms } => {
+            format!("{to} blocked for marketing until +{}", clock(*until_ms))
+        }
+        TraceEvent::Status {
+            message_id,
+            to,
+            status,
+            error_code,
+        } => match error_code {
+            Some(code) => format!("{message_id} to {to}: {status} ({code})"),
+            None => format!("{message_id} to {to}: {status}"),
+        },
+        TraceEvent::WebhookEmitted {
+            delivery_id,
+            field,
+            changes,
+            ..
+        } => format!("webhook {delivery_id} emitted ({field}, {changes} change(s))"),
+        TraceEvent::WebhookAttempt {
+            delivery_id,
+            attempt,
+            copy,
+            http_status,
+            error,
+            ..
+        } => {
+            let answer = match (http_status, error) {
+                (Some(status), _) => format!("answered {status}"),
+                (None, Some(error)) => format!("failed: {error}"),
+                (None, None) => "no answer".to_owned(),
+            };
+            let copy = if copy == "original" {
+                String::new()
+            } else {
+                format!(" ({copy} copy)")
+            };
+            format!("webhook {delivery_id} attempt {attempt}{copy} {answer}")
+        }
+        TraceEvent::WebhookRetryScheduled {
+            delivery_id,
+            attempt,
+            due_ms,
+        } => format!(
+            "webhook {delivery_id} attempt {attempt} scheduled at +{}",
+            clock(*due_ms)
+        ),
+        TraceEvent::WebhookDropped {
+            delivery_id,
+            attempts,
+            reason,
+        } => format!("webhook {delivery_id} dropped after {attempts} attempt(s): {reason}"),
+        TraceEvent::WebhookFault {
+            delivery_id,
+            fault,
+            detail,
+        } => format!("webhook {delivery_id} {fault}: {detail}"),
+        TraceEvent::WebhookFaultsSet { .. } => "webhook fault phase began".to_owned(),
+        TraceEvent::WebhookHealed { released } => {
+            format!("webhook delivery healed ({released} held posted)")
+        }
+        TraceEvent::WebhookVerification {
+            echoed,
+            http_status,
+            error,
+            ..
+        } => match (echoed, http_status) {
+            (true, _) => "verification handshake: challenge echoed".to_owned(),
+            (false, Some(status)) => format!(
+                "verification handshake failed: answered {status}{}",
+                error
+                    .as_deref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
+            ),
+            (false, None) => format!(
+                "verification handshake failed: {}",
+                error.as_deref().unwrap_or("no answer")
+            ),
+        },
+        TraceEvent::WebhookConfigured { scope, url, .. } => format!(
+            "{scope} webhook set to {}",
+            url.as_deref().unwrap_or("nothing")
+        ),
+        TraceEvent::WebhookSkipped {
+            delivery_id,
+            reason,
+        } => format!("webhook {delivery_id} not sent: {reason}"),
+        TraceEvent::Inbound {
+            message_id,
+            from,
+            message_type,
+            ..
+        } => format!("{from} wrote ({message_type}) {message_id}"),
+        TraceEvent::EcosystemMarketing { to, count } => {
+            format!("other businesses sent {count} marketing message(s) to {to}")
+        }
+        TraceEvent::AccessTokenRotated { old, new } => {
+            format!("access token reset: {old} refused from now, {new} valid")
+        }
+        TraceEvent::ScenarioStep { index, text } => format!("step {index}: {text}"),
+        TraceEvent::IntegrationState {
+            message_id,
+            status,
+            http_status,
+        } => match (status, http_status) {
+            (Some(status), _) => format!("the integration reports {message_id} as {status}"),
+            (None, Some(code)) => format!("the integration answered {code} for {message_id}"),
+            (None, None) => format!("the integration did not answer for {message_id}"),
+        },
+        TraceEvent::ClockAdvanced { from_ms, to_ms } => format!(
+            "clock advanced from +{} to +{}",
+            clock(*from_ms),
+            clock(*to_ms)
+        ),
+    }
+}
+
+/// The timeline lane a record belongs to, if it belongs on the timeline.
+pub fn lane(event: &TraceEvent) -> Option<Lane> {
+    match event {
+        TraceEvent::ScenarioStep { .. } => Some(Lane::Step),
+        TraceEvent::MessageAccepted { .. } => Some(Lane::Message),
+        TraceEvent::MessageRejected { .. }
+        | TraceEvent::RecipientBlocked { .. }
+        | TraceEvent::WebhookDropped { .. }
+        | TraceEvent::WebhookSkipped { .. }
+        | TraceEvent::WebhookFault { .. }
+        | TraceEvent::AccessTokenRotated { .. } => Some(Lane::Incident),
+        TraceEvent::Status { error_code, .. } => Some(if error_code.is_some() {
+            Lane::Incident
+        } else {
+            Lane::Status
+        }),
+        TraceEvent::WebhookAttempt {
+            http_status, copy, ..
+        } => {
+            let ok = http_status.is_some_and(|s| (200..300).contains(&s));
+            Some(if ok || copy == "forged" {
+                Lane::Webhook
+            } else {
+                Lane::Incident
+            })
+        }
+        TraceEvent::WebhookVerification { echoed, .. } => Some(if *echoed {
+            Lane::Webhook
+        } else {
+            Lane::Incident
+        }),
+        TraceEvent::Request { http_status, .. } if *http_status == 401 => Some(Lane::Incident),
+        TraceEvent::Inbound { .. } | TraceEvent::EcosystemMarketing { .. } => Some(Lane::Step),
+        TraceEvent::WebhookFaultsSet { .. } | TraceEvent::WebhookHealed { .. } => {
+            Some(Lane::Webhook)
+        }
+        _ => None,
+    }
+}
+
+/// Virtual milliseconds as `HH:MM:SS.mmm` (days fold into hours).
+pub fn clock(ms: u64) -> String {
+    let hours = ms / 3_600_000;
+    let minutes = ms / 60_000 % 60;
+    let seconds = ms / 1_000 % 60;
+    format!("{hours:02}:{minutes:02}:{seconds:02}.{:03}", ms % 1_000)
+}

@@ -1,0 +1,204 @@
+//! The scenario library: every `*.toml` under a directory, in path order, and
+//! deterministic slices of it for CI matrices.
+
+use std::path::{Path, PathBuf};
+
+use crate::scenario::{Scenario, ScenarioError};
+
+/// A slice `K/N` of a library (1-based K).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Partition {
+    /// Which slice, from 1.
+    pub index: usize,
+    /// How many slices.
+    pub count: usize,
+}
+
+impl Partition {
+    /// The whole library.
+    pub const WHOLE: Partition = Partition { index: 1, count: 1 };
+
+    /// Whether the scenario at `position` (0-based, in library order) is in this slice:
+    /// round robin, so slices stay balanced as the library grows.
+    pub fn contains(self, position: usize) -> bool {
+        position % self.count == self.index - 1
+    }
+}
+
+impl std::fmt::Display for Partition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl std::str::FromStr for Partition {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let parsed = text.split_once('/').and_then(|(k, n)| {
+            let index = k.trim().parse::<usize>().ok()?;
+            let count = n.trim().parse::<usize>().ok()?;
+            (count >= 1 && (1..=count).contains(&index)).then_some(Partition { index, count })
+        });
+        parsed.ok_or_else(|| {
+            format!("invalid partition `{text}`: expected K/N with 1 <= K <= N, such as 2/4")
+        })
+    }
+}
+
+/// The built-in library (the repository's `scenarios/`), compiled in so that
+/// `wasim certify` works from any directory.
+pub const BUILTIN: &[(&str, &str)] = &[
+    (
+        "scenarios/auth-rotated.toml",
+        include_str!("../../scenarios/auth-rotated.toml"),
+    ),
+    (
+        "scenarios/cap-naive-retry.toml",
+        include_str!("../../scenarios/cap-naive-retry.toml"),
+    ),
+    (
+        "scenarios/cap-open-conversation-2024.toml",
+        include_str!("../../scenarios/cap-open-conversation-2024.toml"),
+    ),
+    (
+        "scenarios/cap-per-message-2025.toml",
+        include_str!("../../scenarios/cap-per-message-2025.toml"),
+    ),
+    (
+        "scenarios/forged-signature.toml",
+        include_str!("../../scenarios/forged-signature.toml"),
+    ),
+    (
+        "scenarios/handshake.toml",
+        include_str!("../../scenarios/handshake.toml"),
+    ),
+    (
+        "scenarios/inbound-reply.toml",
+        include_str!("../../scenarios/inbound-reply.toml"),
+    ),
+    (
+        "scenarios/interactive-reply.toml",
+        include_str!("../../scenarios/interactive-reply.toml"),
+    ),
+    (
+        "scenarios/opt-out.toml",
+        include_str!("../../scenarios/opt-out.toml"),
+    ),
+    (
+        "scenarios/pair-rate.toml",
+        include_str!("../../scenarios/pair-rate.toml"),
+    ),
+    (
+        "scenarios/throughput.toml",
+        include_str!("../../scenarios/throughput.toml"),
+    ),
+    (
+        "scenarios/us-pause-2025.toml",
+        include_str!("../../scenarios/us-pause-2025.toml"),
+    ),
+    (
+        "scenarios/webhook-duplicates.toml",
+        include_str!("../../scenarios/webhook-duplicates.toml"),
+    ),
+    (
+        "scenarios/webhook-reorder.toml",
+        include_str!("../../scenarios/webhook-reorder.toml"),
+    ),
+    (
+        "scenarios/window-24h.toml",
+        include_str!("../../scenarios/window-24h.toml"),
+    ),
+];
+
+/// The built-in library, parsed, in path order.
+pub fn builtin() -> Result<Vec<Scenario>, ScenarioError> {
+    BUILTIN
+        .iter()
+        .map(|(path, text)| Scenario::from_toml(text, Path::new(path)))
+        .collect()
+}
+
+/// Every scenario file under `dir` (recursively), in path order.
+pub fn files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(current) = pending.pop() {
+        let entries = std::fs::read_dir(&current)
+            .map_err(|e| format!("cannot read scenario directory {}: {e}", current.display()))?;
+        for entry in entries {
+            let path = entry
+                .map_err(|e| format!("cannot read scenario directory {}: {e}", current.display()))?
+                .path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    if found.is_empty() {
+        return Err(format!(
+            "no scenario files (*.toml) under {}",
+            dir.display()
+        ));
+    }
+    Ok(found)
+}
+
+/// Loads the scenarios of `paths` (files or directories), in library order.
+pub fn load(paths: &[PathBuf]) -> Result<Vec<Scenario>, ScenarioError> {
+    let mut files_found = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            files_found.extend(files(path).map_err(|message| ScenarioError {
+                file: path.display().to_string(),
+                message,
+            })?);
+        } else {
+            files_found.push(path.clone());
+        }
+    }
+    files_found
+        .iter()
+        .map(|file| Scenario::from_file(file))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builtin_library_parses_and_matches_the_scenarios_directory() {
+        let scenarios = builtin().expect("every built-in scenario parses");
+        assert_eq!(scenarios.len(), BUILTIN.len());
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let on_disk = files(&dir).expect("the scenarios directory");
+        let names: Vec<String> = on_disk
+            .iter()
+            .map(|p| {
+                format!(
+                    "scenarios/{}",
+                    p.file_name().unwrap_or_default().to_string_lossy()
+                )
+            })
+            .collect();
+        let built: Vec<&str> = BUILTIN.iter().map(|(path, _)| *path).collect();
+        assert_eq!(built, names, "list every file of scenarios/ in BUILTIN");
+    }
+
+    #[test]
+    fn partitions_parse_and_cover_every_position_once() {
+        assert!("0/2".parse::<Partition>().is_err());
+        assert!("3/2".parse::<Partition>().is_err());
+        assert!("x".parse::<Partition>().is_err());
+        let slices: Vec<Partition> = (1..=3).map(|k| format!("{k}/3").parse().unwrap()).collect();
+        for position in 0..10 {
+            let owners = slices.iter().filter(|p| p.contains(position)).count();
+            assert_eq!(owners, 1, "position {position}");
+        }
+        assert!(Partition::WHOLE.contains(7));
+    }
+}

@@ -1,0 +1,647 @@
+//! The runner: one fresh simulated platform per scenario, the integration started
+//! against it with the driver environment (DESIGN.md), the timeline played, due
+//! timers and webhooks drained, the integration stopped, the trace judged.
+//!
+//! Virtual time moves only when the runner says so (manual clock). After every
+//! step, and after every timer instant that posted webhooks, the runner waits
+//! until the integration is quiet (no new trace record for `quiet`) so that its
+//! reactions land at the virtual instant that caused them.
+//!
+//! Nothing here can hang: starting, every driver call, every settle and the whole
+//! scenario have wall-time bounds, and an integration that crashes, hangs or never
+//! listens is a classified harness error.
+
+pub mod process;
+pub mod summary;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use wasim_reports::{
+    Artifact, CheckStatus, Outcome, Report, ScenarioReport, Severity, Volatile, VolatileScenario,
+};
+use wasim_sim::model::Command;
+use wasim_sim::shell::{AppState, Running, start, wall_now};
+use wasim_sim::{ServeConfig, TraceEvent, TraceRecord};
+
+use self::process::{Integration, describe_exit, free_port};
+use crate::checks::{self, Evidence};
+use crate::library::Partition;
+use crate::scenario::{Scenario, Step};
+
+/// How to run scenarios.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The integration's command line, run through `sh -c`.
+    pub integration: String,
+    /// How to show the integration in reports (no secrets).
+    pub integration_label: String,
+    /// Where driver actions go instead of `http://127.0.0.1:$WASIM_WEBHOOK_PORT`.
+    pub driver_url: Option<String>,
+    /// The report directory; artifacts go under `artifacts/<scenario>/`.
+    pub out_dir: PathBuf,
+    /// How long the integration may take to listen. Default 15 s.
+    pub start_timeout: Duration,
+    /// How long without a new trace record counts as quiet. Default 100 ms.
+    pub quiet: Duration,
+    /// Longest wait for quiet after one step. Default 10 s.
+    pub settle_max: Duration,
+    /// Timeout of one webhook attempt or driver call. Default 2 s.
+    pub call_timeout: Duration,
+    /// Longest one scenario may take in wall time. Default 120 s.
+    pub scenario_timeout: Duration,
+    /// Between TERM and KILL when stopping the integration. Default 3 s.
+    pub stop_grace: Duration,
+}
+
+impl RunOptions {
+    /// The defaults for `integration`, writing into `out_dir`.
+    pub fn new(integration: String, out_dir: PathBuf) -> Self {
+        RunOptions {
+            integration_label: integration.clone(),
+            integration,
+            driver_url: None,
+            out_dir,
+            start_timeout: Duration::from_secs(15),
+            quiet: Duration::from_millis(100),
+            settle_max: Duration::from_secs(10),
+            call_timeout: Duration::from_secs(2),
+            scenario_timeout: Duration::from_secs(120),
+            stop_grace: Duration::from_secs(3),
+        }
+    }
+}
+
+/// One scenario's result: its report entry and its wall-time measurements.
+#[derive(Debug, Clone)]
+pub struct ScenarioRun {
+    /// The stable part.
+    pub report: ScenarioReport,
+    /// The wall-time part.
+    pub volatile: VolatileScenario,
+}
+
+/// Why a scenario stopped early.
+#[derive(Debug)]
+enum Stop {
+    /// The integration lacks the driver hook.
+    NoDriver(String),
+    /// The harness or the integration failed.
+    Harness(String),
+}
+
+/// Everything one scenario's play needs.
+struct Play<'a> {
+    options: &'a RunOptions,
+    state: Arc<AppState>,
+    integration: Integration,
+    driver_url: String,
+    client: reqwest::Client,
+    started: Instant,
+}
+
+/// Milliseconds since `started`, by the shell's wall clock.
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(wall_now().duration_since(started).as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Play<'_> {
+    fn trace_len(&self) -> usize {
+        self.state.read(|sim| sim.trace.records().len())
+    }
+
+    fn record(&self, event: TraceEvent) {
+        self.state.with_sim(|sim, _| sim.record(event));
+    }
+
+    fn check_alive(&mut self) -> Result<(), Stop> {
+        if let Some(status) = self.integration.exited() {
+            return Err(Stop::Harness(format!(
+                "the integration exited during the scenario ({}); see its stderr",
+                describe_exit(Some(status))
+            )));
+        }
+        if hangs(&self.state) {
+            return Err(Stop::Harness(format!(
+                "the integration listens but answered no webhook within {:?}: it hangs",
+                self.options.call_timeout
+            )));
+        }
+        if wall_now().duration_since(self.started) > self.options.scenario_timeout {
+            return Err(Stop::Harness(format!(
+                "the scenario took longer than {:?}: the integration hangs or loops",
+                self.options.scenario_timeout
+            )));
+        }
+        Ok(())
+    }
+
+    /// Waits until the trace has been quiet for `quiet` (at most `settle_max`).
+    async fn settle(&mut self) -> Result<(), Stop> {
+        let begun = wall_now();
+        loop {
+            self.state.flush_webhooks().await;
+            let before = self.trace_len();
+            tokio::time::sleep(self.options.quiet).await;
+            self.state.flush_webhooks().await;
+            if self.trace_len() == before {
+                return self.check_alive();
+            }
+            self.check_alive()?;
+            if wall_now().duration_since(begun) > self.options.settle_max {
+                // Still busy: go on; a hot loop shows in the checks.
+                return Ok(());
+            }
+        }
+    }
+
+    /// Moves virtual time by `ms`, one timer instant at a time, settling after each
+    /// instant that posted webhooks.
+    async fn advance(&mut self, ms: u64) -> Result<(), Stop> {
+        let target = self.state.now().plus_ms(ms);
+        for _ in 0..100_000 {
+            let now = self.state.now();
+            let next = self
+                .state
+                .read(|sim| sim.world.next_deadline())
+                .filter(|deadline| *deadline <= target);
+            let to = next.unwrap_or(target);
+            let before = self.trace_len();
+            self.state
+                .advance_by(to.since(now))
+                .await
+                .map_err(Stop::Harness)?;
+            let posted = self.state.read(|sim| {
+                sim.trace
+                    .since(before)
+                    .iter()
+                    .any(|r| matches!(r.event, TraceEvent::WebhookAttempt { .. }))
+            });
+            if posted {
+                self.settle().await?;
+            } else {
+                self.check_alive()?;
+            }
+            if next.is_none() {
+                return Ok(());
+            }
+        }
+        Err(Stop::Harness(
+            "more than 100000 timer instants in one advance: the integration keeps the platform busy".to_owned(),
+        ))
+    }
+
+    async fn action(&mut self, action: &Value) -> Result<(), Stop> {
+        let url = format!("{}/wasim/actions", self.driver_url);
+        // The virtual time the action is given at, like a webhook's `timestamp`.
+        let mut action = action.clone();
+        let now = self.state.now().as_ms() / 1000;
+        let epoch = self.state.read(|sim| sim.world.spec().epoch_unix_s);
+        action["timestamp"] = Value::String((epoch + now).to_string());
+        let answer = self
+            .client
+            .post(&url)
+            .timeout(self.options.call_timeout.max(Duration::from_secs(5)))
+            .json(&action)
+            .send()
+            .await;
+        match answer {
+            Ok(response) if response.status().is_success() => Ok(()),
+            Ok(response) if response.status().as_u16() == 404 => Err(Stop::NoDriver(format!(
+                "the integration has no driver hook (POST {url} answered 404)"
+            ))),
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let body = response.text().await.unwrap_or_default();
+                Err(Stop::Harness(format!(
+                    "the integration answered {status} to a driver action: {}",
+                    body.chars().take(200).collect::<String>()
+                )))
+            }
+            Err(error) if error.is_timeout() => Err(Stop::Harness(format!(
+                "the integration did not answer a driver action (POST {url}) in time: it hangs"
+            ))),
+            Err(error) => Err(Stop::Harness(format!(
+                "the driver action failed: {}",
+                wasim_sim::webhook::deliver::describe_error(error)
+            ))),
+        }
+    }
+
+    async fn step(&mut self, step: &Step) -> Result<(), Stop> {
+        match step {
+            Step::Inbound {
+                from,
+                content,
+                phone_number_id,
+            } => {
+                self.apply(Command::Inbound {
+                    from: from.clone(),
+                    content: content.clone(),
+                    phone_number_id: phone_number_id.clone(),
+                    context: None,
+                })?;
+            }
+            Step::EcosystemMarketing { to, count } => {
+                self.apply(Command::EcosystemMarketing {
+                    to: to.clone(),
+                    count: *count,
+                })?;
+            }
+            Step::Advance { ms } => return self.advance(*ms).await,
+            Step::Faults(profile) => {
+                self.apply(Command::SetWebhookFaults {
+                    profile: Some(profile.clone()),
+                })?;
+            }
+            Step::Heal => {
+                self.apply(Command::SetWebhookFaults { profile: None })?;
+            }
+            Step::Verify => {
+                self.state.verify_webhook().await.map_err(Stop::Harness)?;
+            }
+            Step::RotateAccessToken => {
+                self.apply(Command::RotateAccessToken)?;
+            }
+            Step::Action(action) => self.action(action).await?,
+        }
+        self.settle().await
+    }
+
+    fn apply(&self, command: Command) -> Result<(), Stop> {
+        match self.state.apply(command) {
+            wasim_sim::Reply::NotFound(message) | wasim_sim::Reply::Invalid(message) => Err(
+                Stop::Harness(format!("the scenario step was refused: {message}")),
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// Asks the integration what it knows of each message it sent.
+    async fn collect_states(&mut self) {
+        let ids: Vec<String> = self.state.read(|sim| {
+            sim.trace
+                .records()
+                .iter()
+                .filter_map(|r| match &r.event {
+                    TraceEvent::MessageAccepted { message_id, .. } => Some(message_id.clone()),
+                    _ => None,
+                })
+                .take(200)
+                .collect()
+        });
+        for id in ids {
+            let url = format!("{}/wasim/messages/{id}", self.driver_url);
+            let answer = self
+                .client
+                .get(&url)
+                .timeout(self.options.call_timeout)
+                .send()
+                .await;
+            let (status, http_status) = match answer {
+                Ok(response) => {
+                    let code = response.status().as_u16();
+                    let body: Option<Value> = response.json().await.ok();
+                    let status = body
+                        .as_ref()
+                        .and_then(|b| b["status"].as_str())
+                        .filter(|_| code == 200)
+                        .map(str::to_owned);
+                    (status, Some(code))
+                }
+                Err(_) => (None, None),
+            };
+            let missing = http_status == Some(404) && status.is_none();
+            self.record(TraceEvent::IntegrationState {
+                message_id: id,
+                status,
+                http_status,
+            });
+            if missing || http_status.is_none() {
+                // No such endpoint (or no answer): do not ask about the rest.
+                break;
+            }
+        }
+    }
+}
+
+/// The driver environment of DESIGN.md for a world served at `addr`.
+fn environment(state: &AppState, addr: SocketAddr, port: u16) -> Vec<(String, String)> {
+    state.read(|sim| {
+        let spec = sim.world.spec();
+        let first = spec.waba.phone_numbers.first();
+        let base = format!("http://{addr}");
+        vec![
+            ("WASIM_GRAPH_URL".to_owned(), base.clone()),
+            ("WASIM_D360_URL".to_owned(), base.clone()),
+            ("WASIM_PARTNER_URL".to_owned(), format!("{base}/api/v2")),
+            (
+                "WASIM_ACCESS_TOKEN".to_owned(),
+                spec.access_token.expose().to_owned(),
+            ),
+            (
+                "WASIM_D360_API_KEY".to_owned(),
+                first
+                    .map(|p| p.d360_api_key.expose().to_owned())
+                    .unwrap_or_default(),
+            ),
+            (
+                "WASIM_PHONE_NUMBER_ID".to_owned(),
+                first.map(|p| p.id.clone()).unwrap_or_default(),
+            ),
+            ("WASIM_WABA_ID".to_owned(), spec.waba.id.clone()),
+            ("WASIM_PARTNER_ID".to_owned(), spec.partner.id.clone()),
+            (
+                "WASIM_CHANNEL_ID".to_owned(),
+                first.map(|p| p.channel_id.clone()).unwrap_or_default(),
+            ),
+            (
+                "WASIM_APP_SECRET".to_owned(),
+                spec.app_secret.expose().to_owned(),
+            ),
+            (
+                "WASIM_VERIFY_TOKEN".to_owned(),
+                spec.verify_token.expose().to_owned(),
+            ),
+            ("WASIM_WEBHOOK_PORT".to_owned(), port.to_string()),
+        ]
+    })
+}
+
+/// A directory name for a scenario's artifacts.
+fn slug(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// Runs one scenario against the integration.
+pub async fn run_scenario(scenario: &Scenario, options: &RunOptions) -> ScenarioRun {
+    let started = wall_now();
+    let artifacts_rel = PathBuf::from("artifacts").join(slug(&scenario.name));
+    let artifacts = options.out_dir.join(&artifacts_rel);
+    let mut report = ScenarioReport {
+        name: scenario.name.clone(),
+        description: scenario.description.clone(),
+        file: scenario.file.display().to_string(),
+        outcome: Outcome::Passed,
+        reason: None,
+        checks: Vec::new(),
+        timeline: Vec::new(),
+        stats: Default::default(),
+        artifacts: Vec::new(),
+    };
+    let (stop, records) = match play(scenario, options, &artifacts, started).await {
+        Ok((stop, records)) => (stop, records),
+        Err(message) => (Some(Stop::Harness(message)), Vec::new()),
+    };
+    for (name, file) in [
+        ("integration stdout", "stdout.log"),
+        ("integration stderr", "stderr.log"),
+        ("trace (JSON Lines)", "trace.jsonl"),
+    ] {
+        if artifacts.join(file).exists() {
+            report.artifacts.push(Artifact {
+                name: name.to_owned(),
+                path: artifacts_rel.join(file).display().to_string(),
+            });
+        }
+    }
+    let evidence = Evidence { records: &records };
+    let chosen: Vec<&checks::Check> = match &scenario.checks {
+        Some(ids) => ids.iter().filter_map(|id| checks::find(id)).collect(),
+        None => checks::CATALOG.iter().collect(),
+    };
+    report.checks = chosen.iter().map(|check| check.run(&evidence)).collect();
+    report.timeline = summary::timeline(&records);
+    report.stats = summary::stats(&records);
+    match stop {
+        Some(Stop::Harness(reason)) => {
+            report.outcome = Outcome::HarnessError;
+            report.reason = Some(reason);
+        }
+        Some(Stop::NoDriver(reason)) => {
+            report.outcome = Outcome::Skipped;
+            report.reason = Some(reason);
+        }
+        None => {
+            let failed = report
+                .checks
+                .iter()
+                .any(|c| c.status == CheckStatus::Fail && c.severity == Severity::Must);
+            report.outcome = if failed {
+                Outcome::Failed
+            } else {
+                Outcome::Passed
+            };
+        }
+    }
+    let volatile = VolatileScenario {
+        name: scenario.name.clone(),
+        wall_ms: elapsed_ms(started),
+        webhook_latency_ms: summary::latency(&records),
+    };
+    ScenarioRun { report, volatile }
+}
+
+/// Plays a scenario; returns why it stopped early (if it did) and the trace.
+async fn play(
+    scenario: &Scenario,
+    options: &RunOptions,
+    artifacts: &Path,
+    started: Instant,
+) -> Result<(Option<Stop>, Vec<TraceRecord>), String> {
+    std::fs::create_dir_all(artifacts)
+        .map_err(|e| format!("cannot create {}: {e}", artifacts.display()))?;
+    let mut config = ServeConfig::new(scenario.world.clone());
+    config.spec.webhook_url = None;
+    config.policy.clone_from(&scenario.profile);
+    config.webhook_timeout = options.call_timeout;
+    let addr: SocketAddr = "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?;
+    let running: Running = start(addr, config)
+        .await
+        .map_err(|e| format!("cannot start the simulated platform: {e}"))?;
+    let port = free_port()?;
+    let env = environment(&running.state, running.addr, port);
+    let integration = Integration::spawn(
+        &options.integration,
+        &env,
+        &artifacts.join("stdout.log"),
+        &artifacts.join("stderr.log"),
+    )?;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    let mut play = Play {
+        options,
+        state: running.state.clone(),
+        integration,
+        driver_url: options
+            .driver_url
+            .clone()
+            .unwrap_or_else(|| format!("http://127.0.0.1:{port}"))
+            .trim_end_matches('/')
+            .to_owned(),
+        client,
+        started,
+    };
+    let mut stop = play_steps(&mut play, scenario, port).await.err();
+    if hangs(&play.state) {
+        stop = Some(Stop::Harness(format!(
+            "the integration listens but answered no webhook within {:?}: it hangs",
+            options.call_timeout
+        )));
+    }
+    if !matches!(stop, Some(Stop::Harness(_))) {
+        play.collect_states().await;
+    }
+    let state = play.state.clone();
+    let (status, killed) = play.integration.stop(options.stop_grace).await;
+    let stopped = if killed {
+        format!(
+            "did not stop on TERM within {:?}; killed",
+            options.stop_grace
+        )
+    } else {
+        format!("stopped ({})", describe_exit(status))
+    };
+    state.with_sim(|sim, _| {
+        sim.record(TraceEvent::ScenarioStep {
+            index: scenario.steps.len() + 1,
+            text: format!("the integration {stopped}"),
+        });
+    });
+    let records = state.read(|sim| sim.trace.records().to_vec());
+    let jsonl = state.read(|sim| sim.trace.to_jsonl());
+    let _ = running.stop().await;
+    std::fs::write(artifacts.join("trace.jsonl"), jsonl)
+        .map_err(|e| format!("cannot write the trace artifact: {e}"))?;
+    Ok((stop, records))
+}
+
+async fn play_steps(play: &mut Play<'_>, scenario: &Scenario, port: u16) -> Result<(), Stop> {
+    // Wait for the receiver to listen.
+    loop {
+        if let Some(status) = play.integration.exited() {
+            return Err(Stop::Harness(format!(
+                "the integration exited before listening on 127.0.0.1:{port} ({}); see its stderr",
+                describe_exit(Some(status))
+            )));
+        }
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        if wall_now().duration_since(play.started) > play.options.start_timeout {
+            return Err(Stop::Harness(format!(
+                "the integration never listened on 127.0.0.1:{port} (WASIM_WEBHOOK_PORT) within {:?}",
+                play.options.start_timeout
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    play.record(TraceEvent::ScenarioStep {
+        index: 0,
+        text: "the integration listens on $WASIM_WEBHOOK_PORT; its webhook is set and verified"
+            .to_owned(),
+    });
+    play.apply(Command::ConfigureWebhooks {
+        callback_url: Some(Some(format!("http://127.0.0.1:{port}/webhook"))),
+        partner_url: None,
+        batch: None,
+    })?;
+    play.state.verify_webhook().await.map_err(Stop::Harness)?;
+    play.settle().await?;
+    for (index, step) in scenario.steps.iter().enumerate() {
+        play.record(TraceEvent::ScenarioStep {
+            index: index + 1,
+            text: step.to_string(),
+        });
+        play.step(step).await?;
+    }
+    play.advance(scenario.drain_ms).await?;
+    Ok(())
+}
+
+/// Timed-out attempts, with none answered, that make an integration hung.
+const HANG_ATTEMPTS: usize = 2;
+
+/// Whether the integration listens but answered none of at least
+/// [`HANG_ATTEMPTS`] webhook attempts in time.
+fn hangs(state: &AppState) -> bool {
+    state.read(|sim| {
+        let mut calls = 0usize;
+        for record in sim.trace.records() {
+            let error = match &record.event {
+                TraceEvent::WebhookAttempt { error, copy, .. } if copy == "original" => error,
+                TraceEvent::WebhookVerification { error, .. } => error,
+                _ => continue,
+            };
+            if !error.as_deref().is_some_and(|e| e.starts_with("timed out")) {
+                return false;
+            }
+            calls += 1;
+        }
+        calls >= HANG_ATTEMPTS
+    })
+}
+
+/// What the progress reporter hears.
+#[derive(Debug, Clone)]
+pub enum Progress<'a> {
+    /// A scenario starts: its position (from 1), the count, its name.
+    Started(usize, usize, &'a str),
+    /// A scenario ended.
+    Finished(&'a ScenarioReport),
+}
+
+/// Runs `scenarios` (the slice `partition` of them) and builds the report.
+pub async fn run_all(
+    scenarios: &[Scenario],
+    options: &RunOptions,
+    command: &str,
+    partition: Partition,
+    mut progress: impl FnMut(Progress<'_>),
+) -> Report {
+    let started = wall_now();
+    let chosen: Vec<&Scenario> = scenarios
+        .iter()
+        .enumerate()
+        .filter(|(position, _)| partition.contains(*position))
+        .map(|(_, s)| s)
+        .collect();
+    let mut reports = Vec::new();
+    let mut volatile = Vec::new();
+    for (index, scenario) in chosen.iter().enumerate() {
+        progress(Progress::Started(index + 1, chosen.len(), &scenario.name));
+        let run = run_scenario(scenario, options).await;
+        progress(Progress::Finished(&run.report));
+        reports.push(run.report);
+        volatile.push(run.volatile);
+    }
+    Report {
+        format_version: wasim_reports::FORMAT_VERSION,
+        tool: format!("wasim {}", env!("CARGO_PKG_VERSION")),
+        command: command.to_owned(),
+        integration: options.integration_label.clone(),
+        partition: partition.to_string(),
+        verdict: Report::verdict_of(&reports),
+        scenarios: reports,
+        volatile: Volatile {
+            wall_ms: elapsed_ms(started),
+            scenarios: volatile,
+        },
+    }
+}

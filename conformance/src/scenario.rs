@@ -1,0 +1,743 @@
+//! Scenario files (`scenarios/*.toml`): a world, a timeline of steps and the checks
+//! that judge what the integration did.
+//!
+//! ```toml
+//! name = "cap-naive-retry"
+//! description = "A user capped by other businesses' marketing; the integration must not retry"
+//! profile = "2024-05"          # optional: the policy profile
+//! seed = 7                     # optional: the root seed
+//! checks = ["CAP-001"]         # optional: default every check in the catalog
+//! drain = "2h"                 # optional: virtual time played after the last step (default 1h)
+//! [world]                      # optional: a world file's fields, overriding the default world
+//! recipients.count = 100
+//!
+//! [[step]]
+//! ecosystem_marketing = { to = "919812345678", count = 2 }
+//! [[step]]
+//! action = { action = "send_template", to = "919812345678", template = { name = "spring_sale", language = "en_US" } }
+//! [[step]]
+//! advance = "2h"
+//! ```
+//!
+//! Each step is a table with exactly one of: `inbound` (as `POST /_wasim/inbound`),
+//! `ecosystem_marketing` (`{to, count}`), `advance` (a duration: `90s`, `15m`, `2h`,
+//! `1d`), `faults` (a webhook fault profile), `heal = true`, `verify = true` (the
+//! webhook handshake), `rotate_access_token = true`, or `action` (a driver action,
+//! posted to the integration's `/wasim/actions`). A bad file is refused with the
+//! file, the step and the field.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+use wasim_sim::model::policy::PROFILES;
+use wasim_sim::model::webhooks::faults::FaultProfile;
+use wasim_sim::model::{InboundContent, WorldSpec};
+
+/// Default virtual time played after the last step.
+pub const DRAIN_DEFAULT_MS: u64 = 3_600_000;
+
+/// Longest `advance` or `drain` a scenario may ask for (30 days).
+pub const DURATION_MS_MAX: u64 = 30 * 24 * 3_600_000;
+
+/// A parsed scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Its name (`cap-naive-retry`).
+    pub name: String,
+    /// One line on what it exercises.
+    pub description: String,
+    /// The file it came from.
+    pub file: PathBuf,
+    /// The world: the default with the scenario's overrides, profile and seed.
+    pub world: WorldSpec,
+    /// The policy profile, if the scenario names one.
+    pub profile: Option<String>,
+    /// The timeline.
+    pub steps: Vec<Step>,
+    /// Ids of the checks that judge it; `None` means the whole catalog.
+    pub checks: Option<Vec<String>>,
+    /// Virtual milliseconds played after the last step.
+    pub drain_ms: u64,
+}
+
+/// One step of a scenario's timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// A user writes to the business.
+    Inbound {
+        /// The user.
+        from: String,
+        /// What they send.
+        content: InboundContent,
+        /// The business number written to (default: the integration's).
+        phone_number_id: Option<String>,
+    },
+    /// Other businesses' marketing reaches a user.
+    EcosystemMarketing {
+        /// The user.
+        to: String,
+        /// How many messages.
+        count: u32,
+    },
+    /// Virtual time moves on; due timers fire.
+    Advance {
+        /// Milliseconds.
+        ms: u64,
+    },
+    /// A webhook fault phase starts.
+    Faults(FaultProfile),
+    /// The fault phase ends.
+    Heal,
+    /// The webhook verification handshake, now.
+    Verify,
+    /// The access token is reset; the integration's token stops working.
+    RotateAccessToken,
+    /// A driver action, posted to the integration.
+    Action(Value),
+}
+
+impl Step {
+    /// Whether the step needs the integration's driver hook.
+    pub fn needs_driver(&self) -> bool {
+        matches!(self, Step::Action(_))
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Inbound { from, content, .. } => match content {
+                InboundContent::Text(text) => write!(f, "user {from} writes \"{text}\""),
+                InboundContent::ButtonReply { title, .. } => {
+                    write!(f, "user {from} taps the reply button \"{title}\"")
+                }
+                InboundContent::ListReply { title, .. } => {
+                    write!(f, "user {from} picks \"{title}\" from a list")
+                }
+                InboundContent::Button { text, .. } => {
+                    write!(f, "user {from} taps the template button \"{text}\"")
+                }
+            },
+            Step::EcosystemMarketing { to, count } => write!(
+                f,
+                "other businesses send {count} marketing message(s) to {to}"
+            ),
+            Step::Advance { ms } => write!(f, "virtual time advances by {}", duration(*ms)),
+            Step::Faults(profile) => {
+                let shown: Vec<String> = profile
+                    .to_json()
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(_, v)| !matches!(v, Value::Null) && *v != "0/1")
+                    .filter(|(k, _)| !k.ends_with("_ms") && *k != "burst_size")
+                    .map(|(k, v)| {
+                        format!("{k} {}", v.as_str().map_or(v.to_string(), str::to_owned))
+                    })
+                    .collect();
+                write!(f, "webhook faults begin: {}", shown.join(", "))
+            }
+            Step::Heal => write!(f, "webhook delivery heals"),
+            Step::Verify => write!(f, "the platform verifies the webhook (GET handshake)"),
+            Step::RotateAccessToken => {
+                write!(f, "the access token is reset; the old one stops working")
+            }
+            Step::Action(action) => {
+                let kind = action["action"].as_str().unwrap_or("?");
+                let to = match &action["to"] {
+                    Value::Array(list) => format!("{} users", list.len()),
+                    Value::String(to) => to.clone(),
+                    _ => "?".to_owned(),
+                };
+                match action["template"]["name"].as_str() {
+                    Some(template) => write!(
+                        f,
+                        "driver asks the integration to {kind} {template} to {to}"
+                    ),
+                    None => write!(f, "driver asks the integration to {kind} to {to}"),
+                }
+            }
+        }
+    }
+}
+
+/// `90s`, `15m`, `2h`, `1d` (or a bare number of seconds) in milliseconds.
+pub fn parse_duration(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| {
+        format!("expected a duration such as `90s`, `15m`, `2h` or `1d`, got `{text}`")
+    })?;
+    let unit_ms = match unit {
+        "" | "s" => 1_000,
+        "ms" => 1,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{text}`: use ms, s, m, h or d"
+            ));
+        }
+    };
+    let ms = number.saturating_mul(unit_ms);
+    if ms > DURATION_MS_MAX {
+        return Err(format!("`{text}` is longer than 30 days"));
+    }
+    Ok(ms)
+}
+
+/// Milliseconds in words (`2h`, `90s`, `1d 2h`).
+pub fn duration(ms: u64) -> String {
+    if ms == 0 {
+        return "0s".to_owned();
+    }
+    let mut parts = Vec::new();
+    let mut rest = ms;
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+        ("ms", 1),
+    ] {
+        if rest >= size {
+            parts.push(format!("{}{unit}", rest / size));
+            rest %= size;
+        }
+    }
+    parts.join(" ")
+}
+
+/// Why a scenario file was refused: `file: step 3: inbound.from: …`.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct ScenarioError {
+    /// The file.
+    pub file: String,
+    /// Where in it and what was expected.
+    pub message: String,
+}
+
+const TOP_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "profile",
+    "seed",
+    "checks",
+    "drain",
+    "world",
+    "step",
+];
+
+const STEP_KINDS: &[&str] = &[
+    "inbound",
+    "ecosystem_marketing",
+    "advance",
+    "faults",
+    "heal",
+    "verify",
+    "rotate_access_token",
+    "action",
+];
+
+const ACTIONS: &[&str] = &["send_template", "send_text", "send_campaign"];
+
+impl Scenario {
+    /// Reads and checks a scenario file.
+    pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            file: path.display().to_string(),
+            message: format!("cannot read it: {e}"),
+        })?;
+        Scenario::from_toml(&text, path)
+    }
+
+    /// Parses a scenario from TOML text; `path` names it in errors.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+        let fail = |message: String| ScenarioError {
+            file: path.display().to_string(),
+            message,
+        };
+        let table: toml::Table =
+            toml::from_str(text).map_err(|e| fail(e.to_string().trim_end().to_owned()))?;
+        for key in table.keys() {
+            if !TOP_FIELDS.contains(&key.as_str()) {
+                return Err(fail(format!(
+                    "unknown field `{key}`, expected one of {}",
+                    TOP_FIELDS.join(", ")
+                )));
+            }
+        }
+        let string = |key: &str| -> Result<Option<String>, ScenarioError> {
+            match table.get(key) {
+                None => Ok(None),
+                Some(toml::Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+                Some(other) => Err(fail(format!(
+                    "{key}: expected a non-empty string, got {other}"
+                ))),
+            }
+        };
+        let name = string("name")?.ok_or_else(|| fail("missing field `name`".to_owned()))?;
+        let description = string("description")?.unwrap_or_default();
+        let profile = string("profile")?;
+        if let Some(profile) = &profile
+            && !PROFILES.contains(&profile.as_str())
+        {
+            return Err(fail(format!(
+                "profile: unknown profile `{profile}`, expected one of {}",
+                PROFILES.join(", ")
+            )));
+        }
+        let mut world = match table.get("world") {
+            None => WorldSpec::default(),
+            Some(toml::Value::Table(world)) => {
+                let text = toml::to_string(world).map_err(|e| fail(format!("world: {e}")))?;
+                WorldSpec::from_toml(&text).map_err(|e| fail(format!("world: {e}")))?
+            }
+            Some(other) => return Err(fail(format!("world: expected a table, got {other}"))),
+        };
+        match table.get("seed") {
+            None => {}
+            Some(toml::Value::Integer(seed)) if *seed >= 0 => world.seed = seed.unsigned_abs(),
+            Some(other) => return Err(fail(format!("seed: expected a whole number, got {other}"))),
+        }
+        let checks = match table.get("checks") {
+            None => None,
+            Some(toml::Value::Array(ids)) => Some(
+                ids.iter()
+                    .map(|id| match id {
+                        toml::Value::String(id) => Ok(id.clone()),
+                        other => Err(fail(format!(
+                            "checks: expected check ids such as \"CAP-001\", got {other}"
+                        ))),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            Some(other) => {
+                return Err(fail(format!(
+                    "checks: expected a list of check ids, got {other}"
+                )));
+            }
+        };
+        if let Some(ids) = &checks {
+            for id in ids {
+                if crate::checks::find(id).is_none() {
+                    return Err(fail(format!(
+                        "checks: unknown check `{id}` (`wasim checks` lists them)"
+                    )));
+                }
+            }
+        }
+        let drain_ms = match table.get("drain") {
+            None => DRAIN_DEFAULT_MS,
+            Some(toml::Value::String(text)) => {
+                parse_duration(text).map_err(|e| fail(format!("drain: {e}")))?
+            }
+            Some(other) => {
+                return Err(fail(format!(
+                    "drain: expected a duration such as \"2h\", got {other}"
+                )));
+            }
+        };
+        let steps = match table.get("step") {
+            None => Vec::new(),
+            Some(toml::Value::Array(steps)) => steps
+                .iter()
+                .enumerate()
+                .map(|(index, step)| {
+                    parse_step(step).map_err(|e| fail(format!("step {}: {e}", index + 1)))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            Some(other) => {
+                return Err(fail(format!("step: expected [[step]] tables, got {other}")));
+            }
+        };
+        Ok(Scenario {
+            name,
+            description,
+            file: path.to_owned(),
+            world,
+            profile,
+            steps,
+            checks,
+            drain_ms,
+        })
+    }
+
+    /// Whether any step needs the integration's driver hook.
+    pub fn needs_driver(&self) -> bool {
+        self.steps.iter().any(Step::needs_driver)
+    }
+
+    /// The timeline in words, for `wasim run --explain`.
+    pub fn explain(&self) -> String {
+        let mut out = format!("{} ({})\n", self.name, self.file.display());
+        if !self.description.is_empty() {
+            out.push_str(&format!("  {}\n", self.description));
+        }
+        out.push_str(&format!(
+            "  world: seed {}, policy {}{}\n",
+            self.world.seed,
+            self.profile
+                .as_deref()
+                .unwrap_or("from the world (default 2024-05)"),
+            if self.needs_driver() {
+                ", needs the driver hook (POST /wasim/actions)"
+            } else {
+                ""
+            }
+        ));
+        out.push_str("  the integration starts and its webhook is verified\n");
+        let mut at_ms = 0u64;
+        for (index, step) in self.steps.iter().enumerate() {
+            out.push_str(&format!(
+                "  {:>2}. +{} {step}\n",
+                index + 1,
+                duration(at_ms)
+            ));
+            if let Step::Advance { ms } = step {
+                at_ms += ms;
+            }
+        }
+        out.push_str(&format!(
+            "  then {} of virtual time drains due timers and webhooks\n",
+            duration(self.drain_ms)
+        ));
+        let checks = match &self.checks {
+            Some(ids) => ids.join(", "),
+            None => "every check in the catalog".to_owned(),
+        };
+        out.push_str(&format!("  judged by: {checks}\n"));
+        out
+    }
+}
+
+fn parse_step(step: &toml::Value) -> Result<Step, String> {
+    let toml::Value::Table(table) = step else {
+        return Err(format!(
+            "expected a table such as {{ advance = \"1h\" }}, got {step}"
+        ));
+    };
+    let kinds: Vec<&String> = table.keys().collect();
+    let [kind] = kinds.as_slice() else {
+        return Err(format!(
+            "expected exactly one of {}, got {}",
+            STEP_KINDS.join(", "),
+            if kinds.is_empty() {
+                "none".to_owned()
+            } else {
+                kinds
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ));
+    };
+    let value = serde_json::to_value(&table[kind.as_str()]).map_err(|e| format!("{kind}: {e}"))?;
+    match kind.as_str() {
+        "inbound" => parse_inbound(&value),
+        "ecosystem_marketing" => {
+            let object = object(&value, "ecosystem_marketing")?;
+            known_fields(object, "ecosystem_marketing", &["to", "count"])?;
+            Ok(Step::EcosystemMarketing {
+                to: string(object, "ecosystem_marketing", "to")?,
+                count: match object.get("count") {
+                    None => 1,
+                    Some(count) => count
+                        .as_u64()
+                        .and_then(|c| u32::try_from(c).ok())
+                        .filter(|c| (1..=1000).contains(c))
+                        .ok_or_else(|| {
+                            format!("ecosystem_marketing.count: expected 1 to 1000, got {count}")
+                        })?,
+                },
+            })
+        }
+        "advance" => match &value {
+            Value::String(text) => Ok(Step::Advance {
+                ms: parse_duration(text).map_err(|e| format!("advance: {e}"))?,
+            }),
+            other => Err(format!(
+                "advance: expected a duration such as \"2h\", got {other}"
+            )),
+        },
+        "faults" => FaultProfile::from_json("faults", &value).map(Step::Faults),
+        "heal" | "verify" | "rotate_access_token" => match value {
+            Value::Bool(true) => Ok(match kind.as_str() {
+                "heal" => Step::Heal,
+                "verify" => Step::Verify,
+                _ => Step::RotateAccessToken,
+            }),
+            other => Err(format!("{kind}: expected `{kind} = true`, got {other}")),
+        },
+        "action" => parse_action(value),
+        other => Err(format!(
+            "unknown step `{other}`, expected one of {}",
+            STEP_KINDS.join(", ")
+        )),
+    }
+}
+
+fn object<'a>(value: &'a Value, name: &str) -> Result<&'a Map<String, Value>, String> {
+    value
+        .as_object()
+        .ok_or_else(|| format!("{name}: expected a table, got {value}"))
+}
+
+fn known_fields(object: &Map<String, Value>, name: &str, fields: &[&str]) -> Result<(), String> {
+    for key in object.keys() {
+        if !fields.contains(&key.as_str()) {
+            return Err(format!(
+                "{name}: unknown field `{key}`, expected one of {}",
+                fields.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn string(object: &Map<String, Value>, name: &str, field: &str) -> Result<String, String> {
+    match object.get(field) {
+        Some(Value::String(text)) if !text.is_empty() => Ok(text.clone()),
+        Some(other) => Err(format!(
+            "{name}.{field}: expected a non-empty string, got {other}"
+        )),
+        None => Err(format!("{name}: missing field `{field}`")),
+    }
+}
+
+fn optional_string(
+    object: &Map<String, Value>,
+    name: &str,
+    field: &str,
+) -> Result<Option<String>, String> {
+    match object.get(field) {
+        None => Ok(None),
+        Some(_) => string(object, name, field).map(Some),
+    }
+}
+
+fn parse_inbound(value: &Value) -> Result<Step, String> {
+    let object = object(value, "inbound")?;
+    known_fields(
+        object,
+        "inbound",
+        &[
+            "from",
+            "text",
+            "button_reply",
+            "list_reply",
+            "button",
+            "phone_number_id",
+        ],
+    )?;
+    let from = string(object, "inbound", "from")?;
+    let phone_number_id = optional_string(object, "inbound", "phone_number_id")?;
+    let kinds: Vec<&str> = ["text", "button_reply", "list_reply", "button"]
+        .into_iter()
+        .filter(|k| object.contains_key(*k))
+        .collect();
+    let content = match kinds.as_slice() {
+        ["text"] => InboundContent::Text(string(object, "inbound", "text")?),
+        ["button_reply"] => {
+            let inner = self::object(&object["button_reply"], "inbound.button_reply")?;
+            InboundContent::ButtonReply {
+                id: string(inner, "inbound.button_reply", "id")?,
+                title: string(inner, "inbound.button_reply", "title")?,
+            }
+        }
+        ["list_reply"] => {
+            let inner = self::object(&object["list_reply"], "inbound.list_reply")?;
+            InboundContent::ListReply {
+                id: string(inner, "inbound.list_reply", "id")?,
+                title: string(inner, "inbound.list_reply", "title")?,
+                description: optional_string(inner, "inbound.list_reply", "description")?,
+            }
+        }
+        ["button"] => {
+            let inner = self::object(&object["button"], "inbound.button")?;
+            InboundContent::Button {
+                payload: string(inner, "inbound.button", "payload")?,
+                text: string(inner, "inbound.button", "text")?,
+            }
+        }
+        _ => {
+            return Err(
+                "inbound: expected exactly one of text, button_reply, list_reply, button"
+                    .to_owned(),
+            );
+        }
+    };
+    Ok(Step::Inbound {
+        from,
+        content,
+        phone_number_id,
+    })
+}
+
+fn parse_action(value: Value) -> Result<Step, String> {
+    let object = object(&value, "action")?;
+    let kind = string(object, "action", "action")?;
+    if !ACTIONS.contains(&kind.as_str()) {
+        return Err(format!(
+            "action.action: unknown action `{kind}`, expected one of {}",
+            ACTIONS.join(", ")
+        ));
+    }
+    match kind.as_str() {
+        "send_campaign" => {
+            let Some(Value::Array(to)) = object.get("to") else {
+                return Err("action.to: send_campaign needs a list of wa_ids".to_owned());
+            };
+            if to.is_empty() || !to.iter().all(|t| t.as_str().is_some_and(|t| !t.is_empty())) {
+                return Err("action.to: expected a non-empty list of wa_id strings".to_owned());
+            }
+        }
+        _ => {
+            string(object, "action", "to")?;
+        }
+    }
+    match kind.as_str() {
+        "send_text" => {
+            known_fields(object, "action", &["action", "to", "text"])?;
+            string(object, "action", "text")?;
+        }
+        _ => {
+            known_fields(object, "action", &["action", "to", "template"])?;
+            let template = object
+                .get("template")
+                .ok_or_else(|| "action: missing field `template`".to_owned())
+                .and_then(|t| self::object(t, "action.template"))?;
+            known_fields(
+                template,
+                "action.template",
+                &["name", "language", "parameters"],
+            )?;
+            string(template, "action.template", "name")?;
+            string(template, "action.template", "language")?;
+        }
+    }
+    Ok(Step::Action(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Scenario, String> {
+        Scenario::from_toml(text, Path::new("scenarios/test.toml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_full_scenario_parses_and_explains_itself() {
+        let scenario = parse(
+            r#"
+name = "cap"
+description = "capped"
+profile = "2025-07"
+seed = 9
+checks = ["CAP-001"]
+drain = "25h"
+[world.recipients]
+count = 10
+[[step]]
+ecosystem_marketing = { to = "919812345678", count = 2 }
+[[step]]
+action = { action = "send_template", to = "919812345678", template = { name = "spring_sale", language = "en_US" } }
+[[step]]
+advance = "2h"
+[[step]]
+inbound = { from = "919812345678", button_reply = { id = "y", title = "Yes" } }
+[[step]]
+faults = { duplicate = "1/2" }
+[[step]]
+heal = true
+"#,
+        )
+        .unwrap();
+        assert_eq!(scenario.world.seed, 9);
+        assert_eq!(scenario.world.recipients.count, 10);
+        assert_eq!(scenario.drain_ms, 25 * 3_600_000);
+        assert_eq!(scenario.steps.len(), 6);
+        assert!(scenario.needs_driver());
+        let explained = scenario.explain();
+        assert!(
+            explained.contains("3. +0s virtual time advances by 2h"),
+            "{explained}"
+        );
+        assert!(
+            explained.contains("4. +2h user 919812345678 taps the reply button \"Yes\""),
+            "{explained}"
+        );
+        assert!(
+            explained.contains("webhook faults begin: duplicate 1/2"),
+            "{explained}"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_file_the_step_and_the_field() {
+        let cases = [
+            (
+                "description = \"x\"",
+                "scenarios/test.toml: missing field `name`",
+            ),
+            ("name = \"x\"\nmystery = 1", "unknown field `mystery`"),
+            (
+                "name = \"x\"\nprofile = \"1999\"",
+                "profile: unknown profile `1999`",
+            ),
+            (
+                "name = \"x\"\nchecks = [\"NOPE-1\"]",
+                "checks: unknown check `NOPE-1`",
+            ),
+            (
+                "name = \"x\"\n[[step]]\nadvance = \"2 weeks\"",
+                "step 1: advance: unknown unit",
+            ),
+            (
+                "name = \"x\"\n[[step]]\nadvance = \"1h\"\nheal = true",
+                "step 1: expected exactly one of",
+            ),
+            (
+                "name = \"x\"\n[[step]]\ninbound = { text = \"hi\" }",
+                "step 1: inbound: missing field `from`",
+            ),
+            (
+                "name = \"x\"\n[[step]]\nfaults = { duplicate = \"5/4\" }",
+                "step 1: faults.duplicate",
+            ),
+            (
+                "name = \"x\"\n[[step]]\naction = { action = \"fly\", to = \"1\" }",
+                "step 1: action.action: unknown action `fly`",
+            ),
+            (
+                "name = \"x\"\n[[step]]\naction = { action = \"send_template\", to = \"1\" }",
+                "step 1: action: missing field `template`",
+            ),
+            ("name = \"x\"\n[world]\nseed = \"x\"", "world:"),
+        ];
+        for (text, expected) in cases {
+            let error = parse(text).expect_err(text);
+            assert!(error.contains(expected), "{text}\n→ {error}");
+            assert!(error.starts_with("scenarios/test.toml: "), "{error}");
+        }
+    }
+
+    #[test]
+    fn durations_read_and_print_in_units() {
+        assert_eq!(parse_duration("90s"), Ok(90_000));
+        assert_eq!(parse_duration("2h"), Ok(7_200_000));
+        assert_eq!(parse_duration("1d"), Ok(86_400_000));
+        assert_eq!(parse_duration("250ms"), Ok(250));
+        assert_eq!(parse_duration("30"), Ok(30_000));
+        assert!(parse_duration("31d").is_err());
+        assert_eq!(duration(90_061_000), "1d 1h 1m 1s");
+    }
+}

@@ -1,0 +1,146 @@
+//! The ways the reference integration can be made wrong, one rule each.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A way the reference integration can be wrong.
+///
+/// Each flaw breaks exactly one rule of the protocol; everything else stays correct.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Flaw {
+    /// Waits 1500 ms before answering each webhook post (still 200).
+    SlowAck,
+    /// Accepts and processes webhook posts with a missing or wrong signature.
+    NoSignatureCheck,
+    /// Processes duplicate deliveries again (replies twice to one inbound message).
+    NoDedupe,
+    /// Stores the latest status received even when it is lower (a late `sent` overwrites `read`).
+    StatusRegress,
+    /// Answers the GET verification with 200 and an empty body.
+    NoHandshake,
+    /// Resends a template failed with 131049 at once and ignores the cap for `send_template`.
+    ResendAfterCap,
+    /// Ignores 131050: keeps sending marketing templates to a user who stopped them.
+    IgnoreOptOut,
+    /// `send_text` always sends free-form text, whether the service window is open or not.
+    TextOutsideWindow,
+    /// On 130429/131056 retries immediately (no wait) up to 50 times.
+    HotLoopRate,
+    /// On HTTP 401 / code 190 retries immediately up to 50 times.
+    HotLoopAuth,
+}
+
+impl Flaw {
+    /// Every flaw, in a fixed order.
+    pub const ALL: &[Flaw] = &[
+        Flaw::SlowAck,
+        Flaw::NoSignatureCheck,
+        Flaw::NoDedupe,
+        Flaw::StatusRegress,
+        Flaw::NoHandshake,
+        Flaw::ResendAfterCap,
+        Flaw::IgnoreOptOut,
+        Flaw::TextOutsideWindow,
+        Flaw::HotLoopRate,
+        Flaw::HotLoopAuth,
+    ];
+
+    /// The flaw's name on the command line (`--flaw NAME`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Flaw::SlowAck => "slow-ack",
+            Flaw::NoSignatureCheck => "no-signature-check",
+            Flaw::NoDedupe => "no-dedupe",
+            Flaw::StatusRegress => "status-regress",
+            Flaw::NoHandshake => "no-handshake",
+            Flaw::ResendAfterCap => "resend-after-cap",
+            Flaw::IgnoreOptOut => "ignore-opt-out",
+            Flaw::TextOutsideWindow => "text-outside-window",
+            Flaw::HotLoopRate => "hot-loop-rate",
+            Flaw::HotLoopAuth => "hot-loop-auth",
+        }
+    }
+
+    /// One line saying which rule the flaw breaks.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Flaw::SlowAck => "waits 1500 ms before answering each webhook POST (still 200)",
+            Flaw::NoSignatureCheck => {
+                "accepts and processes webhook posts with a missing or wrong X-Hub-Signature-256"
+            }
+            Flaw::NoDedupe => {
+                "processes duplicate deliveries again (replies twice to the same inbound message id)"
+            }
+            Flaw::StatusRegress => {
+                "stores the latest status received even when lower (a late `sent` overwrites `read`)"
+            }
+            Flaw::NoHandshake => "answers the GET verification with 200 and an empty body",
+            Flaw::ResendAfterCap => {
+                "resends the template at once after a 131049 failure and ignores the 24 h cap"
+            }
+            Flaw::IgnoreOptOut => {
+                "ignores 131050: keeps sending marketing templates to a user who stopped them"
+            }
+            Flaw::TextOutsideWindow => {
+                "send_text always sends free-form text, even outside the 24 h service window"
+            }
+            Flaw::HotLoopRate => "on 130429/131056 retries immediately (no wait) up to 50 times",
+            Flaw::HotLoopAuth => "on HTTP 401 / code 190 retries immediately up to 50 times",
+        }
+    }
+
+    /// Every name, comma-separated (for error messages).
+    fn names() -> String {
+        Flaw::ALL
+            .iter()
+            .map(|flaw| flaw.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl fmt::Display for Flaw {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Flaw {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim();
+        Flaw::ALL
+            .iter()
+            .copied()
+            .find(|flaw| flaw.name() == wanted)
+            .ok_or_else(|| format!("unknown flaw `{wanted}`; valid flaws: {}", Flaw::names()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_parses_back_and_is_unique() {
+        for flaw in Flaw::ALL {
+            assert_eq!(flaw.name().parse::<Flaw>(), Ok(*flaw));
+            assert!(!flaw.describe().is_empty());
+            assert!(!flaw.describe().contains('\n'));
+        }
+        let mut names: Vec<_> = Flaw::ALL.iter().map(|f| f.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Flaw::ALL.len());
+    }
+
+    #[test]
+    fn an_unknown_name_lists_the_valid_ones() {
+        let error = "fast-ack".parse::<Flaw>().expect_err("unknown");
+        assert!(error.contains("fast-ack"), "{error}");
+        for flaw in Flaw::ALL {
+            assert!(error.contains(flaw.name()), "{error}");
+        }
+    }
+}

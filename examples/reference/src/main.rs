@@ -1,0 +1,56 @@
+//! `wasim-reference`: the reference integration, correct or with one flaw.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use wasim_reference::{Config, Flaw};
+
+/// The reference WhatsApp Cloud API integration wasim's conformance runner judges.
+///
+/// Settings come from the WASIM_* environment variables the runner sets
+/// (WASIM_GRAPH_URL, WASIM_ACCESS_TOKEN, WASIM_PHONE_NUMBER_ID, WASIM_APP_SECRET,
+/// WASIM_VERIFY_TOKEN, WASIM_WEBHOOK_PORT).
+#[derive(Debug, Parser)]
+#[command(name = "wasim-reference", version)]
+struct Args {
+    /// Break exactly one rule (see --list-flaws).
+    #[arg(long, env = "WASIM_REFERENCE_FLAW", value_name = "NAME")]
+    flaw: Option<Flaw>,
+    /// Print every flaw with one line of description, then exit.
+    #[arg(long)]
+    list_flaws: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if args.list_flaws {
+        for flaw in Flaw::ALL {
+            println!("{:<20} {}", flaw.name(), flaw.describe());
+        }
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::from_env(args.flaw) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("wasim-reference: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("wasim-reference: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(wasim_reference::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("wasim-reference: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

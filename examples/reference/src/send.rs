@@ -1,0 +1,309 @@
+//! The Cloud API client: one send, retried by the policy.
+//!
+//! Throughput (130429) and pair-rate (131056) errors are retried at most 3 times,
+//! after 200, 400 and 800 ms; a bad token (HTTP 401 / code 190) and every other
+//! error are not retried.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::{Config, Flaw};
+
+/// Error code: throughput limit.
+const CODE_THROUGHPUT: u64 = 130_429;
+/// Error code: pair rate limit.
+const CODE_PAIR_RATE: u64 = 131_056;
+/// Error code: bad access token.
+const CODE_ACCESS_TOKEN: u64 = 190;
+
+/// Waits before the 1st, 2nd and 3rd retry of a rate-limited send.
+const RATE_BACKOFF_MS: [u64; 3] = [200, 400, 800];
+/// Immediate retries a hot-loop flaw makes.
+const HOT_LOOP_RETRIES: u32 = 50;
+/// Most time one request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What kind of failure a send met, for the retry policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FailureClass {
+    /// 130429 or 131056: back off and retry.
+    RateLimited,
+    /// HTTP 401 or code 190: the token is bad; retrying cannot help.
+    BadToken,
+    /// Anything else (including no answer): not retried.
+    Other,
+}
+
+impl FailureClass {
+    /// Classifies an error answer.
+    pub(crate) fn of(http_status: Option<u16>, code: Option<u64>) -> FailureClass {
+        match (http_status, code) {
+            (_, Some(CODE_THROUGHPUT | CODE_PAIR_RATE)) => FailureClass::RateLimited,
+            (Some(401), _) | (_, Some(CODE_ACCESS_TOKEN)) => FailureClass::BadToken,
+            _ => FailureClass::Other,
+        }
+    }
+}
+
+/// How long to wait before retry number `retries + 1`, or `None` to give up.
+pub(crate) fn retry_delay(
+    class: FailureClass,
+    retries: u32,
+    flaw: Option<Flaw>,
+) -> Option<Duration> {
+    match (class, flaw) {
+        (FailureClass::RateLimited, Some(Flaw::HotLoopRate))
+        | (FailureClass::BadToken, Some(Flaw::HotLoopAuth)) => {
+            (retries < HOT_LOOP_RETRIES).then_some(Duration::ZERO)
+        }
+        (FailureClass::RateLimited, _) => usize::try_from(retries)
+            .ok()
+            .and_then(|i| RATE_BACKOFF_MS.get(i))
+            .map(|ms| Duration::from_millis(*ms)),
+        (FailureClass::BadToken | FailureClass::Other, _) => None,
+    }
+}
+
+/// One failed attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Failure {
+    /// The HTTP status, if there was an answer.
+    pub(crate) http_status: Option<u16>,
+    /// `error.code`, if the answer had one.
+    pub(crate) code: Option<u64>,
+    /// One line saying what happened.
+    pub(crate) detail: String,
+}
+
+impl Failure {
+    fn class(&self) -> FailureClass {
+        FailureClass::of(self.http_status, self.code)
+    }
+}
+
+/// The Cloud API as the integration uses it.
+#[derive(Debug, Clone)]
+pub(crate) struct Graph {
+    client: reqwest::Client,
+    url: String,
+    token: String,
+    flaw: Option<Flaw>,
+}
+
+impl Graph {
+    /// A client for `config`'s number.
+    pub(crate) fn new(config: &Config) -> anyhow::Result<Graph> {
+        Ok(Graph {
+            client: reqwest::Client::builder()
+                .timeout(REQUEST_TIMEOUT)
+                .build()?,
+            url: config.messages_url(),
+            token: config.access_token.clone(),
+            flaw: config.flaw,
+        })
+    }
+
+    /// Sends `body` under the retry policy; `what` names it in log lines, and
+    /// `still_wanted` is asked before each retry (false after a reset).
+    /// The wamid on success.
+    pub(crate) async fn send(
+        &self,
+        body: &Value,
+        what: &str,
+        still_wanted: impl Fn() -> bool,
+    ) -> Result<String, Failure> {
+        let mut retries = 0;
+        loop {
+            let failure = match self.post(body).await {
+                Ok(wamid) => return Ok(wamid),
+                Err(failure) => failure,
+            };
+            let class = failure.class();
+            let Some(delay) = retry_delay(class, retries, self.flaw) else {
+                match (class, retries) {
+                    (FailureClass::BadToken, 0) => println!(
+                        "{what}: access token refused ({}), not retrying",
+                        failure.detail
+                    ),
+                    (_, 0) => println!("{what}: failed ({}), not retrying", failure.detail),
+                    _ => println!(
+                        "{what}: giving up after {retries} retries ({})",
+                        failure.detail
+                    ),
+                }
+                return Err(failure);
+            };
+            if !still_wanted() {
+                println!("{what}: state was reset, dropping the retry");
+                return Err(failure);
+            }
+            retries += 1;
+            println!(
+                "{what}: retry {retries} in {} ms ({})",
+                delay.as_millis(),
+                failure.detail
+            );
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+
+    /// One attempt.
+    async fn post(&self, body: &Value) -> Result<String, Failure> {
+        let response = self
+            .client
+            .post(&self.url)
+            .bearer_auth(&self.token)
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .map_err(|error| Failure {
+                http_status: None,
+                code: None,
+                detail: format!("no answer: {}", error.without_url()),
+            })?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.map_err(|error| Failure {
+            http_status: Some(status),
+            code: None,
+            detail: format!("HTTP {status}, unreadable body: {}", error.without_url()),
+        })?;
+        read_answer(status, &bytes)
+    }
+}
+
+/// The wamid from a success answer, or the failure an error answer describes.
+pub(crate) fn read_answer(status: u16, body: &[u8]) -> Result<String, Failure> {
+    let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    if (200..300).contains(&status) {
+        let wamid = json
+            .pointer("/messages/0/id")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        return wamid.ok_or_else(|| Failure {
+            http_status: Some(status),
+            code: None,
+            detail: format!("HTTP {status} without messages[0].id"),
+        });
+    }
+    let code = json.pointer("/error/code").and_then(Value::as_u64);
+    let message = json
+        .pointer("/error/message")
+        .and_then(Value::as_str)
+        .unwrap_or("no error message");
+    let detail = match code {
+        Some(code) => format!("HTTP {status}, code {code}: {message}"),
+        None => format!("HTTP {status}: {message}"),
+    };
+    Err(Failure {
+        http_status: Some(status),
+        code,
+        detail: detail.replace('\n', " "),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delays(class: FailureClass, flaw: Option<Flaw>) -> Vec<Duration> {
+        (0..)
+            .map_while(|retries| retry_delay(class, retries, flaw))
+            .collect()
+    }
+
+    #[test]
+    fn errors_are_classified_by_code_and_status() {
+        assert_eq!(
+            FailureClass::of(Some(400), Some(130_429)),
+            FailureClass::RateLimited
+        );
+        assert_eq!(
+            FailureClass::of(Some(400), Some(131_056)),
+            FailureClass::RateLimited
+        );
+        assert_eq!(
+            FailureClass::of(Some(401), Some(190)),
+            FailureClass::BadToken
+        );
+        assert_eq!(FailureClass::of(Some(401), None), FailureClass::BadToken);
+        assert_eq!(
+            FailureClass::of(Some(400), Some(190)),
+            FailureClass::BadToken
+        );
+        assert_eq!(FailureClass::of(Some(400), Some(100)), FailureClass::Other);
+        assert_eq!(FailureClass::of(None, None), FailureClass::Other);
+    }
+
+    #[test]
+    fn rate_limits_back_off_three_times_and_nothing_else_retries() {
+        let ms = |list: &[u64]| {
+            list.iter()
+                .map(|m| Duration::from_millis(*m))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            delays(FailureClass::RateLimited, None),
+            ms(&[200, 400, 800])
+        );
+        assert!(delays(FailureClass::BadToken, None).is_empty());
+        assert!(delays(FailureClass::Other, None).is_empty());
+        // Flaws that do not touch sending keep the policy.
+        for flaw in Flaw::ALL
+            .iter()
+            .filter(|f| !matches!(f, Flaw::HotLoopRate | Flaw::HotLoopAuth))
+        {
+            assert_eq!(
+                delays(FailureClass::RateLimited, Some(*flaw)),
+                ms(&[200, 400, 800])
+            );
+            assert!(delays(FailureClass::BadToken, Some(*flaw)).is_empty());
+        }
+    }
+
+    #[test]
+    fn flaw_hot_loop_rate_retries_rate_limits_50_times_at_once() {
+        let flaw = Some(Flaw::HotLoopRate);
+        assert_eq!(
+            delays(FailureClass::RateLimited, flaw),
+            vec![Duration::ZERO; 50]
+        );
+        assert!(delays(FailureClass::BadToken, flaw).is_empty());
+        assert!(delays(FailureClass::Other, flaw).is_empty());
+    }
+
+    #[test]
+    fn flaw_hot_loop_auth_retries_a_bad_token_50_times_at_once() {
+        let flaw = Some(Flaw::HotLoopAuth);
+        assert_eq!(
+            delays(FailureClass::BadToken, flaw),
+            vec![Duration::ZERO; 50]
+        );
+        assert_eq!(delays(FailureClass::RateLimited, flaw).len(), 3);
+        assert!(delays(FailureClass::Other, flaw).is_empty());
+    }
+
+    #[test]
+    fn answers_are_read_in_graphs_shapes() {
+        assert_eq!(
+            read_answer(
+                200,
+                br#"{"messaging_product":"whatsapp","messages":[{"id":"wamid.X","message_status":"accepted"}]}"#
+            ),
+            Ok("wamid.X".to_owned())
+        );
+        let failure = read_answer(
+            400,
+            br#"{"error":{"message":"(#130429) Rate limit hit","type":"OAuthException","code":130429}}"#,
+        )
+        .expect_err("error");
+        assert_eq!(failure.code, Some(130_429));
+        assert_eq!(failure.class(), FailureClass::RateLimited);
+        let failure = read_answer(401, b"not json").expect_err("error");
+        assert_eq!(failure.class(), FailureClass::BadToken);
+        assert!(read_answer(200, b"{}").is_err());
+    }
+}

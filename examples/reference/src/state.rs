@@ -1,0 +1,707 @@
+//! The integration's memory and the rules it follows, free of I/O: de-duplication,
+//! status ranking, the marketing cap, opt-outs and the customer service window.
+//!
+//! Time here is the simulator's virtual time as webhooks tell it: `now` is the
+//! largest webhook timestamp seen.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::Flaw;
+use crate::action::Template;
+
+/// Seconds in the 24 hours both the marketing cap and the service window last.
+pub(crate) const DAY_S: u64 = 24 * 60 * 60;
+
+/// Most resends of one template in a chain of 131049 failures (flaw `resend-after-cap`).
+pub(crate) const RESENDS_MAX: u32 = 3;
+
+/// Error code: the per-user marketing limit.
+pub(crate) const CODE_MARKETING_LIMIT: u64 = 131_049;
+
+/// Error code: the user stopped marketing messages.
+pub(crate) const CODE_STOPPED_MARKETING: u64 = 131_050;
+
+/// A message's status: `accepted` when the send was taken, then what webhooks say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum StatusKind {
+    /// The Cloud API took the send; no status webhook yet.
+    Accepted,
+    /// `sent`.
+    Sent,
+    /// `delivered`.
+    Delivered,
+    /// `read`.
+    Read,
+    /// `failed` (terminal).
+    Failed,
+}
+
+impl StatusKind {
+    /// A webhook status name (`accepted` is not one).
+    pub(crate) fn parse(name: &str) -> Option<StatusKind> {
+        match name {
+            "sent" => Some(StatusKind::Sent),
+            "delivered" => Some(StatusKind::Delivered),
+            "read" => Some(StatusKind::Read),
+            "failed" => Some(StatusKind::Failed),
+            _ => None,
+        }
+    }
+
+    /// The wire name.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            StatusKind::Accepted => "accepted",
+            StatusKind::Sent => "sent",
+            StatusKind::Delivered => "delivered",
+            StatusKind::Read => "read",
+            StatusKind::Failed => "failed",
+        }
+    }
+
+    /// Progress rank: accepted 0 < sent 1 < delivered 2 < read 3 (failed has none).
+    fn rank(self) -> Option<u8> {
+        match self {
+            StatusKind::Accepted => Some(0),
+            StatusKind::Sent => Some(1),
+            StatusKind::Delivered => Some(2),
+            StatusKind::Read => Some(3),
+            StatusKind::Failed => None,
+        }
+    }
+}
+
+/// The status to keep when `incoming` arrives for a message at `current`.
+///
+/// Highest rank wins and nothing regresses; `failed` is terminal and overrides
+/// accepted/sent/delivered but never `read`. Flaw `status-regress` keeps whatever
+/// arrived last.
+pub(crate) fn combine(
+    current: Option<StatusKind>,
+    incoming: StatusKind,
+    flaw: Option<Flaw>,
+) -> StatusKind {
+    if flaw == Some(Flaw::StatusRegress) {
+        return incoming;
+    }
+    let Some(current) = current else {
+        return incoming;
+    };
+    match (current.rank(), incoming.rank()) {
+        (None, _) => current,
+        (Some(3), None) => current,
+        (Some(_), None) => incoming,
+        (Some(have), Some(new)) if new > have => incoming,
+        (Some(_), Some(_)) => current,
+    }
+}
+
+/// A user's message, as the webhook told it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct InboundMessage {
+    /// Its wamid.
+    pub(crate) id: String,
+    /// The user's wa_id.
+    pub(crate) from: String,
+    /// Unix seconds (virtual), if it parsed.
+    pub(crate) timestamp: Option<u64>,
+    /// The message `type`.
+    pub(crate) kind: String,
+}
+
+/// A status webhook for one of our messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StatusUpdate {
+    /// The message's wamid.
+    pub(crate) id: String,
+    /// The new status.
+    pub(crate) kind: StatusKind,
+    /// Unix seconds (virtual), if it parsed.
+    pub(crate) timestamp: Option<u64>,
+    /// The recipient's wa_id.
+    pub(crate) recipient_id: String,
+    /// `errors[].code` (on `failed`).
+    pub(crate) error_codes: Vec<u64>,
+}
+
+/// What we sent in a message, to resend it if need be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Sent {
+    /// A template; `resends` counts how many times this one was already resent.
+    Template {
+        /// What was sent.
+        template: Template,
+        /// Resends before this one in its chain.
+        resends: u32,
+    },
+    /// Free-form text.
+    Text,
+}
+
+#[derive(Debug, Clone)]
+struct Tracked {
+    status: StatusKind,
+    to: String,
+    sent: Option<Sent>,
+}
+
+/// Whether to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Go ahead.
+    Send,
+    /// Do not; why, in a few words.
+    Skip(String),
+}
+
+/// What an inbound message means for us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InboundOutcome {
+    /// A new message: reply (if the window allows).
+    New,
+    /// Seen before: no side effect.
+    Duplicate,
+}
+
+/// A template to send again (flaw `resend-after-cap`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Resend {
+    /// The recipient.
+    pub(crate) to: String,
+    /// The template.
+    pub(crate) template: Template,
+    /// Resends in this chain, this one included.
+    pub(crate) resends: u32,
+}
+
+/// What a status webhook changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StatusOutcome {
+    /// Seen before (same wamid and status): no side effect.
+    Duplicate,
+    /// Applied.
+    Recorded {
+        /// The status now kept for the message.
+        stored: StatusKind,
+        /// Set when a 131049 capped the recipient: until when (unix seconds).
+        capped_until: Option<u64>,
+        /// Set when a 131050 opted the recipient out.
+        opted_out: bool,
+        /// A naive resend (only with flaw `resend-after-cap`).
+        resend: Option<Resend>,
+    },
+}
+
+/// Everything the integration remembers.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct State {
+    flaw: Option<Flaw>,
+    now: Option<u64>,
+    seen_inbound: BTreeSet<String>,
+    seen_status: BTreeSet<(String, StatusKind)>,
+    messages: BTreeMap<String, Tracked>,
+    last_inbound: BTreeMap<String, u64>,
+    capped_until: BTreeMap<String, u64>,
+    opted_out: BTreeSet<String>,
+}
+
+impl State {
+    /// Empty memory, following the rules except `flaw`.
+    pub(crate) fn new(flaw: Option<Flaw>) -> State {
+        State {
+            flaw,
+            ..State::default()
+        }
+    }
+
+    fn has(&self, flaw: Flaw) -> bool {
+        self.flaw == Some(flaw)
+    }
+
+    /// Virtual now: the largest webhook timestamp seen (0 before any).
+    pub(crate) fn now(&self) -> u64 {
+        self.now.unwrap_or(0)
+    }
+
+    /// Moves virtual now forward to `timestamp` (a webhook's or an action's).
+    pub(crate) fn observe(&mut self, timestamp: Option<u64>) {
+        if let Some(timestamp) = timestamp {
+            self.now = Some(self.now().max(timestamp));
+        }
+    }
+
+    /// Takes an inbound message: dedupes it by id and opens the user's window.
+    pub(crate) fn on_inbound(&mut self, message: &InboundMessage) -> InboundOutcome {
+        self.observe(message.timestamp);
+        let new = self.seen_inbound.insert(message.id.clone());
+        if !new && !self.has(Flaw::NoDedupe) {
+            return InboundOutcome::Duplicate;
+        }
+        let at = message.timestamp.unwrap_or(self.now());
+        let last = self.last_inbound.entry(message.from.clone()).or_insert(at);
+        *last = (*last).max(at);
+        InboundOutcome::New
+    }
+
+    /// Takes a status webhook: dedupes it by (wamid, status), keeps the highest
+    /// status, and remembers caps (131049) and opt-outs (131050).
+    pub(crate) fn on_status(&mut self, update: &StatusUpdate) -> StatusOutcome {
+        self.observe(update.timestamp);
+        let new = self.seen_status.insert((update.id.clone(), update.kind));
+        if !new && !self.has(Flaw::NoDedupe) {
+            return StatusOutcome::Duplicate;
+        }
+        let flaw = self.flaw;
+        let tracked = self
+            .messages
+            .entry(update.id.clone())
+            .or_insert_with(|| Tracked {
+                status: update.kind,
+                to: update.recipient_id.clone(),
+                sent: None,
+            });
+        tracked.status = combine(Some(tracked.status), update.kind, flaw);
+        let stored = tracked.status;
+        let to = if update.recipient_id.is_empty() {
+            tracked.to.clone()
+        } else {
+            update.recipient_id.clone()
+        };
+        let sent = tracked.sent.clone();
+        let mut capped_until = None;
+        let mut opted_out = false;
+        let mut resend = None;
+        if update.kind == StatusKind::Failed && !to.is_empty() {
+            if update.error_codes.contains(&CODE_MARKETING_LIMIT) {
+                let until = update.timestamp.unwrap_or(self.now()) + DAY_S;
+                let kept = self.capped_until.entry(to.clone()).or_insert(until);
+                *kept = (*kept).max(until);
+                capped_until = Some(*kept);
+                if let (true, Some(Sent::Template { template, resends })) =
+                    (self.has(Flaw::ResendAfterCap), sent)
+                    && resends < RESENDS_MAX
+                {
+                    resend = Some(Resend {
+                        to: to.clone(),
+                        template,
+                        resends: resends + 1,
+                    });
+                }
+            }
+            if update.error_codes.contains(&CODE_STOPPED_MARKETING) {
+                self.opted_out.insert(to);
+                opted_out = true;
+            }
+        }
+        StatusOutcome::Recorded {
+            stored,
+            capped_until,
+            opted_out,
+            resend,
+        }
+    }
+
+    /// May a template go to `to`? Not to an opted-out user, nor to a capped one
+    /// before the cap ends.
+    pub(crate) fn template_decision(&self, to: &str) -> Decision {
+        if self.opted_out.contains(to) && !self.has(Flaw::IgnoreOptOut) {
+            return Decision::Skip("opted out (131050)".to_owned());
+        }
+        if let Some(until) = self.capped_until.get(to)
+            && self.now() < *until
+            && !self.has(Flaw::ResendAfterCap)
+        {
+            return Decision::Skip(format!("capped until {until} (131049), now {}", self.now()));
+        }
+        Decision::Send
+    }
+
+    /// May free-form text go to `to`? Only inside the 24 h customer service window.
+    pub(crate) fn text_decision(&self, to: &str) -> Decision {
+        if self.has(Flaw::TextOutsideWindow) {
+            return Decision::Send;
+        }
+        match self.last_inbound.get(to) {
+            None => Decision::Skip("window closed (no inbound message)".to_owned()),
+            Some(last) if self.now().saturating_sub(*last) < DAY_S => Decision::Send,
+            Some(last) => Decision::Skip(format!(
+                "window closed (last inbound {last}, now {})",
+                self.now()
+            )),
+        }
+    }
+
+    /// Remembers a message the Cloud API accepted.
+    pub(crate) fn record_sent(&mut self, wamid: &str, to: &str, sent: Sent) {
+        let tracked = self
+            .messages
+            .entry(wamid.to_owned())
+            .or_insert_with(|| Tracked {
+                status: StatusKind::Accepted,
+                to: to.to_owned(),
+                sent: None,
+            });
+        tracked.to = to.to_owned();
+        tracked.sent = Some(sent);
+    }
+
+    /// The status kept for `wamid`, if we sent it or saw a status for it.
+    pub(crate) fn message_status(&self, wamid: &str) -> Option<StatusKind> {
+        self.messages.get(wamid).map(|tracked| tracked.status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: u64 = 1_717_405_200;
+
+    fn spring_sale() -> Template {
+        Template {
+            name: "spring_sale".to_owned(),
+            language: "en_US".to_owned(),
+            parameters: Vec::new(),
+        }
+    }
+
+    fn inbound(id: &str, from: &str, at: u64) -> InboundMessage {
+        InboundMessage {
+            id: id.to_owned(),
+            from: from.to_owned(),
+            timestamp: Some(at),
+            kind: "text".to_owned(),
+        }
+    }
+
+    fn status(id: &str, kind: StatusKind, at: u64, to: &str, codes: &[u64]) -> StatusUpdate {
+        StatusUpdate {
+            id: id.to_owned(),
+            kind,
+            timestamp: Some(at),
+            recipient_id: to.to_owned(),
+            error_codes: codes.to_vec(),
+        }
+    }
+
+    /// Moves virtual now by a status webhook for an unrelated message.
+    fn tick(state: &mut State, at: u64) {
+        state.on_status(&status(
+            &format!("wamid.tick{at}"),
+            StatusKind::Sent,
+            at,
+            "1",
+            &[],
+        ));
+    }
+
+    use StatusKind::{Accepted, Delivered, Failed, Read, Sent as SentS};
+
+    #[test]
+    fn the_highest_status_wins_and_nothing_regresses() {
+        let order = [Accepted, SentS, Delivered, Read];
+        for (i, have) in order.iter().enumerate() {
+            for (j, new) in order.iter().enumerate() {
+                let expected = if j > i { *new } else { *have };
+                assert_eq!(
+                    combine(Some(*have), *new, None),
+                    expected,
+                    "{have:?}+{new:?}"
+                );
+            }
+        }
+        assert_eq!(combine(None, SentS, None), SentS);
+    }
+
+    #[test]
+    fn failed_overrides_progress_except_read_and_is_terminal() {
+        for have in [Accepted, SentS, Delivered] {
+            assert_eq!(combine(Some(have), Failed, None), Failed);
+        }
+        assert_eq!(combine(Some(Read), Failed, None), Read);
+        for new in [SentS, Delivered, Read] {
+            assert_eq!(combine(Some(Failed), new, None), Failed);
+        }
+    }
+
+    #[test]
+    fn flaw_status_regress_keeps_the_latest_status() {
+        let flaw = Some(Flaw::StatusRegress);
+        assert_eq!(combine(Some(Read), SentS, flaw), SentS);
+        assert_eq!(combine(Some(Failed), Delivered, flaw), Delivered);
+        let mut correct = State::new(None);
+        let mut flawed = State::new(flaw);
+        for state in [&mut correct, &mut flawed] {
+            state.record_sent("wamid.1", "55", Sent::Text);
+            state.on_status(&status("wamid.1", Read, T0 + 5, "55", &[]));
+            state.on_status(&status("wamid.1", SentS, T0 + 1, "55", &[]));
+        }
+        assert_eq!(correct.message_status("wamid.1"), Some(Read));
+        assert_eq!(flawed.message_status("wamid.1"), Some(SentS));
+    }
+
+    #[test]
+    fn a_sent_message_is_accepted_until_a_status_arrives() {
+        let mut state = State::new(None);
+        assert_eq!(state.message_status("wamid.1"), None);
+        state.record_sent("wamid.1", "55", Sent::Text);
+        assert_eq!(state.message_status("wamid.1"), Some(Accepted));
+        state.on_status(&status("wamid.1", Delivered, T0, "55", &[]));
+        assert_eq!(state.message_status("wamid.1"), Some(Delivered));
+        // A status for a message we did not send is still remembered.
+        state.on_status(&status("wamid.other", SentS, T0, "56", &[]));
+        assert_eq!(state.message_status("wamid.other"), Some(SentS));
+    }
+
+    #[test]
+    fn duplicate_inbound_messages_have_no_second_effect() {
+        let mut state = State::new(None);
+        assert_eq!(
+            state.on_inbound(&inbound("wamid.in", "55", T0)),
+            InboundOutcome::New
+        );
+        assert_eq!(
+            state.on_inbound(&inbound("wamid.in", "55", T0)),
+            InboundOutcome::Duplicate
+        );
+        assert_eq!(
+            state.on_inbound(&inbound("wamid.in2", "55", T0)),
+            InboundOutcome::New
+        );
+    }
+
+    #[test]
+    fn flaw_no_dedupe_processes_duplicates_again() {
+        let mut state = State::new(Some(Flaw::NoDedupe));
+        assert_eq!(
+            state.on_inbound(&inbound("wamid.in", "55", T0)),
+            InboundOutcome::New
+        );
+        assert_eq!(
+            state.on_inbound(&inbound("wamid.in", "55", T0)),
+            InboundOutcome::New
+        );
+        let update = status("wamid.1", Delivered, T0, "55", &[]);
+        assert!(matches!(
+            state.on_status(&update),
+            StatusOutcome::Recorded { .. }
+        ));
+        assert!(matches!(
+            state.on_status(&update),
+            StatusOutcome::Recorded { .. }
+        ));
+    }
+
+    #[test]
+    fn duplicate_statuses_are_dropped_by_id_and_status() {
+        let mut state = State::new(None);
+        let delivered = status("wamid.1", Delivered, T0, "55", &[]);
+        assert!(matches!(
+            state.on_status(&delivered),
+            StatusOutcome::Recorded { .. }
+        ));
+        assert_eq!(state.on_status(&delivered), StatusOutcome::Duplicate);
+        assert!(matches!(
+            state.on_status(&status("wamid.1", Read, T0, "55", &[])),
+            StatusOutcome::Recorded { stored: Read, .. }
+        ));
+    }
+
+    #[test]
+    fn now_is_the_largest_webhook_timestamp() {
+        let mut state = State::new(None);
+        assert_eq!(state.now(), 0);
+        tick(&mut state, T0 + 100);
+        tick(&mut state, T0 + 50);
+        assert_eq!(state.now(), T0 + 100);
+        state.on_inbound(&inbound("wamid.in", "55", T0 + 200));
+        assert_eq!(state.now(), T0 + 200);
+    }
+
+    #[test]
+    fn a_131049_caps_the_user_for_24_hours_without_a_resend() {
+        let mut state = State::new(None);
+        state.record_sent(
+            "wamid.1",
+            "919",
+            Sent::Template {
+                template: spring_sale(),
+                resends: 0,
+            },
+        );
+        assert_eq!(state.template_decision("919"), Decision::Send);
+        let outcome = state.on_status(&status("wamid.1", Failed, T0, "919", &[131_049]));
+        assert_eq!(
+            outcome,
+            StatusOutcome::Recorded {
+                stored: Failed,
+                capped_until: Some(T0 + DAY_S),
+                opted_out: false,
+                resend: None,
+            }
+        );
+        assert!(matches!(state.template_decision("919"), Decision::Skip(_)));
+        assert_eq!(state.template_decision("551"), Decision::Send);
+        tick(&mut state, T0 + DAY_S - 1);
+        assert!(matches!(state.template_decision("919"), Decision::Skip(_)));
+        tick(&mut state, T0 + DAY_S);
+        assert_eq!(state.template_decision("919"), Decision::Send);
+    }
+
+    #[test]
+    fn flaw_resend_after_cap_resends_and_ignores_the_cap() {
+        let mut state = State::new(Some(Flaw::ResendAfterCap));
+        state.record_sent(
+            "wamid.1",
+            "919",
+            Sent::Template {
+                template: spring_sale(),
+                resends: 0,
+            },
+        );
+        let StatusOutcome::Recorded { resend, .. } =
+            state.on_status(&status("wamid.1", Failed, T0, "919", &[131_049]))
+        else {
+            panic!("recorded")
+        };
+        assert_eq!(
+            resend,
+            Some(Resend {
+                to: "919".to_owned(),
+                template: spring_sale(),
+                resends: 1,
+            })
+        );
+        assert_eq!(state.template_decision("919"), Decision::Send);
+        // The chain of naive resends is bounded.
+        state.record_sent(
+            "wamid.2",
+            "919",
+            Sent::Template {
+                template: spring_sale(),
+                resends: RESENDS_MAX,
+            },
+        );
+        let StatusOutcome::Recorded { resend, .. } =
+            state.on_status(&status("wamid.2", Failed, T0 + 1, "919", &[131_049]))
+        else {
+            panic!("recorded")
+        };
+        assert_eq!(resend, None);
+    }
+
+    #[test]
+    fn a_131050_opts_the_user_out_for_good() {
+        let mut state = State::new(None);
+        let outcome = state.on_status(&status("wamid.1", Failed, T0, "999", &[131_050]));
+        assert!(matches!(
+            outcome,
+            StatusOutcome::Recorded {
+                opted_out: true,
+                capped_until: None,
+                resend: None,
+                ..
+            }
+        ));
+        tick(&mut state, T0 + 30 * DAY_S);
+        assert!(matches!(state.template_decision("999"), Decision::Skip(_)));
+    }
+
+    #[test]
+    fn flaw_ignore_opt_out_keeps_sending() {
+        let mut state = State::new(Some(Flaw::IgnoreOptOut));
+        state.on_status(&status("wamid.1", Failed, T0, "999", &[131_050]));
+        assert_eq!(state.template_decision("999"), Decision::Send);
+        // The cap still holds: only the opt-out rule is broken.
+        state.on_status(&status("wamid.2", Failed, T0, "919", &[131_049]));
+        assert!(matches!(state.template_decision("919"), Decision::Skip(_)));
+    }
+
+    #[test]
+    fn text_goes_only_inside_the_24_hour_window() {
+        let mut state = State::new(None);
+        assert!(matches!(state.text_decision("55"), Decision::Skip(_)));
+        state.on_inbound(&inbound("wamid.in", "55", T0));
+        assert_eq!(state.text_decision("55"), Decision::Send);
+        assert!(matches!(state.text_decision("56"), Decision::Skip(_)));
+        tick(&mut state, T0 + DAY_S - 1);
+        assert_eq!(state.text_decision("55"), Decision::Send);
+        tick(&mut state, T0 + DAY_S);
+        assert!(matches!(state.text_decision("55"), Decision::Skip(_)));
+        // A late delivery of an older message does not move the window back.
+        state.on_inbound(&inbound("wamid.old", "55", T0 - 10));
+        assert!(matches!(state.text_decision("55"), Decision::Skip(_)));
+        state.on_inbound(&inbound("wamid.new", "55", T0 + DAY_S + 5));
+        assert_eq!(state.text_decision("55"), Decision::Send);
+    }
+
+    #[test]
+    fn flaw_text_outside_window_always_sends() {
+        let mut state = State::new(Some(Flaw::TextOutsideWindow));
+        assert_eq!(state.text_decision("55"), Decision::Send);
+        state.on_inbound(&inbound("wamid.in", "55", T0));
+        tick(&mut state, T0 + 2 * DAY_S);
+        assert_eq!(state.text_decision("55"), Decision::Send);
+    }
+
+    /// Every decision a scripted run makes, as lines.
+    fn script(flaw: Option<Flaw>) -> Vec<String> {
+        let mut state = State::new(flaw);
+        let mut log = Vec::new();
+        let template = Sent::Template {
+            template: spring_sale(),
+            resends: 0,
+        };
+        log.push(format!("{:?}", state.on_inbound(&inbound("in1", "55", T0))));
+        log.push(format!("{:?}", state.on_inbound(&inbound("in1", "55", T0))));
+        state.record_sent("m1", "55", Sent::Text);
+        state.record_sent("m2", "919", template.clone());
+        state.record_sent("m3", "999", template);
+        for update in [
+            status("m1", Read, T0 + 10, "55", &[]),
+            status("m1", SentS, T0 + 5, "55", &[]),
+            status("m1", SentS, T0 + 5, "55", &[]),
+            status("m2", Failed, T0 + 20, "919", &[131_049]),
+            status("m3", Failed, T0 + 20, "999", &[131_050]),
+        ] {
+            log.push(format!("{:?}", state.on_status(&update)));
+        }
+        for to in ["55", "919", "999", "14"] {
+            log.push(format!(
+                "{to}: {:?} {:?}",
+                state.template_decision(to),
+                state.text_decision(to)
+            ));
+        }
+        tick(&mut state, T0 + DAY_S + 30);
+        for to in ["55", "919", "999"] {
+            log.push(format!(
+                "{to}: {:?} {:?}",
+                state.template_decision(to),
+                state.text_decision(to)
+            ));
+        }
+        log.push(format!("{:?}", state.message_status("m1")));
+        log
+    }
+
+    #[test]
+    fn only_the_state_level_flaws_change_state_decisions() {
+        let correct = script(None);
+        let differing: Vec<Flaw> = Flaw::ALL
+            .iter()
+            .copied()
+            .filter(|flaw| script(Some(*flaw)) != correct)
+            .collect();
+        assert_eq!(
+            differing,
+            [
+                Flaw::NoDedupe,
+                Flaw::StatusRegress,
+                Flaw::ResendAfterCap,
+                Flaw::IgnoreOptOut,
+                Flaw::TextOutsideWindow,
+            ]
+        );
+    }
+}

@@ -1,0 +1,239 @@
+//! Meta's webhook posts: the signature check and the events inside the envelope.
+
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+
+use crate::state::{InboundMessage, StatusKind, StatusUpdate};
+
+/// The header carrying Meta's signature.
+pub(crate) const SIGNATURE_HEADER: &str = "X-Hub-Signature-256";
+
+/// Why a webhook post was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SignatureError {
+    /// No `X-Hub-Signature-256` header.
+    Missing,
+    /// Not `sha256=<hex>`.
+    Malformed,
+    /// A well-formed signature of some other body or key.
+    Wrong,
+}
+
+impl SignatureError {
+    /// A short reason for the log line.
+    pub(crate) fn reason(self) -> &'static str {
+        match self {
+            SignatureError::Missing => "missing signature",
+            SignatureError::Malformed => "malformed signature",
+            SignatureError::Wrong => "wrong signature",
+        }
+    }
+}
+
+/// Checks `header` (`sha256=<hex HMAC-SHA256 of body>`) in constant time.
+pub(crate) fn verify_signature(
+    secret: &str,
+    body: &[u8],
+    header: Option<&str>,
+) -> Result<(), SignatureError> {
+    let header = header.ok_or(SignatureError::Missing)?;
+    let digest = header
+        .trim()
+        .strip_prefix("sha256=")
+        .and_then(|hex_digest| hex::decode(hex_digest).ok())
+        .ok_or(SignatureError::Malformed)?;
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    mac.update(body);
+    mac.verify_slice(&digest).map_err(|_| SignatureError::Wrong)
+}
+
+/// One thing a webhook post told us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Event {
+    /// A user wrote.
+    Inbound(InboundMessage),
+    /// A message we sent changed status.
+    Status(StatusUpdate),
+    /// Something we do not act on (one line saying what).
+    Ignored(String),
+}
+
+/// Every event in a Meta envelope, in order: all entries, all changes, all messages
+/// and statuses. Parts that do not parse become [`Event::Ignored`], so one bad change
+/// does not lose the rest of a batch.
+pub(crate) fn parse_envelope(body: &[u8]) -> Result<Vec<Event>, String> {
+    let envelope: Value =
+        serde_json::from_slice(body).map_err(|error| format!("body is not JSON: {error}"))?;
+    let entries = envelope
+        .get("entry")
+        .and_then(Value::as_array)
+        .ok_or("no entry[] array")?;
+    let mut events = Vec::new();
+    for entry in entries {
+        let Some(changes) = entry.get("changes").and_then(Value::as_array) else {
+            events.push(Event::Ignored("entry without changes[]".to_owned()));
+            continue;
+        };
+        for change in changes {
+            let field = change.get("field").and_then(Value::as_str).unwrap_or("");
+            if field != "messages" {
+                events.push(Event::Ignored(format!("change field `{field}`")));
+                continue;
+            }
+            let Some(value) = change.get("value") else {
+                events.push(Event::Ignored("change without value".to_owned()));
+                continue;
+            };
+            for message in array(value, "messages") {
+                events.push(inbound(message).map_or_else(Event::Ignored, Event::Inbound));
+            }
+            for status in array(value, "statuses") {
+                events.push(status_update(status).map_or_else(Event::Ignored, Event::Status));
+            }
+        }
+    }
+    Ok(events)
+}
+
+fn array<'a>(value: &'a Value, key: &str) -> &'a [Value] {
+    value
+        .get(key)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+fn string(value: &Value, key: &str) -> Option<String> {
+    value.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// Unix seconds, sent as a string (numbers accepted too).
+fn timestamp(value: &Value) -> Option<u64> {
+    match value.get("timestamp")? {
+        Value::String(text) => text.trim().parse().ok(),
+        Value::Number(number) => number.as_u64(),
+        _ => None,
+    }
+}
+
+fn inbound(message: &Value) -> Result<InboundMessage, String> {
+    let id = string(message, "id").ok_or("inbound message without id")?;
+    let from = string(message, "from").ok_or_else(|| format!("inbound {id} without from"))?;
+    Ok(InboundMessage {
+        timestamp: timestamp(message),
+        kind: string(message, "type").unwrap_or_else(|| "unknown".to_owned()),
+        id,
+        from,
+    })
+}
+
+fn status_update(status: &Value) -> Result<StatusUpdate, String> {
+    let id = string(status, "id").ok_or("status without id")?;
+    let name = string(status, "status").unwrap_or_default();
+    let kind = StatusKind::parse(&name).ok_or_else(|| format!("status `{name}` for {id}"))?;
+    let error_codes = array(status, "errors")
+        .iter()
+        .filter_map(|error| error.get("code").and_then(Value::as_u64))
+        .collect();
+    Ok(StatusUpdate {
+        recipient_id: string(status, "recipient_id").unwrap_or_default(),
+        timestamp: timestamp(status),
+        id,
+        kind,
+        error_codes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn sign(secret: &str, body: &[u8]) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key");
+        mac.update(body);
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    }
+
+    #[test]
+    fn only_the_right_signature_of_the_exact_body_passes() {
+        let body = br#"{"object":"whatsapp_business_account"}"#;
+        let good = sign("s3cret", body);
+        assert_eq!(verify_signature("s3cret", body, Some(&good)), Ok(()));
+        assert_eq!(
+            verify_signature("s3cret", body, None),
+            Err(SignatureError::Missing)
+        );
+        assert_eq!(
+            verify_signature("s3cret", body, Some(good.trim_start_matches("sha256="))),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify_signature("other", body, Some(&good)),
+            Err(SignatureError::Wrong)
+        );
+        assert_eq!(
+            verify_signature("s3cret", b"{}", Some(&good)),
+            Err(SignatureError::Wrong)
+        );
+    }
+
+    #[test]
+    fn every_entry_and_change_of_a_batch_is_read_in_order() {
+        let body = json!({
+            "object": "whatsapp_business_account",
+            "entry": [
+                {"id": "1", "changes": [
+                    {"field": "messages", "value": {"messages": [
+                        {"from": "551", "id": "wamid.in1", "timestamp": "1717405200", "type": "text", "text": {"body": "hi"}}
+                    ]}},
+                    {"field": "messages", "value": {"statuses": [
+                        {"id": "wamid.out1", "status": "read", "timestamp": "1717405260", "recipient_id": "551"},
+                        {"id": "wamid.out2", "status": "failed", "timestamp": "1717405270", "recipient_id": "919",
+                         "errors": [{"code": 131049, "title": "limit"}]}
+                    ]}}
+                ]},
+                {"id": "1", "changes": [
+                    {"field": "account_update", "value": {}},
+                    {"field": "messages", "value": {"statuses": [
+                        {"id": "wamid.out3", "status": "deleted", "timestamp": "1"}
+                    ]}}
+                ]}
+            ]
+        });
+        let events = parse_envelope(body.to_string().as_bytes()).expect("valid");
+        assert_eq!(events.len(), 5, "{events:?}");
+        assert_eq!(
+            events[0],
+            Event::Inbound(InboundMessage {
+                id: "wamid.in1".to_owned(),
+                from: "551".to_owned(),
+                timestamp: Some(1_717_405_200),
+                kind: "text".to_owned(),
+            })
+        );
+        let Event::Status(read) = &events[1] else {
+            panic!("{events:?}")
+        };
+        assert_eq!(
+            (read.kind, read.timestamp),
+            (StatusKind::Read, Some(1_717_405_260))
+        );
+        let Event::Status(failed) = &events[2] else {
+            panic!("{events:?}")
+        };
+        assert_eq!(failed.kind, StatusKind::Failed);
+        assert_eq!(failed.error_codes, vec![131_049]);
+        assert_eq!(failed.recipient_id, "919");
+        assert!(matches!(events[3], Event::Ignored(_)));
+        assert!(matches!(events[4], Event::Ignored(_)));
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_envelope_is_an_error() {
+        assert!(parse_envelope(b"not json").is_err());
+        assert!(parse_envelope(b"{}").is_err());
+    }
+}

@@ -1,0 +1,249 @@
+//! The one worker that acts on webhooks and actions, in the order they came.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use serde_json::Value;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+
+use crate::Flaw;
+use crate::action::{Action, Template, text_body};
+use crate::send::Graph;
+use crate::state::{Decision, InboundOutcome, Sent, State, StatusOutcome};
+use crate::webhook::Event;
+
+/// The text every new inbound message is answered with.
+pub(crate) const REPLY_TEXT: &str = "Thanks, we got your message.";
+
+/// The state, and which reset it belongs to.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// What the integration remembers.
+    pub(crate) state: State,
+    /// Bumped by every reset; work queued before a reset is dropped.
+    pub(crate) generation: u64,
+}
+
+impl Shared {
+    /// Fresh memory.
+    pub(crate) fn new(flaw: Option<Flaw>) -> Shared {
+        Shared {
+            state: State::new(flaw),
+            generation: 0,
+        }
+    }
+}
+
+/// The state as the server and the worker share it.
+pub(crate) type SharedState = Arc<Mutex<Shared>>;
+
+/// Locks `shared`, surviving a poisoned lock (the state stays usable).
+pub(crate) fn lock(shared: &SharedState) -> MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Work for the worker.
+#[derive(Debug)]
+pub(crate) enum Job {
+    /// The events of one webhook post.
+    Events(Vec<Event>),
+    /// A driver action, with the virtual time it was given at.
+    Action(Action, Option<u64>),
+}
+
+/// A job and the generation it was queued in.
+#[derive(Debug)]
+pub(crate) struct Queued {
+    generation: u64,
+    job: Job,
+}
+
+/// The sending end of the worker's queue.
+#[derive(Debug, Clone)]
+pub(crate) struct Queue {
+    shared: SharedState,
+    sender: UnboundedSender<Queued>,
+}
+
+impl Queue {
+    /// A queue feeding a worker over `sender`.
+    pub(crate) fn new(shared: SharedState, sender: UnboundedSender<Queued>) -> Queue {
+        Queue { shared, sender }
+    }
+
+    /// Queues `job`; false if the worker is gone.
+    pub(crate) fn push(&self, job: Job) -> bool {
+        let generation = lock(&self.shared).generation;
+        self.sender.send(Queued { generation, job }).is_ok()
+    }
+}
+
+/// Acts on queued jobs one at a time.
+#[derive(Debug)]
+pub(crate) struct Worker {
+    shared: SharedState,
+    graph: Graph,
+}
+
+impl Worker {
+    /// A worker over `shared`, sending through `graph`.
+    pub(crate) fn new(shared: SharedState, graph: Graph) -> Worker {
+        Worker { shared, graph }
+    }
+
+    /// Runs until the queue closes.
+    pub(crate) async fn run(self, mut queue: UnboundedReceiver<Queued>) {
+        while let Some(Queued { generation, job }) = queue.recv().await {
+            if !self.current(generation) {
+                continue;
+            }
+            match job {
+                Job::Events(events) => {
+                    for event in events {
+                        if !self.current(generation) {
+                            break;
+                        }
+                        self.event(generation, event).await;
+                    }
+                }
+                Job::Action(action, timestamp) => {
+                    lock(&self.shared).state.observe(timestamp);
+                    self.action(generation, action).await;
+                }
+            }
+        }
+    }
+
+    fn current(&self, generation: u64) -> bool {
+        lock(&self.shared).generation == generation
+    }
+
+    async fn event(&self, generation: u64, event: Event) {
+        match event {
+            Event::Inbound(message) => {
+                let (outcome, decision) = {
+                    let mut shared = lock(&self.shared);
+                    let outcome = shared.state.on_inbound(&message);
+                    (outcome, shared.state.text_decision(&message.from))
+                };
+                let (id, from) = (&message.id, &message.from);
+                match (outcome, decision) {
+                    (InboundOutcome::Duplicate, _) => {
+                        println!("duplicate inbound {id} from {from}: ignored");
+                    }
+                    (InboundOutcome::New, Decision::Skip(reason)) => {
+                        println!("inbound {id} ({}) from {from}", message.kind);
+                        println!("skip reply to {from}: {reason}");
+                    }
+                    (InboundOutcome::New, Decision::Send) => {
+                        println!("inbound {id} ({}) from {from}", message.kind);
+                        let what = format!("reply to {from}");
+                        println!("{what}");
+                        let body = text_body(from, REPLY_TEXT);
+                        self.deliver(generation, from, &body, Sent::Text, &what)
+                            .await;
+                    }
+                }
+            }
+            Event::Status(update) => {
+                let outcome = lock(&self.shared).state.on_status(&update);
+                let (id, kind) = (&update.id, update.kind.name());
+                let StatusOutcome::Recorded {
+                    stored,
+                    capped_until,
+                    opted_out,
+                    resend,
+                } = outcome
+                else {
+                    println!("duplicate status {id} {kind}: ignored");
+                    return;
+                };
+                println!("status {id} {kind}: now {}", stored.name());
+                let to = &update.recipient_id;
+                if let Some(until) = capped_until {
+                    println!("cap {to} until {until} (131049)");
+                }
+                if opted_out {
+                    println!("opt-out {to} for good (131050)");
+                }
+                if let Some(resend) = resend {
+                    println!(
+                        "resend {} to {} after 131049 (resend {})",
+                        resend.template.name, resend.to, resend.resends
+                    );
+                    self.send_template(generation, &resend.to, &resend.template, resend.resends)
+                        .await;
+                }
+            }
+            Event::Ignored(what) => println!("ignore {what}"),
+        }
+    }
+
+    async fn action(&self, generation: u64, action: Action) {
+        match action {
+            Action::Template { to, template } => {
+                self.send_template(generation, &to, &template, 0).await;
+            }
+            Action::Text { to, text } => {
+                let decision = lock(&self.shared).state.text_decision(&to);
+                match decision {
+                    Decision::Skip(reason) => println!("skip send_text to {to}: {reason}"),
+                    Decision::Send => {
+                        let what = format!("send_text to {to}");
+                        println!("{what}");
+                        let body = text_body(&to, &text);
+                        self.deliver(generation, &to, &body, Sent::Text, &what)
+                            .await;
+                    }
+                }
+            }
+            Action::Campaign { to, template } => {
+                println!("send_campaign {} to {} users", template.name, to.len());
+                for recipient in &to {
+                    if !self.current(generation) {
+                        println!("send_campaign {}: state was reset, stopping", template.name);
+                        return;
+                    }
+                    self.send_template(generation, recipient, &template, 0)
+                        .await;
+                }
+            }
+        }
+    }
+
+    /// Sends `template` to `to` unless the user is capped or opted out.
+    async fn send_template(&self, generation: u64, to: &str, template: &Template, resends: u32) {
+        let decision = lock(&self.shared).state.template_decision(to);
+        let name = &template.name;
+        match decision {
+            Decision::Skip(reason) => println!("skip send_template {name} to {to}: {reason}"),
+            Decision::Send => {
+                let what = format!("send_template {name} to {to}");
+                println!("{what}");
+                let sent = Sent::Template {
+                    template: template.clone(),
+                    resends,
+                };
+                self.deliver(generation, to, &template.body(to), sent, &what)
+                    .await;
+            }
+        }
+    }
+
+    /// Sends `body` and remembers the accepted message.
+    async fn deliver(&self, generation: u64, to: &str, body: &Value, sent: Sent, what: &str) {
+        if !self.current(generation) {
+            return;
+        }
+        let result = self
+            .graph
+            .send(body, what, || self.current(generation))
+            .await;
+        if let Ok(wamid) = result {
+            let mut shared = lock(&self.shared);
+            if shared.generation == generation {
+                shared.state.record_sent(&wamid, to, sent);
+            }
+            println!("{what}: accepted {wamid}");
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! The Markdown rendering: a GitHub Actions step summary or a PR comment.
+
+use std::fmt::Write as _;
+
+use crate::text::{
+    Counts, link_target, outcome_icon, outcome_label, severity_label, verdict_icon, verdict_title,
+    vtime, wall,
+};
+use crate::{CheckStatus, Latency, Outcome, Report, ScenarioReport, Severity};
+
+/// The report as GitHub-flavoured Markdown: the verdict and counts, a table of
+/// scenarios, every failed check with its proof, skipped scenarios and harness
+/// errors with their reasons, artifacts as relative links and, last, the wall-time
+/// measurements that vary run to run.
+pub fn to_markdown(report: &Report) -> String {
+    let mut out = String::new();
+    headline(&mut out, report);
+    scenario_table(&mut out, report);
+    failed_checks(&mut out, report);
+    reasons(&mut out, report, Outcome::Skipped, "Skipped scenarios");
+    reasons(&mut out, report, Outcome::HarnessError, "Harness errors");
+    artifacts(&mut out, report);
+    measurements(&mut out, report);
+    out
+}
+
+fn headline(out: &mut String, report: &Report) {
+    let counts = Counts::of(report);
+    let _ = writeln!(
+        out,
+        "## {} {}: wasim {}\n",
+        verdict_icon(report.verdict),
+        verdict_title(report.verdict),
+        inline(&report.command),
+    );
+    let _ = writeln!(
+        out,
+        "{} · integration {} · partition {}\n",
+        code(&report.tool),
+        code(&report.integration),
+        code(&report.partition),
+    );
+    let _ = writeln!(
+        out,
+        "**{}** · {}\n",
+        counts.scenarios_line(),
+        counts.checks_line()
+    );
+}
+
+fn scenario_table(out: &mut String, report: &Report) {
+    if report.scenarios.is_empty() {
+        out.push_str("No scenario ran.\n\n");
+        return;
+    }
+    out.push_str("| Scenario | Outcome | Failed must checks | Failed should checks |\n");
+    out.push_str("| --- | --- | --- | --- |\n");
+    for scenario in &report.scenarios {
+        let failed_ids = |severity: Severity| {
+            let ids: Vec<String> = scenario
+                .checks
+                .iter()
+                .filter(|c| c.status == CheckStatus::Fail && c.severity == severity)
+                .map(|c| code(&c.id))
+                .collect();
+            if ids.is_empty() {
+                "—".to_owned()
+            } else {
+                ids.join(", ")
+            }
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} {} | {} | {} |",
+            cell(&code(&scenario.name)),
+            outcome_icon(scenario.outcome),
+            outcome_label(scenario.outcome),
+            cell(&failed_ids(Severity::Must)),
+            cell(&failed_ids(Severity::Should)),
+        );
+    }
+    out.push('\n');
+}
+
+fn failed_checks(out: &mut String, report: &Report) {
+    let failed = report.scenarios.iter().flat_map(|scenario| {
+        scenario
+            .checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Fail)
+            .map(move |check| (scenario, check))
+    });
+    let mut heading = false;
+    for (scenario, check) in failed {
+        if !heading {
+            out.push_str("### Failed checks\n\n");
+            heading = true;
+        }
+        let icon = match check.severity {
+            Severity::Must => "❌",
+            Severity::Should => "⚠️",
+        };
+        let _ = writeln!(
+            out,
+            "#### {icon} {} ({}) in {}\n",
+            code(&check.id),
+            severity_label(check.severity),
+            code(&scenario.name),
+        );
+        let _ = writeln!(out, "- **Rule:** {}", inline(&check.rule));
+        let _ = writeln!(out, "- **Reference:** {}", inline(&check.reference));
+        let _ = writeln!(out, "- **Found:** {}", inline(&check.message));
+        if check.proof.is_empty() {
+            out.push_str("- **Proof:** none recorded\n");
+        } else {
+            out.push_str("- **Proof:**\n");
+            for record in &check.proof {
+                let _ = writeln!(
+                    out,
+                    "  - seq {} at {} {}: {}",
+                    record.seq,
+                    code(&vtime(record.at_ms)),
+                    code(&record.kind),
+                    inline(&record.summary),
+                );
+            }
+        }
+        out.push('\n');
+    }
+}
+
+fn reasons(out: &mut String, report: &Report, outcome: Outcome, title: &str) {
+    let scenarios: Vec<&ScenarioReport> = report
+        .scenarios
+        .iter()
+        .filter(|s| s.outcome == outcome)
+        .collect();
+    if scenarios.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "### {} {title}\n", outcome_icon(outcome));
+    for scenario in scenarios {
+        let reason = scenario.reason.as_deref().unwrap_or("no reason given");
+        let _ = writeln!(out, "- {}: {}", code(&scenario.name), inline(reason));
+    }
+    out.push('\n');
+}
+
+fn artifacts(out: &mut String, report: &Report) {
+    let with_artifacts: Vec<&ScenarioReport> = report
+        .scenarios
+        .iter()
+        .filter(|s| !s.artifacts.is_empty())
+        .collect();
+    if with_artifacts.is_empty() {
+        return;
+    }
+    out.push_str("### Artifacts\n\n");
+    for scenario in with_artifacts {
+        let links: Vec<String> = scenario
+            .artifacts
+            .iter()
+            .map(|a| format!("[{}]({})", inline(&a.name), link_target(&a.path)))
+            .collect();
+        let _ = writeln!(out, "- {}: {}", code(&scenario.name), links.join(", "));
+    }
+    out.push('\n');
+}
+
+fn measurements(out: &mut String, report: &Report) {
+    out.push_str("### Measurements (vary run to run)\n\n");
+    out.push_str(
+        "Wall-clock numbers: they differ from run to run and are not part of the verdict.\n\n",
+    );
+    let _ = writeln!(out, "Total wall time: {}\n", wall(report.volatile.wall_ms));
+    if report.volatile.scenarios.is_empty() {
+        return;
+    }
+    out.push_str("| Scenario | Wall time | Webhook latency p50 | p95 | max |\n");
+    out.push_str("| --- | ---: | ---: | ---: | ---: |\n");
+    for entry in &report.volatile.scenarios {
+        let (p50, p95, max) = match entry.webhook_latency_ms {
+            Some(Latency { p50, p95, max }) => (
+                format!("{p50} ms"),
+                format!("{p95} ms"),
+                format!("{max} ms"),
+            ),
+            None => ("—".to_owned(), "—".to_owned(), "—".to_owned()),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {p50} | {p95} | {max} |",
+            cell(&code(&entry.name)),
+            wall(entry.wall_ms),
+        );
+    }
+    out.push('\n');
+}
+
+/// Text in running Markdown: punctuation that could start markup is
+/// backslash-escaped and line breaks become spaces.
+fn inline(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '~' | '&' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\r' => {}
+            '\n' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A code span, fenced with more backticks than the text holds in a row.
+fn code(text: &str) -> String {
+    let text: String = text
+        .chars()
+        .filter(|&c| c != '\r')
+        .map(|c| if c == '\n' { ' ' } else { c })
+        .collect();
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    let fence = "`".repeat(longest + 1);
+    if text.starts_with('`') || text.ends_with('`') {
+        format!("{fence} {text} {fence}")
+    } else {
+        format!("{fence}{text}{fence}")
+    }
+}
+
+/// Rendered Markdown put in a table cell: pipes are escaped (code spans included,
+/// as GitHub splits cells before parsing inlines).
+fn cell(markdown: &str) -> String {
+    markdown.replace('|', "\\|")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_escape_pipes() {
+        assert_eq!(cell(&code("a|b")), "`a\\|b`");
+        assert_eq!(cell(&inline("a | b")), "a \\| b");
+    }
+
+    #[test]
+    fn code_spans_outfence_backticks() {
+        assert_eq!(code("plain"), "`plain`");
+        assert_eq!(code("a`b"), "``a`b``");
+        assert_eq!(code("`x`"), "`` `x` ``");
+        assert_eq!(code("two\nlines"), "`two lines`");
+    }
+
+    #[test]
+    fn inline_escapes_markup() {
+        assert_eq!(inline("*bold* <b>"), "\\*bold\\* \\<b\\>");
+        assert_eq!(inline("a\r\nb"), "a b");
+    }
+}

@@ -1,0 +1,274 @@
+//! A fixed sample report shared by the tests.
+
+use wasim_reports::{
+    Artifact, CheckResult, CheckStatus, FORMAT_VERSION, Lane, Latency, Outcome, ProofRecord,
+    Report, ScenarioReport, ScenarioStats, Severity, TimelineEntry, Volatile, VolatileScenario,
+};
+
+fn check(
+    id: &str,
+    severity: Severity,
+    rule: &str,
+    status: CheckStatus,
+    message: &str,
+) -> CheckResult {
+    CheckResult {
+        id: id.to_owned(),
+        severity,
+        rule: rule.to_owned(),
+        reference: format!("Cloud API reference, {id}"),
+        status,
+        message: message.to_owned(),
+        proof: Vec::new(),
+    }
+}
+
+fn at(at_ms: u64, lane: Lane, text: &str) -> TimelineEntry {
+    TimelineEntry {
+        at_ms,
+        lane,
+        text: text.to_owned(),
+    }
+}
+
+fn artifacts(scenario: &str) -> Vec<Artifact> {
+    vec![
+        Artifact {
+            name: "integration stdout".to_owned(),
+            path: format!("scenarios/{scenario}/stdout.log"),
+        },
+        Artifact {
+            name: "integration stderr".to_owned(),
+            path: format!("scenarios/{scenario}/stderr.log"),
+        },
+        Artifact {
+            name: "trace".to_owned(),
+            path: format!("scenarios/{scenario}/trace.jsonl"),
+        },
+    ]
+}
+
+/// Four scenarios in library order: passed, failed, skipped, harness error.
+pub(crate) fn sample() -> Report {
+    let passed = ScenarioReport {
+        name: "basics-echo".to_owned(),
+        description: "A user writes; the integration echoes the text back".to_owned(),
+        file: "basics/echo.toml".to_owned(),
+        outcome: Outcome::Passed,
+        reason: None,
+        checks: vec![
+            check(
+                "SEND-001",
+                Severity::Must,
+                "Sends carry a valid recipient",
+                CheckStatus::Pass,
+                "3 sends, all to a known user",
+            ),
+            check(
+                "WH-001",
+                Severity::Must,
+                "Webhooks are answered 200 within 5 s",
+                CheckStatus::Pass,
+                "4 deliveries answered 200",
+            ),
+            check(
+                "WH-002",
+                Severity::Should,
+                "Duplicate webhooks are ignored",
+                CheckStatus::Pass,
+                "1 duplicate, not acted upon",
+            ),
+        ],
+        timeline: vec![
+            at(0, Lane::Step, "user +15550001 writes \"hello\""),
+            at(
+                12,
+                Lane::Webhook,
+                "messages webhook delivered, answered 200",
+            ),
+            at(140, Lane::Message, "text to +15550001 accepted (wamid.A1)"),
+            at(1_140, Lane::Status, "wamid.A1 delivered"),
+            at(
+                1_152,
+                Lane::Webhook,
+                "statuses webhook delivered, answered 200",
+            ),
+        ],
+        stats: ScenarioStats {
+            requests: 3,
+            messages_accepted: 3,
+            messages_rejected: 0,
+            webhooks: 4,
+            webhook_attempts: 5,
+        },
+        artifacts: artifacts("basics-echo"),
+    };
+
+    let mut must = check(
+        "CAP-001",
+        Severity::Must,
+        "A 429 (code 130429) is retried only after backing off",
+        CheckStatus::Fail,
+        "retried 8 ms after a 429, expected at least 1000 ms",
+    );
+    must.reference = "Cloud API > Throughput | Rate limits".to_owned();
+    must.proof = vec![
+        ProofRecord {
+            seq: 41,
+            at_ms: 61_250,
+            kind: "message_rejected".to_owned(),
+            summary: "send to +15550002 rejected: 130429 rate limit hit".to_owned(),
+        },
+        ProofRecord {
+            seq: 42,
+            at_ms: 61_258,
+            kind: "message_rejected".to_owned(),
+            summary: "send to +15550002 rejected again 8 ms later: 130429 rate limit hit"
+                .to_owned(),
+        },
+    ];
+    let mut should = check(
+        "CAP-004",
+        Severity::Should,
+        "Sends stay under the business's messaging tier",
+        CheckStatus::Fail,
+        "peaked at 120 sends/s; the tier allows 80 sends/s",
+    );
+    should.proof = vec![ProofRecord {
+        seq: 57,
+        at_ms: 3_723_004,
+        kind: "message_accepted".to_owned(),
+        summary: "the 120th send within one second".to_owned(),
+    }];
+    let failed = ScenarioReport {
+        name: "cap-naive-retry".to_owned(),
+        description: "The platform answers 429 under load; retries must back off".to_owned(),
+        file: "capacity/naive-retry.toml".to_owned(),
+        outcome: Outcome::Failed,
+        reason: None,
+        checks: vec![
+            must,
+            check(
+                "CAP-002",
+                Severity::Must,
+                "Rejected sends are not reported as sent",
+                CheckStatus::Pass,
+                "no rejected send acknowledged",
+            ),
+            should,
+            check(
+                "TPL-001",
+                Severity::Must,
+                "Out of the 24 h window only templates are sent",
+                CheckStatus::NotApplicable,
+                "the scenario never leaves the customer service window",
+            ),
+        ],
+        timeline: vec![
+            at(0, Lane::Step, "load: 200 users write within 1 s"),
+            at(
+                60_000,
+                Lane::Incident,
+                "fault injected: throughput limit lowered to 80/s",
+            ),
+            at(61_250, Lane::Message, "send to +15550002 rejected (130429)"),
+            at(
+                61_250,
+                Lane::Incident,
+                "CAP-001 violated: retry without back-off",
+            ),
+            at(61_258, Lane::Message, "send to +15550002 rejected (130429)"),
+            at(62_000, Lane::Status, "wamid.B7 read"),
+            at(
+                62_010,
+                Lane::Webhook,
+                "statuses webhook attempt 1 timed out; attempt 2 answered 200",
+            ),
+        ],
+        stats: ScenarioStats {
+            requests: 412,
+            messages_accepted: 380,
+            messages_rejected: 32,
+            webhooks: 590,
+            webhook_attempts: 611,
+        },
+        artifacts: artifacts("cap-naive-retry"),
+    };
+
+    let skipped = ScenarioReport {
+        name: "flows-driver".to_owned(),
+        description: "The runner asks the integration to start a flow".to_owned(),
+        file: "flows/driver.toml".to_owned(),
+        outcome: Outcome::Skipped,
+        reason: Some(
+            "the integration has no driver hook (POST /wasim/actions answered 404)".to_owned(),
+        ),
+        checks: Vec::new(),
+        timeline: vec![at(0, Lane::Step, "driver: start flow \"signup\"")],
+        stats: ScenarioStats::default(),
+        artifacts: Vec::new(),
+    };
+
+    let harness = ScenarioReport {
+        name: "webhook-crash".to_owned(),
+        description: "A malformed webhook must not crash the integration".to_owned(),
+        file: "webhooks/crash.toml".to_owned(),
+        outcome: Outcome::HarnessError,
+        reason: Some("the integration exited with status 1 before listening".to_owned()),
+        checks: Vec::new(),
+        timeline: vec![
+            at(0, Lane::Step, "start the integration"),
+            at(
+                5_000,
+                Lane::Incident,
+                "the integration exited with status 1",
+            ),
+        ],
+        stats: ScenarioStats::default(),
+        artifacts: artifacts("webhook-crash")[..2].to_vec(),
+    };
+
+    let scenarios = vec![passed, failed, skipped, harness];
+    Report {
+        format_version: FORMAT_VERSION,
+        tool: "wasim 0.1.0".to_owned(),
+        command: "certify".to_owned(),
+        integration: "./target/debug/my-bot --port {port}".to_owned(),
+        partition: "1/1".to_owned(),
+        verdict: Report::verdict_of(&scenarios),
+        volatile: Volatile {
+            wall_ms: 12_345,
+            scenarios: vec![
+                VolatileScenario {
+                    name: "basics-echo".to_owned(),
+                    wall_ms: 850,
+                    webhook_latency_ms: Some(Latency {
+                        p50: 12,
+                        p95: 30,
+                        max: 41,
+                    }),
+                },
+                VolatileScenario {
+                    name: "cap-naive-retry".to_owned(),
+                    wall_ms: 4_210,
+                    webhook_latency_ms: Some(Latency {
+                        p50: 15,
+                        p95: 88,
+                        max: 120,
+                    }),
+                },
+                VolatileScenario {
+                    name: "flows-driver".to_owned(),
+                    wall_ms: 3,
+                    webhook_latency_ms: None,
+                },
+                VolatileScenario {
+                    name: "webhook-crash".to_owned(),
+                    wall_ms: 5_020,
+                    webhook_latency_ms: None,
+                },
+            ],
+        },
+        scenarios,
+    }
+}

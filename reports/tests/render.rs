@@ -1,0 +1,181 @@
+//! The four renderings of the sample report, and what each must guarantee.
+
+mod common;
+
+use common::sample;
+use wasim_reports::{
+    Outcome, Report, ReportError, Verdict, from_json, to_html, to_json, to_junit, to_markdown,
+    write_all,
+};
+
+#[test]
+fn json_snapshot() {
+    insta::assert_snapshot!("json", to_json(&sample()));
+}
+
+#[test]
+fn markdown_snapshot() {
+    insta::assert_snapshot!("markdown", to_markdown(&sample()));
+}
+
+#[test]
+fn junit_snapshot() {
+    insta::assert_snapshot!("junit", to_junit(&sample()));
+}
+
+#[test]
+fn html_snapshot() {
+    insta::assert_snapshot!("html", to_html(&sample()));
+}
+
+#[test]
+fn json_round_trips() {
+    let report = sample();
+    let text = to_json(&report);
+    assert!(text.ends_with("}\n"));
+    assert_eq!(from_json(&text).unwrap(), report);
+}
+
+#[test]
+fn json_names_a_wrong_format_version() {
+    let text = to_json(&sample()).replacen("\"format_version\": 1", "\"format_version\": 7", 1);
+    let error = from_json(&text).unwrap_err();
+    assert!(
+        matches!(error, ReportError::FormatVersion { .. }),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(message.contains("format_version"), "{message}");
+    assert!(message.contains('7'), "{message}");
+}
+
+#[test]
+fn json_names_other_problems() {
+    assert!(matches!(from_json("not json"), Err(ReportError::Syntax(_))));
+    assert!(matches!(
+        from_json("{\"tool\": \"wasim\"}"),
+        Err(ReportError::MissingFormatVersion)
+    ));
+    let error = from_json("{\"format_version\": 1, \"tool\": \"wasim\"}").unwrap_err();
+    assert!(matches!(error, ReportError::Shape(_)), "{error:?}");
+    assert!(error.to_string().contains("command"), "{error}");
+}
+
+#[test]
+fn html_escapes_every_text() {
+    let mut report = sample();
+    report.scenarios[0].name = "<script>alert(1)</script>".to_owned();
+    report.scenarios[1].checks[0].message = "a \"quoted\" & 'single' <blink>".to_owned();
+    report.scenarios[1].artifacts[0].path = "\"><img src=x onerror=alert(1)>".to_owned();
+    report.volatile.scenarios[0].name = "<script>alert(1)</script>".to_owned();
+    let html = to_html(&report);
+    assert!(!html.contains("<script>alert(1)</script>"));
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!html.contains("<blink>"));
+    assert!(html.contains("a &quot;quoted&quot; &amp; &#39;single&#39; &lt;blink&gt;"));
+    assert!(!html.contains("<img"));
+}
+
+#[test]
+fn html_is_self_contained() {
+    let html = to_html(&sample());
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    for external in ["http://", "https://", "<link", "<script", "@import", "url("] {
+        assert!(!html.contains(external), "the page references {external}");
+    }
+    let measurements = html.find("Measurements (vary run to run)").unwrap();
+    assert!(html.find("cap-naive-retry").unwrap() < measurements);
+    assert!(html.contains("+01:02:03.004"));
+}
+
+fn count(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}
+
+#[test]
+fn junit_counts_match_the_sample() {
+    let xml = to_junit(&sample());
+    assert!(xml.starts_with("<?xml"));
+    assert!(xml.contains("<testsuites name=\"wasim\""));
+    assert_eq!(count(&xml, "<testsuite "), 4);
+    // 3 + 4 checks, one case for the skipped scenario, one for the harness error.
+    assert_eq!(count(&xml, "<testcase "), 9);
+    // CAP-001 (must) and CAP-004 (should).
+    assert_eq!(count(&xml, "<failure"), 2);
+    // TPL-001 (not applicable) and the skipped scenario.
+    assert_eq!(count(&xml, "<skipped"), 2);
+    assert_eq!(count(&xml, "<error"), 1);
+    assert!(xml.contains("type=\"harness\""));
+    assert!(xml.contains("the integration exited with status 1 before listening"));
+    assert!(!xml.contains("time="));
+    assert!(!xml.contains("timestamp="));
+}
+
+#[test]
+fn markdown_puts_measurements_last() {
+    let md = to_markdown(&sample());
+    let volatile = md.find("\n### Measurements (vary run to run)").unwrap();
+    assert!(
+        md.match_indices("\n#").all(|(at, _)| at <= volatile),
+        "a heading follows the measurements:\n{md}"
+    );
+    for earlier in [
+        "CAP-001",
+        "POST /wasim/actions answered 404",
+        "exited with status 1 before listening",
+        "scenarios/cap-naive-retry/trace.jsonl",
+    ] {
+        assert!(md.find(earlier).unwrap() < volatile, "{earlier}");
+    }
+    let after = &md[volatile..];
+    assert!(after.contains("12.345 s") && after.contains("| 15 ms | 88 ms | 120 ms |"));
+    assert!(!md[..volatile].contains("12.345 s"));
+}
+
+#[test]
+fn markdown_escapes_pipes_in_cells() {
+    let mut report = sample();
+    report.scenarios[0].name = "a|b".to_owned();
+    let md = to_markdown(&report);
+    assert!(md.contains("| `a\\|b` | ✅ passed |"), "{md}");
+}
+
+#[test]
+fn verdicts_map_to_exit_codes() {
+    assert_eq!(Verdict::Certified.exit_code(), 0);
+    assert_eq!(Verdict::Violations.exit_code(), 1);
+    assert_eq!(Verdict::HarnessFailure.exit_code(), 2);
+    let mut scenarios = sample().scenarios;
+    assert_eq!(Report::verdict_of(&scenarios), Verdict::HarnessFailure);
+    scenarios.retain(|s| s.outcome != Outcome::HarnessError);
+    assert_eq!(Report::verdict_of(&scenarios), Verdict::Violations);
+    scenarios.retain(|s| s.outcome != Outcome::Failed);
+    assert_eq!(Report::verdict_of(&scenarios), Verdict::Certified);
+}
+
+#[test]
+fn write_all_writes_four_files_in_order() {
+    let dir = std::env::temp_dir().join(format!("wasim-reports-test-{}", std::process::id()));
+    let report = sample();
+    let paths = write_all(&report, &dir.join("nested")).unwrap();
+    let names: Vec<_> = paths
+        .iter()
+        .map(|p| p.file_name().unwrap().to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "report.json",
+            "report.md",
+            "report.junit.xml",
+            "report.html"
+        ]
+    );
+    let json = std::fs::read_to_string(&paths[0]).unwrap();
+    assert_eq!(from_json(&json).unwrap(), report);
+    assert_eq!(
+        std::fs::read_to_string(&paths[3]).unwrap(),
+        to_html(&report)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
