@@ -8,6 +8,7 @@
 //! seed = 7                     # optional: the root seed
 //! checks = ["CAP-001"]         # optional: default every check in the catalog
 //! drain = "2h"                 # optional: virtual time played after the last step (default 1h)
+//! settle = "2s"                # optional: wall time the integration must be quiet between steps
 //! [world]                      # optional: a world file's fields, overriding the default world
 //! recipients.count = 100
 //!
@@ -37,6 +38,9 @@ use wasim_sim::model::{InboundContent, WorldSpec};
 /// Default virtual time played after the last step.
 pub const DRAIN_DEFAULT_MS: u64 = 3_600_000;
 
+/// Longest quiet period a scenario may ask for between steps (60 s).
+pub const SETTLE_MS_MAX: u64 = 60_000;
+
 /// Longest `advance` or `drain` a scenario may ask for (30 days).
 pub const DURATION_MS_MAX: u64 = 30 * 24 * 3_600_000;
 
@@ -59,6 +63,9 @@ pub struct Scenario {
     pub checks: Option<Vec<String>>,
     /// Virtual milliseconds played after the last step.
     pub drain_ms: u64,
+    /// The least wall time the integration must be quiet before the next step (for
+    /// scenarios where a correct integration waits, such as a backoff).
+    pub settle_ms: Option<u64>,
 }
 
 /// One step of a scenario's timeline.
@@ -230,6 +237,7 @@ const TOP_FIELDS: &[&str] = &[
     "seed",
     "checks",
     "drain",
+    "settle",
     "world",
     "step",
 ];
@@ -344,6 +352,16 @@ impl Scenario {
                 )));
             }
         };
+        let settle_ms = match table.get("settle") {
+            None => None,
+            Some(toml::Value::String(text)) => Some(
+                parse_duration(text)
+                    .ok()
+                    .filter(|ms| *ms <= SETTLE_MS_MAX)
+                    .ok_or_else(|| fail(format!("settle: expected a wall-time duration up to 60s such as \"2s\", got `{text}`")))?,
+            ),
+            Some(other) => return Err(fail(format!("settle: expected a duration such as \"2s\", got {other}"))),
+        };
         let steps = match table.get("step") {
             None => Vec::new(),
             Some(toml::Value::Array(steps)) => steps
@@ -366,6 +384,7 @@ impl Scenario {
             steps,
             checks,
             drain_ms,
+            settle_ms,
         })
     }
 

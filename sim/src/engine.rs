@@ -50,7 +50,10 @@ impl Sim {
         for effect in effects {
             match effect {
                 Effect::Trace { at, event } => self.trace.push(at.as_ms(), event),
-                Effect::Webhook(delivery) => deliveries.push(delivery),
+                Effect::Webhook(mut delivery) => {
+                    delivery.after_seq = (self.trace.records().len() as u64).saturating_sub(1);
+                    deliveries.push(delivery);
+                }
             }
         }
         deliveries

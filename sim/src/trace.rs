@@ -125,6 +125,10 @@ pub enum TraceEvent {
         copy: String,
         /// `meta`, `d360` or `partner`.
         destination: String,
+        /// The record this attempt was posted right after: its outcome is recorded
+        /// when the answer comes, but the post happened here (the runner's reports
+        /// put it back in this place).
+        after_seq: u64,
         /// Target URL (user info and query fingerprinted).
         url: String,
         /// The receiver's HTTP status, if it answered.

@@ -333,6 +333,7 @@ mod tests {
             attempt: 1,
             copy: copy.to_owned(),
             destination: "meta".to_owned(),
+            after_seq: 0,
             url: "http://127.0.0.1:1/webhook".to_owned(),
             http_status,
             latency_ms,

@@ -96,6 +96,8 @@ enum Stop {
 /// Everything one scenario's play needs.
 struct Play<'a> {
     options: &'a RunOptions,
+    /// The quiet period of this scenario.
+    quiet: Duration,
     state: Arc<AppState>,
     integration: Integration,
     driver_url: String,
@@ -145,7 +147,7 @@ impl Play<'_> {
         loop {
             self.state.flush_webhooks().await;
             let before = self.trace_len();
-            tokio::time::sleep(self.options.quiet).await;
+            tokio::time::sleep(self.quiet).await;
             self.state.flush_webhooks().await;
             if self.trace_len() == before {
                 return self.check_alive();
@@ -484,6 +486,9 @@ async fn play(
         .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
     let mut play = Play {
         options,
+        quiet: options
+            .quiet
+            .max(Duration::from_millis(scenario.settle_ms.unwrap_or(0))),
         state: running.state.clone(),
         integration,
         driver_url: options
@@ -521,8 +526,15 @@ async fn play(
             text: format!("the integration {stopped}"),
         });
     });
-    let records = state.read(|sim| sim.trace.records().to_vec());
-    let jsonl = state.read(|sim| sim.trace.to_jsonl());
+    let records = summary::causal_order(&state.read(|sim| sim.trace.records().to_vec()));
+    let jsonl: String = records
+        .iter()
+        .map(|record| {
+            let mut line = serde_json::to_string(record).unwrap_or_default();
+            line.push('\n');
+            line
+        })
+        .collect();
     let _ = running.stop().await;
     std::fs::write(artifacts.join("trace.jsonl"), jsonl)
         .map_err(|e| format!("cannot write the trace artifact: {e}"))?;

@@ -5,6 +5,44 @@ use wasim_sim::{TraceEvent, TraceRecord};
 
 use crate::describe;
 
+/// The trace in causal order: each webhook attempt moved to where it was posted
+/// (right after record `after_seq`, in posting order) rather than where its answer
+/// happened to arrive, and every record renumbered. A receiver's reaction to a
+/// webhook can reach the platform before the webhook's answer does; this order does
+/// not depend on that race, so reports of the same run are the same.
+pub fn causal_order(records: &[TraceRecord]) -> Vec<TraceRecord> {
+    let mut keyed: Vec<((u64, u8, u64), &TraceRecord)> = records
+        .iter()
+        .map(|record| {
+            let key = match &record.event {
+                TraceEvent::WebhookAttempt { after_seq, .. } if *after_seq < record.seq => {
+                    (*after_seq, 1, record.seq)
+                }
+                _ => (record.seq, 0, record.seq),
+            };
+            (key, record)
+        })
+        .collect();
+    keyed.sort_by_key(|(key, _)| *key);
+    let renumber: std::collections::BTreeMap<u64, u64> = keyed
+        .iter()
+        .enumerate()
+        .map(|(index, (_, record))| (record.seq, index as u64))
+        .collect();
+    keyed
+        .into_iter()
+        .enumerate()
+        .map(|(index, (_, record))| {
+            let mut record = record.clone();
+            record.seq = index as u64;
+            if let TraceEvent::WebhookAttempt { after_seq, .. } = &mut record.event {
+                *after_seq = renumber.get(after_seq).copied().unwrap_or(*after_seq);
+            }
+            record
+        })
+        .collect()
+}
+
 /// Most timeline entries kept per scenario; the rest is counted in a last line.
 pub const TIMELINE_MAX: usize = 400;
 
@@ -83,6 +121,69 @@ pub fn latency(records: &[TraceRecord]) -> Option<Latency> {
 mod tests {
     use super::*;
 
+    fn record(seq: u64, event: TraceEvent) -> TraceRecord {
+        TraceRecord {
+            seq,
+            at_ms: 0,
+            event,
+        }
+    }
+
+    fn attempt(after_seq: u64) -> TraceEvent {
+        TraceEvent::WebhookAttempt {
+            delivery_id: 1,
+            attempt: 1,
+            copy: "original".to_owned(),
+            destination: "meta".to_owned(),
+            after_seq,
+            url: String::new(),
+            http_status: Some(200),
+            latency_ms: 1,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn attempts_move_back_to_where_they_were_posted() {
+        let step = |index| TraceEvent::ScenarioStep {
+            index,
+            text: String::new(),
+        };
+        // Posted after record 1; the receiver's reaction (record 2) beat its answer.
+        let records = vec![
+            record(0, step(0)),
+            record(1, step(1)),
+            record(2, step(2)),
+            record(3, attempt(1)),
+        ];
+        let ordered = causal_order(&records);
+        let seqs: Vec<u64> = ordered.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, vec![0, 1, 2, 3]);
+        assert_eq!(
+            ordered[2].event,
+            attempt(1),
+            "the attempt comes right after record 1"
+        );
+        assert_eq!(ordered[3].event, step(2));
+        // Two attempts posted at the same point keep their posting order.
+        let records = vec![
+            record(0, step(0)),
+            record(1, step(1)),
+            record(2, attempt(0)),
+            record(3, attempt(0)),
+        ];
+        let ordered = causal_order(&records);
+        assert!(matches!(
+            ordered[1].event,
+            TraceEvent::WebhookAttempt { .. }
+        ));
+        assert!(matches!(
+            ordered[2].event,
+            TraceEvent::WebhookAttempt { .. }
+        ));
+        assert_eq!(ordered[3].event, step(1));
+    }
+
     #[test]
     fn percentiles_come_from_sorted_latencies() {
         let records: Vec<TraceRecord> = (1..=20u64)
@@ -94,6 +195,7 @@ mod tests {
                     attempt: 1,
                     copy: "original".to_owned(),
                     destination: "meta".to_owned(),
+                    after_seq: 0,
                     url: String::new(),
                     http_status: Some(200),
                     latency_ms: 21 - latency,

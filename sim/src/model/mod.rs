@@ -121,6 +121,8 @@ pub enum Command {
         copy: CopyKind,
         /// `meta`, `d360` or `partner`.
         destination: &'static str,
+        /// The trace record the attempt was posted right after ([`WebhookDelivery::after_seq`]).
+        after_seq: u64,
         /// Target URL (redacted).
         url: String,
         /// The receiver's HTTP status, if it answered.
@@ -250,6 +252,9 @@ pub struct WebhookDelivery {
     pub destination: Destination,
     /// Which copy this post is.
     pub copy: CopyKind,
+    /// The sequence number of the trace record this post was queued right after (set
+    /// by [`crate::Sim`]); its outcome arrives later, but this is where it happened.
+    pub after_seq: u64,
 }
 
 /// An effect of a command or timer: data for the shell to carry out.
@@ -551,6 +556,7 @@ impl World {
                 attempt,
                 copy,
                 destination,
+                after_seq,
                 url,
                 http_status,
                 latency_ms,
@@ -563,6 +569,7 @@ impl World {
                         attempt,
                         copy: copy.name().to_owned(),
                         destination: destination.to_owned(),
+                        after_seq,
                         url,
                         http_status,
                         latency_ms,

@@ -180,6 +180,7 @@ async fn post(
         attempt: delivery.attempt,
         copy: delivery.copy,
         destination: delivery.destination.kind(),
+        after_seq: delivery.after_seq,
         url: redact_url(url),
         http_status,
         latency_ms,

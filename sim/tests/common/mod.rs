@@ -212,6 +212,7 @@ pub fn drive(
                     attempt: delivery.attempt,
                     copy: delivery.copy,
                     destination: delivery.destination.kind(),
+                    after_seq: delivery.after_seq,
                     url: delivery.destination.url().to_owned(),
                     http_status: status,
                     latency_ms: 1,

@@ -627,6 +627,7 @@ impl World {
             body: pending.body.clone(),
             destination,
             copy: CopyKind::Original,
+            after_seq: 0,
         };
         let faults = self.webhooks.faults.as_ref().map(|a| a.profile.clone());
         let mut copies = Vec::new();

@@ -1,0 +1,418 @@
+//! `wasim certify` and `wasim run` end to end, through the built binary: the bundled
+//! reference integration certifies; each flawed variant fails exactly the check it
+//! breaks, with proof; crashing, silent and hanging integrations are harness
+//! failures (exit 2); and reports are deterministic apart from their volatile part.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+const WASIM: &str = env!("CARGO_BIN_EXE_wasim");
+
+/// A fresh, empty output directory for one test.
+fn out_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("wasim-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Runs wasim with `args` from the repository root; returns the exit code and stderr.
+fn wasim(args: &[&str]) -> (i32, String) {
+    let output = Command::new(WASIM)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("wasim runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn report(dir: &Path) -> Value {
+    let text = std::fs::read_to_string(dir.join("report.json")).expect("report.json written");
+    serde_json::from_str(&text).expect("report.json is JSON")
+}
+
+fn flawed(flaw: &str) -> String {
+    format!("{WASIM} reference-integration --flaw {flaw}")
+}
+
+#[test]
+fn certify_passes_the_bundled_reference_integration_and_writes_four_formats() {
+    let out = out_dir("certify");
+    let (code, stderr) = wasim(&["certify", "--out", out.to_str().expect("utf-8")]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("CERTIFIED"), "{stderr}");
+    for file in [
+        "report.json",
+        "report.md",
+        "report.junit.xml",
+        "report.html",
+    ] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    let report = report(&out);
+    assert_eq!(report["verdict"], "certified");
+    let scenarios = report["scenarios"].as_array().expect("scenarios");
+    assert_eq!(
+        scenarios.len(),
+        wasim_conformance::library::BUILTIN.len(),
+        "every built-in scenario ran"
+    );
+    for scenario in scenarios {
+        assert_eq!(scenario["outcome"], "passed", "{}", scenario["name"]);
+        for artifact in scenario["artifacts"].as_array().expect("artifacts") {
+            let path = artifact["path"].as_str().expect("a path");
+            assert!(out.join(path).is_file(), "artifact {path} missing");
+        }
+    }
+    // The library exercises every check: each one passes somewhere, none only idles.
+    for check in wasim_conformance::checks::CATALOG {
+        let passed = scenarios.iter().any(|s| {
+            s["checks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["id"] == check.id && c["status"] == "pass")
+        });
+        assert!(passed, "no scenario exercises {}", check.id);
+    }
+}
+
+/// (flaw, scenario, the check it breaks).
+const MATRIX: &[(&str, &str, &str)] = &[
+    ("slow-ack", "inbound-reply", "WH-001"),
+    ("no-signature-check", "forged-signature", "WH-002"),
+    ("no-dedupe", "webhook-duplicates", "WH-003"),
+    ("status-regress", "webhook-reorder", "WH-004"),
+    ("no-handshake", "handshake", "WH-005"),
+    ("resend-after-cap", "cap-naive-retry", "CAP-001"),
+    ("ignore-opt-out", "opt-out", "CAP-002"),
+    ("text-outside-window", "window-24h", "WIN-001"),
+    ("hot-loop-rate", "throughput", "RATE-001"),
+    ("hot-loop-auth", "auth-rotated", "AUTH-001"),
+];
+
+#[test]
+fn each_flawed_variant_fails_the_check_it_breaks_with_proof() {
+    let covered: Vec<&str> = MATRIX.iter().map(|(_, _, check)| *check).collect();
+    for check in wasim_conformance::checks::CATALOG {
+        assert!(
+            covered.contains(&check.id),
+            "no flawed variant proves {}",
+            check.id
+        );
+    }
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = MATRIX
+            .iter()
+            .map(|(flaw, scenario, check)| {
+                scope.spawn(move || {
+                    let out = out_dir(&format!("flaw-{flaw}"));
+                    let file = format!("scenarios/{scenario}.toml");
+                    let integration = flawed(flaw);
+                    let (code, stderr) = wasim(&[
+                        "run",
+                        &file,
+                        "--integration",
+                        &integration,
+                        "--out",
+                        out.to_str().expect("utf-8"),
+                    ]);
+                    (flaw, check, code, stderr, out)
+                })
+            })
+            .collect();
+        for run in runs {
+            let (flaw, check, code, stderr, out) = run.join().expect("the run finished");
+            assert_eq!(code, 1, "--flaw {flaw} must exit 1 (violations): {stderr}");
+            assert!(
+                stderr.contains(check),
+                "--flaw {flaw} names {check}: {stderr}"
+            );
+            let report = report(&out);
+            let result = report["scenarios"][0]["checks"]
+                .as_array()
+                .expect("checks")
+                .iter()
+                .find(|c| c["id"] == *check)
+                .cloned()
+                .expect("the check was judged");
+            assert_eq!(result["status"], "fail", "--flaw {flaw}: {result}");
+            assert!(
+                !result["proof"].as_array().expect("proof").is_empty(),
+                "--flaw {flaw}: a failure cites its proof"
+            );
+        }
+    });
+}
+
+#[test]
+fn crashing_silent_and_hanging_integrations_are_harness_failures() {
+    let cases: Vec<(&str, String, &[&str], &str)> = vec![
+        (
+            "crash",
+            "echo boom >&2; exit 3".to_owned(),
+            &[],
+            "exited before listening",
+        ),
+        (
+            "silent",
+            "sleep 30".to_owned(),
+            &["--start-timeout", "1"],
+            "never listened",
+        ),
+    ];
+    for (name, integration, extra, expected) in cases {
+        let out = out_dir(name);
+        let mut args = vec![
+            "run",
+            "scenarios/inbound-reply.toml",
+            "--integration",
+            &integration,
+            "--out",
+            out.to_str().expect("utf-8"),
+        ];
+        args.extend_from_slice(extra);
+        let (code, stderr) = wasim(&args);
+        assert_eq!(code, 2, "{name}: {stderr}");
+        let report = report(&out);
+        assert_eq!(report["verdict"], "harness_failure", "{name}");
+        assert_eq!(report["scenarios"][0]["outcome"], "harness_error");
+        let reason = report["scenarios"][0]["reason"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(reason.contains(expected), "{name}: {reason}");
+        let stderr_log = out.join("artifacts/inbound-reply/stderr.log");
+        if name == "crash" {
+            let kept = std::fs::read_to_string(stderr_log).expect("stderr kept");
+            assert!(
+                kept.contains("boom"),
+                "the integration's stderr is an artifact"
+            );
+        }
+    }
+    // A receiver that accepts connections and never answers.
+    let python = Command::new("python3").arg("--version").output();
+    if python.is_err() {
+        eprintln!("SKIPPED the hanging-integration case: python3 is not installed");
+        return;
+    }
+    let out = out_dir("hang");
+    let script = out_dir("hang-script").with_extension("py");
+    std::fs::write(
+        &script,
+        "import os, socket\n\
+         s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         s.bind(('127.0.0.1', int(os.environ['WASIM_WEBHOOK_PORT']))); s.listen(50)\n\
+         held = []\n\
+         while True:\n    held.append(s.accept()[0])\n",
+    )
+    .expect("write the script");
+    let integration = format!("python3 {}", script.display());
+    let (code, stderr) = wasim(&[
+        "run",
+        "scenarios/inbound-reply.toml",
+        "--integration",
+        &integration,
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, 2, "hang: {stderr}");
+    let reason = report(&out)["scenarios"][0]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(reason.contains("it hangs"), "{reason}");
+}
+
+/// Scenarios whose timing does not depend on the integration's wall-clock backoff.
+const STABLE: &[&str] = &[
+    "scenarios/handshake.toml",
+    "scenarios/inbound-reply.toml",
+    "scenarios/webhook-duplicates.toml",
+    "scenarios/forged-signature.toml",
+    "scenarios/cap-naive-retry.toml",
+    "scenarios/window-24h.toml",
+    "scenarios/opt-out.toml",
+];
+
+fn stable_run(name: &str) -> Value {
+    let out = out_dir(name);
+    let mut args = vec!["run"];
+    args.extend_from_slice(STABLE);
+    args.extend_from_slice(&["--settle-ms", "250", "--out", out.to_str().expect("utf-8")]);
+    let (code, stderr) = wasim(&args);
+    assert_eq!(code, 0, "{stderr}");
+    let mut report = report(&out);
+    report["volatile"] = Value::Null;
+    report
+}
+
+#[test]
+fn the_same_scenarios_twice_give_the_same_report_apart_from_its_volatile_part() {
+    let first = stable_run("determinism-1");
+    let second = stable_run("determinism-2");
+    assert_eq!(first, second);
+}
+
+#[test]
+fn reports_of_the_reference_run_match_their_snapshots() {
+    let out = out_dir("snapshot");
+    let mut args = vec!["run"];
+    args.extend_from_slice(STABLE);
+    args.extend_from_slice(&["--settle-ms", "250", "--out", out.to_str().expect("utf-8")]);
+    let (code, stderr) = wasim(&args);
+    assert_eq!(code, 0, "{stderr}");
+    let mut report: wasim_reports::Report = wasim_reports::from_json(
+        &std::fs::read_to_string(out.join("report.json")).expect("report.json"),
+    )
+    .expect("a report");
+    // Volatile figures vary run to run; the snapshots cover the stable part.
+    report.volatile = wasim_reports::Volatile::default();
+    insta::assert_snapshot!("reference_run_json", wasim_reports::to_json(&report));
+    insta::assert_snapshot!(
+        "reference_run_markdown",
+        wasim_reports::to_markdown(&report)
+    );
+    insta::assert_snapshot!("reference_run_junit", wasim_reports::to_junit(&report));
+    insta::assert_snapshot!("reference_run_html", wasim_reports::to_html(&report));
+}
+
+#[test]
+fn explain_prints_the_timeline_and_checks_list_the_catalog() {
+    let output = Command::new(WASIM)
+        .args(["run", "--explain", "scenarios/cap-naive-retry.toml"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("wasim runs");
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("other businesses send 2 marketing message(s) to 919812345678"),
+        "{text}"
+    );
+    assert!(text.contains("judged by: CAP-001"), "{text}");
+    let output = Command::new(WASIM)
+        .arg("checks")
+        .output()
+        .expect("wasim runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    for check in wasim_conformance::checks::CATALOG {
+        assert!(text.contains(check.id), "{} listed", check.id);
+    }
+    let (code, stderr) = wasim(&["run", "scenarios/no-such-file.toml"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no-such-file.toml"), "{stderr}");
+}
+
+#[test]
+fn partition_slices_merge_into_the_whole_library() {
+    let slices: Vec<PathBuf> = (1..=2).map(|k| out_dir(&format!("slice-{k}"))).collect();
+    for (k, dir) in slices.iter().enumerate() {
+        let partition = format!("{}/2", k + 1);
+        let (code, stderr) = wasim(&[
+            "certify",
+            "--partition",
+            &partition,
+            "--out",
+            dir.to_str().expect("utf-8"),
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+    }
+    let merged = out_dir("merged");
+    let (code, stderr) = wasim(&[
+        "report",
+        "merge",
+        slices[0].to_str().expect("utf-8"),
+        slices[1].to_str().expect("utf-8"),
+        "--out",
+        merged.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let report = report(&merged);
+    let names: Vec<&str> = report["scenarios"]
+        .as_array()
+        .expect("scenarios")
+        .iter()
+        .map(|s| s["file"].as_str().unwrap_or_default())
+        .collect();
+    let expected: Vec<&str> = wasim_conformance::library::BUILTIN
+        .iter()
+        .map(|(path, _)| *path)
+        .collect();
+    assert_eq!(names, expected);
+    assert_eq!(report["partition"], "merged 2/2 slices");
+}
+
+fn python_available() -> bool {
+    let found = Command::new("python3").arg("--version").output().is_ok();
+    if !found {
+        eprintln!("SKIPPED: python3 is not installed");
+    }
+    found
+}
+
+#[test]
+fn an_integration_without_the_driver_hook_is_judged_on_the_rest_and_skips_the_others() {
+    if !python_available() {
+        return;
+    }
+    // A plain receiver: the handshake, 200 to every webhook, 404 anywhere else.
+    let script = out_dir("plain-bot").with_extension("py");
+    std::fs::write(
+        &script,
+        "import os, http.server, urllib.parse\n\
+         class H(http.server.BaseHTTPRequestHandler):\n\
+         \x20   def do_GET(self):\n\
+         \x20       q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)\n\
+         \x20       body = q.get('hub.challenge', [''])[0].encode()\n\
+         \x20       self.send_response(200); self.send_header('Content-Length', str(len(body))); self.end_headers(); self.wfile.write(body)\n\
+         \x20   def do_POST(self):\n\
+         \x20       self.rfile.read(int(self.headers.get('Content-Length', 0)))\n\
+         \x20       self.send_response(200 if self.path == '/webhook' else 404); self.send_header('Content-Length', '0'); self.end_headers()\n\
+         \x20   def log_message(self, *a): pass\n\
+         http.server.ThreadingHTTPServer(('127.0.0.1', int(os.environ['WASIM_WEBHOOK_PORT'])), H).serve_forever()\n",
+    )
+    .expect("write the script");
+    let out = out_dir("plain");
+    let integration = format!("python3 {}", script.display());
+    let (code, stderr) = wasim(&[
+        "run",
+        "scenarios/handshake.toml",
+        "scenarios/opt-out.toml",
+        "--integration",
+        &integration,
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, 0, "skipped is not failed: {stderr}");
+    let report = report(&out);
+    assert_eq!(report["scenarios"][0]["outcome"], "passed");
+    assert_eq!(report["scenarios"][1]["outcome"], "skipped");
+    let reason = report["scenarios"][1]["reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(reason.contains("no driver hook"), "{reason}");
+    let markdown = std::fs::read_to_string(out.join("report.md")).expect("report.md");
+    assert!(markdown.contains("opt-out"), "the skip is reported");
+}
+
+#[test]
+fn a_python_integration_written_against_the_protocol_certifies() {
+    if !python_available() {
+        return;
+    }
+    let out = out_dir("python");
+    let (code, stderr) = wasim(&[
+        "certify",
+        "--integration",
+        "python3 examples/python/integration.py",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(report(&out)["verdict"], "certified");
+}
