@@ -93,6 +93,7 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("text-outside-window", "window-24h", "WIN-001"),
     ("hot-loop-rate", "throughput", "RATE-001"),
     ("hot-loop-auth", "auth-rotated", "AUTH-001"),
+    ("stale-token", "key-rotation", "KEY-001"),
 ];
 
 #[test]

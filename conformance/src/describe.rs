@@ -162,6 +162,9 @@ pub fn summarize(event: &TraceEvent) -> String {
         TraceEvent::AccessTokenRotated { old, new } => {
             format!("access token reset: {old} refused from now, {new} valid")
         }
+        TraceEvent::CredentialHandedOver { credential } => {
+            format!("the integration was given access token {credential}")
+        }
         TraceEvent::ScenarioStep { index, text } => format!("step {index}: {text}"),
         TraceEvent::IntegrationState {
             message_id,
@@ -191,6 +194,7 @@ pub fn lane(event: &TraceEvent) -> Option<Lane> {
         | TraceEvent::WebhookSkipped { .. }
         | TraceEvent::WebhookFault { .. }
         | TraceEvent::AccessTokenRotated { .. } => Some(Lane::Incident),
+        TraceEvent::CredentialHandedOver { .. } => Some(Lane::Step),
         TraceEvent::Status { error_code, .. } => Some(if error_code.is_some() {
             Lane::Incident
         } else {

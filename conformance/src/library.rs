@@ -82,6 +82,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../scenarios/interactive-reply.toml"),
     ),
     (
+        "scenarios/key-rotation.toml",
+        include_str!("../../scenarios/key-rotation.toml"),
+    ),
+    (
         "scenarios/opt-out.toml",
         include_str!("../../scenarios/opt-out.toml"),
     ),

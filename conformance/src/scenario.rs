@@ -150,6 +150,10 @@ impl fmt::Display for Step {
             Step::RotateAccessToken => {
                 write!(f, "the access token is reset; the old one stops working")
             }
+            Step::Action(action) if action["action"] == "set_access_token" => write!(
+                f,
+                "the operator gives the integration the current access token"
+            ),
             Step::Action(action) => {
                 let kind = action["action"].as_str().unwrap_or("?");
                 let to = match &action["to"] {
@@ -253,7 +257,12 @@ const STEP_KINDS: &[&str] = &[
     "action",
 ];
 
-const ACTIONS: &[&str] = &["send_template", "send_text", "send_campaign"];
+const ACTIONS: &[&str] = &[
+    "send_template",
+    "send_text",
+    "send_campaign",
+    "set_access_token",
+];
 
 impl Scenario {
     /// Reads and checks a scenario file.
@@ -608,6 +617,10 @@ fn parse_action(value: Value) -> Result<Step, String> {
             "action.action: unknown action `{kind}`, expected one of {}",
             ACTIONS.join(", ")
         ));
+    }
+    if kind == "set_access_token" {
+        known_fields(object, "action", &["action"])?;
+        return Ok(Step::Action(value));
     }
     match kind.as_str() {
         "send_campaign" => {

@@ -289,6 +289,9 @@ class Integration:
             self.send_text(action["to"], action["text"])
         elif name == "send_template":
             self.send_template(action["to"], action["template"])
+        elif name == "set_access_token":
+            self.token = action["access_token"]
+            log("access token replaced by the operator; the old one is no longer used")
         elif name == "send_campaign":
             recipients = action["to"]
             log(f"campaign {action['template']['name']}: {len(recipients)} recipient(s)")
@@ -437,6 +440,9 @@ def validate_action(action) -> str | None:
         if not isinstance(to, list) or not to or not all(valid_number(n) for n in to):
             return "to must be a non-empty list of phone number strings"
         return validate_template(action.get("template"))
+    if name == "set_access_token":
+        token = action.get("access_token")
+        return None if isinstance(token, str) and token else "access_token must be a non-empty string"
     return f"unknown action {name!r}" if isinstance(name, str) else "action must be a string"
 
 

@@ -240,6 +240,11 @@ pub enum TraceEvent {
         /// Fingerprint of the new one.
         new: String,
     },
+    /// The integration was given a credential (the `set_access_token` driver action).
+    CredentialHandedOver {
+        /// Fingerprint of the credential given.
+        credential: String,
+    },
     /// The scenario runner played a step.
     ScenarioStep {
         /// The step's index in the scenario, from 1.

@@ -7,7 +7,8 @@
 //!   (acknowledge fast, refuse forgeries, de-duplicate, never regress a status,
 //!   echo the handshake).
 //! - [`sending`]: what a sender must not do (resend after 131049 or 131050,
-//!   free-form text outside the window, hot loops after rate or auth errors).
+//!   free-form text outside the window, hot loops after rate or auth errors, a
+//!   replaced token).
 
 pub mod sending;
 pub mod webhooks;
@@ -86,6 +87,7 @@ pub const CATALOG: &[Check] = &[
     sending::NO_TEXT_OUTSIDE_WINDOW,
     sending::BACKOFF_AFTER_RATE_LIMIT,
     sending::NO_AUTH_HOT_LOOP,
+    sending::ONLY_CURRENT_KEY,
 ];
 
 /// The check called `id`.
@@ -147,6 +149,21 @@ pub(crate) fn group<K: Ord, V>(items: impl IntoIterator<Item = (K, V)>) -> BTree
         groups.entry(key).or_default().push(value);
     }
     groups
+}
+
+/// Judges `check` over events numbered in order, each with its virtual time (tests).
+#[cfg(test)]
+pub(crate) fn judge_events(check: &Check, events: Vec<(u64, TraceEvent)>) -> Judgement {
+    let records: Vec<TraceRecord> = events
+        .into_iter()
+        .enumerate()
+        .map(|(seq, (at_ms, event))| TraceRecord {
+            seq: seq as u64,
+            at_ms,
+            event,
+        })
+        .collect();
+    (check.judge)(&Evidence { records: &records })
 }
 
 #[cfg(test)]

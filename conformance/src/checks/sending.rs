@@ -263,23 +263,59 @@ fn no_auth_hot_loop(evidence: &Evidence<'_>) -> Judgement {
     }
 }
 
+/// KEY-001.
+pub const ONLY_CURRENT_KEY: Check = Check {
+    id: "KEY-001",
+    severity: Severity::Must,
+    rule: "Once given a new access token, never use a replaced one again",
+    reference: "whatsapp-platform.md §9.2, §10",
+    rationale: "After a compromise the key or token is reset and only the newest one works; \
+                a process still holding the old one keeps failing and hides the incident.",
+    judge: only_current_key,
+};
+
+fn only_current_key(evidence: &Evidence<'_>) -> Judgement {
+    let mut replaced: Vec<&str> = Vec::new();
+    let mut handed_over: Option<u64> = None;
+    let mut proof = Vec::new();
+    for (record, event) in evidence.events() {
+        match event {
+            TraceEvent::AccessTokenRotated { old, .. } => replaced.push(old),
+            TraceEvent::CredentialHandedOver { .. } => {
+                handed_over.get_or_insert(record.seq);
+            }
+            TraceEvent::Request {
+                credential: Some(credential),
+                ..
+            } if handed_over.is_some() && replaced.contains(&credential.as_str()) => {
+                proof.push(record.seq);
+            }
+            _ => {}
+        }
+    }
+    let Some(handed_over) = handed_over else {
+        return Judgement::NotApplicable("the integration was not given a new token".to_owned());
+    };
+    if proof.is_empty() {
+        Judgement::Pass("only the current token was used after the handover".to_owned())
+    } else {
+        let count = proof.len();
+        proof.insert(0, handed_over);
+        Judgement::Fail {
+            message: format!(
+                "{count} request(s) used a replaced token after the new one was given"
+            ),
+            proof,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use wasim_sim::TraceRecord;
-
     use super::*;
 
     fn judge(check: &Check, events: Vec<(u64, TraceEvent)>) -> Judgement {
-        let records: Vec<TraceRecord> = events
-            .into_iter()
-            .enumerate()
-            .map(|(seq, (at_ms, event))| TraceRecord {
-                seq: seq as u64,
-                at_ms,
-                event,
-            })
-            .collect();
-        (check.judge)(&Evidence { records: &records })
+        super::super::judge_events(check, events)
     }
 
     fn failed(to: &str, code: u32) -> TraceEvent {
@@ -415,6 +451,44 @@ mod tests {
         assert!(
             matches!(judge(&BACKOFF_AFTER_RATE_LIMIT, hot), Judgement::Fail { proof, .. } if proof == vec![0, 1, 2, 19])
         );
+    }
+
+    #[test]
+    fn a_replaced_token_used_after_the_handover_fails() {
+        let request = |credential: &str| TraceEvent::Request {
+            surface: "graph".to_owned(),
+            method: "POST".to_owned(),
+            path: "/v23.0/1/messages".to_owned(),
+            credential: Some(credential.to_owned()),
+            http_status: 200,
+            error_code: None,
+        };
+        let rotated = TraceEvent::AccessTokenRotated {
+            old: "fp_old".to_owned(),
+            new: "fp_new".to_owned(),
+        };
+        let handover = TraceEvent::CredentialHandedOver {
+            credential: "fp_new".to_owned(),
+        };
+        let good = vec![
+            (0, rotated.clone()),
+            (0, request("fp_old")),
+            (0, handover.clone()),
+            (0, request("fp_new")),
+        ];
+        assert!(matches!(judge(&ONLY_CURRENT_KEY, good), Judgement::Pass(_)));
+        let stale = vec![
+            (0, rotated.clone()),
+            (0, handover.clone()),
+            (0, request("fp_old")),
+        ];
+        assert!(
+            matches!(judge(&ONLY_CURRENT_KEY, stale), Judgement::Fail { proof, .. } if proof == vec![1, 2])
+        );
+        assert!(matches!(
+            judge(&ONLY_CURRENT_KEY, vec![(0, rotated)]),
+            Judgement::NotApplicable(_)
+        ));
     }
 
     #[test]

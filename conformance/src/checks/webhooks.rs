@@ -306,21 +306,8 @@ fn handshake_echoed(evidence: &Evidence<'_>) -> Judgement {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
-    use wasim_sim::TraceRecord;
 
     use super::*;
-
-    fn records(events: Vec<(u64, TraceEvent)>) -> Vec<TraceRecord> {
-        events
-            .into_iter()
-            .enumerate()
-            .map(|(seq, (at_ms, event))| TraceRecord {
-                seq: seq as u64,
-                at_ms,
-                event,
-            })
-            .collect()
-    }
 
     fn attempt(
         delivery_id: u64,
@@ -342,8 +329,7 @@ mod tests {
     }
 
     fn judge(check: &Check, events: Vec<(u64, TraceEvent)>) -> Judgement {
-        let records = records(events);
-        (check.judge)(&Evidence { records: &records })
+        super::super::judge_events(check, events)
     }
 
     #[test]

@@ -203,6 +203,13 @@ impl Play<'_> {
         let now = self.state.now().as_ms() / 1000;
         let epoch = self.state.read(|sim| sim.world.spec().epoch_unix_s);
         action["timestamp"] = Value::String((epoch + now).to_string());
+        if action["action"] == "set_access_token" {
+            let token = self.state.read(|sim| sim.world.spec().access_token.clone());
+            action["access_token"] = Value::String(token.expose().to_owned());
+            self.record(TraceEvent::CredentialHandedOver {
+                credential: token.fingerprint(),
+            });
+        }
         let answer = self
             .client
             .post(&url)

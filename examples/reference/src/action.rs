@@ -52,6 +52,11 @@ pub(crate) enum Action {
         /// The text.
         text: String,
     },
+    /// `set_access_token`: the operator replaced the access token; use this one.
+    SetAccessToken {
+        /// The new token.
+        token: String,
+    },
     /// `send_campaign`: one template to each recipient, in order.
     Campaign {
         /// The recipients' wa_ids.
@@ -74,6 +79,8 @@ enum WireAction {
     },
     #[serde(rename = "send_text")]
     Text { to: String, text: String },
+    #[serde(rename = "set_access_token")]
+    SetToken { access_token: String },
     #[serde(rename = "send_campaign")]
     Campaign {
         to: Vec<String>,
@@ -143,7 +150,7 @@ impl Action {
     /// `parameters` may sit in `template` or next to it.
     pub(crate) fn parse(body: &[u8]) -> Result<Action, String> {
         let wire: WireAction = serde_json::from_slice(body).map_err(|error| {
-            format!("malformed action: {error} (expected {{\"action\": \"send_template\"|\"send_text\"|\"send_campaign\", ...}})")
+            format!("malformed action: {error} (expected {{\"action\": \"send_template\"|\"send_text\"|\"send_campaign\"|\"set_access_token\", ...}})")
         })?;
         Ok(match wire {
             WireAction::Template {
@@ -157,6 +164,12 @@ impl Action {
             WireAction::Text { to, text } => Action::Text {
                 to: recipient(to)?,
                 text,
+            },
+            WireAction::SetToken { access_token } if access_token.trim().is_empty() => {
+                return Err("access_token is empty".to_owned());
+            }
+            WireAction::SetToken { access_token } => Action::SetAccessToken {
+                token: access_token,
             },
             WireAction::Campaign {
                 to,

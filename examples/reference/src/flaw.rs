@@ -28,6 +28,8 @@ pub enum Flaw {
     HotLoopRate,
     /// On HTTP 401 / code 190 retries immediately up to 50 times.
     HotLoopAuth,
+    /// Ignores `set_access_token` and keeps using the token it started with.
+    StaleToken,
 }
 
 impl Flaw {
@@ -43,6 +45,7 @@ impl Flaw {
         Flaw::TextOutsideWindow,
         Flaw::HotLoopRate,
         Flaw::HotLoopAuth,
+        Flaw::StaleToken,
     ];
 
     /// The flaw's name on the command line (`--flaw NAME`).
@@ -58,6 +61,7 @@ impl Flaw {
             Flaw::TextOutsideWindow => "text-outside-window",
             Flaw::HotLoopRate => "hot-loop-rate",
             Flaw::HotLoopAuth => "hot-loop-auth",
+            Flaw::StaleToken => "stale-token",
         }
     }
 
@@ -86,6 +90,9 @@ impl Flaw {
             }
             Flaw::HotLoopRate => "on 130429/131056 retries immediately (no wait) up to 50 times",
             Flaw::HotLoopAuth => "on HTTP 401 / code 190 retries immediately up to 50 times",
+            Flaw::StaleToken => {
+                "ignores set_access_token and keeps using the token it started with"
+            }
         }
     }
 

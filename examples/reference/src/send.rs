@@ -87,7 +87,7 @@ impl Failure {
 pub(crate) struct Graph {
     client: reqwest::Client,
     url: String,
-    token: String,
+    token: std::sync::Arc<std::sync::Mutex<String>>,
     flaw: Option<Flaw>,
 }
 
@@ -99,7 +99,7 @@ impl Graph {
                 .timeout(REQUEST_TIMEOUT)
                 .build()?,
             url: config.messages_url(),
-            token: config.access_token.clone(),
+            token: std::sync::Arc::new(std::sync::Mutex::new(config.access_token.clone())),
             flaw: config.flaw,
         })
     }
@@ -150,12 +150,32 @@ impl Graph {
         }
     }
 
+    /// Uses `token` from now on (the operator replaced the old one).
+    pub(crate) fn set_token(&self, token: String) {
+        *self
+            .token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = token;
+    }
+
+    /// The flaw the client was built with.
+    pub(crate) fn flaw(&self) -> Option<Flaw> {
+        self.flaw
+    }
+
+    fn current_token(&self) -> String {
+        self.token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
     /// One attempt.
     async fn post(&self, body: &Value) -> Result<String, Failure> {
         let response = self
             .client
             .post(&self.url)
-            .bearer_auth(&self.token)
+            .bearer_auth(self.current_token())
             .header("Content-Type", "application/json")
             .body(body.to_string())
             .send()

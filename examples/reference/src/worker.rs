@@ -196,6 +196,14 @@ impl Worker {
                     }
                 }
             }
+            Action::SetAccessToken { token } => {
+                if self.graph.flaw() == Some(Flaw::StaleToken) {
+                    println!("ignore the new access token (flaw stale-token)");
+                } else {
+                    self.graph.set_token(token);
+                    println!("access token replaced; the old one is no longer used");
+                }
+            }
             Action::Campaign { to, template } => {
                 println!("send_campaign {} to {} users", template.name, to.len());
                 for recipient in &to {
