@@ -407,7 +407,7 @@ fn artifacts(out: &mut String, scenario: &ScenarioReport) {
 
 fn measurements(out: &mut String, report: &Report) {
     out.push_str("<section class=\"measurements\">\n<h2>Measurements (vary run to run)</h2>\n");
-    out.push_str("<p class=\"muted\">Wall-clock numbers: they differ from run to run and are not part of the verdict.</p>\n");
+    out.push_str("<p class=\"muted\">Wall-clock numbers: they differ from run to run, so they are kept apart from the stable part of the report.</p>\n");
     let _ = writeln!(
         out,
         "<p>Total wall time: <strong>{}</strong></p>",

@@ -170,7 +170,7 @@ fn artifacts(out: &mut String, report: &Report) {
 fn measurements(out: &mut String, report: &Report) {
     out.push_str("### Measurements (vary run to run)\n\n");
     out.push_str(
-        "Wall-clock numbers: they differ from run to run and are not part of the verdict.\n\n",
+        "Wall-clock numbers: they differ from run to run, so they are kept apart from the stable part of the report.\n\n",
     );
     let _ = writeln!(out, "Total wall time: {}\n", wall(report.volatile.wall_ms));
     if report.volatile.scenarios.is_empty() {
