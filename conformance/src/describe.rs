@@ -52,11 +52,40 @@ pub fn summarize(event: &TraceEvent) -> String {
             None => format!("{message_type} to {to} accepted as {message_id}"),
         },
         TraceEvent::MessageRejected {
-            to, code, title, ..
+            to,
+            code,
+            title,
+            template,
+            ..
         } => format!(
-            "send to {} rejected: {code} {title}",
+            "send{} to {} rejected: {code} {title}",
+            template
+                .as_deref()
+                .map(|t| format!(" of {t}"))
+                .unwrap_or_default(),
             to.as_deref().unwrap_or("?")
         ),
+        TraceEvent::MessageHeld {
+            message_id,
+            template,
+            held,
+        } => format!("{message_id} ({template}) held for quality assessment ({held} held)"),
+        TraceEvent::PacingDecided {
+            template,
+            outcome,
+            held,
+            sent,
+        } => format!("pacing of {template} decided: {outcome} ({sent} sent, {held} held)"),
+        TraceEvent::TemplateQuality {
+            template,
+            previous,
+            quality,
+        } => format!("template {template} quality {previous} → {quality}"),
+        TraceEvent::TemplateStatus {
+            template,
+            event,
+            detail,
+        } => format!("template {template} {event}: {detail}"),
         TraceEvent::MarketingCounted {
             to,
             window_count,
@@ -195,6 +224,10 @@ pub fn lane(event: &TraceEvent) -> Option<Lane> {
         | TraceEvent::WebhookFault { .. }
         | TraceEvent::AccessTokenRotated { .. } => Some(Lane::Incident),
         TraceEvent::CredentialHandedOver { .. } => Some(Lane::Step),
+        TraceEvent::MessageHeld { .. } | TraceEvent::TemplateQuality { .. } => Some(Lane::Message),
+        TraceEvent::PacingDecided { .. } | TraceEvent::TemplateStatus { .. } => {
+            Some(Lane::Incident)
+        }
         TraceEvent::Status { error_code, .. } => Some(if error_code.is_some() {
             Lane::Incident
         } else {

@@ -68,10 +68,50 @@ pub enum TraceEvent {
         phone_number_id: Option<String>,
         /// Recipient, if parsed.
         to: Option<String>,
+        /// The template, for template sends.
+        template: Option<String>,
         /// Platform error code.
         code: u32,
         /// Error title.
         title: String,
+    },
+    /// Pacing held a template message for quality assessment.
+    MessageHeld {
+        /// The wamid.
+        message_id: String,
+        /// The template.
+        template: String,
+        /// Messages held in this round so far.
+        held: usize,
+    },
+    /// A pacing round ended: held messages released, or the template paused.
+    PacingDecided {
+        /// The template.
+        template: String,
+        /// `released` or `paused`.
+        outcome: String,
+        /// Messages held.
+        held: usize,
+        /// Messages sent before the hold.
+        sent: u32,
+    },
+    /// A template's quality changed.
+    TemplateQuality {
+        /// The template.
+        template: String,
+        /// The quality before.
+        previous: String,
+        /// The quality now.
+        quality: String,
+    },
+    /// A template's status changed (`PAUSED`, `APPROVED` after a pause, `DISABLED`).
+    TemplateStatus {
+        /// The template.
+        template: String,
+        /// The status event.
+        event: String,
+        /// What it means for sends.
+        detail: String,
     },
     /// A marketing template counted toward the recipient's per-user limit.
     MarketingCounted {

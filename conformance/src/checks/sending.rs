@@ -345,6 +345,7 @@ mod tests {
             surface: "graph".to_owned(),
             phone_number_id: Some("1".to_owned()),
             to: Some(to.to_owned()),
+            template: None,
             code,
             title: "t".to_owned(),
         }

@@ -38,6 +38,7 @@ pub const PATHS: &[&str] = &[
     "POST /_wasim/webhooks/faults {\"duplicate\": \"1/10\", ...}",
     "POST /_wasim/webhooks/heal",
     "POST /_wasim/events {\"event\": \"template.status_update\"}",
+    "POST /_wasim/templates/{name} {\"quality\": \"RED\"} | {\"negative\": \"1/2\"} | {\"decide\": \"release\"} | {\"pause\": true} | {\"unpause\": true}",
     "POST /_wasim/reset",
 ];
 
@@ -61,6 +62,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/_wasim/webhooks/faults", post(super::webhooks::faults))
         .route("/_wasim/webhooks/heal", post(super::webhooks::heal))
         .route("/_wasim/events", post(super::webhooks::event))
+        .route("/_wasim/templates/{name}", post(super::templates::control))
         .route_layer(middleware::from_fn_with_state(state, require_token))
         .method_not_allowed_fallback(wrong_method)
 }
@@ -185,6 +187,7 @@ pub(crate) fn control_reply(reply: Reply) -> Result<Json<Value>, ControlError> {
     match reply {
         Reply::InboundReceived { message_id } => Ok(Json(json!({"id": message_id}))),
         Reply::Done => Ok(Json(json!({"success": true}))),
+        Reply::Message(done) => Ok(Json(json!({"success": true, "done": done}))),
         Reply::NotFound(message) => Err(ControlError::not_found(message)),
         Reply::Invalid(message) => Err(ControlError::bad_request(message)),
         other => Err(ControlError::bad_request(format!(

@@ -23,10 +23,16 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/{version}/{phone_number_id}/messages", any(send_versioned))
         .route("/{phone_number_id}/messages", any(send_unversioned))
+        .route("/{version}/{id}/unpause", any(super::templates::unpause))
+        .route(
+            "/{version}/{id}/message_templates",
+            any(super::templates::list),
+        )
+        .route("/{version}/{id}", any(super::templates::object))
 }
 
 /// True for a Graph version segment such as `v23.0`.
-fn is_version(segment: &str) -> bool {
+pub(crate) fn is_version(segment: &str) -> bool {
     segment
         .strip_prefix('v')
         .and_then(|rest| rest.split_once('.'))

@@ -12,6 +12,7 @@ pub mod d360;
 pub mod error;
 pub mod extract;
 pub mod graph;
+pub mod templates;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -33,7 +34,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-async fn unknown_path(
+/// The answer for a path no route serves: a control 404 (behind the token) under
+/// `/_wasim/`, Graph's unknown-path error elsewhere.
+pub(crate) async fn unknown_path(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     method: Method,

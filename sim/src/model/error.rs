@@ -49,6 +49,10 @@ pub mod code {
     pub const TEMPLATE_PARAM_COUNT: u32 = 132_000;
     /// Template missing in that language or not approved.
     pub const TEMPLATE_NOT_FOUND: u32 = 132_001;
+    /// Template paused for low quality (sync on send; async for held messages).
+    pub const TEMPLATE_PAUSED: u32 = 132_015;
+    /// Template disabled after repeated pauses.
+    pub const TEMPLATE_DISABLED: u32 = 132_016;
 }
 
 impl PlatformError {
@@ -100,6 +104,8 @@ pub fn title_of(code: u32) -> &'static str {
         131_056 => "(Business Account, Consumer Account) pair rate limit hit",
         132_000 => "Number of parameters does not match the expected number of params",
         132_001 => "Template name does not exist in the translation",
+        132_015 => "Template is Paused",
+        132_016 => "Template is Disabled",
         _ => "Something went wrong",
     }
 }
@@ -119,6 +125,9 @@ pub fn async_details_of(code: u32) -> &'static str {
         }
         131_048 => {
             "Message failed to send because there are restrictions on how many messages can be sent from this phone number."
+        }
+        132_015 => {
+            "The template was paused while the message was held for quality assessment; the message was dropped."
         }
         _ => "Message failed to send.",
     }

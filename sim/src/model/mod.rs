@@ -27,8 +27,10 @@ mod marketing;
 pub(crate) mod payload;
 mod send;
 mod state;
+pub mod templates;
 
 pub use self::inbound::InboundContent;
+pub use self::templates::{PacingOutcome, TemplateControl, TemplateLife};
 pub use self::webhooks::{
     CopyKind, D360Scope, D360Webhook, Destination, FaultProfile, Route, Verification,
     WEBHOOKS_PENDING_MAX, WebhookStats, retry_delay_ms,
@@ -184,6 +186,20 @@ pub enum Command {
         /// The profile.
         profile: Option<FaultProfile>,
     },
+    /// A control action on a template (quality, feedback, pacing decision, pause).
+    TemplateControl {
+        /// The template's name.
+        name: String,
+        /// What to do.
+        control: TemplateControl,
+    },
+    /// `POST /{template-id}/unpause` on the Cloud API.
+    UnpauseTemplate {
+        /// The bearer token presented.
+        credential: Option<String>,
+        /// The template id of the path.
+        template_id: String,
+    },
     /// Replace the Cloud API access token with a new one (a compromised token is
     /// reset): the old one is refused with 190 from now on.
     RotateAccessToken,
@@ -227,6 +243,8 @@ pub enum Reply {
     AccessTokenRotated(secret::Secret),
     /// A 360dialog webhook was stored.
     D360WebhookSet(D360Webhook),
+    /// Done, with a word on what was done.
+    Message(String),
     /// A control command named something that does not exist.
     NotFound(String),
     /// A control command was malformed.
@@ -307,6 +325,8 @@ pub struct Template {
     pub body_parameters: u32,
     /// Header parameters a send must supply.
     pub header_parameters: u32,
+    /// Pauses, pacing and feedback.
+    pub life: TemplateLife,
 }
 
 /// Magic recipients: numbers that always produce one outcome (see the README).
@@ -351,6 +371,10 @@ pub struct World {
     business_initiated: BTreeMap<String, SimTime>,
     business_initiated_log: VecDeque<(SimTime, String)>,
     webhooks: webhooks::WebhookState,
+    /// When one of the WABA's utility templates was last paused (utility pacing).
+    utility_paused_at: Option<SimTime>,
+    pacing_rounds: u64,
+    feedback_rng: SimRng,
     lifecycle_rng: SimRng,
     ids_rng: SimRng,
     message_counter: u64,
@@ -385,6 +409,7 @@ impl World {
                 quality: t.quality,
                 body_parameters: t.body_parameters,
                 header_parameters: t.header_parameters,
+                life: TemplateLife::default(),
             })
             .collect();
         let recipients = state::generate_recipients(&spec, &policy, seed);
@@ -412,6 +437,9 @@ impl World {
             business_initiated: BTreeMap::new(),
             business_initiated_log: VecDeque::new(),
             webhooks,
+            utility_paused_at: None,
+            pacing_rounds: 0,
+            feedback_rng: SimRng::new(seed, Stream::Feedback),
             lifecycle_rng: SimRng::new(seed, Stream::Lifecycle),
             ids_rng: SimRng::new(seed, Stream::Ids),
             message_counter: 0,
@@ -661,6 +689,37 @@ impl World {
                 self.set_faults(now, profile, &mut effects);
                 Reply::Done
             }
+            Command::TemplateControl { name, control } => {
+                match self.template_control(now, &name, control, &mut effects) {
+                    Ok(done) => Reply::Message(done),
+                    Err(message) if message.starts_with("unknown template") => {
+                        Reply::NotFound(message)
+                    }
+                    Err(message) => Reply::Invalid(message),
+                }
+            }
+            Command::UnpauseTemplate {
+                credential,
+                template_id,
+            } => {
+                if credential.as_deref() != Some(self.spec.access_token.expose()) {
+                    Reply::Rejected(PlatformError::new(
+                        error::code::ACCESS_TOKEN,
+                        "The access token could not be decrypted or is not valid.",
+                    ))
+                } else {
+                    match self.unpause_by_id(now, &template_id, &mut effects) {
+                        None => Reply::Rejected(PlatformError::new(
+                            error::code::INVALID_PARAMETER,
+                            format!(
+                                "Unsupported post request. Object with ID '{template_id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."
+                            ),
+                        )),
+                        Some(Ok(())) => Reply::Message("unpaused".to_owned()),
+                        Some(Err(reason)) => Reply::Invalid(reason),
+                    }
+                }
+            }
             Command::RotateAccessToken => {
                 let old = self.spec.access_token.fingerprint();
                 let token = secret::Secret::from(
@@ -829,6 +888,12 @@ impl World {
     fn fire(&mut self, at: SimTime, timer: Timer, effects: &mut Vec<Effect>) {
         match timer {
             Timer::Webhook(timer) => self.fire_webhook_timer(at, timer, effects),
+            Timer::PacingDecision { template, round } => {
+                let _ = self.decide_pacing(at, template, round, None, effects);
+            }
+            Timer::TemplateUnpause { template, epoch } => {
+                self.pause_ended(at, template, epoch, effects);
+            }
             Timer::Status {
                 message_id,
                 status,

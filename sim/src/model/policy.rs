@@ -126,6 +126,22 @@ pub struct Policy {
     /// UNCONFIRMED (§9.4); default `waba`, after 360dialog's migration guide ("use the
     /// WABA Webhook endpoint to configure a new Webhook for all Cloud numbers").
     pub d360_webhook_precedence: D360WebhookPrecedence,
+    /// Messages a paced template sends before later ones are held (§4: "an
+    /// unspecified threshold"). UNCONFIRMED; default 100.
+    pub pacing_threshold: u32,
+    /// Virtual milliseconds from the first held message to the pacing decision
+    /// (§4: "within an hour (99 percentile)"; once "a maximum of 30 minutes").
+    /// Default 1800000.
+    pub pacing_decision_ms: u64,
+    /// Negative feedback (blocks, reports) among a round's sent messages at which
+    /// pacing pauses the template. UNCONFIRMED; default 1/10.
+    pub pacing_bad_ratio: Ratio,
+    /// The share of recipients who react badly to a template, unless set per
+    /// template through the control API. Default 1/100.
+    pub template_negative_ratio: Ratio,
+    /// Hours of the first and second pause of a `RED` template; the next one
+    /// disables it (§5.2: 3 h, 6 h, disabled).
+    pub pause_hours: Vec<u64>,
 }
 
 impl Policy {
@@ -159,6 +175,11 @@ impl Policy {
             webhook_retry_interval_max_ms: 3_600_000,
             webhook_attempts_max: 500,
             d360_webhook_precedence: D360WebhookPrecedence::Waba,
+            pacing_threshold: 100,
+            pacing_decision_ms: 1_800_000,
+            pacing_bad_ratio: Ratio::new(1, 10),
+            template_negative_ratio: Ratio::new(1, 100),
+            pause_hours: vec![3, 6],
         };
         match name {
             "2024-05" => Some(base),

@@ -24,6 +24,8 @@ pub enum Stream {
     Ids = 4,
     /// Webhook faults and verification challenges.
     Webhooks = 5,
+    /// Recipients' feedback on templates (blocks, reports).
+    Feedback = 6,
 }
 
 /// A seeded ChaCha8 random number generator for one concern.

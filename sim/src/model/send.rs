@@ -10,6 +10,7 @@ use super::marketing::{self, Verdict};
 use super::policy::{ErrorSurface, PricingModel};
 use super::spec::{Category, TemplateStatus};
 use super::state::{Billing, Message, MessageContent, StatusKind, Timer};
+use super::templates::Gate;
 use super::time::SimTime;
 use super::{Effect, Reply, Surface, TIMERS_PENDING_MAX, World, pair_shape, throughput_shape};
 use crate::trace::TraceEvent;
@@ -47,7 +48,7 @@ enum Content {
 
 /// What will become of an accepted message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fate {
+pub(crate) enum Fate {
     Fail(u32),
     /// Sent; then delivered unless `sent_only`; read per `read`.
     Deliver {
@@ -57,7 +58,7 @@ enum Fate {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ReadPlan {
+pub(crate) enum ReadPlan {
     Drawn,
     Never,
     AtOnce,
@@ -78,13 +79,17 @@ pub(super) fn send(
         Err(reply) => return reply,
     };
     let phone_id = world.phone_numbers[phone_index].spec.id.clone();
-    let reject = |error: PlatformError, to: Option<String>, effects: &mut Vec<Effect>| {
+    let reject_with = |error: PlatformError,
+                       to: Option<String>,
+                       template: Option<String>,
+                       effects: &mut Vec<Effect>| {
         effects.push(Effect::Trace {
             at: now,
             event: TraceEvent::MessageRejected {
                 surface: surface.name().to_owned(),
                 phone_number_id: Some(phone_id.clone()),
                 to,
+                template,
                 code: error.code,
                 title: error.title.clone(),
             },
@@ -94,12 +99,21 @@ pub(super) fn send(
     let outgoing = match parse(world, body) {
         Ok(outgoing) => outgoing,
         Err(error) => {
-            return reject(
+            return reject_with(
                 error,
                 body.get("to").and_then(Value::as_str).map(str::to_owned),
+                None,
                 effects,
             );
         }
+    };
+    let template_index = match outgoing.content {
+        Content::Template { index } => Some(index),
+        Content::Text => None,
+    };
+    let template_name = template_index.map(|index| world.templates[index].name.clone());
+    let reject = |error: PlatformError, to: Option<String>, effects: &mut Vec<Effect>| {
+        reject_with(error, to, template_name.clone(), effects)
     };
     let to = Some(outgoing.wa_id.clone());
     if world.timers.len() >= TIMERS_PENDING_MAX {
@@ -111,6 +125,24 @@ pub(super) fn send(
             to,
             effects,
         );
+    }
+    // A paused or disabled template is refused at once (reference §5.2).
+    let gate = match template_index {
+        Some(index) => world.template_gate(index, now),
+        None => Gate::Send,
+    };
+    if let Gate::Refuse(refusal) = gate {
+        let name = template_name.clone().unwrap_or_default();
+        let details = if refusal == code::TEMPLATE_DISABLED {
+            format!(
+                "Template {name} has been disabled after repeated pauses; create a new template."
+            )
+        } else {
+            format!(
+                "Template {name} is paused because of low quality and cannot be sent until it is unpaused."
+            )
+        };
+        return reject(PlatformError::new(refusal, details), to, effects);
     }
     // Synchronous rate limits (reference §7): magic numbers first, then the buckets.
     if outgoing.wa_id == "999130429"
@@ -204,7 +236,14 @@ pub(super) fn send(
     {
         recipient.last_business_message_marketing = category == Some(Category::Marketing);
     }
-    let message_status = template_name.as_ref().map(|_| "accepted");
+    let held = gate == Gate::Hold;
+    let message_status = template_name.as_ref().map(|_| {
+        if held {
+            "held_for_quality_assessment"
+        } else {
+            "accepted"
+        }
+    });
     world.messages.insert(
         message_id.clone(),
         Message {
@@ -242,7 +281,10 @@ pub(super) fn send(
             message_status: message_status.map(str::to_owned),
         },
     });
-    schedule_lifecycle(world, now, &message_id, fate);
+    match template_index {
+        Some(index) if held => world.hold(index, now, &message_id, fate, effects),
+        _ => schedule_lifecycle(world, now, &message_id, fate),
+    }
     Reply::Sent {
         input: outgoing.input,
         wa_id: outgoing.wa_id,
@@ -445,7 +487,11 @@ fn parse_template(world: &World, template: Option<&Value>) -> Result<Content, Pl
         ));
     };
     let found = &world.templates[index];
-    if found.status != TemplateStatus::Approved {
+    // Paused and disabled templates are refused later, with 132015 / 132016.
+    if matches!(
+        found.status,
+        TemplateStatus::Pending | TemplateStatus::Rejected
+    ) {
         return Err(PlatformError::new(
             code::TEMPLATE_NOT_FOUND,
             format!(
@@ -711,6 +757,11 @@ fn bill(
 }
 
 /// Schedules the status timers of an accepted message.
+/// Sends a message held by pacing: its statuses start at `at`.
+pub(crate) fn release(world: &mut World, at: SimTime, message_id: &str, fate: Fate) {
+    schedule_lifecycle(world, at, message_id, fate);
+}
+
 fn schedule_lifecycle(world: &mut World, now: SimTime, message_id: &str, fate: Fate) {
     let policy = world.policy.clone();
     let rng = &mut world.lifecycle_rng;

@@ -160,6 +160,10 @@ pub(crate) enum Timer {
     },
     /// A webhook attempt, release, burst end or heal.
     Webhook(super::webhooks::WebhookTimer),
+    /// A template's pacing round is decided.
+    PacingDecision { template: usize, round: u64 },
+    /// A template's timed pause ends (if it is still pause `epoch`).
+    TemplateUnpause { template: usize, epoch: u64 },
 }
 
 /// The recipients of a world: the named ones, then `count` generated from the seed.

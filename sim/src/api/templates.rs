@@ -1,0 +1,252 @@
+//! Templates on the Cloud API surface (reference §4, §5): read a template's
+//! quality (`GET /{version}/{template-id}?fields=quality_score`), list the WABA's
+//! templates (`GET /{version}/{waba-id}/message_templates`), and unpause one
+//! (`POST /{version}/{template-id}/unpause`), with `Authorization: Bearer`.
+//! And the control API's `POST /_wasim/templates/{name}`, for QA to replay an
+//! incident: set a template's quality or feedback, decide its pacing, pause or
+//! unpause it.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::control::{control_reply, read_object};
+use super::error::{ControlError, GraphError, fbtrace_id};
+use super::extract;
+use crate::model::error::code;
+use crate::model::rng::Ratio;
+use crate::model::spec::Quality;
+use crate::model::templates::quality_name;
+use crate::model::{Command, PacingOutcome, PlatformError, Reply, TemplateControl};
+use crate::shell::AppState;
+use crate::trace::{TraceEvent, fingerprint};
+
+fn graph_error(state: &AppState, error: PlatformError) -> Response {
+    let trace_id = state.read(|sim| fbtrace_id(sim.world.seed(), sim.trace.records().len() as u64));
+    GraphError::new(error, trace_id).into_response()
+}
+
+fn record(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    credential: Option<&str>,
+    response: &Response,
+) {
+    let http_status = response.status().as_u16();
+    state.with_sim(|sim, _| {
+        sim.record(TraceEvent::Request {
+            surface: "graph".to_owned(),
+            method: method.to_string(),
+            path: uri.path().to_owned(),
+            credential: credential.map(fingerprint),
+            http_status,
+            error_code: None,
+        });
+    });
+}
+
+/// `POST /{version}/{template-id}/unpause`.
+pub(crate) async fn unpause(
+    State(state): State<Arc<AppState>>,
+    Path((version, template_id)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if version == "_wasim" || !super::graph::is_version(&version) {
+        return super::unknown_path(State(state), headers, method, uri).await;
+    }
+    let credential = extract::bearer(&headers);
+    let response = if method == Method::POST {
+        match state.apply(Command::UnpauseTemplate {
+            credential: credential.clone(),
+            template_id,
+        }) {
+            Reply::Message(_) => Json(json!({"success": true})).into_response(),
+            Reply::Invalid(reason) => {
+                Json(json!({"success": false, "reason": reason})).into_response()
+            }
+            Reply::Rejected(error) => graph_error(&state, error),
+            other => graph_error(&state, PlatformError::new(131_000, format!("{other:?}"))),
+        }
+    } else {
+        graph_error(
+            &state,
+            PlatformError::new(
+                code::INVALID_PARAMETER,
+                format!("Unsupported {method} request. Use POST to unpause."),
+            ),
+        )
+    };
+    state.flush_webhooks().await;
+    record(&state, &method, &uri, credential.as_deref(), &response);
+    response
+}
+
+/// `GET /{version}/{id}`: a template (`fields=quality_score` or its summary).
+pub(crate) async fn object(
+    State(state): State<Arc<AppState>>,
+    Path((version, id)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if version == "_wasim" || !super::graph::is_version(&version) {
+        return super::unknown_path(State(state), headers, method, uri).await;
+    }
+    let credential = extract::bearer(&headers);
+    let response = state.read(|sim| {
+        let world = &sim.world;
+        if credential.as_deref() != Some(world.spec().access_token.expose()) {
+            return Err(PlatformError::new(
+                code::ACCESS_TOKEN,
+                "The access token could not be decrypted or is not valid.",
+            ));
+        }
+        let Some(template) = world.templates().iter().find(|t| t.id == id) else {
+            return Err(PlatformError::new(
+                code::INVALID_PARAMETER,
+                format!("Unsupported get request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."),
+            ));
+        };
+        let date = world.spec().epoch_unix_s + world.now().as_ms() / 1000;
+        let quality = json!({"score": quality_name(template.quality), "date": date});
+        let wants_quality = uri.query().is_some_and(|q| q.contains("quality_score"));
+        Ok(if wants_quality {
+            json!({"quality_score": quality, "id": template.id})
+        } else {
+            template_json(template, quality)
+        })
+    });
+    let response = match (method == Method::GET, response) {
+        (false, _) => graph_error(
+            &state,
+            PlatformError::new(
+                code::INVALID_PARAMETER,
+                format!("Unsupported {method} request."),
+            ),
+        ),
+        (true, Ok(body)) => Json(body).into_response(),
+        (true, Err(error)) => graph_error(&state, error),
+    };
+    record(&state, &method, &uri, credential.as_deref(), &response);
+    response
+}
+
+fn template_json(template: &crate::model::Template, quality: Value) -> Value {
+    json!({
+        "id": template.id,
+        "name": template.name,
+        "language": template.language,
+        "category": template.category.name(),
+        "status": template.status,
+        "quality_score": quality,
+    })
+}
+
+/// `GET /{version}/{waba-id}/message_templates`.
+pub(crate) async fn list(
+    State(state): State<Arc<AppState>>,
+    Path((version, waba_id)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if version == "_wasim" || !super::graph::is_version(&version) {
+        return super::unknown_path(State(state), headers, method, uri).await;
+    }
+    let credential = extract::bearer(&headers);
+    let body = state.read(|sim| {
+        let world = &sim.world;
+        if credential.as_deref() != Some(world.spec().access_token.expose()) {
+            return Err(PlatformError::new(
+                code::ACCESS_TOKEN,
+                "The access token could not be decrypted or is not valid.",
+            ));
+        }
+        if waba_id != world.spec().waba.id {
+            return Err(PlatformError::new(
+                code::INVALID_PARAMETER,
+                format!("Unsupported get request. Object with ID '{waba_id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."),
+            ));
+        }
+        let date = world.spec().epoch_unix_s + world.now().as_ms() / 1000;
+        let data: Vec<Value> = world
+            .templates()
+            .iter()
+            .map(|t| template_json(t, json!({"score": quality_name(t.quality), "date": date})))
+            .collect();
+        Ok(json!({"data": data}))
+    });
+    let response = match (method == Method::GET, body) {
+        (false, _) => graph_error(
+            &state,
+            PlatformError::new(
+                code::INVALID_PARAMETER,
+                "Template creation is not simulated yet; use the world file's waba.templates.",
+            ),
+        ),
+        (true, Ok(body)) => Json(body).into_response(),
+        (true, Err(error)) => graph_error(&state, error),
+    };
+    record(&state, &method, &uri, credential.as_deref(), &response);
+    response
+}
+
+/// The fields `POST /_wasim/templates/{name}` accepts, as named in errors.
+const CONTROLS: &str = "\"quality\": \"GREEN|YELLOW|RED|UNKNOWN\", \"negative\": \"N/D\", \"decide\": \"release|pause\", \"pause\": true or \"unpause\": true";
+
+/// Parses one template control from a JSON object; the error names the field.
+pub fn parse_control(object: &serde_json::Map<String, Value>) -> Result<TemplateControl, String> {
+    let [(key, value)] = object.iter().collect::<Vec<_>>()[..] else {
+        return Err(format!("pass exactly one of {CONTROLS}"));
+    };
+    match (key.as_str(), value) {
+        ("quality", Value::String(q)) => match q.as_str() {
+            "GREEN" => Ok(TemplateControl::Quality(Quality::Green)),
+            "YELLOW" => Ok(TemplateControl::Quality(Quality::Yellow)),
+            "RED" => Ok(TemplateControl::Quality(Quality::Red)),
+            "UNKNOWN" => Ok(TemplateControl::Quality(Quality::Unknown)),
+            other => Err(format!(
+                "quality: expected GREEN, YELLOW, RED or UNKNOWN, got `{other}`"
+            )),
+        },
+        ("negative", Value::String(ratio)) => ratio
+            .parse::<Ratio>()
+            .map(TemplateControl::Negative)
+            .map_err(|e| format!("negative: {e}")),
+        ("decide", Value::String(outcome)) => match outcome.as_str() {
+            "release" => Ok(TemplateControl::Decide(PacingOutcome::Release)),
+            "pause" => Ok(TemplateControl::Decide(PacingOutcome::Pause)),
+            other => Err(format!("decide: expected release or pause, got `{other}`")),
+        },
+        ("pause", Value::Bool(true)) => Ok(TemplateControl::Pause),
+        ("unpause", Value::Bool(true)) => Ok(TemplateControl::Unpause),
+        (key, value) => Err(format!(
+            "{key}: unexpected {value}; pass exactly one of {CONTROLS}"
+        )),
+    }
+}
+
+/// `POST /_wasim/templates/{name}`.
+pub(crate) async fn control(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ControlError> {
+    let object = read_object(&headers, body).await?;
+    let control = parse_control(&object).map_err(ControlError::bad_request)?;
+    let reply = state.apply(Command::TemplateControl { name, control });
+    state.flush_webhooks().await;
+    match reply {
+        Reply::Message(done) => Ok(Json(json!({"success": true, "done": done}))),
+        other => control_reply(other),
+    }
+}

@@ -1,0 +1,517 @@
+//! Template quality, pausing and pacing (reference §4, §5).
+//!
+//! - **Pausing**: a template whose quality reaches `RED` is paused: 3 h the first
+//!   time, 6 h the second, disabled the third (`pause_hours`). Sends while paused get
+//!   132015 at once, after disablement 132016. A pause ends on its own (status
+//!   `APPROVED`, `other_info.title = UNPAUSE`), except a pause decided by pacing,
+//!   which needs a manual unpause (`POST /{template-id}/unpause`).
+//! - **Pacing**: a marketing template that is new, was unpaused, or is not `GREEN`
+//!   (a utility template likewise, but only within 7 days after one of the WABA's
+//!   utility templates was paused) sends `pacing_threshold` messages normally;
+//!   later sends answer `held_for_quality_assessment` and wait. Within
+//!   `pacing_decision_ms` the held messages are released (`GREEN`, then their
+//!   statuses) or, when the sent ones drew too much negative feedback
+//!   (`pacing_bad_ratio`), the template is paused and each held message fails
+//!   with 132015.
+//!
+//! Feedback is drawn per sent message from the template's `negative` ratio on the
+//! world's seeded feedback stream; QA can force any step through the control API.
+
+use serde_json::{Value, json};
+
+use super::error::code;
+use super::rng::Ratio;
+use super::spec::{Category, Quality, TemplateStatus};
+use super::state::{StatusKind, Timer};
+use super::time::{HOUR_MS, SimTime};
+use super::webhooks::Route;
+use super::{Effect, World};
+use crate::trace::TraceEvent;
+
+/// Days after a utility template's pause in which utility templates may be paced.
+pub const UTILITY_PACING_DAYS: u64 = 7;
+
+/// A template's pacing round.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pacing {
+    /// Messages sent normally in this round.
+    pub sent: u32,
+    /// Held messages: wamid and whether each would then be delivered or fail.
+    pub(crate) held: Vec<(String, super::send::Fate)>,
+    /// The round's number (timers of earlier rounds are stale).
+    pub round: u64,
+}
+
+/// What happens to a template's sends in the template's present state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Gate {
+    /// Send normally.
+    Send,
+    /// Hold for the pacing decision.
+    Hold,
+    /// Refuse with this code (132015 paused, 132016 disabled).
+    Refuse(u32),
+}
+
+/// How a pacing round ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PacingOutcome {
+    /// Good feedback: held messages are sent.
+    Release,
+    /// Bad feedback: the template is paused; held messages fail with 132015.
+    Pause,
+}
+
+/// Runtime template state kept beside its spec.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TemplateLife {
+    /// Pauses so far.
+    pub pauses: u32,
+    /// The pause's number when paused (timers of other pauses are stale).
+    pub pause_epoch: u64,
+    /// Whether the current pause needs a manual unpause (decided by pacing).
+    pub manual_unpause: bool,
+    /// Unpaused since its last pacing decision: pacing applies again.
+    pub unpaused: bool,
+    /// Created in this world (pacing applies to new templates).
+    pub created: bool,
+    /// The share of recipients who react badly (block, report).
+    pub negative: Option<Ratio>,
+    /// The pacing round in progress, if any.
+    pub pacing: Option<Pacing>,
+}
+
+impl World {
+    fn template_index(&self, name: &str) -> Option<usize> {
+        self.templates.iter().position(|t| t.name == name)
+    }
+
+    /// Whether a send of template `index` is sent, held or refused, at `now`.
+    pub(crate) fn template_gate(&mut self, index: usize, now: SimTime) -> Gate {
+        let template = &self.templates[index];
+        match template.status {
+            TemplateStatus::Paused => return Gate::Refuse(code::TEMPLATE_PAUSED),
+            TemplateStatus::Disabled => return Gate::Refuse(code::TEMPLATE_DISABLED),
+            _ => {}
+        }
+        let new_or_unpaused = template.life.created || template.life.unpaused;
+        let eligible = match template.category {
+            Category::Marketing => new_or_unpaused || template.quality != Quality::Green,
+            Category::Utility => {
+                self.utility_paused_at
+                    .is_some_and(|at| now < at.plus_ms(UTILITY_PACING_DAYS * 24 * HOUR_MS))
+                    && (new_or_unpaused || template.quality != Quality::Green)
+            }
+            Category::Authentication => false,
+        };
+        if !eligible {
+            return Gate::Send;
+        }
+        let threshold = self.policy.pacing_threshold;
+        if self.templates[index].life.pacing.is_none() {
+            self.pacing_rounds += 1;
+            self.templates[index].life.pacing = Some(Pacing {
+                round: self.pacing_rounds,
+                ..Pacing::default()
+            });
+        }
+        let Some(pacing) = self.templates[index].life.pacing.as_mut() else {
+            return Gate::Send;
+        };
+        if pacing.sent < threshold && pacing.held.is_empty() {
+            pacing.sent += 1;
+            Gate::Send
+        } else {
+            Gate::Hold
+        }
+    }
+
+    /// Holds message `message_id` of template `index` for the pacing decision.
+    pub(crate) fn hold(
+        &mut self,
+        index: usize,
+        now: SimTime,
+        message_id: &str,
+        fate: super::send::Fate,
+        effects: &mut Vec<Effect>,
+    ) {
+        let decision_ms = self.policy.pacing_decision_ms;
+        let Some(pacing) = self.templates[index].life.pacing.as_mut() else {
+            return;
+        };
+        let first = pacing.held.is_empty();
+        pacing.held.push((message_id.to_owned(), fate));
+        let round = pacing.round;
+        let held = pacing.held.len();
+        let template = self.templates[index].name.clone();
+        effects.push(Effect::Trace {
+            at: now,
+            event: TraceEvent::MessageHeld {
+                message_id: message_id.to_owned(),
+                template: template.clone(),
+                held,
+            },
+        });
+        if first {
+            self.schedule(
+                now.plus_ms(decision_ms),
+                Timer::PacingDecision {
+                    template: index,
+                    round,
+                },
+            );
+        }
+    }
+
+    /// Decides template `index`'s pacing round (a timer, or forced through the
+    /// control API).
+    pub(crate) fn decide_pacing(
+        &mut self,
+        at: SimTime,
+        index: usize,
+        round: u64,
+        forced: Option<PacingOutcome>,
+        effects: &mut Vec<Effect>,
+    ) -> Result<PacingOutcome, String> {
+        let Some(pacing) = self.templates[index].life.pacing.clone() else {
+            return Err(format!(
+                "template `{}` is not being paced",
+                self.templates[index].name
+            ));
+        };
+        if pacing.round != round {
+            return Err("stale pacing round".to_owned());
+        }
+        let outcome = forced.unwrap_or_else(|| {
+            let negative = self.templates[index]
+                .life
+                .negative
+                .unwrap_or(self.policy.template_negative_ratio);
+            let negatives = (0..pacing.sent)
+                .filter(|_| self.feedback_rng.chance(negative))
+                .count() as u64;
+            let bad = self.policy.pacing_bad_ratio;
+            let sent = u64::from(pacing.sent.max(1));
+            if negatives * u64::from(bad.denominator) >= sent * u64::from(bad.numerator)
+                && bad.numerator > 0
+            {
+                PacingOutcome::Pause
+            } else {
+                PacingOutcome::Release
+            }
+        });
+        let template = self.templates[index].name.clone();
+        effects.push(Effect::Trace {
+            at,
+            event: TraceEvent::PacingDecided {
+                template: template.clone(),
+                outcome: match outcome {
+                    PacingOutcome::Release => "released",
+                    PacingOutcome::Pause => "paused",
+                }
+                .to_owned(),
+                held: pacing.held.len(),
+                sent: pacing.sent,
+            },
+        });
+        self.templates[index].life.pacing = None;
+        self.templates[index].life.unpaused = false;
+        self.templates[index].life.created = false;
+        match outcome {
+            PacingOutcome::Release => {
+                self.set_quality(at, index, Quality::Green, effects);
+                for (message_id, fate) in pacing.held {
+                    super::send::release(self, at, &message_id, fate);
+                }
+            }
+            PacingOutcome::Pause => {
+                self.pause_template(at, index, true, effects);
+                for (message_id, _) in pacing.held {
+                    self.schedule(
+                        at,
+                        Timer::Status {
+                            message_id,
+                            status: StatusKind::Failed,
+                            error_code: Some(code::TEMPLATE_PAUSED),
+                        },
+                    );
+                }
+                self.set_quality(at, index, Quality::Red, effects);
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Changes template `index`'s quality; `RED` pauses it (unless pacing decided).
+    pub(crate) fn set_quality(
+        &mut self,
+        at: SimTime,
+        index: usize,
+        quality: Quality,
+        effects: &mut Vec<Effect>,
+    ) {
+        let previous = self.templates[index].quality;
+        if previous == quality {
+            return;
+        }
+        self.templates[index].quality = quality;
+        let template = &self.templates[index];
+        effects.push(Effect::Trace {
+            at,
+            event: TraceEvent::TemplateQuality {
+                template: template.name.clone(),
+                previous: quality_name(previous).to_owned(),
+                quality: quality_name(quality).to_owned(),
+            },
+        });
+        let value = json!({
+            "previous_quality_score": quality_name(previous),
+            "new_quality_score": quality_name(quality),
+            "message_template_id": template_id_number(&template.id),
+            "message_template_name": template.name,
+            "message_template_language": template.language,
+        });
+        self.emit_account_change(at, "message_template_quality_update", value);
+        if quality == Quality::Red && self.templates[index].status == TemplateStatus::Approved {
+            self.pause_template(at, index, false, effects);
+        }
+    }
+
+    /// Pauses template `index`: 3 h, then 6 h, then disabled (`pause_hours`).
+    pub(crate) fn pause_template(
+        &mut self,
+        at: SimTime,
+        index: usize,
+        by_pacing: bool,
+        effects: &mut Vec<Effect>,
+    ) {
+        let pause_hours = self.policy.pause_hours.clone();
+        let template = &mut self.templates[index];
+        if matches!(
+            template.status,
+            TemplateStatus::Paused | TemplateStatus::Disabled
+        ) {
+            return;
+        }
+        template.life.pauses += 1;
+        template.life.pause_epoch += 1;
+        let pauses = template.life.pauses as usize;
+        let disabled = pauses > pause_hours.len();
+        let (event, title, description) = if disabled {
+            template.status = TemplateStatus::Disabled;
+            (
+                "DISABLED",
+                "DISABLED",
+                "Your WhatsApp message template has been disabled after repeated pauses.",
+            )
+        } else {
+            template.status = TemplateStatus::Paused;
+            template.life.manual_unpause = by_pacing;
+            (
+                "PAUSED",
+                if pauses == 1 {
+                    "FIRST_PAUSE"
+                } else {
+                    "SECOND_PAUSE"
+                },
+                "Your WhatsApp message template has been paused because of low quality.",
+            )
+        };
+        let epoch = template.life.pause_epoch;
+        let category = template.category;
+        let name = template.name.clone();
+        let until = (!disabled && !by_pacing)
+            .then(|| at.plus_ms(pause_hours[pauses - 1].saturating_mul(HOUR_MS)));
+        effects.push(Effect::Trace {
+            at,
+            event: TraceEvent::TemplateStatus {
+                template: name,
+                event: event.to_owned(),
+                detail: match (disabled, until) {
+                    (true, _) => "disabled: sends now fail with 132016".to_owned(),
+                    (false, Some(until)) => format!(
+                        "{title}: sends fail with 132015 until +{} h",
+                        (until.as_ms() - at.as_ms()) / HOUR_MS
+                    ),
+                    (false, None) => {
+                        format!("{title} by pacing: sends fail with 132015 until unpaused by hand")
+                    }
+                },
+            },
+        });
+        let mut value = self.template_status_value(index, event);
+        value["other_info"] = json!({"title": title, "description": description});
+        if disabled {
+            value["disable_info"] = json!({"disable_date": self.unix_seconds(at)});
+        }
+        self.emit_account_change(at, "message_template_status_update", value);
+        if category == Category::Utility {
+            self.utility_paused_at = Some(at);
+        }
+        if let Some(until) = until {
+            self.schedule(
+                until,
+                Timer::TemplateUnpause {
+                    template: index,
+                    epoch,
+                },
+            );
+        }
+    }
+
+    /// Ends template `index`'s pause (its time is up, or by hand).
+    pub(crate) fn unpause_template(
+        &mut self,
+        at: SimTime,
+        index: usize,
+        effects: &mut Vec<Effect>,
+    ) -> Result<(), String> {
+        let template = &mut self.templates[index];
+        if template.status != TemplateStatus::Paused {
+            return Err(format!(
+                "template `{}` is not paused (status {:?})",
+                template.name, template.status
+            ));
+        }
+        template.status = TemplateStatus::Approved;
+        template.life.unpaused = true;
+        template.life.manual_unpause = false;
+        template.life.pause_epoch += 1;
+        let name = template.name.clone();
+        effects.push(Effect::Trace {
+            at,
+            event: TraceEvent::TemplateStatus {
+                template: name,
+                event: "APPROVED".to_owned(),
+                detail: "UNPAUSE: the template can be sent again (and may be paced)".to_owned(),
+            },
+        });
+        let mut value = self.template_status_value(index, "APPROVED");
+        value["other_info"] = json!({
+            "title": "UNPAUSE",
+            "description": "Your WhatsApp message template has been unpaused.",
+        });
+        self.emit_account_change(at, "message_template_status_update", value);
+        // Quality is reset from recent feedback: unknown until measured again.
+        self.set_quality(at, index, Quality::Unknown, effects);
+        Ok(())
+    }
+
+    /// A pause's timer: unpause unless the template was unpaused or paused anew.
+    pub(crate) fn pause_ended(
+        &mut self,
+        at: SimTime,
+        index: usize,
+        epoch: u64,
+        effects: &mut Vec<Effect>,
+    ) {
+        if self.templates[index].life.pause_epoch == epoch {
+            let _ = self.unpause_template(at, index, effects);
+        }
+    }
+
+    fn template_status_value(&self, index: usize, event: &str) -> Value {
+        let template = &self.templates[index];
+        json!({
+            "event": event,
+            "message_template_id": template_id_number(&template.id),
+            "message_template_name": template.name,
+            "message_template_language": template.language,
+            "reason": "NONE",
+            "message_template_category": template.category.name(),
+        })
+    }
+
+    fn emit_account_change(&mut self, at: SimTime, field: &str, value: Value) {
+        let body = json!({
+            "object": "whatsapp_business_account",
+            "entry": [{
+                "id": self.spec.waba.id,
+                "time": self.unix_seconds(at),
+                "changes": [{"value": value, "field": field}],
+            }],
+        });
+        self.emit_change(field, Route::Waba, body);
+    }
+
+    /// A control command on a template, by name.
+    pub(crate) fn template_control(
+        &mut self,
+        at: SimTime,
+        name: &str,
+        control: TemplateControl,
+        effects: &mut Vec<Effect>,
+    ) -> Result<String, String> {
+        let index = self.template_index(name).ok_or_else(|| {
+            format!("unknown template `{name}`: GET /_wasim/world lists the templates")
+        })?;
+        match control {
+            TemplateControl::Quality(quality) => {
+                self.set_quality(at, index, quality, effects);
+                Ok(format!("quality {}", quality_name(quality)))
+            }
+            TemplateControl::Negative(ratio) => {
+                self.templates[index].life.negative = Some(ratio);
+                Ok(format!("negative feedback {ratio}"))
+            }
+            TemplateControl::Decide(outcome) => {
+                let round = self.templates[index]
+                    .life
+                    .pacing
+                    .as_ref()
+                    .map(|p| p.round)
+                    .ok_or_else(|| format!("template `{name}` is not being paced"))?;
+                self.decide_pacing(at, index, round, Some(outcome), effects)
+                    .map(|o| format!("pacing decided: {o:?}"))
+            }
+            TemplateControl::Pause => {
+                self.pause_template(at, index, false, effects);
+                Ok("paused".to_owned())
+            }
+            TemplateControl::Unpause => self
+                .unpause_template(at, index, effects)
+                .map(|()| "unpaused".to_owned()),
+        }
+    }
+
+    /// Unpauses a template by its id (`POST /{template-id}/unpause`).
+    pub(crate) fn unpause_by_id(
+        &mut self,
+        at: SimTime,
+        id: &str,
+        effects: &mut Vec<Effect>,
+    ) -> Option<Result<(), String>> {
+        let index = self.templates.iter().position(|t| t.id == id)?;
+        Some(self.unpause_template(at, index, effects))
+    }
+}
+
+/// What the control API can do to a template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemplateControl {
+    /// Set its quality (`RED` pauses it).
+    Quality(Quality),
+    /// Set the share of recipients who react badly.
+    Negative(Ratio),
+    /// Decide its pacing round now.
+    Decide(PacingOutcome),
+    /// Pause it (escalating as a low-quality pause would).
+    Pause,
+    /// Unpause it.
+    Unpause,
+}
+
+/// A quality as the API writes it.
+pub fn quality_name(quality: Quality) -> &'static str {
+    match quality {
+        Quality::Green => "GREEN",
+        Quality::Yellow => "YELLOW",
+        Quality::Red => "RED",
+        Quality::Unknown => "UNKNOWN",
+    }
+}
+
+/// A template id as the webhooks write it: an integer when it is digits.
+fn template_id_number(id: &str) -> Value {
+    id.parse::<u64>().map_or_else(|_| json!(id), |n| json!(n))
+}

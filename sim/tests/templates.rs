@@ -1,0 +1,421 @@
+//! Template quality, pausing and pacing as model rules (reference §4, §5).
+
+mod common;
+
+use common::*;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use wasim_sim::model::spec::Quality;
+use wasim_sim::model::{
+    Command, Effect, PacingOutcome, Reply, SimTime, StatusKind, TemplateControl, World,
+};
+use wasim_sim::trace::TraceEvent;
+
+fn control(world: &mut World, at: SimTime, name: &str, control: TemplateControl) -> Vec<Effect> {
+    let outcome = world.apply(
+        at,
+        Command::TemplateControl {
+            name: name.to_owned(),
+            control,
+        },
+    );
+    assert!(
+        matches!(outcome.reply, Reply::Message(_)),
+        "{:?}",
+        outcome.reply
+    );
+    outcome.effects
+}
+
+/// The bodies of the template webhooks among `effects`, as (field, value).
+fn template_webhooks(effects: &[Effect]) -> Vec<(String, Value)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Webhook(d) if d.field.starts_with("message_template") => Some((
+                d.field.clone(),
+                d.body["entry"][0]["changes"][0]["value"].clone(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn order_update(to: &str) -> Value {
+    json!({"messaging_product": "whatsapp", "to": to, "type": "template",
+           "template": {"name": "order_update", "language": {"code": "en_US"},
+             "components": [{"type": "body", "parameters": [{"type": "text", "text": "A1"}]}]}})
+}
+
+fn rejected_code(reply: &Reply) -> Option<u32> {
+    match reply {
+        Reply::Rejected(error) => Some(error.code),
+        _ => None,
+    }
+}
+
+const PEOPLE: [&str; 6] = [
+    ANA_BR,
+    PRIYA_IN,
+    SAM_US,
+    LENA_DE,
+    "905321234567",
+    "999000000",
+];
+
+#[test]
+fn red_pauses_3_hours_then_6_hours_then_disables() {
+    let mut world = world();
+    let effects = control(
+        &mut world,
+        SimTime::ZERO,
+        "spring_sale",
+        TemplateControl::Quality(Quality::Red),
+    );
+    let hooks = template_webhooks(&effects);
+    assert_eq!(hooks[0].0, "message_template_quality_update");
+    assert_eq!(hooks[1].1["event"], "PAUSED");
+    assert_eq!(hooks[1].1["other_info"]["title"], "FIRST_PAUSE");
+    let reply = send_from(
+        &mut world,
+        hours(1),
+        US_NUMBER,
+        template_body(LENA_DE, "spring_sale"),
+    );
+    assert_eq!(rejected_code(&reply), Some(132_015));
+    // The pause ends on its own after 3 h.
+    let effects = world.advance(hours(3));
+    let hooks = template_webhooks(&effects);
+    assert_eq!(hooks[0].1["event"], "APPROVED");
+    assert_eq!(hooks[0].1["other_info"]["title"], "UNPAUSE");
+    assert!(matches!(
+        send_from(
+            &mut world,
+            hours(3),
+            US_NUMBER,
+            template_body(LENA_DE, "spring_sale")
+        ),
+        Reply::Sent { .. }
+    ));
+    let effects = control(
+        &mut world,
+        hours(4),
+        "spring_sale",
+        TemplateControl::Quality(Quality::Red),
+    );
+    let paused = template_webhooks(&effects);
+    assert!(
+        paused
+            .iter()
+            .any(|(_, v)| v["other_info"]["title"] == "SECOND_PAUSE")
+    );
+    assert!(
+        template_webhooks(&world.advance(hours(9))).is_empty(),
+        "6 h, not 5"
+    );
+    assert!(
+        template_webhooks(&world.advance(hours(10)))
+            .iter()
+            .any(|(_, v)| v["event"] == "APPROVED")
+    );
+    let effects = control(
+        &mut world,
+        hours(11),
+        "spring_sale",
+        TemplateControl::Quality(Quality::Red),
+    );
+    let disabled = template_webhooks(&effects);
+    let value = &disabled
+        .iter()
+        .find(|(_, v)| v["event"] == "DISABLED")
+        .expect("disabled")
+        .1;
+    assert_eq!(value["other_info"]["title"], "DISABLED");
+    assert!(value["disable_info"]["disable_date"].is_u64());
+    let reply = send_from(
+        &mut world,
+        hours(12),
+        US_NUMBER,
+        template_body(LENA_DE, "spring_sale"),
+    );
+    assert_eq!(rejected_code(&reply), Some(132_016));
+    assert!(
+        template_webhooks(&world.advance(hours(100))).is_empty(),
+        "disabled for good"
+    );
+}
+
+/// A world pacing after 2 sends, with spring_sale YELLOW and the given feedback.
+fn paced_world(negative: &str) -> World {
+    let mut world = world_with("[policy]\npacing_threshold = 2\n");
+    control(
+        &mut world,
+        SimTime::ZERO,
+        "spring_sale",
+        TemplateControl::Quality(Quality::Yellow),
+    );
+    control(
+        &mut world,
+        SimTime::ZERO,
+        "spring_sale",
+        TemplateControl::Negative(negative.parse().expect("a ratio")),
+    );
+    world
+}
+
+/// Sends spring_sale to every person; returns (wamid, held?) for each.
+fn campaign(world: &mut World, at: SimTime) -> Vec<(String, bool)> {
+    PEOPLE
+        .iter()
+        .map(
+            |to| match send_from(world, at, US_NUMBER, template_body(to, "spring_sale")) {
+                Reply::Sent {
+                    message_id,
+                    message_status,
+                    ..
+                } => (
+                    message_id,
+                    message_status == Some("held_for_quality_assessment"),
+                ),
+                other => panic!("send to {to}: {other:?}"),
+            },
+        )
+        .collect()
+}
+
+#[test]
+fn pacing_holds_past_the_threshold_then_releases_on_good_feedback() {
+    let mut world = paced_world("0/1");
+    let sends = campaign(&mut world, SimTime::ZERO);
+    let held: Vec<bool> = sends.iter().map(|(_, held)| *held).collect();
+    assert_eq!(held, vec![false, false, true, true, true, true]);
+    let (held_id, _) = &sends[2];
+    world.advance(SimTime::from_ms(1_799_999));
+    assert!(
+        statuses(&world, held_id).is_empty(),
+        "held until the decision"
+    );
+    let effects = world.advance(SimTime::from_ms(1_800_000));
+    let hooks = template_webhooks(&effects);
+    assert_eq!(hooks[0].1["new_quality_score"], "GREEN");
+    world.advance(hours(2));
+    for (id, _) in &sends {
+        assert!(
+            statuses(&world, id).contains(&StatusKind::Sent),
+            "{id} released"
+        );
+    }
+    // GREEN and decided: no more pacing.
+    assert!(!campaign(&mut world, hours(3)).iter().any(|(_, held)| *held));
+}
+
+#[test]
+fn pacing_pauses_on_bad_feedback_and_drops_every_held_message_with_132015() {
+    let mut world = paced_world("1/1");
+    let sends = campaign(&mut world, SimTime::ZERO);
+    let effects = world.advance(SimTime::from_ms(1_800_000));
+    let hooks = template_webhooks(&effects);
+    let paused = hooks
+        .iter()
+        .find(|(_, v)| v["event"] == "PAUSED")
+        .expect("paused");
+    assert_eq!(paused.1["other_info"]["title"], "FIRST_PAUSE");
+    assert!(hooks.iter().any(|(_, v)| v["new_quality_score"] == "RED"));
+    for (id, held) in &sends {
+        let failure = world.message(id).expect("kept").failure_code;
+        if *held {
+            assert_eq!(failure, Some(132_015), "{id} dropped");
+            assert_eq!(statuses(&world, id), vec![StatusKind::Failed]);
+        } else {
+            assert_ne!(failure, Some(132_015));
+        }
+    }
+    // A pacing pause waits for a manual unpause.
+    assert!(template_webhooks(&world.advance(hours(48))).is_empty());
+    let reply = send_from(
+        &mut world,
+        hours(48),
+        US_NUMBER,
+        template_body(LENA_DE, "spring_sale"),
+    );
+    assert_eq!(rejected_code(&reply), Some(132_015));
+    let template_id = world.templates()[0].id.clone();
+    let outcome = world.apply(
+        hours(49),
+        Command::UnpauseTemplate {
+            credential: Some(TOKEN.to_owned()),
+            template_id,
+        },
+    );
+    assert_eq!(outcome.reply, Reply::Message("unpaused".to_owned()));
+}
+
+#[test]
+fn utility_templates_are_paced_only_within_7_days_of_a_utility_pause() {
+    let mut world = world_with("[policy]\npacing_threshold = 1\n");
+    control(
+        &mut world,
+        SimTime::ZERO,
+        "order_update",
+        TemplateControl::Quality(Quality::Yellow),
+    );
+    let held = |world: &mut World, at: SimTime| {
+        PEOPLE.iter().take(3).any(|to| {
+            matches!(
+                send_from(world, at, US_NUMBER, order_update(to)),
+                Reply::Sent {
+                    message_status: Some("held_for_quality_assessment"),
+                    ..
+                }
+            )
+        })
+    };
+    assert!(!held(&mut world, SimTime::ZERO), "no utility pause yet");
+    control(
+        &mut world,
+        hours(1),
+        "order_update",
+        TemplateControl::Quality(Quality::Red),
+    );
+    world.advance(hours(4));
+    assert!(
+        held(&mut world, hours(5)),
+        "unpaused within 7 days of a utility pause"
+    );
+    control(
+        &mut world,
+        hours(5),
+        "order_update",
+        TemplateControl::Decide(PacingOutcome::Release),
+    );
+    control(
+        &mut world,
+        hours(6),
+        "order_update",
+        TemplateControl::Quality(Quality::Yellow),
+    );
+    assert!(held(&mut world, hours(7)), "still within 7 days");
+    control(
+        &mut world,
+        hours(7),
+        "order_update",
+        TemplateControl::Decide(PacingOutcome::Release),
+    );
+    control(
+        &mut world,
+        hours(8),
+        "order_update",
+        TemplateControl::Quality(Quality::Yellow),
+    );
+    assert!(
+        !held(&mut world, hours(1 + 7 * 24 + 1)),
+        "7 days after the pause"
+    );
+}
+
+#[test]
+fn template_webhooks_have_the_reference_shapes() {
+    let mut world = world();
+    let effects = control(
+        &mut world,
+        SimTime::ZERO,
+        "spring_sale",
+        TemplateControl::Quality(Quality::Red),
+    );
+    let bodies: Vec<Value> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Webhook(d) => Some(d.body.clone()),
+            _ => None,
+        })
+        .collect();
+    let time = bodies[0]["entry"][0]["time"].clone();
+    assert!(time.is_u64(), "account-level entries carry time");
+    assert_eq!(
+        bodies[0],
+        json!({"object": "whatsapp_business_account", "entry": [{"id": "100000000000001", "time": time,
+            "changes": [{"value": {"previous_quality_score": "GREEN", "new_quality_score": "RED",
+                "message_template_id": 120_000_000_000_001_u64, "message_template_name": "spring_sale",
+                "message_template_language": "en_US"}, "field": "message_template_quality_update"}]}]})
+    );
+    assert_eq!(
+        bodies[1]["entry"][0]["changes"][0],
+        json!({"value": {"event": "PAUSED", "message_template_id": 120_000_000_000_001_u64,
+                "message_template_name": "spring_sale", "message_template_language": "en_US",
+                "reason": "NONE", "message_template_category": "MARKETING",
+                "other_info": {"title": "FIRST_PAUSE",
+                    "description": "Your WhatsApp message template has been paused because of low quality."}},
+               "field": "message_template_status_update"})
+    );
+}
+
+fn pause_titles(effects: &[Effect]) -> Vec<String> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Trace {
+                event: TraceEvent::TemplateStatus { event, .. },
+                ..
+            } => Some(event.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Whatever the threshold, feedback and forced steps, every held message ends
+    /// exactly once, released (`sent`) or dropped (132015), and pauses escalate
+    /// PAUSED → APPROVED → PAUSED → APPROVED → DISABLED without skipping a step.
+    #[test]
+    fn held_messages_end_once_and_pauses_escalate_in_order(
+        threshold in 0..4u32,
+        negative in (0..3u32, 1..4u32),
+        rounds in prop::collection::vec((0..6usize, prop::bool::ANY, prop::bool::ANY), 1..6),
+    ) {
+        let mut world = world_with(&format!("[policy]\npacing_threshold = {threshold}\n"));
+        let mut log = Vec::new();
+        log.extend(control(&mut world, SimTime::ZERO, "spring_sale", TemplateControl::Quality(Quality::Yellow)));
+        let ratio = format!("{}/{}", negative.0.min(negative.1), negative.1);
+        log.extend(control(&mut world, SimTime::ZERO, "spring_sale", TemplateControl::Negative(ratio.parse().expect("ratio"))));
+        let mut now = SimTime::ZERO;
+        let mut held = Vec::new();
+        for (sends, red, unpause) in rounds {
+            for to in PEOPLE.iter().take(sends) {
+                if let Reply::Sent { message_id, message_status: Some("held_for_quality_assessment"), .. } = send_from(&mut world, now, US_NUMBER, template_body(to, "spring_sale")) {
+                    held.push(message_id);
+                }
+            }
+            if red {
+                let outcome = world.apply(now, Command::TemplateControl { name: "spring_sale".to_owned(), control: TemplateControl::Quality(Quality::Red) });
+                log.extend(outcome.effects);
+            }
+            now = now.plus_hours(10);
+            log.extend(world.advance(now));
+            if unpause {
+                let id = world.templates()[0].id.clone();
+                log.extend(world.apply(now, Command::UnpauseTemplate { credential: Some(TOKEN.to_owned()), template_id: id }).effects);
+            }
+        }
+        log.extend(world.advance(now.plus_hours(100)));
+        for id in &held {
+            let seen = statuses(&world, id);
+            let released = seen.contains(&StatusKind::Sent);
+            let dropped = world.message(id).and_then(|m| m.failure_code) == Some(132_015);
+            prop_assert!(released != dropped, "{} released={} dropped={} {:?}", id, released, dropped, seen);
+        }
+        let titles = pause_titles(&log);
+        let mut pauses = 0;
+        let mut paused = false;
+        for title in &titles {
+            match title.as_str() {
+                "PAUSED" => { prop_assert!(!paused, "paused twice without an unpause: {:?}", titles); paused = true; pauses += 1; }
+                "APPROVED" => { prop_assert!(paused, "unpaused while not paused: {:?}", titles); paused = false; }
+                "DISABLED" => { prop_assert_eq!(pauses, 2, "disabled before the second pause: {:?}", titles); }
+                other => prop_assert!(false, "unexpected {}", other),
+            }
+        }
+        prop_assert!(pauses <= 2, "{:?}", titles);
+    }
+}
