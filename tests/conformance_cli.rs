@@ -94,6 +94,8 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("hot-loop-rate", "throughput", "RATE-001"),
     ("hot-loop-auth", "auth-rotated", "AUTH-001"),
     ("stale-token", "key-rotation", "KEY-001"),
+    ("resend-held", "pacing-released", "TPL-001"),
+    ("ignore-pause", "pause-escalation", "TPL-002"),
 ];
 
 #[test]

@@ -90,8 +90,20 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../scenarios/opt-out.toml"),
     ),
     (
+        "scenarios/pacing-paused.toml",
+        include_str!("../../scenarios/pacing-paused.toml"),
+    ),
+    (
+        "scenarios/pacing-released.toml",
+        include_str!("../../scenarios/pacing-released.toml"),
+    ),
+    (
         "scenarios/pair-rate.toml",
         include_str!("../../scenarios/pair-rate.toml"),
+    ),
+    (
+        "scenarios/pause-escalation.toml",
+        include_str!("../../scenarios/pause-escalation.toml"),
     ),
     (
         "scenarios/throughput.toml",
@@ -100,6 +112,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     (
         "scenarios/us-pause-2025.toml",
         include_str!("../../scenarios/us-pause-2025.toml"),
+    ),
+    (
+        "scenarios/utility-pacing.toml",
+        include_str!("../../scenarios/utility-pacing.toml"),
     ),
     (
         "scenarios/webhook-duplicates.toml",

@@ -23,8 +23,9 @@
 //! Each step is a table with exactly one of: `inbound` (as `POST /_wasim/inbound`),
 //! `ecosystem_marketing` (`{to, count}`), `advance` (a duration: `90s`, `15m`, `2h`,
 //! `1d`), `faults` (a webhook fault profile), `heal = true`, `verify = true` (the
-//! webhook handshake), `rotate_access_token = true`, or `action` (a driver action,
-//! posted to the integration's `/wasim/actions`). A bad file is refused with the
+//! webhook handshake), `rotate_access_token = true`, `template` (`{name, quality |
+//! negative | decide | pause | unpause}`, as `POST /_wasim/templates/{name}`), or
+//! `action` (a driver action, posted to the integration's `/wasim/actions`). A bad file is refused with the
 //! file, the step and the field.
 
 use std::fmt;
@@ -33,7 +34,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 use wasim_sim::model::policy::PROFILES;
 use wasim_sim::model::webhooks::faults::FaultProfile;
-use wasim_sim::model::{InboundContent, WorldSpec};
+use wasim_sim::model::{InboundContent, TemplateControl, WorldSpec};
 
 /// Default virtual time played after the last step.
 pub const DRAIN_DEFAULT_MS: u64 = 3_600_000;
@@ -102,6 +103,14 @@ pub enum Step {
     RotateAccessToken,
     /// A driver action, posted to the integration.
     Action(Value),
+    /// A template's quality, feedback, pacing or pause is set (QA replaying an
+    /// incident: `POST /_wasim/templates/{name}`).
+    Template {
+        /// The template's name.
+        name: String,
+        /// What to do.
+        control: TemplateControl,
+    },
 }
 
 impl Step {
@@ -146,6 +155,21 @@ impl fmt::Display for Step {
                 write!(f, "webhook faults begin: {}", shown.join(", "))
             }
             Step::Heal => write!(f, "webhook delivery heals"),
+            Step::Template { name, control } => match control {
+                TemplateControl::Quality(quality) => write!(
+                    f,
+                    "template {name} quality becomes {}",
+                    wasim_sim::model::templates::quality_name(*quality)
+                ),
+                TemplateControl::Negative(ratio) => {
+                    write!(f, "{ratio} of template {name}'s recipients react badly")
+                }
+                TemplateControl::Decide(outcome) => {
+                    write!(f, "template {name}'s pacing is decided now: {outcome:?}")
+                }
+                TemplateControl::Pause => write!(f, "template {name} is paused"),
+                TemplateControl::Unpause => write!(f, "template {name} is unpaused"),
+            },
             Step::Verify => write!(f, "the platform verifies the webhook (GET handshake)"),
             Step::RotateAccessToken => {
                 write!(f, "the access token is reset; the old one stops working")
@@ -255,6 +279,7 @@ const STEP_KINDS: &[&str] = &[
     "verify",
     "rotate_access_token",
     "action",
+    "template",
 ];
 
 const ACTIONS: &[&str] = &[
@@ -505,6 +530,14 @@ fn parse_step(step: &toml::Value) -> Result<Step, String> {
             other => Err(format!("{kind}: expected `{kind} = true`, got {other}")),
         },
         "action" => parse_action(value),
+        "template" => {
+            let mut object = object(&value, "template")?.clone();
+            let name = string(&object, "template", "name")?;
+            object.remove("name");
+            let control = wasim_sim::api::templates::parse_control(&object)
+                .map_err(|e| format!("template.{e}"))?;
+            Ok(Step::Template { name, control })
+        }
         other => Err(format!(
             "unknown step `{other}`, expected one of {}",
             STEP_KINDS.join(", ")

@@ -16,8 +16,12 @@ one file:
 - ``POST /wasim/reset``             forget all state
 - ``GET  /wasim/messages/{wamid}``  the highest status held for a sent message
 
+Templates: PAUSED/DISABLED status webhooks (or a synchronous 132015/132016) make a
+template unusable until an APPROVED webhook; sends of it are skipped. A send held
+for quality assessment (pacing) is remembered and never re-sent.
+
 Time: the simulator runs on virtual time. "Now" is the largest timestamp seen
-in webhooks and driver actions, never the wall clock.
+in webhooks (including an entry's ``time``) and driver actions, never the wall clock.
 """
 
 from __future__ import annotations
@@ -45,6 +49,13 @@ AUTH_CODES = {190, 0}
 CAP_CODE = 131049  # per-user marketing limit: no marketing to that user for 24 h
 STOPPED_MARKETING_CODE = 131050  # user stopped marketing: never again
 REENGAGEMENT_CODE = 131047  # free-form text outside the 24 h window
+TEMPLATE_PAUSED_CODE = 132015  # template paused (sync refusal, or a held message dropped)
+TEMPLATE_DISABLED_CODE = 132016  # template disabled after repeated pauses
+TEMPLATE_UNUSABLE_CODES = {TEMPLATE_PAUSED_CODE, TEMPLATE_DISABLED_CODE}
+TEMPLATE_UNUSABLE_EVENTS = {"PAUSED", "DISABLED"}  # message_template_status_update events
+TEMPLATE_USABLE_EVENTS = {"APPROVED"}
+HELD = "held_for_quality_assessment"  # send answer's messages[].message_status under pacing
+HELD_GIVE_UP_S = 2 * 60 * 60  # pacing decides within the hour (p99); after 2 h stop waiting
 STATUS_RANK = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
 REPLY_TEXT = "Thanks for your message! We will get back to you shortly."
 
@@ -108,6 +119,7 @@ class State:
 
     def _clear(self) -> None:
         self.now = 0  # virtual time: the largest timestamp seen
+        self.platform_now = 0  # the largest timestamp seen in webhooks only (the platform's clock)
         self.seen_messages = BoundedSet()  # inbound message ids
         self.seen_statuses = BoundedSet()  # (wamid, status)
         self.status = {}  # wamid -> highest status held
@@ -116,6 +128,10 @@ class State:
         self.cap_until = {}  # user key -> no marketing templates before this time
         self.opted_out = set()  # user keys who stopped marketing
         self.auth_failed_at = None  # virtual time of the last refused credential
+        self.template_unusable = {}  # template name -> why (event or error code)
+        self.template_changed_at = {}  # template name -> time of the last status change applied
+        self.held = {}  # wamid -> (user key, template name, time held), until its outcome arrives
+        self.held_for = {}  # (user key, template name) -> wamid of the held message
 
     def reset(self) -> None:
         with self.lock:
@@ -126,6 +142,12 @@ class State:
         """Move virtual 'now' forward (never back). Caller holds the lock."""
         if ts is not None and ts > self.now:
             self.now = ts
+
+    def observe_platform(self, ts: int | None) -> None:
+        """A timestamp written by the platform (a webhook): moves both clocks. Caller holds the lock."""
+        self.observe(ts)
+        if ts is not None and ts > self.platform_now:
+            self.platform_now = ts
 
 
 class Integration:
@@ -190,12 +212,27 @@ class Integration:
             changes = entry.get("changes") if isinstance(entry, dict) else None
             if not isinstance(changes, list):
                 continue
+            entry_time = parse_ts(entry.get("time"))
             for change in changes:
                 if not isinstance(change, dict):
                     continue
                 field = change.get("field")
                 value = change.get("value")
-                if field != "messages" or not isinstance(value, dict):
+                if not isinstance(value, dict):
+                    log(f"webhook change ignored: field={field}, no value")
+                    continue
+                if field == "message_template_status_update":
+                    self.on_template_status(value, entry_time)
+                    continue
+                if field == "message_template_quality_update":
+                    with self.state.lock:
+                        self.state.observe_platform(entry_time)
+                    log(
+                        f"template {value.get('message_template_name')} quality: "
+                        f"{value.get('previous_quality_score')} -> {value.get('new_quality_score')} (noted)"
+                    )
+                    continue
+                if field != "messages":
                     log(f"webhook change ignored: field={field}")
                     continue
                 for status in value.get("statuses") or []:
@@ -217,10 +254,15 @@ class Integration:
         ts = parse_ts(status.get("timestamp"))
         recipient = status.get("recipient_id")
         with self.state.lock:
-            self.state.observe(ts)
+            self.state.observe_platform(ts)
             if not self.state.seen_statuses.add_new((wamid, name)):
                 log(f"status duplicate ignored: {wamid} {name}")
                 return
+            held = self.state.held.pop(wamid, None)
+            if held is not None:
+                if self.state.held_for.get(held[:2]) == wamid:
+                    del self.state.held_for[held[:2]]
+                log(f"held message {wamid} ({held[1]} to {held[0]}): pacing outcome arrived ({name})")
             current = self.state.status.get(wamid)
             rank = STATUS_RANK.get(name)
             if rank is None:
@@ -252,8 +294,38 @@ class Integration:
                 elif code == REENGAGEMENT_CODE:
                     self.state.last_inbound.pop(user, None)
                     log(f"failed 131047 for {user}: service window closed, text only after they write")
+                elif code == TEMPLATE_PAUSED_CODE:
+                    log(f"failed 132015 for {user}: template paused, message dropped (not re-sent)")
                 else:
                     log(f"failed {code} for {user}: noted")
+
+    def on_template_status(self, value: dict, entry_time: int | None) -> None:
+        """message_template_status_update: PAUSED/DISABLED make a template unusable, APPROVED usable."""
+        name = value.get("message_template_name")
+        event = value.get("event")
+        other = value.get("other_info")
+        title = other.get("title") if isinstance(other, dict) else None
+        if not isinstance(name, str) or not name or not isinstance(event, str):
+            log("template status ignored: no template name or event")
+            return
+        label = f"{event}" + (f" ({title})" if isinstance(title, str) and title else "")
+        with self.state.lock:
+            self.state.observe_platform(entry_time)
+            when = entry_time if entry_time is not None else self.state.platform_now
+            if event not in TEMPLATE_UNUSABLE_EVENTS | TEMPLATE_USABLE_EVENTS:
+                log(f"template {name}: {label} noted, usability unchanged")
+                return
+            last = self.state.template_changed_at.get(name)
+            if last is not None and when < last:
+                log(f"template {name}: {label} at {when} is older than the change at {last}, ignored")
+                return
+            self.state.template_changed_at[name] = when
+            if event in TEMPLATE_UNUSABLE_EVENTS:
+                self.state.template_unusable[name] = label
+                log(f"template {name}: {label}, not sending it until APPROVED")
+            else:
+                was = self.state.template_unusable.pop(name, None)
+                log(f"template {name}: {label}, usable again" + (f" (was {was})" if was else ""))
 
     def on_message(self, message: dict) -> None:
         msg_id = message.get("id")
@@ -264,7 +336,7 @@ class Integration:
         ts = parse_ts(message.get("timestamp"))
         user = user_key(sender)
         with self.state.lock:
-            self.state.observe(ts)
+            self.state.observe_platform(ts)
             if not self.state.seen_messages.add_new(msg_id):
                 log(f"inbound duplicate ignored: {msg_id}")
                 return
@@ -316,6 +388,19 @@ class Integration:
             now = self.state.now
             opted_out = user in self.state.opted_out
             cap_until = self.state.cap_until.get(user, 0)
+            unusable = self.state.template_unusable.get(name)
+            held = self.state.held_for.get((user, name))
+            if held is not None and now - self.state.held[held][2] >= HELD_GIVE_UP_S:
+                log(f"held message {held} ({name} to {user}): no outcome since {self.state.held[held][2]}, stop waiting")
+                del self.state.held_for[(user, name)]
+                del self.state.held[held]
+                held = None
+        if unusable is not None:
+            log(f"template {name} to {user} skipped: template {unusable}, not sending until APPROVED")
+            return
+        if held is not None:
+            log(f"template {name} to {user} skipped: {held} is held for quality assessment, not re-sending")
+            return
         if opted_out:
             log(f"template {name} to {user} skipped: user stopped marketing (131050)")
             return
@@ -330,11 +415,11 @@ class Integration:
                 {"type": "body", "parameters": [{"type": "text", "text": str(p)} for p in parameters]}
             ]
         log(f"template {name} to {user}: sending")
-        self.send(user, to, {"type": "template", "template": body}, "template")
+        self.send(user, to, {"type": "template", "template": body}, "template", template=name)
 
     # ----- Cloud API send ----------------------------------------------------
 
-    def send(self, user: str, to: str, content: dict, what: str) -> str | None:
+    def send(self, user: str, to: str, content: dict, what: str, template: str | None = None) -> str | None:
         with self.state.lock:
             now = self.state.now
             failed_at = self.state.auth_failed_at
@@ -355,12 +440,20 @@ class Integration:
             try:
                 with urllib.request.urlopen(request, timeout=10) as response:
                     answer = json.loads(response.read() or b"{}")
-                wamid = (answer.get("messages") or [{}])[0].get("id")
+                first = (answer.get("messages") or [{}])[0]
+                wamid = first.get("id") if isinstance(first, dict) else None
+                message_status = first.get("message_status") if isinstance(first, dict) else None
                 with self.state.lock:
                     self.state.auth_failed_at = None
                     if isinstance(wamid, str):
                         self.state.sent_to[wamid] = user
-                log(f"{what} to {user}: accepted as {wamid}")
+                        if message_status == HELD and template is not None:
+                            self.state.held[wamid] = (user, template, self.state.now)
+                            self.state.held_for[(user, template)] = wamid
+                if message_status == HELD:
+                    log(f"{what} to {user}: accepted as {wamid}, held for quality assessment (pacing); waiting, not re-sending")
+                else:
+                    log(f"{what} to {user}: accepted as {wamid}")
                 return wamid
             except urllib.error.HTTPError as exc:
                 http_status = exc.code
@@ -369,6 +462,18 @@ class Integration:
                 except (ValueError, AttributeError):
                     error = {}
                 code = error.get("code") if isinstance(error, dict) else None
+                if template is not None and code in TEMPLATE_UNUSABLE_CODES:
+                    why = "PAUSED" if code == TEMPLATE_PAUSED_CODE else "DISABLED"
+                    with self.state.lock:
+                        self.state.template_unusable[template] = f"{why} ({code})"
+                        # The pause began no earlier than the last platform time seen: a status
+                        # webhook older than that (a late APPROVED) must not undo this. Driver
+                        # timestamps are not used, they need not follow the platform's clock.
+                        seen = self.state.platform_now
+                        if seen > self.state.template_changed_at.get(template, -1):
+                            self.state.template_changed_at[template] = seen
+                    log(f"{what} to {user}: refused, template {template} {why.lower()} (code {code}); not retrying, not sending it until APPROVED")
+                    return None
                 if http_status == 401 or code in AUTH_CODES:
                     with self.state.lock:
                         self.state.auth_failed_at = self.state.now

@@ -251,6 +251,42 @@ fn pacing_pauses_on_bad_feedback_and_drops_every_held_message_with_132015() {
 }
 
 #[test]
+fn sends_refused_for_other_reasons_do_not_count_toward_the_pacing_threshold() {
+    let mut world = world_with("[policy]\npacing_threshold = 1\n");
+    control(
+        &mut world,
+        SimTime::ZERO,
+        "spring_sale",
+        TemplateControl::Quality(Quality::Yellow),
+    );
+    let refused = send_from(
+        &mut world,
+        SimTime::ZERO,
+        US_NUMBER,
+        template_body("999131056", "spring_sale"),
+    );
+    assert_eq!(rejected_code(&refused), Some(131_056));
+    let status = |reply: Reply| match reply {
+        Reply::Sent { message_status, .. } => message_status,
+        other => panic!("{other:?}"),
+    };
+    let first = send_from(
+        &mut world,
+        SimTime::ZERO,
+        US_NUMBER,
+        template_body(ANA_BR, "spring_sale"),
+    );
+    assert_eq!(status(first), Some("accepted"));
+    let second = send_from(
+        &mut world,
+        SimTime::ZERO,
+        US_NUMBER,
+        template_body(PRIYA_IN, "spring_sale"),
+    );
+    assert_eq!(status(second), Some("held_for_quality_assessment"));
+}
+
+#[test]
 fn utility_templates_are_paced_only_within_7_days_of_a_utility_pause() {
     let mut world = world_with("[policy]\npacing_threshold = 1\n");
     control(

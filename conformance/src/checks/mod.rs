@@ -9,8 +9,10 @@
 //! - [`sending`]: what a sender must not do (resend after 131049 or 131050,
 //!   free-form text outside the window, hot loops after rate or auth errors, a
 //!   replaced token).
+//! - [`templates`]: what to do when pacing holds messages or a template is paused.
 
 pub mod sending;
+pub mod templates;
 pub mod webhooks;
 
 use std::collections::BTreeMap;
@@ -88,6 +90,8 @@ pub const CATALOG: &[Check] = &[
     sending::BACKOFF_AFTER_RATE_LIMIT,
     sending::NO_AUTH_HOT_LOOP,
     sending::ONLY_CURRENT_KEY,
+    templates::HELD_NOT_RESENT,
+    templates::PAUSED_NOT_SENT,
 ];
 
 /// The check called `id`.

@@ -276,6 +276,12 @@ impl Play<'_> {
                 self.apply(Command::RotateAccessToken)?;
             }
             Step::Action(action) => self.action(action).await?,
+            Step::Template { name, control } => {
+                self.apply(Command::TemplateControl {
+                    name: name.clone(),
+                    control: *control,
+                })?;
+            }
         }
         self.settle().await
     }

@@ -30,6 +30,12 @@ pub enum Flaw {
     HotLoopAuth,
     /// Ignores `set_access_token` and keeps using the token it started with.
     StaleToken,
+    /// Sends a template answered `held_for_quality_assessment` once more at once,
+    /// as if the held message were not sent (one resend per original send).
+    ResendHeld,
+    /// Ignores template pauses (`message_template_status_update` webhooks and
+    /// 132015/132016 answers) and keeps sending a paused template.
+    IgnorePause,
 }
 
 impl Flaw {
@@ -46,6 +52,8 @@ impl Flaw {
         Flaw::HotLoopRate,
         Flaw::HotLoopAuth,
         Flaw::StaleToken,
+        Flaw::ResendHeld,
+        Flaw::IgnorePause,
     ];
 
     /// The flaw's name on the command line (`--flaw NAME`).
@@ -62,6 +70,8 @@ impl Flaw {
             Flaw::HotLoopRate => "hot-loop-rate",
             Flaw::HotLoopAuth => "hot-loop-auth",
             Flaw::StaleToken => "stale-token",
+            Flaw::ResendHeld => "resend-held",
+            Flaw::IgnorePause => "ignore-pause",
         }
     }
 
@@ -92,6 +102,12 @@ impl Flaw {
             Flaw::HotLoopAuth => "on HTTP 401 / code 190 retries immediately up to 50 times",
             Flaw::StaleToken => {
                 "ignores set_access_token and keeps using the token it started with"
+            }
+            Flaw::ResendHeld => {
+                "resends a template answered held_for_quality_assessment once, at once"
+            }
+            Flaw::IgnorePause => {
+                "ignores template pauses (status webhooks, 132015/132016) and keeps sending"
             }
         }
     }
@@ -140,6 +156,12 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), Flaw::ALL.len());
+    }
+
+    #[test]
+    fn the_template_flaws_have_their_names() {
+        assert_eq!("resend-held".parse(), Ok(Flaw::ResendHeld));
+        assert_eq!("ignore-pause".parse(), Ok(Flaw::IgnorePause));
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! A small WhatsApp Cloud API integration that follows the rules the runner
 //! checks — signed and de-duplicated webhooks, fast acknowledgement, status
 //! ranking, the per-user marketing cap (131049), opt-outs (131050), the 24-hour
-//! customer service window and a bounded retry policy — and, with a [`Flaw`],
+//! customer service window, a bounded retry policy, paused templates (132015,
+//! 132016 and `message_template_status_update`) and messages held by template
+//! pacing (`held_for_quality_assessment`) — and, with a [`Flaw`],
 //! breaks exactly one of them, so the runner's checks can be shown to catch it.
 //!
 //! Start it with [`run`] and a [`Config`] (from the `WASIM_*` environment); the

@@ -2,7 +2,7 @@
 //!
 //! Throughput (130429) and pair-rate (131056) errors are retried at most 3 times,
 //! after 200, 400 and 800 ms; a bad token (HTTP 401 / code 190) and every other
-//! error are not retried.
+//! error (a paused or disabled template's 132015/132016 among them) are not retried.
 
 use std::time::Duration;
 
@@ -65,6 +65,19 @@ pub(crate) fn retry_delay(
     }
 }
 
+/// The `message_status` of a send the pacing of its template holds.
+const HELD: &str = "held_for_quality_assessment";
+
+/// A send the Cloud API took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Accepted {
+    /// The message's wamid.
+    pub(crate) wamid: String,
+    /// `message_status` was `held_for_quality_assessment`: template pacing holds
+    /// the message, and will send it or drop it (132015) later. Not a failure.
+    pub(crate) held: bool,
+}
+
 /// One failed attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Failure {
@@ -106,17 +119,17 @@ impl Graph {
 
     /// Sends `body` under the retry policy; `what` names it in log lines, and
     /// `still_wanted` is asked before each retry (false after a reset).
-    /// The wamid on success.
+    /// The accepted message on success.
     pub(crate) async fn send(
         &self,
         body: &Value,
         what: &str,
         still_wanted: impl Fn() -> bool,
-    ) -> Result<String, Failure> {
+    ) -> Result<Accepted, Failure> {
         let mut retries = 0;
         loop {
             let failure = match self.post(body).await {
-                Ok(wamid) => return Ok(wamid),
+                Ok(accepted) => return Ok(accepted),
                 Err(failure) => failure,
             };
             let class = failure.class();
@@ -171,7 +184,7 @@ impl Graph {
     }
 
     /// One attempt.
-    async fn post(&self, body: &Value) -> Result<String, Failure> {
+    async fn post(&self, body: &Value) -> Result<Accepted, Failure> {
         let response = self
             .client
             .post(&self.url)
@@ -195,14 +208,22 @@ impl Graph {
     }
 }
 
-/// The wamid from a success answer, or the failure an error answer describes.
-pub(crate) fn read_answer(status: u16, body: &[u8]) -> Result<String, Failure> {
+/// The message a success answer accepted (and whether pacing holds it), or the
+/// failure an error answer describes.
+pub(crate) fn read_answer(status: u16, body: &[u8]) -> Result<Accepted, Failure> {
     let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     if (200..300).contains(&status) {
+        let held = json
+            .pointer("/messages/0/message_status")
+            .and_then(Value::as_str)
+            == Some(HELD);
         let wamid = json
             .pointer("/messages/0/id")
             .and_then(Value::as_str)
-            .map(str::to_owned);
+            .map(|wamid| Accepted {
+                wamid: wamid.to_owned(),
+                held,
+            });
         return wamid.ok_or_else(|| Failure {
             http_status: Some(status),
             code: None,
@@ -313,7 +334,17 @@ mod tests {
                 200,
                 br#"{"messaging_product":"whatsapp","messages":[{"id":"wamid.X","message_status":"accepted"}]}"#
             ),
-            Ok("wamid.X".to_owned())
+            Ok(Accepted {
+                wamid: "wamid.X".to_owned(),
+                held: false
+            })
+        );
+        assert_eq!(
+            read_answer(200, br#"{"messages":[{"id":"wamid.T"}]}"#),
+            Ok(Accepted {
+                wamid: "wamid.T".to_owned(),
+                held: false
+            })
         );
         let failure = read_answer(
             400,
@@ -325,5 +356,32 @@ mod tests {
         let failure = read_answer(401, b"not json").expect_err("error");
         assert_eq!(failure.class(), FailureClass::BadToken);
         assert!(read_answer(200, b"{}").is_err());
+    }
+
+    #[test]
+    fn a_held_answer_is_accepted_and_marked_held() {
+        let answer = br#"{"messaging_product":"whatsapp","contacts":[{"input":"55","wa_id":"55"}],"messages":[{"id":"wamid.H","message_status":"held_for_quality_assessment"}]}"#;
+        assert_eq!(
+            read_answer(200, answer),
+            Ok(Accepted {
+                wamid: "wamid.H".to_owned(),
+                held: true
+            })
+        );
+    }
+
+    #[test]
+    fn a_paused_or_disabled_template_is_refused_once_and_not_retried() {
+        for code in [132_015_u64, 132_016] {
+            let body = format!(
+                r#"{{"error":{{"message":"(#{code}) Template is Paused","type":"OAuthException","code":{code}}}}}"#
+            );
+            let failure = read_answer(400, body.as_bytes()).expect_err("error");
+            assert_eq!(failure.code, Some(code));
+            assert_eq!(failure.class(), FailureClass::Other);
+            for flaw in Flaw::ALL.iter().copied().map(Some).chain([None]) {
+                assert!(delays(failure.class(), flaw).is_empty(), "{flaw:?}");
+            }
+        }
     }
 }

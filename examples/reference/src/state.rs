@@ -1,5 +1,6 @@
 //! The integration's memory and the rules it follows, free of I/O: de-duplication,
-//! status ranking, the marketing cap, opt-outs and the customer service window.
+//! status ranking, the marketing cap, opt-outs, the customer service window and
+//! paused templates.
 //!
 //! Time here is the simulator's virtual time as webhooks tell it: `now` is the
 //! largest webhook timestamp seen.
@@ -20,6 +21,12 @@ pub(crate) const CODE_MARKETING_LIMIT: u64 = 131_049;
 
 /// Error code: the user stopped marketing messages.
 pub(crate) const CODE_STOPPED_MARKETING: u64 = 131_050;
+
+/// Error code: the template is paused.
+pub(crate) const CODE_TEMPLATE_PAUSED: u64 = 132_015;
+
+/// Error code: the template is disabled.
+pub(crate) const CODE_TEMPLATE_DISABLED: u64 = 132_016;
 
 /// A message's status: `accepted` when the send was taken, then what webhooks say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -192,6 +199,19 @@ pub(crate) enum StatusOutcome {
     },
 }
 
+/// What a template status webhook or a refused template send changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TemplateChange {
+    /// The template is paused or disabled: no more sends until it is approved.
+    Unusable,
+    /// The template was approved (unpaused): it may be sent again.
+    Usable,
+    /// Nothing: the event or error does not say whether the template can be sent.
+    Unchanged,
+    /// Nothing, though it should have (flaw `ignore-pause`).
+    IgnoredByFlaw,
+}
+
 /// Everything the integration remembers.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct State {
@@ -203,6 +223,7 @@ pub(crate) struct State {
     last_inbound: BTreeMap<String, u64>,
     capped_until: BTreeMap<String, u64>,
     opted_out: BTreeSet<String>,
+    unusable_templates: BTreeSet<String>,
 }
 
 impl State {
@@ -301,9 +322,54 @@ impl State {
         }
     }
 
-    /// May a template go to `to`? Not to an opted-out user, nor to a capped one
-    /// before the cap ends.
-    pub(crate) fn template_decision(&self, to: &str) -> Decision {
+    /// Takes a `message_template_status_update`: `PAUSED` and `DISABLED` make the
+    /// template unusable, `APPROVED` (an unpause) usable again; other events change
+    /// nothing.
+    pub(crate) fn on_template_status(&mut self, name: &str, event: &str) -> TemplateChange {
+        let usable = match event {
+            "PAUSED" | "DISABLED" => false,
+            "APPROVED" => true,
+            _ => return TemplateChange::Unchanged,
+        };
+        self.set_template_usable(name, usable)
+    }
+
+    /// Takes an error answer to a send of template `name`: 132015 (paused) and
+    /// 132016 (disabled) make it unusable; other codes change nothing.
+    pub(crate) fn on_template_refused(&mut self, name: &str, code: u64) -> TemplateChange {
+        if matches!(code, CODE_TEMPLATE_PAUSED | CODE_TEMPLATE_DISABLED) {
+            self.set_template_usable(name, false)
+        } else {
+            TemplateChange::Unchanged
+        }
+    }
+
+    fn set_template_usable(&mut self, name: &str, usable: bool) -> TemplateChange {
+        if self.has(Flaw::IgnorePause) {
+            return TemplateChange::IgnoredByFlaw;
+        }
+        if usable {
+            self.unusable_templates.remove(name);
+            TemplateChange::Usable
+        } else {
+            self.unusable_templates.insert(name.to_owned());
+            TemplateChange::Unusable
+        }
+    }
+
+    /// Whether a send answered `held_for_quality_assessment` is sent once more
+    /// (flaw `resend-held`). The correct integration waits: the platform sends the
+    /// held message or drops it (132015) by itself.
+    pub(crate) fn resends_held(&self) -> bool {
+        self.has(Flaw::ResendHeld)
+    }
+
+    /// May template `name` go to `to`? Not while the template is paused or
+    /// disabled, not to an opted-out user, nor to a capped one before the cap ends.
+    pub(crate) fn template_decision(&self, name: &str, to: &str) -> Decision {
+        if self.unusable_templates.contains(name) {
+            return Decision::Skip("template paused".to_owned());
+        }
         if self.opted_out.contains(to) && !self.has(Flaw::IgnoreOptOut) {
             return Decision::Skip("opted out (131050)".to_owned());
         }
@@ -356,10 +422,11 @@ mod tests {
     use super::*;
 
     const T0: u64 = 1_717_405_200;
+    const SALE: &str = "spring_sale";
 
     fn spring_sale() -> Template {
         Template {
-            name: "spring_sale".to_owned(),
+            name: SALE.to_owned(),
             language: "en_US".to_owned(),
             parameters: Vec::new(),
         }
@@ -529,7 +596,7 @@ mod tests {
                 resends: 0,
             },
         );
-        assert_eq!(state.template_decision("919"), Decision::Send);
+        assert_eq!(state.template_decision(SALE, "919"), Decision::Send);
         let outcome = state.on_status(&status("wamid.1", Failed, T0, "919", &[131_049]));
         assert_eq!(
             outcome,
@@ -540,12 +607,18 @@ mod tests {
                 resend: None,
             }
         );
-        assert!(matches!(state.template_decision("919"), Decision::Skip(_)));
-        assert_eq!(state.template_decision("551"), Decision::Send);
+        assert!(matches!(
+            state.template_decision(SALE, "919"),
+            Decision::Skip(_)
+        ));
+        assert_eq!(state.template_decision(SALE, "551"), Decision::Send);
         tick(&mut state, T0 + DAY_S - 1);
-        assert!(matches!(state.template_decision("919"), Decision::Skip(_)));
+        assert!(matches!(
+            state.template_decision(SALE, "919"),
+            Decision::Skip(_)
+        ));
         tick(&mut state, T0 + DAY_S);
-        assert_eq!(state.template_decision("919"), Decision::Send);
+        assert_eq!(state.template_decision(SALE, "919"), Decision::Send);
     }
 
     #[test]
@@ -572,7 +645,7 @@ mod tests {
                 resends: 1,
             })
         );
-        assert_eq!(state.template_decision("919"), Decision::Send);
+        assert_eq!(state.template_decision(SALE, "919"), Decision::Send);
         // The chain of naive resends is bounded.
         state.record_sent(
             "wamid.2",
@@ -604,17 +677,23 @@ mod tests {
             }
         ));
         tick(&mut state, T0 + 30 * DAY_S);
-        assert!(matches!(state.template_decision("999"), Decision::Skip(_)));
+        assert!(matches!(
+            state.template_decision(SALE, "999"),
+            Decision::Skip(_)
+        ));
     }
 
     #[test]
     fn flaw_ignore_opt_out_keeps_sending() {
         let mut state = State::new(Some(Flaw::IgnoreOptOut));
         state.on_status(&status("wamid.1", Failed, T0, "999", &[131_050]));
-        assert_eq!(state.template_decision("999"), Decision::Send);
+        assert_eq!(state.template_decision(SALE, "999"), Decision::Send);
         // The cap still holds: only the opt-out rule is broken.
         state.on_status(&status("wamid.2", Failed, T0, "919", &[131_049]));
-        assert!(matches!(state.template_decision("919"), Decision::Skip(_)));
+        assert!(matches!(
+            state.template_decision(SALE, "919"),
+            Decision::Skip(_)
+        ));
     }
 
     #[test]
@@ -644,6 +723,103 @@ mod tests {
         assert_eq!(state.text_decision("55"), Decision::Send);
     }
 
+    #[test]
+    fn a_paused_or_disabled_template_is_skipped_until_approved() {
+        let mut state = State::new(None);
+        assert_eq!(state.template_decision(SALE, "55"), Decision::Send);
+        assert_eq!(
+            state.on_template_status(SALE, "PAUSED"),
+            TemplateChange::Unusable
+        );
+        let paused = Decision::Skip("template paused".to_owned());
+        assert_eq!(state.template_decision(SALE, "55"), paused);
+        assert_eq!(
+            state.template_decision("order_update", "55"),
+            Decision::Send
+        );
+        // Other events say nothing about sending.
+        for event in ["FLAGGED", "PENDING", "REJECTED"] {
+            assert_eq!(
+                state.on_template_status(SALE, event),
+                TemplateChange::Unchanged
+            );
+        }
+        assert_eq!(state.template_decision(SALE, "55"), paused);
+        assert_eq!(
+            state.on_template_status(SALE, "APPROVED"),
+            TemplateChange::Usable
+        );
+        assert_eq!(state.template_decision(SALE, "55"), Decision::Send);
+        assert_eq!(
+            state.on_template_status(SALE, "DISABLED"),
+            TemplateChange::Unusable
+        );
+        assert_eq!(state.template_decision(SALE, "919"), paused);
+    }
+
+    #[test]
+    fn a_132015_or_132016_answer_makes_the_template_unusable() {
+        let mut state = State::new(None);
+        assert_eq!(
+            state.on_template_refused(SALE, 131_049),
+            TemplateChange::Unchanged
+        );
+        assert_eq!(state.template_decision(SALE, "55"), Decision::Send);
+        assert_eq!(
+            state.on_template_refused(SALE, CODE_TEMPLATE_PAUSED),
+            TemplateChange::Unusable
+        );
+        assert!(matches!(
+            state.template_decision(SALE, "56"),
+            Decision::Skip(_)
+        ));
+        assert_eq!(
+            state.on_template_refused("order_update", CODE_TEMPLATE_DISABLED),
+            TemplateChange::Unusable
+        );
+        assert!(matches!(
+            state.template_decision("order_update", "55"),
+            Decision::Skip(_)
+        ));
+        state.on_template_status(SALE, "APPROVED");
+        assert_eq!(state.template_decision(SALE, "55"), Decision::Send);
+    }
+
+    #[test]
+    fn flaw_ignore_pause_never_marks_a_template_unusable() {
+        let mut state = State::new(Some(Flaw::IgnorePause));
+        for event in ["PAUSED", "DISABLED", "APPROVED"] {
+            assert_eq!(
+                state.on_template_status(SALE, event),
+                TemplateChange::IgnoredByFlaw
+            );
+        }
+        for code in [CODE_TEMPLATE_PAUSED, CODE_TEMPLATE_DISABLED] {
+            assert_eq!(
+                state.on_template_refused(SALE, code),
+                TemplateChange::IgnoredByFlaw
+            );
+        }
+        assert_eq!(state.template_decision(SALE, "55"), Decision::Send);
+        // The other template rules still hold.
+        state.on_status(&status("wamid.1", Failed, T0, "999", &[131_050]));
+        assert!(matches!(
+            state.template_decision(SALE, "999"),
+            Decision::Skip(_)
+        ));
+    }
+
+    #[test]
+    fn only_flaw_resend_held_resends_a_held_message() {
+        for flaw in Flaw::ALL.iter().copied().map(Some).chain([None]) {
+            assert_eq!(
+                State::new(flaw).resends_held(),
+                flaw == Some(Flaw::ResendHeld),
+                "{flaw:?}"
+            );
+        }
+    }
+
     /// Every decision a scripted run makes, as lines.
     fn script(flaw: Option<Flaw>) -> Vec<String> {
         let mut state = State::new(flaw);
@@ -669,7 +845,7 @@ mod tests {
         for to in ["55", "919", "999", "14"] {
             log.push(format!(
                 "{to}: {:?} {:?}",
-                state.template_decision(to),
+                state.template_decision(SALE, to),
                 state.text_decision(to)
             ));
         }
@@ -677,11 +853,22 @@ mod tests {
         for to in ["55", "919", "999"] {
             log.push(format!(
                 "{to}: {:?} {:?}",
-                state.template_decision(to),
+                state.template_decision(SALE, to),
                 state.text_decision(to)
             ));
         }
         log.push(format!("{:?}", state.message_status("m1")));
+        log.push(format!("{:?}", state.on_template_status(SALE, "PAUSED")));
+        log.push(format!(
+            "{:?}",
+            state.on_template_refused("order_update", CODE_TEMPLATE_DISABLED)
+        ));
+        for name in [SALE, "order_update"] {
+            log.push(format!("{name}: {:?}", state.template_decision(name, "14")));
+        }
+        log.push(format!("{:?}", state.on_template_status(SALE, "APPROVED")));
+        log.push(format!("{:?}", state.template_decision(SALE, "14")));
+        log.push(format!("resends held: {}", state.resends_held()));
         log
     }
 
@@ -701,6 +888,8 @@ mod tests {
                 Flaw::ResendAfterCap,
                 Flaw::IgnoreOptOut,
                 Flaw::TextOutsideWindow,
+                Flaw::ResendHeld,
+                Flaw::IgnorePause,
             ]
         );
     }

@@ -56,13 +56,22 @@ pub(crate) enum Event {
     Inbound(InboundMessage),
     /// A message we sent changed status.
     Status(StatusUpdate),
+    /// A template's status changed (`message_template_status_update`).
+    TemplateStatus {
+        /// The template's name (`message_template_name`).
+        name: String,
+        /// What happened, upper case: `PAUSED`, `APPROVED`, `DISABLED`, ...
+        event: String,
+    },
+    /// An entry's `time` (account-level changes carry one): virtual now moves to it.
+    Clock(u64),
     /// Something we do not act on (one line saying what).
     Ignored(String),
 }
 
-/// Every event in a Meta envelope, in order: all entries, all changes, all messages
-/// and statuses. Parts that do not parse become [`Event::Ignored`], so one bad change
-/// does not lose the rest of a batch.
+/// Every event in a Meta envelope, in order: all entries (an entry's `time` first),
+/// all changes, all messages and statuses. Parts that do not parse become
+/// [`Event::Ignored`], so one bad change does not lose the rest of a batch.
 pub(crate) fn parse_envelope(body: &[u8]) -> Result<Vec<Event>, String> {
     let envelope: Value =
         serde_json::from_slice(body).map_err(|error| format!("body is not JSON: {error}"))?;
@@ -72,29 +81,41 @@ pub(crate) fn parse_envelope(body: &[u8]) -> Result<Vec<Event>, String> {
         .ok_or("no entry[] array")?;
     let mut events = Vec::new();
     for entry in entries {
+        if let Some(time) = entry.get("time").and_then(Value::as_u64) {
+            events.push(Event::Clock(time));
+        }
         let Some(changes) = entry.get("changes").and_then(Value::as_array) else {
             events.push(Event::Ignored("entry without changes[]".to_owned()));
             continue;
         };
         for change in changes {
-            let field = change.get("field").and_then(Value::as_str).unwrap_or("");
-            if field != "messages" {
-                events.push(Event::Ignored(format!("change field `{field}`")));
-                continue;
-            }
-            let Some(value) = change.get("value") else {
-                events.push(Event::Ignored("change without value".to_owned()));
-                continue;
-            };
-            for message in array(value, "messages") {
-                events.push(inbound(message).map_or_else(Event::Ignored, Event::Inbound));
-            }
-            for status in array(value, "statuses") {
-                events.push(status_update(status).map_or_else(Event::Ignored, Event::Status));
-            }
+            change_events(change, &mut events);
         }
     }
     Ok(events)
+}
+
+/// The events of one `entry[].changes[]` item.
+fn change_events(change: &Value, events: &mut Vec<Event>) {
+    let field = change.get("field").and_then(Value::as_str).unwrap_or("");
+    if !matches!(field, "messages" | "message_template_status_update") {
+        events.push(Event::Ignored(format!("change field `{field}`")));
+        return;
+    }
+    let Some(value) = change.get("value") else {
+        events.push(Event::Ignored("change without value".to_owned()));
+        return;
+    };
+    if field == "message_template_status_update" {
+        events.push(template_status(value).unwrap_or_else(Event::Ignored));
+        return;
+    }
+    for message in array(value, "messages") {
+        events.push(inbound(message).map_or_else(Event::Ignored, Event::Inbound));
+    }
+    for status in array(value, "statuses") {
+        events.push(status_update(status).map_or_else(Event::Ignored, Event::Status));
+    }
 }
 
 fn array<'a>(value: &'a Value, key: &str) -> &'a [Value] {
@@ -142,6 +163,17 @@ fn status_update(status: &Value) -> Result<StatusUpdate, String> {
         id,
         kind,
         error_codes,
+    })
+}
+
+fn template_status(value: &Value) -> Result<Event, String> {
+    let name = string(value, "message_template_name")
+        .ok_or("template status update without message_template_name")?;
+    let event = string(value, "event")
+        .ok_or_else(|| format!("template status update of {name} without event"))?;
+    Ok(Event::TemplateStatus {
+        name,
+        event: event.to_ascii_uppercase(),
     })
 }
 
@@ -229,6 +261,67 @@ mod tests {
         assert_eq!(failed.recipient_id, "919");
         assert!(matches!(events[3], Event::Ignored(_)));
         assert!(matches!(events[4], Event::Ignored(_)));
+    }
+
+    fn account_change(time: u64, field: &str, value: &Value) -> Value {
+        json!({"id": "1", "time": time, "changes": [{"field": field, "value": value}]})
+    }
+
+    #[test]
+    fn template_status_updates_are_read_and_their_entry_time_moves_the_clock() {
+        let paused = json!({
+            "event": "PAUSED", "message_template_id": 1_689_556_908_129_832_u64,
+            "message_template_name": "spring_sale", "message_template_language": "en_US",
+            "reason": "NONE", "message_template_category": "MARKETING",
+            "other_info": {"title": "FIRST_PAUSE", "description": "paused"}
+        });
+        let approved = json!({
+            "event": "APPROVED", "message_template_id": 1,
+            "message_template_name": "order_update", "message_template_language": "en_US",
+            "reason": "NONE", "other_info": {"title": "UNPAUSE"}
+        });
+        let quality = json!({
+            "previous_quality_score": "GREEN", "new_quality_score": "RED",
+            "message_template_id": 1, "message_template_name": "spring_sale",
+            "message_template_language": "en_US"
+        });
+        let body = json!({
+            "object": "whatsapp_business_account",
+            "entry": [
+                account_change(1_751_247_548, "message_template_status_update", &paused),
+                account_change(1_751_247_549, "message_template_quality_update", &quality),
+                account_change(1_751_258_348, "message_template_status_update", &approved),
+                account_change(1_751_258_349, "message_template_status_update", &json!({"event": "PAUSED"})),
+            ]
+        });
+        let events = parse_envelope(body.to_string().as_bytes()).expect("valid");
+        assert_eq!(events.len(), 8, "{events:?}");
+        assert_eq!(events[0], Event::Clock(1_751_247_548));
+        assert_eq!(
+            events[1],
+            Event::TemplateStatus {
+                name: "spring_sale".to_owned(),
+                event: "PAUSED".to_owned(),
+            }
+        );
+        assert_eq!(events[2], Event::Clock(1_751_247_549));
+        assert!(
+            matches!(&events[3], Event::Ignored(what) if what.contains("message_template_quality_update")),
+            "{events:?}"
+        );
+        assert_eq!(events[4], Event::Clock(1_751_258_348));
+        assert_eq!(
+            events[5],
+            Event::TemplateStatus {
+                name: "order_update".to_owned(),
+                event: "APPROVED".to_owned(),
+            }
+        );
+        assert_eq!(events[6], Event::Clock(1_751_258_349));
+        assert!(
+            matches!(events[7], Event::Ignored(_)),
+            "no name: {events:?}"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use crate::Flaw;
 use crate::action::{Action, Template, text_body};
 use crate::send::Graph;
-use crate::state::{Decision, InboundOutcome, Sent, State, StatusOutcome};
+use crate::state::{Decision, InboundOutcome, Sent, State, StatusOutcome, TemplateChange};
 use crate::webhook::Event;
 
 /// The text every new inbound message is answered with.
@@ -174,6 +174,11 @@ impl Worker {
                         .await;
                 }
             }
+            Event::TemplateStatus { name, event } => {
+                let change = lock(&self.shared).state.on_template_status(&name, &event);
+                log_template_change(&name, &event, change);
+            }
+            Event::Clock(time) => lock(&self.shared).state.observe(Some(time)),
             Event::Ignored(what) => println!("ignore {what}"),
         }
     }
@@ -218,10 +223,11 @@ impl Worker {
         }
     }
 
-    /// Sends `template` to `to` unless the user is capped or opted out.
+    /// Sends `template` to `to` unless the template is paused or the user is
+    /// capped or opted out.
     async fn send_template(&self, generation: u64, to: &str, template: &Template, resends: u32) {
-        let decision = lock(&self.shared).state.template_decision(to);
         let name = &template.name;
+        let decision = lock(&self.shared).state.template_decision(name, to);
         match decision {
             Decision::Skip(reason) => println!("skip send_template {name} to {to}: {reason}"),
             Decision::Send => {
@@ -237,21 +243,60 @@ impl Worker {
         }
     }
 
-    /// Sends `body` and remembers the accepted message.
+    /// Sends `body` and remembers the accepted message. A held message is left to
+    /// the platform (flaw `resend-held` sends it once more); a template refused
+    /// as paused or disabled is remembered as unusable.
     async fn deliver(&self, generation: u64, to: &str, body: &Value, sent: Sent, what: &str) {
-        if !self.current(generation) {
-            return;
-        }
-        let result = self
-            .graph
-            .send(body, what, || self.current(generation))
-            .await;
-        if let Ok(wamid) = result {
-            let mut shared = lock(&self.shared);
-            if shared.generation == generation {
-                shared.state.record_sent(&wamid, to, sent);
+        let mut resent = false;
+        loop {
+            if !self.current(generation) {
+                return;
             }
-            println!("{what}: accepted {wamid}");
+            let result = self
+                .graph
+                .send(body, what, || self.current(generation))
+                .await;
+            let mut shared = lock(&self.shared);
+            if shared.generation != generation {
+                println!("{what}: answered after a reset, not recorded");
+                return;
+            }
+            let accepted = match result {
+                Ok(accepted) => accepted,
+                Err(failure) => {
+                    if let (Sent::Template { template, .. }, Some(code)) = (&sent, failure.code) {
+                        let change = shared.state.on_template_refused(&template.name, code);
+                        if change != TemplateChange::Unchanged {
+                            log_template_change(&template.name, &format!("refused {code}"), change);
+                        }
+                    }
+                    return;
+                }
+            };
+            let wamid = &accepted.wamid;
+            shared.state.record_sent(wamid, to, sent.clone());
+            if !accepted.held {
+                println!("{what}: accepted {wamid}");
+                return;
+            }
+            println!("{what}: {wamid} held for quality assessment");
+            if resent || !shared.state.resends_held() {
+                return;
+            }
+            println!("{what}: resend held {wamid} (flaw resend-held)");
+            resent = true;
+        }
+    }
+}
+
+/// One line saying what a template event (`PAUSED`, `refused 132015`, ...) changed.
+fn log_template_change(name: &str, cause: &str, change: TemplateChange) {
+    match change {
+        TemplateChange::Unusable => println!("template {name} {cause}: unusable until approved"),
+        TemplateChange::Usable => println!("template {name} {cause}: usable again"),
+        TemplateChange::Unchanged => println!("template {name} {cause}: no change"),
+        TemplateChange::IgnoredByFlaw => {
+            println!("template {name} {cause}: ignored (flaw ignore-pause)");
         }
     }
 }

@@ -127,11 +127,7 @@ pub(super) fn send(
         );
     }
     // A paused or disabled template is refused at once (reference §5.2).
-    let gate = match template_index {
-        Some(index) => world.template_gate(index, now),
-        None => Gate::Send,
-    };
-    if let Gate::Refuse(refusal) = gate {
+    if let Some(refusal) = template_index.and_then(|index| world.template_refusal(index)) {
         let name = template_name.clone().unwrap_or_default();
         let details = if refusal == code::TEMPLATE_DISABLED {
             format!(
@@ -195,6 +191,11 @@ pub(super) fn send(
         );
     }
 
+    // Pacing counts only sends that get through every other rule.
+    let gate = match template_index {
+        Some(index) => world.template_gate(index, now),
+        None => Gate::Send,
+    };
     let message_id = world.next_message_id();
     let (content, category, template_name) = match outgoing.content {
         Content::Text => (MessageContent::Text, None, None),

@@ -42,15 +42,13 @@ pub struct Pacing {
     pub round: u64,
 }
 
-/// What happens to a template's sends in the template's present state.
+/// What happens to a template send that passed every other rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Gate {
     /// Send normally.
     Send,
     /// Hold for the pacing decision.
     Hold,
-    /// Refuse with this code (132015 paused, 132016 disabled).
-    Refuse(u32),
 }
 
 /// How a pacing round ends.
@@ -86,14 +84,20 @@ impl World {
         self.templates.iter().position(|t| t.name == name)
     }
 
-    /// Whether a send of template `index` is sent, held or refused, at `now`.
+    /// The code a send of template `index` is refused with at once, if paused or
+    /// disabled.
+    pub(crate) fn template_refusal(&self, index: usize) -> Option<u32> {
+        match self.templates[index].status {
+            TemplateStatus::Paused => Some(code::TEMPLATE_PAUSED),
+            TemplateStatus::Disabled => Some(code::TEMPLATE_DISABLED),
+            _ => None,
+        }
+    }
+
+    /// Whether a send of template `index` that passed every other rule is sent or
+    /// held at `now` (and counts it toward the pacing threshold).
     pub(crate) fn template_gate(&mut self, index: usize, now: SimTime) -> Gate {
         let template = &self.templates[index];
-        match template.status {
-            TemplateStatus::Paused => return Gate::Refuse(code::TEMPLATE_PAUSED),
-            TemplateStatus::Disabled => return Gate::Refuse(code::TEMPLATE_DISABLED),
-            _ => {}
-        }
         let new_or_unpaused = template.life.created || template.life.unpaused;
         let eligible = match template.category {
             Category::Marketing => new_or_unpaused || template.quality != Quality::Green,

@@ -1,0 +1,248 @@
+//! Checks on template pacing and pausing (reference §4, §5).
+
+use std::collections::BTreeMap;
+
+use wasim_reports::Severity;
+use wasim_sim::TraceEvent;
+
+use super::{Check, Evidence, Judgement};
+
+/// TPL-001.
+pub const HELD_NOT_RESENT: Check = Check {
+    id: "TPL-001",
+    severity: Severity::Must,
+    rule: "A message held for quality assessment is neither treated as failed nor sent again",
+    reference: "whatsapp-platform.md §4",
+    rationale: "`held_for_quality_assessment` means the platform has the message and will \
+                send it or drop it (132015) within the hour; a resend doubles it if released.",
+    judge: held_not_resent,
+};
+
+fn held_not_resent(evidence: &Evidence<'_>) -> Judgement {
+    // Held messages still waiting: (to, template) -> (held record, wamid).
+    let mut waiting: BTreeMap<(String, String), (u64, String)> = BTreeMap::new();
+    let mut held_count = 0usize;
+    let mut proof = Vec::new();
+    for (record, event) in evidence.events() {
+        match event {
+            TraceEvent::MessageAccepted {
+                message_id,
+                to,
+                template: Some(template),
+                message_status,
+                ..
+            } => {
+                let key = (to.clone(), template.clone());
+                if let Some((held_seq, _)) = waiting.get(&key) {
+                    proof.push(*held_seq);
+                    proof.push(record.seq);
+                }
+                if message_status.as_deref() == Some("held_for_quality_assessment") {
+                    held_count += 1;
+                    waiting.insert(key, (record.seq, message_id.clone()));
+                }
+            }
+            TraceEvent::MessageRejected {
+                to: Some(to),
+                template: Some(template),
+                ..
+            } => {
+                if let Some((held_seq, _)) = waiting.get(&(to.clone(), template.clone())) {
+                    proof.push(*held_seq);
+                    proof.push(record.seq);
+                }
+            }
+            TraceEvent::Status { message_id, .. } => {
+                waiting.retain(|_, (_, held)| held != message_id);
+            }
+            _ => {}
+        }
+    }
+    if held_count == 0 {
+        return Judgement::NotApplicable("no message was held for quality assessment".to_owned());
+    }
+    if proof.is_empty() {
+        Judgement::Pass(format!(
+            "{held_count} held message(s) waited for their outcome"
+        ))
+    } else {
+        proof.sort_unstable();
+        proof.dedup();
+        Judgement::Fail {
+            message: "a held message was sent again before the platform released or dropped it"
+                .to_owned(),
+            proof,
+        }
+    }
+}
+
+/// TPL-002.
+pub const PAUSED_NOT_SENT: Check = Check {
+    id: "TPL-002",
+    severity: Severity::Must,
+    rule: "Stop sending a paused or disabled template: at most one 132015/132016 per template per pause",
+    reference: "whatsapp-platform.md §5.2, §5.3",
+    rationale: "A PAUSED or DISABLED status webhook (or one 132015/132016) says the template \
+                cannot be sent; keep trying and every send fails until it is unpaused.",
+    judge: paused_not_sent,
+};
+
+fn paused_not_sent(evidence: &Evidence<'_>) -> Judgement {
+    // Pauses so far per template, and refusals per (template, pause).
+    let mut pauses: BTreeMap<&str, u32> = BTreeMap::new();
+    let mut refusals: BTreeMap<(&str, u32), Vec<u64>> = BTreeMap::new();
+    let mut paused_any = false;
+    for (record, event) in evidence.events() {
+        match event {
+            TraceEvent::TemplateStatus {
+                template, event, ..
+            } if event == "PAUSED" || event == "DISABLED" => {
+                paused_any = true;
+                *pauses.entry(template.as_str()).or_default() += 1;
+            }
+            TraceEvent::MessageRejected {
+                template: Some(template),
+                code: 132_015 | 132_016,
+                ..
+            } => {
+                let pause = pauses.get(template.as_str()).copied().unwrap_or(0);
+                refusals
+                    .entry((template.as_str(), pause))
+                    .or_default()
+                    .push(record.seq);
+            }
+            _ => {}
+        }
+    }
+    if !paused_any {
+        return Judgement::NotApplicable("no template was paused or disabled".to_owned());
+    }
+    let mut proof = Vec::new();
+    let mut repeated = Vec::new();
+    for ((template, _), seqs) in &refusals {
+        if seqs.len() > 1 {
+            repeated.push(format!("{template}: {} refused sends", seqs.len()));
+            proof.extend(seqs.iter().take(PROOF_SENDS));
+        }
+    }
+    if proof.is_empty() {
+        Judgement::Pass("paused templates were left alone".to_owned())
+    } else {
+        proof.sort_unstable();
+        Judgement::Fail {
+            message: format!(
+                "a paused template kept being sent ({})",
+                repeated.join("; ")
+            ),
+            proof,
+        }
+    }
+}
+
+/// Refused sends cited per failure.
+const PROOF_SENDS: usize = 4;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn judge(check: &Check, events: Vec<(u64, TraceEvent)>) -> Judgement {
+        super::super::judge_events(check, events)
+    }
+
+    fn accepted(id: &str, to: &str, status: &str) -> TraceEvent {
+        TraceEvent::MessageAccepted {
+            message_id: id.to_owned(),
+            surface: "graph".to_owned(),
+            phone_number_id: "1".to_owned(),
+            to: to.to_owned(),
+            message_type: "template".to_owned(),
+            template: Some("spring_sale".to_owned()),
+            category: "MARKETING".to_owned(),
+            message_status: Some(status.to_owned()),
+        }
+    }
+
+    fn status(id: &str, status: &str) -> TraceEvent {
+        TraceEvent::Status {
+            message_id: id.to_owned(),
+            to: "55".to_owned(),
+            status: status.to_owned(),
+            error_code: None,
+        }
+    }
+
+    #[test]
+    fn resending_a_held_message_before_its_outcome_fails() {
+        let held = "held_for_quality_assessment";
+        let resent = vec![
+            (0, accepted("w1", "55", held)),
+            (0, accepted("w2", "55", "accepted")),
+        ];
+        assert!(
+            matches!(judge(&HELD_NOT_RESENT, resent), Judgement::Fail { proof, .. } if proof == vec![0, 1])
+        );
+        let after = vec![
+            (0, accepted("w1", "55", held)),
+            (1, status("w1", "sent")),
+            (2, accepted("w2", "55", "accepted")),
+        ];
+        assert!(matches!(judge(&HELD_NOT_RESENT, after), Judgement::Pass(_)));
+        let others = vec![
+            (0, accepted("w1", "55", held)),
+            (0, accepted("w2", "91", held)),
+        ];
+        assert!(matches!(
+            judge(&HELD_NOT_RESENT, others),
+            Judgement::Pass(_)
+        ));
+        let none = vec![(0, accepted("w1", "55", "accepted"))];
+        assert!(matches!(
+            judge(&HELD_NOT_RESENT, none),
+            Judgement::NotApplicable(_)
+        ));
+    }
+
+    fn paused(event: &str) -> TraceEvent {
+        TraceEvent::TemplateStatus {
+            template: "spring_sale".to_owned(),
+            event: event.to_owned(),
+            detail: String::new(),
+        }
+    }
+
+    fn refused(code: u32) -> TraceEvent {
+        TraceEvent::MessageRejected {
+            surface: "graph".to_owned(),
+            phone_number_id: Some("1".to_owned()),
+            to: Some("55".to_owned()),
+            template: Some("spring_sale".to_owned()),
+            code,
+            title: "Template is Paused".to_owned(),
+        }
+    }
+
+    #[test]
+    fn one_refusal_per_pause_passes_and_more_fail() {
+        let once = vec![
+            (0, paused("PAUSED")),
+            (0, refused(132_015)),
+            (1, paused("APPROVED")),
+            (2, paused("PAUSED")),
+            (2, refused(132_015)),
+        ];
+        assert!(matches!(judge(&PAUSED_NOT_SENT, once), Judgement::Pass(_)));
+        let again = vec![
+            (0, paused("PAUSED")),
+            (0, refused(132_015)),
+            (1, refused(132_015)),
+        ];
+        assert!(
+            matches!(judge(&PAUSED_NOT_SENT, again), Judgement::Fail { proof, .. } if proof == vec![1, 2])
+        );
+        assert!(matches!(
+            judge(&PAUSED_NOT_SENT, vec![(0, refused(132_015))]),
+            Judgement::NotApplicable(_)
+        ));
+    }
+}
