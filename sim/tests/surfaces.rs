@@ -1192,3 +1192,186 @@ async fn webhook_urls_enter_the_trace_without_user_info_or_query() {
     assert!(attempt["http_status"].is_null());
     assert!(attempt["error"].is_string());
 }
+
+fn d360_request(method: &str, path: &str, key: &str, body: Option<&Value>) -> Request<Body> {
+    let builder = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("D360-API-KEY", key);
+    match body {
+        Some(body) => builder
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string())),
+        None => builder.body(Body::empty()),
+    }
+    .expect("a valid request")
+}
+
+fn new_template(name: &str) -> Value {
+    json!({"name": name, "language": "en_US", "category": "UTILITY",
+           "components": [{"type": "BODY", "text": "Your code is {{1}}"}]})
+}
+
+#[tokio::test]
+async fn templates_are_created_into_review_listed_read_unpaused_and_deleted_on_graph() {
+    let state = start();
+    let path = "/v23.0/100000000000001/message_templates";
+    let created = graph_post(&state, path, Some(TOKEN), &new_template("shipping_code")).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.text());
+    let id = created.json()["id"].as_str().expect("an id").to_owned();
+    assert_eq!(created.json()["status"], "PENDING");
+    let again = graph_post(&state, path, Some(TOKEN), &new_template("shipping_code")).await;
+    assert_graph_error(&again, StatusCode::BAD_REQUEST, 100);
+    let bad = graph_post(&state, path, Some(TOKEN), &json!({"name": "Bad Name", "language": "en_US", "category": "UTILITY", "components": [{"type": "BODY", "text": "x"}]})).await;
+    assert!(details(&assert_graph_error(&bad, StatusCode::BAD_REQUEST, 100)).contains("name"));
+    let refused = graph_post(&state, path, Some(WRONG_TOKEN), &new_template("x1")).await;
+    assert_graph_error(&refused, StatusCode::UNAUTHORIZED, 190);
+    // Sending before review ends: 132001.
+    let body = json!({"messaging_product": "whatsapp", "to": ANA, "type": "template",
+        "template": {"name": "shipping_code", "language": {"code": "en_US"},
+          "components": [{"type": "body", "parameters": [{"type": "text", "text": "42"}]}]}});
+    assert_graph_error(&send(&state, &body).await, StatusCode::NOT_FOUND, 132_001);
+    state.advance_by(300_000).await.expect("advance");
+    assert_eq!(send(&state, &body).await.status, StatusCode::OK);
+    let listed = call(&state, graph_request("GET", path, Some(TOKEN), None)).await;
+    let names: Vec<String> = listed.json()["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|t| {
+            format!(
+                "{}:{}",
+                t["name"].as_str().unwrap_or(""),
+                t["status"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert!(
+        names.contains(&"shipping_code:APPROVED".to_owned()),
+        "{names:?}"
+    );
+    let quality = call(
+        &state,
+        graph_request(
+            "GET",
+            &format!("/v23.0/{id}?fields=quality_score"),
+            Some(TOKEN),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(quality.json()["quality_score"]["score"], "UNKNOWN");
+    assert!(quality.json()["quality_score"]["date"].is_u64());
+    let not_paused = graph_post(
+        &state,
+        &format!("/v23.0/{id}/unpause"),
+        Some(TOKEN),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(not_paused.json()["success"], false);
+    control_post(
+        &state,
+        "/_wasim/templates/shipping_code",
+        &json!({"pause": true}),
+    )
+    .await;
+    let unpaused = graph_post(
+        &state,
+        &format!("/v23.0/{id}/unpause"),
+        Some(TOKEN),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(unpaused.json(), json!({"success": true}));
+    let deleted = call(
+        &state,
+        graph_request(
+            "DELETE",
+            &format!("{path}?name=shipping_code"),
+            Some(TOKEN),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(deleted.json(), json!({"success": true}));
+    assert_graph_error(&send(&state, &body).await, StatusCode::NOT_FOUND, 132_001);
+    let (_, records) = trace(&state).await;
+    let events: Vec<&str> = records
+        .iter()
+        .filter(|r| r["kind"] == "template_status")
+        .filter_map(|r| r["event"].as_str())
+        .collect();
+    assert_eq!(
+        events,
+        vec!["PENDING", "APPROVED", "PAUSED", "APPROVED", "DELETED"]
+    );
+}
+
+#[tokio::test]
+async fn templates_are_managed_on_360dialog_with_the_channel_key() {
+    let state = start();
+    let created = call(
+        &state,
+        d360_request(
+            "POST",
+            "/v1/configs/templates",
+            "wasim_test_d360_key_us",
+            Some(&new_template("pickup_code")),
+        ),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    assert_eq!(created.json()["status"], "submitted");
+    let wrong = call(
+        &state,
+        d360_request("GET", "/v1/configs/templates", "nope", None),
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let listed = call(
+        &state,
+        d360_request(
+            "GET",
+            "/v1/configs/templates",
+            "wasim_test_d360_key_us",
+            None,
+        ),
+    )
+    .await;
+    let body = listed.json();
+    assert_eq!(
+        body["count"],
+        body["waba_templates"].as_array().map(Vec::len).unwrap_or(0)
+    );
+    assert!(
+        body["waba_templates"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|t| t["name"] == "pickup_code" && t["status"] == "submitted")
+    );
+    let deleted = call(
+        &state,
+        d360_request(
+            "DELETE",
+            "/v1/configs/templates/pickup_code",
+            "wasim_test_d360_key_us",
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(deleted.json()["meta"]["success"], true);
+    let missing = call(
+        &state,
+        d360_request(
+            "DELETE",
+            "/v1/configs/templates/pickup_code",
+            "wasim_test_d360_key_us",
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    assert_eq!(missing.json()["meta"]["success"], false);
+}

@@ -455,3 +455,72 @@ proptest! {
         prop_assert!(pauses <= 2, "{:?}", titles);
     }
 }
+
+#[test]
+fn review_rejects_by_the_seeded_ratio_and_deleting_drops_held_messages() {
+    let mut world =
+        world_with("[policy]\ntemplate_rejection_ratio = \"1/1\"\npacing_threshold = 0\n");
+    let create = |world: &mut World, name: &str| {
+        world.apply(
+            SimTime::ZERO,
+            Command::CreateTemplate {
+                surface: wasim_sim::model::Surface::Graph,
+                credential: Some(TOKEN.to_owned()),
+                waba_id: Some("100000000000001".to_owned()),
+                body: json!({"name": name, "language": "en_US", "category": "MARKETING",
+                    "components": [{"type": "BODY", "text": "Sale!"}]}),
+            },
+        )
+    };
+    assert!(matches!(
+        create(&mut world, "flash_sale").reply,
+        Reply::TemplateCreated(_)
+    ));
+    let effects = world.advance(SimTime::from_ms(300_000));
+    let hooks = template_webhooks(&effects);
+    assert_eq!(hooks[0].1["event"], "REJECTED");
+    assert_eq!(hooks[0].1["reason"], "INCORRECT_CATEGORY");
+    let reply = send_from(
+        &mut world,
+        hours(1),
+        US_NUMBER,
+        template_body(ANA_BR, "flash_sale"),
+    );
+    assert_eq!(rejected_code(&reply), Some(132_001));
+    // A YELLOW template paced from its first send; deleting it drops what is held.
+    control(
+        &mut world,
+        hours(1),
+        "spring_sale",
+        TemplateControl::Quality(Quality::Yellow),
+    );
+    let Reply::Sent {
+        message_id,
+        message_status,
+        ..
+    } = send_from(
+        &mut world,
+        hours(1),
+        US_NUMBER,
+        template_body(ANA_BR, "spring_sale"),
+    )
+    else {
+        panic!("sent");
+    };
+    assert_eq!(message_status, Some("held_for_quality_assessment"));
+    let outcome = world.apply(
+        hours(1),
+        Command::DeleteTemplate {
+            surface: wasim_sim::model::Surface::Graph,
+            credential: Some(TOKEN.to_owned()),
+            waba_id: Some("100000000000001".to_owned()),
+            name: "spring_sale".to_owned(),
+        },
+    );
+    assert_eq!(outcome.reply, Reply::Message("deleted".to_owned()));
+    world.advance(hours(2));
+    assert_eq!(
+        world.message(&message_id).and_then(|m| m.failure_code),
+        Some(132_001)
+    );
+}

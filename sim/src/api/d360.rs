@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use super::error::D360Error;
 use super::extract;
 use crate::model::secret::Secret;
+use crate::model::spec::TemplateStatus;
 use crate::model::{Command, D360Scope, D360Webhook, Reply, Surface};
 use crate::shell::AppState;
 use crate::trace::{TraceEvent, fingerprint};
@@ -34,6 +35,8 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/messages", any(send))
         .route("/v1/configs/webhook", any(channel_webhook))
         .route("/waba_webhook", any(waba_webhook))
+        .route("/v1/configs/templates", any(templates))
+        .route("/v1/configs/templates/{name}", any(delete_template))
 }
 
 async fn send(
@@ -64,6 +67,158 @@ async fn waba_webhook(
     body: Body,
 ) -> Response {
     webhook_setting(&state, D360Scope::Waba, method, uri, headers, body).await
+}
+
+/// 360dialog's template status words (lowercase).
+fn status_word(status: TemplateStatus) -> &'static str {
+    match status {
+        TemplateStatus::Approved => "approved",
+        TemplateStatus::Pending => "submitted",
+        TemplateStatus::Rejected => "rejected",
+        TemplateStatus::Paused => "paused",
+        TemplateStatus::Disabled => "disabled",
+        TemplateStatus::Deleted => "deleted",
+    }
+}
+
+fn record_request(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    credential: Option<&str>,
+    http_status: u16,
+) {
+    state.with_sim(|sim, _| {
+        sim.record(TraceEvent::Request {
+            surface: Surface::D360.name().to_owned(),
+            method: method.to_string(),
+            path: uri.path().to_owned(),
+            credential: credential.map(fingerprint),
+            http_status,
+            error_code: None,
+        });
+    });
+}
+
+fn platform_answer(error: crate::model::PlatformError) -> Response {
+    let status = axum::http::StatusCode::from_u16(error.http_status())
+        .unwrap_or(axum::http::StatusCode::BAD_REQUEST);
+    (
+        status,
+        Json(json!({"meta": {"success": false, "http_code": error.http_status(), "developer_message": format!("({}) {}: {}", error.code, error.title, error.details)}})),
+    )
+        .into_response()
+}
+
+/// `GET|POST /v1/configs/templates`: list (360dialog's shape) or create.
+async fn templates(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let credential = extract::header(&headers, "D360-API-KEY");
+    let response = match method {
+        Method::GET => state.read(|sim| match sim.world.d360_phone_for_key(credential.as_deref()) {
+            Err(_) => D360Error::invalid_key().into_response(),
+            Ok(_) => {
+                let list: Vec<Value> = sim
+                    .world
+                    .templates()
+                    .iter()
+                    .filter(|t| t.status != TemplateStatus::Deleted)
+                    .map(|t| {
+                        json!({
+                            "name": t.name, "language": t.language, "category": t.category.name(),
+                            "components": [], "status": status_word(t.status),
+                            "namespace": sim.world.spec().waba.id, "rejected_reason": if t.status == TemplateStatus::Rejected { "INCORRECT_CATEGORY" } else { "NONE" },
+                            "quality_score": {"score": crate::model::templates::quality_name(t.quality)},
+                        })
+                    })
+                    .collect();
+                let count = list.len();
+                Json(json!({"count": count, "filters": {}, "limit": 1000, "offset": 0, "sort": ["id"], "total": count, "waba_templates": list})).into_response()
+            }
+        }),
+        Method::POST => match extract::read_json(&headers, body).await {
+            Err(error) => bad_request(error.details()).into_response(),
+            Ok(body) => match state.apply(Command::CreateTemplate {
+                surface: Surface::D360,
+                credential: credential.clone(),
+                waba_id: None,
+                body: body.clone(),
+            }) {
+                Reply::TemplateCreated(id) => (
+                    axum::http::StatusCode::CREATED,
+                    Json(json!({
+                        "id": id, "name": body["name"], "language": body["language"],
+                        "category": body["category"], "components": body["components"],
+                        "status": "submitted",
+                    })),
+                )
+                    .into_response(),
+                Reply::Unauthorized => D360Error::invalid_key().into_response(),
+                Reply::Rejected(error) => platform_answer(error),
+                other => bad_request(format!("unexpected {other:?}")).into_response(),
+            },
+        },
+        _ => D360Error {
+            status: 405,
+            message: format!("{method} is not allowed on {}; use GET or POST", uri.path()),
+        }
+        .into_response(),
+    };
+    state.flush_webhooks().await;
+    record_request(
+        &state,
+        &method,
+        &uri,
+        credential.as_deref(),
+        response.status().as_u16(),
+    );
+    response
+}
+
+/// `DELETE /v1/configs/templates/{name}`.
+async fn delete_template(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let credential = extract::header(&headers, "D360-API-KEY");
+    let response = if method == Method::DELETE {
+        match state.apply(Command::DeleteTemplate {
+            surface: Surface::D360,
+            credential: credential.clone(),
+            waba_id: None,
+            name,
+        }) {
+            Reply::Message(_) => {
+                Json(json!({"meta": {"success": true, "http_code": 200}})).into_response()
+            }
+            Reply::Unauthorized => D360Error::invalid_key().into_response(),
+            Reply::Rejected(error) => platform_answer(error),
+            other => bad_request(format!("unexpected {other:?}")).into_response(),
+        }
+    } else {
+        D360Error {
+            status: 405,
+            message: format!("{method} is not allowed on {}; use DELETE", uri.path()),
+        }
+        .into_response()
+    };
+    state.flush_webhooks().await;
+    record_request(
+        &state,
+        &method,
+        &uri,
+        credential.as_deref(),
+        response.status().as_u16(),
+    );
+    response
 }
 
 fn bad_request(message: String) -> D360Error {

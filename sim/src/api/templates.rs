@@ -21,8 +21,9 @@ use super::extract;
 use crate::model::error::code;
 use crate::model::rng::Ratio;
 use crate::model::spec::Quality;
+use crate::model::spec::TemplateStatus;
 use crate::model::templates::quality_name;
-use crate::model::{Command, PacingOutcome, PlatformError, Reply, TemplateControl};
+use crate::model::{Command, PacingOutcome, PlatformError, Reply, Surface, TemplateControl};
 use crate::shell::AppState;
 use crate::trace::{TraceEvent, fingerprint};
 
@@ -150,53 +151,94 @@ fn template_json(template: &crate::model::Template, quality: Value) -> Value {
     })
 }
 
-/// `GET /{version}/{waba-id}/message_templates`.
+/// `GET|POST|DELETE /{version}/{waba-id}/message_templates`: list, create (into
+/// review), delete by `?name=`.
 pub(crate) async fn list(
     State(state): State<Arc<AppState>>,
     Path((version, waba_id)): Path<(String, String)>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    body: Body,
 ) -> Response {
     if version == "_wasim" || !super::graph::is_version(&version) {
         return super::unknown_path(State(state), headers, method, uri).await;
     }
     let credential = extract::bearer(&headers);
+    let response = match method {
+        Method::GET => list_templates(&state, credential.as_deref(), &waba_id),
+        Method::POST => match extract::read_json(&headers, body).await {
+            Err(error) => graph_error(
+                &state,
+                PlatformError::new(code::INVALID_PARAMETER, error.details()),
+            ),
+            Ok(body) => match state.apply(Command::CreateTemplate {
+                surface: Surface::Graph,
+                credential: credential.clone(),
+                waba_id: Some(waba_id),
+                body: body.clone(),
+            }) {
+                Reply::TemplateCreated(id) => Json(json!({
+                    "id": id, "status": "PENDING", "category": body["category"],
+                }))
+                .into_response(),
+                Reply::Rejected(error) => graph_error(&state, error),
+                other => graph_error(&state, PlatformError::new(131_000, format!("{other:?}"))),
+            },
+        },
+        Method::DELETE => {
+            let name = query_value(&uri, "name").unwrap_or_default();
+            match state.apply(Command::DeleteTemplate {
+                surface: Surface::Graph,
+                credential: credential.clone(),
+                waba_id: Some(waba_id),
+                name,
+            }) {
+                Reply::Message(_) => Json(json!({"success": true})).into_response(),
+                Reply::Rejected(error) => graph_error(&state, error),
+                other => graph_error(&state, PlatformError::new(131_000, format!("{other:?}"))),
+            }
+        }
+        _ => graph_error(
+            &state,
+            PlatformError::new(
+                code::INVALID_PARAMETER,
+                format!("Unsupported {method} request."),
+            ),
+        ),
+    };
+    state.flush_webhooks().await;
+    record(&state, &method, &uri, credential.as_deref(), &response);
+    response
+}
+
+/// A query parameter's value (percent-decoding `+` and `%20` only: template names
+/// are `[a-z0-9_]`).
+fn query_value(uri: &Uri, key: &str) -> Option<String> {
+    uri.query()?
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v.replace('+', " ").replace("%20", " "))
+}
+
+fn list_templates(state: &AppState, credential: Option<&str>, waba_id: &str) -> Response {
     let body = state.read(|sim| {
         let world = &sim.world;
-        if credential.as_deref() != Some(world.spec().access_token.expose()) {
-            return Err(PlatformError::new(
-                code::ACCESS_TOKEN,
-                "The access token could not be decrypted or is not valid.",
-            ));
-        }
-        if waba_id != world.spec().waba.id {
-            return Err(PlatformError::new(
-                code::INVALID_PARAMETER,
-                format!("Unsupported get request. Object with ID '{waba_id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."),
-            ));
-        }
+        world.authorize_templates_graph(credential, waba_id)?;
         let date = world.spec().epoch_unix_s + world.now().as_ms() / 1000;
         let data: Vec<Value> = world
             .templates()
             .iter()
+            .filter(|t| t.status != TemplateStatus::Deleted)
             .map(|t| template_json(t, json!({"score": quality_name(t.quality), "date": date})))
             .collect();
         Ok(json!({"data": data}))
     });
-    let response = match (method == Method::GET, body) {
-        (false, _) => graph_error(
-            &state,
-            PlatformError::new(
-                code::INVALID_PARAMETER,
-                "Template creation is not simulated yet; use the world file's waba.templates.",
-            ),
-        ),
-        (true, Ok(body)) => Json(body).into_response(),
-        (true, Err(error)) => graph_error(&state, error),
-    };
-    record(&state, &method, &uri, credential.as_deref(), &response);
-    response
+    match body {
+        Ok(body) => Json(body).into_response(),
+        Err(error) => graph_error(state, error),
+    }
 }
 
 /// The fields `POST /_wasim/templates/{name}` accepts, as named in errors.

@@ -193,6 +193,29 @@ pub enum Command {
         /// What to do.
         control: TemplateControl,
     },
+    /// Create a template (`POST /{waba-id}/message_templates`,
+    /// `POST /v1/configs/templates`); it goes through review.
+    CreateTemplate {
+        /// Which surface.
+        surface: Surface,
+        /// The bearer token or `D360-API-KEY` presented.
+        credential: Option<String>,
+        /// The WABA id of the Graph path.
+        waba_id: Option<String>,
+        /// The JSON body.
+        body: Value,
+    },
+    /// Delete a template by name (every language).
+    DeleteTemplate {
+        /// Which surface.
+        surface: Surface,
+        /// The bearer token or `D360-API-KEY` presented.
+        credential: Option<String>,
+        /// The WABA id of the Graph path.
+        waba_id: Option<String>,
+        /// The template's name.
+        name: String,
+    },
     /// `POST /{template-id}/unpause` on the Cloud API.
     UnpauseTemplate {
         /// The bearer token presented.
@@ -243,6 +266,8 @@ pub enum Reply {
     AccessTokenRotated(secret::Secret),
     /// A 360dialog webhook was stored.
     D360WebhookSet(D360Webhook),
+    /// A template was created (in review); its id.
+    TemplateCreated(String),
     /// Done, with a word on what was done.
     Message(String),
     /// A control command named something that does not exist.
@@ -698,6 +723,32 @@ impl World {
                     Err(message) => Reply::Invalid(message),
                 }
             }
+            Command::CreateTemplate {
+                surface,
+                credential,
+                waba_id,
+                body,
+            } => match self.authorize_templates(surface, credential.as_deref(), waba_id.as_deref())
+            {
+                Err(reply) => reply,
+                Ok(()) => match self.create_template(now, &body, &mut effects) {
+                    Ok(index) => Reply::TemplateCreated(self.templates[index].id.clone()),
+                    Err(error) => Reply::Rejected(error),
+                },
+            },
+            Command::DeleteTemplate {
+                surface,
+                credential,
+                waba_id,
+                name,
+            } => match self.authorize_templates(surface, credential.as_deref(), waba_id.as_deref())
+            {
+                Err(reply) => reply,
+                Ok(()) => match self.delete_template(now, &name, &mut effects) {
+                    Ok(()) => Reply::Message("deleted".to_owned()),
+                    Err(error) => Reply::Rejected(error),
+                },
+            },
             Command::UnpauseTemplate {
                 credential,
                 template_id,
@@ -894,6 +945,7 @@ impl World {
             Timer::TemplateUnpause { template, epoch } => {
                 self.pause_ended(at, template, epoch, effects);
             }
+            Timer::TemplateReview { template } => self.review_ended(at, template, effects),
             Timer::Status {
                 message_id,
                 status,

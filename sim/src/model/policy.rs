@@ -142,6 +142,11 @@ pub struct Policy {
     /// Hours of the first and second pause of a `RED` template; the next one
     /// disables it (§5.2: 3 h, 6 h, disabled).
     pub pause_hours: Vec<u64>,
+    /// Virtual milliseconds a new template waits in review (`PENDING`). Meta says
+    /// minutes to 24 h; default 300000 (5 min).
+    pub template_review_ms: u64,
+    /// The share of new templates review rejects (drawn from the seed). Default 0/1.
+    pub template_rejection_ratio: Ratio,
 }
 
 impl Policy {
@@ -180,6 +185,8 @@ impl Policy {
             pacing_bad_ratio: Ratio::new(1, 10),
             template_negative_ratio: Ratio::new(1, 100),
             pause_hours: vec![3, 6],
+            template_review_ms: 300_000,
+            template_rejection_ratio: Ratio::new(0, 1),
         };
         match name {
             "2024-05" => Some(base),

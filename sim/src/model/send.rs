@@ -477,11 +477,9 @@ fn parse_template(world: &World, template: Option<&Value>) -> Result<Content, Pl
             )));
         }
     };
-    let Some(index) = world
-        .templates
-        .iter()
-        .position(|t| t.name == name && t.language == language)
-    else {
+    let Some(index) = world.templates.iter().position(|t| {
+        t.name == name && t.language == language && t.status != TemplateStatus::Deleted
+    }) else {
         return Err(PlatformError::new(
             code::TEMPLATE_NOT_FOUND,
             format!("template name ({name}) does not exist in {language}"),

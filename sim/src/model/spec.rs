@@ -182,6 +182,8 @@ pub enum TemplateStatus {
     Paused,
     /// Disabled after repeated pauses.
     Disabled,
+    /// Deleted (kept so ids stay stable; never listed or sent).
+    Deleted,
 }
 
 /// Template quality rating.

@@ -164,6 +164,8 @@ pub(crate) enum Timer {
     PacingDecision { template: usize, round: u64 },
     /// A template's timed pause ends (if it is still pause `epoch`).
     TemplateUnpause { template: usize, epoch: u64 },
+    /// A new template's review ends.
+    TemplateReview { template: usize },
 }
 
 /// The recipients of a world: the named ones, then `count` generated from the seed.

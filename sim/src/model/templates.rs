@@ -519,3 +519,244 @@ pub fn quality_name(quality: Quality) -> &'static str {
 fn template_id_number(id: &str) -> Value {
     id.parse::<u64>().map_or_else(|_| json!(id), |n| json!(n))
 }
+
+/// Longest template name (reference §9.7: 512).
+pub const TEMPLATE_NAME_CHARS_MAX: usize = 512;
+
+/// Counts `{{n}}` placeholders in a component's text.
+fn placeholders(text: &str) -> u32 {
+    let count = text.matches("{{").count();
+    u32::try_from(count).unwrap_or(u32::MAX)
+}
+
+impl World {
+    /// Checks a template-management credential: the bearer token with the WABA of
+    /// the path on Graph, a known key on 360dialog.
+    pub(crate) fn authorize_templates(
+        &self,
+        surface: super::Surface,
+        credential: Option<&str>,
+        waba_id: Option<&str>,
+    ) -> Result<(), super::Reply> {
+        match surface {
+            super::Surface::Graph => {
+                if credential != Some(self.spec.access_token.expose()) {
+                    return Err(super::Reply::Rejected(super::PlatformError::new(
+                        code::ACCESS_TOKEN,
+                        "The access token could not be decrypted or is not valid.",
+                    )));
+                }
+                if waba_id != Some(self.spec.waba.id.as_str()) {
+                    return Err(super::Reply::Rejected(super::PlatformError::new(
+                        code::INVALID_PARAMETER,
+                        format!(
+                            "Unsupported request. Object with ID '{}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.",
+                            waba_id.unwrap_or_default()
+                        ),
+                    )));
+                }
+                Ok(())
+            }
+            super::Surface::D360 => self.d360_phone_for_key(credential).map(|_| ()),
+        }
+    }
+
+    /// [`World::authorize_templates`] for reading on Graph.
+    pub fn authorize_templates_graph(
+        &self,
+        credential: Option<&str>,
+        waba_id: &str,
+    ) -> Result<(), super::PlatformError> {
+        match self.authorize_templates(super::Surface::Graph, credential, Some(waba_id)) {
+            Ok(()) => Ok(()),
+            Err(super::Reply::Rejected(error)) => Err(error),
+            Err(_) => Err(super::PlatformError::new(
+                code::ACCESS_TOKEN,
+                "The access token could not be decrypted or is not valid.",
+            )),
+        }
+    }
+
+    /// Creates a template from a Graph-shaped body; it waits in review.
+    pub(crate) fn create_template(
+        &mut self,
+        at: SimTime,
+        body: &Value,
+        effects: &mut Vec<Effect>,
+    ) -> Result<usize, super::PlatformError> {
+        let invalid = |message: String| super::PlatformError::new(code::INVALID_PARAMETER, message);
+        let field = |name: &str| -> Result<String, super::PlatformError> {
+            match body.get(name) {
+                Some(Value::String(text)) if !text.is_empty() => Ok(text.clone()),
+                Some(other) => Err(invalid(format!(
+                    "Param {name} must be a non-empty string, got {other}."
+                ))),
+                None => Err(invalid(format!("The parameter {name} is required."))),
+            }
+        };
+        let name = field("name")?;
+        if name.chars().count() > TEMPLATE_NAME_CHARS_MAX
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err(invalid(format!(
+                "Param name must be at most {TEMPLATE_NAME_CHARS_MAX} lowercase letters, digits and underscores, got `{name}`."
+            )));
+        }
+        let language = field("language")?;
+        let category = match field("category")?.as_str() {
+            "MARKETING" => Category::Marketing,
+            "UTILITY" => Category::Utility,
+            "AUTHENTICATION" => Category::Authentication,
+            other => {
+                return Err(invalid(format!(
+                    "Param category must be one of MARKETING, UTILITY, AUTHENTICATION, got `{other}`."
+                )));
+            }
+        };
+        let components = match body.get("components") {
+            Some(Value::Array(components)) if !components.is_empty() => components.clone(),
+            _ => {
+                return Err(invalid(
+                    "The parameter components is required: a non-empty array.".to_owned(),
+                ));
+            }
+        };
+        let mut body_parameters = 0;
+        let mut header_parameters = 0;
+        for component in &components {
+            let text = component["text"].as_str().unwrap_or_default();
+            match component["type"]
+                .as_str()
+                .map(str::to_ascii_uppercase)
+                .as_deref()
+            {
+                Some("BODY") => body_parameters += placeholders(text),
+                Some("HEADER") => header_parameters += placeholders(text),
+                Some("FOOTER" | "BUTTONS") => {}
+                other => {
+                    return Err(invalid(format!(
+                        "Param components[].type must be HEADER, BODY, FOOTER or BUTTONS, got {other:?}."
+                    )));
+                }
+            }
+        }
+        if self.templates.iter().any(|t| {
+            t.name == name && t.language == language && t.status != TemplateStatus::Deleted
+        }) {
+            return Err(invalid(format!(
+                "Content in this language already exists: template {name} in {language}."
+            )));
+        }
+        let id = format!("1300000000{:05}", self.templates.len() + 1);
+        self.templates.push(super::Template {
+            id: id.clone(),
+            name: name.clone(),
+            language,
+            category,
+            status: TemplateStatus::Pending,
+            quality: Quality::Unknown,
+            body_parameters,
+            header_parameters,
+            life: TemplateLife {
+                created: true,
+                ..TemplateLife::default()
+            },
+        });
+        let index = self.templates.len() - 1;
+        effects.push(Effect::Trace {
+            at,
+            event: TraceEvent::TemplateStatus {
+                template: name,
+                event: "PENDING".to_owned(),
+                detail: format!("created as {id}; in review"),
+            },
+        });
+        self.schedule(
+            at.plus_ms(self.policy.template_review_ms),
+            Timer::TemplateReview { template: index },
+        );
+        Ok(index)
+    }
+
+    /// A review ends: approved, or rejected by the seeded rejection ratio.
+    pub(crate) fn review_ended(&mut self, at: SimTime, index: usize, effects: &mut Vec<Effect>) {
+        if self.templates[index].status != TemplateStatus::Pending {
+            return;
+        }
+        let rejected = self
+            .feedback_rng
+            .chance(self.policy.template_rejection_ratio);
+        let (status, event, reason) = if rejected {
+            (TemplateStatus::Rejected, "REJECTED", "INCORRECT_CATEGORY")
+        } else {
+            (TemplateStatus::Approved, "APPROVED", "NONE")
+        };
+        self.templates[index].status = status;
+        effects.push(Effect::Trace {
+            at,
+            event: TraceEvent::TemplateStatus {
+                template: self.templates[index].name.clone(),
+                event: event.to_owned(),
+                detail: format!("review ended (reason {reason})"),
+            },
+        });
+        let mut value = self.template_status_value(index, event);
+        value["reason"] = json!(reason);
+        self.emit_account_change(at, "message_template_status_update", value);
+    }
+
+    /// Deletes every language of template `name`.
+    pub(crate) fn delete_template(
+        &mut self,
+        at: SimTime,
+        name: &str,
+        effects: &mut Vec<Effect>,
+    ) -> Result<(), super::PlatformError> {
+        let indices: Vec<usize> = (0..self.templates.len())
+            .filter(|i| {
+                self.templates[*i].name == name
+                    && self.templates[*i].status != TemplateStatus::Deleted
+            })
+            .collect();
+        if indices.is_empty() {
+            return Err(super::PlatformError::new(
+                code::INVALID_PARAMETER,
+                format!("Message template \"{name}\" not found."),
+            ));
+        }
+        for index in indices {
+            self.templates[index].status = TemplateStatus::Deleted;
+            // Messages still held can no longer be sent.
+            let held = self.templates[index]
+                .life
+                .pacing
+                .take()
+                .map(|pacing| pacing.held)
+                .unwrap_or_default();
+            for (message_id, _) in held {
+                self.schedule(
+                    at,
+                    Timer::Status {
+                        message_id,
+                        status: StatusKind::Failed,
+                        error_code: Some(code::TEMPLATE_NOT_FOUND),
+                    },
+                );
+            }
+            effects.push(Effect::Trace {
+                at,
+                event: TraceEvent::TemplateStatus {
+                    template: name.to_owned(),
+                    event: "DELETED".to_owned(),
+                    detail: "deleted: sends fail with 132001".to_owned(),
+                },
+            });
+            let mut value = self.template_status_value(index, "DELETED");
+            value["reason"] = Value::Null;
+            self.emit_account_change(at, "message_template_status_update", value);
+        }
+        Ok(())
+    }
+}
