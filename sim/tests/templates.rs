@@ -524,3 +524,73 @@ fn review_rejects_by_the_seeded_ratio_and_deleting_drops_held_messages() {
         Some(132_001)
     );
 }
+
+#[test]
+fn quality_follows_the_feedback_of_each_window_of_sent_messages() {
+    let mut world = world_with("[policy]\nquality_window = 4\n");
+    control(
+        &mut world,
+        SimTime::ZERO,
+        "order_update",
+        TemplateControl::Negative("1/1".parse().expect("ratio")),
+    );
+    let mut effects = Vec::new();
+    for (i, to) in PEOPLE.iter().take(3).enumerate() {
+        let outcome = world.apply(
+            SimTime::from_ms(i as u64 * 10_000),
+            Command::SendMessage {
+                surface: wasim_sim::model::Surface::Graph,
+                credential: Some(TOKEN.to_owned()),
+                phone_number_id: Some(US_NUMBER.to_owned()),
+                body: order_update(to),
+            },
+        );
+        effects.extend(outcome.effects);
+    }
+    assert!(
+        template_webhooks(&effects).is_empty(),
+        "the window is not full yet"
+    );
+    // An undeliverable message draws no feedback.
+    send_from(
+        &mut world,
+        SimTime::from_ms(40_000),
+        US_NUMBER,
+        order_update("999131026"),
+    );
+    let outcome = world.apply(
+        SimTime::from_ms(50_000),
+        Command::SendMessage {
+            surface: wasim_sim::model::Surface::Graph,
+            credential: Some(TOKEN.to_owned()),
+            phone_number_id: Some(US_NUMBER.to_owned()),
+            body: order_update(PEOPLE[3]),
+        },
+    );
+    let hooks = template_webhooks(&outcome.effects);
+    assert_eq!(
+        hooks[0].1["new_quality_score"], "RED",
+        "4 of 4 reacted badly"
+    );
+    assert_eq!(hooks[1].1["event"], "PAUSED");
+    // With no bad reactions quality stays GREEN: no webhook at all.
+    let mut world = world_with("[policy]\nquality_window = 2\n");
+    control(
+        &mut world,
+        SimTime::ZERO,
+        "order_update",
+        TemplateControl::Negative("0/1".parse().expect("ratio")),
+    );
+    for to in PEOPLE.iter().take(4) {
+        let outcome = world.apply(
+            SimTime::ZERO,
+            Command::SendMessage {
+                surface: wasim_sim::model::Surface::Graph,
+                credential: Some(TOKEN.to_owned()),
+                phone_number_id: Some(US_NUMBER.to_owned()),
+                body: order_update(to),
+            },
+        );
+        assert!(template_webhooks(&outcome.effects).is_empty());
+    }
+}

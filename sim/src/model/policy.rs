@@ -147,6 +147,14 @@ pub struct Policy {
     pub template_review_ms: u64,
     /// The share of new templates review rejects (drawn from the seed). Default 0/1.
     pub template_rejection_ratio: Ratio,
+    /// Sent messages per quality measurement of a template: after each window
+    /// its quality is recomputed from the negative feedback drawn. Default 50.
+    pub quality_window: u32,
+    /// Negative share in a window at which quality drops to `YELLOW`. Default 1/20.
+    pub quality_yellow_ratio: Ratio,
+    /// Negative share in a window at which quality drops to `RED` (which pauses
+    /// the template). Default 1/5.
+    pub quality_red_ratio: Ratio,
 }
 
 impl Policy {
@@ -187,6 +195,9 @@ impl Policy {
             pause_hours: vec![3, 6],
             template_review_ms: 300_000,
             template_rejection_ratio: Ratio::new(0, 1),
+            quality_window: 50,
+            quality_yellow_ratio: Ratio::new(1, 20),
+            quality_red_ratio: Ratio::new(1, 5),
         };
         match name {
             "2024-05" => Some(base),

@@ -284,7 +284,14 @@ pub(super) fn send(
     });
     match template_index {
         Some(index) if held => world.hold(index, now, &message_id, fate, effects),
-        _ => schedule_lifecycle(world, now, &message_id, fate),
+        Some(index) => {
+            let delivered = matches!(fate, Fate::Deliver { .. });
+            schedule_lifecycle(world, now, &message_id, fate);
+            if delivered {
+                world.template_feedback(now, index, effects);
+            }
+        }
+        None => schedule_lifecycle(world, now, &message_id, fate),
     }
     Reply::Sent {
         input: outgoing.input,

@@ -77,6 +77,8 @@ pub struct TemplateLife {
     pub negative: Option<Ratio>,
     /// The pacing round in progress, if any.
     pub pacing: Option<Pacing>,
+    /// Sent messages and negative reactions in the current quality window.
+    pub window: (u32, u32),
 }
 
 impl World {
@@ -518,6 +520,46 @@ pub fn quality_name(quality: Quality) -> &'static str {
 /// A template id as the webhooks write it: an integer when it is digits.
 fn template_id_number(id: &str) -> Value {
     id.parse::<u64>().map_or_else(|_| json!(id), |n| json!(n))
+}
+
+impl World {
+    /// One more message of template `index` went out: its recipient's reaction is
+    /// drawn, and at the end of each `quality_window` the quality is recomputed
+    /// (`GREEN`, `YELLOW` at `quality_yellow_ratio`, `RED` at `quality_red_ratio`,
+    /// which pauses the template).
+    pub(crate) fn template_feedback(
+        &mut self,
+        at: SimTime,
+        index: usize,
+        effects: &mut Vec<Effect>,
+    ) {
+        let negative = self.templates[index]
+            .life
+            .negative
+            .unwrap_or(self.policy.template_negative_ratio);
+        let bad = self.feedback_rng.chance(negative);
+        let window = self.policy.quality_window.max(1);
+        let (sent, negatives) = &mut self.templates[index].life.window;
+        *sent += 1;
+        *negatives += u32::from(bad);
+        if *sent < window {
+            return;
+        }
+        let (sent, negatives) = (u64::from(*sent), u64::from(*negatives));
+        self.templates[index].life.window = (0, 0);
+        let reaches = |ratio: Ratio| {
+            ratio.numerator > 0
+                && negatives * u64::from(ratio.denominator) >= sent * u64::from(ratio.numerator)
+        };
+        let quality = if reaches(self.policy.quality_red_ratio) {
+            Quality::Red
+        } else if reaches(self.policy.quality_yellow_ratio) {
+            Quality::Yellow
+        } else {
+            Quality::Green
+        };
+        self.set_quality(at, index, quality, effects);
+    }
 }
 
 /// Longest template name (reference §9.7: 512).
