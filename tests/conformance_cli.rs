@@ -96,6 +96,7 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("stale-token", "key-rotation", "KEY-001"),
     ("resend-held", "pacing-released", "TPL-001"),
     ("ignore-pause", "pause-escalation", "TPL-002"),
+    ("ignore-pause", "pacing-paused", "TPL-003"),
 ];
 
 #[test]

@@ -92,6 +92,7 @@ pub const CATALOG: &[Check] = &[
     sending::ONLY_CURRENT_KEY,
     templates::HELD_NOT_RESENT,
     templates::PAUSED_NOT_SENT,
+    templates::STOP_ON_PAUSE_WEBHOOK,
 ];
 
 /// The check called `id`.

@@ -139,6 +139,92 @@ fn paused_not_sent(evidence: &Evidence<'_>) -> Judgement {
     }
 }
 
+/// TPL-003.
+pub const STOP_ON_PAUSE_WEBHOOK: Check = Check {
+    id: "TPL-003",
+    severity: Severity::Must,
+    rule: "Once a PAUSED or DISABLED template webhook is acknowledged, send that template no more until it is approved again",
+    reference: "whatsapp-platform.md §5.3",
+    rationale: "The message_template_status_update webhook is the platform telling the \
+                integration to stop; an integration that learns only from 132015 answers \
+                still sends into every pause.",
+    judge: stop_on_pause_webhook,
+};
+
+fn stop_on_pause_webhook(evidence: &Evidence<'_>) -> Judgement {
+    // Deliveries announcing a pause: delivery id -> template.
+    let mut announcing: BTreeMap<u64, String> = BTreeMap::new();
+    // Templates whose pause the integration has acknowledged: template -> ack seq.
+    let mut told: BTreeMap<String, u64> = BTreeMap::new();
+    let mut announced = 0usize;
+    let mut proof = Vec::new();
+    for (record, event) in evidence.events() {
+        match event {
+            TraceEvent::WebhookEmitted {
+                delivery_id,
+                field,
+                body,
+                ..
+            } if field == "message_template_status_update" => {
+                for entry in body["entry"].as_array().into_iter().flatten() {
+                    for change in entry["changes"].as_array().into_iter().flatten() {
+                        let value = &change["value"];
+                        if matches!(value["event"].as_str(), Some("PAUSED" | "DISABLED"))
+                            && let Some(name) = value["message_template_name"].as_str()
+                        {
+                            announcing.insert(*delivery_id, name.to_owned());
+                        }
+                    }
+                }
+            }
+            TraceEvent::WebhookAttempt {
+                delivery_id,
+                copy,
+                http_status: Some(200..=299),
+                ..
+            } if copy == "original" => {
+                if let Some(template) = announcing.remove(delivery_id) {
+                    announced += 1;
+                    told.insert(template, record.seq);
+                }
+            }
+            TraceEvent::TemplateStatus {
+                template, event, ..
+            } if event == "APPROVED" => {
+                told.remove(template);
+            }
+            TraceEvent::MessageAccepted {
+                template: Some(template),
+                ..
+            }
+            | TraceEvent::MessageRejected {
+                template: Some(template),
+                ..
+            } => {
+                if let Some(ack) = told.get(template) {
+                    proof.push(*ack);
+                    proof.push(record.seq);
+                }
+            }
+            _ => {}
+        }
+    }
+    if announced == 0 {
+        return Judgement::NotApplicable("no pause webhook was acknowledged".to_owned());
+    }
+    if proof.is_empty() {
+        Judgement::Pass(format!("{announced} pause webhook(s) heeded"))
+    } else {
+        proof.sort_unstable();
+        proof.dedup();
+        Judgement::Fail {
+            message: "a template was sent after its PAUSED/DISABLED webhook was acknowledged"
+                .to_owned(),
+            proof,
+        }
+    }
+}
+
 /// Refused sends cited per failure.
 const PROOF_SENDS: usize = 4;
 
@@ -220,6 +306,51 @@ mod tests {
             code,
             title: "Template is Paused".to_owned(),
         }
+    }
+
+    #[test]
+    fn sending_after_an_acknowledged_pause_webhook_fails() {
+        let emitted = TraceEvent::WebhookEmitted {
+            delivery_id: 7,
+            field: "message_template_status_update".to_owned(),
+            route: "waba".to_owned(),
+            changes: 1,
+            body: serde_json::json!({"entry": [{"changes": [{"value": {
+                "event": "PAUSED", "message_template_name": "spring_sale"}}]}]}),
+        };
+        let ack = TraceEvent::WebhookAttempt {
+            delivery_id: 7,
+            attempt: 1,
+            copy: "original".to_owned(),
+            destination: "meta".to_owned(),
+            after_seq: 0,
+            url: String::new(),
+            http_status: Some(200),
+            latency_ms: 1,
+            error: None,
+        };
+        let after = vec![
+            (0, emitted.clone()),
+            (0, ack.clone()),
+            (1, refused(132_015)),
+        ];
+        assert!(
+            matches!(judge(&STOP_ON_PAUSE_WEBHOOK, after), Judgement::Fail { proof, .. } if proof == vec![1, 2])
+        );
+        let approved = vec![
+            (0, emitted.clone()),
+            (0, ack.clone()),
+            (1, paused("APPROVED")),
+            (2, accepted("w", "55", "accepted")),
+        ];
+        assert!(matches!(
+            judge(&STOP_ON_PAUSE_WEBHOOK, approved),
+            Judgement::Pass(_)
+        ));
+        assert!(matches!(
+            judge(&STOP_ON_PAUSE_WEBHOOK, vec![(0, emitted)]),
+            Judgement::NotApplicable(_)
+        ));
     }
 
     #[test]
