@@ -97,6 +97,7 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("resend-held", "pacing-released", "TPL-001"),
     ("ignore-pause", "pause-escalation", "TPL-002"),
     ("ignore-pause", "pacing-paused", "TPL-003"),
+    ("auto-unpause", "pacing-paused", "TPL-004"),
 ];
 
 #[test]

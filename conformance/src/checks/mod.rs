@@ -93,6 +93,7 @@ pub const CATALOG: &[Check] = &[
     templates::HELD_NOT_RESENT,
     templates::PAUSED_NOT_SENT,
     templates::STOP_ON_PAUSE_WEBHOOK,
+    templates::NO_REFLEX_UNPAUSE,
 ];
 
 /// The check called `id`.

@@ -225,6 +225,63 @@ fn stop_on_pause_webhook(evidence: &Evidence<'_>) -> Judgement {
     }
 }
 
+/// How soon after a pacing pause an unpause counts as a reflex, in virtual ms.
+pub const REFLEX_MS: u64 = 60_000;
+
+/// TPL-004.
+pub const NO_REFLEX_UNPAUSE: Check = Check {
+    id: "TPL-004",
+    severity: Severity::Must,
+    rule: "A template paused by pacing is unpaused only deliberately, never by reflex within a minute",
+    reference: "whatsapp-platform.md §4",
+    rationale: "A pacing pause means recipients reacted badly; unpausing at once by API \
+                sends the same content again and heads for a second pause and disablement.",
+    judge: no_reflex_unpause,
+};
+
+fn no_reflex_unpause(evidence: &Evidence<'_>) -> Judgement {
+    let mut pauses: Vec<(u64, u64)> = Vec::new();
+    let mut proof = Vec::new();
+    for (record, event) in evidence.events() {
+        match event {
+            TraceEvent::TemplateStatus { event, detail, .. }
+                if event == "PAUSED" && detail.contains("by pacing") =>
+            {
+                pauses.push((record.seq, record.at_ms));
+            }
+            TraceEvent::Request { method, path, .. }
+                if method == "POST" && path.ends_with("/unpause") =>
+            {
+                if let Some((seq, _)) = pauses
+                    .iter()
+                    .rev()
+                    .find(|(_, at)| record.at_ms < at + REFLEX_MS)
+                {
+                    proof.push(*seq);
+                    proof.push(record.seq);
+                }
+            }
+            _ => {}
+        }
+    }
+    if pauses.is_empty() {
+        return Judgement::NotApplicable("no template was paused by pacing".to_owned());
+    }
+    if proof.is_empty() {
+        Judgement::Pass(format!(
+            "{} pacing pause(s) left for a person to review",
+            pauses.len()
+        ))
+    } else {
+        proof.sort_unstable();
+        proof.dedup();
+        Judgement::Fail {
+            message: "a template paused by pacing was unpaused by API within a minute".to_owned(),
+            proof,
+        }
+    }
+}
+
 /// Refused sends cited per failure.
 const PROOF_SENDS: usize = 4;
 
@@ -349,6 +406,37 @@ mod tests {
         ));
         assert!(matches!(
             judge(&STOP_ON_PAUSE_WEBHOOK, vec![(0, emitted)]),
+            Judgement::NotApplicable(_)
+        ));
+    }
+
+    #[test]
+    fn an_unpause_right_after_a_pacing_pause_fails() {
+        let pause = TraceEvent::TemplateStatus {
+            template: "spring_sale".to_owned(),
+            event: "PAUSED".to_owned(),
+            detail: "FIRST_PAUSE by pacing: sends fail with 132015 until unpaused by hand"
+                .to_owned(),
+        };
+        let unpause = TraceEvent::Request {
+            surface: "graph".to_owned(),
+            method: "POST".to_owned(),
+            path: "/v23.0/120000000000001/unpause".to_owned(),
+            credential: None,
+            http_status: 200,
+            error_code: None,
+        };
+        let reflex = vec![(0, pause.clone()), (10, unpause.clone())];
+        assert!(
+            matches!(judge(&NO_REFLEX_UNPAUSE, reflex), Judgement::Fail { proof, .. } if proof == vec![0, 1])
+        );
+        let later = vec![(0, pause.clone()), (REFLEX_MS, unpause)];
+        assert!(matches!(
+            judge(&NO_REFLEX_UNPAUSE, later),
+            Judgement::Pass(_)
+        ));
+        assert!(matches!(
+            judge(&NO_REFLEX_UNPAUSE, vec![]),
             Judgement::NotApplicable(_)
         ));
     }

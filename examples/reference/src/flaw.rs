@@ -36,6 +36,9 @@ pub enum Flaw {
     /// Ignores template pauses (`message_template_status_update` webhooks and
     /// 132015/132016 answers) and keeps sending a paused template.
     IgnorePause,
+    /// Unpauses a template by API (`POST /{template-id}/unpause`) as soon as its
+    /// `PAUSED` webhook arrives, instead of fixing what paused it.
+    AutoUnpause,
 }
 
 impl Flaw {
@@ -54,6 +57,7 @@ impl Flaw {
         Flaw::StaleToken,
         Flaw::ResendHeld,
         Flaw::IgnorePause,
+        Flaw::AutoUnpause,
     ];
 
     /// The flaw's name on the command line (`--flaw NAME`).
@@ -72,6 +76,7 @@ impl Flaw {
             Flaw::StaleToken => "stale-token",
             Flaw::ResendHeld => "resend-held",
             Flaw::IgnorePause => "ignore-pause",
+            Flaw::AutoUnpause => "auto-unpause",
         }
     }
 
@@ -109,6 +114,7 @@ impl Flaw {
             Flaw::IgnorePause => {
                 "ignores template pauses (status webhooks, 132015/132016) and keeps sending"
             }
+            Flaw::AutoUnpause => "unpauses a template by API as soon as its PAUSED webhook arrives",
         }
     }
 
@@ -162,6 +168,7 @@ mod tests {
     fn the_template_flaws_have_their_names() {
         assert_eq!("resend-held".parse(), Ok(Flaw::ResendHeld));
         assert_eq!("ignore-pause".parse(), Ok(Flaw::IgnorePause));
+        assert_eq!("auto-unpause".parse(), Ok(Flaw::AutoUnpause));
     }
 
     #[test]

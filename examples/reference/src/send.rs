@@ -3,6 +3,9 @@
 //! Throughput (130429) and pair-rate (131056) errors are retried at most 3 times,
 //! after 200, 400 and 800 ms; a bad token (HTTP 401 / code 190) and every other
 //! error (a paused or disabled template's 132015/132016 among them) are not retried.
+//!
+//! The client can also ask to unpause a template (`POST /{template-id}/unpause`,
+//! once, never retried); only flaw `auto-unpause` does.
 
 use std::time::Duration;
 
@@ -95,10 +98,22 @@ impl Failure {
     }
 }
 
+/// What the Cloud API answered to an unpause request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Unpause {
+    /// `{"success": true}`: the template is unpaused.
+    Success,
+    /// `{"success": false, "reason": ...}`: refused, and why.
+    Refused(String),
+}
+
 /// The Cloud API as the integration uses it.
 #[derive(Debug, Clone)]
 pub(crate) struct Graph {
     client: reqwest::Client,
+    /// `WASIM_GRAPH_URL`, without a trailing slash.
+    base_url: String,
+    /// The messages endpoint of our number.
     url: String,
     token: std::sync::Arc<std::sync::Mutex<String>>,
     flaw: Option<Flaw>,
@@ -111,6 +126,7 @@ impl Graph {
             client: reqwest::Client::builder()
                 .timeout(REQUEST_TIMEOUT)
                 .build()?,
+            base_url: config.graph_url.clone(),
             url: config.messages_url(),
             token: std::sync::Arc::new(std::sync::Mutex::new(config.access_token.clone())),
             flaw: config.flaw,
@@ -161,6 +177,33 @@ impl Graph {
                 tokio::time::sleep(delay).await;
             }
         }
+    }
+
+    /// Asks once (no retries) to unpause template `template_id` (its digits):
+    /// `POST {graph_url}/v23.0/{template_id}/unpause` with body `{}`. The answer
+    /// says whether it was unpaused; a failure is an error answer or no answer.
+    pub(crate) async fn unpause(&self, template_id: &str) -> Result<Unpause, Failure> {
+        let url = format!("{}/v23.0/{template_id}/unpause", self.base_url);
+        let response = self
+            .client
+            .post(url)
+            .bearer_auth(self.current_token())
+            .header("Content-Type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .map_err(|error| Failure {
+                http_status: None,
+                code: None,
+                detail: format!("no answer: {}", error.without_url()),
+            })?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.map_err(|error| Failure {
+            http_status: Some(status),
+            code: None,
+            detail: format!("HTTP {status}, unreadable body: {}", error.without_url()),
+        })?;
+        read_unpause_answer(status, &bytes)
     }
 
     /// Uses `token` from now on (the operator replaced the old one).
@@ -230,6 +273,35 @@ pub(crate) fn read_answer(status: u16, body: &[u8]) -> Result<Accepted, Failure>
             detail: format!("HTTP {status} without messages[0].id"),
         });
     }
+    Err(error_failure(status, &json))
+}
+
+/// What an unpause answer says: `{"success": true}`, or `{"success": false,
+/// "reason": ...}`; an error answer (or a success without `success`) is a failure.
+pub(crate) fn read_unpause_answer(status: u16, body: &[u8]) -> Result<Unpause, Failure> {
+    let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    if !(200..300).contains(&status) {
+        return Err(error_failure(status, &json));
+    }
+    match json.get("success").and_then(Value::as_bool) {
+        Some(true) => Ok(Unpause::Success),
+        Some(false) => {
+            let reason = json
+                .get("reason")
+                .and_then(Value::as_str)
+                .unwrap_or("no reason given");
+            Ok(Unpause::Refused(reason.replace('\n', " ")))
+        }
+        None => Err(Failure {
+            http_status: Some(status),
+            code: None,
+            detail: format!("HTTP {status} without a boolean `success`"),
+        }),
+    }
+}
+
+/// The failure a Graph error answer (`{"error": {"code", "message"}}`) describes.
+fn error_failure(status: u16, json: &Value) -> Failure {
     let code = json.pointer("/error/code").and_then(Value::as_u64);
     let message = json
         .pointer("/error/message")
@@ -239,11 +311,11 @@ pub(crate) fn read_answer(status: u16, body: &[u8]) -> Result<Accepted, Failure>
         Some(code) => format!("HTTP {status}, code {code}: {message}"),
         None => format!("HTTP {status}: {message}"),
     };
-    Err(Failure {
+    Failure {
         http_status: Some(status),
         code,
         detail: detail.replace('\n', " "),
-    })
+    }
 }
 
 #[cfg(test)]
@@ -368,6 +440,36 @@ mod tests {
                 held: true
             })
         );
+    }
+
+    #[test]
+    fn unpause_answers_are_read_as_success_refusal_or_failure() {
+        assert_eq!(
+            read_unpause_answer(200, br#"{"success": true}"#),
+            Ok(Unpause::Success)
+        );
+        assert_eq!(
+            read_unpause_answer(
+                200,
+                br#"{"success": false, "reason": "template is not paused"}"#
+            ),
+            Ok(Unpause::Refused("template is not paused".to_owned()))
+        );
+        assert_eq!(
+            read_unpause_answer(200, br#"{"success": false}"#),
+            Ok(Unpause::Refused("no reason given".to_owned()))
+        );
+        let failure = read_unpause_answer(
+            400,
+            br#"{"error":{"message":"(#100) Unknown template","type":"OAuthException","code":100}}"#,
+        )
+        .expect_err("error");
+        assert_eq!((failure.http_status, failure.code), (Some(400), Some(100)));
+        assert!(failure.detail.contains("Unknown template"), "{failure:?}");
+        let failure = read_unpause_answer(401, b"").expect_err("error");
+        assert_eq!(failure.class(), FailureClass::BadToken);
+        assert!(read_unpause_answer(200, b"{}").is_err());
+        assert!(read_unpause_answer(200, br#"{"success": "yes"}"#).is_err());
     }
 
     #[test]

@@ -357,6 +357,13 @@ impl State {
         }
     }
 
+    /// Whether a template status `event` makes the integration ask the Cloud API
+    /// to unpause the template at once (flaw `auto-unpause`, on `PAUSED`). The
+    /// correct integration never does: it waits for the `APPROVED` webhook.
+    pub(crate) fn requests_unpause(&self, event: &str) -> bool {
+        self.has(Flaw::AutoUnpause) && event == "PAUSED"
+    }
+
     /// Whether a send answered `held_for_quality_assessment` is sent once more
     /// (flaw `resend-held`). The correct integration waits: the platform sends the
     /// held message or drops it (132015) by itself.
@@ -820,6 +827,41 @@ mod tests {
         }
     }
 
+    #[test]
+    fn only_flaw_auto_unpause_requests_an_unpause_and_only_on_paused() {
+        for flaw in Flaw::ALL.iter().copied().map(Some).chain([None]) {
+            let state = State::new(flaw);
+            assert_eq!(
+                state.requests_unpause("PAUSED"),
+                flaw == Some(Flaw::AutoUnpause),
+                "{flaw:?}"
+            );
+            for event in ["APPROVED", "DISABLED", "REJECTED", "PENDING", "paused"] {
+                assert!(!state.requests_unpause(event), "{flaw:?} {event}");
+            }
+        }
+    }
+
+    #[test]
+    fn flaw_auto_unpause_still_treats_a_paused_template_as_unusable_until_approved() {
+        let mut state = State::new(Some(Flaw::AutoUnpause));
+        assert_eq!(
+            state.on_template_status(SALE, "PAUSED"),
+            TemplateChange::Unusable
+        );
+        assert!(state.requests_unpause("PAUSED"));
+        assert!(matches!(
+            state.template_decision(SALE, "55"),
+            Decision::Skip(_)
+        ));
+        assert_eq!(
+            state.on_template_status(SALE, "APPROVED"),
+            TemplateChange::Usable
+        );
+        assert!(!state.requests_unpause("APPROVED"));
+        assert_eq!(state.template_decision(SALE, "55"), Decision::Send);
+    }
+
     /// Every decision a scripted run makes, as lines.
     fn script(flaw: Option<Flaw>) -> Vec<String> {
         let mut state = State::new(flaw);
@@ -869,6 +911,12 @@ mod tests {
         log.push(format!("{:?}", state.on_template_status(SALE, "APPROVED")));
         log.push(format!("{:?}", state.template_decision(SALE, "14")));
         log.push(format!("resends held: {}", state.resends_held()));
+        for event in ["PAUSED", "APPROVED", "DISABLED"] {
+            log.push(format!(
+                "unpause on {event}: {}",
+                state.requests_unpause(event)
+            ));
+        }
         log
     }
 
@@ -890,6 +938,7 @@ mod tests {
                 Flaw::TextOutsideWindow,
                 Flaw::ResendHeld,
                 Flaw::IgnorePause,
+                Flaw::AutoUnpause,
             ]
         );
     }

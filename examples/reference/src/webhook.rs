@@ -60,6 +60,9 @@ pub(crate) enum Event {
     TemplateStatus {
         /// The template's name (`message_template_name`).
         name: String,
+        /// The template's id (`message_template_id`, an integer on the wire), as
+        /// digits; `None` if absent or not a non-negative integer.
+        id: Option<String>,
         /// What happened, upper case: `PAUSED`, `APPROVED`, `DISABLED`, ...
         event: String,
     },
@@ -173,8 +176,22 @@ fn template_status(value: &Value) -> Result<Event, String> {
         .ok_or_else(|| format!("template status update of {name} without event"))?;
     Ok(Event::TemplateStatus {
         name,
+        id: template_id(value),
         event: event.to_ascii_uppercase(),
     })
+}
+
+/// `message_template_id` as a string of digits: Meta sends an integer (too large
+/// for some JSON readers, so a string of digits is accepted too).
+fn template_id(value: &Value) -> Option<String> {
+    match value.get("message_template_id")? {
+        Value::Number(number) => number.as_u64().map(|id| id.to_string()),
+        Value::String(text) => {
+            let text = text.trim();
+            (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())).then(|| text.to_owned())
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -301,6 +318,7 @@ mod tests {
             events[1],
             Event::TemplateStatus {
                 name: "spring_sale".to_owned(),
+                id: Some("1689556908129832".to_owned()),
                 event: "PAUSED".to_owned(),
             }
         );
@@ -314,6 +332,7 @@ mod tests {
             events[5],
             Event::TemplateStatus {
                 name: "order_update".to_owned(),
+                id: Some("1".to_owned()),
                 event: "APPROVED".to_owned(),
             }
         );
@@ -322,6 +341,50 @@ mod tests {
             matches!(events[7], Event::Ignored(_)),
             "no name: {events:?}"
         );
+    }
+
+    #[test]
+    fn the_template_id_is_read_as_digits_from_an_integer_or_a_string() {
+        let id_of = |id: Option<Value>| {
+            let mut value = json!({"event": "paused", "message_template_name": "spring_sale"});
+            if let Some(id) = id {
+                value["message_template_id"] = id;
+            }
+            let body =
+                json!({"entry": [account_change(1, "message_template_status_update", &value)]});
+            let events = parse_envelope(body.to_string().as_bytes()).expect("valid");
+            match &events[..] {
+                [Event::Clock(1), Event::TemplateStatus { name, id, event }] => {
+                    assert_eq!((name.as_str(), event.as_str()), ("spring_sale", "PAUSED"));
+                    id.clone()
+                }
+                other => panic!("{other:?}"),
+            }
+        };
+        let digits = |text: &str| Some(text.to_owned());
+        assert_eq!(
+            id_of(Some(json!(1_689_556_908_129_832_u64))),
+            digits("1689556908129832")
+        );
+        assert_eq!(id_of(Some(json!(u64::MAX))), digits(&u64::MAX.to_string()));
+        assert_eq!(
+            id_of(Some(json!("1689556908129832"))),
+            digits("1689556908129832")
+        );
+        assert_eq!(id_of(Some(json!(" 42 "))), digits("42"));
+        // No id, or one that is not a non-negative integer: the event still counts.
+        assert_eq!(id_of(None), None);
+        for bad in [
+            json!(-5),
+            json!(1.5),
+            json!(""),
+            json!("12a"),
+            json!("../x"),
+            json!(null),
+            json!([1]),
+        ] {
+            assert_eq!(id_of(Some(bad.clone())), None, "{bad}");
+        }
     }
 
     #[test]

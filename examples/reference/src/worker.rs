@@ -7,7 +7,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use crate::Flaw;
 use crate::action::{Action, Template, text_body};
-use crate::send::Graph;
+use crate::send::{Graph, Unpause};
 use crate::state::{Decision, InboundOutcome, Sent, State, StatusOutcome, TemplateChange};
 use crate::webhook::Event;
 
@@ -174,12 +174,34 @@ impl Worker {
                         .await;
                 }
             }
-            Event::TemplateStatus { name, event } => {
-                let change = lock(&self.shared).state.on_template_status(&name, &event);
+            Event::TemplateStatus { name, id, event } => {
+                let (change, unpause) = {
+                    let mut shared = lock(&self.shared);
+                    let change = shared.state.on_template_status(&name, &event);
+                    (change, shared.state.requests_unpause(&event))
+                };
                 log_template_change(&name, &event, change);
+                if unpause {
+                    self.unpause(&name, id.as_deref()).await;
+                }
             }
             Event::Clock(time) => lock(&self.shared).state.observe(Some(time)),
             Event::Ignored(what) => println!("ignore {what}"),
+        }
+    }
+
+    /// Asks the Cloud API to unpause template `name` (flaw `auto-unpause`) and
+    /// logs the answer. The template stays unusable until an `APPROVED` webhook.
+    async fn unpause(&self, name: &str, id: Option<&str>) {
+        let Some(id) = id else {
+            println!("unpause {name}: no message_template_id in the webhook (flaw auto-unpause)");
+            return;
+        };
+        println!("unpause {id} ({name}) at once (flaw auto-unpause)");
+        match self.graph.unpause(id).await {
+            Ok(Unpause::Success) => println!("unpause {id}: success"),
+            Ok(Unpause::Refused(reason)) => println!("unpause {id}: refused ({reason})"),
+            Err(failure) => println!("unpause {id}: failed ({})", failure.detail),
         }
     }
 

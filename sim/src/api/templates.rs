@@ -104,12 +104,7 @@ pub(crate) async fn object(
     let credential = extract::bearer(&headers);
     let response = state.read(|sim| {
         let world = &sim.world;
-        if credential.as_deref() != Some(world.spec().access_token.expose()) {
-            return Err(PlatformError::new(
-                code::ACCESS_TOKEN,
-                "The access token could not be decrypted or is not valid.",
-            ));
-        }
+        world.check_access_token(credential.as_deref())?;
         let Some(template) = world.templates().iter().find(|t| t.id == id) else {
             return Err(PlatformError::new(
                 code::INVALID_PARAMETER,

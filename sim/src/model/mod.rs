@@ -552,6 +552,18 @@ impl World {
         send::authenticate(self, surface, credential, phone_number_id).map(|_| ())
     }
 
+    /// Checks a Cloud API bearer token: the error is Graph's 190.
+    pub fn check_access_token(&self, credential: Option<&str>) -> Result<(), PlatformError> {
+        if credential == Some(self.spec.access_token.expose()) {
+            Ok(())
+        } else {
+            Err(PlatformError::new(
+                error::code::ACCESS_TOKEN,
+                "The access token could not be decrypted or is not valid.",
+            ))
+        }
+    }
+
     /// The phone number id a 360dialog key belongs to, or the rejection to answer.
     pub fn d360_phone_for_key(&self, credential: Option<&str>) -> Result<&str, Reply> {
         send::authenticate(self, Surface::D360, credential, None)
@@ -753,11 +765,8 @@ impl World {
                 credential,
                 template_id,
             } => {
-                if credential.as_deref() != Some(self.spec.access_token.expose()) {
-                    Reply::Rejected(PlatformError::new(
-                        error::code::ACCESS_TOKEN,
-                        "The access token could not be decrypted or is not valid.",
-                    ))
+                if let Err(error) = self.check_access_token(credential.as_deref()) {
+                    Reply::Rejected(error)
                 } else {
                     match self.unpause_by_id(now, &template_id, &mut effects) {
                         None => Reply::Rejected(PlatformError::new(

@@ -309,12 +309,9 @@ pub(super) fn authenticate(
 ) -> Result<usize, Reply> {
     match surface {
         Surface::Graph => {
-            if credential != Some(world.spec.access_token.expose()) {
-                return Err(Reply::Rejected(PlatformError::new(
-                    code::ACCESS_TOKEN,
-                    "The access token could not be decrypted or is not valid.",
-                )));
-            }
+            world
+                .check_access_token(credential)
+                .map_err(Reply::Rejected)?;
             let id = path_phone.unwrap_or_default();
             world.phone_numbers.iter().position(|p| p.spec.id == id).ok_or_else(|| {
                 Reply::Rejected(PlatformError::new(

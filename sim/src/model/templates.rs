@@ -582,12 +582,8 @@ impl World {
     ) -> Result<(), super::Reply> {
         match surface {
             super::Surface::Graph => {
-                if credential != Some(self.spec.access_token.expose()) {
-                    return Err(super::Reply::Rejected(super::PlatformError::new(
-                        code::ACCESS_TOKEN,
-                        "The access token could not be decrypted or is not valid.",
-                    )));
-                }
+                self.check_access_token(credential)
+                    .map_err(super::Reply::Rejected)?;
                 if waba_id != Some(self.spec.waba.id.as_str()) {
                     return Err(super::Reply::Rejected(super::PlatformError::new(
                         code::INVALID_PARAMETER,
@@ -612,10 +608,7 @@ impl World {
         match self.authorize_templates(super::Surface::Graph, credential, Some(waba_id)) {
             Ok(()) => Ok(()),
             Err(super::Reply::Rejected(error)) => Err(error),
-            Err(_) => Err(super::PlatformError::new(
-                code::ACCESS_TOKEN,
-                "The access token could not be decrypted or is not valid.",
-            )),
+            Err(_) => self.check_access_token(None),
         }
     }
 
