@@ -594,3 +594,52 @@ fn quality_follows_the_feedback_of_each_window_of_sent_messages() {
         assert!(template_webhooks(&outcome.effects).is_empty());
     }
 }
+
+/// Every template webhook the model sends, in one snapshot: quality updates,
+/// FIRST_PAUSE, UNPAUSE, SECOND_PAUSE, DISABLED (with disable_info), a review's
+/// APPROVED and a DELETED (reason null), compared with the reference's shapes
+/// (§5.3, §5.4) when the snapshot was reviewed.
+#[test]
+fn every_template_webhook_payload_matches_its_snapshot() {
+    let mut world = world();
+    let mut effects = Vec::new();
+    let red = TemplateControl::Quality(Quality::Red);
+    effects.extend(control(&mut world, SimTime::ZERO, "spring_sale", red));
+    effects.extend(world.advance(hours(3)));
+    effects.extend(control(&mut world, hours(4), "spring_sale", red));
+    effects.extend(world.advance(hours(10)));
+    effects.extend(control(&mut world, hours(11), "spring_sale", red));
+    let create = world.apply(
+        hours(12),
+        Command::CreateTemplate {
+            surface: wasim_sim::model::Surface::Graph,
+            credential: Some(TOKEN.to_owned()),
+            waba_id: Some("100000000000001".to_owned()),
+            body: json!({"name": "flash_sale", "language": "en_US", "category": "MARKETING",
+                "components": [{"type": "BODY", "text": "Sale ends {{1}}"}]}),
+        },
+    );
+    effects.extend(create.effects);
+    effects.extend(world.advance(hours(13)));
+    let delete = world.apply(
+        hours(14),
+        Command::DeleteTemplate {
+            surface: wasim_sim::model::Surface::Graph,
+            credential: Some(TOKEN.to_owned()),
+            waba_id: Some("100000000000001".to_owned()),
+            name: "flash_sale".to_owned(),
+        },
+    );
+    effects.extend(delete.effects);
+    let bodies: Vec<Value> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Webhook(d) if d.field.starts_with("message_template") => Some(d.body.clone()),
+            _ => None,
+        })
+        .collect();
+    insta::assert_snapshot!(
+        "template_webhooks",
+        serde_json::to_string_pretty(&bodies).expect("JSON")
+    );
+}

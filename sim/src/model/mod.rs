@@ -434,7 +434,10 @@ impl World {
                 quality: t.quality,
                 body_parameters: t.body_parameters,
                 header_parameters: t.header_parameters,
-                life: TemplateLife::default(),
+                life: TemplateLife {
+                    negative: t.negative,
+                    ..TemplateLife::default()
+                },
             })
             .collect();
         let recipients = state::generate_recipients(&spec, &policy, seed);

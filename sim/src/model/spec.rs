@@ -224,6 +224,10 @@ pub struct TemplateSpec {
     /// How many header parameters a send must supply. Default 0.
     #[serde(default)]
     pub header_parameters: u32,
+    /// The share of its recipients who react badly (block, report): its content
+    /// profile. Default: the policy's `template_negative_ratio`.
+    #[serde(default)]
+    pub negative: Option<Ratio>,
 }
 
 fn approved() -> TemplateStatus {
@@ -339,6 +343,7 @@ impl Default for WabaSpec {
                 quality: Quality::Green,
                 body_parameters,
                 header_parameters: 0,
+                negative: None,
             };
         WabaSpec {
             id: "100000000000001".to_owned(),
