@@ -115,7 +115,7 @@ fn each_flawed_variant_fails_the_check_it_breaks_with_proof() {
             .iter()
             .map(|(flaw, scenario, check)| {
                 scope.spawn(move || {
-                    let out = out_dir(&format!("flaw-{flaw}"));
+                    let out = out_dir(&format!("flaw-{flaw}-{scenario}"));
                     let file = format!("scenarios/{scenario}.toml");
                     let integration = flawed(flaw);
                     let (code, stderr) = wasim(&[
