@@ -191,6 +191,14 @@ pub fn summarize(event: &TraceEvent) -> String {
         TraceEvent::AccessTokenRotated { old, new } => {
             format!("access token reset: {old} refused from now, {new} valid")
         }
+        TraceEvent::PartnerTokenIssued { token, .. } => {
+            format!("partner token {token} issued")
+        }
+        TraceEvent::ApiKeyReplaced {
+            channel_id,
+            old,
+            new,
+        } => format!("channel {channel_id} key replaced: {old} refused from now, {new} valid"),
         TraceEvent::CredentialHandedOver { credential } => {
             format!("the integration was given access token {credential}")
         }
@@ -222,7 +230,8 @@ pub fn lane(event: &TraceEvent) -> Option<Lane> {
         | TraceEvent::WebhookDropped { .. }
         | TraceEvent::WebhookSkipped { .. }
         | TraceEvent::WebhookFault { .. }
-        | TraceEvent::AccessTokenRotated { .. } => Some(Lane::Incident),
+        | TraceEvent::AccessTokenRotated { .. }
+        | TraceEvent::ApiKeyReplaced { .. } => Some(Lane::Incident),
         TraceEvent::CredentialHandedOver { .. } => Some(Lane::Step),
         TraceEvent::MessageHeld { .. } | TraceEvent::TemplateQuality { .. } => Some(Lane::Message),
         TraceEvent::PacingDecided { .. } | TraceEvent::TemplateStatus { .. } => {

@@ -280,6 +280,23 @@ pub enum TraceEvent {
         /// Fingerprint of the new one.
         new: String,
     },
+    /// A Partner API bearer token was issued.
+    PartnerTokenIssued {
+        /// Its fingerprint.
+        token: String,
+        /// Virtual time it expires.
+        expires_ms: u64,
+    },
+    /// A channel's 360dialog API key was replaced (generated anew or revoked):
+    /// every earlier key is refused from now on.
+    ApiKeyReplaced {
+        /// The channel.
+        channel_id: String,
+        /// Fingerprint of the key before.
+        old: String,
+        /// Fingerprint of the key now (a revoked placeholder after a delete).
+        new: String,
+    },
     /// The integration was given a credential (the `set_access_token` driver action).
     CredentialHandedOver {
         /// Fingerprint of the credential given.

@@ -1375,3 +1375,226 @@ async fn templates_are_managed_on_360dialog_with_the_channel_key() {
     assert_eq!(missing.status, StatusCode::BAD_REQUEST);
     assert_eq!(missing.json()["meta"]["success"], false);
 }
+
+async fn partner_call(
+    state: &Arc<AppState>,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> Answer {
+    call(
+        state,
+        graph_request(method, path, token, body.map(Value::to_string).as_deref()),
+    )
+    .await
+}
+
+async fn partner_token(state: &Arc<AppState>) -> String {
+    let answer = partner_call(
+        state,
+        "POST",
+        "/api/v2/token",
+        None,
+        Some(&json!({"username": "partner@wasim.test", "password": "wasim_test_partner_password"})),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    answer.json()["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_partner_lists_channels_rotates_a_key_and_the_old_key_is_refused() {
+    let state = start();
+    let token = partner_token(&state).await;
+    let listed = partner_call(
+        &state,
+        "GET",
+        "/api/v2/partners/wasimPA/channels?limit=2",
+        Some(&token),
+        None,
+    )
+    .await;
+    let body = listed.json();
+    assert_eq!(
+        (body["count"].clone(), body["total"].clone()),
+        (json!(2), json!(3))
+    );
+    assert_eq!(body["partner_channels"][0]["id"], "wasimCH01");
+    let filtered = partner_call(
+        &state,
+        "GET",
+        "/api/v2/partners/wasimPA/channels?filters=%7B%22id%22%3A%22wasimCH02%22%7D",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(filtered.json()["total"], 1);
+    // Before: the old key sends.
+    let old = "wasim_test_d360_key_us";
+    assert_eq!(
+        d360_post(&state, Some(old), &template(ANA, "spring_sale"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let created = partner_call(
+        &state,
+        "POST",
+        "/api/v2/partners/wasimPA/channels/wasimCH01/api_keys",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let new = created.json()["api_key"]
+        .as_str()
+        .expect("a key")
+        .to_owned();
+    let refused = d360_post(&state, Some(old), &template(ANA, "spring_sale")).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNAUTHORIZED,
+        "only the newest key works"
+    );
+    assert_eq!(
+        d360_post(&state, Some(&new), &template(PRIYA, "spring_sale"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // A second key revokes the first new one too.
+    let newer = partner_call(
+        &state,
+        "POST",
+        "/api/v2/partners/wasimPA/channels/wasimCH01/api_keys",
+        Some(&token),
+        None,
+    )
+    .await;
+    let newer = newer.json()["api_key"].as_str().expect("a key").to_owned();
+    assert_eq!(
+        d360_post(&state, Some(&new), &template(ANA, "order_update"))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    let keys = partner_call(
+        &state,
+        "GET",
+        "/api/v2/partners/wasimPA/channels/wasimCH01/api_keys",
+        Some(&token),
+        None,
+    )
+    .await;
+    let listed_keys = keys.text();
+    assert!(
+        !listed_keys.contains(&newer),
+        "keys are listed as fingerprints, never in clear"
+    );
+    let deleted = partner_call(
+        &state,
+        "DELETE",
+        "/api/v2/partners/wasimPA/channels/wasimCH01/api_keys",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status, StatusCode::OK);
+    assert_eq!(
+        d360_post(&state, Some(&newer), &template(ANA, "spring_sale"))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    let (text, records) = trace(&state).await;
+    assert!(
+        !text.contains(&newer) && !text.contains(&token),
+        "no key or token in the trace"
+    );
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r["kind"] == "api_key_replaced")
+            .count(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn partner_api_errors_use_the_partner_shape() {
+    let state = start();
+    let bad_login = partner_call(
+        &state,
+        "POST",
+        "/api/v2/token",
+        None,
+        Some(&json!({"username": "partner@wasim.test", "password": "nope"})),
+    )
+    .await;
+    assert_eq!(bad_login.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(bad_login.json()["meta"]["success"], false);
+    let none = partner_call(
+        &state,
+        "GET",
+        "/api/v2/partners/wasimPA/channels",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+    let token = partner_token(&state).await;
+    let other = partner_call(
+        &state,
+        "GET",
+        "/api/v2/partners/otherPA/channels",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+    assert!(
+        other.json()["meta"]["developer_message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Permission denied for partner otherPA")
+    );
+    let bad_page = partner_call(
+        &state,
+        "GET",
+        "/api/v2/partners/wasimPA/channels?limit=0",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(bad_page.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad_page.json()["meta"]["http_code"], 400);
+    let unknown = partner_call(
+        &state,
+        "POST",
+        "/api/v2/partners/wasimPA/channels/nope/api_keys",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    state.advance_by(24 * 3_600_000).await.expect("advance");
+    let expired = partner_call(
+        &state,
+        "GET",
+        "/api/v2/partners/wasimPA/channels",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        expired.json()["meta"]["developer_message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("expired")
+    );
+}

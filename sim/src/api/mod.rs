@@ -1,6 +1,7 @@
 //! The HTTP surfaces, one router each, served on one address and told apart by path:
 //! - [`graph`]: Meta's Cloud API (`/{version}/{phone-number-id}/messages`), bearer auth;
 //! - [`d360`]: 360dialog's messaging API (`/messages`), `D360-API-KEY` auth;
+//! - [`partner`]: 360dialog's Partner API (`/api/v2/...`), partner bearer tokens;
 //! - [`control`]: the harness's own API under `/_wasim/`, with [`webhooks`] for its
 //!   webhook paths.
 //!
@@ -12,6 +13,7 @@ pub mod d360;
 pub mod error;
 pub mod extract;
 pub mod graph;
+pub mod partner;
 pub mod templates;
 pub mod webhooks;
 
@@ -29,6 +31,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(control::router(state.clone()))
         .merge(d360::router())
+        .merge(partner::router())
         .merge(graph::router())
         .fallback(unknown_path)
         .with_state(state)

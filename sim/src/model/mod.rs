@@ -24,6 +24,7 @@ pub mod webhooks;
 
 mod inbound;
 mod marketing;
+pub mod partner;
 pub(crate) mod payload;
 mod send;
 mod state;
@@ -216,6 +217,22 @@ pub enum Command {
         /// The template's name.
         name: String,
     },
+    /// `POST /api/v2/token`: a Partner API bearer token.
+    PartnerToken {
+        /// The partner's user name.
+        username: String,
+        /// Its password.
+        password: String,
+    },
+    /// An authenticated Partner API call.
+    PartnerCall {
+        /// The bearer token presented.
+        credential: Option<String>,
+        /// The partner id of the path.
+        partner_id: String,
+        /// The call.
+        call: partner::PartnerCall,
+    },
     /// `POST /{template-id}/unpause` on the Cloud API.
     UnpauseTemplate {
         /// The bearer token presented.
@@ -266,6 +283,8 @@ pub enum Reply {
     AccessTokenRotated(secret::Secret),
     /// A 360dialog webhook was stored.
     D360WebhookSet(D360Webhook),
+    /// The Partner API's answer.
+    Partner(partner::PartnerReply),
     /// A template was created (in review); its id.
     TemplateCreated(String),
     /// Done, with a word on what was done.
@@ -396,6 +415,7 @@ pub struct World {
     business_initiated: BTreeMap<String, SimTime>,
     business_initiated_log: VecDeque<(SimTime, String)>,
     webhooks: webhooks::WebhookState,
+    partner: partner::PartnerState,
     /// When one of the WABA's utility templates was last paused (utility pacing).
     utility_paused_at: Option<SimTime>,
     pacing_rounds: u64,
@@ -465,6 +485,7 @@ impl World {
             business_initiated: BTreeMap::new(),
             business_initiated_log: VecDeque::new(),
             webhooks,
+            partner: partner::PartnerState::default(),
             utility_paused_at: None,
             pacing_rounds: 0,
             feedback_rng: SimRng::new(seed, Stream::Feedback),
@@ -783,6 +804,20 @@ impl World {
                     }
                 }
             }
+            Command::PartnerToken { username, password } => {
+                Reply::Partner(self.partner_token(now, &username, &password, &mut effects))
+            }
+            Command::PartnerCall {
+                credential,
+                partner_id,
+                call,
+            } => Reply::Partner(self.partner_call(
+                now,
+                credential.as_deref(),
+                &partner_id,
+                call,
+                &mut effects,
+            )),
             Command::RotateAccessToken => {
                 let old = self.spec.access_token.fingerprint();
                 let token = secret::Secret::from(

@@ -1,0 +1,263 @@
+//! 360dialog's Partner API under `/api/v2` (first part): `POST /token`,
+//! `GET /partners/{partner_id}/channels` (`limit`, `offset`, `filters` JSON), and
+//! `POST|GET|DELETE /partners/{partner_id}/channels/{channel_id}/api_keys`.
+//! Errors in the partner shape:
+//! `{"meta": {"success": false, "http_code": N, "developer_message": "..."}}`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use super::extract;
+use crate::model::partner::{PAGE_LIMIT_MAX, PartnerCall, PartnerReply};
+use crate::model::{Command, Reply};
+use crate::shell::AppState;
+use crate::trace::{TraceEvent, fingerprint};
+
+/// The Partner API routes.
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v2/token", any(token))
+        .route("/api/v2/partners/{partner_id}/channels", any(channels))
+        .route(
+            "/api/v2/partners/{partner_id}/channels/{channel_id}/api_keys",
+            any(api_keys),
+        )
+}
+
+fn error(status: u16, message: impl Into<String>) -> Response {
+    let message = message.into();
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    (
+        code,
+        Json(
+            json!({"meta": {"success": false, "http_code": status, "developer_message": message}}),
+        ),
+    )
+        .into_response()
+}
+
+fn answer(reply: Reply) -> Response {
+    match reply {
+        Reply::Partner(PartnerReply::Ok(status, body)) => (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+            Json(body),
+        )
+            .into_response(),
+        Reply::Partner(PartnerReply::Error(status, message)) => error(status, message),
+        other => error(500, format!("unexpected {other:?}")),
+    }
+}
+
+fn record(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    credential: Option<&str>,
+    response: &Response,
+) {
+    let http_status = response.status().as_u16();
+    state.with_sim(|sim, _| {
+        sim.record(TraceEvent::Request {
+            surface: "partner".to_owned(),
+            method: method.to_string(),
+            path: uri.path().to_owned(),
+            credential: credential.map(fingerprint),
+            http_status,
+            error_code: None,
+        });
+    });
+}
+
+async fn token(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let response = if method != Method::POST {
+        error(
+            405,
+            format!("{method} is not allowed on {}; use POST", uri.path()),
+        )
+    } else {
+        match extract::read_json_any_type(&headers, body).await {
+            Err(e) => error(400, e.details()),
+            Ok(body) => {
+                let field = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_owned);
+                match (field("username"), field("password")) {
+                    (Some(username), Some(password)) => {
+                        answer(state.apply(Command::PartnerToken { username, password }))
+                    }
+                    _ => error(
+                        400,
+                        "expected {\"username\": \"...\", \"password\": \"...\"}",
+                    ),
+                }
+            }
+        }
+    };
+    record(&state, &method, &uri, None, &response);
+    response
+}
+
+/// `limit`, `offset` and `filters` of a list call; the error names the parameter.
+fn page(query: Option<&str>) -> Result<(u64, u64, serde_json::Map<String, Value>), String> {
+    let params: BTreeMap<String, String> = query
+        .map(|q| {
+            q.split('&')
+                .filter_map(|pair| pair.split_once('='))
+                .map(|(k, v)| (k.to_owned(), percent_decode(v)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let number = |name: &str, default: u64| -> Result<u64, String> {
+        params.get(name).map_or(Ok(default), |v| {
+            v.parse::<u64>()
+                .map_err(|_| format!("{name}: expected a whole number, got `{v}`"))
+        })
+    };
+    let limit = number("limit", 20)?;
+    if !(1..=PAGE_LIMIT_MAX).contains(&limit) {
+        return Err(format!(
+            "limit: expected 1 to {PAGE_LIMIT_MAX}, got {limit}"
+        ));
+    }
+    let offset = number("offset", 0)?;
+    let filters = match params.get("filters") {
+        None => serde_json::Map::new(),
+        Some(text) => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(filters)) => filters,
+            Ok(other) => return Err(format!("filters: expected a JSON object, got {other}")),
+            Err(e) => return Err(format!("filters: not valid JSON ({e})")),
+        },
+    };
+    Ok((limit, offset, filters))
+}
+
+/// Decodes `%XX` escapes and `+` (query strings).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%' && i + 3 <= bytes.len())
+            .then(|| std::str::from_utf8(&bytes[i + 1..i + 3]).ok())
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (bytes[i], escaped) {
+            (_, Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b'+', None) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (byte, None) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn channels(
+    State(state): State<Arc<AppState>>,
+    Path(partner_id): Path<String>,
+    RawQuery(query): RawQuery,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let credential = extract::bearer(&headers);
+    let response = if method != Method::GET {
+        error(
+            405,
+            format!("{method} is not allowed on {}; use GET", uri.path()),
+        )
+    } else {
+        match page(query.as_deref()) {
+            Err(message) => error(400, message),
+            Ok((limit, offset, filters)) => answer(state.apply(Command::PartnerCall {
+                credential: credential.clone(),
+                partner_id,
+                call: PartnerCall::ListChannels {
+                    limit,
+                    offset,
+                    filters,
+                },
+            })),
+        }
+    };
+    record(&state, &method, &uri, credential.as_deref(), &response);
+    response
+}
+
+async fn api_keys(
+    State(state): State<Arc<AppState>>,
+    Path((partner_id, channel_id)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let credential = extract::bearer(&headers);
+    let call = match method {
+        Method::POST => Some(PartnerCall::CreateKey { channel_id }),
+        Method::GET => Some(PartnerCall::ListKeys { channel_id }),
+        Method::DELETE => Some(PartnerCall::DeleteKeys { channel_id }),
+        _ => None,
+    };
+    let response = match call {
+        None => error(
+            405,
+            format!(
+                "{method} is not allowed on {}; use GET, POST or DELETE",
+                uri.path()
+            ),
+        ),
+        Some(call) => answer(state.apply(Command::PartnerCall {
+            credential: credential.clone(),
+            partner_id,
+            call,
+        })),
+    };
+    record(&state, &method, &uri, credential.as_deref(), &response);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_percent_decoded() {
+        assert_eq!(percent_decode("%7B%22id%22%3A%22x%22%7D"), "{\"id\":\"x\"}");
+        assert_eq!(percent_decode("a+b%2"), "a b%2");
+    }
+
+    #[test]
+    fn bad_pages_name_the_parameter() {
+        assert!(page(Some("limit=0")).unwrap_err().starts_with("limit:"));
+        assert!(page(Some("offset=x")).unwrap_err().starts_with("offset:"));
+        assert!(
+            page(Some("filters=%7Bnope"))
+                .unwrap_err()
+                .starts_with("filters:")
+        );
+        let (limit, offset, filters) = page(Some(
+            "limit=5&offset=1&filters=%7B%22status%22%3A%22running%22%7D",
+        ))
+        .unwrap();
+        assert_eq!((limit, offset, filters.len()), (5, 1, 1));
+    }
+}
