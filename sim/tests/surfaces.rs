@@ -1598,3 +1598,55 @@ async fn partner_api_errors_use_the_partner_shape() {
             .contains("expired")
     );
 }
+
+#[tokio::test]
+async fn a_partner_sets_its_webhook_url_and_lists_its_clients() {
+    let state = start();
+    let token = partner_token(&state).await;
+    let path = "/api/v2/partners/wasimPA/webhook_url";
+    let empty = partner_call(&state, "GET", path, Some(&token), None).await;
+    assert_eq!(empty.json(), json!({"webhook_url": null}));
+    let bad = partner_call(
+        &state,
+        "POST",
+        path,
+        Some(&token),
+        Some(&json!({"webhook_url": "ftp://x"})),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let set = partner_call(
+        &state,
+        "POST",
+        path,
+        Some(&token),
+        Some(&json!({"webhook_url": "http://127.0.0.1:9/partner"})),
+    )
+    .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.text());
+    let got = partner_call(&state, "GET", path, Some(&token), None).await;
+    assert_eq!(
+        got.json(),
+        json!({"webhook_url": "http://127.0.0.1:9/partner"})
+    );
+    let status = control_get(&state, "/_wasim/webhooks").await;
+    assert_eq!(status.json()["partner_url"], "http://127.0.0.1:9/partner");
+    let clients = partner_call(
+        &state,
+        "GET",
+        "/api/v2/partners/wasimPA/clients",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(clients.json()["clients"][0]["id"], "wasimCL");
+    let refused = partner_call(
+        &state,
+        "GET",
+        "/api/v2/partners/wasimPA/clients",
+        Some("wrong"),
+        None,
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+}

@@ -30,6 +30,11 @@ pub fn router() -> Router<Arc<AppState>> {
             "/api/v2/partners/{partner_id}/channels/{channel_id}/api_keys",
             any(api_keys),
         )
+        .route("/api/v2/partners/{partner_id}/clients", any(clients))
+        .route(
+            "/api/v2/partners/{partner_id}/webhook_url",
+            any(webhook_url),
+        )
 }
 
 fn error(status: u16, message: impl Into<String>) -> Response {
@@ -198,6 +203,75 @@ async fn channels(
                 },
             })),
         }
+    };
+    record(&state, &method, &uri, credential.as_deref(), &response);
+    response
+}
+
+async fn clients(
+    State(state): State<Arc<AppState>>,
+    Path(partner_id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let credential = extract::bearer(&headers);
+    let response = if method == Method::GET {
+        answer(state.apply(Command::PartnerCall {
+            credential: credential.clone(),
+            partner_id,
+            call: PartnerCall::ListClients,
+        }))
+    } else {
+        error(
+            405,
+            format!("{method} is not allowed on {}; use GET", uri.path()),
+        )
+    };
+    record(&state, &method, &uri, credential.as_deref(), &response);
+    response
+}
+
+async fn webhook_url(
+    State(state): State<Arc<AppState>>,
+    Path(partner_id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let credential = extract::bearer(&headers);
+    let call = match method {
+        Method::GET => Ok(PartnerCall::GetWebhookUrl),
+        Method::POST => match extract::read_json_any_type(&headers, body).await {
+            Err(e) => Err(error(400, e.details())),
+            Ok(body) => match body.get("webhook_url").and_then(Value::as_str) {
+                Some(url)
+                    if (url.starts_with("http://") || url.starts_with("https://"))
+                        && reqwest::Url::parse(url).is_ok() =>
+                {
+                    Ok(PartnerCall::SetWebhookUrl {
+                        url: url.to_owned(),
+                    })
+                }
+                _ => Err(error(
+                    400,
+                    "webhook_url: expected {\"webhook_url\": \"https://...\"}",
+                )),
+            },
+        },
+        _ => Err(error(
+            405,
+            format!("{method} is not allowed on {}; use GET or POST", uri.path()),
+        )),
+    };
+    let response = match call {
+        Err(response) => response,
+        Ok(call) => answer(state.apply(Command::PartnerCall {
+            credential: credential.clone(),
+            partner_id,
+            call,
+        })),
     };
     record(&state, &method, &uri, credential.as_deref(), &response);
     response

@@ -46,6 +46,15 @@ pub enum PartnerCall {
         /// The channel.
         channel_id: String,
     },
+    /// `GET /partners/{partner_id}/clients`.
+    ListClients,
+    /// `GET /partners/{partner_id}/webhook_url`.
+    GetWebhookUrl,
+    /// `POST /partners/{partner_id}/webhook_url` `{"webhook_url": ...}`.
+    SetWebhookUrl {
+        /// The URL partner events go to.
+        url: String,
+    },
 }
 
 /// The Partner API's answer.
@@ -134,6 +143,26 @@ impl World {
                 filters,
             } => self.list_channels(limit, offset, &filters),
             PartnerCall::CreateKey { channel_id } => self.create_key(now, &channel_id, effects),
+            PartnerCall::ListClients => {
+                let client = &self.spec.client;
+                let clients = vec![json!({
+                    "id": client.id, "name": client.name, "status": "active",
+                    "partner_id": self.spec.partner.id,
+                })];
+                PartnerReply::Ok(
+                    200,
+                    json!({"count": 1, "filters": {}, "limit": 20, "offset": 0,
+                           "sort": ["id"], "total": 1, "clients": clients}),
+                )
+            }
+            PartnerCall::GetWebhookUrl => PartnerReply::Ok(
+                200,
+                json!({"webhook_url": self.webhook_endpoints().partner_url}),
+            ),
+            PartnerCall::SetWebhookUrl { url } => {
+                self.configure_webhooks(now, None, Some(Some(url.clone())), None, effects);
+                PartnerReply::Ok(200, json!({"webhook_url": url}))
+            }
             PartnerCall::ListKeys { channel_id } => match self.channel(&channel_id) {
                 None => unknown_channel(&channel_id),
                 Some(index) => {
