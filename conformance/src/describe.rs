@@ -191,6 +191,14 @@ pub fn summarize(event: &TraceEvent) -> String {
         TraceEvent::AccessTokenRotated { old, new } => {
             format!("access token reset: {old} refused from now, {new} valid")
         }
+        TraceEvent::PhoneRegistration {
+            phone_number_id,
+            action,
+            error_code,
+        } => match error_code {
+            Some(code) => format!("{action} of {phone_number_id} refused: {code}"),
+            None => format!("{action} of {phone_number_id} done"),
+        },
         TraceEvent::PartnerTokenIssued { token, .. } => {
             format!("partner token {token} issued")
         }

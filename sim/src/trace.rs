@@ -280,6 +280,15 @@ pub enum TraceEvent {
         /// Fingerprint of the new one.
         new: String,
     },
+    /// A register, deregister or PIN call on a phone number.
+    PhoneRegistration {
+        /// The number.
+        phone_number_id: String,
+        /// `register`, `deregister` or `set_pin`.
+        action: String,
+        /// The error answered, if any.
+        error_code: Option<u32>,
+    },
     /// A Partner API bearer token was issued.
     PartnerTokenIssued {
         /// Its fingerprint.

@@ -1650,3 +1650,140 @@ async fn a_partner_sets_its_webhook_url_and_lists_its_clients() {
     .await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn registration_sets_the_pin_refuses_a_wrong_one_and_limits_requests() {
+    let state = start();
+    let register = |pin: &str| json!({"messaging_product": "whatsapp", "pin": pin});
+    let base = "/v23.0/110000000000001";
+    // 2FA is off by default: the first registration's PIN becomes the PIN.
+    let first = graph_post(
+        &state,
+        &format!("{base}/register"),
+        Some(TOKEN),
+        &register("123456"),
+    )
+    .await;
+    assert_eq!(first.json(), json!({"success": true}), "{}", first.text());
+    let wrong = graph_post(
+        &state,
+        &format!("{base}/register"),
+        Some(TOKEN),
+        &register("654321"),
+    )
+    .await;
+    assert_graph_error(&wrong, StatusCode::BAD_REQUEST, 133_005);
+    let bad = graph_post(
+        &state,
+        &format!("{base}/register"),
+        Some(TOKEN),
+        &register("12ab"),
+    )
+    .await;
+    assert_graph_error(&bad, StatusCode::BAD_REQUEST, 100);
+    let refused = graph_post(
+        &state,
+        &format!("{base}/register"),
+        Some(WRONG_TOKEN),
+        &register("123456"),
+    )
+    .await;
+    assert_graph_error(&refused, StatusCode::UNAUTHORIZED, 190);
+    // The PIN can be changed, and then the new one is needed.
+    let set = graph_post(&state, base, Some(TOKEN), &json!({"pin": "222222"})).await;
+    assert_eq!(set.json(), json!({"success": true}), "{}", set.text());
+    let old_pin = graph_post(
+        &state,
+        &format!("{base}/register"),
+        Some(TOKEN),
+        &register("123456"),
+    )
+    .await;
+    assert_graph_error(&old_pin, StatusCode::BAD_REQUEST, 133_005);
+    // Deregistered, the number cannot send: 133010.
+    let gone = graph_post(
+        &state,
+        &format!("{base}/deregister"),
+        Some(TOKEN),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(gone.json(), json!({"success": true}));
+    assert_graph_error(
+        &send(&state, &template(ANA, "spring_sale")).await,
+        StatusCode::BAD_REQUEST,
+        133_010,
+    );
+    // Register/deregister requests so far: 5 (a malformed PIN counts, a refused token
+    // does not); the 11th within 72 h is 133016 and blocks.
+    for _ in 0..5 {
+        graph_post(
+            &state,
+            &format!("{base}/register"),
+            Some(TOKEN),
+            &register("222222"),
+        )
+        .await;
+    }
+    let limited = graph_post(
+        &state,
+        &format!("{base}/register"),
+        Some(TOKEN),
+        &register("222222"),
+    )
+    .await;
+    assert_graph_error(&limited, StatusCode::BAD_REQUEST, 133_016);
+    state.advance_by(71 * 3_600_000).await.expect("advance");
+    let blocked = graph_post(
+        &state,
+        &format!("{base}/register"),
+        Some(TOKEN),
+        &register("222222"),
+    )
+    .await;
+    assert_graph_error(&blocked, StatusCode::BAD_REQUEST, 133_016);
+    state.advance_by(2 * 3_600_000).await.expect("advance");
+    let again = graph_post(
+        &state,
+        &format!("{base}/register"),
+        Some(TOKEN),
+        &register("222222"),
+    )
+    .await;
+    assert_eq!(again.json(), json!({"success": true}), "{}", again.text());
+    assert_eq!(
+        send(&state, &template(ANA, "spring_sale")).await.status,
+        StatusCode::OK
+    );
+    let (text, _) = trace(&state).await;
+    assert!(
+        !text.contains("222222") && !text.contains("123456"),
+        "no PIN in the trace"
+    );
+}
+
+#[tokio::test]
+async fn on_premises_numbers_cannot_register_after_15_may_2024() {
+    let spec = WorldSpec::from_toml(
+        r#"
+[[waba.phone_numbers]]
+id = "110000000000009"
+display_phone_number = "15550100009"
+country = "US"
+api = "on_premises"
+channel_id = "wasimCH09"
+d360_api_key = "k9"
+"#,
+    )
+    .expect("a world");
+    let state = AppState::start(ServeConfig::new(spec)).expect("builds");
+    let answer = graph_post(
+        &state,
+        "/v23.0/110000000000009/register",
+        Some(TOKEN),
+        &json!({"messaging_product": "whatsapp", "pin": "123456"}),
+    )
+    .await;
+    let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 100);
+    assert!(details(&error).contains("On-Premises"), "{error}");
+}

@@ -24,6 +24,8 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/{version}/{phone_number_id}/messages", any(send_versioned))
         .route("/{phone_number_id}/messages", any(send_unversioned))
         .route("/{version}/{id}/unpause", any(super::templates::unpause))
+        .route("/{version}/{id}/register", any(super::phone::register))
+        .route("/{version}/{id}/deregister", any(super::phone::deregister))
         .route(
             "/{version}/{id}/message_templates",
             any(super::templates::list),

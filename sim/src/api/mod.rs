@@ -14,6 +14,7 @@ pub mod error;
 pub mod extract;
 pub mod graph;
 pub mod partner;
+pub mod phone;
 pub mod templates;
 pub mod webhooks;
 

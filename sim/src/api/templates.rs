@@ -90,16 +90,30 @@ pub(crate) async fn unpause(
     response
 }
 
-/// `GET /{version}/{id}`: a template (`fields=quality_score` or its summary).
+/// `GET /{version}/{id}`: a template (`fields=quality_score` or its summary);
+/// `POST` with `{"pin"}` on a phone number sets its two-step PIN.
 pub(crate) async fn object(
     State(state): State<Arc<AppState>>,
     Path((version, id)): Path<(String, String)>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    body: Body,
 ) -> Response {
     if version == "_wasim" || !super::graph::is_version(&version) {
         return super::unknown_path(State(state), headers, method, uri).await;
+    }
+    if method == Method::POST {
+        return super::phone::handle(
+            &state,
+            id,
+            method,
+            uri,
+            headers,
+            body,
+            super::phone::set_pin_call,
+        )
+        .await;
     }
     let credential = extract::bearer(&headers);
     let response = state.read(|sim| {

@@ -49,6 +49,12 @@ pub mod code {
     pub const TEMPLATE_PARAM_COUNT: u32 = 132_000;
     /// Template missing in that language or not approved.
     pub const TEMPLATE_NOT_FOUND: u32 = 132_001;
+    /// Two-step verification PIN mismatch.
+    pub const PIN_MISMATCH: u32 = 133_005;
+    /// Phone number not registered.
+    pub const NOT_REGISTERED: u32 = 133_010;
+    /// Register/deregister rate limit (10 per 72 h).
+    pub const REGISTER_RATE_LIMIT: u32 = 133_016;
     /// Template paused for low quality (sync on send; async for held messages).
     pub const TEMPLATE_PAUSED: u32 = 132_015;
     /// Template disabled after repeated pauses.
@@ -105,6 +111,9 @@ pub fn title_of(code: u32) -> &'static str {
         132_000 => "Number of parameters does not match the expected number of params",
         132_001 => "Template name does not exist in the translation",
         132_015 => "Template is Paused",
+        133_005 => "Two step verification PIN Mismatch",
+        133_010 => "Phone number Not Registered",
+        133_016 => "Account register deregister rate limit exceeded",
         132_016 => "Template is Disabled",
         _ => "Something went wrong",
     }

@@ -26,6 +26,7 @@ mod inbound;
 mod marketing;
 pub mod partner;
 pub(crate) mod payload;
+pub mod registration;
 mod send;
 mod state;
 pub mod templates;
@@ -217,6 +218,15 @@ pub enum Command {
         /// The template's name.
         name: String,
     },
+    /// Register, deregister or set the PIN of a phone number (Cloud API).
+    PhoneCall {
+        /// The bearer token presented.
+        credential: Option<String>,
+        /// The phone number id of the path.
+        phone_number_id: String,
+        /// The call.
+        call: registration::PhoneCall,
+    },
     /// `POST /api/v2/token`: a Partner API bearer token.
     PartnerToken {
         /// The partner's user name.
@@ -283,6 +293,8 @@ pub enum Reply {
     AccessTokenRotated(secret::Secret),
     /// A 360dialog webhook was stored.
     D360WebhookSet(D360Webhook),
+    /// A JSON answer (`{"success": true}`).
+    Json(Value),
     /// The Partner API's answer.
     Partner(partner::PartnerReply),
     /// A template was created (in review); its id.
@@ -416,6 +428,7 @@ pub struct World {
     business_initiated_log: VecDeque<(SimTime, String)>,
     webhooks: webhooks::WebhookState,
     partner: partner::PartnerState,
+    registration: Vec<registration::RegistrationLog>,
     /// When one of the WABA's utility templates was last paused (utility pacing).
     utility_paused_at: Option<SimTime>,
     pacing_rounds: u64,
@@ -486,6 +499,10 @@ impl World {
             business_initiated_log: VecDeque::new(),
             webhooks,
             partner: partner::PartnerState::default(),
+            registration: vec![
+                registration::RegistrationLog::default();
+                spec.waba.phone_numbers.len()
+            ],
             utility_paused_at: None,
             pacing_rounds: 0,
             feedback_rng: SimRng::new(seed, Stream::Feedback),
@@ -804,6 +821,20 @@ impl World {
                     }
                 }
             }
+            Command::PhoneCall {
+                credential,
+                phone_number_id,
+                call,
+            } => match self.phone_call(
+                now,
+                credential.as_deref(),
+                &phone_number_id,
+                call,
+                &mut effects,
+            ) {
+                Ok(body) => Reply::Json(body),
+                Err(error) => Reply::Rejected(error),
+            },
             Command::PartnerToken { username, password } => {
                 Reply::Partner(self.partner_token(now, &username, &password, &mut effects))
             }
@@ -878,6 +909,7 @@ impl World {
                     "api": match p.spec.api { ApiKind::Cloud => "cloud", ApiKind::OnPremises => "on_premises" },
                     "channel_id": p.spec.channel_id,
                     "d360_api_key": p.spec.d360_api_key,
+                    "registered": p.spec.registered,
                     "throughput_mps": self.policy.throughput_mps,
                 })
             })

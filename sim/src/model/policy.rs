@@ -155,6 +155,12 @@ pub struct Policy {
     /// Negative share in a window at which quality drops to `RED` (which pauses
     /// the template). Default 1/5.
     pub quality_red_ratio: Ratio,
+    /// Register and deregister requests one number may make per 72 h before 133016
+    /// (§8.1: 10).
+    pub register_requests_max: u32,
+    /// Unix seconds from which On-Premises numbers cannot register (360dialog stopped
+    /// onboarding On-Prem on 15 May 2024, §8.3). Default 1715731200.
+    pub on_prem_registration_closes_unix: u64,
 }
 
 impl Policy {
@@ -198,6 +204,8 @@ impl Policy {
             quality_window: 50,
             quality_yellow_ratio: Ratio::new(1, 20),
             quality_red_ratio: Ratio::new(1, 5),
+            register_requests_max: 10,
+            on_prem_registration_closes_unix: 1_715_731_200,
         };
         match name {
             "2024-05" => Some(base),

@@ -140,6 +140,19 @@ pub(super) fn send(
         };
         return reject(PlatformError::new(refusal, details), to, effects);
     }
+    // A number that is not registered cannot send (reference §8.1).
+    if !world.phone_numbers[phone_index].spec.registered {
+        return reject(
+            PlatformError::new(
+                code::NOT_REGISTERED,
+                format!(
+                    "Phone number {phone_id} is not registered; POST /{phone_id}/register first."
+                ),
+            ),
+            to,
+            effects,
+        );
+    }
     // Synchronous rate limits (reference §7): magic numbers first, then the buckets.
     if outgoing.wa_id == "999130429"
         || !world.phone_numbers[phone_index]

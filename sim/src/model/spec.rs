@@ -139,6 +139,18 @@ pub struct PhoneNumberSpec {
     pub channel_id: String,
     /// The channel's current 360dialog API key.
     pub d360_api_key: Secret,
+    /// Registered on the platform (sends from an unregistered number fail with
+    /// 133010). Default true.
+    #[serde(default = "registered")]
+    pub registered: bool,
+    /// The two-step verification PIN, if 2FA is on. Default none: the PIN of the
+    /// first registration becomes it.
+    #[serde(default)]
+    pub pin: Option<Secret>,
+}
+
+fn registered() -> bool {
+    true
 }
 
 fn cloud() -> ApiKind {
@@ -332,6 +344,8 @@ impl Default for WabaSpec {
                 api: ApiKind::Cloud,
                 channel_id: channel.to_owned(),
                 d360_api_key: Secret::from(key),
+                registered: true,
+                pin: None,
             };
         let template =
             |id: &str, name: &str, category: Category, body_parameters: u32| TemplateSpec {

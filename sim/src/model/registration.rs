@@ -1,0 +1,170 @@
+//! Registration and two-step verification (reference §8.1, §8.2):
+//! `POST /{phone-number-id}/register` with the PIN (a wrong one is 133005; the PIN
+//! of a first registration becomes the number's PIN), `/deregister`, both limited
+//! to `register_requests_max` per moving 72 h (133016, then blocked 72 h), and
+//! `POST /{phone-number-id}` with `{"pin"}` to set the PIN. On-Premises numbers
+//! cannot register from `on_prem_registration_closes_unix` (§8.3).
+
+use std::collections::VecDeque;
+
+use serde_json::{Value, json};
+
+use super::error::code;
+use super::secret::Secret;
+use super::spec::ApiKind;
+use super::time::{HOUR_MS, SimTime};
+use super::{Effect, PlatformError, World};
+use crate::trace::TraceEvent;
+
+/// The moving window of the register/deregister limit, in hours.
+pub const REGISTER_WINDOW_HOURS: u64 = 72;
+
+/// A registration call on a phone number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PhoneCall {
+    /// `POST /register` `{"messaging_product": "whatsapp", "pin": "123456"}`.
+    Register {
+        /// The PIN given.
+        pin: String,
+    },
+    /// `POST /deregister`.
+    Deregister,
+    /// `POST /{phone-number-id}` `{"pin": "123456"}`: set the 2FA PIN.
+    SetPin {
+        /// The new PIN.
+        pin: String,
+    },
+}
+
+/// Register/deregister requests and blocks per number.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RegistrationLog {
+    requests: VecDeque<SimTime>,
+    blocked_until: Option<SimTime>,
+}
+
+fn six_digits(pin: &str) -> Result<(), PlatformError> {
+    if pin.len() == 6 && pin.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(PlatformError::new(
+            code::INVALID_PARAMETER,
+            "Param pin must be a 6-digit string.",
+        ))
+    }
+}
+
+impl World {
+    /// Runs a registration call; `Ok` carries the JSON answer.
+    pub(crate) fn phone_call(
+        &mut self,
+        now: SimTime,
+        credential: Option<&str>,
+        phone_number_id: &str,
+        call: PhoneCall,
+        effects: &mut Vec<Effect>,
+    ) -> Result<Value, PlatformError> {
+        self.check_access_token(credential)?;
+        let Some(index) = self
+            .phone_numbers
+            .iter()
+            .position(|p| p.spec.id == phone_number_id)
+        else {
+            return Err(PlatformError::new(
+                code::INVALID_PARAMETER,
+                format!(
+                    "Unsupported post request. Object with ID '{phone_number_id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."
+                ),
+            ));
+        };
+        let action = match &call {
+            PhoneCall::Register { .. } => "register",
+            PhoneCall::Deregister => "deregister",
+            PhoneCall::SetPin { .. } => "set_pin",
+        };
+        let result = self.run_phone_call(now, index, call);
+        effects.push(Effect::Trace {
+            at: now,
+            event: TraceEvent::PhoneRegistration {
+                phone_number_id: phone_number_id.to_owned(),
+                action: action.to_owned(),
+                error_code: result.as_ref().err().map(|e| e.code),
+            },
+        });
+        result.map(|()| json!({"success": true}))
+    }
+
+    fn run_phone_call(
+        &mut self,
+        now: SimTime,
+        index: usize,
+        call: PhoneCall,
+    ) -> Result<(), PlatformError> {
+        if let PhoneCall::SetPin { pin } = call {
+            six_digits(&pin)?;
+            self.phone_numbers[index].spec.pin = Some(Secret::from(pin.as_str()));
+            return Ok(());
+        }
+        self.count_register_request(now, index)?;
+        let unix_now = self.unix_seconds(now);
+        let phone = &mut self.phone_numbers[index].spec;
+        match call {
+            PhoneCall::Register { pin } => {
+                six_digits(&pin)?;
+                if phone.api == ApiKind::OnPremises
+                    && unix_now >= self.policy.on_prem_registration_closes_unix
+                {
+                    return Err(PlatformError::new(
+                        code::INVALID_PARAMETER,
+                        "On-Premises registration is closed (no new On-Prem numbers since 15 May 2024); migrate the number to Cloud API.",
+                    ));
+                }
+                match &phone.pin {
+                    Some(current) if current.expose() != pin => {
+                        return Err(PlatformError::new(
+                            code::PIN_MISMATCH,
+                            "The two-step verification PIN is incorrect. Reset it in WhatsApp Manager.",
+                        ));
+                    }
+                    Some(_) => {}
+                    None => phone.pin = Some(Secret::from(pin.as_str())),
+                }
+                phone.registered = true;
+            }
+            PhoneCall::Deregister => phone.registered = false,
+            PhoneCall::SetPin { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// Counts a register/deregister request against the 72 h limit.
+    fn count_register_request(&mut self, now: SimTime, index: usize) -> Result<(), PlatformError> {
+        let max = self.policy.register_requests_max as usize;
+        let window = REGISTER_WINDOW_HOURS * HOUR_MS;
+        let log = &mut self.registration[index];
+        if log.blocked_until.is_some_and(|until| now < until) {
+            return Err(PlatformError::new(
+                code::REGISTER_RATE_LIMIT,
+                "Register and deregister are blocked for this number for 72 hours.",
+            ));
+        }
+        while log
+            .requests
+            .front()
+            .is_some_and(|at| at.plus_ms(window) <= now)
+        {
+            log.requests.pop_front();
+        }
+        log.requests.push_back(now);
+        if log.requests.len() > max {
+            log.blocked_until = Some(now.plus_ms(window));
+            return Err(PlatformError::new(
+                code::REGISTER_RATE_LIMIT,
+                format!(
+                    "More than {max} register or deregister requests in 72 hours; blocked for 72 hours."
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
