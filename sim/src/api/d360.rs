@@ -21,7 +21,6 @@ use crate::model::secret::Secret;
 use crate::model::spec::TemplateStatus;
 use crate::model::{Command, D360Scope, D360Webhook, Reply, Surface};
 use crate::shell::AppState;
-use crate::trace::{TraceEvent, fingerprint};
 
 /// Most custom headers one webhook may carry.
 pub const WEBHOOK_HEADERS_MAX: usize = 20;
@@ -79,25 +78,6 @@ fn status_word(status: TemplateStatus) -> &'static str {
         TemplateStatus::Disabled => "disabled",
         TemplateStatus::Deleted => "deleted",
     }
-}
-
-fn record_request(
-    state: &AppState,
-    method: &Method,
-    uri: &Uri,
-    credential: Option<&str>,
-    http_status: u16,
-) {
-    state.with_sim(|sim, _| {
-        sim.record(TraceEvent::Request {
-            surface: Surface::D360.name().to_owned(),
-            method: method.to_string(),
-            path: uri.path().to_owned(),
-            credential: credential.map(fingerprint),
-            http_status,
-            error_code: None,
-        });
-    });
 }
 
 fn platform_answer(error: crate::model::PlatformError) -> Response {
@@ -170,8 +150,9 @@ async fn templates(
         .into_response(),
     };
     state.flush_webhooks().await;
-    record_request(
+    super::record_request(
         &state,
+        Surface::D360.name(),
         &method,
         &uri,
         credential.as_deref(),
@@ -211,8 +192,9 @@ async fn delete_template(
         .into_response()
     };
     state.flush_webhooks().await;
-    record_request(
+    super::record_request(
         &state,
+        Surface::D360.name(),
         &method,
         &uri,
         credential.as_deref(),
@@ -339,16 +321,14 @@ async fn webhook_setting(
         })
     };
     let http_status = response.as_ref().map_or_else(|e| e.status, |_| 200);
-    state.with_sim(|sim, _| {
-        sim.record(TraceEvent::Request {
-            surface: Surface::D360.name().to_owned(),
-            method: method.to_string(),
-            path: uri.path().to_owned(),
-            credential: credential.as_deref().map(fingerprint),
-            http_status,
-            error_code: None,
-        });
-    });
+    super::record_request(
+        state,
+        Surface::D360.name(),
+        &method,
+        &uri,
+        credential.as_deref(),
+        http_status,
+    );
     match response {
         Ok(body) => Json(body).into_response(),
         Err(error) => error.into_response(),

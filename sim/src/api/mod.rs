@@ -38,6 +38,52 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// Records one request on a surface (`graph`, `d360`, `partner`) in the trace,
+/// with the fingerprint of the credential presented and the status answered.
+pub(crate) fn record_request(
+    state: &AppState,
+    surface: &str,
+    method: &Method,
+    uri: &Uri,
+    credential: Option<&str>,
+    http_status: u16,
+) {
+    state.with_sim(|sim, _| {
+        sim.record(crate::trace::TraceEvent::Request {
+            surface: surface.to_owned(),
+            method: method.to_string(),
+            path: uri.path().to_owned(),
+            credential: credential.map(crate::trace::fingerprint),
+            http_status,
+            error_code: None,
+        });
+    });
+}
+
+/// For Graph routes whose first segment is the version: the answer when it is not
+/// one (a control path, or an unknown Graph path), or None to go on.
+pub(crate) async fn not_a_version(
+    state: &Arc<AppState>,
+    version: &str,
+    headers: &HeaderMap,
+    method: &Method,
+    uri: &Uri,
+) -> Option<Response> {
+    if version == "_wasim" || !graph::is_version(version) {
+        Some(
+            unknown_path(
+                State(state.clone()),
+                headers.clone(),
+                method.clone(),
+                uri.clone(),
+            )
+            .await,
+        )
+    } else {
+        None
+    }
+}
+
 /// The answer for a path no route serves: a control 404 (behind the token) under
 /// `/_wasim/`, Graph's unknown-path error elsewhere.
 pub(crate) async fn unknown_path(

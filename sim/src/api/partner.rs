@@ -19,7 +19,6 @@ use super::extract;
 use crate::model::partner::{PAGE_LIMIT_MAX, PartnerCall, PartnerReply};
 use crate::model::{Command, Reply};
 use crate::shell::AppState;
-use crate::trace::{TraceEvent, fingerprint};
 
 /// The Partner API routes.
 pub fn router() -> Router<Arc<AppState>> {
@@ -68,17 +67,14 @@ fn record(
     credential: Option<&str>,
     response: &Response,
 ) {
-    let http_status = response.status().as_u16();
-    state.with_sim(|sim, _| {
-        sim.record(TraceEvent::Request {
-            surface: "partner".to_owned(),
-            method: method.to_string(),
-            path: uri.path().to_owned(),
-            credential: credential.map(fingerprint),
-            http_status,
-            error_code: None,
-        });
-    });
+    super::record_request(
+        state,
+        "partner",
+        method,
+        uri,
+        credential,
+        response.status().as_u16(),
+    );
 }
 
 async fn token(

@@ -18,7 +18,6 @@ use crate::model::error::code;
 use crate::model::registration::PhoneCall;
 use crate::model::{Command, PlatformError, Reply};
 use crate::shell::AppState;
-use crate::trace::{TraceEvent, fingerprint};
 
 /// Runs `call` built from the JSON body, answering in Graph's dialect, and records
 /// the request.
@@ -68,17 +67,14 @@ pub(crate) async fn handle(
             }
         }
     };
-    let http_status = response.status().as_u16();
-    state.with_sim(|sim, _| {
-        sim.record(TraceEvent::Request {
-            surface: "graph".to_owned(),
-            method: method.to_string(),
-            path: uri.path().to_owned(),
-            credential: credential.as_deref().map(fingerprint),
-            http_status,
-            error_code: None,
-        });
-    });
+    super::record_request(
+        state,
+        "graph",
+        &method,
+        &uri,
+        credential.as_deref(),
+        response.status().as_u16(),
+    );
     response
 }
 
@@ -124,8 +120,8 @@ pub(crate) async fn register(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if version == "_wasim" || !super::graph::is_version(&version) {
-        return super::unknown_path(State(state), headers, method, uri).await;
+    if let Some(answer) = super::not_a_version(&state, &version, &headers, &method, &uri).await {
+        return answer;
     }
     handle(&state, id, method, uri, headers, body, register_call).await
 }
@@ -139,8 +135,8 @@ pub(crate) async fn deregister(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if version == "_wasim" || !super::graph::is_version(&version) {
-        return super::unknown_path(State(state), headers, method, uri).await;
+    if let Some(answer) = super::not_a_version(&state, &version, &headers, &method, &uri).await {
+        return answer;
     }
     handle(&state, id, method, uri, headers, body, deregister_call).await
 }

@@ -25,7 +25,6 @@ use crate::model::spec::TemplateStatus;
 use crate::model::templates::quality_name;
 use crate::model::{Command, PacingOutcome, PlatformError, Reply, Surface, TemplateControl};
 use crate::shell::AppState;
-use crate::trace::{TraceEvent, fingerprint};
 
 fn graph_error(state: &AppState, error: PlatformError) -> Response {
     let trace_id = state.read(|sim| fbtrace_id(sim.world.seed(), sim.trace.records().len() as u64));
@@ -39,17 +38,14 @@ fn record(
     credential: Option<&str>,
     response: &Response,
 ) {
-    let http_status = response.status().as_u16();
-    state.with_sim(|sim, _| {
-        sim.record(TraceEvent::Request {
-            surface: "graph".to_owned(),
-            method: method.to_string(),
-            path: uri.path().to_owned(),
-            credential: credential.map(fingerprint),
-            http_status,
-            error_code: None,
-        });
-    });
+    super::record_request(
+        state,
+        "graph",
+        method,
+        uri,
+        credential,
+        response.status().as_u16(),
+    );
 }
 
 /// `POST /{version}/{template-id}/unpause`.
@@ -60,8 +56,8 @@ pub(crate) async fn unpause(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    if version == "_wasim" || !super::graph::is_version(&version) {
-        return super::unknown_path(State(state), headers, method, uri).await;
+    if let Some(answer) = super::not_a_version(&state, &version, &headers, &method, &uri).await {
+        return answer;
     }
     let credential = extract::bearer(&headers);
     let response = if method == Method::POST {
@@ -100,8 +96,8 @@ pub(crate) async fn object(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if version == "_wasim" || !super::graph::is_version(&version) {
-        return super::unknown_path(State(state), headers, method, uri).await;
+    if let Some(answer) = super::not_a_version(&state, &version, &headers, &method, &uri).await {
+        return answer;
     }
     if method == Method::POST {
         return super::phone::handle(
@@ -170,8 +166,8 @@ pub(crate) async fn list(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if version == "_wasim" || !super::graph::is_version(&version) {
-        return super::unknown_path(State(state), headers, method, uri).await;
+    if let Some(answer) = super::not_a_version(&state, &version, &headers, &method, &uri).await {
+        return answer;
     }
     let credential = extract::bearer(&headers);
     let response = match method {
