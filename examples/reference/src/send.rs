@@ -184,25 +184,7 @@ impl Graph {
     /// says whether it was unpaused; a failure is an error answer or no answer.
     pub(crate) async fn unpause(&self, template_id: &str) -> Result<Unpause, Failure> {
         let url = format!("{}/v23.0/{template_id}/unpause", self.base_url);
-        let response = self
-            .client
-            .post(url)
-            .bearer_auth(self.current_token())
-            .header("Content-Type", "application/json")
-            .body("{}")
-            .send()
-            .await
-            .map_err(|error| Failure {
-                http_status: None,
-                code: None,
-                detail: format!("no answer: {}", error.without_url()),
-            })?;
-        let status = response.status().as_u16();
-        let bytes = response.bytes().await.map_err(|error| Failure {
-            http_status: Some(status),
-            code: None,
-            detail: format!("HTTP {status}, unreadable body: {}", error.without_url()),
-        })?;
+        let (status, bytes) = self.post_raw(&url, "{}".to_owned()).await?;
         read_unpause_answer(status, &bytes)
     }
 
@@ -228,12 +210,19 @@ impl Graph {
 
     /// One attempt.
     async fn post(&self, body: &Value) -> Result<Accepted, Failure> {
+        let url = self.url.clone();
+        let (status, bytes) = self.post_raw(&url, body.to_string()).await?;
+        read_answer(status, &bytes)
+    }
+
+    /// Posts `body` as JSON with the current token; the status and raw answer.
+    async fn post_raw(&self, url: &str, body: String) -> Result<(u16, Vec<u8>), Failure> {
         let response = self
             .client
-            .post(&self.url)
+            .post(url)
             .bearer_auth(self.current_token())
             .header("Content-Type", "application/json")
-            .body(body.to_string())
+            .body(body)
             .send()
             .await
             .map_err(|error| Failure {
@@ -247,7 +236,7 @@ impl Graph {
             code: None,
             detail: format!("HTTP {status}, unreadable body: {}", error.without_url()),
         })?;
-        read_answer(status, &bytes)
+        Ok((status, bytes.to_vec()))
     }
 }
 
