@@ -220,6 +220,32 @@ pub fn summarize(event: &TraceEvent) -> String {
             (None, Some(code)) => format!("the integration answered {code} for {message_id}"),
             (None, None) => format!("the integration did not answer for {message_id}"),
         },
+        TraceEvent::DriverAction { action, body } => {
+            let to = match body.get("to") {
+                Some(serde_json::Value::Array(list)) => format!(" to {} recipient(s)", list.len()),
+                Some(serde_json::Value::String(to)) => format!(" to {to}"),
+                _ => String::new(),
+            };
+            format!("driver action {action}{to}")
+        }
+        TraceEvent::SendBlocked {
+            message_type,
+            to,
+            http_status,
+            ..
+        } => format!(
+            "{message_type} to {} blocked by 360dialog → {http_status} (template messaging disabled)",
+            to.as_deref().unwrap_or("?")
+        ),
+        TraceEvent::AccountIncident {
+            incident, detail, ..
+        } => format!("account incident {incident}: {detail}"),
+        TraceEvent::UnknownOriginSend {
+            credential,
+            to,
+            http_status,
+            ..
+        } => format!("an unknown origin sent to {to} with key {credential} → {http_status}"),
         TraceEvent::ClockAdvanced { from_ms, to_ms } => format!(
             "clock advanced from +{} to +{}",
             clock(*from_ms),
@@ -241,6 +267,9 @@ pub fn lane(event: &TraceEvent) -> Option<Lane> {
         | TraceEvent::AccessTokenRotated { .. }
         | TraceEvent::ApiKeyReplaced { .. } => Some(Lane::Incident),
         TraceEvent::CredentialHandedOver { .. } => Some(Lane::Step),
+        TraceEvent::SendBlocked { .. }
+        | TraceEvent::AccountIncident { .. }
+        | TraceEvent::UnknownOriginSend { .. } => Some(Lane::Incident),
         TraceEvent::MessageHeld { .. } | TraceEvent::TemplateQuality { .. } => Some(Lane::Message),
         TraceEvent::PacingDecided { .. } | TraceEvent::TemplateStatus { .. } => {
             Some(Lane::Incident)

@@ -328,6 +328,55 @@ pub enum TraceEvent {
         /// Its HTTP answer; none when it did not answer.
         http_status: Option<u16>,
     },
+    /// The runner gave the integration a driver action (secrets replaced by their
+    /// fingerprints).
+    DriverAction {
+        /// The action's name (`send_campaign`).
+        action: String,
+        /// The action as sent, without secrets.
+        body: Value,
+    },
+    /// A send was refused before the platform saw it: 360dialog has disabled
+    /// template messaging for the WABA (§10).
+    SendBlocked {
+        /// `d360`.
+        surface: String,
+        /// Sending phone number id.
+        phone_number_id: String,
+        /// Recipient, if parsed.
+        to: Option<String>,
+        /// `text` or `template`.
+        message_type: String,
+        /// The HTTP status answered.
+        http_status: u16,
+        /// Why.
+        reason: String,
+    },
+    /// Something happened to the account: a flag, restriction, violation, ban,
+    /// reinstatement, compromise, tier change or partner user change.
+    AccountIncident {
+        /// `disable_templates`, `enable_templates`, `violation`, `restrict`,
+        /// `restriction_lifted`, `terminate`, `reinstate`, `compromise`, `tier`,
+        /// `invite_partner_user`, `remove_partner_user`.
+        incident: String,
+        /// The phone number it concerns, if one.
+        phone_number_id: Option<String>,
+        /// In words.
+        detail: String,
+    },
+    /// Someone other than the integration sent with a channel's key (a compromise).
+    UnknownOriginSend {
+        /// The number the key belongs to.
+        phone_number_id: String,
+        /// Fingerprint of the key used.
+        credential: String,
+        /// Recipient.
+        to: String,
+        /// The HTTP status the platform answered.
+        http_status: u16,
+        /// The wamid, if accepted.
+        message_id: Option<String>,
+    },
     /// Virtual time was moved forward on request.
     ClockAdvanced {
         /// Time before.

@@ -39,6 +39,8 @@ pub const PATHS: &[&str] = &[
     "POST /_wasim/webhooks/heal",
     "POST /_wasim/events {\"event\": \"template.status_update\"}",
     "POST /_wasim/templates/{name} {\"quality\": \"RED\"} | {\"negative\": \"1/2\"} | {\"decide\": \"release\"} | {\"pause\": true} | {\"unpause\": true}",
+    "GET /_wasim/account",
+    "POST /_wasim/account {\"incident\": \"disable_templates\"} (or enable_templates, violation, restrict, terminate, reinstate, compromise, tier, invite_partner_user, remove_partner_user)",
     "POST /_wasim/reset",
 ];
 
@@ -63,6 +65,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/_wasim/webhooks/heal", post(super::webhooks::heal))
         .route("/_wasim/events", post(super::webhooks::event))
         .route("/_wasim/templates/{name}", post(super::templates::control))
+        .route("/_wasim/account", get(account).post(incident))
         .route_layer(middleware::from_fn_with_state(state, require_token))
         .method_not_allowed_fallback(wrong_method)
 }
@@ -294,6 +297,28 @@ async fn ecosystem_marketing(
             .ok_or_else(|| ControlError::bad_request("field `count` must be a whole number"))?,
     };
     control_reply(state.apply(Command::EcosystemMarketing { to, count }))
+}
+
+/// `GET /_wasim/account`: the account's standing (the Partner API's compliance view).
+async fn account(State(state): State<Arc<AppState>>) -> Json<Value> {
+    Json(state.read(|sim| sim.world.compliance()))
+}
+
+/// `POST /_wasim/account` `{"incident": "disable_templates", ...}`: plays an incident.
+async fn incident(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ControlError> {
+    let object = read_object(&headers, body).await?;
+    let incident = crate::model::Incident::from_json(&Value::Object(object))
+        .map_err(ControlError::bad_request)?;
+    let reply = state.apply(Command::Incident(incident));
+    state.flush_webhooks().await;
+    match reply {
+        Reply::Message(done) => Ok(Json(json!({"success": true, "done": done}))),
+        other => control_reply(other),
+    }
 }
 
 async fn trace(State(state): State<Arc<AppState>>) -> Response {

@@ -202,6 +202,17 @@ fn answer(reply: Reply, trace_id: String) -> (Response, Option<u32>) {
             ((StatusCode::OK, axum::Json(body)).into_response(), None)
         }
         Reply::Unauthorized => (D360Error::invalid_key().into_response(), None),
+        Reply::Blocked {
+            http_status,
+            message,
+        } => (
+            D360Error {
+                status: http_status,
+                message,
+            }
+            .into_response(),
+            None,
+        ),
         Reply::Rejected(error) => {
             let code = error.code;
             (GraphError::new(error, trace_id).into_response(), Some(code))

@@ -16,7 +16,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::extract;
-use crate::model::partner::{PAGE_LIMIT_MAX, PartnerCall, PartnerReply};
+use crate::model::partner::{PAGE_LIMIT_MAX, PartnerCall, PartnerCredential, PartnerReply};
 use crate::model::{Command, Reply};
 use crate::shell::AppState;
 
@@ -34,6 +34,146 @@ pub fn router() -> Router<Arc<AppState>> {
             "/api/v2/partners/{partner_id}/webhook_url",
             any(webhook_url),
         )
+        .route("/api/v2/partners/{partner_id}/users", any(users))
+        .route("/api/v2/partners/{partner_id}/users/{user_id}", any(user))
+        .route(
+            "/api/v2/partners/{partner_id}/waba_accounts/{waba_id}/compliance",
+            any(compliance),
+        )
+}
+
+/// The credential of a Partner API call: `X-API-Key` if present, else the bearer.
+fn credential(headers: &HeaderMap) -> Option<PartnerCredential> {
+    headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(|key| PartnerCredential::ApiKey(key.trim().to_owned()))
+        .or_else(|| extract::bearer(headers).map(PartnerCredential::Bearer))
+}
+
+/// Runs `call` (or answers its parse error) and records the request.
+fn run(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    credential: Option<PartnerCredential>,
+    partner_id: String,
+    call: Result<PartnerCall, Response>,
+) -> Response {
+    let secret = credential.as_ref().map(|c| c.secret().to_owned());
+    // Credentials first, as the platform does: a bad body from a stranger is a 401.
+    let refused = state.read(|sim| {
+        sim.world
+            .authenticate_partner(sim.world.now(), credential.as_ref(), &partner_id)
+            .err()
+    });
+    let response = match (refused, call) {
+        (Some(reply), _) => answer(Reply::Partner(reply)),
+        (None, Err(response)) => response,
+        (None, Ok(call)) => answer(state.apply(Command::PartnerCall {
+            credential,
+            partner_id,
+            call,
+        })),
+    };
+    record(state, method, uri, secret.as_deref(), &response);
+    response
+}
+
+fn not_allowed(method: &Method, uri: &Uri, allowed: &str) -> Response {
+    error(
+        405,
+        format!("{method} is not allowed on {}; use {allowed}", uri.path()),
+    )
+}
+
+async fn users(
+    State(state): State<Arc<AppState>>,
+    Path(partner_id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let call = match method {
+        Method::GET => Ok(PartnerCall::ListUsers),
+        Method::POST => match extract::read_json_any_type(&headers, body).await {
+            Err(e) => Err(error(400, e.details())),
+            Ok(body) => {
+                let email = body.get("email").and_then(Value::as_str).unwrap_or("");
+                let role = body.get("role").and_then(Value::as_str).unwrap_or("member");
+                if !email.contains('@') {
+                    Err(error(
+                        400,
+                        "email: expected {\"email\": \"name@example.com\", \"role\": \"member\"}",
+                    ))
+                } else if role != "admin" && role != "member" {
+                    Err(error(
+                        400,
+                        format!("role: expected admin or member, got `{role}`"),
+                    ))
+                } else {
+                    Ok(PartnerCall::InviteUser {
+                        email: email.to_owned(),
+                        role: role.to_owned(),
+                    })
+                }
+            }
+        },
+        _ => Err(not_allowed(&method, &uri, "GET or POST")),
+    };
+    run(
+        &state,
+        &method,
+        &uri,
+        credential(&headers),
+        partner_id,
+        call,
+    )
+}
+
+async fn user(
+    State(state): State<Arc<AppState>>,
+    Path((partner_id, user_id)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let call = if method == Method::DELETE {
+        Ok(PartnerCall::RemoveUser { user_id })
+    } else {
+        Err(not_allowed(&method, &uri, "DELETE"))
+    };
+    run(
+        &state,
+        &method,
+        &uri,
+        credential(&headers),
+        partner_id,
+        call,
+    )
+}
+
+async fn compliance(
+    State(state): State<Arc<AppState>>,
+    Path((partner_id, waba_id)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let call = if method == Method::GET {
+        Ok(PartnerCall::Compliance { waba_id })
+    } else {
+        Err(not_allowed(&method, &uri, "GET"))
+    };
+    run(
+        &state,
+        &method,
+        &uri,
+        credential(&headers),
+        partner_id,
+        call,
+    )
 }
 
 fn error(status: u16, message: impl Into<String>) -> Response {
@@ -180,28 +320,25 @@ async fn channels(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let credential = extract::bearer(&headers);
-    let response = if method != Method::GET {
-        error(
-            405,
-            format!("{method} is not allowed on {}; use GET", uri.path()),
-        )
+    let call = if method == Method::GET {
+        page(query.as_deref())
+            .map(|(limit, offset, filters)| PartnerCall::ListChannels {
+                limit,
+                offset,
+                filters,
+            })
+            .map_err(|message| error(400, message))
     } else {
-        match page(query.as_deref()) {
-            Err(message) => error(400, message),
-            Ok((limit, offset, filters)) => answer(state.apply(Command::PartnerCall {
-                credential: credential.clone(),
-                partner_id,
-                call: PartnerCall::ListChannels {
-                    limit,
-                    offset,
-                    filters,
-                },
-            })),
-        }
+        Err(not_allowed(&method, &uri, "GET"))
     };
-    record(&state, &method, &uri, credential.as_deref(), &response);
-    response
+    run(
+        &state,
+        &method,
+        &uri,
+        credential(&headers),
+        partner_id,
+        call,
+    )
 }
 
 async fn clients(
@@ -211,21 +348,19 @@ async fn clients(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let credential = extract::bearer(&headers);
-    let response = if method == Method::GET {
-        answer(state.apply(Command::PartnerCall {
-            credential: credential.clone(),
-            partner_id,
-            call: PartnerCall::ListClients,
-        }))
+    let call = if method == Method::GET {
+        Ok(PartnerCall::ListClients)
     } else {
-        error(
-            405,
-            format!("{method} is not allowed on {}; use GET", uri.path()),
-        )
+        Err(not_allowed(&method, &uri, "GET"))
     };
-    record(&state, &method, &uri, credential.as_deref(), &response);
-    response
+    run(
+        &state,
+        &method,
+        &uri,
+        credential(&headers),
+        partner_id,
+        call,
+    )
 }
 
 async fn webhook_url(
@@ -236,7 +371,6 @@ async fn webhook_url(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let credential = extract::bearer(&headers);
     let call = match method {
         Method::GET => Ok(PartnerCall::GetWebhookUrl),
         Method::POST => match extract::read_json_any_type(&headers, body).await {
@@ -256,21 +390,16 @@ async fn webhook_url(
                 )),
             },
         },
-        _ => Err(error(
-            405,
-            format!("{method} is not allowed on {}; use GET or POST", uri.path()),
-        )),
+        _ => Err(not_allowed(&method, &uri, "GET or POST")),
     };
-    let response = match call {
-        Err(response) => response,
-        Ok(call) => answer(state.apply(Command::PartnerCall {
-            credential: credential.clone(),
-            partner_id,
-            call,
-        })),
-    };
-    record(&state, &method, &uri, credential.as_deref(), &response);
-    response
+    run(
+        &state,
+        &method,
+        &uri,
+        credential(&headers),
+        partner_id,
+        call,
+    )
 }
 
 async fn api_keys(
@@ -280,29 +409,20 @@ async fn api_keys(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let credential = extract::bearer(&headers);
     let call = match method {
-        Method::POST => Some(PartnerCall::CreateKey { channel_id }),
-        Method::GET => Some(PartnerCall::ListKeys { channel_id }),
-        Method::DELETE => Some(PartnerCall::DeleteKeys { channel_id }),
-        _ => None,
+        Method::POST => Ok(PartnerCall::CreateKey { channel_id }),
+        Method::GET => Ok(PartnerCall::ListKeys { channel_id }),
+        Method::DELETE => Ok(PartnerCall::DeleteKeys { channel_id }),
+        _ => Err(not_allowed(&method, &uri, "GET, POST or DELETE")),
     };
-    let response = match call {
-        None => error(
-            405,
-            format!(
-                "{method} is not allowed on {}; use GET, POST or DELETE",
-                uri.path()
-            ),
-        ),
-        Some(call) => answer(state.apply(Command::PartnerCall {
-            credential: credential.clone(),
-            partner_id,
-            call,
-        })),
-    };
-    record(&state, &method, &uri, credential.as_deref(), &response);
-    response
+    run(
+        &state,
+        &method,
+        &uri,
+        credential(&headers),
+        partner_id,
+        call,
+    )
 }
 
 #[cfg(test)]

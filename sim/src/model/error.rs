@@ -59,6 +59,10 @@ pub mod code {
     pub const TEMPLATE_PAUSED: u32 = 132_015;
     /// Template disabled after repeated pauses.
     pub const TEMPLATE_DISABLED: u32 = 132_016;
+    /// Temporarily blocked for policy violations (a restricted account).
+    pub const POLICY_BLOCKED: u32 = 368;
+    /// The business account is locked (a disabled account).
+    pub const ACCOUNT_LOCKED: u32 = 131_031;
 }
 
 impl PlatformError {
@@ -95,6 +99,8 @@ pub fn title_of(code: u32) -> &'static str {
     match code {
         0 => "AuthException",
         100 => "Invalid parameter",
+        368 => "Temporarily blocked for policies violations",
+        131_031 => "Business Account locked",
         190 => "Invalid OAuth access token - Cannot parse access token",
         2500 => "Unknown path components",
         130_429 => "Rate limit hit",

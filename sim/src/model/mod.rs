@@ -10,6 +10,7 @@
 //! Nothing here reads the wall clock, spawns tasks or touches the network: time is an
 //! argument and randomness comes from seeded ChaCha streams ([`rng`]).
 
+pub mod account;
 pub mod bucket;
 pub mod country;
 pub mod error;
@@ -31,6 +32,7 @@ mod send;
 mod state;
 pub mod templates;
 
+pub use self::account::Incident;
 pub use self::inbound::InboundContent;
 pub use self::templates::{PacingOutcome, TemplateControl, TemplateLife};
 pub use self::webhooks::{
@@ -236,8 +238,8 @@ pub enum Command {
     },
     /// An authenticated Partner API call.
     PartnerCall {
-        /// The bearer token presented.
-        credential: Option<String>,
+        /// The bearer token or partner API key presented.
+        credential: Option<partner::PartnerCredential>,
         /// The partner id of the path.
         partner_id: String,
         /// The call.
@@ -253,6 +255,8 @@ pub enum Command {
     /// Replace the Cloud API access token with a new one (a compromised token is
     /// reset): the old one is refused with 190 from now on.
     RotateAccessToken,
+    /// Something happens to the account (a flag, ban, compromise, tier change...).
+    Incident(Incident),
     /// Emit one change (a template, account or partner event) through the pipeline.
     EmitEvent {
         /// Whom it is for.
@@ -282,6 +286,14 @@ pub enum Reply {
     Unauthorized,
     /// A platform error, answered synchronously.
     Rejected(PlatformError),
+    /// Refused by 360dialog before the platform saw it (template messaging disabled):
+    /// answered in 360dialog's shape.
+    Blocked {
+        /// The HTTP status.
+        http_status: u16,
+        /// The `developer_message`.
+        message: String,
+    },
     /// An inbound message was received.
     InboundReceived {
         /// Its wamid.
@@ -428,6 +440,7 @@ pub struct World {
     business_initiated_log: VecDeque<(SimTime, String)>,
     webhooks: webhooks::WebhookState,
     partner: partner::PartnerState,
+    account: account::AccountState,
     registration: Vec<registration::RegistrationLog>,
     /// When one of the WABA's utility templates was last paused (utility pacing).
     utility_paused_at: Option<SimTime>,
@@ -435,6 +448,7 @@ pub struct World {
     feedback_rng: SimRng,
     lifecycle_rng: SimRng,
     ids_rng: SimRng,
+    incidents_rng: SimRng,
     message_counter: u64,
     now: SimTime,
 }
@@ -498,7 +512,8 @@ impl World {
             business_initiated: BTreeMap::new(),
             business_initiated_log: VecDeque::new(),
             webhooks,
-            partner: partner::PartnerState::default(),
+            partner: partner::PartnerState::new(&spec.partner),
+            account: account::AccountState::default(),
             registration: vec![
                 registration::RegistrationLog::default();
                 spec.waba.phone_numbers.len()
@@ -508,6 +523,7 @@ impl World {
             feedback_rng: SimRng::new(seed, Stream::Feedback),
             lifecycle_rng: SimRng::new(seed, Stream::Lifecycle),
             ids_rng: SimRng::new(seed, Stream::Ids),
+            incidents_rng: SimRng::new(seed, Stream::Incidents),
             message_counter: 0,
             now: SimTime::ZERO,
             spec,
@@ -844,7 +860,7 @@ impl World {
                 call,
             } => Reply::Partner(self.partner_call(
                 now,
-                credential.as_deref(),
+                credential.as_ref(),
                 &partner_id,
                 call,
                 &mut effects,
@@ -864,6 +880,11 @@ impl World {
                 });
                 Reply::AccessTokenRotated(token)
             }
+            Command::Incident(incident) => match self.incident(now, incident, &mut effects) {
+                Ok(detail) => Reply::Message(detail),
+                Err(message) if message.starts_with("unknown") => Reply::NotFound(message),
+                Err(message) => Reply::Invalid(message),
+            },
             Command::EmitEvent { route, field, body } => {
                 if let Route::Number(id) = &route
                     && self.phone(Some(id)).is_none()
@@ -952,6 +973,8 @@ impl World {
             "partner_id": self.spec.partner.id,
             "partner_username": self.spec.partner.username,
             "partner_password": self.spec.partner.password,
+            "partner_api_key": self.spec.partner.api_key,
+            "partner_webhook_secret": self.spec.partner.webhook_secret,
             "client_id": self.spec.client.id,
             "wabas": [{
                 "id": self.spec.waba.id,
@@ -1025,6 +1048,8 @@ impl World {
                 self.pause_ended(at, template, epoch, effects);
             }
             Timer::TemplateReview { template } => self.review_ended(at, template, effects),
+            Timer::RestrictionEnds { epoch } => self.restriction_ended(at, epoch, effects),
+            Timer::UnknownOriginSend { epoch } => self.unknown_origin_send(at, epoch, effects),
             Timer::Status {
                 message_id,
                 status,

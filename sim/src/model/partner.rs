@@ -1,6 +1,8 @@
-//! 360dialog's Partner API, first part (reference §9.8): the bearer token, the
-//! channel list, and channel API keys, where generating a key revokes every
-//! earlier one at once (§9.2) so the messaging API answers 401 to them.
+//! 360dialog's Partner API (reference §9.8): the bearer token and partner API keys,
+//! the channel and client lists, channel API keys (generating one revokes every
+//! earlier one at once, §9.2, so the messaging API answers 401 to them), the partner
+//! webhook URL, partner users (our shape: §9.8 found no documented endpoints) and
+//! the WABA's compliance and health (our shape too).
 //!
 //! Errors are 360dialog's partner shape, answered by the handler from
 //! [`PartnerReply::Error`].
@@ -55,6 +57,56 @@ pub enum PartnerCall {
         /// The URL partner events go to.
         url: String,
     },
+    /// `GET /partners/{partner_id}/users`.
+    ListUsers,
+    /// `POST /partners/{partner_id}/users` `{"email": ..., "role": ...}`.
+    InviteUser {
+        /// The new user's email.
+        email: String,
+        /// `admin` or `member`.
+        role: String,
+    },
+    /// `DELETE /partners/{partner_id}/users/{user_id}`.
+    RemoveUser {
+        /// The user.
+        user_id: String,
+    },
+    /// `GET /partners/{partner_id}/waba_accounts/{waba_id}/compliance`.
+    Compliance {
+        /// The WABA.
+        waba_id: String,
+    },
+}
+
+/// How a Partner API call authenticates (§9.8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartnerCredential {
+    /// `Authorization: Bearer` from `POST /token`.
+    Bearer(String),
+    /// `X-API-Key` (the header name is UNCONFIRMED).
+    ApiKey(String),
+}
+
+impl PartnerCredential {
+    /// The secret presented.
+    pub fn secret(&self) -> &str {
+        match self {
+            PartnerCredential::Bearer(s) | PartnerCredential::ApiKey(s) => s,
+        }
+    }
+}
+
+/// A user of the partner account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartnerUser {
+    /// User id.
+    pub id: String,
+    /// Email (the user name).
+    pub email: String,
+    /// `admin` or `member`.
+    pub role: String,
+    /// `active` or `invited`.
+    pub status: String,
 }
 
 /// The Partner API's answer.
@@ -66,12 +118,35 @@ pub enum PartnerReply {
     Error(u16, String),
 }
 
-/// Partner-level state: issued tokens and key generations.
-#[derive(Debug, Default)]
+/// Partner-level state: users, issued tokens and key generations.
+#[derive(Debug)]
 pub(crate) struct PartnerState {
-    /// Token fingerprints (never the token) with their expiry.
-    tokens: Vec<(String, SimTime)>,
+    /// Token fingerprints (never the token) with their user and expiry.
+    tokens: Vec<(String, String, SimTime)>,
     keys_issued: u64,
+    users: Vec<PartnerUser>,
+    users_issued: u64,
+}
+
+impl PartnerState {
+    /// The partner's first user is the world's user name, an active admin.
+    pub(crate) fn new(spec: &super::spec::PartnerSpec) -> Self {
+        PartnerState {
+            tokens: Vec::new(),
+            keys_issued: 0,
+            users: vec![PartnerUser {
+                id: "wasimUS0001".to_owned(),
+                email: spec.username.clone(),
+                role: "admin".to_owned(),
+                status: "active".to_owned(),
+            }],
+            users_issued: 1,
+        }
+    }
+}
+
+fn user_json(user: &PartnerUser) -> Value {
+    json!({"id": user.id, "email": user.email, "role": user.role, "status": user.status})
 }
 
 impl World {
@@ -84,12 +159,22 @@ impl World {
         effects: &mut Vec<Effect>,
     ) -> PartnerReply {
         let partner = &self.spec.partner;
-        if username != partner.username || password != partner.password.expose() {
+        let user = self
+            .partner
+            .users
+            .iter()
+            .find(|u| u.email == username && u.status == "active")
+            .map(|u| u.id.clone());
+        let Some(user) =
+            user.filter(|_| username == partner.username && password == partner.password.expose())
+        else {
             return PartnerReply::Error(401, "Invalid username or password".to_owned());
-        }
+        };
         let token = Secret::from(format!("wasim_partner_{}", self.ids_rng.token(32)).as_str());
         let expires = now.plus_ms(PARTNER_TOKEN_HOURS * HOUR_MS);
-        self.partner.tokens.push((token.fingerprint(), expires));
+        self.partner
+            .tokens
+            .push((token.fingerprint(), user, expires));
         effects.push(Effect::Trace {
             at: now,
             event: TraceEvent::PartnerTokenIssued {
@@ -107,34 +192,60 @@ impl World {
         )
     }
 
+    /// Checks a Partner API credential and that `partner_id` is the caller's own:
+    /// `Err` is the answer (401 or 403).
+    pub fn authenticate_partner(
+        &self,
+        now: SimTime,
+        credential: Option<&PartnerCredential>,
+        partner_id: &str,
+    ) -> Result<(), PartnerReply> {
+        match credential {
+            None => {
+                return Err(PartnerReply::Error(
+                    401,
+                    "Missing credentials: send X-API-Key, or POST /api/v2/token and send Authorization: Bearer".to_owned(),
+                ));
+            }
+            Some(PartnerCredential::ApiKey(key)) => {
+                if key != self.spec.partner.api_key.expose() {
+                    return Err(PartnerReply::Error(401, "Invalid API key".to_owned()));
+                }
+            }
+            Some(PartnerCredential::Bearer(token)) => {
+                let print = super::secret::fingerprint(token);
+                match self.partner.tokens.iter().find(|(t, _, _)| *t == print) {
+                    None => return Err(PartnerReply::Error(401, "Invalid token".to_owned())),
+                    Some((_, _, expires)) if *expires <= now => {
+                        return Err(PartnerReply::Error(
+                            401,
+                            "Token expired: POST /api/v2/token again".to_owned(),
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        if partner_id != self.spec.partner.id {
+            return Err(PartnerReply::Error(
+                403,
+                format!("Permission denied for partner {partner_id}"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Runs an authenticated Partner API call for `partner_id`.
     pub(crate) fn partner_call(
         &mut self,
         now: SimTime,
-        credential: Option<&str>,
+        credential: Option<&PartnerCredential>,
         partner_id: &str,
         call: PartnerCall,
         effects: &mut Vec<Effect>,
     ) -> PartnerReply {
-        let Some(token) = credential else {
-            return PartnerReply::Error(
-                401,
-                "Missing bearer token: POST /api/v2/token first".to_owned(),
-            );
-        };
-        let print = super::secret::fingerprint(token);
-        match self.partner.tokens.iter().find(|(t, _)| *t == print) {
-            None => return PartnerReply::Error(401, "Invalid token".to_owned()),
-            Some((_, expires)) if *expires <= now => {
-                return PartnerReply::Error(
-                    401,
-                    "Token expired: POST /api/v2/token again".to_owned(),
-                );
-            }
-            Some(_) => {}
-        }
-        if partner_id != self.spec.partner.id {
-            return PartnerReply::Error(403, format!("Permission denied for partner {partner_id}"));
+        if let Err(reply) = self.authenticate_partner(now, credential, partner_id) {
+            return reply;
         }
         match call {
             PartnerCall::ListChannels {
@@ -162,6 +273,63 @@ impl World {
             PartnerCall::SetWebhookUrl { url } => {
                 self.configure_webhooks(now, None, Some(Some(url.clone())), None, effects);
                 PartnerReply::Ok(200, json!({"webhook_url": url}))
+            }
+            PartnerCall::ListUsers => {
+                let users: Vec<Value> = self.partner.users.iter().map(user_json).collect();
+                PartnerReply::Ok(200, json!({"count": users.len(), "users": users}))
+            }
+            PartnerCall::InviteUser { email, role } => {
+                if self.partner_user_exists(&email) {
+                    return PartnerReply::Error(409, format!("User {email} already exists"));
+                }
+                let id = self.invite_partner_user(&email, &role);
+                effects.push(Effect::Trace {
+                    at: now,
+                    event: TraceEvent::AccountIncident {
+                        incident: "invite_partner_user".to_owned(),
+                        phone_number_id: None,
+                        detail: format!("partner user {id} <{email}> invited as {role}"),
+                    },
+                });
+                let user = self
+                    .partner
+                    .users
+                    .iter()
+                    .find(|u| u.id == id)
+                    .map(user_json);
+                PartnerReply::Ok(201, user.unwrap_or_default())
+            }
+            PartnerCall::RemoveUser { user_id } => {
+                let Some(email) = self
+                    .partner
+                    .users
+                    .iter()
+                    .find(|u| u.id == user_id)
+                    .map(|u| u.email.clone())
+                else {
+                    return PartnerReply::Error(404, format!("User {user_id} not found"));
+                };
+                match self.remove_partner_user_by_email(&email) {
+                    Ok(id) => {
+                        effects.push(Effect::Trace {
+                            at: now,
+                            event: TraceEvent::AccountIncident {
+                                incident: "remove_partner_user".to_owned(),
+                                phone_number_id: None,
+                                detail: format!("partner user {id} <{email}> removed"),
+                            },
+                        });
+                        PartnerReply::Ok(200, json!({"success": true}))
+                    }
+                    Err(message) => PartnerReply::Error(404, message),
+                }
+            }
+            PartnerCall::Compliance { waba_id } => {
+                if waba_id == self.spec.waba.id {
+                    PartnerReply::Ok(200, self.compliance())
+                } else {
+                    PartnerReply::Error(404, format!("WABA {waba_id} not found"))
+                }
             }
             PartnerCall::ListKeys { channel_id } => match self.channel(&channel_id) {
                 None => unknown_channel(&channel_id),
@@ -250,20 +418,8 @@ impl World {
         offset: u64,
         filters: &serde_json::Map<String, Value>,
     ) -> PartnerReply {
-        let channels: Vec<Value> = self
-            .phone_numbers
-            .iter()
-            .map(|p| {
-                json!({
-                    "id": p.spec.channel_id,
-                    "client_id": self.spec.client.id,
-                    "account_mode": "live",
-                    "status": "running",
-                    "setup_info": {"phone_number": p.spec.display_phone_number, "phone_name": self.spec.client.name},
-                    "waba_account": {"id": self.spec.waba.id, "fb_account_status": "verified"},
-                    "client": {"id": self.spec.client.id, "name": self.spec.client.name},
-                })
-            })
+        let channels: Vec<Value> = (0..self.phone_numbers.len())
+            .map(|index| self.channel_object(index))
             .filter(|channel| {
                 filters.iter().all(|(key, wanted)| {
                     let value = key
@@ -286,6 +442,66 @@ impl World {
                 "sort": ["id"], "total": total, "partner_channels": page,
             }),
         )
+    }
+}
+
+impl World {
+    /// A channel as the Partner API lists it (§9.8), with its standing.
+    pub(crate) fn channel_object(&self, index: usize) -> Value {
+        let p = &self.phone_numbers[index].spec;
+        let terminated_at = self
+            .account
+            .terminated_at
+            .map(|at| super::payload::iso_8601(self.unix_seconds(at)));
+        json!({
+            "id": p.channel_id,
+            "client_id": self.spec.client.id,
+            "account_mode": "live",
+            "status": if terminated_at.is_some() { "terminated" } else { "running" },
+            "terminated_at": terminated_at,
+            "current_limit": super::account::tier_of(self.spec.waba.messaging_limit),
+            "current_quality_rating": "GREEN",
+            "setup_info": {"phone_number": p.display_phone_number, "phone_name": self.spec.client.name},
+            "waba_account": {
+                "id": self.spec.waba.id,
+                "fb_account_status": "verified",
+                "template_messaging": if self.account.templates_disabled { "disabled" } else { "enabled" },
+            },
+            "client": {"id": self.spec.client.id, "name": self.spec.client.name},
+        })
+    }
+
+    /// Whether a user with this email exists.
+    pub(crate) fn partner_user_exists(&self, email: &str) -> bool {
+        self.partner.users.iter().any(|u| u.email == email)
+    }
+
+    /// Adds an invited user; returns its id.
+    pub(crate) fn invite_partner_user(&mut self, email: &str, role: &str) -> String {
+        self.partner.users_issued += 1;
+        let id = format!("wasimUS{:04}", self.partner.users_issued);
+        self.partner.users.push(PartnerUser {
+            id: id.clone(),
+            email: email.to_owned(),
+            role: role.to_owned(),
+            status: "invited".to_owned(),
+        });
+        id
+    }
+
+    /// Removes a user and revokes the tokens issued to it; returns its id.
+    pub(crate) fn remove_partner_user_by_email(&mut self, email: &str) -> Result<String, String> {
+        let position = self
+            .partner
+            .users
+            .iter()
+            .position(|u| u.email == email)
+            .ok_or_else(|| format!("unknown partner user `{email}`"))?;
+        let user = self.partner.users.remove(position);
+        self.partner
+            .tokens
+            .retain(|(_, owner, _)| *owner != user.id);
+        Ok(user.id)
     }
 }
 

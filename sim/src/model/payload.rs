@@ -67,3 +67,55 @@ pub(crate) fn status(
     }
     Value::Object(object)
 }
+
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// (year, month 1-12, day 1-31) of a unix time (proleptic Gregorian, UTC).
+pub(crate) fn civil_date(unix_s: u64) -> (u64, u64, u64) {
+    // Howard Hinnant's days-to-civil, for days since 1970-01-01 (non-negative here).
+    let z = unix_s / 86_400 + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` of a unix time.
+pub(crate) fn iso_8601(unix_s: u64) -> String {
+    let (year, month, day) = civil_date(unix_s);
+    let seconds = unix_s % 86_400;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
+/// A unix time's date the way Meta's `ban_info` example writes it ("June 3, 2024").
+pub(crate) fn long_date(unix_s: u64) -> String {
+    let (year, month, day) = civil_date(unix_s);
+    let name = usize::try_from(month - 1)
+        .ok()
+        .and_then(|m| MONTHS.get(m))
+        .unwrap_or(&"January");
+    format!("{name} {day}, {year}")
+}

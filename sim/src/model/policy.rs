@@ -6,6 +6,8 @@
 //! Values marked UNCONFIRMED in `reference/whatsapp-platform.md` are defaults here,
 //! overridable per world file (`[policy]`).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::rng::Ratio;
@@ -161,6 +163,22 @@ pub struct Policy {
     /// Unix seconds from which On-Premises numbers cannot register (360dialog stopped
     /// onboarding On-Prem on 15 May 2024, §8.3). Default 1715731200.
     pub on_prem_registration_closes_unix: u64,
+    /// Countries Cloud API does not serve until a date: ISO country → unix seconds
+    /// from which it does. Before that date a send to a user there fails with 131026
+    /// and a business number there cannot register on Cloud API (error 100; the real
+    /// code is UNCONFIRMED). §8.4: Turkey opened "before the end of May" 2024; the
+    /// exact day is UNCONFIRMED, the `2024-05` default is 2024-05-28 (1716854400).
+    pub cloud_api_available_from: BTreeMap<String, u64>,
+    /// The HTTP status 360dialog answers a template send with while it has disabled
+    /// template messaging for a flagged WABA (§10: UNCONFIRMED; 360dialog's error list
+    /// has 403 "The endpoint is blocked" and 400 "Your WhatsApp for Business API has
+    /// been disabled"). Default 403.
+    pub template_block_http_status: u16,
+    /// The `developer_message` of that answer. Default "The endpoint is blocked".
+    pub template_block_message: String,
+    /// Whether free-form (session) messages are blocked too while template messaging
+    /// is disabled (§10: probably not; UNCONFIRMED). Default false.
+    pub template_block_free_form: bool,
 }
 
 impl Policy {
@@ -206,6 +224,10 @@ impl Policy {
             quality_red_ratio: Ratio::new(1, 5),
             register_requests_max: 10,
             on_prem_registration_closes_unix: 1_715_731_200,
+            cloud_api_available_from: BTreeMap::from([("TR".to_owned(), 1_716_854_400)]),
+            template_block_http_status: 403,
+            template_block_message: "The endpoint is blocked".to_owned(),
+            template_block_free_form: false,
         };
         match name {
             "2024-05" => Some(base),
@@ -214,6 +236,7 @@ impl Policy {
                 marketing_counting: MarketingCounting::EveryDelivered,
                 us_marketing_pause: true,
                 pricing_model: PricingModel::Pmp,
+                cloud_api_available_from: BTreeMap::new(),
                 ..base
             }),
             _ => None,

@@ -103,10 +103,20 @@ impl World {
         if let PhoneCall::SetPin { pin } = call {
             six_digits(&pin)?;
             self.phone_numbers[index].spec.pin = Some(Secret::from(pin.as_str()));
+            // §6.11: a PIN change fires the `security` webhook.
+            let phone = self.phone_numbers[index].spec.display_phone_number.clone();
+            self.emit_account_change(
+                now,
+                "security",
+                json!({"display_phone_number": phone, "event": "PIN_CHANGED",
+                       "requester": super::account::SECURITY_REQUESTER}),
+            );
             return Ok(());
         }
         self.count_register_request(now, index)?;
         let unix_now = self.unix_seconds(now);
+        let country = self.phone_numbers[index].spec.country.clone();
+        let cloud_api_serves = self.cloud_api_serves(&country, now);
         let phone = &mut self.phone_numbers[index].spec;
         match call {
             PhoneCall::Register { pin } => {
@@ -117,6 +127,19 @@ impl World {
                     return Err(PlatformError::new(
                         code::INVALID_PARAMETER,
                         "On-Premises registration is closed (no new On-Prem numbers since 15 May 2024); migrate the number to Cloud API.",
+                    ));
+                }
+                if phone.api == ApiKind::Cloud && !cloud_api_serves {
+                    let opens = self
+                        .policy
+                        .cloud_api_available_from
+                        .get(&country)
+                        .map_or_else(String::new, |at| super::payload::iso_8601(*at));
+                    return Err(PlatformError::new(
+                        code::INVALID_PARAMETER,
+                        format!(
+                            "Cloud API is not available for phone numbers in {country} yet (from {opens})."
+                        ),
                     ));
                 }
                 match &phone.pin {

@@ -26,6 +26,8 @@ pub enum Stream {
     Webhooks = 5,
     /// Recipients' feedback on templates (blocks, reports).
     Feedback = 6,
+    /// Account incidents: whom an unknown origin messages with a stolen key.
+    Incidents = 7,
 }
 
 /// A seeded ChaCha8 random number generator for one concern.

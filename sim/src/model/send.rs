@@ -126,6 +126,41 @@ pub(super) fn send(
             effects,
         );
     }
+    // The account's standing: disabled, restricted, or templates blocked (§6.8, §10).
+    let window_open = world
+        .recipients
+        .get(&outgoing.wa_id)
+        .is_some_and(|r| r.service_window_open(now, world.policy.customer_service_window_hours));
+    match world.account_refusal(surface, template_index.is_some(), window_open) {
+        None => {}
+        Some(Reply::Rejected(error)) => return reject(error, to, effects),
+        Some(Reply::Blocked {
+            http_status,
+            message,
+        }) => {
+            effects.push(Effect::Trace {
+                at: now,
+                event: TraceEvent::SendBlocked {
+                    surface: surface.name().to_owned(),
+                    phone_number_id: phone_id.clone(),
+                    to: to.clone(),
+                    message_type: if template_index.is_some() {
+                        "template"
+                    } else {
+                        "text"
+                    }
+                    .to_owned(),
+                    http_status,
+                    reason: "360dialog disabled template messaging for the WABA".to_owned(),
+                },
+            });
+            return Reply::Blocked {
+                http_status,
+                message,
+            };
+        }
+        Some(other) => return other,
+    }
     // A paused or disabled template is refused at once (reference §5.2).
     if let Some(refusal) = template_index.and_then(|index| world.template_refusal(index)) {
         let name = template_name.clone().unwrap_or_default();
@@ -633,6 +668,10 @@ fn decide(
         };
     };
     let recipient_country = recipient.country.clone();
+    // Cloud API does not reach users in a country before it opens there (§8.4).
+    if !world.cloud_api_serves(&recipient_country, now) {
+        return Fate::Fail(code::UNDELIVERABLE);
+    }
     let sent_only = recipient_country == "TR" && !recipient.terms_accepted;
     match category {
         None if !in_service_window => return Fate::Fail(code::REENGAGEMENT),

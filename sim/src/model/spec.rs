@@ -59,6 +59,9 @@ pub struct PartnerSpec {
     pub password: Secret,
     /// Secret signing partner webhooks. Default `wasim_test_partner_secret`.
     pub webhook_secret: Secret,
+    /// A Partner API key, sent as `X-API-Key` (§9.8: the header name is UNCONFIRMED).
+    /// Default `wasim_test_partner_api_key`.
+    pub api_key: Secret,
     /// Where partner webhooks go. Default: none.
     pub webhook_url: Option<String>,
 }
@@ -320,6 +323,7 @@ impl Default for PartnerSpec {
             username: "partner@wasim.test".to_owned(),
             password: Secret::from("wasim_test_partner_password"),
             webhook_secret: Secret::from("wasim_test_partner_secret"),
+            api_key: Secret::from("wasim_test_partner_api_key"),
             webhook_url: None,
         }
     }
@@ -526,7 +530,13 @@ impl WorldSpec {
     }
 
     fn validate(&self) -> Result<(), String> {
-        self.policy(None)?;
+        let policy = self.policy(None)?;
+        if !(400..=599).contains(&policy.template_block_http_status) {
+            return Err(format!(
+                "policy.template_block_http_status: expected an HTTP error status 400 to 599, found {}",
+                policy.template_block_http_status
+            ));
+        }
         self.webhook_faults()?;
         check_batching((self.webhooks.batch_max, self.webhooks.batch_window_ms))
             .map_err(|e| format!("webhooks.{e}"))?;

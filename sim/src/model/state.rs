@@ -166,6 +166,10 @@ pub(crate) enum Timer {
     TemplateUnpause { template: usize, epoch: u64 },
     /// A new template's review ends.
     TemplateReview { template: usize },
+    /// An account restriction ends (if it is still restriction `epoch`).
+    RestrictionEnds { epoch: u64 },
+    /// An unknown origin sends with a stolen key (compromise `epoch`).
+    UnknownOriginSend { epoch: u64 },
 }
 
 /// The recipients of a world: the named ones, then `count` generated from the seed.

@@ -428,7 +428,7 @@ impl World {
         })
     }
 
-    fn emit_account_change(&mut self, at: SimTime, field: &str, value: Value) {
+    pub(crate) fn emit_account_change(&mut self, at: SimTime, field: &str, value: Value) {
         let body = json!({
             "object": "whatsapp_business_account",
             "entry": [{

@@ -17,6 +17,7 @@ use super::sign::{
     META_SIGNATURE_HEADER, PARTNER_SIGNATURE_HEADER, ascii_json, hmac_hex, meta_signature,
 };
 use crate::model::error::{ERROR_HREF, async_details_of, code, title_of};
+use crate::model::payload::{iso_8601, long_date};
 use crate::model::spec::{Category, NamedRecipientSpec, PhoneNumberSpec, TemplateSpec, WorldSpec};
 
 /// Every event `build` knows: (name, one-line description).
@@ -364,12 +365,11 @@ fn template_quality_update(spec: &WorldSpec) -> Result<Value, String> {
 /// whole shape Meta documents; the ban date is the world epoch's date, written the
 /// way Meta's example writes it ("June 3, 2024").
 fn account_update(spec: &WorldSpec) -> Value {
-    let (year, month, day) = civil_date(spec.epoch_unix_s);
     let value = json!({
         "event": "DISABLED_UPDATE",
         "ban_info": {
             "waba_ban_state": "DISABLE",
-            "waba_ban_date": format!("{} {day}, {year}", MONTHS[(month - 1) as usize]),
+            "waba_ban_date": long_date(spec.epoch_unix_s),
         },
     });
     account_envelope(spec, "account_update", value)
@@ -404,51 +404,10 @@ fn partner(spec: &WorldSpec, event: &str, sequence: u32) -> Result<Value, String
     }))
 }
 
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-
-/// (year, month 1-12, day 1-31) of a unix time (proleptic Gregorian, UTC).
-fn civil_date(unix_s: u64) -> (u64, u64, u64) {
-    // Howard Hinnant's days-to-civil, for days since 1970-01-01 (non-negative here).
-    let z = unix_s / 86_400 + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` of a unix time.
-fn iso_8601(unix_s: u64) -> String {
-    let (year, month, day) = civil_date(unix_s);
-    let seconds = unix_s % 86_400;
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        seconds / 3600,
-        seconds / 60 % 60,
-        seconds % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::payload::civil_date;
     use crate::webhook::sign::verify_meta_signature;
 
     fn json_of(payload: &TriggerPayload) -> Value {

@@ -1,0 +1,771 @@
+//! The account's health and what happens to it (reference §6.8–6.11, §8.4, §9.8,
+//! §10): 360dialog disabling and re-enabling template messaging for a flagged WABA,
+//! Meta's violations, restrictions and bans, a compromise (an unknown origin sends
+//! with the channel's key until it is replaced), messaging-tier changes, and the
+//! countries Cloud API serves from a date.
+//!
+//! Each incident changes what sends answer and emits the webhooks the platform
+//! sends for it: the partner events of §9.8 (`template_messaging_disabled`,
+//! `account_violation`, ...) and Meta's `account_update`,
+//! `phone_number_quality_update` and `business_capability_update`.
+
+use serde_json::{Value, json};
+
+use super::error::{PlatformError, code};
+use super::secret::Secret;
+use super::spec::Category;
+use super::state::Timer;
+use super::time::{HOUR_MS, SimTime};
+use super::webhooks::Route;
+use super::{Effect, Reply, Surface, World, send};
+use crate::trace::TraceEvent;
+
+/// The messaging tiers and the unique users a day each allows (§6.9, §7).
+pub const TIERS: &[(&str, u32)] = &[
+    ("TIER_250", 250),
+    ("TIER_2K", 2_000),
+    ("TIER_10K", 10_000),
+    ("TIER_100K", 100_000),
+    ("TIER_UNLIMITED", u32::MAX),
+];
+
+/// The restriction types Meta documents (§6.8), calling variants aside.
+pub const RESTRICTION_TYPES: &[&str] = &[
+    "RESTRICTED_BIZ_INITIATED_MESSAGING",
+    "RESTRICTED_CUSTOMER_INITIATED_MESSAGING",
+    "RESTRICTED_ADD_PHONE_NUMBER_ACTION",
+    "RESTRICTED_UTILITY_TEMPLATES",
+    "RESTRICTED_DIRECT_SEND_UTILITY_TEMPLATES",
+];
+
+/// Default seconds between an unknown origin's sends during a compromise.
+pub const COMPROMISE_EVERY_S: u64 = 300;
+
+/// Default number of sends an unknown origin attempts during a compromise.
+pub const COMPROMISE_SENDS: u32 = 12;
+
+/// Refused sends after which the unknown origin gives up.
+const COMPROMISE_REFUSALS_MAX: u32 = 3;
+
+/// The user id named as `requester` of `security` webhooks.
+pub const SECURITY_REQUESTER: &str = "100000000000099";
+
+/// Something that happens to the account, from a scenario step or the control API
+/// (`POST /_wasim/account`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incident {
+    /// 360dialog flags the WABA and disables its template messaging (partner
+    /// webhook `template_messaging_disabled` per channel).
+    DisableTemplates,
+    /// 360dialog re-enables template messaging (`template_messaging_enabled`).
+    EnableTemplates,
+    /// Meta records a policy violation (`ACCOUNT_VIOLATION`, partner
+    /// `account_violation`); sends are not affected.
+    Violation {
+        /// `violation_type`, e.g. `SCAM`.
+        violation_type: String,
+    },
+    /// Meta restricts the account for `hours` (`ACCOUNT_RESTRICTION`, partner
+    /// `account_restriction`). Under `RESTRICTED_BIZ_INITIATED_MESSAGING` templates
+    /// and free-form outside the window are refused with 368; under
+    /// `RESTRICTED_CUSTOMER_INITIATED_MESSAGING` free-form replies are.
+    Restrict {
+        /// `restriction_type`.
+        restriction_type: String,
+        /// How long, in hours.
+        hours: u64,
+    },
+    /// Meta disables the account (`DISABLED_UPDATE` with `waba_ban_state` `DISABLE`):
+    /// every send is refused with 131031 and the channels show `terminated`.
+    Terminate,
+    /// Meta reinstates it (`DISABLED_UPDATE`, `REINSTATE`); restrictions end too.
+    Reinstate,
+    /// An unknown origin starts sending marketing templates with the channel's
+    /// current key, every `every_s` seconds, `sends` times or until the key is
+    /// replaced.
+    Compromise {
+        /// The number whose key leaked (default: the first).
+        phone_number_id: Option<String>,
+        /// Seconds between its sends.
+        every_s: u64,
+        /// How many sends it attempts.
+        sends: u32,
+    },
+    /// The WABA's messaging tier changes (`phone_number_quality_update` per number,
+    /// `business_capability_update`).
+    Tier {
+        /// `TIER_250`, `TIER_2K`, `TIER_10K`, `TIER_100K` or `TIER_UNLIMITED`.
+        tier: String,
+    },
+    /// A partner user is invited (Partner API user management, our shape).
+    InvitePartnerUser {
+        /// The user's email.
+        email: String,
+    },
+    /// A partner user is removed: its password and bearer tokens stop working.
+    RemovePartnerUser {
+        /// The user's email.
+        email: String,
+    },
+}
+
+impl Incident {
+    /// The names [`Incident::from_json`] accepts.
+    pub const NAMES: &'static [&'static str] = &[
+        "disable_templates",
+        "enable_templates",
+        "violation",
+        "restrict",
+        "terminate",
+        "reinstate",
+        "compromise",
+        "tier",
+        "invite_partner_user",
+        "remove_partner_user",
+    ];
+
+    /// Reads `{"incident": "restrict", "restriction_type": ..., "hours": 24}`; the
+    /// error is one line naming the field.
+    pub fn from_json(value: &Value) -> Result<Incident, String> {
+        let Some(object) = value.as_object() else {
+            return Err(
+                "expected a JSON object such as {\"incident\": \"disable_templates\"}".to_owned(),
+            );
+        };
+        let name = object
+            .get("incident")
+            .and_then(Value::as_str)
+            .ok_or("incident: expected one of the incident names")
+            .map_err(|e| format!("{e}: {}", Incident::NAMES.join(", ")))?;
+        let known: &[&str] = match name {
+            "violation" => &["violation_type"],
+            "restrict" => &["restriction_type", "hours"],
+            "compromise" => &["phone_number_id", "every_s", "sends"],
+            "tier" => &["tier"],
+            "invite_partner_user" | "remove_partner_user" => &["email"],
+            _ => &[],
+        };
+        for key in object.keys() {
+            if key != "incident" && !known.contains(&key.as_str()) {
+                return Err(format!(
+                    "unknown field `{key}` for incident `{name}`{}",
+                    if known.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", expected {}", known.join(", "))
+                    }
+                ));
+            }
+        }
+        let text = |key: &str, default: Option<&str>| -> Result<String, String> {
+            match (object.get(key), default) {
+                (Some(Value::String(s)), _) if !s.is_empty() => Ok(s.clone()),
+                (None, Some(default)) => Ok(default.to_owned()),
+                (None, None) => Err(format!("{key}: missing (incident `{name}`)")),
+                (Some(other), _) => Err(format!("{key}: expected a non-empty string, got {other}")),
+            }
+        };
+        let number = |key: &str, default: u64| -> Result<u64, String> {
+            match object.get(key) {
+                None => Ok(default),
+                Some(value) => value
+                    .as_u64()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| format!("{key}: expected a whole number above 0, got {value}")),
+            }
+        };
+        Ok(match name {
+            "disable_templates" => Incident::DisableTemplates,
+            "enable_templates" => Incident::EnableTemplates,
+            "violation" => Incident::Violation {
+                violation_type: text("violation_type", Some("SCAM"))?,
+            },
+            "restrict" => {
+                let restriction_type = text(
+                    "restriction_type",
+                    Some("RESTRICTED_BIZ_INITIATED_MESSAGING"),
+                )?;
+                if !RESTRICTION_TYPES.contains(&restriction_type.as_str()) {
+                    return Err(format!(
+                        "restriction_type: unknown type `{restriction_type}`, expected one of {}",
+                        RESTRICTION_TYPES.join(", ")
+                    ));
+                }
+                Incident::Restrict {
+                    restriction_type,
+                    hours: number("hours", 24)?,
+                }
+            }
+            "terminate" => Incident::Terminate,
+            "reinstate" => Incident::Reinstate,
+            "compromise" => Incident::Compromise {
+                phone_number_id: object
+                    .get("phone_number_id")
+                    .map(|_| text("phone_number_id", None))
+                    .transpose()?,
+                every_s: number("every_s", COMPROMISE_EVERY_S)?,
+                sends: u32::try_from(number("sends", u64::from(COMPROMISE_SENDS))?)
+                    .map_err(|_| "sends: too large".to_owned())?,
+            },
+            "tier" => {
+                let tier = text("tier", None)?;
+                if !TIERS.iter().any(|(name, _)| *name == tier) {
+                    return Err(format!(
+                        "tier: unknown tier `{tier}`, expected one of {}",
+                        TIERS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                    ));
+                }
+                Incident::Tier { tier }
+            }
+            "invite_partner_user" | "remove_partner_user" => {
+                let email = text("email", None)?;
+                if !email.contains('@') {
+                    return Err(format!("email: expected an email address, got `{email}`"));
+                }
+                if name == "invite_partner_user" {
+                    Incident::InvitePartnerUser { email }
+                } else {
+                    Incident::RemovePartnerUser { email }
+                }
+            }
+            other => {
+                return Err(format!(
+                    "incident: unknown incident `{other}`, expected one of {}",
+                    Incident::NAMES.join(", ")
+                ));
+            }
+        })
+    }
+}
+
+/// An unknown origin holding a channel's key.
+#[derive(Debug, Clone)]
+pub(crate) struct Compromise {
+    epoch: u64,
+    phone: usize,
+    key: Secret,
+    every_ms: u64,
+    left: u32,
+    refused: u32,
+}
+
+/// The account's standing.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AccountState {
+    /// 360dialog disabled template messaging.
+    pub(crate) templates_disabled: bool,
+    /// The restriction in force: type and expiry.
+    pub(crate) restriction: Option<(String, SimTime)>,
+    restriction_epoch: u64,
+    /// Violations recorded, in order.
+    pub(crate) violations: Vec<String>,
+    /// When the account was disabled, while it is.
+    pub(crate) terminated_at: Option<SimTime>,
+    compromise: Option<Compromise>,
+    compromise_epoch: u64,
+    partner_events: u64,
+}
+
+impl World {
+    /// Plays an incident; `Err` is a message for the caller (unknown number or user).
+    pub(crate) fn incident(
+        &mut self,
+        now: SimTime,
+        incident: Incident,
+        effects: &mut Vec<Effect>,
+    ) -> Result<String, String> {
+        let (name, phone, detail) = match incident {
+            Incident::DisableTemplates => {
+                self.account.templates_disabled = true;
+                self.emit_partner_events(now, "template_messaging_disabled", &json!({}));
+                (
+                    "disable_templates",
+                    None,
+                    "360dialog disabled template messaging for the WABA".to_owned(),
+                )
+            }
+            Incident::EnableTemplates => {
+                self.account.templates_disabled = false;
+                self.emit_partner_events(now, "template_messaging_enabled", &json!({}));
+                (
+                    "enable_templates",
+                    None,
+                    "360dialog enabled template messaging again".to_owned(),
+                )
+            }
+            Incident::Violation { violation_type } => {
+                self.account.violations.push(violation_type.clone());
+                let extra = json!({"violation_type": violation_type});
+                self.emit_partner_events(now, "account_violation", &extra);
+                for phone in self.display_numbers() {
+                    self.emit_account_change(
+                        now,
+                        "account_update",
+                        json!({"phone_number": phone, "event": "ACCOUNT_VIOLATION",
+                               "violation_info": {"violation_type": violation_type}}),
+                    );
+                }
+                (
+                    "violation",
+                    None,
+                    format!("policy violation {violation_type}"),
+                )
+            }
+            Incident::Restrict {
+                restriction_type,
+                hours,
+            } => {
+                let until = now.plus_ms(hours * HOUR_MS);
+                self.account.restriction = Some((restriction_type.clone(), until));
+                self.account.restriction_epoch += 1;
+                self.timers.push(
+                    until,
+                    Timer::RestrictionEnds {
+                        epoch: self.account.restriction_epoch,
+                    },
+                );
+                let expiration = self.unix_seconds(until);
+                let extra = json!({"restriction_type": restriction_type, "expiration": expiration});
+                self.emit_partner_events(now, "account_restriction", &extra);
+                for phone in self.display_numbers() {
+                    self.emit_account_change(
+                        now,
+                        "account_update",
+                        json!({"phone_number": phone, "event": "ACCOUNT_RESTRICTION",
+                               "restriction_info": [{"restriction_type": restriction_type,
+                                                     "expiration": expiration}]}),
+                    );
+                }
+                (
+                    "restrict",
+                    None,
+                    format!("{restriction_type} for {hours} h"),
+                )
+            }
+            Incident::Terminate => {
+                self.account.terminated_at = Some(now);
+                self.emit_ban(now, "DISABLE");
+                (
+                    "terminate",
+                    None,
+                    "Meta disabled the account: every send is refused with 131031".to_owned(),
+                )
+            }
+            Incident::Reinstate => {
+                self.account.terminated_at = None;
+                self.account.restriction = None;
+                self.emit_ban(now, "REINSTATE");
+                ("reinstate", None, "Meta reinstated the account".to_owned())
+            }
+            Incident::Compromise {
+                phone_number_id,
+                every_s,
+                sends,
+            } => {
+                let index = match &phone_number_id {
+                    None => 0,
+                    Some(id) => self
+                        .phone_numbers
+                        .iter()
+                        .position(|p| &p.spec.id == id)
+                        .ok_or_else(|| {
+                            format!(
+                                "unknown phone_number_id `{id}`: GET /_wasim/world lists the numbers"
+                            )
+                        })?,
+                };
+                let phone = self
+                    .phone_numbers
+                    .get(index)
+                    .ok_or("the world has no phone numbers")?;
+                let key = phone.spec.d360_api_key.clone();
+                let id = phone.spec.id.clone();
+                let every_ms = every_s * 1000;
+                self.account.compromise_epoch += 1;
+                let epoch = self.account.compromise_epoch;
+                self.account.compromise = Some(Compromise {
+                    epoch,
+                    phone: index,
+                    key: key.clone(),
+                    every_ms,
+                    left: sends,
+                    refused: 0,
+                });
+                self.timers
+                    .push(now.plus_ms(every_ms), Timer::UnknownOriginSend { epoch });
+                (
+                    "compromise",
+                    Some(id),
+                    format!(
+                        "an unknown origin holds key {} and sends every {every_s} s",
+                        key.fingerprint()
+                    ),
+                )
+            }
+            Incident::Tier { tier } => {
+                let limit = TIERS
+                    .iter()
+                    .find(|(name, _)| *name == tier)
+                    .map_or(self.spec.waba.messaging_limit, |(_, limit)| *limit);
+                let old = tier_of(self.spec.waba.messaging_limit);
+                if old == tier {
+                    return Ok(format!("the messaging tier is already {tier}"));
+                }
+                self.spec.waba.messaging_limit = limit;
+                let event = if limit >= tier_limit(old) {
+                    "UPGRADE"
+                } else {
+                    "DOWNGRADE"
+                };
+                for phone in self.display_numbers() {
+                    self.emit_account_change(
+                        now,
+                        "phone_number_quality_update",
+                        json!({"display_phone_number": phone, "event": event,
+                               "old_limit": old, "current_limit": tier,
+                               "max_daily_conversations_per_business": tier}),
+                    );
+                }
+                self.emit_account_change(
+                    now,
+                    "business_capability_update",
+                    json!({"max_daily_conversations_per_business": tier,
+                           "max_phone_numbers_per_waba": 25}),
+                );
+                ("tier", None, format!("messaging tier {old} → {tier}"))
+            }
+            Incident::InvitePartnerUser { email } => {
+                if self.partner_user_exists(&email) {
+                    return Err(format!("partner user {email} already exists"));
+                }
+                let id = self.invite_partner_user(&email, "member");
+                (
+                    "invite_partner_user",
+                    None,
+                    format!("partner user {id} <{email}> invited"),
+                )
+            }
+            Incident::RemovePartnerUser { email } => {
+                let id = self.remove_partner_user_by_email(&email)?;
+                (
+                    "remove_partner_user",
+                    None,
+                    format!("partner user {id} <{email}> removed: its tokens stop working"),
+                )
+            }
+        };
+        effects.push(Effect::Trace {
+            at: now,
+            event: TraceEvent::AccountIncident {
+                incident: name.to_owned(),
+                phone_number_id: phone,
+                detail: detail.clone(),
+            },
+        });
+        Ok(detail)
+    }
+
+    fn display_numbers(&self) -> Vec<String> {
+        self.phone_numbers
+            .iter()
+            .map(|p| p.spec.display_phone_number.clone())
+            .collect()
+    }
+
+    fn emit_ban(&mut self, now: SimTime, state: &str) {
+        let date = super::payload::long_date(self.unix_seconds(now));
+        self.emit_account_change(
+            now,
+            "account_update",
+            json!({"event": "DISABLED_UPDATE",
+                   "ban_info": {"waba_ban_state": state, "waba_ban_date": date}}),
+        );
+    }
+
+    /// One partner event per channel of the WABA, `extra` merged into `data`.
+    fn emit_partner_events(&mut self, now: SimTime, event: &str, extra: &Value) {
+        for index in 0..self.phone_numbers.len() {
+            self.account.partner_events += 1;
+            let mut data = self.channel_object(index);
+            data["phone_number"] = json!(self.phone_numbers[index].spec.display_phone_number);
+            if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
+                for (key, value) in extra {
+                    data.insert(key.clone(), value.clone());
+                }
+            }
+            let body = json!({
+                "id": format!("wasimEV{:06}", self.account.partner_events),
+                "event": event,
+                "created_at": super::payload::iso_8601(self.unix_seconds(now)),
+                "data": data,
+            });
+            self.emit_change(event, Route::Partner, body);
+        }
+    }
+
+    /// A restriction ends if it is still restriction `epoch`.
+    pub(crate) fn restriction_ended(&mut self, at: SimTime, epoch: u64, effects: &mut Vec<Effect>) {
+        if epoch != self.account.restriction_epoch {
+            return;
+        }
+        if let Some((kind, _)) = self.account.restriction.take() {
+            effects.push(Effect::Trace {
+                at,
+                event: TraceEvent::AccountIncident {
+                    incident: "restriction_lifted".to_owned(),
+                    phone_number_id: None,
+                    detail: format!("{kind} expired"),
+                },
+            });
+        }
+    }
+
+    /// The unknown origin's next send with the key it holds.
+    pub(crate) fn unknown_origin_send(
+        &mut self,
+        at: SimTime,
+        epoch: u64,
+        effects: &mut Vec<Effect>,
+    ) {
+        // A later compromise replaces an earlier one and its timers.
+        if self
+            .account
+            .compromise
+            .as_ref()
+            .is_none_or(|c| c.epoch != epoch)
+        {
+            return;
+        }
+        let Some(mut compromise) = self.account.compromise.take() else {
+            return;
+        };
+        if compromise.left == 0 || compromise.refused >= COMPROMISE_REFUSALS_MAX {
+            return;
+        }
+        compromise.left -= 1;
+        let to = self.incident_recipient();
+        let template = self
+            .templates
+            .iter()
+            .find(|t| t.category == Category::Marketing)
+            .or(self.templates.first())
+            .map(|t| (t.name.clone(), t.language.clone()));
+        let phone_number_id = self.phone_numbers[compromise.phone].spec.id.clone();
+        if let (Some(to), Some((name, language))) = (to, template) {
+            let body = json!({"messaging_product": "whatsapp", "to": to, "type": "template",
+                              "template": {"name": name, "language": {"code": language}}});
+            let start = effects.len();
+            let reply = send::send(
+                self,
+                at,
+                Surface::D360,
+                Some(compromise.key.expose()),
+                None,
+                &body,
+                effects,
+            );
+            // The platform's own records of this send are the unknown origin's, not
+            // the integration's: one record says what it did.
+            effects.retain_from(start, |effect| {
+                !matches!(
+                    effect,
+                    Effect::Trace {
+                        event: TraceEvent::MessageAccepted { .. }
+                            | TraceEvent::MessageRejected { .. }
+                            | TraceEvent::SendBlocked { .. },
+                        ..
+                    }
+                )
+            });
+            let (http_status, message_id) = match &reply {
+                Reply::Sent { message_id, .. } => (200, Some(message_id.clone())),
+                Reply::Unauthorized => (401, None),
+                Reply::Rejected(error) => (error.http_status(), None),
+                Reply::Blocked { http_status, .. } => (*http_status, None),
+                _ => (400, None),
+            };
+            if http_status == 401 {
+                compromise.refused += 1;
+            }
+            effects.push(Effect::Trace {
+                at,
+                event: TraceEvent::UnknownOriginSend {
+                    phone_number_id,
+                    credential: compromise.key.fingerprint(),
+                    to,
+                    http_status,
+                    message_id,
+                },
+            });
+        }
+        if compromise.left > 0 && compromise.refused < COMPROMISE_REFUSALS_MAX {
+            self.timers.push(
+                at.plus_ms(compromise.every_ms),
+                Timer::UnknownOriginSend { epoch },
+            );
+        }
+        self.account.compromise = Some(compromise);
+    }
+
+    /// A generated recipient for the unknown origin, drawn from the incident stream.
+    fn incident_recipient(&mut self) -> Option<String> {
+        let generated: Vec<&String> = self
+            .recipients
+            .values()
+            .filter(|r| r.background_ecosystem)
+            .map(|r| &r.wa_id)
+            .collect();
+        let pool: Vec<&String> = if generated.is_empty() {
+            self.recipients.keys().collect()
+        } else {
+            generated
+        };
+        if pool.is_empty() {
+            return None;
+        }
+        let pick = self.incidents_rng.index(pool.len());
+        pool.get(pick).map(|s| (*s).clone())
+    }
+
+    /// Whether Cloud API serves `country` at `now` (§8.4).
+    pub(crate) fn cloud_api_serves(&self, country: &str, now: SimTime) -> bool {
+        self.policy
+            .cloud_api_available_from
+            .get(country)
+            .is_none_or(|from| self.unix_seconds(now) >= *from)
+    }
+
+    /// The refusal of a send by the account's standing, if any: a disabled account
+    /// (131031), a restriction (368), or 360dialog's template block.
+    pub(crate) fn account_refusal(
+        &self,
+        surface: Surface,
+        template: bool,
+        in_service_window: bool,
+    ) -> Option<Reply> {
+        if self.account.terminated_at.is_some() {
+            return Some(Reply::Rejected(PlatformError::new(
+                code::ACCOUNT_LOCKED,
+                "The WhatsApp Business Account is disabled for policy violations.",
+            )));
+        }
+        if let Some((kind, _)) = &self.account.restriction {
+            let blocked = match kind.as_str() {
+                "RESTRICTED_BIZ_INITIATED_MESSAGING" => template || !in_service_window,
+                "RESTRICTED_CUSTOMER_INITIATED_MESSAGING" => !template && in_service_window,
+                _ => false,
+            };
+            if blocked {
+                return Some(Reply::Rejected(PlatformError::new(
+                    code::POLICY_BLOCKED,
+                    format!("The account is restricted ({kind}) for policy violations."),
+                )));
+            }
+        }
+        if surface == Surface::D360
+            && self.account.templates_disabled
+            && (template || self.policy.template_block_free_form)
+        {
+            return Some(Reply::Blocked {
+                http_status: self.policy.template_block_http_status,
+                message: self.policy.template_block_message.clone(),
+            });
+        }
+        None
+    }
+
+    /// The account's standing as the Partner API shows it (our shape, §9.8: the
+    /// real compliance fields are UNCONFIRMED).
+    pub(crate) fn compliance(&self) -> Value {
+        let restriction = self.account.restriction.as_ref().map(|(kind, until)| {
+            json!({"restriction_type": kind, "expiration": self.unix_seconds(*until)})
+        });
+        json!({
+            "waba_id": self.spec.waba.id,
+            "status": if self.account.terminated_at.is_some() { "terminated" } else { "active" },
+            "template_messaging": if self.account.templates_disabled { "disabled" } else { "enabled" },
+            "restrictions": restriction.into_iter().collect::<Vec<_>>(),
+            "violations": self.account.violations,
+            "messaging_limit": tier_of(self.spec.waba.messaging_limit),
+            "phone_numbers": self.phone_numbers.iter().map(|p| json!({
+                "id": p.spec.id,
+                "display_phone_number": p.spec.display_phone_number,
+                "registered": p.spec.registered,
+                "api": match p.spec.api { super::spec::ApiKind::Cloud => "cloud", super::spec::ApiKind::OnPremises => "on_premises" },
+                "quality_rating": "GREEN",
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// The tier name of a messaging limit (the nearest tier at or below it).
+pub fn tier_of(limit: u32) -> &'static str {
+    TIERS
+        .iter()
+        .rev()
+        .find(|(_, at)| limit >= *at)
+        .map_or("TIER_NOT_SET", |(name, _)| name)
+}
+
+fn tier_limit(tier: &str) -> u32 {
+    TIERS
+        .iter()
+        .find(|(name, _)| *name == tier)
+        .map_or(0, |(_, limit)| *limit)
+}
+
+/// Removes the effects from `start` on that `keep` rejects.
+trait RetainFrom<T> {
+    fn retain_from(&mut self, start: usize, keep: impl FnMut(&T) -> bool);
+}
+
+impl<T> RetainFrom<T> for Vec<T> {
+    fn retain_from(&mut self, start: usize, mut keep: impl FnMut(&T) -> bool) {
+        let tail = self.split_off(start);
+        self.extend(tail.into_iter().filter(|item| keep(item)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incidents_read_from_json_with_field_named_errors() {
+        assert_eq!(
+            Incident::from_json(&json!({"incident": "restrict", "hours": 2})),
+            Ok(Incident::Restrict {
+                restriction_type: "RESTRICTED_BIZ_INITIATED_MESSAGING".to_owned(),
+                hours: 2
+            })
+        );
+        assert!(
+            Incident::from_json(&json!({"incident": "tier", "tier": "TIER_1K"}))
+                .unwrap_err()
+                .starts_with("tier:")
+        );
+        assert!(
+            Incident::from_json(&json!({"incident": "terminate", "hours": 1}))
+                .unwrap_err()
+                .contains("unknown field `hours`")
+        );
+        assert!(
+            Incident::from_json(&json!({"incident": "nope"}))
+                .unwrap_err()
+                .contains("disable_templates")
+        );
+        assert!(
+            Incident::from_json(&json!({"incident": "compromise", "every_s": 0}))
+                .unwrap_err()
+                .starts_with("every_s:")
+        );
+    }
+
+    #[test]
+    fn tiers_name_their_limits() {
+        assert_eq!(tier_of(10_000), "TIER_10K");
+        assert_eq!(tier_of(9_999), "TIER_2K");
+        assert_eq!(tier_of(u32::MAX), "TIER_UNLIMITED");
+        assert_eq!(tier_of(10), "TIER_NOT_SET");
+    }
+}
