@@ -16,7 +16,7 @@ use common::*;
 use http_body_util::BodyExt;
 use serde_json::{Map, Value, json};
 use tower::ServiceExt;
-use wasim_sim::model::partner::{PartnerCall, PartnerCredential, PartnerReply};
+use wasim_sim::model::partner::{Page, PartnerCall, PartnerCredential, PartnerReply};
 use wasim_sim::model::registration::PhoneCall;
 use wasim_sim::model::{
     Command, Destination, Effect, Incident, Reply, SimTime, StatusKind, Surface, WebhookDelivery,
@@ -196,11 +196,12 @@ fn partner(world: &mut World, at: SimTime, call: PartnerCall) -> (u16, Value) {
 }
 
 fn list_channels() -> PartnerCall {
-    PartnerCall::ListChannels {
+    PartnerCall::ListChannels(Page {
         limit: 20,
         offset: 0,
+        sort: "id".to_owned(),
         filters: Map::new(),
-    }
+    })
 }
 
 fn compliance(world: &mut World, at: SimTime) -> Value {
@@ -818,14 +819,15 @@ fn a_terminated_account_refuses_every_send_with_131031_until_reinstated() {
     let (_, filtered) = partner(
         &mut world,
         at,
-        PartnerCall::ListChannels {
+        PartnerCall::ListChannels(Page {
             limit: 20,
             offset: 0,
+            sort: "id".to_owned(),
             filters: json!({"status": "terminated"})
                 .as_object()
                 .expect("object")
                 .clone(),
-        },
+        }),
     );
     assert_eq!(filtered["total"], 3);
     assert_eq!(compliance(&mut world, at)["status"], "terminated");
@@ -1792,4 +1794,52 @@ fn the_same_world_seed_and_commands_with_a_compromise_give_the_same_trace() {
         recipients(&other_seed),
         "the unknown origin's recipients come from the seed"
     );
+}
+
+#[test]
+fn channel_lists_sort_by_a_field_path_either_way_and_page_after_sorting() {
+    let mut world = World::new(WorldSpec::default(), None, None).expect("default world");
+    let list = |sort: &str, limit: u64| {
+        PartnerCall::ListChannels(Page {
+            limit,
+            offset: 0,
+            sort: sort.to_owned(),
+            filters: Map::new(),
+        })
+    };
+    let numbers = |body: &Value| -> Vec<String> {
+        body["partner_channels"]
+            .as_array()
+            .expect("channels")
+            .iter()
+            .map(|c| {
+                c["setup_info"]["phone_number"]
+                    .as_str()
+                    .expect("number")
+                    .to_owned()
+            })
+            .collect()
+    };
+    let (status, ascending) = partner(
+        &mut world,
+        SimTime::ZERO,
+        list("setup_info.phone_number", 20),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        numbers(&ascending),
+        ["15550100001", "4930901820", "902125550101"]
+    );
+    let (_, descending) = partner(
+        &mut world,
+        SimTime::ZERO,
+        list("-setup_info.phone_number", 1),
+    );
+    assert_eq!(
+        numbers(&descending),
+        ["902125550101"],
+        "sorted, then the first page"
+    );
+    assert_eq!(descending["total"], 3);
+    assert_eq!(descending["sort"], json!(["-setup_info.phone_number"]));
 }

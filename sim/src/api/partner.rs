@@ -16,7 +16,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::extract;
-use crate::model::partner::{PAGE_LIMIT_MAX, PartnerCall, PartnerCredential, PartnerReply};
+use crate::model::partner::{PAGE_LIMIT_MAX, Page, PartnerCall, PartnerCredential, PartnerReply};
 use crate::model::{Command, Reply};
 use crate::shell::AppState;
 
@@ -250,8 +250,9 @@ async fn token(
     response
 }
 
-/// `limit`, `offset` and `filters` of a list call; the error names the parameter.
-fn page(query: Option<&str>) -> Result<(u64, u64, serde_json::Map<String, Value>), String> {
+/// `limit`, `offset`, `sort` and `filters` of a list call; the error names the
+/// parameter.
+fn page(query: Option<&str>) -> Result<Page, String> {
     let params: BTreeMap<String, String> = query
         .map(|q| {
             q.split('&')
@@ -273,6 +274,20 @@ fn page(query: Option<&str>) -> Result<(u64, u64, serde_json::Map<String, Value>
         ));
     }
     let offset = number("offset", 0)?;
+    let sort = params
+        .get("sort")
+        .cloned()
+        .unwrap_or_else(|| "id".to_owned());
+    let field = sort.strip_prefix('-').unwrap_or(&sort);
+    if field.is_empty()
+        || !field.split('.').all(|part| {
+            !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
+    {
+        return Err(format!(
+            "sort: expected a field path such as `id` or `-created_at`, got `{sort}`"
+        ));
+    }
     let filters = match params.get("filters") {
         None => serde_json::Map::new(),
         Some(text) => match serde_json::from_str::<Value>(text) {
@@ -281,7 +296,12 @@ fn page(query: Option<&str>) -> Result<(u64, u64, serde_json::Map<String, Value>
             Err(e) => return Err(format!("filters: not valid JSON ({e})")),
         },
     };
-    Ok((limit, offset, filters))
+    Ok(Page {
+        limit,
+        offset,
+        sort,
+        filters,
+    })
 }
 
 /// Decodes `%XX` escapes and `+` (query strings).
@@ -322,11 +342,7 @@ async fn channels(
 ) -> Response {
     let call = if method == Method::GET {
         page(query.as_deref())
-            .map(|(limit, offset, filters)| PartnerCall::ListChannels {
-                limit,
-                offset,
-                filters,
-            })
+            .map(PartnerCall::ListChannels)
             .map_err(|message| error(400, message))
     } else {
         Err(not_allowed(&method, &uri, "GET"))
@@ -344,12 +360,15 @@ async fn channels(
 async fn clients(
     State(state): State<Arc<AppState>>,
     Path(partner_id): Path<String>,
+    RawQuery(query): RawQuery,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
     let call = if method == Method::GET {
-        Ok(PartnerCall::ListClients)
+        page(query.as_deref())
+            .map(PartnerCall::ListClients)
+            .map_err(|message| error(400, message))
     } else {
         Err(not_allowed(&method, &uri, "GET"))
     };
@@ -444,10 +463,16 @@ mod tests {
                 .unwrap_err()
                 .starts_with("filters:")
         );
-        let (limit, offset, filters) = page(Some(
-            "limit=5&offset=1&filters=%7B%22status%22%3A%22running%22%7D",
+        let page = page(Some(
+            "limit=5&offset=1&sort=-setup_info.phone_number&filters=%7B%22status%22%3A%22running%22%7D",
         ))
         .unwrap();
-        assert_eq!((limit, offset, filters.len()), (5, 1, 1));
+        assert_eq!((page.limit, page.offset, page.filters.len()), (5, 1, 1));
+        assert_eq!(page.sort, "-setup_info.phone_number");
+        assert!(
+            super::page(Some("sort=-"))
+                .unwrap_err()
+                .starts_with("sort:")
+        );
     }
 }

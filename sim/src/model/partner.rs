@@ -24,14 +24,7 @@ pub const PAGE_LIMIT_MAX: u64 = 1000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PartnerCall {
     /// `GET /partners/{partner_id}/channels`.
-    ListChannels {
-        /// Page size (default 20).
-        limit: u64,
-        /// Offset.
-        offset: u64,
-        /// Filters as given (`{"id": …, "status": …}`).
-        filters: serde_json::Map<String, Value>,
-    },
+    ListChannels(Page),
     /// `POST /partners/{partner_id}/channels/{channel_id}/api_keys`: a new key that
     /// revokes every earlier one.
     CreateKey {
@@ -49,7 +42,7 @@ pub enum PartnerCall {
         channel_id: String,
     },
     /// `GET /partners/{partner_id}/clients`.
-    ListClients,
+    ListClients(Page),
     /// `GET /partners/{partner_id}/webhook_url`.
     GetWebhookUrl,
     /// `POST /partners/{partner_id}/webhook_url` `{"webhook_url": ...}`.
@@ -76,6 +69,76 @@ pub enum PartnerCall {
         /// The WABA.
         waba_id: String,
     },
+}
+
+/// The paging of a list call: `limit`, `offset`, `sort` and `filters` (§9.8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// Page size (default 20).
+    pub limit: u64,
+    /// Offset.
+    pub offset: u64,
+    /// A field path to sort by, `-` first for descending (default `id`).
+    pub sort: String,
+    /// Filters as given (`{"id": …, "status": …}`): field paths and exact values.
+    pub filters: serde_json::Map<String, Value>,
+}
+
+impl Page {
+    /// Filters, sorts and slices `items` into the list answer, the items under `key`.
+    fn answer(&self, items: Vec<Value>, key: &str) -> PartnerReply {
+        let field = |item: &Value, path: &str| -> Option<Value> {
+            path.split('.')
+                .try_fold(item, |value, part| value.get(part))
+                .cloned()
+        };
+        let mut items: Vec<Value> = items
+            .into_iter()
+            .filter(|item| {
+                self.filters
+                    .iter()
+                    .all(|(path, wanted)| field(item, path).as_ref() == Some(wanted))
+            })
+            .collect();
+        let (descending, path) = match self.sort.strip_prefix('-') {
+            Some(path) => (true, path),
+            None => (false, self.sort.as_str()),
+        };
+        items.sort_by(|a, b| {
+            let order = compare(field(a, path).as_ref(), field(b, path).as_ref());
+            if descending { order.reverse() } else { order }
+        });
+        let total = items.len();
+        let page: Vec<Value> = items
+            .into_iter()
+            .skip(usize::try_from(self.offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(self.limit).unwrap_or(usize::MAX))
+            .collect();
+        PartnerReply::Ok(
+            200,
+            json!({
+                "count": page.len(), "filters": self.filters, "limit": self.limit,
+                "offset": self.offset, "sort": [self.sort], "total": total, key: page,
+            }),
+        )
+    }
+}
+
+/// Orders JSON values: missing first, then numbers, then text.
+fn compare(a: Option<&Value>, b: Option<&Value>) -> std::cmp::Ordering {
+    match (a, b) {
+        (Some(Value::Number(x)), Some(Value::Number(y))) => x
+            .as_f64()
+            .partial_cmp(&y.as_f64())
+            .unwrap_or(std::cmp::Ordering::Equal),
+        (Some(x), Some(y)) => x
+            .as_str()
+            .map_or_else(|| x.to_string(), str::to_owned)
+            .cmp(&y.as_str().map_or_else(|| y.to_string(), str::to_owned)),
+        (None, Some(_)) => std::cmp::Ordering::Less,
+        (Some(_), None) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    }
 }
 
 /// How a Partner API call authenticates (§9.8).
@@ -248,23 +311,20 @@ impl World {
             return reply;
         }
         match call {
-            PartnerCall::ListChannels {
-                limit,
-                offset,
-                filters,
-            } => self.list_channels(limit, offset, &filters),
+            PartnerCall::ListChannels(page) => {
+                let channels = (0..self.phone_numbers.len())
+                    .map(|index| self.channel_object(index))
+                    .collect();
+                page.answer(channels, "partner_channels")
+            }
             PartnerCall::CreateKey { channel_id } => self.create_key(now, &channel_id, effects),
-            PartnerCall::ListClients => {
+            PartnerCall::ListClients(page) => {
                 let client = &self.spec.client;
                 let clients = vec![json!({
                     "id": client.id, "name": client.name, "status": "active",
                     "partner_id": self.spec.partner.id,
                 })];
-                PartnerReply::Ok(
-                    200,
-                    json!({"count": 1, "filters": {}, "limit": 20, "offset": 0,
-                           "sort": ["id"], "total": 1, "clients": clients}),
-                )
+                page.answer(clients, "clients")
             }
             PartnerCall::GetWebhookUrl => PartnerReply::Ok(
                 200,
@@ -410,38 +470,6 @@ impl World {
                 new: phone.d360_api_key.fingerprint(),
             },
         });
-    }
-
-    fn list_channels(
-        &self,
-        limit: u64,
-        offset: u64,
-        filters: &serde_json::Map<String, Value>,
-    ) -> PartnerReply {
-        let channels: Vec<Value> = (0..self.phone_numbers.len())
-            .map(|index| self.channel_object(index))
-            .filter(|channel| {
-                filters.iter().all(|(key, wanted)| {
-                    let value = key
-                        .split('.')
-                        .try_fold(channel, |value, part| value.get(part));
-                    value == Some(wanted)
-                })
-            })
-            .collect();
-        let total = channels.len();
-        let page: Vec<Value> = channels
-            .into_iter()
-            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-            .take(usize::try_from(limit).unwrap_or(usize::MAX))
-            .collect();
-        PartnerReply::Ok(
-            200,
-            json!({
-                "count": page.len(), "filters": filters, "limit": limit, "offset": offset,
-                "sort": ["id"], "total": total, "partner_channels": page,
-            }),
-        )
     }
 }
 
