@@ -11,8 +11,12 @@ one file:
 - ``POST /webhook``                 signed webhooks: verify, answer 200 at once,
                                     process later, in order, on one worker thread
 - ``POST /wasim/actions``           driver hook: send_template, send_text,
-                                    send_campaign (accepted at once, done on the
-                                    same worker queue)
+                                    send_campaign, set_access_token (accepted at
+                                    once, done on the same worker queue); a
+                                    malformed one is refused with 400, an action
+                                    it does not know with 501 ``{"error":
+                                    "unsupported action NAME"}``, which the runner
+                                    reads as "scenario not supported" and skips
 - ``POST /wasim/reset``             forget all state
 - ``GET  /wasim/messages/{wamid}``  the highest status held for a sent message
 
@@ -523,6 +527,17 @@ def valid_number(value) -> bool:
     return isinstance(value, str) and user_key(value).isdigit()
 
 
+KNOWN_ACTIONS = frozenset({"send_text", "send_template", "send_campaign", "set_access_token"})
+
+
+def unsupported_action(action) -> str | None:
+    """The name of an action this integration does not know (answered 501), else None."""
+    if not isinstance(action, dict):
+        return None
+    name = action.get("action")
+    return name if isinstance(name, str) and name not in KNOWN_ACTIONS else None
+
+
 def validate_action(action) -> str | None:
     """None if the action is well formed, else a one-line reason."""
     if not isinstance(action, dict):
@@ -631,6 +646,11 @@ def make_handler(app: Integration):
                 except ValueError:
                     log("action refused: body is not JSON")
                     self._reply(400, {"error": "body is not JSON"})
+                    return
+                unsupported = unsupported_action(action)
+                if unsupported is not None:
+                    log(f"action refused: unsupported action {unsupported}")
+                    self._reply(501, {"error": f"unsupported action {unsupported}"})
                     return
                 problem = validate_action(action)
                 if problem is not None:

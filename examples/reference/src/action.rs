@@ -1,7 +1,10 @@
 //! The driver hook's actions (`POST /wasim/actions`).
+//!
+//! Every action is a JSON object with `"action"` naming it and, from the runner,
+//! `"timestamp"`: the virtual unix seconds it was given at. A malformed action is
+//! refused with one line naming the field at fault.
 
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 /// A template to send: name, language and optional body parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,121 +67,200 @@ pub(crate) enum Action {
         /// What to send.
         template: Template,
     },
-}
-
-/// The wire shape of an action.
-#[derive(Deserialize)]
-#[serde(tag = "action")]
-enum WireAction {
-    #[serde(rename = "send_template")]
-    Template {
-        to: String,
-        template: WireTemplate,
-        #[serde(default)]
-        parameters: Option<Vec<String>>,
+    /// `set_d360_api_key`: the operator handed over a new channel key; use this one.
+    SetD360ApiKey {
+        /// The new key.
+        key: String,
     },
-    #[serde(rename = "send_text")]
-    Text { to: String, text: String },
-    #[serde(rename = "set_access_token")]
-    SetToken { access_token: String },
-    #[serde(rename = "send_campaign")]
-    Campaign {
-        to: Vec<String>,
-        template: WireTemplate,
-        #[serde(default)]
-        parameters: Option<Vec<String>>,
+    /// `rotate_key`: generate a new channel key through the Partner API and switch
+    /// to it.
+    RotateKey {
+        /// The channel (`None`: ours, `WASIM_CHANNEL_ID`).
+        channel_id: Option<String>,
+    },
+    /// `account_compromised`: halt sends, rotate the channel key, reset the PIN,
+    /// and resume `resume_after_s` after both succeeded.
+    AccountCompromised {
+        /// The compromised number (`None`: ours, `WASIM_PHONE_NUMBER_ID`).
+        phone_number_id: Option<String>,
+        /// Its channel (`None`: ours, `WASIM_CHANNEL_ID`).
+        channel_id: Option<String>,
+        /// Virtual seconds to wait after securing before sending again.
+        resume_after_s: u64,
+    },
+    /// `tick`: virtual time moved (the action's timestamp); run what is due.
+    Tick,
+    /// `register`: register the number on the Cloud API with its PIN.
+    Register {
+        /// The number (`None`: ours, `WASIM_PHONE_NUMBER_ID`).
+        phone_number_id: Option<String>,
+        /// The two-step verification PIN.
+        pin: String,
     },
 }
 
-#[derive(Deserialize)]
-struct WireTemplate {
-    name: String,
-    language: WireLanguage,
-    #[serde(default)]
-    parameters: Option<Vec<String>>,
-}
-
-/// `"en_US"`, or Graph's own `{"code": "en_US"}`.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum WireLanguage {
-    Code(String),
-    Object { code: String },
-}
-
-impl WireTemplate {
-    fn into_template(self, outer_parameters: Option<Vec<String>>) -> Result<Template, String> {
-        let language = match self.language {
-            WireLanguage::Code(code) | WireLanguage::Object { code } => code,
-        };
-        if self.name.trim().is_empty() {
-            return Err("template.name is empty".to_owned());
-        }
-        if language.trim().is_empty() {
-            return Err("template.language is empty".to_owned());
-        }
-        Ok(Template {
-            name: self.name,
-            language,
-            parameters: self.parameters.or(outer_parameters).unwrap_or_default(),
-        })
-    }
-}
+/// Every action name, for the error on an unknown one.
+const NAMES: &str = "send_template, send_text, send_campaign, set_access_token, \
+                     set_d360_api_key, rotate_key, account_compromised, tick, register";
 
 /// The virtual time an action was given at (`"timestamp"`: unix seconds, a string
 /// like a webhook's, or a number), if it carries one.
 pub(crate) fn timestamp(body: &[u8]) -> Option<u64> {
     let value: Value = serde_json::from_slice(body).ok()?;
     match value.get("timestamp")? {
-        Value::String(text) => text.parse().ok(),
+        Value::String(text) => text.trim().parse().ok(),
         Value::Number(number) => number.as_u64(),
         _ => None,
     }
 }
 
-fn recipient(to: String) -> Result<String, String> {
-    if to.trim().is_empty() {
-        Err("`to` is empty".to_owned())
-    } else {
-        Ok(to)
+/// The fields of one action, read with errors that name the field.
+struct Fields<'a> {
+    action: &'a str,
+    object: &'a Map<String, Value>,
+}
+
+impl Fields<'_> {
+    fn error(&self, field: &str, expected: &str) -> String {
+        format!("{}: `{field}` must be {expected}", self.action)
+    }
+
+    /// A required non-empty string.
+    fn string(&self, field: &str) -> Result<String, String> {
+        self.optional_string(field)?
+            .ok_or_else(|| self.error(field, "a non-empty string"))
+    }
+
+    /// An optional string: absent or null is `None`, present must be non-empty.
+    fn optional_string(&self, field: &str) -> Result<Option<String>, String> {
+        match self.object.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) if !text.trim().is_empty() => Ok(Some(text.clone())),
+            Some(_) => Err(self.error(field, "a non-empty string")),
+        }
+    }
+
+    /// A required list of non-empty strings.
+    fn strings(&self, field: &str) -> Result<Vec<String>, String> {
+        let expected = "a list of non-empty strings";
+        let Some(Value::Array(items)) = self.object.get(field) else {
+            return Err(self.error(field, expected));
+        };
+        items
+            .iter()
+            .map(|item| match item {
+                Value::String(text) if !text.trim().is_empty() => Ok(text.clone()),
+                _ => Err(self.error(field, expected)),
+            })
+            .collect()
+    }
+
+    /// A non-negative whole number (or a string of digits); absent is `default`.
+    fn seconds(&self, field: &str, default: u64) -> Result<u64, String> {
+        let expected = "a whole number of seconds";
+        match self.object.get(field) {
+            None | Some(Value::Null) => Ok(default),
+            Some(Value::Number(number)) => {
+                number.as_u64().ok_or_else(|| self.error(field, expected))
+            }
+            Some(Value::String(text)) => {
+                text.trim().parse().map_err(|_| self.error(field, expected))
+            }
+            Some(_) => Err(self.error(field, expected)),
+        }
+    }
+
+    /// `template` (with `parameters` inside it or next to it).
+    fn template(&self) -> Result<Template, String> {
+        let Some(Value::Object(template)) = self.object.get("template") else {
+            return Err(self.error("template", "an object with name and language"));
+        };
+        let inner = Fields {
+            action: self.action,
+            object: template,
+        };
+        let name = inner
+            .string("name")
+            .map_err(|_| self.error("template.name", "a non-empty string"))?;
+        let language = match template.get("language") {
+            Some(Value::String(code)) => Some(code),
+            Some(Value::Object(language)) => match language.get("code") {
+                Some(Value::String(code)) => Some(code),
+                _ => None,
+            },
+            _ => None,
+        }
+        .filter(|code| !code.trim().is_empty())
+        .ok_or_else(|| self.error("template.language", "a language code like en_US"))?
+        .clone();
+        let parameters = if template.contains_key("parameters") {
+            inner
+                .strings("parameters")
+                .map_err(|_| self.error("template.parameters", "a list of non-empty strings"))?
+        } else if self.object.contains_key("parameters") {
+            self.strings("parameters")?
+        } else {
+            Vec::new()
+        };
+        Ok(Template {
+            name,
+            language,
+            parameters,
+        })
     }
 }
 
 impl Action {
-    /// Parses a request body; the error is one line.
+    /// Parses a request body; the error is one line naming the field at fault.
     ///
     /// `parameters` may sit in `template` or next to it.
     pub(crate) fn parse(body: &[u8]) -> Result<Action, String> {
-        let wire: WireAction = serde_json::from_slice(body).map_err(|error| {
-            format!("malformed action: {error} (expected {{\"action\": \"send_template\"|\"send_text\"|\"send_campaign\"|\"set_access_token\", ...}})")
-        })?;
-        Ok(match wire {
-            WireAction::Template {
-                to,
-                template,
-                parameters,
-            } => Action::Template {
-                to: recipient(to)?,
-                template: template.into_template(parameters)?,
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|error| format!("malformed action: not JSON ({error})"))?;
+        let Value::Object(object) = &value else {
+            return Err("malformed action: expected a JSON object".to_owned());
+        };
+        let Some(Value::String(action)) = object.get("action") else {
+            return Err(format!("malformed action: `action` must be one of {NAMES}"));
+        };
+        let fields = Fields { action, object };
+        Ok(match action.as_str() {
+            "send_template" => Action::Template {
+                to: fields.string("to")?,
+                template: fields.template()?,
             },
-            WireAction::Text { to, text } => Action::Text {
-                to: recipient(to)?,
-                text,
+            "send_text" => Action::Text {
+                to: fields.string("to")?,
+                text: fields.string("text")?,
             },
-            WireAction::SetToken { access_token } if access_token.trim().is_empty() => {
-                return Err("access_token is empty".to_owned());
+            "send_campaign" => Action::Campaign {
+                to: fields.strings("to")?,
+                template: fields.template()?,
+            },
+            "set_access_token" => Action::SetAccessToken {
+                token: fields.string("access_token")?,
+            },
+            "set_d360_api_key" => Action::SetD360ApiKey {
+                key: fields.string("api_key")?,
+            },
+            "rotate_key" => Action::RotateKey {
+                channel_id: fields.optional_string("channel_id")?,
+            },
+            "account_compromised" => Action::AccountCompromised {
+                phone_number_id: fields.optional_string("phone_number_id")?,
+                channel_id: fields.optional_string("channel_id")?,
+                resume_after_s: fields.seconds("resume_after_s", 0)?,
+            },
+            "tick" => Action::Tick,
+            "register" => Action::Register {
+                phone_number_id: fields.optional_string("phone_number_id")?,
+                pin: fields.string("pin")?,
+            },
+            other => {
+                return Err(format!(
+                    "malformed action: unknown action `{other}` (known: {NAMES})"
+                ));
             }
-            WireAction::SetToken { access_token } => Action::SetAccessToken {
-                token: access_token,
-            },
-            WireAction::Campaign {
-                to,
-                template,
-                parameters,
-            } => Action::Campaign {
-                to: to.into_iter().map(recipient).collect::<Result<_, _>>()?,
-                template: template.into_template(parameters)?,
-            },
         })
     }
 }
@@ -242,10 +324,69 @@ mod tests {
     }
 
     #[test]
+    fn the_key_and_account_actions_parse() {
+        let cases: [(&str, Action); 8] = [
+            (
+                r#"{"action":"set_d360_api_key","api_key":"k2","timestamp":"1717405200"}"#,
+                Action::SetD360ApiKey {
+                    key: "k2".to_owned(),
+                },
+            ),
+            (
+                r#"{"action":"rotate_key","channel_id":"chan_1"}"#,
+                Action::RotateKey {
+                    channel_id: Some("chan_1".to_owned()),
+                },
+            ),
+            (
+                r#"{"action":"rotate_key"}"#,
+                Action::RotateKey { channel_id: None },
+            ),
+            (
+                r#"{"action":"account_compromised","phone_number_id":"110","channel_id":"chan_1","resume_after_s":3600}"#,
+                Action::AccountCompromised {
+                    phone_number_id: Some("110".to_owned()),
+                    channel_id: Some("chan_1".to_owned()),
+                    resume_after_s: 3600,
+                },
+            ),
+            (
+                r#"{"action":"account_compromised","resume_after_s":"60"}"#,
+                Action::AccountCompromised {
+                    phone_number_id: None,
+                    channel_id: None,
+                    resume_after_s: 60,
+                },
+            ),
+            (
+                r#"{"action":"tick","timestamp":"1717405200"}"#,
+                Action::Tick,
+            ),
+            (r#"{"action":"tick"}"#, Action::Tick),
+            (
+                r#"{"action":"register","phone_number_id":"110","pin":"123456"}"#,
+                Action::Register {
+                    phone_number_id: Some("110".to_owned()),
+                    pin: "123456".to_owned(),
+                },
+            ),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(Action::parse(body.as_bytes()), Ok(expected), "{body}");
+        }
+        assert_eq!(
+            timestamp(br#"{"action":"tick","timestamp":"1717405200"}"#),
+            Some(1_717_405_200)
+        );
+        assert_eq!(timestamp(br#"{"action":"tick"}"#), None);
+    }
+
+    #[test]
     fn malformed_actions_are_one_line_errors() {
         for body in [
             "not json",
             "{}",
+            "[1]",
             r#"{"action":"launch_rocket"}"#,
             r#"{"action":"send_text","to":"55"}"#,
             r#"{"action":"send_text","to":"","text":"x"}"#,
@@ -253,6 +394,52 @@ mod tests {
             r#"{"action":"send_campaign","to":"1","template":{"name":"a","language":"en_US"}}"#,
         ] {
             let error = Action::parse(body.as_bytes()).expect_err(body);
+            assert!(!error.contains('\n'), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_malformed_action_names_the_field_at_fault() {
+        for (body, field) in [
+            (r#"{"action":7}"#, "`action`"),
+            (r#"{"action":"set_d360_api_key"}"#, "`api_key`"),
+            (r#"{"action":"set_d360_api_key","api_key":""}"#, "`api_key`"),
+            (r#"{"action":"set_d360_api_key","api_key":5}"#, "`api_key`"),
+            (r#"{"action":"rotate_key","channel_id":42}"#, "`channel_id`"),
+            (
+                r#"{"action":"rotate_key","channel_id":" "}"#,
+                "`channel_id`",
+            ),
+            (
+                r#"{"action":"account_compromised","resume_after_s":-5}"#,
+                "`resume_after_s`",
+            ),
+            (
+                r#"{"action":"account_compromised","resume_after_s":"soon"}"#,
+                "`resume_after_s`",
+            ),
+            (
+                r#"{"action":"account_compromised","phone_number_id":[]}"#,
+                "`phone_number_id`",
+            ),
+            (r#"{"action":"register","phone_number_id":"110"}"#, "`pin`"),
+            (r#"{"action":"register","pin":123456}"#, "`pin`"),
+            (
+                r#"{"action":"send_template","to":"1","template":{"name":"a"}}"#,
+                "`template.language`",
+            ),
+            (
+                r#"{"action":"send_template","to":"1","template":{"name":"a","language":"en_US","parameters":[1]}}"#,
+                "`template.parameters`",
+            ),
+            (
+                r#"{"action":"send_campaign","to":["1",""],"template":{"name":"a","language":"en_US"}}"#,
+                "`to`",
+            ),
+            (r#"{"action":"set_access_token"}"#, "`access_token`"),
+        ] {
+            let error = Action::parse(body.as_bytes()).expect_err(body);
+            assert!(error.contains(field), "{body}: {error}");
             assert!(!error.contains('\n'), "{error}");
         }
     }

@@ -39,6 +39,29 @@ pub enum Flaw {
     /// Unpauses a template by API (`POST /{template-id}/unpause`) as soon as its
     /// `PAUSED` webhook arrives, instead of fixing what paused it.
     AutoUnpause,
+    /// After a channel key rotation (`rotate_key` or a compromise), and after
+    /// `set_d360_api_key`, keeps presenting the key it started with on sends.
+    StaleChannelKey,
+    /// After `rotate_key`, sends the running (or last) campaign again from its start.
+    ResendOnRotation,
+    /// Ignores `template_messaging_disabled` (the partner webhook and 360dialog's
+    /// template block answer) and keeps sending templates.
+    IgnoreTemplateDisabled,
+    /// On `account_compromised` does not halt sends; rotates the key and resets
+    /// the PIN only at the next `tick`.
+    CompromiseKeepSending,
+    /// On `account_compromised` never generates a new channel key.
+    CompromiseNoKey,
+    /// On `account_compromised` never resets the two-step verification PIN.
+    CompromiseNoPin,
+    /// After securing a compromised account, resumes sends at once instead of
+    /// waiting `resume_after_s`.
+    CompromiseResumeEarly,
+    /// Uses a Partner API bearer token even when an API key is configured, and on
+    /// a Partner 401 fetches a token and retries immediately, up to 50 times.
+    PartnerAuthLoop,
+    /// On a `register` error retries the request immediately, up to 12 times.
+    RegisterLoop,
 }
 
 impl Flaw {
@@ -58,6 +81,15 @@ impl Flaw {
         Flaw::ResendHeld,
         Flaw::IgnorePause,
         Flaw::AutoUnpause,
+        Flaw::StaleChannelKey,
+        Flaw::ResendOnRotation,
+        Flaw::IgnoreTemplateDisabled,
+        Flaw::CompromiseKeepSending,
+        Flaw::CompromiseNoKey,
+        Flaw::CompromiseNoPin,
+        Flaw::CompromiseResumeEarly,
+        Flaw::PartnerAuthLoop,
+        Flaw::RegisterLoop,
     ];
 
     /// The flaw's name on the command line (`--flaw NAME`).
@@ -77,6 +109,15 @@ impl Flaw {
             Flaw::ResendHeld => "resend-held",
             Flaw::IgnorePause => "ignore-pause",
             Flaw::AutoUnpause => "auto-unpause",
+            Flaw::StaleChannelKey => "stale-channel-key",
+            Flaw::ResendOnRotation => "resend-on-rotation",
+            Flaw::IgnoreTemplateDisabled => "ignore-template-disabled",
+            Flaw::CompromiseKeepSending => "compromise-keep-sending",
+            Flaw::CompromiseNoKey => "compromise-no-key",
+            Flaw::CompromiseNoPin => "compromise-no-pin",
+            Flaw::CompromiseResumeEarly => "compromise-resume-early",
+            Flaw::PartnerAuthLoop => "partner-auth-loop",
+            Flaw::RegisterLoop => "register-loop",
         }
     }
 
@@ -104,7 +145,9 @@ impl Flaw {
                 "send_text always sends free-form text, even outside the 24 h service window"
             }
             Flaw::HotLoopRate => "on 130429/131056 retries immediately (no wait) up to 50 times",
-            Flaw::HotLoopAuth => "on HTTP 401 / code 190 retries immediately up to 50 times",
+            Flaw::HotLoopAuth => {
+                "on HTTP 401 / code 190 (or 360dialog's 401) retries immediately up to 50 times"
+            }
             Flaw::StaleToken => {
                 "ignores set_access_token and keeps using the token it started with"
             }
@@ -115,6 +158,27 @@ impl Flaw {
                 "ignores template pauses (status webhooks, 132015/132016) and keeps sending"
             }
             Flaw::AutoUnpause => "unpauses a template by API as soon as its PAUSED webhook arrives",
+            Flaw::StaleChannelKey => {
+                "keeps sending with its first channel key after the key was rotated (sends get 401)"
+            }
+            Flaw::ResendOnRotation => {
+                "after rotate_key sends the running or last campaign again from its start"
+            }
+            Flaw::IgnoreTemplateDisabled => {
+                "ignores template_messaging_disabled and keeps sending templates"
+            }
+            Flaw::CompromiseKeepSending => {
+                "on account_compromised keeps sending; rotates the key and PIN only at the next tick"
+            }
+            Flaw::CompromiseNoKey => "on account_compromised never generates a new channel key",
+            Flaw::CompromiseNoPin => "on account_compromised never resets the two-step PIN",
+            Flaw::CompromiseResumeEarly => {
+                "resumes sends as soon as the account is secured, without waiting resume_after_s"
+            }
+            Flaw::PartnerAuthLoop => {
+                "uses a Partner bearer token despite an API key; on 401 refetches and retries 50 times"
+            }
+            Flaw::RegisterLoop => "on a register error retries immediately, up to 12 times",
         }
     }
 
@@ -169,6 +233,24 @@ mod tests {
         assert_eq!("resend-held".parse(), Ok(Flaw::ResendHeld));
         assert_eq!("ignore-pause".parse(), Ok(Flaw::IgnorePause));
         assert_eq!("auto-unpause".parse(), Ok(Flaw::AutoUnpause));
+    }
+
+    #[test]
+    fn the_360dialog_and_account_flaws_have_their_names() {
+        for (name, flaw) in [
+            ("stale-channel-key", Flaw::StaleChannelKey),
+            ("resend-on-rotation", Flaw::ResendOnRotation),
+            ("ignore-template-disabled", Flaw::IgnoreTemplateDisabled),
+            ("compromise-keep-sending", Flaw::CompromiseKeepSending),
+            ("compromise-no-key", Flaw::CompromiseNoKey),
+            ("compromise-no-pin", Flaw::CompromiseNoPin),
+            ("compromise-resume-early", Flaw::CompromiseResumeEarly),
+            ("partner-auth-loop", Flaw::PartnerAuthLoop),
+            ("register-loop", Flaw::RegisterLoop),
+        ] {
+            assert_eq!(name.parse(), Ok(flaw));
+            assert_eq!(flaw.to_string(), name);
+        }
     }
 
     #[test]

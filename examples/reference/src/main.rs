@@ -5,11 +5,16 @@ use std::process::ExitCode;
 use clap::Parser;
 use wasim_reference::{Config, Flaw};
 
-/// The reference WhatsApp Cloud API integration wasim's conformance runner judges.
+/// The reference WhatsApp Business Platform integration wasim's conformance
+/// runner judges.
 ///
-/// Settings come from the WASIM_* environment variables the runner sets
-/// (WASIM_GRAPH_URL, WASIM_ACCESS_TOKEN, WASIM_PHONE_NUMBER_ID, WASIM_APP_SECRET,
-/// WASIM_VERIFY_TOKEN, WASIM_WEBHOOK_PORT).
+/// Settings come from the WASIM_* environment variables the runner sets:
+/// required WASIM_GRAPH_URL, WASIM_ACCESS_TOKEN, WASIM_PHONE_NUMBER_ID,
+/// WASIM_APP_SECRET, WASIM_VERIFY_TOKEN, WASIM_WEBHOOK_PORT; optional
+/// WASIM_SURFACE (graph or d360), WASIM_D360_URL, WASIM_D360_API_KEY,
+/// WASIM_CHANNEL_ID, WASIM_WABA_ID, WASIM_PARTNER_URL, WASIM_PARTNER_ID,
+/// WASIM_PARTNER_USERNAME, WASIM_PARTNER_PASSWORD, WASIM_PARTNER_API_KEY,
+/// WASIM_PARTNER_SECRET.
 #[derive(Debug, Parser)]
 #[command(name = "wasim-reference", version)]
 struct Args {
@@ -25,7 +30,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     if args.list_flaws {
         for flaw in Flaw::ALL {
-            println!("{:<20} {}", flaw.name(), flaw.describe());
+            println!("{:<26} {}", flaw.name(), flaw.describe());
         }
         return ExitCode::SUCCESS;
     }

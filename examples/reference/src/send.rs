@@ -1,16 +1,24 @@
-//! The Cloud API client: one send, retried by the policy.
+//! Message sends, on the Cloud API or on 360dialog's messaging API, retried by
+//! the policy; and the Cloud API's other calls (`post_graph`).
 //!
 //! Throughput (130429) and pair-rate (131056) errors are retried at most 3 times,
-//! after 200, 400 and 800 ms; a bad token (HTTP 401 / code 190) and every other
-//! error (a paused or disabled template's 132015/132016 among them) are not retried.
+//! after 200, 400 and 800 ms; a bad credential (HTTP 401, code 190, or 360dialog's
+//! `Invalid api_key`) and every other error (a paused or disabled template's
+//! 132015/132016, 360dialog's template block among them) are not retried. One
+//! exception: a send refused with 401 while its credential was replaced in the
+//! meantime (a key rotation finished while it was in flight) is retried once, with
+//! the new credential.
 //!
 //! The client can also ask to unpause a template (`POST /{template-id}/unpause`,
 //! once, never retried); only flaw `auto-unpause` does.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
+use crate::config::Surface;
+use crate::keys::Keys;
 use crate::{Config, Flaw};
 
 /// Error code: throughput limit.
@@ -26,20 +34,26 @@ const RATE_BACKOFF_MS: [u64; 3] = [200, 400, 800];
 const HOT_LOOP_RETRIES: u32 = 50;
 /// Most time one request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// The header 360dialog's messaging API reads the channel key from.
+pub(crate) const D360_KEY_HEADER: &str = "D360-API-KEY";
 
 /// What kind of failure a send met, for the retry policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FailureClass {
     /// 130429 or 131056: back off and retry.
     RateLimited,
-    /// HTTP 401 or code 190: the token is bad; retrying cannot help.
+    /// HTTP 401 or code 190 (360dialog's `Invalid api_key` too): the credential
+    /// is bad; retrying it cannot help.
     BadToken,
+    /// 360dialog refused a template send with its own 400/403: template messaging
+    /// is disabled for the WABA. Hold the template until it is enabled again.
+    TemplateBlocked,
     /// Anything else (including no answer): not retried.
     Other,
 }
 
 impl FailureClass {
-    /// Classifies an error answer.
+    /// Classifies an error answer by its HTTP status and Graph `error.code`.
     pub(crate) fn of(http_status: Option<u16>, code: Option<u64>) -> FailureClass {
         match (http_status, code) {
             (_, Some(CODE_THROUGHPUT | CODE_PAIR_RATE)) => FailureClass::RateLimited,
@@ -64,14 +78,14 @@ pub(crate) fn retry_delay(
             .ok()
             .and_then(|i| RATE_BACKOFF_MS.get(i))
             .map(|ms| Duration::from_millis(*ms)),
-        (FailureClass::BadToken | FailureClass::Other, _) => None,
+        (FailureClass::BadToken | FailureClass::TemplateBlocked | FailureClass::Other, _) => None,
     }
 }
 
 /// The `message_status` of a send the pacing of its template holds.
 const HELD: &str = "held_for_quality_assessment";
 
-/// A send the Cloud API took.
+/// A send the platform took.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Accepted {
     /// The message's wamid.
@@ -88,12 +102,30 @@ pub(crate) struct Failure {
     pub(crate) http_status: Option<u16>,
     /// `error.code`, if the answer had one.
     pub(crate) code: Option<u64>,
+    /// The answer was 360dialog's own error (`{"meta": {"success": false, ...}}`),
+    /// not Meta's.
+    pub(crate) from_360dialog: bool,
     /// One line saying what happened.
     pub(crate) detail: String,
 }
 
 impl Failure {
-    fn class(&self) -> FailureClass {
+    /// A failure before any request was made.
+    fn local(detail: &str) -> Failure {
+        Failure {
+            http_status: None,
+            code: None,
+            from_360dialog: false,
+            detail: detail.to_owned(),
+        }
+    }
+
+    /// How the retry policy treats this failure of a send; `template`: the send
+    /// was a template.
+    pub(crate) fn class(&self, template: bool) -> FailureClass {
+        if template && self.from_360dialog && matches!(self.http_status, Some(400 | 403)) {
+            return FailureClass::TemplateBlocked;
+        }
         FailureClass::of(self.http_status, self.code)
     }
 }
@@ -107,30 +139,122 @@ pub(crate) enum Unpause {
     Refused(String),
 }
 
-/// The Cloud API as the integration uses it.
+/// How a request authenticates.
+#[derive(Clone, Copy)]
+pub(crate) enum Auth<'a> {
+    /// `Authorization: Bearer <token>`.
+    Bearer(&'a str),
+    /// A header of its own (`D360-API-KEY`, `X-API-Key`).
+    Header(&'static str, &'a str),
+    /// Nothing.
+    None,
+}
+
+/// Posts `body` as JSON to `url`; the status and raw answer, or a failure if
+/// there was no (readable) answer.
+pub(crate) async fn post_json(
+    client: &reqwest::Client,
+    url: &str,
+    body: String,
+    auth: Auth<'_>,
+) -> Result<(u16, Vec<u8>), Failure> {
+    let mut request = client
+        .post(url)
+        .header("Content-Type", "application/json")
+        .body(body);
+    request = match auth {
+        Auth::Bearer(token) => request.bearer_auth(token),
+        Auth::Header(name, value) => request.header(name, value),
+        Auth::None => request,
+    };
+    let response = request.send().await.map_err(|error| Failure {
+        detail: format!("no answer: {}", error.without_url()),
+        ..Failure::local("")
+    })?;
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.map_err(|error| Failure {
+        http_status: Some(status),
+        detail: format!("HTTP {status}, unreadable body: {}", error.without_url()),
+        ..Failure::local("")
+    })?;
+    Ok((status, bytes.to_vec()))
+}
+
+/// An HTTP client with the integration's request timeout.
+pub(crate) fn http_client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .build()?)
+}
+
+/// The credential one send presented (never printed).
+#[derive(Clone, PartialEq, Eq)]
+enum Presented {
+    Bearer(String),
+    ChannelKey(String),
+}
+
+impl Presented {
+    fn auth(&self) -> Auth<'_> {
+        match self {
+            Presented::Bearer(token) => Auth::Bearer(token),
+            Presented::ChannelKey(key) => Auth::Header(D360_KEY_HEADER, key),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Presented::Bearer(_) => "access token",
+            Presented::ChannelKey(_) => "channel key",
+        }
+    }
+}
+
+/// The platform as the integration uses it: sends on the configured surface, and
+/// Cloud API calls with the current access token.
 #[derive(Debug, Clone)]
-pub(crate) struct Graph {
+pub(crate) struct Platform {
     client: reqwest::Client,
     /// `WASIM_GRAPH_URL`, without a trailing slash.
-    base_url: String,
-    /// The messages endpoint of our number.
-    url: String,
-    token: std::sync::Arc<std::sync::Mutex<String>>,
+    graph_url: String,
+    /// Where sends go.
+    surface: Surface,
+    /// The messages endpoint of the surface.
+    messages_url: String,
+    keys: Arc<Keys>,
     flaw: Option<Flaw>,
 }
 
-impl Graph {
-    /// A client for `config`'s number.
-    pub(crate) fn new(config: &Config) -> anyhow::Result<Graph> {
-        Ok(Graph {
-            client: reqwest::Client::builder()
-                .timeout(REQUEST_TIMEOUT)
-                .build()?,
-            base_url: config.graph_url.clone(),
-            url: config.messages_url(),
-            token: std::sync::Arc::new(std::sync::Mutex::new(config.access_token.clone())),
+impl Platform {
+    /// A client for `config`'s number, presenting `keys`.
+    pub(crate) fn new(config: &Config, keys: Arc<Keys>) -> anyhow::Result<Platform> {
+        let messages_url = match config.surface {
+            Surface::Graph => config.messages_url(),
+            Surface::D360 => config.d360_messages_url().ok_or_else(|| {
+                anyhow::anyhow!("WASIM_SURFACE is d360 but WASIM_D360_URL is unset")
+            })?,
+        };
+        Ok(Platform {
+            client: http_client()?,
+            graph_url: config.graph_url.clone(),
+            surface: config.surface,
+            messages_url,
+            keys,
             flaw: config.flaw,
         })
+    }
+
+    /// The credentials this client presents.
+    pub(crate) fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// The credential a send presents now, if there is one.
+    fn credential(&self) -> Option<Presented> {
+        match self.surface {
+            Surface::Graph => Some(Presented::Bearer(self.keys.access_token())),
+            Surface::D360 => self.keys.channel_key().map(Presented::ChannelKey),
+        }
     }
 
     /// Sends `body` under the retry policy; `what` names it in log lines, and
@@ -142,17 +266,44 @@ impl Graph {
         what: &str,
         still_wanted: impl Fn() -> bool,
     ) -> Result<Accepted, Failure> {
+        let template = body.get("type").and_then(Value::as_str) == Some("template");
         let mut retries = 0;
+        let mut retried_with_new_credential = false;
         loop {
-            let failure = match self.post(body).await {
+            let Some(presented) = self.credential() else {
+                let failure = Failure::local(
+                    "no 360dialog channel key (WASIM_D360_API_KEY, set_d360_api_key or rotate_key)",
+                );
+                println!("{what}: not sent: {}", failure.detail);
+                return Err(failure);
+            };
+            let failure = match self.post_message(body, &presented).await {
                 Ok(accepted) => return Ok(accepted),
                 Err(failure) => failure,
             };
-            let class = failure.class();
+            let class = failure.class(template);
+            if class == FailureClass::BadToken
+                && !retried_with_new_credential
+                && let Some(current) = self.credential()
+                && current != presented
+            {
+                println!(
+                    "{what}: {} refused ({}) but replaced meanwhile: retrying once with the new one",
+                    presented.name(),
+                    failure.detail
+                );
+                retried_with_new_credential = true;
+                continue;
+            }
             let Some(delay) = retry_delay(class, retries, self.flaw) else {
                 match (class, retries) {
                     (FailureClass::BadToken, 0) => println!(
-                        "{what}: access token refused ({}), not retrying",
+                        "{what}: {} refused ({}), not retrying",
+                        presented.name(),
+                        failure.detail
+                    ),
+                    (FailureClass::TemplateBlocked, _) => println!(
+                        "{what}: template messaging blocked ({}), not retrying",
                         failure.detail
                     ),
                     (_, 0) => println!("{what}: failed ({}), not retrying", failure.detail),
@@ -179,69 +330,49 @@ impl Graph {
         }
     }
 
+    /// One send attempt presenting `presented`.
+    async fn post_message(&self, body: &Value, presented: &Presented) -> Result<Accepted, Failure> {
+        let (status, bytes) = post_json(
+            &self.client,
+            &self.messages_url,
+            body.to_string(),
+            presented.auth(),
+        )
+        .await?;
+        read_answer(status, &bytes)
+    }
+
+    /// Posts `body` to the Cloud API at `{graph_url}/v23.0/{path}` with the current
+    /// access token; the status and raw answer.
+    pub(crate) async fn post_graph(
+        &self,
+        path: &str,
+        body: &Value,
+    ) -> Result<(u16, Vec<u8>), Failure> {
+        let url = format!("{}/v23.0/{path}", self.graph_url);
+        let token = self.keys.access_token();
+        post_json(&self.client, &url, body.to_string(), Auth::Bearer(&token)).await
+    }
+
     /// Asks once (no retries) to unpause template `template_id` (its digits):
     /// `POST {graph_url}/v23.0/{template_id}/unpause` with body `{}`. The answer
     /// says whether it was unpaused; a failure is an error answer or no answer.
     pub(crate) async fn unpause(&self, template_id: &str) -> Result<Unpause, Failure> {
-        let url = format!("{}/v23.0/{template_id}/unpause", self.base_url);
-        let (status, bytes) = self.post_raw(&url, "{}".to_owned()).await?;
+        let (status, bytes) = self
+            .post_graph(&format!("{template_id}/unpause"), &json!({}))
+            .await?;
         read_unpause_answer(status, &bytes)
-    }
-
-    /// Uses `token` from now on (the operator replaced the old one).
-    pub(crate) fn set_token(&self, token: String) {
-        *self
-            .token
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = token;
     }
 
     /// The flaw the client was built with.
     pub(crate) fn flaw(&self) -> Option<Flaw> {
         self.flaw
     }
-
-    fn current_token(&self) -> String {
-        self.token
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-
-    /// One attempt.
-    async fn post(&self, body: &Value) -> Result<Accepted, Failure> {
-        let url = self.url.clone();
-        let (status, bytes) = self.post_raw(&url, body.to_string()).await?;
-        read_answer(status, &bytes)
-    }
-
-    /// Posts `body` as JSON with the current token; the status and raw answer.
-    async fn post_raw(&self, url: &str, body: String) -> Result<(u16, Vec<u8>), Failure> {
-        let response = self
-            .client
-            .post(url)
-            .bearer_auth(self.current_token())
-            .header("Content-Type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|error| Failure {
-                http_status: None,
-                code: None,
-                detail: format!("no answer: {}", error.without_url()),
-            })?;
-        let status = response.status().as_u16();
-        let bytes = response.bytes().await.map_err(|error| Failure {
-            http_status: Some(status),
-            code: None,
-            detail: format!("HTTP {status}, unreadable body: {}", error.without_url()),
-        })?;
-        Ok((status, bytes.to_vec()))
-    }
 }
 
 /// The message a success answer accepted (and whether pacing holds it), or the
-/// failure an error answer describes.
+/// failure an error answer describes. Both surfaces answer a success in the Cloud
+/// API's shape.
 pub(crate) fn read_answer(status: u16, body: &[u8]) -> Result<Accepted, Failure> {
     let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     if (200..300).contains(&status) {
@@ -258,8 +389,8 @@ pub(crate) fn read_answer(status: u16, body: &[u8]) -> Result<Accepted, Failure>
             });
         return wamid.ok_or_else(|| Failure {
             http_status: Some(status),
-            code: None,
             detail: format!("HTTP {status} without messages[0].id"),
+            ..Failure::local("")
         });
     }
     Err(error_failure(status, &json))
@@ -283,14 +414,29 @@ pub(crate) fn read_unpause_answer(status: u16, body: &[u8]) -> Result<Unpause, F
         }
         None => Err(Failure {
             http_status: Some(status),
-            code: None,
             detail: format!("HTTP {status} without a boolean `success`"),
+            ..Failure::local("")
         }),
     }
 }
 
-/// The failure a Graph error answer (`{"error": {"code", "message"}}`) describes.
-fn error_failure(status: u16, json: &Value) -> Failure {
+/// The failure an error answer describes: Graph's `{"error": {"code", "message"}}`,
+/// or 360dialog's own `{"meta": {"http_code", "developer_message"}}`.
+pub(crate) fn error_failure(status: u16, json: &Value) -> Failure {
+    if json.get("error").is_none()
+        && let Some(meta) = json.get("meta")
+    {
+        let message = meta
+            .get("developer_message")
+            .and_then(Value::as_str)
+            .unwrap_or("no developer_message");
+        return Failure {
+            http_status: Some(status),
+            code: None,
+            from_360dialog: true,
+            detail: format!("HTTP {status} from 360dialog: {message}").replace('\n', " "),
+        };
+    }
     let code = json.pointer("/error/code").and_then(Value::as_u64);
     let message = json
         .pointer("/error/message")
@@ -303,13 +449,21 @@ fn error_failure(status: u16, json: &Value) -> Failure {
     Failure {
         http_status: Some(status),
         code,
+        from_360dialog: false,
         detail: detail.replace('\n', " "),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
+    use axum::Router;
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::routing::post;
+
     use super::*;
+    use crate::config::tests::{full, read};
 
     fn delays(class: FailureClass, flaw: Option<Flaw>) -> Vec<Duration> {
         (0..)
@@ -364,6 +518,9 @@ mod tests {
             );
             assert!(delays(FailureClass::BadToken, Some(*flaw)).is_empty());
         }
+        for flaw in Flaw::ALL.iter().copied().map(Some).chain([None]) {
+            assert!(delays(FailureClass::TemplateBlocked, flaw).is_empty());
+        }
     }
 
     #[test]
@@ -413,10 +570,51 @@ mod tests {
         )
         .expect_err("error");
         assert_eq!(failure.code, Some(130_429));
-        assert_eq!(failure.class(), FailureClass::RateLimited);
+        assert_eq!(failure.class(false), FailureClass::RateLimited);
         let failure = read_answer(401, b"not json").expect_err("error");
-        assert_eq!(failure.class(), FailureClass::BadToken);
+        assert_eq!(failure.class(false), FailureClass::BadToken);
         assert!(read_answer(200, b"{}").is_err());
+    }
+
+    #[test]
+    fn answers_are_read_in_360dialogs_shapes() {
+        // 360dialog's 401 for a missing or revoked key: an auth failure.
+        let invalid =
+            br#"{"meta":{"success":false,"http_code":401,"developer_message":"Invalid api_key"}}"#;
+        let failure = read_answer(401, invalid).expect_err("error");
+        assert!(failure.from_360dialog);
+        assert!(failure.detail.contains("Invalid api_key"), "{failure:?}");
+        for template in [false, true] {
+            assert_eq!(failure.class(template), FailureClass::BadToken);
+        }
+        // Its template block: only a template send is held for it.
+        for status in [400_u16, 403] {
+            let body = format!(
+                r#"{{"meta":{{"success":false,"http_code":{status},"developer_message":"Template messaging is disabled for this WABA"}}}}"#
+            );
+            let failure = read_answer(status, body.as_bytes()).expect_err("error");
+            assert_eq!(failure.class(true), FailureClass::TemplateBlocked);
+            assert_eq!(failure.class(false), FailureClass::Other);
+        }
+        // Meta's errors pass through in Graph's envelope and status.
+        let failure = read_answer(
+            400,
+            br#"{"error":{"message":"(#132015) Template is Paused","type":"OAuthException","code":132015}}"#,
+        )
+        .expect_err("error");
+        assert!(!failure.from_360dialog);
+        assert_eq!(failure.code, Some(132_015));
+        assert_eq!(failure.class(true), FailureClass::Other);
+        assert_eq!(
+            read_answer(
+                200,
+                br#"{"messaging_product":"whatsapp","contacts":[{"input":"55","wa_id":"55"}],"messages":[{"id":"wamid.D"}]}"#
+            ),
+            Ok(Accepted {
+                wamid: "wamid.D".to_owned(),
+                held: false
+            })
+        );
     }
 
     #[test]
@@ -456,7 +654,7 @@ mod tests {
         assert_eq!((failure.http_status, failure.code), (Some(400), Some(100)));
         assert!(failure.detail.contains("Unknown template"), "{failure:?}");
         let failure = read_unpause_answer(401, b"").expect_err("error");
-        assert_eq!(failure.class(), FailureClass::BadToken);
+        assert_eq!(failure.class(false), FailureClass::BadToken);
         assert!(read_unpause_answer(200, b"{}").is_err());
         assert!(read_unpause_answer(200, br#"{"success": "yes"}"#).is_err());
     }
@@ -469,10 +667,127 @@ mod tests {
             );
             let failure = read_answer(400, body.as_bytes()).expect_err("error");
             assert_eq!(failure.code, Some(code));
-            assert_eq!(failure.class(), FailureClass::Other);
+            assert_eq!(failure.class(true), FailureClass::Other);
             for flaw in Flaw::ALL.iter().copied().map(Some).chain([None]) {
-                assert!(delays(failure.class(), flaw).is_empty(), "{flaw:?}");
+                assert!(delays(failure.class(true), flaw).is_empty(), "{flaw:?}");
             }
         }
+    }
+
+    /// A 360dialog messages endpoint that takes only key `valid` and records the
+    /// key of every request; on the first request it lets `on_first` run (to
+    /// change the integration's key while that send is in flight).
+    async fn d360(
+        valid: &'static str,
+        on_first: impl Fn() + Send + Sync + 'static,
+    ) -> (String, Arc<Mutex<Vec<String>>>) {
+        let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+        let record = seen.clone();
+        let on_first = Arc::new(on_first);
+        let app = Router::new().route(
+            "/messages",
+            post(move |headers: HeaderMap| {
+                let record = record.clone();
+                let on_first = on_first.clone();
+                async move {
+                    let key = headers
+                        .get(D360_KEY_HEADER)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_owned();
+                    let first = {
+                        let mut seen = record.lock().expect("lock");
+                        seen.push(key.clone());
+                        seen.len() == 1
+                    };
+                    if first {
+                        on_first();
+                    }
+                    if key == valid {
+                        (StatusCode::OK, r#"{"messages":[{"id":"wamid.OK"}]}"#)
+                    } else {
+                        (
+                            StatusCode::UNAUTHORIZED,
+                            r#"{"meta":{"success":false,"http_code":401,"developer_message":"Invalid api_key"}}"#,
+                        )
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (format!("http://{addr}"), seen)
+    }
+
+    fn platform(url: &str, flaw: Option<Flaw>) -> Platform {
+        let mut config = read(&full()).expect("config");
+        config.d360_url = Some(url.to_owned());
+        config.flaw = flaw;
+        let keys = Arc::new(Keys::new(&config));
+        Platform::new(&config, keys).expect("platform")
+    }
+
+    #[tokio::test]
+    async fn a_send_refused_while_the_key_was_rotated_is_retried_once_with_the_new_key() {
+        let keys_slot = Arc::new(Mutex::new(None::<Platform>));
+        let slot = keys_slot.clone();
+        let (url, seen) = d360("k2", move || {
+            if let Some(platform) = slot.lock().expect("lock").as_ref() {
+                platform.keys().set_channel_key("k2".to_owned());
+            }
+        })
+        .await;
+        let platform = platform(&url, None);
+        *keys_slot.lock().expect("lock") = Some(platform.clone());
+        let body = crate::action::text_body("55", "hi");
+        let accepted = platform.send(&body, "test", || true).await;
+        assert_eq!(accepted.map(|a| a.wamid), Ok("wamid.OK".to_owned()));
+        assert_eq!(*seen.lock().expect("lock"), ["channel-key-1", "k2"]);
+    }
+
+    #[tokio::test]
+    async fn a_send_refused_with_an_unchanged_key_is_not_retried() {
+        let (url, seen) = d360("k2", || {}).await;
+        let platform = platform(&url, None);
+        let body = crate::action::text_body("55", "hi");
+        let failure = platform
+            .send(&body, "test", || true)
+            .await
+            .expect_err("401");
+        assert_eq!(failure.class(false), FailureClass::BadToken);
+        assert_eq!(seen.lock().expect("lock").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn flaw_stale_channel_key_presents_the_first_key_and_its_401_drops_the_send() {
+        let keys_slot = Arc::new(Mutex::new(None::<Platform>));
+        let slot = keys_slot.clone();
+        let (url, seen) = d360("k2", move || {
+            if let Some(platform) = slot.lock().expect("lock").as_ref() {
+                platform.keys().set_channel_key("k2".to_owned());
+            }
+        })
+        .await;
+        let platform = platform(&url, Some(Flaw::StaleChannelKey));
+        *keys_slot.lock().expect("lock") = Some(platform.clone());
+        let body = crate::action::text_body("55", "hi");
+        assert!(platform.send(&body, "first", || true).await.is_err());
+        assert!(platform.send(&body, "second", || true).await.is_err());
+        assert_eq!(
+            *seen.lock().expect("lock"),
+            ["channel-key-1", "channel-key-1"]
+        );
+    }
+
+    #[tokio::test]
+    async fn flaw_hot_loop_auth_also_loops_on_360dialogs_401() {
+        let (url, seen) = d360("k2", || {}).await;
+        let platform = platform(&url, Some(Flaw::HotLoopAuth));
+        let body = crate::action::text_body("55", "hi");
+        assert!(platform.send(&body, "test", || true).await.is_err());
+        assert_eq!(seen.lock().expect("lock").len(), 51);
     }
 }

@@ -1,4 +1,5 @@
-//! The HTTP surface: the webhook endpoint and the driver hooks.
+//! The HTTP surface: Meta's webhook endpoint, 360dialog's partner webhook
+//! endpoint, and the driver hooks.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::action::Action;
-use crate::state::State as Memory;
+use crate::partner;
 use crate::webhook::{self, SIGNATURE_HEADER, SignatureError};
 use crate::worker::{Job, Queue, SharedState, lock};
 use crate::{Config, Flaw};
@@ -32,6 +33,7 @@ struct App {
 pub(crate) fn router(config: Arc<Config>, shared: SharedState, queue: Queue) -> Router {
     Router::new()
         .route("/webhook", get(verify).post(receive))
+        .route("/partner-webhook", post(receive_partner))
         .route("/wasim/actions", post(action))
         .route("/wasim/messages/{wamid}", get(message))
         .route("/wasim/reset", post(reset))
@@ -122,6 +124,38 @@ async fn receive(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Res
     StatusCode::OK.into_response()
 }
 
+/// `POST /partner-webhook`: 360dialog's partner events, signed with
+/// `x-360dialog-signature` (hex HMAC-SHA256 keyed with `WASIM_PARTNER_SECRET`).
+/// A bad or missing signature is 401 (so is every post when no secret is
+/// configured), a body that is not JSON 400; otherwise 200 at once, and the event
+/// is acted on by the worker.
+async fn receive_partner(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(secret) = app.config.partner_secret.as_deref() else {
+        println!("refuse partner webhook: WASIM_PARTNER_SECRET is unset, cannot verify it");
+        return (StatusCode::UNAUTHORIZED, "invalid signature").into_response();
+    };
+    let header = headers
+        .get(partner::SIGNATURE_HEADER)
+        .and_then(|value| value.to_str().ok());
+    if let Err(error) = partner::verify_signature(secret, &body, header) {
+        println!("refuse partner webhook: {}", error.reason());
+        return (StatusCode::UNAUTHORIZED, "invalid signature").into_response();
+    }
+    match partner::parse_event(&body) {
+        Err(error) => {
+            println!("refuse partner webhook: {error}");
+            (StatusCode::BAD_REQUEST, "body is not JSON").into_response()
+        }
+        Ok(event) => {
+            if app.queue.push(Job::Partner(event)) {
+                StatusCode::OK.into_response()
+            } else {
+                (StatusCode::INTERNAL_SERVER_ERROR, "worker stopped").into_response()
+            }
+        }
+    }
+}
+
 async fn action(State(app): State<App>, body: Bytes) -> Response {
     match Action::parse(&body) {
         Err(error) => {
@@ -129,6 +163,10 @@ async fn action(State(app): State<App>, body: Bytes) -> Response {
             (StatusCode::BAD_REQUEST, Json(json!({"error": error}))).into_response()
         }
         Ok(action) => {
+            if matches!(action, Action::AccountCompromised { .. }) {
+                // Halt before answering: no send starts after the notice was taken.
+                lock(&app.shared).outbox.halt_at_once();
+            }
             if app
                 .queue
                 .push(Job::Action(action, crate::action::timestamp(&body)))
@@ -158,11 +196,7 @@ async fn message(State(app): State<App>, Path(wamid): Path<String>) -> Response 
 }
 
 async fn reset(State(app): State<App>) -> Response {
-    {
-        let mut shared = lock(&app.shared);
-        shared.state = Memory::new(app.config.flaw);
-        shared.generation += 1;
-    }
+    lock(&app.shared).reset(app.config.flaw);
     println!("reset: all state forgotten");
     Json(json!({"reset": true})).into_response()
 }
@@ -183,15 +217,12 @@ mod tests {
     use crate::worker::{Queued, Shared};
 
     fn config(flaw: Option<Flaw>) -> Arc<Config> {
-        Arc::new(Config {
-            graph_url: "http://127.0.0.1:1".to_owned(),
-            access_token: "token".to_owned(),
-            phone_number_id: "110000000000001".to_owned(),
-            app_secret: "s3cret".to_owned(),
-            verify_token: "verify".to_owned(),
-            port: 0,
-            flaw,
-        })
+        let mut env = crate::config::tests::full();
+        env.insert("WASIM_GRAPH_URL", "http://127.0.0.1:1");
+        env.insert("WASIM_APP_SECRET", "s3cret");
+        let mut config = crate::config::tests::read(&env).expect("config");
+        config.flaw = flaw;
+        Arc::new(config)
     }
 
     fn app(flaw: Option<Flaw>) -> (Router, UnboundedReceiver<Queued>) {
@@ -338,6 +369,116 @@ mod tests {
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert!(!answer.contains('\n'), "{answer}");
         assert!(jobs.try_recv().is_err());
+    }
+
+    fn sign_partner(body: &str) -> String {
+        crate::testing::hmac_hex("partner-webhook-secret", body.as_bytes())
+    }
+
+    fn post_partner(body: &str, signature: Option<String>) -> Request<Body> {
+        let mut request = Request::post("/partner-webhook");
+        if let Some(signature) = signature {
+            request = request.header(partner::SIGNATURE_HEADER, signature);
+        }
+        request.body(Body::from(body.to_owned())).expect("request")
+    }
+
+    const PARTNER_EVENT: &str = r#"{"id":"ev1","event":"template_messaging_disabled","data":{"id":"chan_1","waba_account":{"id":"waba_1"}}}"#;
+
+    #[tokio::test]
+    async fn a_signed_partner_webhook_is_queued_and_others_refused() {
+        let (router, mut jobs) = app(None);
+        for signature in [
+            sign_partner(PARTNER_EVENT),
+            format!("sha256={}", sign_partner(PARTNER_EVENT)),
+        ] {
+            let (status, _) = call(&router, post_partner(PARTNER_EVENT, Some(signature))).await;
+            assert_eq!(status, StatusCode::OK);
+            assert!(jobs.try_recv().is_ok());
+        }
+        for signature in [
+            None,
+            Some(sign_partner("{}")),
+            Some("zz".to_owned()),
+            Some(sign(PARTNER_EVENT)),
+        ] {
+            let (status, _) = call(&router, post_partner(PARTNER_EVENT, signature)).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+            assert!(jobs.try_recv().is_err(), "no side effect");
+        }
+        let (status, _) = call(
+            &router,
+            post_partner("not json", Some(sign_partner("not json"))),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(jobs.try_recv().is_err());
+        // Lenient: JSON without data is taken.
+        let body = r#"{"event":"account_violation"}"#;
+        let (status, _) = call(&router, post_partner(body, Some(sign_partner(body)))).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(jobs.try_recv().is_ok());
+    }
+
+    #[tokio::test]
+    async fn without_a_partner_secret_every_partner_webhook_is_refused() {
+        let mut config = (*config(None)).clone();
+        config.partner_secret = None;
+        let shared = Arc::new(Mutex::new(Shared::new(None)));
+        let (sender, mut jobs) = unbounded_channel();
+        let routes = router(Arc::new(config), shared.clone(), Queue::new(shared, sender));
+        let (status, _) = call(
+            &routes,
+            post_partner(PARTNER_EVENT, Some(sign_partner(PARTNER_EVENT))),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(jobs.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_compromise_notice_halts_sends_before_it_is_answered() {
+        let shared = Arc::new(Mutex::new(Shared::new(None)));
+        let (sender, _jobs) = unbounded_channel();
+        let routes = router(
+            config(None),
+            shared.clone(),
+            Queue::new(shared.clone(), sender),
+        );
+        assert!(!lock(&shared).outbox.halted());
+        let body = r#"{"action":"account_compromised","phone_number_id":"110","channel_id":"chan_1","resume_after_s":3600}"#;
+        let (status, _) = call(&routes, post("/wasim/actions", body, None)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(lock(&shared).outbox.halted());
+        // A malformed notice halts nothing.
+        let shared = Arc::new(Mutex::new(Shared::new(None)));
+        let (sender, _jobs) = unbounded_channel();
+        let routes = router(
+            config(None),
+            shared.clone(),
+            Queue::new(shared.clone(), sender),
+        );
+        let body = r#"{"action":"account_compromised","resume_after_s":"soon"}"#;
+        let (status, answer) = call(&routes, post("/wasim/actions", body, None)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(answer.contains("resume_after_s"), "{answer}");
+        assert!(!lock(&shared).outbox.halted());
+    }
+
+    #[tokio::test]
+    async fn the_new_actions_are_accepted_and_tick_always_is() {
+        let (router, mut jobs) = app(None);
+        for body in [
+            r#"{"action":"tick"}"#,
+            r#"{"action":"tick","timestamp":"1717405200"}"#,
+            r#"{"action":"rotate_key","channel_id":"chan_1","timestamp":"1717405200"}"#,
+            r#"{"action":"register","phone_number_id":"110","pin":"123456"}"#,
+            r#"{"action":"set_d360_api_key","api_key":"k2"}"#,
+        ] {
+            let (status, _) = call(&router, post("/wasim/actions", body, None)).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            assert!(jobs.try_recv().is_ok());
+        }
     }
 
     #[tokio::test]

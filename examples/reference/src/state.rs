@@ -1,6 +1,7 @@
 //! The integration's memory and the rules it follows, free of I/O: de-duplication,
 //! status ranking, the marketing cap, opt-outs, the customer service window and
-//! paused templates.
+//! paused templates. (What waits to be sent, and what holds it back, is in
+//! `outbox.rs`.)
 //!
 //! Time here is the simulator's virtual time as webhooks tell it: `now` is the
 //! largest webhook timestamp seen.
@@ -224,6 +225,7 @@ pub(crate) struct State {
     capped_until: BTreeMap<String, u64>,
     opted_out: BTreeSet<String>,
     unusable_templates: BTreeSet<String>,
+    seen_partner_events: BTreeSet<String>,
 }
 
 impl State {
@@ -262,6 +264,12 @@ impl State {
         let last = self.last_inbound.entry(message.from.clone()).or_insert(at);
         *last = (*last).max(at);
         InboundOutcome::New
+    }
+
+    /// Takes a partner webhook's event id: whether it is new (a duplicate delivery
+    /// has no second effect; flaw `no-dedupe` takes it again).
+    pub(crate) fn on_partner_event(&mut self, id: &str) -> bool {
+        self.seen_partner_events.insert(id.to_owned()) || self.has(Flaw::NoDedupe)
     }
 
     /// Takes a status webhook: dedupes it by (wamid, status), keeps the highest
@@ -564,6 +572,17 @@ mod tests {
             state.on_status(&update),
             StatusOutcome::Recorded { .. }
         ));
+    }
+
+    #[test]
+    fn a_partner_event_is_taken_once_unless_flaw_no_dedupe() {
+        let mut state = State::new(None);
+        assert!(state.on_partner_event("wasimEV0003"));
+        assert!(!state.on_partner_event("wasimEV0003"));
+        assert!(state.on_partner_event("wasimEV0004"));
+        let mut flawed = State::new(Some(Flaw::NoDedupe));
+        assert!(flawed.on_partner_event("wasimEV0003"));
+        assert!(flawed.on_partner_event("wasimEV0003"));
     }
 
     #[test]
