@@ -66,6 +66,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../scenarios/cap-per-message-2025.toml"),
     ),
     (
+        "scenarios/compromise-response.toml",
+        include_str!("../../scenarios/compromise-response.toml"),
+    ),
+    (
+        "scenarios/flagged-waba.toml",
+        include_str!("../../scenarios/flagged-waba.toml"),
+    ),
+    (
         "scenarios/forged-signature.toml",
         include_str!("../../scenarios/forged-signature.toml"),
     ),
@@ -82,8 +90,16 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../scenarios/interactive-reply.toml"),
     ),
     (
+        "scenarios/key-rotation-campaign.toml",
+        include_str!("../../scenarios/key-rotation-campaign.toml"),
+    ),
+    (
         "scenarios/key-rotation.toml",
         include_str!("../../scenarios/key-rotation.toml"),
+    ),
+    (
+        "scenarios/on-prem-registration.toml",
+        include_str!("../../scenarios/on-prem-registration.toml"),
     ),
     (
         "scenarios/opt-out.toml",
@@ -102,12 +118,20 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../scenarios/pair-rate.toml"),
     ),
     (
+        "scenarios/partner-user-removal.toml",
+        include_str!("../../scenarios/partner-user-removal.toml"),
+    ),
+    (
         "scenarios/pause-escalation.toml",
         include_str!("../../scenarios/pause-escalation.toml"),
     ),
     (
         "scenarios/throughput.toml",
         include_str!("../../scenarios/throughput.toml"),
+    ),
+    (
+        "scenarios/turkey-registration-day.toml",
+        include_str!("../../scenarios/turkey-registration-day.toml"),
     ),
     (
         "scenarios/us-pause-2025.toml",

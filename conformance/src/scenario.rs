@@ -25,8 +25,14 @@
 //! `1d`), `faults` (a webhook fault profile), `heal = true`, `verify = true` (the
 //! webhook handshake), `rotate_access_token = true`, `template` (`{name, quality |
 //! negative | decide | pause | unpause}`, as `POST /_wasim/templates/{name}`), or
-//! `action` (a driver action, posted to the integration's `/wasim/actions`). A bad file is refused with the
-//! file, the step and the field.
+//! `incident` (`{incident = "disable_templates" | "enable_templates" | "violation" |
+//! "restrict" | "terminate" | "reinstate" | "compromise" | "tier" |
+//! "invite_partner_user" | "remove_partner_user", ...}`, as `POST /_wasim/account`),
+//! or `action` (a driver action, posted to the integration's `/wasim/actions`). A
+//! bad file is refused with the file, the step and the field.
+//!
+//! `surface = "d360"` asks the integration to send through 360dialog's messaging
+//! API (`WASIM_SURFACE`) and points the partner webhook at its `/partner-webhook`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -67,6 +73,29 @@ pub struct Scenario {
     /// The least wall time the integration must be quiet before the next step (for
     /// scenarios where a correct integration waits, such as a backoff).
     pub settle_ms: Option<u64>,
+    /// Which messaging API the integration is asked to send through.
+    pub surface: SendSurface,
+}
+
+/// Which messaging API a scenario expects sends through (`WASIM_SURFACE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SendSurface {
+    /// Meta's Cloud API (`$WASIM_GRAPH_URL`, bearer token).
+    #[default]
+    Graph,
+    /// 360dialog's messaging API (`$WASIM_D360_URL`, `D360-API-KEY`), with the
+    /// Partner API and partner webhooks.
+    D360,
+}
+
+impl SendSurface {
+    /// `graph` or `d360`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SendSurface::Graph => "graph",
+            SendSurface::D360 => "d360",
+        }
+    }
 }
 
 /// One step of a scenario's timeline.
@@ -103,6 +132,8 @@ pub enum Step {
     RotateAccessToken,
     /// A driver action, posted to the integration.
     Action(Value),
+    /// Something happens to the account (`POST /_wasim/account`).
+    Incident(wasim_sim::model::Incident),
     /// A template's quality, feedback, pacing or pause is set (QA replaying an
     /// incident: `POST /_wasim/templates/{name}`).
     Template {
@@ -155,6 +186,7 @@ impl fmt::Display for Step {
                 write!(f, "webhook faults begin: {}", shown.join(", "))
             }
             Step::Heal => write!(f, "webhook delivery heals"),
+            Step::Incident(incident) => write!(f, "{}", incident_words(incident)),
             Step::Template { name, control } => match control {
                 TemplateControl::Quality(quality) => write!(
                     f,
@@ -178,6 +210,10 @@ impl fmt::Display for Step {
                 f,
                 "the operator gives the integration the current access token"
             ),
+            Step::Action(action) if action["to"].is_null() => {
+                let kind = action["action"].as_str().unwrap_or("?");
+                write!(f, "driver asks the integration to {kind}")
+            }
             Step::Action(action) => {
                 let kind = action["action"].as_str().unwrap_or("?");
                 let to = match &action["to"] {
@@ -194,6 +230,31 @@ impl fmt::Display for Step {
                 }
             }
         }
+    }
+}
+
+fn incident_words(incident: &wasim_sim::model::Incident) -> String {
+    use wasim_sim::model::Incident;
+    match incident {
+        Incident::DisableTemplates => {
+            "360dialog flags the WABA and disables template messaging".to_owned()
+        }
+        Incident::EnableTemplates => "360dialog enables template messaging again".to_owned(),
+        Incident::Violation { violation_type } => {
+            format!("Meta records a policy violation ({violation_type})")
+        }
+        Incident::Restrict {
+            restriction_type,
+            hours,
+        } => format!("Meta restricts the account: {restriction_type} for {hours} h"),
+        Incident::Terminate => "Meta disables the account".to_owned(),
+        Incident::Reinstate => "Meta reinstates the account".to_owned(),
+        Incident::Compromise { every_s, .. } => format!(
+            "the account is compromised: an unknown origin sends with the channel key every {every_s} s"
+        ),
+        Incident::Tier { tier } => format!("the messaging tier becomes {tier}"),
+        Incident::InvitePartnerUser { email } => format!("partner user {email} is invited"),
+        Incident::RemovePartnerUser { email } => format!("partner user {email} is removed"),
     }
 }
 
@@ -267,6 +328,7 @@ const TOP_FIELDS: &[&str] = &[
     "drain",
     "settle",
     "world",
+    "surface",
     "step",
 ];
 
@@ -280,6 +342,7 @@ const STEP_KINDS: &[&str] = &[
     "rotate_access_token",
     "action",
     "template",
+    "incident",
 ];
 
 const ACTIONS: &[&str] = &[
@@ -287,6 +350,10 @@ const ACTIONS: &[&str] = &[
     "send_text",
     "send_campaign",
     "set_access_token",
+    "rotate_key",
+    "account_compromised",
+    "register",
+    "tick",
 ];
 
 impl Scenario {
@@ -396,6 +463,16 @@ impl Scenario {
             ),
             Some(other) => return Err(fail(format!("settle: expected a duration such as \"2s\", got {other}"))),
         };
+        let surface = match table.get("surface") {
+            None => SendSurface::Graph,
+            Some(toml::Value::String(text)) if text == "graph" => SendSurface::Graph,
+            Some(toml::Value::String(text)) if text == "d360" => SendSurface::D360,
+            Some(other) => {
+                return Err(fail(format!(
+                    "surface: expected \"graph\" or \"d360\", got {other}"
+                )));
+            }
+        };
         let steps = match table.get("step") {
             None => Vec::new(),
             Some(toml::Value::Array(steps)) => steps
@@ -419,6 +496,7 @@ impl Scenario {
             checks,
             drain_ms,
             settle_ms,
+            surface,
         })
     }
 
@@ -530,6 +608,9 @@ fn parse_step(step: &toml::Value) -> Result<Step, String> {
             other => Err(format!("{kind}: expected `{kind} = true`, got {other}")),
         },
         "action" => parse_action(value),
+        "incident" => wasim_sim::model::Incident::from_json(&value)
+            .map(Step::Incident)
+            .map_err(|e| format!("incident: {e}")),
         "template" => {
             let mut object = object(&value, "template")?.clone();
             let name = string(&object, "template", "name")?;
@@ -651,9 +732,42 @@ fn parse_action(value: Value) -> Result<Step, String> {
             ACTIONS.join(", ")
         ));
     }
-    if kind == "set_access_token" {
-        known_fields(object, "action", &["action"])?;
-        return Ok(Step::Action(value));
+    match kind.as_str() {
+        "set_access_token" | "tick" => {
+            known_fields(object, "action", &["action"])?;
+            return Ok(Step::Action(value));
+        }
+        "rotate_key" => {
+            known_fields(object, "action", &["action", "channel_id"])?;
+            string(object, "action", "channel_id")?;
+            return Ok(Step::Action(value));
+        }
+        "account_compromised" => {
+            known_fields(
+                object,
+                "action",
+                &["action", "phone_number_id", "channel_id", "resume_after_s"],
+            )?;
+            string(object, "action", "phone_number_id")?;
+            string(object, "action", "channel_id")?;
+            if object
+                .get("resume_after_s")
+                .is_none_or(|v| v.as_u64().is_none())
+            {
+                return Err("action.resume_after_s: expected a whole number of seconds".to_owned());
+            }
+            return Ok(Step::Action(value));
+        }
+        "register" => {
+            known_fields(object, "action", &["action", "phone_number_id", "pin"])?;
+            string(object, "action", "phone_number_id")?;
+            let pin = string(object, "action", "pin")?;
+            if pin.len() != 6 || !pin.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!("action.pin: expected 6 digits, got `{pin}`"));
+            }
+            return Ok(Step::Action(value));
+        }
+        _ => {}
     }
     match kind.as_str() {
         "send_campaign" => {

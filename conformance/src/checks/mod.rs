@@ -10,7 +10,9 @@
 //!   free-form text outside the window, hot loops after rate or auth errors, a
 //!   replaced token).
 //! - [`templates`]: what to do when pacing holds messages or a template is paused.
+//! - [`security`]: keys, account incidents, the compromise response, registration.
 
+pub mod security;
 pub mod sending;
 pub mod templates;
 pub mod webhooks;
@@ -94,6 +96,14 @@ pub const CATALOG: &[Check] = &[
     templates::PAUSED_NOT_SENT,
     templates::STOP_ON_PAUSE_WEBHOOK,
     templates::NO_REFLEX_UNPAUSE,
+    security::NO_TEMPLATES_WHILE_DISABLED,
+    security::OLD_CHANNEL_KEY_DROPPED,
+    security::CAMPAIGN_EXACTLY_ONCE,
+    security::COMPROMISE_HALT,
+    security::COMPROMISE_NEW_KEY,
+    security::COMPROMISE_PIN_RESET,
+    security::COMPROMISE_RESUME,
+    security::NO_REGISTER_LOOP,
 ];
 
 /// The check called `id`.

@@ -30,7 +30,7 @@ use wasim_sim::{ServeConfig, TraceEvent, TraceRecord};
 use self::process::{Integration, describe_exit, free_port};
 use crate::checks::{self, Evidence};
 use crate::library::Partition;
-use crate::scenario::{Scenario, Step};
+use crate::scenario::{Scenario, SendSurface, Step};
 
 /// How to run scenarios.
 #[derive(Debug, Clone)]
@@ -203,7 +203,12 @@ impl Play<'_> {
         let now = self.state.now().as_ms() / 1000;
         let epoch = self.state.read(|sim| sim.world.spec().epoch_unix_s);
         action["timestamp"] = Value::String((epoch + now).to_string());
-        if action["action"] == "set_access_token" {
+        let name = action["action"].as_str().unwrap_or_default().to_owned();
+        self.record(TraceEvent::DriverAction {
+            action: name.clone(),
+            body: action.clone(),
+        });
+        if name == "set_access_token" {
             let token = self.state.read(|sim| sim.world.spec().access_token.clone());
             action["access_token"] = Value::String(token.expose().to_owned());
             self.record(TraceEvent::CredentialHandedOver {
@@ -221,6 +226,9 @@ impl Play<'_> {
             Ok(response) if response.status().is_success() => Ok(()),
             Ok(response) if response.status().as_u16() == 404 => Err(Stop::NoDriver(format!(
                 "the integration has no driver hook (POST {url} answered 404)"
+            ))),
+            Ok(response) if response.status().as_u16() == 501 => Err(Stop::NoDriver(format!(
+                "the integration does not support the `{name}` action (POST {url} answered 501)"
             ))),
             Ok(response) => {
                 let status = response.status().as_u16();
@@ -276,6 +284,9 @@ impl Play<'_> {
                 self.apply(Command::RotateAccessToken)?;
             }
             Step::Action(action) => self.action(action).await?,
+            Step::Incident(incident) => {
+                self.apply(Command::Incident(incident.clone()))?;
+            }
             Step::Template { name, control } => {
                 self.apply(Command::TemplateControl {
                     name: name.clone(),
@@ -344,7 +355,12 @@ impl Play<'_> {
 }
 
 /// The driver environment of DESIGN.md for a world served at `addr`.
-fn environment(state: &AppState, addr: SocketAddr, port: u16) -> Vec<(String, String)> {
+fn environment(
+    state: &AppState,
+    addr: SocketAddr,
+    port: u16,
+    surface: SendSurface,
+) -> Vec<(String, String)> {
     state.read(|sim| {
         let spec = sim.world.spec();
         let first = spec.waba.phone_numbers.first();
@@ -382,6 +398,23 @@ fn environment(state: &AppState, addr: SocketAddr, port: u16) -> Vec<(String, St
                 spec.verify_token.expose().to_owned(),
             ),
             ("WASIM_WEBHOOK_PORT".to_owned(), port.to_string()),
+            ("WASIM_SURFACE".to_owned(), surface.name().to_owned()),
+            (
+                "WASIM_PARTNER_USERNAME".to_owned(),
+                spec.partner.username.clone(),
+            ),
+            (
+                "WASIM_PARTNER_PASSWORD".to_owned(),
+                spec.partner.password.expose().to_owned(),
+            ),
+            (
+                "WASIM_PARTNER_API_KEY".to_owned(),
+                spec.partner.api_key.expose().to_owned(),
+            ),
+            (
+                "WASIM_PARTNER_SECRET".to_owned(),
+                spec.partner.webhook_secret.expose().to_owned(),
+            ),
         ]
     })
 }
@@ -486,7 +519,7 @@ async fn play(
         .await
         .map_err(|e| format!("cannot start the simulated platform: {e}"))?;
     let port = free_port()?;
-    let env = environment(&running.state, running.addr, port);
+    let env = environment(&running.state, running.addr, port, scenario.surface);
     let integration = Integration::spawn(
         &options.integration,
         &env,
@@ -582,9 +615,11 @@ async fn play_steps(play: &mut Play<'_>, scenario: &Scenario, port: u16) -> Resu
         text: "the integration listens on $WASIM_WEBHOOK_PORT; its webhook is set and verified"
             .to_owned(),
     });
+    let partner_url = (scenario.surface == SendSurface::D360)
+        .then(|| format!("http://127.0.0.1:{port}/partner-webhook"));
     play.apply(Command::ConfigureWebhooks {
         callback_url: Some(Some(format!("http://127.0.0.1:{port}/webhook"))),
-        partner_url: None,
+        partner_url: partner_url.map(Some),
         batch: None,
     })?;
     play.state.verify_webhook().await.map_err(Stop::Harness)?;
