@@ -276,6 +276,8 @@ pub const ONLY_CURRENT_KEY: Check = Check {
 
 fn only_current_key(evidence: &Evidence<'_>) -> Judgement {
     let mut replaced: Vec<&str> = Vec::new();
+    // Tokens replaced before the latest handover: the integration knows better.
+    let mut stale: Vec<&str> = Vec::new();
     let mut handed_over: Option<u64> = None;
     let mut proof = Vec::new();
     for (record, event) in evidence.events() {
@@ -283,11 +285,12 @@ fn only_current_key(evidence: &Evidence<'_>) -> Judgement {
             TraceEvent::AccessTokenRotated { old, .. } => replaced.push(old),
             TraceEvent::CredentialHandedOver { .. } => {
                 handed_over.get_or_insert(record.seq);
+                stale.clone_from(&replaced);
             }
             TraceEvent::Request {
                 credential: Some(credential),
                 ..
-            } if handed_over.is_some() && replaced.contains(&credential.as_str()) => {
+            } if stale.contains(&credential.as_str()) => {
                 proof.push(record.seq);
             }
             _ => {}
@@ -297,7 +300,7 @@ fn only_current_key(evidence: &Evidence<'_>) -> Judgement {
         return Judgement::NotApplicable("the integration was not given a new token".to_owned());
     };
     if proof.is_empty() {
-        Judgement::Pass("only the current token was used after the handover".to_owned())
+        Judgement::Pass("only the current token was used after each handover".to_owned())
     } else {
         let count = proof.len();
         proof.insert(0, handed_over);
@@ -486,6 +489,25 @@ mod tests {
         assert!(
             matches!(judge(&ONLY_CURRENT_KEY, stale), Judgement::Fail { proof, .. } if proof == vec![1, 2])
         );
+        // A second reset the integration has not been told of yet: using the token
+        // it was last given is not stale (found by `wasim explore`).
+        let second_reset = vec![
+            (0, rotated.clone()),
+            (0, handover.clone()),
+            (0, request("fp_new")),
+            (
+                0,
+                TraceEvent::AccessTokenRotated {
+                    old: "fp_new".to_owned(),
+                    new: "fp_newer".to_owned(),
+                },
+            ),
+            (0, request("fp_new")),
+        ];
+        assert!(matches!(
+            judge(&ONLY_CURRENT_KEY, second_reset),
+            Judgement::Pass(_)
+        ));
         assert!(matches!(
             judge(&ONLY_CURRENT_KEY, vec![(0, rotated)]),
             Judgement::NotApplicable(_)

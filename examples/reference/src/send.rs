@@ -194,6 +194,13 @@ enum Presented {
     ChannelKey(String),
 }
 
+/// Never shows the secret.
+impl std::fmt::Debug for Presented {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl Presented {
     fn auth(&self) -> Auth<'_> {
         match self {
@@ -223,6 +230,9 @@ pub(crate) struct Platform {
     messages_url: String,
     keys: Arc<Keys>,
     flaw: Option<Flaw>,
+    /// The credential the platform last refused (401): no send presents it
+    /// again until the operator or a rotation replaces it.
+    refused: Arc<std::sync::Mutex<Option<Presented>>>,
 }
 
 impl Platform {
@@ -241,12 +251,30 @@ impl Platform {
             messages_url,
             keys,
             flaw: config.flaw,
+            refused: Arc::new(std::sync::Mutex::new(None)),
         })
     }
 
     /// The credentials this client presents.
     pub(crate) fn keys(&self) -> &Keys {
         &self.keys
+    }
+
+    /// Whether `presented` was refused before, so sending with it again would only
+    /// repeat the refusal (a hot loop of one request per recipient). The flaws that
+    /// keep using a refused or replaced credential skip this guard.
+    fn known_refused(&self, presented: &Presented) -> bool {
+        if matches!(
+            self.flaw,
+            Some(Flaw::HotLoopAuth | Flaw::StaleToken | Flaw::StaleChannelKey)
+        ) {
+            return false;
+        }
+        self.refused
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            == Some(presented)
     }
 
     /// The credential a send presents now, if there is one.
@@ -277,11 +305,21 @@ impl Platform {
                 println!("{what}: not sent: {}", failure.detail);
                 return Err(failure);
             };
+            if self.known_refused(&presented) {
+                let failure = Failure::local(
+                    "its credential was refused before; waiting for a new one (set_access_token, set_d360_api_key or rotate_key)",
+                );
+                println!("{what}: not sent: {}", failure.detail);
+                return Err(failure);
+            }
             let failure = match self.post_message(body, &presented).await {
                 Ok(accepted) => return Ok(accepted),
                 Err(failure) => failure,
             };
             let class = failure.class(template);
+            if class == FailureClass::BadToken {
+                *self.refused.lock().unwrap_or_else(|e| e.into_inner()) = Some(presented.clone());
+            }
             if class == FailureClass::BadToken
                 && !retried_with_new_credential
                 && let Some(current) = self.credential()
