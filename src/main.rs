@@ -38,6 +38,9 @@ enum Command {
     /// Certify an integration against the whole scenario library (default: the bundled
     /// reference integration).
     Certify(cmd::certify::CertifyArgs),
+    /// Generate event timelines, judge the integration on each, shrink the first
+    /// failure to a minimal scenario file (exit 0 nothing found, 1 found, 2 harness).
+    Explore(cmd::explore::ExploreArgs),
     /// List the check catalog: ids, rules and where they come from.
     Checks,
     /// Work with reports (`merge` the slices of a partitioned certification).
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Trigger(args) => cmd::trigger::run(args).map(|()| exit_code::OK),
         Command::Run(args) => cmd::run::run(args),
         Command::Certify(args) => cmd::certify::run(args),
+        Command::Explore(args) => cmd::explore::run(args),
         Command::Checks => {
             cmd::checks::run();
             Ok(exit_code::OK)

@@ -56,11 +56,19 @@ fn certify_passes_the_bundled_reference_integration_and_writes_four_formats() {
     let report = report(&out);
     assert_eq!(report["verdict"], "certified");
     let scenarios = report["scenarios"].as_array().expect("scenarios");
+    let regressions = std::fs::read_dir("scenarios/regressions")
+        .map(|dir| dir.count())
+        .unwrap_or(0);
     assert_eq!(
         scenarios.len(),
-        wasim_conformance::library::BUILTIN.len(),
-        "every built-in scenario ran"
+        regressions + wasim_conformance::library::BUILTIN.len(),
+        "every saved regression, then every built-in scenario ran"
     );
+    assert_eq!(
+        report["exploration"]["cases"], 8,
+        "certify explores after the library"
+    );
+    assert!(report["exploration"]["finding"].is_null());
     for scenario in scenarios {
         assert_eq!(scenario["outcome"], "passed", "{}", scenario["name"]);
         for artifact in scenario["artifacts"].as_array().expect("artifacts") {
@@ -339,6 +347,10 @@ fn partition_slices_merge_into_the_whole_library() {
             "certify",
             "--partition",
             &partition,
+            "--explore-cases",
+            "0",
+            "--regressions",
+            "scenarios/no-regressions-here",
             "--out",
             dir.to_str().expect("utf-8"),
         ]);
@@ -437,4 +449,82 @@ fn a_python_integration_written_against_the_protocol_certifies() {
     ]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(report(&out)["verdict"], "certified");
+}
+
+/// (flaw, the check exploration must find broken) for flaws its default budget
+/// reaches early; each exploration also shrinks and saves its case.
+const EXPLORED: &[(&str, &str)] = &[
+    ("ignore-pause", "TPL-002"),
+    ("text-outside-window", "WIN-001"),
+    ("resend-after-cap", "CAP-001"),
+];
+
+#[test]
+fn exploration_finds_a_flaw_shrinks_it_and_the_saved_scenario_replays_it() {
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = EXPLORED
+            .iter()
+            .map(|(flaw, check)| {
+                scope.spawn(move || {
+                    let out = out_dir(&format!("explore-{flaw}"));
+                    let regressions = out.join("regressions");
+                    let (code, stderr) = wasim(&[
+                        "explore",
+                        "--flaw",
+                        flaw,
+                        "--out",
+                        out.to_str().expect("utf-8"),
+                        "--regressions",
+                        regressions.to_str().expect("utf-8"),
+                    ]);
+                    (flaw, check, code, stderr, out, regressions)
+                })
+            })
+            .collect();
+        for run in runs {
+            let (flaw, check, code, stderr, out, regressions) = run.join().expect("ran");
+            assert_eq!(code, 1, "--flaw {flaw}: {stderr}");
+            assert!(stderr.contains("seed 1"), "the seed is printed: {stderr}");
+            assert!(
+                stderr.contains(&format!("Breaks {check}")),
+                "{flaw}: {stderr}"
+            );
+            let file = regressions.join(format!("{}-1.toml", check.to_lowercase()));
+            assert!(file.is_file(), "{flaw}: {} saved", file.display());
+            let report = report(&out);
+            let finding = &report["exploration"]["finding"];
+            assert_eq!(finding["check"], *check);
+            let minimal = finding["steps_minimal"].as_u64().expect("steps");
+            assert!(
+                minimal <= finding["steps_found"].as_u64().expect("steps"),
+                "{flaw}: shrinking never grows a case"
+            );
+            assert!(
+                minimal <= 6,
+                "{flaw}: a minimal timeline of a few steps, not {minimal}"
+            );
+            // The saved file replays the failure, and the correct integration passes it.
+            let replay_out = out.join("replay");
+            let (code, stderr) = wasim(&[
+                "run",
+                file.to_str().expect("utf-8"),
+                "--integration",
+                &flawed(flaw),
+                "--out",
+                replay_out.to_str().expect("utf-8"),
+            ]);
+            assert_eq!(code, 1, "{flaw}: the saved case fails again: {stderr}");
+            assert!(stderr.contains(check), "{stderr}");
+            let (code, stderr) = wasim(&[
+                "run",
+                file.to_str().expect("utf-8"),
+                "--out",
+                replay_out.to_str().expect("utf-8"),
+            ]);
+            assert_eq!(
+                code, 0,
+                "{flaw}: the correct integration passes it: {stderr}"
+            );
+        }
+    });
 }

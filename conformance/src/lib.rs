@@ -10,6 +10,7 @@
 
 pub mod checks;
 pub mod describe;
+pub mod explore;
 pub mod library;
 pub mod runner;
 pub mod scenario;

@@ -18,6 +18,11 @@ impl Partition {
     /// The whole library.
     pub const WHOLE: Partition = Partition { index: 1, count: 1 };
 
+    /// Whether this is the first slice (`1/N`), which also explores.
+    pub fn is_first(self) -> bool {
+        self.index == 1
+    }
+
     /// Whether the scenario at `position` (0-based, in library order) is in this slice:
     /// round robin, so slices stay balanced as the library grows.
     pub fn contains(self, position: usize) -> bool {
@@ -220,8 +225,10 @@ mod tests {
         assert_eq!(scenarios.len(), BUILTIN.len());
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
         let on_disk = files(&dir).expect("the scenarios directory");
+        // Saved exploration regressions (scenarios/regressions/) are not built in.
         let names: Vec<String> = on_disk
             .iter()
+            .filter(|p| p.parent() == Some(dir.as_path()))
             .map(|p| {
                 format!(
                     "scenarios/{}",

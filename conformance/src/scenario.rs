@@ -144,7 +144,101 @@ pub enum Step {
     },
 }
 
+/// A JSON value as TOML (nulls dropped).
+fn toml_value(value: &Value) -> Option<toml::Value> {
+    Some(match value {
+        Value::Null => return None,
+        Value::Bool(b) => toml::Value::Boolean(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => toml::Value::Integer(i),
+            None => toml::Value::Float(n.as_f64().unwrap_or(0.0)),
+        },
+        Value::String(s) => toml::Value::String(s.clone()),
+        Value::Array(items) => toml::Value::Array(items.iter().filter_map(toml_value).collect()),
+        Value::Object(map) => toml::Value::Table(
+            map.iter()
+                .filter_map(|(k, v)| toml_value(v).map(|v| (k.clone(), v)))
+                .collect(),
+        ),
+    })
+}
+
 impl Step {
+    /// The step as a scenario file writes it: `{"advance": "2h"}`.
+    pub fn to_json(&self) -> Value {
+        use serde_json::json;
+        match self {
+            Step::Inbound {
+                from,
+                content,
+                phone_number_id,
+            } => {
+                let mut inbound = json!({"from": from});
+                match content {
+                    InboundContent::Text(text) => inbound["text"] = json!(text),
+                    InboundContent::ButtonReply { id, title } => {
+                        inbound["button_reply"] = json!({"id": id, "title": title});
+                    }
+                    InboundContent::ListReply {
+                        id,
+                        title,
+                        description,
+                    } => {
+                        inbound["list_reply"] =
+                            json!({"id": id, "title": title, "description": description});
+                    }
+                    InboundContent::Button { payload, text } => {
+                        inbound["button"] = json!({"payload": payload, "text": text});
+                    }
+                }
+                if let Some(id) = phone_number_id {
+                    inbound["phone_number_id"] = json!(id);
+                }
+                json!({"inbound": inbound})
+            }
+            Step::EcosystemMarketing { to, count } => {
+                json!({"ecosystem_marketing": {"to": to, "count": count}})
+            }
+            Step::Advance { ms } => json!({"advance": format!("{ms}ms")}),
+            Step::Faults(profile) => {
+                let defaults = FaultProfile::default().to_json();
+                let mut fields = serde_json::Map::new();
+                for (key, value) in profile.to_json().as_object().into_iter().flatten() {
+                    if defaults.get(key) != Some(value) && !value.is_null() {
+                        fields.insert(key.clone(), value.clone());
+                    }
+                }
+                json!({"faults": fields})
+            }
+            Step::Heal => json!({"heal": true}),
+            Step::Verify => json!({"verify": true}),
+            Step::RotateAccessToken => json!({"rotate_access_token": true}),
+            Step::Incident(incident) => json!({"incident": incident.to_json()}),
+            Step::Action(action) => json!({"action": action}),
+            Step::Template { name, control } => {
+                let mut template = json!({"name": name});
+                match control {
+                    TemplateControl::Quality(quality) => {
+                        template["quality"] =
+                            json!(wasim_sim::model::templates::quality_name(*quality));
+                    }
+                    TemplateControl::Negative(ratio) => {
+                        template["negative"] = json!(ratio.to_string())
+                    }
+                    TemplateControl::Decide(outcome) => {
+                        template["decide"] = json!(match outcome {
+                            wasim_sim::model::PacingOutcome::Release => "release",
+                            wasim_sim::model::PacingOutcome::Pause => "pause",
+                        });
+                    }
+                    TemplateControl::Pause => template["pause"] = json!(true),
+                    TemplateControl::Unpause => template["unpause"] = json!(true),
+                }
+                json!({"template": template})
+            }
+        }
+    }
+
     /// Whether the step needs the integration's driver hook.
     pub fn needs_driver(&self) -> bool {
         matches!(self, Step::Action(_))
@@ -498,6 +592,68 @@ impl Scenario {
             settle_ms,
             surface,
         })
+    }
+
+    /// A scenario of `steps` on the default world (generated ones), judged by the
+    /// whole catalog.
+    pub fn generated(name: &str, description: &str, seed: u64, steps: Vec<Step>) -> Scenario {
+        let world = WorldSpec {
+            seed,
+            ..WorldSpec::default()
+        };
+        Scenario {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            file: PathBuf::from(format!("{name}.toml")),
+            world,
+            profile: None,
+            steps,
+            checks: None,
+            drain_ms: DRAIN_DEFAULT_MS,
+            settle_ms: None,
+            surface: SendSurface::Graph,
+        }
+    }
+
+    /// The scenario as a file [`Scenario::from_toml`] reads back (for scenarios on
+    /// the default world, such as generated ones: world overrides are not written).
+    pub fn to_toml(&self) -> String {
+        let mut table = toml::Table::new();
+        table.insert("name".to_owned(), self.name.clone().into());
+        if !self.description.is_empty() {
+            table.insert("description".to_owned(), self.description.clone().into());
+        }
+        if let Some(profile) = &self.profile {
+            table.insert("profile".to_owned(), profile.clone().into());
+        }
+        if self.world.seed != WorldSpec::default().seed {
+            table.insert(
+                "seed".to_owned(),
+                toml::Value::Integer(i64::try_from(self.world.seed).unwrap_or(i64::MAX)),
+            );
+        }
+        if let Some(checks) = &self.checks {
+            table.insert(
+                "checks".to_owned(),
+                toml::Value::Array(checks.iter().map(|c| c.clone().into()).collect()),
+            );
+        }
+        if self.drain_ms != DRAIN_DEFAULT_MS {
+            table.insert("drain".to_owned(), format!("{}ms", self.drain_ms).into());
+        }
+        if let Some(settle) = self.settle_ms {
+            table.insert("settle".to_owned(), format!("{settle}ms").into());
+        }
+        if self.surface != SendSurface::Graph {
+            table.insert("surface".to_owned(), self.surface.name().into());
+        }
+        let steps: Vec<toml::Value> = self
+            .steps
+            .iter()
+            .filter_map(|step| toml_value(&step.to_json()))
+            .collect();
+        table.insert("step".to_owned(), toml::Value::Array(steps));
+        toml::to_string(&table).unwrap_or_default()
     }
 
     /// Whether any step needs the integration's driver hook.

@@ -45,8 +45,43 @@ pub struct Report {
     pub verdict: Verdict,
     /// One entry per scenario, in library order.
     pub scenarios: Vec<ScenarioReport>,
+    /// What property-based exploration did, when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exploration: Option<Exploration>,
     /// Everything measured in wall time.
     pub volatile: Volatile,
+}
+
+/// What `wasim explore` (or the exploration part of `certify`) did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exploration {
+    /// The generator's seed: the same seed explores the same cases.
+    pub seed: u64,
+    /// Generated cases run.
+    pub cases: u32,
+    /// Runs spent shrinking the failure.
+    pub shrink_runs: u32,
+    /// Cases that ended in a harness error.
+    pub harness_errors: u32,
+    /// The failure found, shrunk; none when every case passed.
+    pub finding: Option<ExplorationFinding>,
+}
+
+/// A failure found by exploration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExplorationFinding {
+    /// The check it breaks.
+    pub check: String,
+    /// The minimal scenario's name (its entry in `scenarios`).
+    pub scenario: String,
+    /// Steps of the case first found, and of the minimal one.
+    pub steps_found: usize,
+    /// Steps of the minimal case.
+    pub steps_minimal: usize,
+    /// Where the minimal scenario was saved.
+    pub file: Option<String>,
+    /// The command that replays it.
+    pub replay: String,
 }
 
 /// The overall verdict, and the process exit code it maps to.

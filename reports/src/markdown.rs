@@ -17,11 +17,48 @@ pub fn to_markdown(report: &Report) -> String {
     headline(&mut out, report);
     scenario_table(&mut out, report);
     failed_checks(&mut out, report);
+    exploration(&mut out, report);
     reasons(&mut out, report, Outcome::Skipped, "Skipped scenarios");
     reasons(&mut out, report, Outcome::HarnessError, "Harness errors");
     artifacts(&mut out, report);
     measurements(&mut out, report);
     out
+}
+
+fn exploration(out: &mut String, report: &Report) {
+    let Some(exploration) = &report.exploration else {
+        return;
+    };
+    let _ = writeln!(out, "### Exploration\n");
+    let _ = writeln!(
+        out,
+        "Seed {} · {} generated case(s) · {} shrinking run(s) · {} harness error(s)\n",
+        code(&exploration.seed.to_string()),
+        exploration.cases,
+        exploration.shrink_runs,
+        exploration.harness_errors,
+    );
+    match &exploration.finding {
+        None => {
+            let _ = writeln!(out, "No case broke a `must` check.\n");
+        }
+        Some(finding) => {
+            let _ = writeln!(
+                out,
+                "Breaks **{}**: scenario {} shrunk from {} to {} step(s){}. Replay: {}\n",
+                finding.check,
+                code(&finding.scenario),
+                finding.steps_found,
+                finding.steps_minimal,
+                finding
+                    .file
+                    .as_deref()
+                    .map(|f| format!(", saved as {}", code(f)))
+                    .unwrap_or_default(),
+                code(&finding.replay),
+            );
+        }
+    }
 }
 
 fn headline(out: &mut String, report: &Report) {

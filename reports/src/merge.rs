@@ -50,6 +50,8 @@ impl std::fmt::Display for Slice {
 pub fn merge(reports: Vec<Report>) -> Result<Report, ReportError> {
     let first = reports.first().ok_or(ReportError::NothingToMerge)?;
     let first_slice = Slice::parse(&first.partition)?;
+    // Only the first slice of a certification explores.
+    let exploration = reports.iter().find_map(|r| r.exploration.clone());
     let header = (
         first.format_version,
         first.tool.clone(),
@@ -149,6 +151,7 @@ pub fn merge(reports: Vec<Report>) -> Result<Report, ReportError> {
         partition,
         verdict: Report::verdict_of(&scenarios),
         scenarios,
+        exploration,
         volatile: Volatile {
             wall_ms,
             scenarios: measured,

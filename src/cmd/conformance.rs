@@ -78,6 +78,7 @@ pub(crate) fn run_and_report(
     options: &RunOptions,
     command: &str,
     partition: Partition,
+    after: impl FnOnce(&mut Report) -> anyhow::Result<()>,
 ) -> anyhow::Result<Verdict> {
     let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
     let count = scenarios
@@ -117,6 +118,8 @@ pub(crate) fn run_and_report(
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    let mut report = report;
+    after(&mut report)?;
     let written = write(&report, &options.out_dir)?;
     summarize(&report, &written, command);
     Ok(report.verdict)

@@ -3,6 +3,7 @@
 pub(crate) mod certify;
 pub(crate) mod checks;
 pub(crate) mod conformance;
+pub(crate) mod explore;
 pub(crate) mod reference;
 pub(crate) mod report;
 pub(crate) mod run;

@@ -699,6 +699,7 @@ pub async fn run_all(
         partition: partition.to_string(),
         verdict: Report::verdict_of(&reports),
         scenarios: reports,
+        exploration: None,
         volatile: Volatile {
             wall_ms: elapsed_ms(started),
             scenarios: volatile,

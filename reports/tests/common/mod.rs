@@ -270,5 +270,6 @@ pub(crate) fn sample() -> Report {
             ],
         },
         scenarios,
+        exploration: None,
     }
 }

@@ -124,6 +124,44 @@ impl Incident {
         "remove_partner_user",
     ];
 
+    /// The incident as [`Incident::from_json`] reads it.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Incident::DisableTemplates => json!({"incident": "disable_templates"}),
+            Incident::EnableTemplates => json!({"incident": "enable_templates"}),
+            Incident::Violation { violation_type } => {
+                json!({"incident": "violation", "violation_type": violation_type})
+            }
+            Incident::Restrict {
+                restriction_type,
+                hours,
+            } => {
+                json!({"incident": "restrict", "restriction_type": restriction_type, "hours": hours})
+            }
+            Incident::Terminate => json!({"incident": "terminate"}),
+            Incident::Reinstate => json!({"incident": "reinstate"}),
+            Incident::Compromise {
+                phone_number_id,
+                every_s,
+                sends,
+            } => {
+                let mut value =
+                    json!({"incident": "compromise", "every_s": every_s, "sends": sends});
+                if let Some(id) = phone_number_id {
+                    value["phone_number_id"] = json!(id);
+                }
+                value
+            }
+            Incident::Tier { tier } => json!({"incident": "tier", "tier": tier}),
+            Incident::InvitePartnerUser { email } => {
+                json!({"incident": "invite_partner_user", "email": email})
+            }
+            Incident::RemovePartnerUser { email } => {
+                json!({"incident": "remove_partner_user", "email": email})
+            }
+        }
+    }
+
     /// Reads `{"incident": "restrict", "restriction_type": ..., "hours": 24}`; the
     /// error is one line naming the field.
     pub fn from_json(value: &Value) -> Result<Incident, String> {
