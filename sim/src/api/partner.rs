@@ -340,13 +340,7 @@ async fn channels(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let call = if method == Method::GET {
-        page(query.as_deref())
-            .map(PartnerCall::ListChannels)
-            .map_err(|message| error(400, message))
-    } else {
-        Err(not_allowed(&method, &uri, "GET"))
-    };
+    let call = list_call(&method, &uri, query.as_deref(), PartnerCall::ListChannels);
     run(
         &state,
         &method,
@@ -365,13 +359,7 @@ async fn clients(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let call = if method == Method::GET {
-        page(query.as_deref())
-            .map(PartnerCall::ListClients)
-            .map_err(|message| error(400, message))
-    } else {
-        Err(not_allowed(&method, &uri, "GET"))
-    };
+    let call = list_call(&method, &uri, query.as_deref(), PartnerCall::ListClients);
     run(
         &state,
         &method,
@@ -380,6 +368,24 @@ async fn clients(
         partner_id,
         call,
     )
+}
+
+/// A `GET` list call with its page, or the 405/400 to answer.
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the answer itself, built once per request"
+)]
+fn list_call(
+    method: &Method,
+    uri: &Uri,
+    query: Option<&str>,
+    call: fn(Page) -> PartnerCall,
+) -> Result<PartnerCall, Response> {
+    if method == Method::GET {
+        page(query).map(call).map_err(|message| error(400, message))
+    } else {
+        Err(not_allowed(method, uri, "GET"))
+    }
 }
 
 async fn webhook_url(
