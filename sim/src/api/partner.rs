@@ -56,10 +56,11 @@ fn run(
     state: &AppState,
     method: &Method,
     uri: &Uri,
-    credential: Option<PartnerCredential>,
+    headers: &HeaderMap,
     partner_id: String,
     call: Result<PartnerCall, Response>,
 ) -> Response {
+    let credential = credential(headers);
     let secret = credential.as_ref().map(|c| c.secret().to_owned());
     // Credentials first, as the platform does: a bad body from a stranger is a 401.
     let refused = state.read(|sim| {
@@ -78,6 +79,24 @@ fn run(
     };
     record(state, method, uri, secret.as_deref(), &response);
     response
+}
+
+/// `call` if the request's method is `allowed`, else the 405 to answer.
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the answer itself, built once per request"
+)]
+fn only(
+    method: &Method,
+    uri: &Uri,
+    allowed: Method,
+    call: PartnerCall,
+) -> Result<PartnerCall, Response> {
+    if *method == allowed {
+        Ok(call)
+    } else {
+        Err(not_allowed(method, uri, allowed.as_str()))
+    }
 }
 
 fn not_allowed(method: &Method, uri: &Uri, allowed: &str) -> Response {
@@ -122,14 +141,7 @@ async fn users(
         },
         _ => Err(not_allowed(&method, &uri, "GET or POST")),
     };
-    run(
-        &state,
-        &method,
-        &uri,
-        credential(&headers),
-        partner_id,
-        call,
-    )
+    run(&state, &method, &uri, &headers, partner_id, call)
 }
 
 async fn user(
@@ -139,19 +151,13 @@ async fn user(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let call = if method == Method::DELETE {
-        Ok(PartnerCall::RemoveUser { user_id })
-    } else {
-        Err(not_allowed(&method, &uri, "DELETE"))
-    };
-    run(
-        &state,
+    let call = only(
         &method,
         &uri,
-        credential(&headers),
-        partner_id,
-        call,
-    )
+        Method::DELETE,
+        PartnerCall::RemoveUser { user_id },
+    );
+    run(&state, &method, &uri, &headers, partner_id, call)
 }
 
 async fn compliance(
@@ -161,19 +167,13 @@ async fn compliance(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let call = if method == Method::GET {
-        Ok(PartnerCall::Compliance { waba_id })
-    } else {
-        Err(not_allowed(&method, &uri, "GET"))
-    };
-    run(
-        &state,
+    let call = only(
         &method,
         &uri,
-        credential(&headers),
-        partner_id,
-        call,
-    )
+        Method::GET,
+        PartnerCall::Compliance { waba_id },
+    );
+    run(&state, &method, &uri, &headers, partner_id, call)
 }
 
 fn error(status: u16, message: impl Into<String>) -> Response {
@@ -341,14 +341,7 @@ async fn channels(
     headers: HeaderMap,
 ) -> Response {
     let call = list_call(&method, &uri, query.as_deref(), PartnerCall::ListChannels);
-    run(
-        &state,
-        &method,
-        &uri,
-        credential(&headers),
-        partner_id,
-        call,
-    )
+    run(&state, &method, &uri, &headers, partner_id, call)
 }
 
 async fn clients(
@@ -360,14 +353,7 @@ async fn clients(
     headers: HeaderMap,
 ) -> Response {
     let call = list_call(&method, &uri, query.as_deref(), PartnerCall::ListClients);
-    run(
-        &state,
-        &method,
-        &uri,
-        credential(&headers),
-        partner_id,
-        call,
-    )
+    run(&state, &method, &uri, &headers, partner_id, call)
 }
 
 /// A `GET` list call with its page, or the 405/400 to answer.
@@ -417,14 +403,7 @@ async fn webhook_url(
         },
         _ => Err(not_allowed(&method, &uri, "GET or POST")),
     };
-    run(
-        &state,
-        &method,
-        &uri,
-        credential(&headers),
-        partner_id,
-        call,
-    )
+    run(&state, &method, &uri, &headers, partner_id, call)
 }
 
 async fn api_keys(
@@ -440,14 +419,7 @@ async fn api_keys(
         Method::DELETE => Ok(PartnerCall::DeleteKeys { channel_id }),
         _ => Err(not_allowed(&method, &uri, "GET, POST or DELETE")),
     };
-    run(
-        &state,
-        &method,
-        &uri,
-        credential(&headers),
-        partner_id,
-        call,
-    )
+    run(&state, &method, &uri, &headers, partner_id, call)
 }
 
 #[cfg(test)]
