@@ -193,10 +193,12 @@ fn campaign_exactly_once(evidence: &Evidence<'_>) -> Judgement {
             "no key rotation, compromise or template block to get through".to_owned(),
         );
     }
-    // Each (recipient, template) belongs to the latest action that asked for it.
-    let mut owner: BTreeMap<(String, String), u64> = BTreeMap::new();
-    let mut asked: BTreeMap<u64, Vec<(String, String)>> = BTreeMap::new();
-    let mut accepted: BTreeMap<(u64, String, String), Vec<u64>> = BTreeMap::new();
+    // Each (recipient, template) must be accepted as many times as actions
+    // asked for it: counting, not attributing, because a second request for the
+    // same pair may come while the first is still queued.
+    let mut asks: BTreeMap<(String, String), Vec<u64>> = BTreeMap::new();
+    let mut accepted: BTreeMap<(String, String), Vec<u64>> = BTreeMap::new();
+    let mut order: Vec<(String, String)> = Vec::new();
     for (record, event) in evidence.events() {
         match event {
             TraceEvent::DriverAction { action, body }
@@ -210,8 +212,10 @@ fn campaign_exactly_once(evidence: &Evidence<'_>) -> Judgement {
                 };
                 for to in to {
                     let key = (to.to_owned(), template.to_owned());
-                    owner.insert(key.clone(), record.seq);
-                    asked.entry(record.seq).or_default().push(key);
+                    if !asks.contains_key(&key) {
+                        order.push(key.clone());
+                    }
+                    asks.entry(key).or_default().push(record.seq);
                 }
             }
             TraceEvent::MessageAccepted {
@@ -219,17 +223,15 @@ fn campaign_exactly_once(evidence: &Evidence<'_>) -> Judgement {
                 template: Some(template),
                 ..
             } => {
-                if let Some(action) = owner.get(&(to.clone(), template.clone())) {
-                    accepted
-                        .entry((*action, to.clone(), template.clone()))
-                        .or_default()
-                        .push(record.seq);
+                let key = (to.clone(), template.clone());
+                if asks.contains_key(&key) {
+                    accepted.entry(key).or_default().push(record.seq);
                 }
             }
             _ => {}
         }
     }
-    if asked.is_empty() {
+    if asks.is_empty() {
         return Judgement::NotApplicable(
             "the integration was asked to send no campaign".to_owned(),
         );
@@ -237,22 +239,18 @@ fn campaign_exactly_once(evidence: &Evidence<'_>) -> Judgement {
     let mut twice = Vec::new();
     let mut missing = Vec::new();
     let mut proof = Vec::new();
-    for (action, keys) in &asked {
-        for (to, template) in keys {
-            match accepted.get(&(*action, to.clone(), template.clone())) {
-                None => {
-                    missing.push(to.clone());
-                    proof.push(*action);
-                }
-                Some(seqs) if seqs.len() > 1 => {
-                    twice.push(to.clone());
-                    proof.extend(seqs.iter().take(2));
-                }
-                Some(_) => {}
-            }
+    for key in &order {
+        let asked = &asks[key];
+        let sent = accepted.get(key).map_or(&[][..], Vec::as_slice);
+        if sent.len() < asked.len() {
+            missing.push(key.0.clone());
+            proof.push(asked[sent.len()]);
+        } else if sent.len() > asked.len() {
+            twice.push(key.0.clone());
+            proof.extend(sent.iter().take(asked.len() + 1));
         }
     }
-    let total: usize = asked.values().map(Vec::len).sum();
+    let total: usize = asks.values().map(Vec::len).sum();
     if twice.is_empty() && missing.is_empty() {
         return Judgement::Pass(format!(
             "all {total} campaign message(s) accepted exactly once"
@@ -723,6 +721,24 @@ mod tests {
             panic!("a lost message must fail");
         };
         assert!(message.contains("never sent (first: c)"), "{message}");
+        // Asked twice before the first copy went out: two copies are right.
+        let mut asked_twice = vec![
+            (0, campaign.clone()),
+            (0, replaced("old", "new")),
+            (0, campaign.clone()),
+        ];
+        for to in ["a", "a", "b", "c", "b", "c"] {
+            asked_twice.push((0, accepted(to)));
+        }
+        assert!(matches!(
+            judge_events(&CAMPAIGN_EXACTLY_ONCE, asked_twice.clone()),
+            Judgement::Pass(_)
+        ));
+        asked_twice.push((0, accepted("c")));
+        assert!(matches!(
+            judge_events(&CAMPAIGN_EXACTLY_ONCE, asked_twice),
+            Judgement::Fail { .. }
+        ));
         // Without a disruption the rule does not apply (skipping users is allowed).
         assert!(matches!(
             judge_events(

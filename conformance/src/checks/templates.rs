@@ -1,6 +1,6 @@
 //! Checks on template pacing and pausing (reference §4, §5).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use wasim_reports::Severity;
 use wasim_sim::TraceEvent;
@@ -156,6 +156,10 @@ fn stop_on_pause_webhook(evidence: &Evidence<'_>) -> Judgement {
     let mut announcing: BTreeMap<u64, String> = BTreeMap::new();
     // Templates whose pause the integration has acknowledged: template -> ack seq.
     let mut told: BTreeMap<String, u64> = BTreeMap::new();
+    // Templates acknowledged with no integration request answered since: the
+    // first send of one may have been in flight already (a retry due that very
+    // moment) and is not held against the integration.
+    let mut in_flight: BTreeSet<String> = BTreeSet::new();
     let mut announced = 0usize;
     let mut proof = Vec::new();
     for (record, event) in evidence.events() {
@@ -185,6 +189,7 @@ fn stop_on_pause_webhook(evidence: &Evidence<'_>) -> Judgement {
             } if copy == "original" => {
                 if let Some(template) = announcing.remove(delivery_id) {
                     announced += 1;
+                    in_flight.insert(template.clone());
                     told.insert(template, record.seq);
                 }
             }
@@ -201,11 +206,15 @@ fn stop_on_pause_webhook(evidence: &Evidence<'_>) -> Judgement {
                 template: Some(template),
                 ..
             } => {
+                if in_flight.remove(template) {
+                    continue;
+                }
                 if let Some(ack) = told.get(template) {
                     proof.push(*ack);
                     proof.push(record.seq);
                 }
             }
+            TraceEvent::Request { surface, .. } if surface != "control" => in_flight.clear(),
             _ => {}
         }
     }
@@ -386,13 +395,38 @@ mod tests {
             latency_ms: 1,
             error: None,
         };
+        let request = TraceEvent::Request {
+            surface: "graph".to_owned(),
+            method: "POST".to_owned(),
+            path: "/v23.0/1/messages".to_owned(),
+            credential: None,
+            http_status: 200,
+            error_code: None,
+        };
         let after = vec![
+            (0, emitted.clone()),
+            (0, ack.clone()),
+            (0, request.clone()),
+            (1, refused(132_015)),
+        ];
+        assert!(
+            matches!(judge(&STOP_ON_PAUSE_WEBHOOK, after), Judgement::Fail { proof, .. } if proof == vec![1, 3])
+        );
+        // A send already in flight when the webhook was acknowledged (the next
+        // thing the integration did) is not held against it; the one after is.
+        let mut racing = vec![
             (0, emitted.clone()),
             (0, ack.clone()),
             (1, refused(132_015)),
         ];
+        assert!(matches!(
+            judge(&STOP_ON_PAUSE_WEBHOOK, racing.clone()),
+            Judgement::Pass(_)
+        ));
+        racing.push((1, request.clone()));
+        racing.push((1, refused(132_015)));
         assert!(
-            matches!(judge(&STOP_ON_PAUSE_WEBHOOK, after), Judgement::Fail { proof, .. } if proof == vec![1, 2])
+            matches!(judge(&STOP_ON_PAUSE_WEBHOOK, racing), Judgement::Fail { proof, .. } if proof == vec![1, 4])
         );
         let approved = vec![
             (0, emitted.clone()),

@@ -52,6 +52,16 @@ impl Keys {
         }
     }
 
+    /// Back to the credentials `config` starts with (`POST /wasim/reset`).
+    pub(crate) fn reset(&self, config: &Config) {
+        let fresh = Keys::new(config);
+        let fresh = fresh
+            .current
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.with(|current| *current = fresh);
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut Current) -> T) -> T {
         f(&mut self.current.lock().unwrap_or_else(PoisonError::into_inner))
     }

@@ -187,6 +187,14 @@ pub(crate) struct Partner {
 }
 
 impl Partner {
+    /// Forgets the bearer token it holds (`POST /wasim/reset`).
+    pub(crate) fn reset(&self) {
+        *self
+            .token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
     /// A client for `config`, or `None` if `WASIM_PARTNER_URL` or
     /// `WASIM_PARTNER_ID` is unset (the Partner API is not used then).
     pub(crate) fn new(config: &Config) -> anyhow::Result<Option<Partner>> {

@@ -255,6 +255,13 @@ impl Platform {
         })
     }
 
+    /// Forgets rotated and refused credentials: back to those `config` starts
+    /// with (`POST /wasim/reset`).
+    pub(crate) fn reset(&self, config: &Config) {
+        self.keys.reset(config);
+        *self.refused.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
     /// The credentials this client presents.
     pub(crate) fn keys(&self) -> &Keys {
         &self.keys
@@ -285,14 +292,15 @@ impl Platform {
         }
     }
 
-    /// Sends `body` under the retry policy; `what` names it in log lines, and
-    /// `still_wanted` is asked before each retry (false after a reset).
-    /// The accepted message on success.
-    pub(crate) async fn send(
+    /// Sends `body` under the retry policy; `what` names it in log lines.
+    /// Between attempts `pause(delay)` waits (the worker takes webhooks
+    /// meanwhile) and answers whether the send is still wanted (false after a
+    /// reset). The accepted message on success.
+    pub(crate) async fn send<F: Future<Output = bool>>(
         &self,
         body: &Value,
         what: &str,
-        still_wanted: impl Fn() -> bool,
+        pause: impl Fn(Duration) -> F,
     ) -> Result<Accepted, Failure> {
         let template = body.get("type").and_then(Value::as_str) == Some("template");
         let mut retries = 0;
@@ -352,18 +360,15 @@ impl Platform {
                 }
                 return Err(failure);
             };
-            if !still_wanted() {
-                println!("{what}: state was reset, dropping the retry");
-                return Err(failure);
-            }
             retries += 1;
             println!(
                 "{what}: retry {retries} in {} ms ({})",
                 delay.as_millis(),
                 failure.detail
             );
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
+            if !pause(delay).await {
+                println!("{what}: no longer wanted, dropping the retry");
+                return Err(failure);
             }
         }
     }
@@ -781,7 +786,7 @@ mod tests {
         let platform = platform(&url, None);
         *keys_slot.lock().expect("lock") = Some(platform.clone());
         let body = crate::action::text_body("55", "hi");
-        let accepted = platform.send(&body, "test", || true).await;
+        let accepted = platform.send(&body, "test", |_| async { true }).await;
         assert_eq!(accepted.map(|a| a.wamid), Ok("wamid.OK".to_owned()));
         assert_eq!(*seen.lock().expect("lock"), ["channel-key-1", "k2"]);
     }
@@ -792,7 +797,7 @@ mod tests {
         let platform = platform(&url, None);
         let body = crate::action::text_body("55", "hi");
         let failure = platform
-            .send(&body, "test", || true)
+            .send(&body, "test", |_| async { true })
             .await
             .expect_err("401");
         assert_eq!(failure.class(false), FailureClass::BadToken);
@@ -812,8 +817,18 @@ mod tests {
         let platform = platform(&url, Some(Flaw::StaleChannelKey));
         *keys_slot.lock().expect("lock") = Some(platform.clone());
         let body = crate::action::text_body("55", "hi");
-        assert!(platform.send(&body, "first", || true).await.is_err());
-        assert!(platform.send(&body, "second", || true).await.is_err());
+        assert!(
+            platform
+                .send(&body, "first", |_| async { true })
+                .await
+                .is_err()
+        );
+        assert!(
+            platform
+                .send(&body, "second", |_| async { true })
+                .await
+                .is_err()
+        );
         assert_eq!(
             *seen.lock().expect("lock"),
             ["channel-key-1", "channel-key-1"]
@@ -825,7 +840,12 @@ mod tests {
         let (url, seen) = d360("k2", || {}).await;
         let platform = platform(&url, Some(Flaw::HotLoopAuth));
         let body = crate::action::text_body("55", "hi");
-        assert!(platform.send(&body, "test", || true).await.is_err());
+        assert!(
+            platform
+                .send(&body, "test", |_| async { true })
+                .await
+                .is_err()
+        );
         assert_eq!(seen.lock().expect("lock").len(), 51);
     }
 }

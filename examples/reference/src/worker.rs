@@ -5,9 +5,14 @@
 //! driver action (a key rotation, a compromise) or a webhook takes effect in the
 //! middle of a running campaign. Sends wait in the outbox while a job runs, so no
 //! send overlaps a key rotation: none is lost to the switch, none is sent twice.
+//! While a send waits to be retried (a rate-limit backoff) the worker goes on
+//! taking webhooks, so statuses are not held up behind it; driver actions wait
+//! until the send is done, and so does everything queued after one.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
@@ -104,6 +109,35 @@ impl Queue {
     }
 }
 
+/// The worker's queue, with the jobs put aside while a send waited.
+#[derive(Debug)]
+struct Inbox {
+    receiver: UnboundedReceiver<Queued>,
+    /// Jobs taken during a retry wait but not acted on (a driver action and
+    /// everything after it), in order; they come before the queue.
+    deferred: VecDeque<Queued>,
+}
+
+/// What the inbox gave.
+enum Next {
+    Job(Queued),
+    Empty,
+    Closed,
+}
+
+impl Inbox {
+    fn try_next(&mut self) -> Next {
+        if let Some(queued) = self.deferred.pop_front() {
+            return Next::Job(queued);
+        }
+        match self.receiver.try_recv() {
+            Ok(queued) => Next::Job(queued),
+            Err(TryRecvError::Empty) => Next::Empty,
+            Err(TryRecvError::Disconnected) => Next::Closed,
+        }
+    }
+}
+
 /// Acts on queued jobs one at a time, and sends from the outbox in between.
 #[derive(Debug)]
 pub(crate) struct Worker {
@@ -113,6 +147,10 @@ pub(crate) struct Worker {
     partner: Option<Partner>,
     /// PIN resets so far (each new PIN is derived from this count).
     pin_resets: AtomicU64,
+    /// The queue, once `run` has it.
+    inbox: tokio::sync::Mutex<Option<Inbox>>,
+    /// The reset generation the credentials belong to.
+    credentials_of: AtomicU64,
 }
 
 impl Worker {
@@ -130,27 +168,124 @@ impl Worker {
             platform,
             partner,
             pin_resets: AtomicU64::new(0),
+            inbox: tokio::sync::Mutex::new(None),
+            credentials_of: AtomicU64::new(0),
+        }
+    }
+
+    /// After a reset (`POST /wasim/reset`), forgets rotated, refused and cached
+    /// credentials and PIN resets too, before acting on anything else.
+    fn catch_up_reset(&self) {
+        let generation = lock(&self.shared).generation;
+        if self.credentials_of.swap(generation, Ordering::SeqCst) != generation {
+            self.platform.reset(&self.config);
+            if let Some(partner) = &self.partner {
+                partner.reset();
+            }
+            self.pin_resets.store(0, Ordering::SeqCst);
+            println!("reset: credentials back to those configured");
         }
     }
 
     /// Runs until the queue closes: every queued job first, then one send, then
     /// again; waits for a job when there is nothing to send.
-    pub(crate) async fn run(self, mut queue: UnboundedReceiver<Queued>) {
+    pub(crate) async fn run(self, queue: UnboundedReceiver<Queued>) {
+        *self.inbox.lock().await = Some(Inbox {
+            receiver: queue,
+            deferred: VecDeque::new(),
+        });
         loop {
-            match queue.try_recv() {
-                Ok(queued) => {
+            let next = match self.inbox.lock().await.as_mut() {
+                Some(inbox) => inbox.try_next(),
+                None => Next::Closed,
+            };
+            match next {
+                Next::Job(queued) => {
                     self.job(queued).await;
                     continue;
                 }
-                Err(TryRecvError::Disconnected) => return,
-                Err(TryRecvError::Empty) => {}
+                Next::Closed => return,
+                Next::Empty => {}
             }
             if self.send_next().await {
                 continue;
             }
-            match queue.recv().await {
+            let queued = match self.inbox.lock().await.as_mut() {
+                Some(inbox) => inbox.receiver.recv().await,
+                None => None,
+            };
+            match queued {
                 Some(queued) => self.job(queued).await,
                 None => return,
+            }
+        }
+    }
+
+    /// Waits `delay` before `item` is sent again, acting meanwhile on webhooks
+    /// (a status must not wait behind a backoff); a driver action, and whatever
+    /// comes after it, is put aside until the send is done. Whether the send is
+    /// still wanted: no reset meanwhile, and its rules still allow it (a webhook
+    /// taken during the wait may have paused its template or capped its user).
+    async fn pause(&self, delay: Duration, generation: u64, item: &Outgoing) -> bool {
+        let timer = tokio::time::sleep(delay);
+        tokio::pin!(timer);
+        loop {
+            let queued = {
+                let mut guard = self.inbox.lock().await;
+                let Some(inbox) = guard.as_mut() else {
+                    break;
+                };
+                if !inbox.deferred.is_empty() {
+                    drop(guard);
+                    (&mut timer).await;
+                    break;
+                }
+                let queued = if timer.is_elapsed() {
+                    // Time is up: take what is already queued, then retry.
+                    match inbox.receiver.try_recv() {
+                        Ok(queued) => Some(queued),
+                        Err(_) => break,
+                    }
+                } else {
+                    tokio::select! {
+                        () = &mut timer => None,
+                        queued = inbox.receiver.recv() => match queued {
+                            None => break,
+                            some => some,
+                        },
+                    }
+                };
+                match queued {
+                    None => continue,
+                    Some(queued) if matches!(queued.job, Job::Action(..)) => {
+                        inbox.deferred.push_back(queued);
+                        continue;
+                    }
+                    Some(queued) => queued,
+                }
+            };
+            self.job(queued).await;
+        }
+        if !self.current(generation) {
+            return false;
+        }
+        match self.decision(item) {
+            Decision::Send => true,
+            Decision::Skip(reason) => {
+                println!("no retry of {}: {reason}", item.what());
+                false
+            }
+        }
+    }
+
+    /// Whether `item` may be sent now: text only inside the service window; a
+    /// template not while paused, nor to a capped or opted-out user.
+    fn decision(&self, item: &Outgoing) -> Decision {
+        let shared = lock(&self.shared);
+        match &item.message {
+            Message::Text(_) => shared.state.text_decision(&item.to),
+            Message::Template { template, .. } => {
+                shared.state.template_decision(&template.name, &item.to)
             }
         }
     }
@@ -172,6 +307,7 @@ impl Worker {
     }
 
     async fn job(&self, Queued { generation, job }: Queued) {
+        self.catch_up_reset();
         if !self.current(generation) {
             return;
         }
@@ -529,6 +665,7 @@ impl Worker {
     /// Sends the next message of the outbox, if one may go now; whether the
     /// outbox gave anything.
     async fn send_next(&self) -> bool {
+        self.catch_up_reset();
         let (generation, take) = {
             let mut shared = lock(&self.shared);
             (shared.generation, shared.outbox.take())
@@ -550,16 +687,7 @@ impl Worker {
     /// a template not while paused, nor to a capped or opted-out user.
     async fn send(&self, generation: u64, item: Outgoing) {
         let what = item.what();
-        let decision = {
-            let shared = lock(&self.shared);
-            match &item.message {
-                Message::Text(_) => shared.state.text_decision(&item.to),
-                Message::Template { template, .. } => {
-                    shared.state.template_decision(&template.name, &item.to)
-                }
-            }
-        };
-        match decision {
+        match self.decision(&item) {
             Decision::Skip(reason) => println!("skip {what}: {reason}"),
             Decision::Send => {
                 println!("{what}");
@@ -581,7 +709,7 @@ impl Worker {
             }
             let result = self
                 .platform
-                .send(&body, what, || self.current(generation))
+                .send(&body, what, |delay| self.pause(delay, generation, &item))
                 .await;
             let mut shared = lock(&self.shared);
             if shared.generation != generation {
