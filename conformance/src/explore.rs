@@ -18,12 +18,11 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use serde_json::{Value, json};
 use wasim_reports::{CheckStatus, Outcome, ScenarioReport, Severity};
-use wasim_sim::model::webhooks::faults::FaultProfile;
-use wasim_sim::model::{InboundContent, TemplateControl};
+use wasim_sim::model::InboundContent;
 use wasim_sim::shell::wall_now;
 
-use crate::runner::{RunOptions, run_scenario};
-use crate::scenario::{Scenario, Step};
+use crate::runner::{RunOptions, Session, run_scenario, run_scenario_in};
+use crate::scenario::{Scenario, SendSurface, Step};
 
 /// Named recipients of the default world.
 const USERS: &[&str] = &[
@@ -34,8 +33,151 @@ const USERS: &[&str] = &[
     "905321234567",
 ];
 
-/// Magic recipients whose outcome is fixed (capped, opted out, undeliverable).
-const MAGIC: &[&str] = &["999131049", "999131050", "999131049", "999131026"];
+/// Magic recipients whose outcome is fixed (capped, opted out, undeliverable,
+/// throughput and pair-rate refusals).
+const MAGIC: &[&str] = &[
+    "999131049",
+    "999131050",
+    "999131049",
+    "999131026",
+    "999130429",
+    "999131056",
+];
+
+/// Customers of the 360dialog family's world, enough for a campaign to be
+/// under way when something happens to the channel.
+const CUSTOMERS: &[&str] = &[
+    "4915110000001",
+    "4915110000002",
+    "4915110000003",
+    "4915110000004",
+    "4915110000005",
+    "4915110000006",
+    "4915110000007",
+    "4915110000008",
+    "4915110000009",
+    "4915110000010",
+    "4915110000011",
+    "4915110000012",
+];
+
+/// The worlds exploration runs on; each family has the events that make sense
+/// in its world, so that shrinking keeps every step valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// The default world on the Cloud API: users, caps, opt-outs, the service
+    /// window, webhook faults, template pauses, token resets, rate refusals.
+    Cloud,
+    /// The default world with pacing after two sends (`pacing_threshold = 2`):
+    /// YELLOW templates held, then released or paused.
+    Paced,
+    /// The 360dialog surface (`surface = "d360"`): channel key rotations during
+    /// campaigns, a compromised account, a flagged WABA, a removed partner user.
+    D360,
+    /// Profile 2024-05 on 2024-05-27 with two unregistered numbers: a Turkish one
+    /// the day before Cloud API opens there and an On-Premises one.
+    Registration,
+}
+
+impl Family {
+    /// Every family, in order.
+    pub const ALL: &[Family] = &[
+        Family::Cloud,
+        Family::Paced,
+        Family::D360,
+        Family::Registration,
+    ];
+
+    /// Its name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Cloud => "cloud",
+            Family::Paced => "paced",
+            Family::D360 => "d360",
+            Family::Registration => "registration",
+        }
+    }
+
+    /// The family's world overrides, as a world file writes them.
+    fn world(self) -> String {
+        match self {
+            Family::Cloud => String::new(),
+            Family::Paced => "[policy]\npacing_threshold = 2\n".to_owned(),
+            Family::D360 => CUSTOMERS
+                .iter()
+                .enumerate()
+                .map(|(index, wa_id)| {
+                    format!(
+                        "[[recipients.named]]\nwa_id = \"{wa_id}\"\nname = \"Customer {}\"\n",
+                        index + 1
+                    )
+                })
+                .collect(),
+            Family::Registration => REGISTRATION_WORLD.to_owned(),
+        }
+    }
+
+    /// `scenario` set up for this family: surface, profile and world.
+    pub fn apply(self, mut scenario: Scenario) -> Scenario {
+        match self {
+            Family::Cloud | Family::Paced => {}
+            Family::D360 => scenario.surface = SendSurface::D360,
+            Family::Registration => scenario.profile = Some("2024-05".to_owned()),
+        }
+        let world = self.world();
+        if world.is_empty() {
+            return scenario;
+        }
+        let table: toml::Table = toml::from_str(&world)
+            .unwrap_or_else(|e| panic!("the {} family's world is invalid: {e}", self.name()));
+        let name = self.name();
+        scenario
+            .with_world(table)
+            .unwrap_or_else(|e| panic!("the {name} family's world is refused: {e}"))
+    }
+}
+
+/// The registration family's world: 2024-05-27 09:00 UTC, a Turkish number and
+/// an On-Premises number, both unregistered.
+const REGISTRATION_WORLD: &str = r#"epoch_unix_s = 1716800400
+
+[[waba.phone_numbers]]
+id = "110000000000090"
+display_phone_number = "902125550190"
+country = "TR"
+channel_id = "wasimCH90"
+d360_api_key = "wasim_test_d360_key_tr_new"
+registered = false
+
+[[waba.phone_numbers]]
+id = "110000000000080"
+display_phone_number = "4930901880"
+country = "DE"
+api = "on_premises"
+channel_id = "wasimCH80"
+d360_api_key = "wasim_test_d360_key_onprem"
+registered = false
+
+[[recipients.named]]
+wa_id = "905321234567"
+name = "Deniz"
+"#;
+
+/// One generated case: a family and its timeline of events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Case {
+    /// The world it runs on.
+    pub family: Family,
+    /// Its events, each one or a few steps.
+    pub events: Vec<Vec<Step>>,
+}
+
+impl Case {
+    /// Its steps, in order.
+    pub fn steps(&self) -> Vec<Step> {
+        self.events.iter().flatten().cloned().collect()
+    }
+}
 
 /// How one exploration runs.
 #[derive(Debug, Clone)]
@@ -94,13 +236,18 @@ pub struct Exploration {
     pub finding: Option<Finding>,
     /// Whether the wall-time budget ran out.
     pub out_of_time: bool,
+    /// Integration processes started (cases that could not reuse one).
+    pub integration_starts: u32,
+    /// Cases that reused a running integration reset through `POST /wasim/reset`.
+    pub resets: u32,
 }
 
 /// What the caller hears while exploring.
 #[derive(Debug, Clone)]
 pub enum ExploreProgress<'a> {
-    /// A case ran: its number (from 1) and whether a `must` check failed.
-    Case(u32, Option<&'a str>),
+    /// A case ran: its number (from 1), its family and the `must` check it
+    /// broke, if any.
+    Case(u32, Family, Option<&'a str>),
     /// A shrinking run: its number and the steps left.
     Shrink(u32, usize),
 }
@@ -111,6 +258,12 @@ fn template(name: &str) -> Value {
     } else {
         json!({"name": name, "language": "en_US"})
     }
+}
+
+/// A step from its scenario-file form; the generators only write valid ones
+/// (a unit test reads back every kind).
+fn step(value: Value) -> Step {
+    Step::from_json(&value).unwrap_or_else(|e| panic!("a generated step is invalid ({e}): {value}"))
 }
 
 fn user() -> impl Strategy<Value = String> {
@@ -129,27 +282,39 @@ fn send_template_step(to: &str, name: &str) -> Step {
     Step::Action(json!({"action": "send_template", "to": to, "template": template(name)}))
 }
 
+fn campaign_step(to: &[&str], name: &str) -> Step {
+    Step::Action(json!({"action": "send_campaign", "to": to, "template": template(name)}))
+}
+
+fn inbound_step(from: &str, text: &str) -> Step {
+    Step::Inbound {
+        from: from.to_owned(),
+        content: InboundContent::Text(text.to_owned()),
+        phone_number_id: None,
+    }
+}
+
 fn minute() -> Step {
     Step::Advance { ms: 60_000 }
 }
 
-/// One generated event: a single step, or a short story of steps that belong
-/// together (a user capped by other businesses and then messaged, a user who
-/// writes STOP and then gets marketing, a fault phase around some traffic, a
-/// token reset in the middle of sending). Shrinking drops whole events and
-/// simplifies the values inside them.
-fn event() -> impl Strategy<Value = Vec<Step>> {
+fn hours(count: u64) -> Step {
+    Step::Advance {
+        ms: count * 3_600_000,
+    }
+}
+
+/// Events of the Cloud family: single steps, or short stories of steps that
+/// belong together (a user capped by other businesses and then messaged, a
+/// user who writes STOP and then gets marketing, a fault phase around some
+/// traffic, a token reset in the middle of sending). Shrinking drops whole
+/// events and simplifies the values inside them.
+fn cloud_event() -> impl Strategy<Value = Vec<Step>> {
     let inbound = (
         user(),
         prop::sample::select(&["Hi", "STOP", "Where is my order?"][..]),
     )
-        .prop_map(|(from, text)| {
-            vec![Step::Inbound {
-                from,
-                content: InboundContent::Text(text.to_owned()),
-                phone_number_id: None,
-            }]
-        });
+        .prop_map(|(from, text)| vec![inbound_step(&from, text)]);
     let capped = (user(), 2u32..=3, template_name()).prop_map(|(to, count, name)| {
         vec![
             Step::EcosystemMarketing {
@@ -163,11 +328,7 @@ fn event() -> impl Strategy<Value = Vec<Step>> {
     let opted_out = prop_oneof![
         user().prop_map(|to| {
             vec![
-                Step::Inbound {
-                    from: to.clone(),
-                    content: InboundContent::Text("STOP".to_owned()),
-                    phone_number_id: None,
-                },
+                inbound_step(&to, "STOP"),
                 send_template_step(&to, "spring_sale"),
             ]
         }),
@@ -186,20 +347,26 @@ fn event() -> impl Strategy<Value = Vec<Step>> {
         template_name(),
     )
         .prop_map(|(kind, ratio, to, name)| {
-            let profile =
-                FaultProfile::from_json("faults", &json!({kind: ratio})).unwrap_or_default();
             vec![
-                Step::Faults(profile),
-                Step::Inbound {
-                    from: to.clone(),
-                    content: InboundContent::Text("Hi".to_owned()),
-                    phone_number_id: None,
-                },
+                step(json!({"faults": {kind: ratio}})),
+                inbound_step(&to, "Hi"),
                 send_template_step(&to, name),
                 minute(),
                 Step::Heal,
             ]
         });
+    // Statuses held back two minutes while a read receipt overtakes them: a
+    // late `sent` must not lower what the integration knows.
+    let reordered = prop::sample::select(&["1/2", "1/1"][..]).prop_map(|ratio| {
+        vec![
+            step(json!({"faults": {"reorder": ratio, "reorder_hold_ms": 120_000}})),
+            send_template_step("999000002", "order_update"),
+            Step::Advance { ms: 1_800_000 },
+            send_template_step("999000002", "order_update"),
+            Step::Advance { ms: 1_800_000 },
+            Step::Heal,
+        ]
+    });
     let send_template = (anyone(), template_name())
         .prop_map(|(to, name)| vec![send_template_step(&to, name), minute()]);
     let send_text = user().prop_map(|to| {
@@ -211,37 +378,25 @@ fn event() -> impl Strategy<Value = Vec<Step>> {
         prop::sample::subsequence(USERS, 1..=USERS.len()),
         template_name(),
     )
-        .prop_map(|(to, name)| {
-            vec![Step::Action(
-                json!({"action": "send_campaign", "to": to, "template": template(name)}),
-            )]
-        });
-    let paused = prop_oneof![
-        Just(TemplateControl::Pause),
-        Just(TemplateControl::Quality(
-            wasim_sim::model::spec::Quality::Red
-        )),
-    ]
-    .prop_flat_map(|control| {
-        user().prop_map(move |to| {
-            vec![
-                Step::Template {
-                    name: "spring_sale".to_owned(),
-                    control,
-                },
-                send_template_step(&to, "spring_sale"),
-                send_template_step(&to, "spring_sale"),
-            ]
-        })
+        .prop_map(|(to, name)| vec![campaign_step(&to, name)]);
+    let paused = (prop::sample::select(&["pause", "RED"][..]), user()).prop_map(|(control, to)| {
+        let control = if control == "pause" {
+            json!({"name": "spring_sale", "pause": true})
+        } else {
+            json!({"name": "spring_sale", "quality": control})
+        };
+        vec![
+            step(json!({ "template": control })),
+            send_template_step(&to, "spring_sale"),
+            send_template_step(&to, "spring_sale"),
+        ]
     });
     let token_reset = (user(), any::<bool>()).prop_map(|(to, handed_over)| {
         let mut steps = vec![Step::RotateAccessToken];
         if handed_over {
             steps.push(Step::Action(json!({"action": "set_access_token"})));
         }
-        steps.push(Step::Action(
-            json!({"action": "send_campaign", "to": USERS, "template": template("order_update")}),
-        ));
+        steps.push(campaign_step(USERS, "order_update"));
         steps.push(send_template_step(&to, "order_update"));
         steps
     });
@@ -251,6 +406,7 @@ fn event() -> impl Strategy<Value = Vec<Step>> {
         2 => opted_out,
         2 => advance,
         2 => faults,
+        1 => reordered,
         3 => send_template,
         2 => send_text,
         1 => campaign,
@@ -259,9 +415,149 @@ fn event() -> impl Strategy<Value = Vec<Step>> {
     ]
 }
 
-/// Timelines of up to `steps_max` events.
-pub fn timeline(steps_max: usize) -> impl Strategy<Value = Vec<Vec<Step>>> {
-    prop::collection::vec(event(), 1..=steps_max.max(1))
+/// Events of the paced family: a YELLOW template paced and then released or
+/// paused on the feedback of the messages sent before the hold, around plain
+/// sends and campaigns.
+fn paced_event() -> impl Strategy<Value = Vec<Step>> {
+    let paced = (
+        prop::sample::select(&["0/1", "1/1"][..]),
+        prop::sample::subsequence(USERS, 3..=USERS.len()),
+    )
+        .prop_map(|(negative, to)| {
+            let mut to = to;
+            to.push("999000000");
+            vec![
+                step(json!({"template": {"name": "spring_sale", "quality": "YELLOW"}})),
+                step(json!({"template": {"name": "spring_sale", "negative": negative}})),
+                campaign_step(&to, "spring_sale"),
+                hours(1),
+            ]
+        });
+    let send_template = (user(), template_name())
+        .prop_map(|(to, name)| vec![send_template_step(&to, name), minute()]);
+    let campaign = prop::sample::subsequence(USERS, 1..=USERS.len())
+        .prop_map(|to| vec![campaign_step(&to, "spring_sale")]);
+    let inbound = user().prop_map(|from| vec![inbound_step(&from, "Hi")]);
+    prop_oneof![
+        3 => paced,
+        2 => send_template,
+        2 => campaign,
+        1 => inbound,
+        1 => Just(vec![hours(1)]),
+    ]
+}
+
+fn customers(range: std::ops::RangeInclusive<usize>) -> impl Strategy<Value = Vec<&'static str>> {
+    prop::sample::subsequence(CUSTOMERS, range)
+}
+
+/// Events of the 360dialog family: a channel key rotated while a campaign
+/// runs, a leaked key used by an unknown origin and the integration told of the
+/// compromise, templates disabled on a flagged WABA and enabled again, the
+/// partner user the integration logs in as removed.
+fn d360_event() -> impl Strategy<Value = Vec<Step>> {
+    let rotate_key = json!({"action": {"action": "rotate_key", "channel_id": "wasimCH01"}});
+    let rotation = (customers(4..=8), customers(1..=4)).prop_map({
+        let rotate_key = rotate_key.clone();
+        move |(first, then)| {
+            vec![
+                campaign_step(&first, "order_update"),
+                step(rotate_key.clone()),
+                campaign_step(&then, "order_update"),
+                Step::Advance { ms: 300_000 },
+            ]
+        }
+    });
+    let compromise = (
+        customers(2..=4),
+        customers(1..=4),
+        prop::sample::select(&[1_800u64, 3_600][..]),
+    )
+        .prop_map(|(before, during, resume_after_s)| {
+            vec![
+                campaign_step(&before, "order_update"),
+                step(json!({"incident": {"incident": "compromise", "phone_number_id": "110000000000001", "every_s": 300}})),
+                Step::Advance { ms: 660_000 },
+                step(json!({"action": {"action": "account_compromised", "phone_number_id": "110000000000001", "channel_id": "wasimCH01", "resume_after_s": resume_after_s}})),
+                campaign_step(&during, "order_update"),
+                Step::Advance { ms: resume_after_s * 500 },
+                step(json!({"action": {"action": "tick"}})),
+                Step::Advance { ms: resume_after_s * 500 + 60_000 },
+                step(json!({"action": {"action": "tick"}})),
+            ]
+        });
+    let flagged =
+        (customers(1..=6), prop::sample::select(&[1u64, 2][..])).prop_map(|(to, held_hours)| {
+            vec![
+                step(json!({"incident": {"incident": "disable_templates"}})),
+                campaign_step(&to, "order_update"),
+                hours(held_hours),
+                step(json!({"incident": {"incident": "enable_templates"}})),
+                Step::Advance { ms: 300_000 },
+            ]
+        });
+    let user_removed = customers(1..=5).prop_map(move |to| {
+        vec![
+            step(json!({"incident": {"incident": "remove_partner_user", "email": "partner@wasim.test"}})),
+            step(rotate_key.clone()),
+            campaign_step(&to, "order_update"),
+            Step::Advance { ms: 300_000 },
+        ]
+    });
+    let campaign = customers(1..=8).prop_map(|to| vec![campaign_step(&to, "order_update")]);
+    let send_template = prop::sample::select(CUSTOMERS)
+        .prop_map(|to| vec![send_template_step(to, "order_update"), minute()]);
+    prop_oneof![
+        2 => rotation,
+        2 => compromise,
+        2 => flagged,
+        1 => user_removed,
+        1 => campaign,
+        1 => send_template,
+        1 => Just(vec![hours(1)]),
+    ]
+}
+
+/// Events of the registration family: registering the Turkish and the
+/// On-Premises numbers, a day passing, messages to a Turkish user.
+fn registration_event() -> impl Strategy<Value = Vec<Step>> {
+    let register = prop::sample::select(
+        &[
+            ("110000000000090", "246810"),
+            ("110000000000080", "135790"),
+        ][..],
+    )
+    .prop_map(|(phone_number_id, pin)| {
+        vec![step(
+            json!({"action": {"action": "register", "phone_number_id": phone_number_id, "pin": pin}}),
+        )]
+    });
+    prop_oneof![
+        3 => register,
+        2 => prop::sample::select(&[3_600_000u64, 86_400_000][..])
+            .prop_map(|ms| vec![Step::Advance { ms }]),
+        1 => Just(vec![send_template_step("905321234567", "order_update"), minute()]),
+        1 => Just(vec![inbound_step("905321234567", "Merhaba")]),
+    ]
+}
+
+fn events(
+    event: impl Strategy<Value = Vec<Step>>,
+    family: Family,
+    steps_max: usize,
+) -> impl Strategy<Value = Case> {
+    prop::collection::vec(event, 1..=steps_max.max(1))
+        .prop_map(move |events| Case { family, events })
+}
+
+/// Cases of up to `steps_max` events, in every family.
+pub fn cases(steps_max: usize) -> impl Strategy<Value = Case> {
+    prop_oneof![
+        3 => events(cloud_event(), Family::Cloud, steps_max),
+        2 => events(paced_event(), Family::Paced, steps_max),
+        3 => events(d360_event(), Family::D360, steps_max),
+        2 => events(registration_event(), Family::Registration, steps_max),
+    ]
 }
 
 /// The generator's seed bytes for a `u64` seed (SplitMix64, four words).
@@ -288,13 +584,16 @@ fn failing_check(report: &ScenarioReport) -> Option<(String, String)> {
 }
 
 /// A generated case as a scenario.
-pub fn case_scenario(seed: u64, case: u32, events: &[Vec<Step>]) -> Scenario {
-    Scenario::generated(
-        &format!("explore-{seed}-{case}"),
-        &format!("generated by `wasim explore --seed {seed}` (case {case})"),
+pub fn case_scenario(seed: u64, number: u32, case: &Case) -> Scenario {
+    case.family.apply(Scenario::generated(
+        &format!("explore-{seed}-{number}"),
+        &format!(
+            "generated by `wasim explore --seed {seed}` (case {number}, {} family)",
+            case.family.name()
+        ),
         1,
-        events.iter().flatten().cloned().collect(),
-    )
+        case.steps(),
+    ))
 }
 
 /// Explores: generates `options.cases` timelines, runs each against the
@@ -305,6 +604,12 @@ pub fn explore(
     progress: impl FnMut(ExploreProgress<'_>),
 ) -> Result<Exploration, String> {
     let progress = RefCell::new(progress);
+    // Cases play timer instants a second at a time; the minimal case found is
+    // confirmed as `wasim run` plays it.
+    let cases_run = RunOptions {
+        coalesce_ms: run.coalesce_ms.max(1_000),
+        ..run.clone()
+    };
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| format!("failed to start the async runtime: {e}"))?;
     let started = wall_now();
@@ -319,8 +624,10 @@ pub fn explore(
     let mut runner = TestRunner::new_with_rng(config, rng);
     // The check the first failure broke: shrinking keeps to it.
     let target: RefCell<Option<String>> = RefCell::new(None);
+    // Integrations kept running between cases, reset through the driver hook.
+    let session = RefCell::new(Session::new());
     let state = RefCell::new((0u32, 0u32, 0u32, false, None::<(ScenarioReport, usize)>));
-    let result = runner.run(&timeline(options.steps_max), |events| {
+    let result = runner.run(&cases(options.steps_max), |case| {
         let mut guard = state.borrow_mut();
         let (cases, shrinks, _, out_of_time, _) = &mut *guard;
         let shrinking = target.borrow().is_some();
@@ -336,9 +643,13 @@ pub fn explore(
             *cases += 1;
             *cases
         };
-        let scenario = case_scenario(options.seed, number, &events);
+        let scenario = case_scenario(options.seed, number, &case);
         drop(guard);
-        let outcome = runtime.block_on(run_scenario(&scenario, run));
+        let outcome = runtime.block_on(run_scenario_in(
+            &scenario,
+            &cases_run,
+            &mut session.borrow_mut(),
+        ));
         let report = outcome.report;
         if report.outcome == Outcome::HarnessError {
             state.borrow_mut().2 += 1;
@@ -361,6 +672,7 @@ pub fn explore(
         } else {
             (progress.borrow_mut())(ExploreProgress::Case(
                 number,
+                case.family,
                 failed.as_ref().map(|(id, _)| id.as_str()),
             ));
         }
@@ -377,13 +689,16 @@ pub fn explore(
         }
     });
     let (cases_run, shrink_runs, harness_errors, out_of_time, _) = state.borrow().clone();
+    let mut session = session.into_inner();
+    runtime.block_on(session.close(run.stop_grace));
     let finding = match result {
         Ok(()) | Err(TestError::Abort(_)) => None,
-        Err(TestError::Fail(reason, events)) => {
+        Err(TestError::Fail(reason, case)) => {
             let check = reason.message().to_owned();
             let first_steps = state.borrow().4.as_ref().map_or(0, |(_, steps)| *steps);
-            // The minimal case, run once more for its report (and to confirm it).
-            let mut scenario = case_scenario(options.seed, 0, &events);
+            // The minimal case, run once more by a fresh integration process for
+            // its report (and to confirm it does not need an earlier case).
+            let mut scenario = case_scenario(options.seed, 0, &case);
             scenario.name = format!("{}-{}", check.to_lowercase(), options.seed);
             scenario.file = PathBuf::from(format!("{}.toml", scenario.name));
             scenario.description = format!(
@@ -414,6 +729,8 @@ pub fn explore(
         harness_errors,
         finding,
         out_of_time,
+        integration_starts: session.starts,
+        resets: session.resets,
     })
 }
 
@@ -435,11 +752,11 @@ mod tests {
 
     use super::*;
 
-    fn sample(seed: u64, cases: usize) -> Vec<Vec<Vec<Step>>> {
+    fn sample(seed: u64, count: usize) -> Vec<Case> {
         let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes(seed));
         let mut runner = TestRunner::new_with_rng(Config::default(), rng);
-        let strategy = timeline(8);
-        (0..cases)
+        let strategy = cases(8);
+        (0..count)
             .map(|_| strategy.new_tree(&mut runner).expect("a case").current())
             .collect()
     }
@@ -452,13 +769,21 @@ mod tests {
 
     #[test]
     fn every_generated_case_is_a_valid_scenario_file_that_reads_back() {
-        for (index, events) in sample(3, 40).iter().enumerate() {
-            let scenario = case_scenario(3, index as u32, events);
+        let mut families = Vec::new();
+        for (index, case) in sample(3, 200).iter().enumerate() {
+            let scenario = case_scenario(3, index as u32, case);
             let text = scenario.to_toml();
             let back = Scenario::from_toml(&text, Path::new("case.toml"))
                 .unwrap_or_else(|e| panic!("case {index} does not read back: {e}\n{text}"));
             assert_eq!(back.steps, scenario.steps, "{text}");
+            assert_eq!(back.world, scenario.world, "{text}");
+            assert_eq!(back.surface, scenario.surface, "{text}");
+            assert_eq!(back.profile, scenario.profile, "{text}");
             assert!(!back.steps.is_empty());
+            families.push(case.family);
+        }
+        for family in Family::ALL {
+            assert!(families.contains(family), "no {} case", family.name());
         }
     }
 }

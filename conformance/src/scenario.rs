@@ -62,6 +62,9 @@ pub struct Scenario {
     pub file: PathBuf,
     /// The world: the default with the scenario's overrides, profile and seed.
     pub world: WorldSpec,
+    /// The scenario's `[world]` table as written (what [`Scenario::to_toml`]
+    /// writes back); none when it runs on the default world.
+    pub world_overrides: Option<toml::Table>,
     /// The policy profile, if the scenario names one.
     pub profile: Option<String>,
     /// The timeline.
@@ -496,13 +499,14 @@ impl Scenario {
                 PROFILES.join(", ")
             )));
         }
-        let mut world = match table.get("world") {
-            None => WorldSpec::default(),
-            Some(toml::Value::Table(world)) => {
-                let text = toml::to_string(world).map_err(|e| fail(format!("world: {e}")))?;
-                WorldSpec::from_toml(&text).map_err(|e| fail(format!("world: {e}")))?
-            }
+        let world_overrides = match table.get("world") {
+            None => None,
+            Some(toml::Value::Table(world)) => Some(world.clone()),
             Some(other) => return Err(fail(format!("world: expected a table, got {other}"))),
+        };
+        let mut world = match &world_overrides {
+            None => WorldSpec::default(),
+            Some(world) => world_spec(world).map_err(fail)?,
         };
         match table.get("seed") {
             None => {}
@@ -585,6 +589,7 @@ impl Scenario {
             description,
             file: path.to_owned(),
             world,
+            world_overrides,
             profile,
             steps,
             checks,
@@ -606,6 +611,7 @@ impl Scenario {
             description: description.to_owned(),
             file: PathBuf::from(format!("{name}.toml")),
             world,
+            world_overrides: None,
             profile: None,
             steps,
             checks: None,
@@ -615,8 +621,17 @@ impl Scenario {
         }
     }
 
-    /// The scenario as a file [`Scenario::from_toml`] reads back (for scenarios on
-    /// the default world, such as generated ones: world overrides are not written).
+    /// Runs the scenario on the default world with `overrides` (a world file's
+    /// fields), keeping its seed.
+    pub fn with_world(mut self, overrides: toml::Table) -> Result<Scenario, String> {
+        let seed = self.world.seed;
+        self.world = world_spec(&overrides)?;
+        self.world.seed = seed;
+        self.world_overrides = Some(overrides);
+        Ok(self)
+    }
+
+    /// The scenario as a file [`Scenario::from_toml`] reads back.
     pub fn to_toml(&self) -> String {
         let mut table = toml::Table::new();
         table.insert("name".to_owned(), self.name.clone().into());
@@ -653,6 +668,14 @@ impl Scenario {
             .filter_map(|step| toml_value(&step.to_json()))
             .collect();
         table.insert("step".to_owned(), toml::Value::Array(steps));
+        if let Some(world) = &self.world_overrides {
+            let mut world = world.clone();
+            // The seed is written at the top; the world's own would contradict it.
+            world.remove("seed");
+            if !world.is_empty() {
+                table.insert("world".to_owned(), toml::Value::Table(world));
+            }
+        }
         toml::to_string(&table).unwrap_or_default()
     }
 
@@ -701,6 +724,20 @@ impl Scenario {
         };
         out.push_str(&format!("  judged by: {checks}\n"));
         out
+    }
+}
+
+/// The default world with `overrides` (a world file's fields).
+fn world_spec(overrides: &toml::Table) -> Result<WorldSpec, String> {
+    let text = toml::to_string(overrides).map_err(|e| format!("world: {e}"))?;
+    WorldSpec::from_toml(&text).map_err(|e| format!("world: {e}"))
+}
+
+impl Step {
+    /// A step from its scenario-file form as JSON (`{"advance": "1h"}`).
+    pub fn from_json(value: &Value) -> Result<Step, String> {
+        let table = toml_value(value).ok_or_else(|| format!("not a step: {value}"))?;
+        parse_step(&table)
     }
 }
 

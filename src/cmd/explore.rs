@@ -118,9 +118,14 @@ pub(crate) fn explore_and_save(
         settings.seed, settings.cases, settings.steps_max, run_options.integration_label
     );
     let exploration = explore::explore(run_options, settings, |event| match event {
-        ExploreProgress::Case(number, None) => eprintln!("  case {number:>3}: passed"),
-        ExploreProgress::Case(number, Some(check)) => {
-            eprintln!("  case {number:>3}: breaks {check}; shrinking");
+        ExploreProgress::Case(number, family, None) => {
+            eprintln!("  case {number:>3} ({:<12}): passed", family.name());
+        }
+        ExploreProgress::Case(number, family, Some(check)) => {
+            eprintln!(
+                "  case {number:>3} ({:<12}): breaks {check}; shrinking",
+                family.name()
+            );
         }
         ExploreProgress::Shrink(number, steps) => {
             if number % 8 == 1 {
@@ -129,6 +134,10 @@ pub(crate) fn explore_and_save(
         }
     })
     .map_err(anyhow::Error::msg)?;
+    eprintln!(
+        "Integration processes started: {}; cases run on one reset through POST /wasim/reset: {}.",
+        exploration.integration_starts, exploration.resets
+    );
     let mut scenarios = Vec::new();
     let finding = match &exploration.finding {
         None => None,

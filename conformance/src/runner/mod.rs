@@ -25,7 +25,7 @@ use wasim_reports::{
 };
 use wasim_sim::model::Command;
 use wasim_sim::shell::{AppState, Running, start, wall_now};
-use wasim_sim::{ServeConfig, TraceEvent, TraceRecord};
+use wasim_sim::{ServeConfig, TraceEvent, TraceRecord, WorldSpec};
 
 use self::process::{Integration, describe_exit, free_port};
 use crate::checks::{self, Evidence};
@@ -55,6 +55,11 @@ pub struct RunOptions {
     pub scenario_timeout: Duration,
     /// Between TERM and KILL when stopping the integration. Default 3 s.
     pub stop_grace: Duration,
+    /// Virtual time within which timer instants are played together, with one
+    /// settle for all of them (the webhooks still go out in order). Default
+    /// zero: every instant settles on its own. Exploration uses a second, so a
+    /// campaign's dozens of status webhooks do not cost a quiet period each.
+    pub coalesce_ms: u64,
 }
 
 impl RunOptions {
@@ -71,6 +76,7 @@ impl RunOptions {
             call_timeout: Duration::from_secs(2),
             scenario_timeout: Duration::from_secs(120),
             stop_grace: Duration::from_secs(3),
+            coalesce_ms: 0,
         }
     }
 }
@@ -170,7 +176,9 @@ impl Play<'_> {
                 .state
                 .read(|sim| sim.world.next_deadline())
                 .filter(|deadline| *deadline <= target);
-            let to = next.unwrap_or(target);
+            let to = next.map_or(target, |deadline| {
+                deadline.plus_ms(self.options.coalesce_ms).min(target)
+            });
             let before = self.trace_len();
             self.state
                 .advance_by(to.since(now))
@@ -354,15 +362,14 @@ impl Play<'_> {
     }
 }
 
-/// The driver environment of DESIGN.md for a world served at `addr`.
+/// The driver environment of DESIGN.md for world `spec` served at `addr`.
 fn environment(
-    state: &AppState,
+    spec: &WorldSpec,
     addr: SocketAddr,
     port: u16,
     surface: SendSurface,
 ) -> Vec<(String, String)> {
-    state.read(|sim| {
-        let spec = sim.world.spec();
+    {
         let first = spec.waba.phone_numbers.first();
         let base = format!("http://{addr}");
         vec![
@@ -416,7 +423,7 @@ fn environment(
                 spec.partner.webhook_secret.expose().to_owned(),
             ),
         ]
-    })
+    }
 }
 
 /// A directory name for a scenario's artifacts.
@@ -434,6 +441,24 @@ fn slug(name: &str) -> String {
 
 /// Runs one scenario against the integration.
 pub async fn run_scenario(scenario: &Scenario, options: &RunOptions) -> ScenarioRun {
+    run_in(scenario, options, None).await
+}
+
+/// Runs one scenario against an integration `session` keeps running between
+/// scenarios (reset through `POST /wasim/reset`, else restarted).
+pub async fn run_scenario_in(
+    scenario: &Scenario,
+    options: &RunOptions,
+    session: &mut Session,
+) -> ScenarioRun {
+    run_in(scenario, options, Some(session)).await
+}
+
+async fn run_in(
+    scenario: &Scenario,
+    options: &RunOptions,
+    session: Option<&mut Session>,
+) -> ScenarioRun {
     let started = wall_now();
     let artifacts_rel = PathBuf::from("artifacts").join(slug(&scenario.name));
     let artifacts = options.out_dir.join(&artifacts_rel);
@@ -448,7 +473,7 @@ pub async fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Scenario
         stats: Default::default(),
         artifacts: Vec::new(),
     };
-    let (stop, records) = match play(scenario, options, &artifacts, started).await {
+    let (stop, records) = match play(scenario, options, &artifacts, started, session).await {
         Ok((stop, records)) => (stop, records),
         Err(message) => (Some(Stop::Harness(message)), Vec::new()),
     };
@@ -507,6 +532,7 @@ async fn play(
     options: &RunOptions,
     artifacts: &Path,
     started: Instant,
+    mut session: Option<&mut Session>,
 ) -> Result<(Option<Stop>, Vec<TraceRecord>), String> {
     std::fs::create_dir_all(artifacts)
         .map_err(|e| format!("cannot create {}: {e}", artifacts.display()))?;
@@ -514,18 +540,44 @@ async fn play(
     config.spec.webhook_url = None;
     config.policy.clone_from(&scenario.profile);
     config.webhook_timeout = options.call_timeout;
-    let addr: SocketAddr = "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?;
-    let running: Running = start(addr, config)
-        .await
-        .map_err(|e| format!("cannot start the simulated platform: {e}"))?;
-    let port = free_port()?;
-    let env = environment(&running.state, running.addr, port, scenario.surface);
-    let integration = Integration::spawn(
-        &options.integration,
-        &env,
-        &artifacts.join("stdout.log"),
-        &artifacts.join("stderr.log"),
-    )?;
+    let kept = match session.as_deref_mut() {
+        Some(session) => session.take(&config, scenario.surface, options).await,
+        None => None,
+    };
+    let (running, live) = match kept {
+        Some(kept) => kept,
+        None => {
+            let addr: SocketAddr = "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?;
+            let running: Running = start(addr, config.clone())
+                .await
+                .map_err(|e| format!("cannot start the simulated platform: {e}"))?;
+            let port = free_port()?;
+            let env = environment(&config.spec, running.addr, port, scenario.surface);
+            let integration = Integration::spawn(
+                &options.integration,
+                &env,
+                &artifacts.join("stdout.log"),
+                &artifacts.join("stderr.log"),
+            )?;
+            if let Some(session) = session.as_deref_mut() {
+                session.starts += 1;
+            }
+            let live = Live {
+                integration,
+                addr: running.addr,
+                port,
+                env,
+            };
+            (running, live)
+        }
+    };
+    let port = live.port;
+    let Live {
+        integration,
+        addr: live_addr,
+        env: live_env,
+        ..
+    } = live;
     let client = reqwest::Client::builder()
         .no_proxy()
         .build()
@@ -557,14 +609,34 @@ async fn play(
         play.collect_states().await;
     }
     let state = play.state.clone();
-    let (status, killed) = play.integration.stop(options.stop_grace).await;
-    let stopped = if killed {
-        format!(
-            "did not stop on TERM within {:?}; killed",
-            options.stop_grace
-        )
+    let keep = session.is_some() && !matches!(stop, Some(Stop::Harness(_)));
+    let stopped = if keep {
+        let mut integration = play.integration;
+        if integration.exited().is_none()
+            && let Some(session) = session
+        {
+            session
+                .keep(Live {
+                    integration,
+                    addr: live_addr,
+                    port,
+                    env: live_env,
+                })
+                .await;
+            "is kept running for the next case".to_owned()
+        } else {
+            format!("stopped ({})", describe_exit(integration.exited()))
+        }
     } else {
-        format!("stopped ({})", describe_exit(status))
+        let (status, killed) = play.integration.stop(options.stop_grace).await;
+        if killed {
+            format!(
+                "did not stop on TERM within {:?}; killed",
+                options.stop_grace
+            )
+        } else {
+            format!("stopped ({})", describe_exit(status))
+        }
     };
     state.with_sim(|sim, _| {
         sim.record(TraceEvent::ScenarioStep {
@@ -633,6 +705,106 @@ async fn play_steps(play: &mut Play<'_>, scenario: &Scenario, port: u16) -> Resu
     }
     play.advance(scenario.drain_ms).await?;
     Ok(())
+}
+
+/// Integration processes kept at once by a [`Session`].
+const SESSION_KEPT: usize = 4;
+
+/// An integration process kept between scenarios, and what it was started with.
+#[derive(Debug)]
+struct Live {
+    integration: Integration,
+    /// Where the simulated platform its environment names is served.
+    addr: SocketAddr,
+    /// Its webhook port.
+    port: u16,
+    /// Its environment.
+    env: Vec<(String, String)>,
+}
+
+/// Integration processes kept running between scenarios, for exploration's
+/// many short cases. Each scenario still gets a fresh simulated platform,
+/// served at the address a kept integration was started against (so its
+/// environment is unchanged), and the integration forgets its state through
+/// `POST /wasim/reset` on the driver hook; one that answers anything but 2xx
+/// there, or whose environment would differ (another world or surface), is not
+/// reused and a new process is started (DESIGN.md, driver protocol).
+#[derive(Debug, Default)]
+pub struct Session {
+    kept: Vec<Live>,
+    /// Scenarios that reused a kept integration reset through `POST /wasim/reset`.
+    pub resets: u32,
+    /// Integration processes started.
+    pub starts: u32,
+}
+
+impl Session {
+    /// A session with no integration running yet.
+    pub fn new() -> Session {
+        Session::default()
+    }
+
+    /// A kept integration whose environment fits `config` on `surface`, reset
+    /// and with a fresh simulated platform at its address; none when no kept
+    /// one fits or answers the reset.
+    async fn take(
+        &mut self,
+        config: &ServeConfig,
+        surface: SendSurface,
+        options: &RunOptions,
+    ) -> Option<(Running, Live)> {
+        let position = self.kept.iter_mut().position(|live| {
+            live.integration.exited().is_none()
+                && environment(&config.spec, live.addr, live.port, surface) == live.env
+        })?;
+        let live = self.kept.remove(position);
+        let Ok(running) = start(live.addr, config.clone()).await else {
+            live.integration.stop(options.stop_grace).await;
+            return None;
+        };
+        let url = format!(
+            "{}/wasim/reset",
+            options
+                .driver_url
+                .clone()
+                .unwrap_or_else(|| format!("http://127.0.0.1:{}", live.port))
+                .trim_end_matches('/')
+        );
+        let answer = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .ok()?
+            .post(&url)
+            .timeout(options.call_timeout)
+            .send()
+            .await;
+        if answer.is_ok_and(|response| response.status().is_success()) {
+            self.resets += 1;
+            Some((running, live))
+        } else {
+            // No reset on the driver hook: a new process is started instead.
+            let _ = running.stop().await;
+            live.integration.stop(options.stop_grace).await;
+            None
+        }
+    }
+
+    /// Keeps `live` for a later scenario, stopping the oldest kept one past
+    /// [`SESSION_KEPT`].
+    async fn keep(&mut self, live: Live) {
+        self.kept.push(live);
+        if self.kept.len() > SESSION_KEPT {
+            let oldest = self.kept.remove(0);
+            oldest.integration.stop(Duration::from_secs(3)).await;
+        }
+    }
+
+    /// Stops every kept integration.
+    pub async fn close(&mut self, grace: Duration) {
+        for live in self.kept.drain(..) {
+            live.integration.stop(grace).await;
+        }
+    }
 }
 
 /// Timed-out attempts, with none answered, that make an integration hung.
