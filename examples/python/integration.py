@@ -17,6 +17,10 @@ one file:
                                     it does not know with 501 ``{"error":
                                     "unsupported action NAME"}``, which the runner
                                     reads as "scenario not supported" and skips
+- ``POST /partner-webhook``         360dialog partner events (``d360`` scenarios):
+                                    verify ``x-360dialog-signature``, answer 200,
+                                    log them (this integration sends on the Cloud
+                                    API only)
 - ``POST /wasim/reset``             forget all state
 - ``GET  /wasim/messages/{wamid}``  the highest status held for a sent message
 
@@ -160,6 +164,7 @@ class Integration:
         self.token = env["WASIM_ACCESS_TOKEN"]
         self.phone_number_id = env["WASIM_PHONE_NUMBER_ID"]
         self.app_secret = env["WASIM_APP_SECRET"].encode()
+        self.partner_secret = env.get("WASIM_PARTNER_SECRET", "").encode()
         self.verify_token = env["WASIM_VERIFY_TOKEN"]
         self.state = State()
         self.jobs: queue.Queue = queue.Queue()
@@ -172,6 +177,12 @@ class Integration:
         if not header:
             return False
         expected = "sha256=" + hmac.new(self.app_secret, body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected.encode(), header.strip().lower().encode())
+
+    def partner_signature_ok(self, body: bytes, header: str | None) -> bool:
+        if not header or not self.partner_secret:
+            return False
+        expected = hmac.new(self.partner_secret, body, hashlib.sha256).hexdigest()
         return hmac.compare_digest(expected.encode(), header.strip().lower().encode())
 
     # ----- queue -------------------------------------------------------------
@@ -638,6 +649,20 @@ def make_handler(app: Integration):
                     self._reply(400, {"error": "body is not JSON"})
                     return
                 app.enqueue("webhook", envelope)
+                self._reply(200, {"ok": True})
+                return
+            if path == "/partner-webhook":
+                if not app.partner_signature_ok(body, self.headers.get("x-360dialog-signature")):
+                    log("partner webhook refused: bad or missing x-360dialog-signature")
+                    self._reply(401, {"error": "bad signature"})
+                    return
+                try:
+                    event = json.loads(body)
+                except ValueError:
+                    self._reply(400, {"error": "body is not JSON"})
+                    return
+                kind = event.get("type") or event.get("event") if isinstance(event, dict) else None
+                log(f"partner event noted: {kind}")
                 self._reply(200, {"ok": True})
                 return
             if path == "/wasim/actions":

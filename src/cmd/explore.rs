@@ -31,7 +31,7 @@ pub(crate) struct ExploreArgs {
     #[arg(long, value_name = "NAME", conflicts_with = "integration")]
     flaw: Option<String>,
     /// Generated cases to run.
-    #[arg(long, value_name = "N", default_value_t = 24)]
+    #[arg(long, value_name = "N", default_value_t = 32)]
     cases: u32,
     /// The generator's seed: the same seed explores the same cases.
     #[arg(long, value_name = "N", default_value_t = 1)]

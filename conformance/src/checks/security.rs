@@ -19,7 +19,8 @@ use super::{Check, Evidence, Judgement, group};
 /// allows a worker and a retry).
 pub const REVOKED_KEY_GRACE: usize = 2;
 
-/// Register requests per number in one virtual instant before it is a loop.
+/// Register requests per number in one virtual instant before it is a loop (one
+/// more for each further time the driver asked to register at that instant).
 pub const REGISTER_PER_INSTANT_MAX: usize = 2;
 
 /// KEY-002.
@@ -584,9 +585,21 @@ fn no_register_loop(evidence: &Evidence<'_>) -> Judgement {
             .iter()
             .map(|(record, phone, _)| ((*phone, record.at_ms), record.seq)),
     );
+    // Asked three times at once, a correct integration registers three times.
+    let asks = group(evidence.events().filter_map(|(record, event)| match event {
+        TraceEvent::DriverAction { action, body } if action == "register" => Some((
+            (
+                body["phone_number_id"].as_str().unwrap_or_default(),
+                record.at_ms,
+            ),
+            (),
+        )),
+        _ => None,
+    }));
     let mut proof: Vec<u64> = Vec::new();
-    for seqs in bursts.values() {
-        if seqs.len() > REGISTER_PER_INSTANT_MAX {
+    for (instant, seqs) in &bursts {
+        let asked = asks.get(instant).map_or(0, Vec::len);
+        if seqs.len() > REGISTER_PER_INSTANT_MAX + asked.saturating_sub(1) {
             proof.extend(seqs.iter().take(3));
             proof.extend(seqs.last());
         }
@@ -882,5 +895,25 @@ mod tests {
             panic!("a loop must fail");
         };
         assert!(message.contains("1 answered 133016"), "{message}");
+    }
+
+    #[test]
+    fn reg_001_allows_a_register_per_driver_ask_at_that_instant() {
+        let ask = || TraceEvent::DriverAction {
+            action: "register".to_owned(),
+            body: json!({"action": "register", "phone_number_id": "p1", "pin": "246810"}),
+        };
+        let mut asked: Vec<_> = (0..3).map(|_| (0, ask())).collect();
+        asked.extend((0..3).map(|_| (0, register(Some(133_005)))));
+        assert!(matches!(
+            judge_events(&NO_REGISTER_LOOP, asked.clone()),
+            Judgement::Pass(_)
+        ));
+        // One request beyond one per ask plus a retry is a loop again.
+        asked.extend((0..2).map(|_| (0, register(Some(133_005)))));
+        assert!(matches!(
+            judge_events(&NO_REGISTER_LOOP, asked),
+            Judgement::Fail { .. }
+        ));
     }
 }
