@@ -121,6 +121,12 @@ fn a_sent_status_reaches_the_receiver_with_a_signature_that_verifies() {
     assert_eq!(received.len(), 1);
     let webhook = &received[0];
     assert_eq!(webhook.header("content-type"), "application/json");
+    // Some receivers (whatsapp-api-js's middleware) refuse a chunked body.
+    assert_eq!(
+        webhook.header("content-length"),
+        webhook.body.len().to_string()
+    );
+    assert!(webhook.headers.get("transfer-encoding").is_none());
     assert!(verify_meta_signature(
         APP_SECRET,
         &webhook.body,

@@ -30,7 +30,8 @@ pub(crate) struct ServeArgs {
     /// Clock mode: `manual` (moves only via /_wasim/clock/advance), `real`, or `scaled:N`.
     #[arg(long, default_value = "manual")]
     clock: ClockMode,
-    /// Policy profile: 2024-05 (default) or 2025-07.
+    /// Policy profile: 2024-05 (default), 2025-07, or 2026-04 (2025-07 plus
+    /// business-scoped user ids on webhooks).
     #[arg(long, value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(PROFILES))]
     policy: Option<String>,
     /// Where to post webhooks (Meta envelope, signed with X-Hub-Signature-256).

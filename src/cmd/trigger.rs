@@ -120,12 +120,9 @@ async fn post(url: &reqwest::Url, payload: &TriggerPayload) -> anyhow::Result<()
         .timeout(TIMEOUT)
         .build()
         .context("failed to build the HTTP client")?;
-    let mut request = client.post(url.clone());
-    for (name, value) in payload.headers() {
-        request = request.header(name, value);
-    }
+    let request = payload.request(&client, url.clone());
     let started = stopwatch();
-    let result = request.body(payload.body.clone()).send().await;
+    let result = request.send().await;
     let latency_ms = stopwatch().duration_since(started).as_millis();
     let header = payload.signing.header();
     let response = result.map_err(|error| {

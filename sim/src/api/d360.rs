@@ -111,7 +111,7 @@ async fn templates(
                     .map(|t| {
                         json!({
                             "name": t.name, "language": t.language, "category": t.category.name(),
-                            "components": [], "status": status_word(t.status),
+                            "components": super::templates::components_json(t), "status": status_word(t.status),
                             "namespace": sim.world.spec().waba.id, "rejected_reason": if t.status == TemplateStatus::Rejected { "INCORRECT_CATEGORY" } else { "NONE" },
                             "quality_score": {"score": crate::model::templates::quality_name(t.quality)},
                         })

@@ -1,5 +1,8 @@
-//! Meta's Cloud API surface: `POST /{version}/{phone-number-id}/messages` (the
-//! version segment is optional), `Authorization: Bearer`.
+//! Meta's Cloud API surface: `POST /{version}/{phone-number-id}/messages`,
+//! `Authorization: Bearer`. Every route is served with its version segment and
+//! without it (`/{phone-number-id}/messages`, `/{waba-id}/message_templates`, …):
+//! Graph serves unversioned paths at its default version and clients use them
+//! (reference §13).
 
 use std::sync::Arc;
 
@@ -24,13 +27,18 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/{version}/{phone_number_id}/messages", any(send_versioned))
         .route("/{phone_number_id}/messages", any(send_unversioned))
         .route("/{version}/{id}/unpause", any(super::templates::unpause))
+        .route("/{id}/unpause", any(super::templates::unpause))
         .route("/{version}/{id}/register", any(super::phone::register))
+        .route("/{id}/register", any(super::phone::register))
         .route("/{version}/{id}/deregister", any(super::phone::deregister))
+        .route("/{id}/deregister", any(super::phone::deregister))
         .route(
             "/{version}/{id}/message_templates",
             any(super::templates::list),
         )
+        .route("/{id}/message_templates", any(super::templates::list))
         .route("/{version}/{id}", any(super::templates::object))
+        .route("/{id}", any(super::templates::object))
 }
 
 /// True for a Graph version segment such as `v23.0`.

@@ -1,5 +1,6 @@
 //! The HTTP surfaces, one router each, served on one address and told apart by path:
-//! - [`graph`]: Meta's Cloud API (`/{version}/{phone-number-id}/messages`), bearer auth;
+//! - [`graph`]: Meta's Cloud API (`/{version}/{phone-number-id}/messages`, and every
+//!   Graph route without its version too), bearer auth;
 //! - [`d360`]: 360dialog's messaging API (`/messages`), `D360-API-KEY` auth;
 //! - [`partner`]: 360dialog's Partner API (`/api/v2/...`), partner bearer tokens;
 //! - [`control`]: the harness's own API under `/_wasim/`, with [`webhooks`] for its
@@ -18,10 +19,11 @@ pub mod phone;
 pub mod templates;
 pub mod webhooks;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 
@@ -60,27 +62,37 @@ pub(crate) fn record_request(
     });
 }
 
-/// For Graph routes whose first segment is the version: the answer when it is not
-/// one (a control path, or an unknown Graph path), or None to go on.
-pub(crate) async fn not_a_version(
+/// The path parameters of a Graph object route, served both with a version
+/// segment (`/v23.0/{id}/register`) and without (`/{id}/register`), as Meta does
+/// and as clients use it (reference §13).
+pub(crate) type GraphParams = Path<BTreeMap<String, String>>;
+
+/// The object id of a Graph route's path, or the answer when the path is not a
+/// Graph path after all: a control path (`/_wasim/…`), a versioned route whose
+/// first segment is not a version, or an unversioned route whose id is one
+/// (`/v23.0/register`).
+pub(crate) async fn graph_object_id(
     state: &Arc<AppState>,
-    version: &str,
+    Path(mut params): GraphParams,
     headers: &HeaderMap,
     method: &Method,
     uri: &Uri,
-) -> Option<Response> {
-    if version == "_wasim" || !graph::is_version(version) {
-        Some(
-            unknown_path(
-                State(state.clone()),
-                headers.clone(),
-                method.clone(),
-                uri.clone(),
-            )
-            .await,
-        )
+) -> Result<String, Response> {
+    let id = params.remove("id").unwrap_or_default();
+    let graph_path = match params.remove("version") {
+        Some(version) => version != "_wasim" && graph::is_version(&version),
+        None => id != "_wasim" && !graph::is_version(&id),
+    };
+    if graph_path {
+        Ok(id)
     } else {
-        None
+        Err(unknown_path(
+            State(state.clone()),
+            headers.clone(),
+            method.clone(),
+            uri.clone(),
+        )
+        .await)
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
@@ -114,29 +114,31 @@ pub(crate) fn set_pin_call(body: &Value) -> Result<PhoneCall, PlatformError> {
 /// `POST /{version}/{phone-number-id}/register`.
 pub(crate) async fn register(
     State(state): State<Arc<AppState>>,
-    Path((version, id)): Path<(String, String)>,
+    params: super::GraphParams,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if let Some(answer) = super::not_a_version(&state, &version, &headers, &method, &uri).await {
-        return answer;
-    }
+    let id = match super::graph_object_id(&state, params, &headers, &method, &uri).await {
+        Ok(id) => id,
+        Err(answer) => return answer,
+    };
     handle(&state, id, method, uri, headers, body, register_call).await
 }
 
 /// `POST /{version}/{phone-number-id}/deregister`.
 pub(crate) async fn deregister(
     State(state): State<Arc<AppState>>,
-    Path((version, id)): Path<(String, String)>,
+    params: super::GraphParams,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if let Some(answer) = super::not_a_version(&state, &version, &headers, &method, &uri).await {
-        return answer;
-    }
+    let id = match super::graph_object_id(&state, params, &headers, &method, &uri).await {
+        Ok(id) => id,
+        Err(answer) => return answer,
+    };
     handle(&state, id, method, uri, headers, body, deregister_call).await
 }

@@ -1,6 +1,7 @@
 //! Templates on the Cloud API surface (reference §4, §5): read a template's
 //! quality (`GET /{version}/{template-id}?fields=quality_score`), list the WABA's
-//! templates (`GET /{version}/{waba-id}/message_templates`), and unpause one
+//! templates (`GET /{version}/{waba-id}/message_templates`, with `summary` when
+//! asked), create and delete them there, and unpause one
 //! (`POST /{version}/{template-id}/unpause`), with `Authorization: Bearer`.
 //! And the control API's `POST /_wasim/templates/{name}`, for QA to replay an
 //! incident: set a template's quality or feedback, decide its pacing, pause or
@@ -51,19 +52,20 @@ fn record(
 /// `POST /{version}/{template-id}/unpause`.
 pub(crate) async fn unpause(
     State(state): State<Arc<AppState>>,
-    Path((version, template_id)): Path<(String, String)>,
+    params: super::GraphParams,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(answer) = super::not_a_version(&state, &version, &headers, &method, &uri).await {
-        return answer;
-    }
+    let id = match super::graph_object_id(&state, params, &headers, &method, &uri).await {
+        Ok(id) => id,
+        Err(answer) => return answer,
+    };
     let credential = extract::bearer(&headers);
     let response = if method == Method::POST {
         match state.apply(Command::UnpauseTemplate {
             credential: credential.clone(),
-            template_id,
+            template_id: id,
         }) {
             Reply::Message(_) => Json(json!({"success": true})).into_response(),
             Reply::Invalid(reason) => {
@@ -90,15 +92,16 @@ pub(crate) async fn unpause(
 /// `POST` with `{"pin"}` on a phone number sets its two-step PIN.
 pub(crate) async fn object(
     State(state): State<Arc<AppState>>,
-    Path((version, id)): Path<(String, String)>,
+    params: super::GraphParams,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if let Some(answer) = super::not_a_version(&state, &version, &headers, &method, &uri).await {
-        return answer;
-    }
+    let id = match super::graph_object_id(&state, params, &headers, &method, &uri).await {
+        Ok(id) => id,
+        Err(answer) => return answer,
+    };
     if method == Method::POST {
         return super::phone::handle(
             &state,
@@ -152,26 +155,81 @@ fn template_json(template: &crate::model::Template, quality: Value) -> Value {
         "language": template.language,
         "category": template.category.name(),
         "status": template.status,
+        "parameter_format": "POSITIONAL",
+        "components": components_json(template),
         "quality_score": quality,
     })
 }
+
+/// A template's components in Meta's shape (clients such as pywa read them, and
+/// refuse a placeholder without its example). The model keeps only how many
+/// header and body parameters a template takes, not its texts, so the texts are
+/// stand-ins: the template's name followed by `{{1}}`, `{{2}}`, … with examples.
+pub(crate) fn components_json(template: &crate::model::Template) -> Value {
+    let text = |count: u32| {
+        let mut text = template.name.clone();
+        for n in 1..=count {
+            text.push_str(&format!(" {{{{{n}}}}}"));
+        }
+        text
+    };
+    let examples =
+        |count: u32| -> Vec<String> { (1..=count).map(|n| format!("example {n}")).collect() };
+    let mut components = Vec::new();
+    if template.header_parameters > 0 {
+        components.push(json!({
+            "type": "HEADER",
+            "format": "TEXT",
+            "text": text(template.header_parameters),
+            "example": {"header_text": examples(template.header_parameters)},
+        }));
+    }
+    let mut body = json!({"type": "BODY", "text": text(template.body_parameters)});
+    if template.body_parameters > 0 {
+        body["example"] = json!({"body_text": [examples(template.body_parameters)]});
+    }
+    components.push(body);
+    Value::Array(components)
+}
+
+/// The `summary` fields a template list was asked for (`?summary=total_count,…`),
+/// with their values: Meta adds the object only when asked.
+fn summary_json(uri: &Uri, count: usize) -> Option<Value> {
+    let asked = query_value(uri, "summary")?;
+    let mut summary = serde_json::Map::new();
+    for field in asked.split(',').map(str::trim) {
+        let value = match field {
+            "total_count" | "message_template_count" => json!(count),
+            // Meta's limit for a WABA whose business is not verified (reference §9.7).
+            "message_template_limit" => json!(TEMPLATES_PER_WABA_MAX),
+            "are_translations_complete" => json!(true),
+            _ => continue,
+        };
+        summary.insert(field.to_owned(), value);
+    }
+    Some(Value::Object(summary))
+}
+
+/// Templates a WABA may have, as `summary.message_template_limit` reports it.
+pub const TEMPLATES_PER_WABA_MAX: u32 = 250;
 
 /// `GET|POST|DELETE /{version}/{waba-id}/message_templates`: list, create (into
 /// review), delete by `?name=`.
 pub(crate) async fn list(
     State(state): State<Arc<AppState>>,
-    Path((version, waba_id)): Path<(String, String)>,
+    params: super::GraphParams,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if let Some(answer) = super::not_a_version(&state, &version, &headers, &method, &uri).await {
-        return answer;
-    }
+    let id = match super::graph_object_id(&state, params, &headers, &method, &uri).await {
+        Ok(id) => id,
+        Err(answer) => return answer,
+    };
     let credential = extract::bearer(&headers);
     let response = match method {
-        Method::GET => list_templates(&state, credential.as_deref(), &waba_id),
+        Method::GET => list_templates(&state, credential.as_deref(), &id, &uri),
         Method::POST => match extract::read_json(&headers, body).await {
             Err(error) => graph_error(
                 &state,
@@ -180,7 +238,7 @@ pub(crate) async fn list(
             Ok(body) => match state.apply(Command::CreateTemplate {
                 surface: Surface::Graph,
                 credential: credential.clone(),
-                waba_id: Some(waba_id),
+                waba_id: Some(id.clone()),
                 body: body.clone(),
             }) {
                 Reply::TemplateCreated(id) => Json(json!({
@@ -196,7 +254,7 @@ pub(crate) async fn list(
             match state.apply(Command::DeleteTemplate {
                 surface: Surface::Graph,
                 credential: credential.clone(),
-                waba_id: Some(waba_id),
+                waba_id: Some(id.clone()),
                 name,
             }) {
                 Reply::Message(_) => Json(json!({"success": true})).into_response(),
@@ -217,17 +275,27 @@ pub(crate) async fn list(
     response
 }
 
-/// A query parameter's value (percent-decoding `+` and `%20` only: template names
-/// are `[a-z0-9_]`).
+/// A query parameter's value (percent-decoding `+`, `%20` and `%2C` only: template
+/// names are `[a-z0-9_]`, field lists are comma-separated names).
 fn query_value(uri: &Uri, key: &str) -> Option<String> {
     uri.query()?
         .split('&')
         .filter_map(|pair| pair.split_once('='))
         .find(|(k, _)| *k == key)
-        .map(|(_, v)| v.replace('+', " ").replace("%20", " "))
+        .map(|(_, v)| {
+            v.replace('+', " ")
+                .replace("%20", " ")
+                .replace("%2C", ",")
+                .replace("%2c", ",")
+        })
 }
 
-fn list_templates(state: &AppState, credential: Option<&str>, waba_id: &str) -> Response {
+fn list_templates(
+    state: &AppState,
+    credential: Option<&str>,
+    waba_id: &str,
+    uri: &Uri,
+) -> Response {
     let body = state.read(|sim| {
         let world = &sim.world;
         world.authorize_templates_graph(credential, waba_id)?;
@@ -238,7 +306,12 @@ fn list_templates(state: &AppState, credential: Option<&str>, waba_id: &str) -> 
             .filter(|t| t.status != TemplateStatus::Deleted)
             .map(|t| template_json(t, json!({"score": quality_name(t.quality), "date": date})))
             .collect();
-        Ok(json!({"data": data}))
+        let count = data.len();
+        let mut body = json!({"data": data});
+        if let Some(summary) = summary_json(uri, count) {
+            body["summary"] = summary;
+        }
+        Ok(body)
     });
     match body {
         Ok(body) => Json(body).into_response(),

@@ -63,6 +63,37 @@ pub mod code {
     pub const POLICY_BLOCKED: u32 = 368;
     /// The business account is locked (a disabled account).
     pub const ACCOUNT_LOCKED: u32 = 131_031;
+    /// Something went wrong: the fallback (a full timer queue, an unexpected reply).
+    pub const GENERIC: u32 = 131_000;
+
+    /// Every code above: each one the simulator may answer with or report in a
+    /// `failed` status (the messaging-limit code is a policy parameter, 131048 by
+    /// default). A unit test keeps this list complete.
+    pub const ALL: &[u32] = &[
+        AUTH_EXCEPTION,
+        INVALID_PARAMETER,
+        ACCESS_TOKEN,
+        UNKNOWN_PATH,
+        RATE_LIMIT_HIT,
+        UNDELIVERABLE,
+        PARAMETER_MISSING,
+        PARAMETER_INVALID,
+        REENGAGEMENT,
+        SPAM_RATE_LIMIT,
+        ECOSYSTEM_ENGAGEMENT,
+        MARKETING_OPT_OUT,
+        PAIR_RATE_LIMIT,
+        TEMPLATE_PARAM_COUNT,
+        TEMPLATE_NOT_FOUND,
+        PIN_MISMATCH,
+        NOT_REGISTERED,
+        REGISTER_RATE_LIMIT,
+        TEMPLATE_PAUSED,
+        TEMPLATE_DISABLED,
+        POLICY_BLOCKED,
+        ACCOUNT_LOCKED,
+        GENERIC,
+    ];
 }
 
 impl PlatformError {
@@ -159,5 +190,47 @@ mod tests {
         assert_eq!(PlatformError::new(132_001, "").http_status(), 404);
         assert_eq!(PlatformError::new(130_429, "").http_status(), 400);
         assert_eq!(PlatformError::new(133_004, "").http_status(), 503);
+    }
+
+    #[test]
+    fn the_list_of_codes_names_every_code_constant() {
+        let source = include_str!("error.rs");
+        let module = source
+            .split_once("pub mod code {")
+            .and_then(|(_, rest)| rest.split_once("pub const ALL"))
+            .map(|(constants, _)| constants)
+            .expect("error.rs has `pub mod code` with `ALL` after its constants");
+        let mut named = 0;
+        for line in module.lines() {
+            let Some(rest) = line.trim().strip_prefix("pub const ") else {
+                continue;
+            };
+            let (name, value) = rest
+                .split_once(": u32 = ")
+                .unwrap_or_else(|| panic!("a u32 code constant: {line}"));
+            let value: u32 = value
+                .trim_end_matches(';')
+                .replace('_', "")
+                .parse()
+                .unwrap_or_else(|_| panic!("a numeric code: {line}"));
+            assert!(
+                code::ALL.contains(&value),
+                "code::ALL lacks {name} ({value})"
+            );
+            named += 1;
+        }
+        assert_eq!(
+            named,
+            code::ALL.len(),
+            "code::ALL lists a code twice or one not named"
+        );
+    }
+
+    #[test]
+    fn every_code_has_a_title_and_details() {
+        for &code in code::ALL {
+            assert!(!title_of(code).is_empty(), "{code}");
+            assert!(!async_details_of(code).is_empty(), "{code}");
+        }
     }
 }

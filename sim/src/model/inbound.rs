@@ -172,18 +172,27 @@ impl World {
         });
         let timestamp = self.unix_seconds(now).to_string();
         let (type_field, type_value) = content.fields();
-        let mut message = json!({
-            "from": from, "id": message_id, "timestamp": timestamp,
-            "type": content.message_type(),
-        });
+        // BSUIDs (2026-04, §13): `contacts[].user_id` and `messages[].from_user_id`.
+        let user_id = self.business_scoped_user_id(from);
+        let mut message = json!({"from": from});
+        if let Some(user_id) = &user_id {
+            message["from_user_id"] = json!(user_id);
+        }
+        message["id"] = json!(message_id);
+        message["timestamp"] = json!(timestamp);
+        message["type"] = json!(content.message_type());
         if let Some(context) = context {
             message["context"] = json!({"from": phone.display_phone_number, "id": context});
         }
         message[type_field] = type_value;
+        let mut contact = json!({"profile": {"name": name}, "wa_id": from});
+        if let Some(user_id) = &user_id {
+            contact["user_id"] = json!(user_id);
+        }
         let value = json!({
             "messaging_product": "whatsapp",
             "metadata": {"display_phone_number": phone.display_phone_number, "phone_number_id": phone.id},
-            "contacts": [{"profile": {"name": name}, "wa_id": from}],
+            "contacts": [contact],
             "messages": [message],
         });
         let body = payload::envelope(&self.spec.waba.id, "messages", value);

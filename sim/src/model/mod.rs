@@ -11,6 +11,7 @@
 //! argument and randomness comes from seeded ChaCha streams ([`rng`]).
 
 pub mod account;
+pub mod bsuid;
 pub mod bucket;
 pub mod country;
 pub mod error;
@@ -1034,6 +1035,19 @@ impl World {
         Reply::Done
     }
 
+    /// The BSUID of `wa_id` for this business, if the policy puts BSUIDs on webhooks
+    /// (`2026-04`). The country is the recipient's, else the one its number implies.
+    fn business_scoped_user_id(&self, wa_id: &str) -> Option<String> {
+        if !self.policy.bsuid {
+            return None;
+        }
+        let country = self
+            .recipients
+            .get(wa_id)
+            .map_or_else(|| country::country_of(wa_id), |r| r.country.as_str());
+        Some(bsuid::derive(self.seed, &self.spec.waba.id, country, wa_id))
+    }
+
     fn unix_seconds(&self, at: SimTime) -> u64 {
         self.spec.epoch_unix_s + at.as_ms() / 1000
     }
@@ -1084,6 +1098,10 @@ impl World {
                 else {
                     return;
                 };
+                // A number that is not a WhatsApp user (131026) has no BSUID.
+                let user_id = (error_code != Some(error::code::UNDELIVERABLE))
+                    .then(|| self.business_scoped_user_id(&message.to))
+                    .flatten();
                 let status_json = payload::status(
                     &message,
                     status,
@@ -1091,12 +1109,17 @@ impl World {
                     self.unix_seconds(at),
                     self.spec.epoch_unix_s,
                     !billing_already_shown,
+                    user_id.as_deref(),
                 );
-                let value = json!({
+                let mut value = json!({
                     "messaging_product": "whatsapp",
                     "metadata": {"display_phone_number": phone.display_phone_number, "phone_number_id": phone.id},
-                    "statuses": [status_json],
                 });
+                if let Some(user_id) = &user_id {
+                    let name = self.recipients.get(&message.to).map(|r| r.name.as_str());
+                    value["contacts"] = json!([bsuid::status_contact(name, &message.to, user_id)]);
+                }
+                value["statuses"] = json!([status_json]);
                 let body = payload::envelope(&self.spec.waba.id, "messages", value);
                 self.emit_change("messages", Route::Number(phone.id), body);
             }

@@ -14,7 +14,8 @@ pub(crate) fn envelope(waba_id: &str, field: &str, value: Value) -> Value {
 }
 
 /// One `statuses[]` object. `with_billing` puts `conversation` and `pricing` on it
-/// (on `sent` and on the first of `delivered`/`read`).
+/// (on `sent` and on the first of `delivered`/`read`); `recipient_user_id` is the
+/// recipient's BSUID when the policy shows them (`2026-04`, reference §13).
 pub(crate) fn status(
     message: &Message,
     status: StatusKind,
@@ -22,12 +23,16 @@ pub(crate) fn status(
     unix_seconds: u64,
     epoch_unix_s: u64,
     with_billing: bool,
+    recipient_user_id: Option<&str>,
 ) -> Value {
     let mut object = Map::new();
     object.insert("id".to_owned(), json!(message.id));
     object.insert("status".to_owned(), json!(status.name()));
     object.insert("timestamp".to_owned(), json!(unix_seconds.to_string()));
     object.insert("recipient_id".to_owned(), json!(message.to));
+    if let Some(user_id) = recipient_user_id {
+        object.insert("recipient_user_id".to_owned(), json!(user_id));
+    }
     if let Some(data) = &message.callback_data {
         object.insert("biz_opaque_callback_data".to_owned(), json!(data));
     }
@@ -118,4 +123,92 @@ pub(crate) fn long_date(unix_s: u64) -> String {
         .and_then(|m| MONTHS.get(m))
         .unwrap_or(&"January");
     format!("{name} {day}, {year}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SimTime;
+    use crate::model::error::code;
+    use crate::model::state::MessageContent;
+
+    fn message() -> Message {
+        Message {
+            id: "wamid.test".to_owned(),
+            phone_number_id: "110000000000001".to_owned(),
+            to: "5511987654321".to_owned(),
+            content: MessageContent::Text,
+            accepted_at: SimTime::ZERO,
+            statuses: Vec::new(),
+            billing: None,
+            callback_data: None,
+            failure_code: None,
+            pending_timers: 0,
+            pricing_model: "CBP",
+        }
+    }
+
+    /// pywa raises on an error object without `code` and `message` (reference §13).
+    #[test]
+    fn every_failed_status_error_carries_code_title_message_and_details() {
+        for &code in code::ALL {
+            let object = status(
+                &message(),
+                StatusKind::Failed,
+                Some(code),
+                1_717_405_200,
+                1_717_405_200,
+                true,
+                None,
+            );
+            let errors = object["errors"].as_array().expect("errors[] on failed");
+            assert_eq!(errors.len(), 1, "{code}");
+            let error = &errors[0];
+            assert_eq!(error["code"], code, "{code}");
+            for field in ["title", "message"] {
+                assert!(
+                    error[field].as_str().is_some_and(|text| !text.is_empty()),
+                    "{code}: {field} in {error}"
+                );
+            }
+            assert!(
+                error["error_data"]["details"]
+                    .as_str()
+                    .is_some_and(|text| !text.is_empty()),
+                "{code}: {error}"
+            );
+            assert_eq!(error["href"], ERROR_HREF, "{code}");
+        }
+    }
+
+    #[test]
+    fn a_recipient_user_id_follows_the_recipient_id() {
+        let object = status(
+            &message(),
+            StatusKind::Sent,
+            None,
+            1,
+            0,
+            false,
+            Some("BR.00000000000000000001"),
+        );
+        let keys: Vec<&str> = object
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "id",
+                "status",
+                "timestamp",
+                "recipient_id",
+                "recipient_user_id"
+            ]
+        );
+        let without = status(&message(), StatusKind::Sent, None, 1, 0, false, None);
+        assert!(without.get("recipient_user_id").is_none());
+    }
 }

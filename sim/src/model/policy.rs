@@ -2,7 +2,9 @@
 //!
 //! A profile fixes how the send-time rules behave at a point in the platform's
 //! history. `2024-05` is the world of 360dialog's May 2024 partner newsletter;
-//! `2025-07` follows Meta's per-message pricing and per-message marketing counting.
+//! `2025-07` follows Meta's per-message pricing and per-message marketing counting;
+//! `2026-04` keeps 2025-07's rules and adds business-scoped user ids (BSUIDs) to
+//! webhooks, as Meta did from April 2026 (reference §13).
 //! Values marked UNCONFIRMED in `reference/whatsapp-platform.md` are defaults here,
 //! overridable per world file (`[policy]`).
 
@@ -16,7 +18,7 @@ use super::rng::Ratio;
 pub const DEFAULT_PROFILE: &str = "2024-05";
 
 /// The names of every built-in profile.
-pub const PROFILES: &[&str] = &["2024-05", "2025-07"];
+pub const PROFILES: &[&str] = &["2024-05", "2025-07", "2026-04"];
 
 /// Which marketing templates count against the per-user marketing limit (reference §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,6 +181,19 @@ pub struct Policy {
     /// Whether free-form (session) messages are blocked too while template messaging
     /// is disabled (§10: probably not; UNCONFIRMED). Default false.
     pub template_block_free_form: bool,
+    /// Whether webhooks carry business-scoped user ids (reference §13; Meta from
+    /// April 2026, not in the v23.0 OpenAPI spec): `value.contacts[].user_id` and
+    /// `messages[].from_user_id` on inbound messages; `statuses[].recipient_user_id`
+    /// and a `value.contacts` array (`profile`, `wa_id`, `user_id`) on status webhooks.
+    /// A BSUID is `CC.<20 digits>`: the user's ISO country, then digits derived from
+    /// the seed, the WABA id and the user's wa_id (see `model::bsuid`). A status that
+    /// failed with 131026 (undeliverable: not a WhatsApp user, or one Cloud API does
+    /// not reach) has none. UNCONFIRMED: whether Meta
+    /// puts them on other `failed` statuses of messages sent to a phone number
+    /// (whatsapp-api-js 6.3.0 reads Meta's page as leaving `recipient_user_id` and
+    /// `contacts` off there; pywa 4.5.0 drops a status webhook without `contacts`);
+    /// they are on. Default false; true from `2026-04`.
+    pub bsuid: bool,
 }
 
 impl Policy {
@@ -228,16 +243,23 @@ impl Policy {
             template_block_http_status: 403,
             template_block_message: "The endpoint is blocked".to_owned(),
             template_block_free_form: false,
+            bsuid: false,
+        };
+        let v2025 = Policy {
+            profile: "2025-07".to_owned(),
+            marketing_counting: MarketingCounting::EveryDelivered,
+            us_marketing_pause: true,
+            pricing_model: PricingModel::Pmp,
+            cloud_api_available_from: BTreeMap::new(),
+            ..base.clone()
         };
         match name {
             "2024-05" => Some(base),
-            "2025-07" => Some(Policy {
-                profile: "2025-07".to_owned(),
-                marketing_counting: MarketingCounting::EveryDelivered,
-                us_marketing_pause: true,
-                pricing_model: PricingModel::Pmp,
-                cloud_api_available_from: BTreeMap::new(),
-                ..base
+            "2025-07" => Some(v2025),
+            "2026-04" => Some(Policy {
+                profile: "2026-04".to_owned(),
+                bsuid: true,
+                ..v2025
             }),
             _ => None,
         }
@@ -272,5 +294,25 @@ mod tests {
         let old = Policy::default();
         assert_eq!(old.marketing_counting, MarketingCounting::NewConversation);
         assert!(!old.us_marketing_pause);
+    }
+
+    #[test]
+    fn the_2026_profile_is_2025_07_plus_business_scoped_user_ids() {
+        let newer = Policy::named("2026-04").expect("built in");
+        assert!(newer.bsuid);
+        let v2025 = Policy::named("2025-07").expect("built in");
+        assert!(!v2025.bsuid);
+        assert!(!Policy::named("2024-05").expect("built in").bsuid);
+        assert_eq!(
+            Policy {
+                profile: "2025-07".to_owned(),
+                bsuid: false,
+                ..newer
+            },
+            v2025,
+            "2026-04 differs from 2025-07 only in its name and the bsuid flag"
+        );
+        assert_ne!(DEFAULT_PROFILE, "2026-04");
+        assert!(!Policy::default().bsuid);
     }
 }

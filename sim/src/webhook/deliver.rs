@@ -136,9 +136,15 @@ async fn post(
         });
         return;
     };
+    // Exactly these bytes are signed and sent, with their length: some receivers
+    // refuse a webhook without `Content-Length` (reference §13), so it is never left
+    // to the transport.
     let body = ascii_json(&delivery.body);
     let forged = delivery.copy == CopyKind::Forged;
-    let mut request = client.post(url).header("Content-Type", "application/json");
+    let mut request = client
+        .post(url)
+        .header("Content-Type", "application/json")
+        .header("Content-Length", body.len());
     match &delivery.destination {
         Destination::Meta { .. } => {
             let key = if forged {

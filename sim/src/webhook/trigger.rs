@@ -10,12 +10,16 @@
 //!
 //! Everything is deterministic: timestamps are the world epoch plus a fixed offset,
 //! ids are fixed, so the same world always gives the same bytes and signatures.
+//! A world whose policy puts business-scoped user ids on webhooks (`2026-04`) gets
+//! them here too, the same ones the running world would send (§13).
 
 use serde_json::{Value, json};
 
 use super::sign::{
     META_SIGNATURE_HEADER, PARTNER_SIGNATURE_HEADER, ascii_json, hmac_hex, meta_signature,
 };
+use crate::model::bsuid;
+use crate::model::country::country_of;
 use crate::model::error::{ERROR_HREF, async_details_of, code, title_of};
 use crate::model::payload::{iso_8601, long_date};
 use crate::model::spec::{Category, NamedRecipientSpec, PhoneNumberSpec, TemplateSpec, WorldSpec};
@@ -117,12 +121,25 @@ pub struct TriggerPayload {
 }
 
 impl TriggerPayload {
-    /// The headers to post with the body, in order: content type, then the signature.
-    pub fn headers(&self) -> [(&'static str, &str); 2] {
+    /// The headers to post with the body, in order: content type, the body's length
+    /// (some receivers refuse a webhook without `Content-Length`, reference §13, so it
+    /// is never left to the transport), then the signature.
+    pub fn headers(&self) -> [(&'static str, String); 3] {
         [
-            ("Content-Type", "application/json"),
-            (self.signing.header(), self.signature.as_str()),
+            ("Content-Type", "application/json".to_owned()),
+            ("Content-Length", self.body.len().to_string()),
+            (self.signing.header(), self.signature.clone()),
         ]
+    }
+
+    /// The POST of this webhook to `url` with `client`: every header of
+    /// [`TriggerPayload::headers`] and exactly the signed body.
+    pub fn request(&self, client: &reqwest::Client, url: reqwest::Url) -> reqwest::RequestBuilder {
+        let mut request = client.post(url);
+        for (name, value) in self.headers() {
+            request = request.header(name, value);
+        }
+        request.body(self.body.clone())
     }
 }
 
@@ -219,20 +236,46 @@ fn recipient(spec: &WorldSpec) -> (String, String) {
     }
 }
 
+/// The BSUID of `wa_id` if the world's policy puts BSUIDs on webhooks (§13): the one
+/// the running world derives (same seed, WABA and country).
+fn user_id(spec: &WorldSpec, wa_id: &str) -> Result<Option<String>, String> {
+    if !spec.policy(None)?.bsuid {
+        return Ok(None);
+    }
+    let country = spec
+        .recipients
+        .named
+        .iter()
+        .find(|named| named.wa_id == wa_id)
+        .and_then(|named| named.country.clone())
+        .unwrap_or_else(|| country_of(wa_id).to_owned());
+    Ok(Some(bsuid::derive(
+        spec.seed,
+        &spec.waba.id,
+        &country,
+        wa_id,
+    )))
+}
+
 fn inbound_text(spec: &WorldSpec) -> Result<Value, String> {
     let phone = first_phone(spec)?;
     let (wa_id, name) = recipient(spec);
+    let user_id = user_id(spec, &wa_id)?;
+    let mut contact = json!({"profile": {"name": name}, "wa_id": wa_id});
+    let mut message = json!({"from": wa_id});
+    if let Some(user_id) = &user_id {
+        contact["user_id"] = json!(user_id);
+        message["from_user_id"] = json!(user_id);
+    }
+    message["id"] = json!(INBOUND_MESSAGE_ID);
+    message["timestamp"] = json!(spec.epoch_unix_s.to_string());
+    message["type"] = json!("text");
+    message["text"] = json!({"body": "Hi! Is the spring sale still on?"});
     let value = json!({
         "messaging_product": "whatsapp",
         "metadata": metadata(phone),
-        "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
-        "messages": [{
-            "from": wa_id,
-            "id": INBOUND_MESSAGE_ID,
-            "timestamp": spec.epoch_unix_s.to_string(),
-            "type": "text",
-            "text": {"body": "Hi! Is the spring sale still on?"},
-        }],
+        "contacts": [contact],
+        "messages": [message],
     });
     Ok(envelope(spec, "messages", value))
 }
@@ -251,7 +294,8 @@ enum Status {
 /// default `2024-05` profile (CBP); `read` has neither because `delivered` showed them.
 fn status(spec: &WorldSpec, status: Status) -> Result<Value, String> {
     let phone = first_phone(spec)?;
-    let (wa_id, _) = recipient(spec);
+    let (wa_id, profile_name) = recipient(spec);
+    let user_id = user_id(spec, &wa_id)?;
     let (name, offset_s) = match status {
         Status::Sent => ("sent", 1),
         Status::Delivered => ("delivered", 3),
@@ -264,6 +308,9 @@ fn status(spec: &WorldSpec, status: Status) -> Result<Value, String> {
         "timestamp": (spec.epoch_unix_s + offset_s).to_string(),
         "recipient_id": wa_id,
     });
+    if let Some(user_id) = &user_id {
+        object["recipient_user_id"] = json!(user_id);
+    }
     let fields = object.as_object_mut().expect("a JSON object");
     match status {
         Status::Failed => {
@@ -295,11 +342,14 @@ fn status(spec: &WorldSpec, status: Status) -> Result<Value, String> {
         }
         Status::Read => {}
     }
-    let value = json!({
+    let mut value = json!({
         "messaging_product": "whatsapp",
         "metadata": metadata(phone),
-        "statuses": [object],
     });
+    if let Some(user_id) = &user_id {
+        value["contacts"] = json!([bsuid::status_contact(Some(&profile_name), &wa_id, user_id)]);
+    }
+    value["statuses"] = json!([object]);
     Ok(envelope(spec, "messages", value))
 }
 
@@ -461,8 +511,15 @@ mod tests {
                 }
             }
             let headers = payload.headers();
-            assert_eq!(headers[0], ("Content-Type", "application/json"));
-            assert_eq!(headers[1].0, payload.signing.header());
+            assert_eq!(headers[0], ("Content-Type", "application/json".to_owned()));
+            assert_eq!(
+                headers[1],
+                ("Content-Length", payload.body.len().to_string())
+            );
+            assert_eq!(
+                headers[2],
+                (payload.signing.header(), payload.signature.clone())
+            );
         }
     }
 
@@ -631,6 +688,40 @@ mod tests {
             json_of(&partner)["data"]["created_at"],
             "2023-11-14T22:13:20Z"
         );
+    }
+
+    #[test]
+    fn a_2026_04_world_gets_the_bsuids_the_running_world_would_send() {
+        let spec = WorldSpec::from_toml("[policy]\nprofile = \"2026-04\"\n").expect("valid");
+        let ana = bsuid::derive(spec.seed, &spec.waba.id, "BR", "5511987654321");
+        let body = json_of(&build("messages.text", &spec).expect("builds"));
+        let value = &body["entry"][0]["changes"][0]["value"];
+        assert_eq!(value["contacts"][0]["user_id"], ana.as_str());
+        assert_eq!(value["messages"][0]["from_user_id"], ana.as_str());
+        for event in [
+            "statuses.sent",
+            "statuses.delivered",
+            "statuses.read",
+            "statuses.failed",
+        ] {
+            let body = json_of(&build(event, &spec).expect("builds"));
+            let value = &body["entry"][0]["changes"][0]["value"];
+            assert_eq!(
+                value["statuses"][0]["recipient_user_id"],
+                ana.as_str(),
+                "{event}"
+            );
+            assert_eq!(
+                value["contacts"],
+                json!([{"profile": {"name": "Ana"}, "wa_id": "5511987654321", "user_id": ana}]),
+                "{event}"
+            );
+        }
+        for (event, _) in EVENTS {
+            let text = String::from_utf8(build(event, &WorldSpec::default()).expect("builds").body)
+                .expect("ASCII");
+            assert!(!text.contains("user_id"), "{event}: {text}");
+        }
     }
 
     #[test]

@@ -1,0 +1,1281 @@
+//! Meta's own OpenAPI spec as a standing test (issue 9): every success response of
+//! wasim's Cloud API (Graph) surface and every Meta webhook it emits is validated, with the
+//! `jsonschema` crate, against the schemas of Meta's OpenAPI 3.1 spec
+//! `business-messaging-api_v23.0.yaml` (facebook/openapi, snapshot of 2025-11-21,
+//! reference §14), read from `../shared/reference/openapi/` beside the workspace.
+//!
+//! How the spec is read: one JSON Schema (draft 2020-12) document per validated
+//! schema, embedding the spec's `components` so `#/components/schemas/X` resolves.
+//! OpenAPI `discriminator` mappings are applied as `if`/`then` (their OpenAPI
+//! meaning; a JSON Schema validator ignores the keyword). Payloads are collected by
+//! driving a real wasim on 127.0.0.1 and recording what its webhooks deliver, or
+//! from `wasim trigger`'s builder, which is what emits those bytes.
+//!
+//! Graph answers and status webhooks are validated against the spec as published.
+//! Where the spec cannot describe what the platform sends (reference §6, §13), a
+//! named [`Correction`] replaces exactly one part of it, a test shows the published
+//! spec rejects wasim's payloads for that reason, and the rest is validated.
+//! Business-scoped user ids (policy `2026-04`) are beyond v23.0: their test strips
+//! exactly those fields and proves they are the only difference from `2025-07`.
+//!
+//! Without the spec file (a clone outside this workspace) each test prints
+//! `skipped: ../shared/reference/openapi/… not found (…)` to stderr and returns.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use axum::http::Method;
+use jsonschema::error::ValidationErrorKind;
+use jsonschema::{ValidationError, Validator};
+use serde_json::{Map, Value, json};
+use support::{
+    ANA, DE_PHONE, LENA, PRIYA, SPRING_SALE, SPRING_SALE_ID, US_PHONE, WABA, Wasim, template, text,
+};
+use wasim_sim::WorldSpec;
+use wasim_sim::model::bsuid;
+use wasim_sim::webhook::trigger::{self, EVENTS, Signing};
+
+/// The spec's file name in `../shared/reference/openapi/`.
+const SPEC_FILE: &str = "business-messaging-api_v23.0.yaml";
+
+/// Where the spec is: `../shared/reference/openapi/` relative to the workspace root
+/// (the parent of this crate's directory).
+fn spec_path() -> PathBuf {
+    let workspace_root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("wasim-sim lives in the workspace root");
+    let beside = workspace_root.parent().unwrap_or(workspace_root);
+    beside.join("shared/reference/openapi").join(SPEC_FILE)
+}
+
+// ---------------------------------------------------------------------------
+// The spec
+// ---------------------------------------------------------------------------
+
+/// Meta's spec, parsed.
+struct Spec {
+    doc: Value,
+}
+
+impl Spec {
+    /// None when the file is absent; a file that is there but unreadable fails.
+    fn load() -> Option<Spec> {
+        let path = spec_path();
+        if !path.exists() {
+            return None;
+        }
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("failed to read {}: {error}", path.display()));
+        let doc: Value = serde_yaml_ng::from_str(&text)
+            .unwrap_or_else(|error| panic!("failed to parse {}: {error}", path.display()));
+        Some(Spec { doc })
+    }
+
+    /// The schema of `method path`'s `status` answer (`application/json`).
+    fn response_schema(&self, path: &str, method: &str, status: &str) -> Value {
+        let schema = &self.doc["paths"][path][method]["responses"][status]["content"]["application/json"]
+            ["schema"];
+        assert!(
+            schema.is_object(),
+            "the spec has no {status} application/json schema for {} {path}",
+            method.to_uppercase()
+        );
+        schema.clone()
+    }
+
+    /// The request body schema of `POST /whatsapp/webhooks`: `WebhookPayload`.
+    fn webhook_schema(&self) -> Value {
+        let schema = &self.doc["paths"]["/whatsapp/webhooks"]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"];
+        assert_eq!(
+            schema["$ref"], "#/components/schemas/WebhookPayload",
+            "POST /whatsapp/webhooks takes WebhookPayload"
+        );
+        schema.clone()
+    }
+
+    /// A component schema.
+    fn component(&self, name: &str) -> &Value {
+        let schema = &self.doc["components"]["schemas"][name];
+        assert!(schema.is_object(), "the spec has no schema {name}");
+        schema
+    }
+
+    /// A validator for `schema`, with the spec's components (discriminators applied)
+    /// and `corrections` made to them.
+    fn validator(&self, schema: &Value, corrections: &[&Correction]) -> Validator {
+        let mut components = self.doc["components"].clone();
+        apply_discriminators(&mut components);
+        let schemas = components["schemas"]
+            .as_object_mut()
+            .expect("components.schemas is an object");
+        for correction in corrections {
+            (correction.apply)(schemas);
+        }
+        let mut root = Map::new();
+        root.insert(
+            "$schema".to_owned(),
+            json!("https://json-schema.org/draft/2020-12/schema"),
+        );
+        root.insert("components".to_owned(), components);
+        for (key, value) in schema.as_object().expect("a schema object") {
+            root.insert(key.clone(), value.clone());
+        }
+        jsonschema::validator_for(&Value::Object(root))
+            .unwrap_or_else(|error| panic!("the spec's schema does not compile: {error}"))
+    }
+}
+
+static SPEC: OnceLock<Option<Spec>> = OnceLock::new();
+
+/// The spec, or None after printing why the test is skipped.
+fn spec_or_skip() -> Option<&'static Spec> {
+    let spec = SPEC.get_or_init(Spec::load).as_ref();
+    if spec.is_none() {
+        // Straight to the process's stderr, past the test harness's capture, so the
+        // skip shows in every run's output.
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: ../shared/reference/openapi/{SPEC_FILE} not found ({}): these tests validate wasim against Meta's OpenAPI spec, which lives beside the workspace",
+            spec_path().display()
+        );
+    }
+    spec
+}
+
+/// Adds, for every OpenAPI `discriminator` with a `mapping`, an `if`/`then` per
+/// mapped value: an object whose discriminating property has that value must match
+/// the mapped schema (what the discriminator means in OpenAPI 3.1).
+fn apply_discriminators(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            let rules: Vec<Value> = match object.get("discriminator") {
+                Some(discriminator) => {
+                    let property = discriminator["propertyName"].as_str().unwrap_or_default();
+                    discriminator["mapping"]
+                        .as_object()
+                        .map(|mapping| {
+                            mapping
+                                .iter()
+                                .map(|(tag, target)| {
+                                    json!({
+                                        "if": {"properties": {property: {"const": tag}}, "required": [property]},
+                                        "then": {"$ref": target},
+                                    })
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                }
+                None => Vec::new(),
+            };
+            for child in object.values_mut() {
+                apply_discriminators(child);
+            }
+            if !rules.is_empty() {
+                let all_of = object
+                    .entry("allOf")
+                    .or_insert_with(|| Value::Array(Vec::new()));
+                if let Value::Array(all_of) = all_of {
+                    all_of.extend(rules);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(apply_discriminators),
+        _ => {}
+    }
+}
+
+/// Every violation of `instance`, one a line, with the branches of a failed
+/// `oneOf`/`anyOf` indented beneath it.
+fn violations(validator: &Validator, instance: &Value) -> Vec<String> {
+    fn describe(error: &ValidationError<'_>, depth: usize, out: &mut Vec<String>) {
+        out.push(format!(
+            "{}{} at `{}` (schema {})",
+            "  ".repeat(depth),
+            error.masked(),
+            error.instance_path(),
+            error.schema_path()
+        ));
+        if let ValidationErrorKind::OneOfNotValid { context }
+        | ValidationErrorKind::AnyOf { context } = error.kind()
+            && depth < 6
+        {
+            for (index, branch) in context.iter().enumerate() {
+                out.push(format!("{}branch {index}:", "  ".repeat(depth + 1)));
+                for error in branch {
+                    describe(error, depth + 2, out);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for error in validator.iter_errors(instance) {
+        describe(&error, 0, &mut out);
+    }
+    out
+}
+
+/// Fails, naming every violation, unless `instance` is valid.
+fn assert_valid(validator: &Validator, what: &str, instance: &Value) {
+    let found = violations(validator, instance);
+    assert!(
+        found.is_empty(),
+        "{what} does not match Meta's v23.0 spec:\n{}\n\npayload: {instance}",
+        found.join("\n")
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Corrections: where the spec cannot describe what the platform sends
+// ---------------------------------------------------------------------------
+
+/// One documented change to the spec's schemas, for payloads the published spec
+/// cannot describe. Each is proven necessary by a test.
+struct Correction {
+    /// What is wrong and what the platform does instead.
+    why: &'static str,
+    /// Changes `components.schemas`.
+    apply: fn(&mut Map<String, Value>),
+}
+
+/// The members of `IncomingMessage`'s `oneOf` (one schema per inbound message type).
+fn incoming_members(schemas: &Map<String, Value>) -> Vec<String> {
+    schemas["IncomingMessage"]["oneOf"]
+        .as_array()
+        .expect("IncomingMessage has a oneOf")
+        .iter()
+        .filter_map(|member| member["$ref"].as_str())
+        .filter_map(|target| target.strip_prefix("#/components/schemas/"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every inbound message type in the spec is `allOf: [BaseMessageProperties, …]`,
+/// and `BaseMessageProperties` is the base of a *send request*: it requires
+/// `messaging_product`, `recipient_type` and `to`, which an inbound message never
+/// has. An inbound message has `from`, `id`, `timestamp` and `type`, and may have
+/// `context` and `referral` (reference §6.3). The correction gives the inbound
+/// members that base instead (only webhook validators use it).
+const INBOUND_MESSAGES_BUILD_ON_THE_SEND_REQUEST_BASE: Correction = Correction {
+    why: "IncomingMessage members build on BaseMessageProperties, a send request's base (messaging_product, recipient_type, to required); an inbound message has from, id, timestamp, type (reference §6.3)",
+    apply: |schemas| {
+        let inbound_base = json!({
+            "type": "object",
+            "required": ["from", "id", "timestamp", "type"],
+            "properties": {
+                "from": {"type": "string"},
+                "id": {"type": "string"},
+                "timestamp": {"type": "string"},
+                "type": {"type": "string"},
+                "context": {
+                    "type": "object",
+                    "properties": {
+                        "forwarded": {"type": "boolean"},
+                        "frequently_forwarded": {"type": "boolean"},
+                        "from": {"type": "string"},
+                        "id": {"type": "string"},
+                        "referred_product": {"type": "object"},
+                    },
+                },
+                "referral": {"type": "object"},
+            },
+        });
+        schemas.insert("BaseMessageProperties".to_owned(), inbound_base);
+    },
+};
+
+/// `TextMessage` (and the media members) close their own `allOf` branch with
+/// `additionalProperties: false`, which sees only that branch's properties (`type`
+/// and `text`): every property of the base they are combined with is forbidden too,
+/// and no object satisfies both. The correction closes the member as a whole
+/// (`unevaluatedProperties: false`, which sees every branch), keeping the spec's
+/// intent that these objects are closed.
+const MEMBERS_CLOSE_ONE_ALLOF_BRANCH: Correction = Correction {
+    why: "TextMessage and the media members close one allOf branch with additionalProperties: false, which forbids the base's properties too: no object can match; closed as a whole (unevaluatedProperties: false) instead",
+    apply: |schemas| {
+        for name in incoming_members(schemas) {
+            let Some(member) = schemas.get_mut(&name) else {
+                continue;
+            };
+            let mut closed = false;
+            if let Some(branches) = member.get_mut("allOf").and_then(Value::as_array_mut) {
+                for branch in branches {
+                    if let Some(branch) = branch.as_object_mut()
+                        && branch.get("additionalProperties") == Some(&Value::Bool(false))
+                    {
+                        branch.remove("additionalProperties");
+                        closed = true;
+                    }
+                }
+            }
+            if closed {
+                member["unevaluatedProperties"] = Value::Bool(false);
+            }
+        }
+    },
+};
+
+/// `Change.field` lists only `messages` and group fields, and `Change.value` has no
+/// schema for any account-level field (`message_template_status_update`,
+/// `message_template_quality_update`, `account_update`, `phone_number_quality_update`,
+/// `business_capability_update`, `security`), which Meta sends with `time` on the
+/// entry and no `metadata` (reference §5.3, §5.4, §6.1, §6.8–6.11). The correction
+/// lets `Change` hold any field with an object value, so the envelope is still
+/// checked.
+const ACCOUNT_LEVEL_FIELDS_HAVE_NO_SCHEMA: Correction = Correction {
+    why: "Change.field lists only messages and group fields and Change.value has no schema for account-level fields (reference §5.3, §5.4, §6.8-6.11); any field with an object value is let through",
+    apply: |schemas| {
+        let change = &mut schemas["Change"];
+        change["properties"]["field"] = json!({"type": "string"});
+        change["properties"]["value"] = json!({"type": "object"});
+    },
+};
+
+/// ` (corrected: …)`, naming `corrections`, for failure messages.
+fn corrected_by(corrections: &[&Correction]) -> String {
+    let reasons: Vec<&str> = corrections.iter().map(|c| c.why).collect();
+    format!(" (spec corrected: {})", reasons.join("; "))
+}
+
+/// The corrections inbound message webhooks need.
+const INBOUND: &[&Correction] = &[
+    &INBOUND_MESSAGES_BUILD_ON_THE_SEND_REQUEST_BASE,
+    &MEMBERS_CLOSE_ONE_ALLOF_BRANCH,
+];
+
+// ---------------------------------------------------------------------------
+// Collecting what wasim sends
+// ---------------------------------------------------------------------------
+
+/// One payload and what it is.
+#[derive(Debug, Clone)]
+struct Sample {
+    what: String,
+    body: Value,
+}
+
+/// A short name for a Meta webhook: `messages:text`, `messages:status:failed:131049`,
+/// or its account-level field.
+fn kind_of(body: &Value) -> String {
+    let change = &body["entry"][0]["changes"][0];
+    let field = change["field"].as_str().unwrap_or("?");
+    let value = &change["value"];
+    if let Some(message) = value["messages"].get(0) {
+        let kind = message["type"].as_str().unwrap_or("?");
+        let sub = message[kind]["type"].as_str();
+        return match sub {
+            Some(sub) => format!("{field}:{kind}:{sub}"),
+            None => format!("{field}:{kind}"),
+        };
+    }
+    if let Some(status) = value["statuses"].get(0) {
+        let name = status["status"].as_str().unwrap_or("?");
+        return match status["errors"][0]["code"].as_u64() {
+            Some(code) => format!("{field}:status:{name}:{code}"),
+            None => format!("{field}:status:{name}"),
+        };
+    }
+    field.to_owned()
+}
+
+fn samples_of(wasim: &Wasim) -> Vec<Sample> {
+    wasim
+        .webhooks()
+        .iter()
+        .map(|hook| {
+            let body = hook.json();
+            Sample {
+                what: kind_of(&body),
+                body,
+            }
+        })
+        .collect()
+}
+
+/// The `messages` webhooks of a script that reaches every inbound kind wasim
+/// simulates and every status, `failed` with each async code the magic recipients
+/// give, under `profile`.
+async fn messages_webhooks(profile: Option<&str>) -> Vec<Sample> {
+    let wasim = Wasim::start_with(WorldSpec::default(), profile).await;
+    wasim.inbound_text(ANA, "Olá! Grüße 👋 ¿Qué tal?").await;
+    wasim.send(US_PHONE, &text(ANA, "Obrigado! 🙏")).await;
+    wasim.send(US_PHONE, &template(PRIYA, SPRING_SALE)).await;
+    let mut order_update = template(ANA, "order_update");
+    order_update["template"]["components"] =
+        json!([{"type": "body", "parameters": [{"type": "text", "text": "A-1"}]}]);
+    wasim.send(DE_PHONE, &order_update).await;
+    wasim.advance(1).await;
+    wasim
+        .control(
+            "/_wasim/inbound",
+            &json!({"from": ANA, "button_reply": {"id": "yes", "title": "Yes 👍"}}),
+        )
+        .await;
+    wasim
+        .control(
+            "/_wasim/inbound",
+            &json!({"from": ANA, "list_reply": {"id": "row-2", "title": "Tomorrow", "description": "Between 9 and 12"}}),
+        )
+        .await;
+    wasim
+        .control(
+            "/_wasim/inbound",
+            &json!({"from": PRIYA, "button": {"payload": "STOP", "text": "Stop promotions"}}),
+        )
+        .await;
+    for magic in [
+        "999000000",
+        "999000001",
+        "999000002",
+        "999000003",
+        "999131026",
+        "999131047",
+        "999131049",
+        "999131050",
+    ] {
+        wasim.send(US_PHONE, &template(magic, SPRING_SALE)).await;
+    }
+    wasim.advance(24 * 3600).await;
+    samples_of(&wasim)
+}
+
+/// The `failed` statuses the pacing rules give: a held message whose template is
+/// paused (132015) and one whose template is deleted (132001).
+async fn held_then_failed_webhooks() -> Vec<Sample> {
+    let spec = WorldSpec::from_toml("[policy]\npacing_threshold = 1\n").expect("a valid world");
+    let wasim = Wasim::start_with(spec, None).await;
+    wasim
+        .control(
+            &format!("/_wasim/templates/{SPRING_SALE}"),
+            &json!({"quality": "YELLOW"}),
+        )
+        .await;
+    wasim.send(US_PHONE, &template(ANA, SPRING_SALE)).await;
+    let held = wasim.send(US_PHONE, &template(PRIYA, SPRING_SALE)).await;
+    assert_eq!(
+        held["messages"][0]["message_status"],
+        "held_for_quality_assessment"
+    );
+    wasim
+        .control(
+            &format!("/_wasim/templates/{SPRING_SALE}"),
+            &json!({"decide": "pause"}),
+        )
+        .await;
+    wasim.advance(3600).await;
+    // The utility template, paced after a utility pause, is deleted with a message held.
+    wasim
+        .control("/_wasim/templates/order_update", &json!({"quality": "RED"}))
+        .await;
+    wasim
+        .control("/_wasim/templates/order_update", &json!({"unpause": true}))
+        .await;
+    let mut order_update = template(ANA, "order_update");
+    order_update["template"]["components"] =
+        json!([{"type": "body", "parameters": [{"type": "text", "text": "A-1"}]}]);
+    wasim.send(US_PHONE, &order_update).await;
+    order_update["to"] = json!(PRIYA);
+    let held = wasim.send(US_PHONE, &order_update).await;
+    assert_eq!(
+        held["messages"][0]["message_status"],
+        "held_for_quality_assessment"
+    );
+    let (status, answer) = wasim
+        .graph(
+            Method::DELETE,
+            &format!("/v23.0/{WABA}/message_templates?name=order_update"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    wasim.advance(3600).await;
+    samples_of(&wasim)
+        .into_iter()
+        .filter(|sample| sample.what.starts_with("messages:status:failed"))
+        .collect()
+}
+
+/// Every account-level webhook wasim emits: template status (review, pauses,
+/// unpause, deletion) and quality, `account_update`, `phone_number_quality_update`,
+/// `business_capability_update` and `security`.
+async fn account_level_webhooks() -> Vec<Sample> {
+    let wasim = Wasim::start().await;
+    let quality = format!("/_wasim/templates/{SPRING_SALE}");
+    wasim.control(&quality, &json!({"quality": "YELLOW"})).await;
+    wasim.control(&quality, &json!({"pause": true})).await;
+    wasim.control(&quality, &json!({"unpause": true})).await;
+    let create = json!({
+        "name": "winter_sale", "language": "en_US", "category": "MARKETING",
+        "components": [{"type": "BODY", "text": "Winter sale: {{1}} off"}],
+    });
+    let (status, answer) = wasim
+        .graph(
+            Method::POST,
+            &format!("/v23.0/{WABA}/message_templates"),
+            Some(&create),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    wasim.advance(3600).await;
+    let (status, answer) = wasim
+        .graph(
+            Method::DELETE,
+            &format!("/v23.0/{WABA}/message_templates?name=winter_sale"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    for incident in [
+        json!({"incident": "violation", "violation_type": "SCAM"}),
+        json!({"incident": "restrict", "restriction_type": "RESTRICTED_BIZ_INITIATED_MESSAGING", "hours": 24}),
+        json!({"incident": "terminate"}),
+        json!({"incident": "reinstate"}),
+        json!({"incident": "tier", "tier": "TIER_2K"}),
+    ] {
+        wasim.control("/_wasim/account", &incident).await;
+    }
+    let (status, answer) = wasim
+        .graph(
+            Method::POST,
+            &format!("/v23.0/{US_PHONE}"),
+            Some(&json!({"pin": "246810"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    samples_of(&wasim)
+}
+
+/// The Meta webhooks `wasim trigger` builds (partner events are 360dialog's).
+fn trigger_webhooks(spec: &WorldSpec) -> Vec<Sample> {
+    EVENTS
+        .iter()
+        .filter_map(|(name, _)| {
+            let payload = trigger::build(name, spec).expect("every listed event builds");
+            (payload.signing == Signing::Meta).then(|| Sample {
+                what: format!("wasim trigger {name}"),
+                body: serde_json::from_slice(&payload.body).expect("a JSON body"),
+            })
+        })
+        .collect()
+}
+
+/// Fails unless every kind in `expected` is among `samples`.
+fn assert_kinds(samples: &[Sample], expected: &[&str]) {
+    let kinds: BTreeSet<&str> = samples.iter().map(|s| s.what.as_str()).collect();
+    for kind in expected {
+        assert!(
+            kinds.contains(kind),
+            "no `{kind}` webhook was collected; got {kinds:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The spec file itself
+// ---------------------------------------------------------------------------
+
+#[test]
+fn the_spec_is_meta_s_v23_openapi_3_1_document_with_the_webhook_payload() {
+    let Some(spec) = spec_or_skip() else { return };
+    assert_eq!(spec.doc["openapi"], "3.1.0");
+    assert_eq!(spec.doc["info"]["version"], "v23.0");
+    let schemas = spec.doc["components"]["schemas"]
+        .as_object()
+        .expect("components.schemas");
+    assert!(schemas.len() >= 300, "{} schemas", schemas.len());
+    let _ = spec.webhook_schema();
+    let _ = spec.component("WebhookPayload");
+}
+
+// ---------------------------------------------------------------------------
+// Graph (Cloud API) answers
+// ---------------------------------------------------------------------------
+
+/// The spec's operations wasim serves on its Graph surface: (path, method).
+const GRAPH_OPERATIONS: &[(&str, &str)] = &[
+    ("/{Version}/{Phone-Number-ID}/messages", "post"),
+    ("/{Version}/{Phone-Number-ID}/register", "post"),
+    ("/{Version}/{Phone-Number-ID}/deregister", "post"),
+    ("/{Version}/{Phone-Number-ID}", "post"),
+    ("/{Version}/{WABA-ID}/message_templates", "get"),
+    ("/{Version}/{WABA-ID}/message_templates", "post"),
+    ("/{Version}/{WABA-ID}/message_templates", "delete"),
+    ("/{Version}/{TEMPLATE_ID}", "get"),
+];
+
+/// Calls every Graph operation wasim serves with an answer of 200, and returns each
+/// answer under the spec operation it belongs to.
+async fn graph_answers() -> Vec<((&'static str, &'static str), Sample)> {
+    let spec = WorldSpec::from_toml("[policy]\npacing_threshold = 1\n").expect("a valid world");
+    let wasim = Wasim::start_with(spec, None).await;
+    let mut answers = Vec::new();
+    let mut call = async |operation: (&'static str, &'static str),
+                          method: Method,
+                          path: String,
+                          body: Option<Value>| {
+        let (status, answer) = wasim.graph(method.clone(), &path, body.as_ref()).await;
+        assert_eq!(status, 200, "{method} {path}: {answer}");
+        answers.push((
+            operation,
+            Sample {
+                what: format!("{method} {path}"),
+                body: answer,
+            },
+        ));
+    };
+    let send = GRAPH_OPERATIONS[0];
+    wasim.inbound_text(ANA, "hi").await;
+    let messages = format!("/v23.0/{US_PHONE}/messages");
+    call(
+        send,
+        Method::POST,
+        messages.clone(),
+        Some(text(ANA, "Olá 👋")),
+    )
+    .await;
+    call(
+        send,
+        Method::POST,
+        messages.clone(),
+        Some(template(LENA, SPRING_SALE)),
+    )
+    .await;
+    // Quality below GREEN paces the template: the second send is held.
+    wasim
+        .control(
+            &format!("/_wasim/templates/{SPRING_SALE}"),
+            &json!({"quality": "YELLOW"}),
+        )
+        .await;
+    call(
+        send,
+        Method::POST,
+        messages.clone(),
+        Some(template(ANA, SPRING_SALE)),
+    )
+    .await;
+    call(
+        send,
+        Method::POST,
+        messages,
+        Some(template(PRIYA, SPRING_SALE)),
+    )
+    .await;
+    call(
+        GRAPH_OPERATIONS[2],
+        Method::POST,
+        format!("/v23.0/{DE_PHONE}/deregister"),
+        None,
+    )
+    .await;
+    call(
+        GRAPH_OPERATIONS[1],
+        Method::POST,
+        format!("/v23.0/{DE_PHONE}/register"),
+        Some(json!({"messaging_product": "whatsapp", "pin": "135790"})),
+    )
+    .await;
+    call(
+        GRAPH_OPERATIONS[3],
+        Method::POST,
+        format!("/v23.0/{US_PHONE}"),
+        Some(json!({"pin": "246810"})),
+    )
+    .await;
+    let templates = format!("/v23.0/{WABA}/message_templates");
+    call(GRAPH_OPERATIONS[4], Method::GET, templates.clone(), None).await;
+    call(
+        GRAPH_OPERATIONS[5],
+        Method::POST,
+        templates.clone(),
+        Some(json!({
+            "name": "winter_sale", "language": "en_US", "category": "MARKETING",
+            "components": [{"type": "BODY", "text": "Winter sale: {{1}} off"}],
+        })),
+    )
+    .await;
+    call(
+        GRAPH_OPERATIONS[6],
+        Method::DELETE,
+        format!("{templates}?name=winter_sale"),
+        None,
+    )
+    .await;
+    call(
+        GRAPH_OPERATIONS[7],
+        Method::GET,
+        format!("/v23.0/{SPRING_SALE_ID}"),
+        None,
+    )
+    .await;
+    call(
+        GRAPH_OPERATIONS[7],
+        Method::GET,
+        format!("/v23.0/{SPRING_SALE_ID}?fields=quality_score"),
+        None,
+    )
+    .await;
+    answers
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_graph_success_answer_matches_its_operation_s_200_schema() {
+    let Some(spec) = spec_or_skip() else { return };
+    let answers = graph_answers().await;
+    let mut validated: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for ((path, method), sample) in &answers {
+        let validator = spec.validator(&spec.response_schema(path, method, "200"), &[]);
+        assert_valid(&validator, &sample.what, &sample.body);
+        *validated.entry((path, method)).or_default() += 1;
+    }
+    for operation in GRAPH_OPERATIONS {
+        assert!(
+            validated.contains_key(operation),
+            "no answer of {operation:?} was validated: {validated:?}"
+        );
+    }
+    let statuses: BTreeSet<&str> = answers
+        .iter()
+        .filter_map(|(_, s)| s.body["messages"][0]["message_status"].as_str())
+        .collect();
+    assert_eq!(
+        statuses,
+        BTreeSet::from(["accepted", "held_for_quality_assessment"]),
+        "both message_status values a template send answers were validated"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_graph_error_answer_matches_the_spec_s_graph_api_error() {
+    let Some(spec) = spec_or_skip() else { return };
+    let schema = spec.response_schema("/{Version}/{Phone-Number-ID}/register", "post", "400");
+    assert_eq!(schema["$ref"], "#/components/schemas/GraphAPIError");
+    let validator = spec.validator(&schema, &[]);
+    let wasim = Wasim::start().await;
+    let messages = format!("/v23.0/{US_PHONE}/messages");
+    let calls: Vec<(Option<&str>, Method, String, Option<Value>)> = vec![
+        (
+            Some("not_the_token"),
+            Method::POST,
+            messages.clone(),
+            Some(text(ANA, "hi")),
+        ),
+        (None, Method::POST, messages.clone(), Some(text(ANA, "hi"))),
+        (
+            Some(support::TOKEN),
+            Method::POST,
+            messages.clone(),
+            Some(template(ANA, "no_such_template")),
+        ),
+        (
+            Some(support::TOKEN),
+            Method::POST,
+            messages.clone(),
+            Some(json!({"messaging_product": "whatsapp", "to": ANA, "type": "text"})),
+        ),
+        (
+            Some(support::TOKEN),
+            Method::POST,
+            messages.clone(),
+            Some(template("999130429", SPRING_SALE)),
+        ),
+        (
+            Some(support::TOKEN),
+            Method::POST,
+            messages.clone(),
+            Some(template("999131056", SPRING_SALE)),
+        ),
+        (
+            Some(support::TOKEN),
+            Method::POST,
+            format!("/v23.0/{US_PHONE}/register"),
+            Some(json!({"messaging_product": "whatsapp", "pin": "12"})),
+        ),
+        (
+            Some(support::TOKEN),
+            Method::GET,
+            "/v23.0/999999999/unknown/path".to_owned(),
+            None,
+        ),
+    ];
+    let mut codes = BTreeSet::new();
+    for (bearer, method, path, body) in calls {
+        let (status, answer) = wasim
+            .graph_as(bearer, method.clone(), &path, body.as_ref())
+            .await;
+        assert!(status >= 400, "{method} {path}: {status} {answer}");
+        assert_valid(&validator, &format!("{method} {path} ({status})"), &answer);
+        codes.insert(answer["error"]["code"].as_u64().expect("a numeric code"));
+    }
+    for expected in [190, 132_001, 100, 130_429, 131_056, 2500] {
+        assert!(
+            codes.contains(&expected),
+            "no {expected} error was validated: {codes:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unpause_is_a_graph_path_the_v23_spec_lacks_so_its_answer_is_checked_as_a_success_response()
+{
+    let Some(spec) = spec_or_skip() else { return };
+    let paths = spec.doc["paths"].as_object().expect("paths");
+    assert!(
+        !paths.keys().any(|path| path.ends_with("/unpause")),
+        "the spec now has an unpause path: validate wasim's answer against its schema"
+    );
+    let wasim = Wasim::start().await;
+    wasim
+        .control(
+            &format!("/_wasim/templates/{SPRING_SALE}"),
+            &json!({"pause": true}),
+        )
+        .await;
+    let (status, answer) = wasim
+        .graph(
+            Method::POST,
+            &format!("/v23.0/{SPRING_SALE_ID}/unpause"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let validator = spec.validator(
+        &json!({"$ref": "#/components/schemas/SuccessResponse"}),
+        &[],
+    );
+    assert_valid(&validator, "POST /{TEMPLATE_ID}/unpause", &answer);
+}
+
+// ---------------------------------------------------------------------------
+// Webhooks
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_status_webhook_matches_webhook_payload_as_published() {
+    let Some(spec) = spec_or_skip() else { return };
+    let validator = spec.validator(&spec.webhook_schema(), &[]);
+    let mut statuses = Vec::new();
+    for profile in ["2024-05", "2025-07"] {
+        statuses.extend(
+            messages_webhooks(Some(profile))
+                .await
+                .into_iter()
+                .filter(|s| s.what.starts_with("messages:status:"))
+                .map(|s| Sample {
+                    what: format!("{profile} {}", s.what),
+                    body: s.body,
+                }),
+        );
+    }
+    statuses.extend(held_then_failed_webhooks().await);
+    statuses.extend(
+        trigger_webhooks(&WorldSpec::default())
+            .into_iter()
+            .filter(|s| s.what.contains("statuses.")),
+    );
+    for sample in &statuses {
+        assert_valid(&validator, &sample.what, &sample.body);
+    }
+    let kinds: Vec<Sample> = statuses
+        .iter()
+        .map(|s| Sample {
+            what: kind_of(&s.body),
+            body: Value::Null,
+        })
+        .collect();
+    assert_kinds(
+        &kinds,
+        &[
+            "messages:status:sent",
+            "messages:status:delivered",
+            "messages:status:read",
+            "messages:status:failed:131026",
+            "messages:status:failed:131047",
+            "messages:status:failed:131049",
+            "messages:status:failed:131050",
+            "messages:status:failed:132015",
+            "messages:status:failed:132001",
+        ],
+    );
+    let models: BTreeSet<&str> = statuses
+        .iter()
+        .filter_map(|s| {
+            s.body["entry"][0]["changes"][0]["value"]["statuses"][0]["pricing"]["pricing_model"]
+                .as_str()
+        })
+        .collect();
+    assert_eq!(models, BTreeSet::from(["CBP", "PMP"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_inbound_message_webhook_matches_webhook_payload_with_the_two_inbound_corrections() {
+    let Some(spec) = spec_or_skip() else { return };
+    let validator = spec.validator(&spec.webhook_schema(), INBOUND);
+    let mut inbound: Vec<Sample> = messages_webhooks(None)
+        .await
+        .into_iter()
+        .filter(|s| !s.what.starts_with("messages:status:"))
+        .collect();
+    inbound.extend(
+        trigger_webhooks(&WorldSpec::default())
+            .into_iter()
+            .filter(|s| s.what.ends_with("messages.text")),
+    );
+    let corrected = corrected_by(INBOUND);
+    for sample in &inbound {
+        assert_valid(
+            &validator,
+            &format!("{}{corrected}", sample.what),
+            &sample.body,
+        );
+    }
+    assert_kinds(
+        &inbound,
+        &[
+            "messages:text",
+            "messages:button",
+            "messages:interactive:button_reply",
+            "messages:interactive:list_reply",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_published_spec_rejects_every_inbound_message_and_each_inbound_correction_is_needed() {
+    let Some(spec) = spec_or_skip() else { return };
+    let inbound: Vec<Sample> = messages_webhooks(None)
+        .await
+        .into_iter()
+        .filter(|s| !s.what.starts_with("messages:status:"))
+        .collect();
+    assert!(
+        !inbound.is_empty(),
+        "no inbound message webhook was collected"
+    );
+    let published = spec.validator(&spec.webhook_schema(), &[]);
+    for sample in &inbound {
+        let found = violations(&published, &sample.body);
+        assert!(
+            !found.is_empty(),
+            "{}: the published spec accepts it now; drop the inbound corrections",
+            sample.what
+        );
+        let text = found.join("\n");
+        for missing in ["messaging_product", "recipient_type", "to"] {
+            assert!(
+                text.contains(&format!("\"{missing}\" is a required property")),
+                "{}: expected the send request's `{missing}` to be required:\n{text}",
+                sample.what
+            );
+        }
+    }
+    // Without the second correction, every closed member (text among them) is still
+    // unsatisfiable: its own branch forbids `from`, `id` and `timestamp`.
+    let base_only = spec.validator(
+        &spec.webhook_schema(),
+        &[&INBOUND_MESSAGES_BUILD_ON_THE_SEND_REQUEST_BASE],
+    );
+    let texts: Vec<&Sample> = inbound
+        .iter()
+        .filter(|s| s.what == "messages:text")
+        .collect();
+    assert!(!texts.is_empty(), "no text message webhook was collected");
+    for sample in texts {
+        let text = violations(&base_only, &sample.body).join("\n");
+        assert!(
+            text.contains("TextMessage/allOf/1/additionalProperties"),
+            "{}: expected TextMessage's closed branch to refuse the base's properties:\n{text}",
+            sample.what
+        );
+    }
+    // Without the first, the base still requires the send request's fields.
+    let closed_only = spec.validator(&spec.webhook_schema(), &[&MEMBERS_CLOSE_ONE_ALLOF_BRANCH]);
+    for sample in &inbound {
+        let text = violations(&closed_only, &sample.body).join("\n");
+        assert!(
+            text.contains("BaseMessageProperties/required"),
+            "{}: expected BaseMessageProperties to require send-request fields:\n{text}",
+            sample.what
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_reply_to_a_row_without_description_fails_only_the_spec_s_required_description() {
+    let Some(spec) = spec_or_skip() else { return };
+    let wasim = Wasim::start().await;
+    wasim.send(US_PHONE, &template(ANA, SPRING_SALE)).await;
+    wasim
+        .control(
+            "/_wasim/inbound",
+            &json!({"from": ANA, "list_reply": {"id": "row-1", "title": "Today"}}),
+        )
+        .await;
+    let samples: Vec<Sample> = samples_of(&wasim)
+        .into_iter()
+        .filter(|s| s.what == "messages:interactive:list_reply")
+        .collect();
+    assert_eq!(samples.len(), 1, "one list reply webhook");
+    let reply = &samples[0].body;
+    assert!(
+        reply["entry"][0]["changes"][0]["value"]["messages"][0]["interactive"]["list_reply"]
+            .get("description")
+            .is_none(),
+        "wasim leaves description out when the row had none: {reply}"
+    );
+    // The interactive member the discriminator picks refuses it for one reason.
+    let message = &reply["entry"][0]["changes"][0]["value"]["messages"][0];
+    let member = spec.validator(
+        &json!({"$ref": "#/components/schemas/InteractiveMessageReply"}),
+        INBOUND,
+    );
+    let found = violations(&member, message);
+    assert_eq!(
+        found.len(),
+        1,
+        "expected one violation:\n{}",
+        found.join("\n")
+    );
+    assert!(
+        found[0].contains("\"description\" is a required property")
+            && found[0].contains("`/interactive/list_reply`")
+            && found[0].contains("InteractiveListReplyContent"),
+        "expected InteractiveListReplyContent to require list_reply.description: {}",
+        found[0]
+    );
+    let validator = spec.validator(&spec.webhook_schema(), INBOUND);
+    assert!(
+        !violations(&validator, reply).is_empty(),
+        "the whole webhook fails for the same reason"
+    );
+    let mut with_description = reply.clone();
+    with_description["entry"][0]["changes"][0]["value"]["messages"][0]["interactive"]["list_reply"]
+        ["description"] = json!("");
+    assert_valid(
+        &validator,
+        "the same list reply with a description",
+        &with_description,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_level_webhooks_have_no_schema_in_the_v23_spec_so_only_their_envelope_is_checked() {
+    let Some(spec) = spec_or_skip() else { return };
+    let mut samples = account_level_webhooks().await;
+    samples.extend(
+        trigger_webhooks(&WorldSpec::default())
+            .into_iter()
+            .filter(|s| s.what.contains("template.") || s.what.contains("account_update")),
+    );
+    let account_level: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| !s.what.starts_with("messages"))
+        .collect();
+    let fields: BTreeSet<String> = account_level
+        .iter()
+        .map(|s| {
+            s.body["entry"][0]["changes"][0]["field"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    let expected = [
+        "message_template_status_update",
+        "message_template_quality_update",
+        "account_update",
+        "phone_number_quality_update",
+        "business_capability_update",
+        "security",
+    ];
+    assert_eq!(
+        fields,
+        expected.iter().map(|f| (*f).to_owned()).collect(),
+        "every account-level field wasim emits was collected"
+    );
+    let field_enum = &spec.component("Change")["properties"]["field"]["enum"];
+    let published = spec.validator(&spec.webhook_schema(), &[]);
+    let envelope = spec.validator(
+        &spec.webhook_schema(),
+        &[&ACCOUNT_LEVEL_FIELDS_HAVE_NO_SCHEMA],
+    );
+    for sample in &account_level {
+        let field = sample.body["entry"][0]["changes"][0]["field"].clone();
+        assert!(
+            !field_enum
+                .as_array()
+                .expect("Change.field is an enum")
+                .contains(&field),
+            "the spec now lists `{field}`: validate {} against its schema",
+            sample.what
+        );
+        assert!(
+            !violations(&published, &sample.body).is_empty(),
+            "{}: the published spec accepts it now",
+            sample.what
+        );
+        assert_valid(
+            &envelope,
+            &format!(
+                "{}{}",
+                sample.what,
+                corrected_by(&[&ACCOUNT_LEVEL_FIELDS_HAVE_NO_SCHEMA])
+            ),
+            &sample.body,
+        );
+        let entry = &sample.body["entry"][0];
+        assert!(
+            entry["time"].is_u64(),
+            "{}: time on the entry (§6.1)",
+            sample.what
+        );
+        assert!(
+            entry["changes"][0]["value"].get("metadata").is_none(),
+            "{}: no metadata in the value (§6.1)",
+            sample.what
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Business-scoped user ids (2026-04): beyond v23.0
+// ---------------------------------------------------------------------------
+
+/// Removes the BSUID fields from a `messages` webhook, and the `contacts` array a
+/// status webhook carries only with them; returns the paths removed, in order.
+fn strip_bsuid_fields(body: &mut Value) -> Vec<String> {
+    let mut removed = Vec::new();
+    let Some(value) = body.pointer_mut("/entry/0/changes/0/value") else {
+        return removed;
+    };
+    if let Some(contacts) = value.get_mut("contacts").and_then(Value::as_array_mut) {
+        for contact in contacts {
+            if let Some(contact) = contact.as_object_mut()
+                && contact.shift_remove("user_id").is_some()
+            {
+                removed.push("value.contacts[].user_id".to_owned());
+            }
+        }
+    }
+    let has_statuses = value.get("statuses").is_some();
+    if let Some(object) = value.as_object_mut()
+        && has_statuses
+        && object.shift_remove("contacts").is_some()
+    {
+        removed.push("value.contacts".to_owned());
+    }
+    for (list, field) in [
+        ("messages", "from_user_id"),
+        ("statuses", "recipient_user_id"),
+    ] {
+        if let Some(items) = value.get_mut(list).and_then(Value::as_array_mut) {
+            for item in items {
+                if let Some(item) = item.as_object_mut()
+                    && item.shift_remove(field).is_some()
+                {
+                    removed.push(format!("{list}[].{field}"));
+                }
+            }
+        }
+    }
+    removed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_under_2026_04_are_beyond_v23_and_the_bsuid_fields_are_the_only_difference() {
+    let Some(spec) = spec_or_skip() else { return };
+    // The fields really are beyond v23.0: no schema on their path declares them.
+    for (schema, field) in [
+        ("ContactProfile", "user_id"),
+        ("Statuses", "recipient_user_id"),
+        ("StatusMessageValue", "contacts"),
+        ("BaseMessageProperties", "from_user_id"),
+        ("TextMessage", "from_user_id"),
+    ] {
+        let text = spec.component(schema).to_string();
+        assert!(
+            !text.contains(&format!("\"{field}\"")),
+            "the spec's {schema} now declares {field}: validate it instead of stripping it"
+        );
+    }
+    let older = messages_webhooks(Some("2025-07")).await;
+    let newer = messages_webhooks(Some("2026-04")).await;
+    assert_eq!(
+        older.len(),
+        newer.len(),
+        "the same script gives as many webhooks"
+    );
+    assert!(!newer.is_empty(), "no webhook was collected");
+    let published = spec.validator(&spec.webhook_schema(), &[]);
+    let inbound = spec.validator(&spec.webhook_schema(), INBOUND);
+    let mut stripped_fields: BTreeMap<String, usize> = BTreeMap::new();
+    for (old, new) in older.iter().zip(&newer) {
+        let mut body = new.body.clone();
+        let removed = strip_bsuid_fields(&mut body);
+        let is_status = new.what.starts_with("messages:status:");
+        let undeliverable = new.what == "messages:status:failed:131026";
+        let expected: &[&str] = match (is_status, undeliverable) {
+            (true, true) => &[],
+            (true, false) => &[
+                "value.contacts[].user_id",
+                "value.contacts",
+                "statuses[].recipient_user_id",
+            ],
+            (false, _) => &["value.contacts[].user_id", "messages[].from_user_id"],
+        };
+        assert_eq!(removed, expected, "{}: {}", new.what, new.body);
+        for path in removed {
+            *stripped_fields.entry(path).or_default() += 1;
+        }
+        assert_eq!(
+            body.to_string(),
+            old.body.to_string(),
+            "{}: besides the BSUID fields, 2026-04 sends what 2025-07 sends",
+            new.what
+        );
+        if is_status {
+            assert_valid(&published, &format!("2026-04 {} stripped", new.what), &body);
+        } else {
+            assert_valid(&inbound, &format!("2026-04 {} stripped", new.what), &body);
+        }
+    }
+    for field in [
+        "value.contacts",
+        "value.contacts[].user_id",
+        "statuses[].recipient_user_id",
+        "messages[].from_user_id",
+    ] {
+        assert!(
+            stripped_fields.get(field).is_some_and(|n| *n > 0),
+            "no `{field}` was found to strip: {stripped_fields:?}"
+        );
+    }
+    // The closed text member of the (corrected) spec refuses the unstripped field.
+    let text_message = newer
+        .iter()
+        .find(|s| s.what == "messages:text")
+        .expect("an inbound text under 2026-04");
+    let found = violations(&inbound, &text_message.body).join("\n");
+    assert!(
+        found.contains("from_user_id"),
+        "expected the spec's closed TextMessage to refuse from_user_id:\n{found}"
+    );
+    // Every BSUID is well formed, the recipient's country first.
+    for sample in &newer {
+        let value = &sample.body["entry"][0]["changes"][0]["value"];
+        for id in [
+            &value["contacts"][0]["user_id"],
+            &value["messages"][0]["from_user_id"],
+            &value["statuses"][0]["recipient_user_id"],
+        ] {
+            if let Some(id) = id.as_str() {
+                assert!(bsuid::is_well_formed(id), "{}: {id}", sample.what);
+            }
+        }
+    }
+}

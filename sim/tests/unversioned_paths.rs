@@ -1,0 +1,266 @@
+//! Graph paths without their version segment (`/{phone-number-id}/messages`,
+//! `/{waba-id}/message_templates`, `/{id}/register`, …). Graph serves them at the
+//! app's default version and client libraries call them so (reference §13), so
+//! every Cloud API route answers the same with and without `/v23.0`. And the
+//! single-segment `/{id}` route must not swallow the paths that are not Graph's.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use wasim_sim::shell::AppState;
+use wasim_sim::{ServeConfig, WorldSpec};
+
+const TOKEN: &str = "wasim_test_access_token";
+const US_PHONE: &str = "110000000000001";
+const DE_PHONE: &str = "110000000000002";
+const WABA: &str = "100000000000001";
+/// `order_update`: one body parameter.
+const ORDER_UPDATE_ID: &str = "120000000000002";
+const SPRING_SALE_ID: &str = "120000000000001";
+
+fn start() -> Arc<AppState> {
+    AppState::start(ServeConfig::new(WorldSpec::default())).expect("the default world builds")
+}
+
+async fn call(
+    state: &Arc<AppState>,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut builder = Request::builder().method(method).uri(path);
+    if let Some(token) = token {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let request = match body {
+        Some(body) => builder
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string())),
+        None => builder.body(Body::empty()),
+    }
+    .expect("a valid request");
+    let response = wasim_sim::api::router(state.clone())
+        .oneshot(request)
+        .await
+        .expect("the router is infallible");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("the body is readable")
+        .to_bytes();
+    let value = serde_json::from_slice(&bytes).unwrap_or_else(|error| {
+        panic!(
+            "{method} {path}: the body is not JSON ({error}): {}",
+            String::from_utf8_lossy(&bytes)
+        )
+    });
+    (status, value)
+}
+
+async fn graph(
+    state: &Arc<AppState>,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    call(state, method, path, Some(TOKEN), body).await
+}
+
+/// The same Graph call on two fresh worlds, versioned on one and unversioned on
+/// the other: same status, same body.
+async fn same_with_and_without_version(method: &str, path: &str, body: Option<Value>) -> Value {
+    let versioned = graph(&start(), method, &format!("/v23.0{path}"), body.clone()).await;
+    let unversioned = graph(&start(), method, path, body).await;
+    assert_eq!(
+        unversioned, versioned,
+        "{method} {path} must answer as {method} /v23.0{path} does"
+    );
+    assert!(
+        versioned.0.is_success(),
+        "{method} /v23.0{path} answered {versioned:?}"
+    );
+    unversioned.1
+}
+
+#[tokio::test]
+async fn every_graph_read_answers_the_same_without_its_version() {
+    let listed =
+        same_with_and_without_version("GET", &format!("/{WABA}/message_templates"), None).await;
+    assert_eq!(listed["data"].as_array().map(Vec::len), Some(3), "{listed}");
+
+    let template = same_with_and_without_version("GET", &format!("/{ORDER_UPDATE_ID}"), None).await;
+    assert_eq!(template["name"], "order_update", "{template}");
+
+    let quality = same_with_and_without_version(
+        "GET",
+        &format!("/{ORDER_UPDATE_ID}?fields=quality_score"),
+        None,
+    )
+    .await;
+    assert_eq!(quality["quality_score"]["score"], "GREEN", "{quality}");
+}
+
+#[tokio::test]
+async fn every_graph_write_works_without_its_version() {
+    let pin = json!({"messaging_product": "whatsapp", "pin": "123456"});
+    let registered =
+        same_with_and_without_version("POST", &format!("/{DE_PHONE}/register"), Some(pin)).await;
+    assert_eq!(registered, json!({"success": true}));
+
+    let pin_set = same_with_and_without_version(
+        "POST",
+        &format!("/{DE_PHONE}"),
+        Some(json!({"pin": "654321"})),
+    )
+    .await;
+    assert_eq!(pin_set, json!({"success": true}));
+
+    let deregistered =
+        same_with_and_without_version("POST", &format!("/{DE_PHONE}/deregister"), None).await;
+    assert_eq!(deregistered, json!({"success": true}));
+
+    let template = json!({"name": "winter_sale", "language": "en_US", "category": "MARKETING",
+                          "components": [{"type": "BODY", "text": "Winter sale!"}]});
+    let created = same_with_and_without_version(
+        "POST",
+        &format!("/{WABA}/message_templates"),
+        Some(template),
+    )
+    .await;
+    assert_eq!(created["status"], "PENDING", "{created}");
+
+    let send = json!({"messaging_product": "whatsapp", "to": "5511987654321", "type": "template",
+                      "template": {"name": "spring_sale", "language": {"code": "en_US"}}});
+    let sent =
+        same_with_and_without_version("POST", &format!("/{US_PHONE}/messages"), Some(send)).await;
+    assert!(
+        sent["messages"][0]["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("wamid.")),
+        "{sent}"
+    );
+}
+
+#[tokio::test]
+async fn deleting_and_unpausing_templates_work_without_the_version() {
+    let state = start();
+    let (status, deleted) = graph(
+        &state,
+        "DELETE",
+        &format!("/{WABA}/message_templates?name=login_code"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, deleted),
+        (StatusCode::OK, json!({"success": true}))
+    );
+
+    let (status, _) = call(
+        &state,
+        "POST",
+        "/_wasim/templates/spring_sale",
+        None,
+        Some(json!({"pause": true})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, unpaused) =
+        graph(&state, "POST", &format!("/{SPRING_SALE_ID}/unpause"), None).await;
+    assert_eq!(
+        (status, unpaused),
+        (StatusCode::OK, json!({"success": true}))
+    );
+}
+
+#[tokio::test]
+async fn unversioned_requests_are_traced_on_the_graph_surface_with_their_path() {
+    let state = start();
+    graph(&state, "GET", &format!("/{WABA}/message_templates"), None).await;
+    let trace = state.read(|sim| sim.trace.to_jsonl());
+    let request: Value = trace
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).expect("JSON Lines"))
+        .find(|record| record["kind"] == "request")
+        .expect("the request is traced");
+    assert_eq!(request["surface"], "graph", "{request}");
+    assert_eq!(
+        request["path"],
+        format!("/{WABA}/message_templates"),
+        "{request}"
+    );
+    assert_eq!(request["http_status"], 200, "{request}");
+}
+
+#[tokio::test]
+async fn the_unversioned_routes_do_not_swallow_other_paths() {
+    let state = start();
+    // A version where an id belongs: Graph's unknown-path error, not an object lookup.
+    for path in [
+        "/v23.0/register",
+        "/v23.0/message_templates",
+        "/v23.0/unpause",
+    ] {
+        let (status, body) = graph(&state, "POST", path, Some(json!({}))).await;
+        assert_eq!(body["error"]["code"], 2500, "POST {path}: {status} {body}");
+    }
+    // Control paths stay the control API's (its 404 lists the valid paths).
+    for path in ["/_wasim", "/_wasim/register", "/_wasim/message_templates"] {
+        let (status, body) = call(&state, "GET", path, None, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "GET {path}: {body}");
+        assert!(
+            body["error"]["valid_paths"].is_array(),
+            "GET {path}: {body}"
+        );
+    }
+    // 360dialog's own single-segment paths stay 360dialog's.
+    let (status, body) = call(&state, "POST", "/messages", None, Some(json!({}))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(
+        body["meta"]["developer_message"], "Invalid api_key",
+        "{body}"
+    );
+    let (status, body) = call(&state, "GET", "/waba_webhook", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    // An id Graph does not know is Graph's "does not exist", with or without version.
+    let (_, body) = graph(&state, "GET", "/999999999999999", None).await;
+    assert_eq!(body["error"]["code"], 100, "{body}");
+}
+
+#[tokio::test]
+async fn template_lists_carry_components_and_the_summary_asked_for() {
+    let state = start();
+    let (status, body) = graph(
+        &state,
+        "GET",
+        &format!("/{WABA}/message_templates?fields=name,components&summary=total_count%2Cmessage_template_limit"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["summary"],
+        json!({"total_count": 3, "message_template_limit": 250}),
+        "{body}"
+    );
+    let order_update = body["data"]
+        .as_array()
+        .and_then(|data| data.iter().find(|t| t["name"] == "order_update"))
+        .expect("order_update is listed");
+    assert_eq!(order_update["parameter_format"], "POSITIONAL");
+    assert_eq!(
+        order_update["components"],
+        json!([{"type": "BODY", "text": "order_update {{1}}",
+                "example": {"body_text": [["example 1"]]}}])
+    );
+    // Without `summary` there is none, as on Graph.
+    let (_, plain) = graph(&state, "GET", &format!("/{WABA}/message_templates"), None).await;
+    assert!(plain.get("summary").is_none(), "{plain}");
+}
