@@ -41,6 +41,9 @@ enum Command {
     /// Generate event timelines, judge the integration on each, shrink the first
     /// failure to a minimal scenario file (exit 0 nothing found, 1 found, 2 harness).
     Explore(cmd::explore::ExploreArgs),
+    /// Send-path load: wasim itself (--self) or an integration's campaign, with
+    /// throughput, latency percentiles and behaviour under throttling.
+    Bench(cmd::bench::BenchArgs),
     /// List the check catalog: ids, rules and where they come from.
     Checks,
     /// Work with reports (`merge` the slices of a partitioned certification).
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(args),
         Command::Certify(args) => cmd::certify::run(args),
         Command::Explore(args) => cmd::explore::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
         Command::Checks => {
             cmd::checks::run();
             Ok(exit_code::OK)

@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -92,6 +93,9 @@ pub struct AppState {
     http: reqwest::Client,
     config: ServeConfig,
     wake: Notify,
+    /// The virtual ms the clock driver sleeps until (0 while it is deciding):
+    /// a call wakes it only when it brings a timer due before that.
+    sleeping_until: AtomicU64,
     /// Serializes `clock/advance` calls so steps never interleave.
     advancing: tokio::sync::Mutex<()>,
 }
@@ -145,6 +149,7 @@ impl AppState {
                 http,
                 config,
                 wake: Notify::new(),
+                sleeping_until: AtomicU64::new(0),
                 advancing: tokio::sync::Mutex::new(()),
             }
         });
@@ -196,8 +201,11 @@ impl AppState {
         self.queue(&mut sim, due);
         let result = f(&mut sim, now);
         self.flush_trace(&sim);
+        let next = sim.world.next_deadline();
         drop(sim);
-        self.wake.notify_one();
+        if next.is_some_and(|next| next.as_ms() < self.sleeping_until.load(Ordering::SeqCst)) {
+            self.wake.notify_one();
+        }
         result
     }
 
@@ -348,11 +356,16 @@ impl AppState {
             if mode == ClockMode::Manual {
                 return;
             }
+            // Deciding: every call wakes it (the permit waits in `wake`).
+            self.sleeping_until.store(0, Ordering::SeqCst);
             let now = self.now();
-            let wait = self.read(|sim| sim.world.next_deadline()).map(|deadline| {
+            let deadline = self.read(|sim| sim.world.next_deadline());
+            let wait = deadline.map(|deadline| {
                 let virtual_ms = deadline.since(now);
                 Duration::from_millis(virtual_ms.div_ceil(mode.rate().max(1)))
             });
+            self.sleeping_until
+                .store(deadline.map_or(u64::MAX, SimTime::as_ms), Ordering::SeqCst);
             let wait = wait.unwrap_or(Duration::from_secs(3600));
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub(crate) mod bench;
 pub(crate) mod certify;
 pub(crate) mod checks;
 pub(crate) mod conformance;

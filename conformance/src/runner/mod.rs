@@ -362,8 +362,9 @@ impl Play<'_> {
     }
 }
 
-/// The driver environment of DESIGN.md for world `spec` served at `addr`.
-fn environment(
+/// The driver environment of DESIGN.md for world `spec` served at `addr`, the
+/// integration listening on `port`.
+pub fn environment(
     spec: &WorldSpec,
     addr: SocketAddr,
     port: u16,

@@ -96,11 +96,11 @@ fn day_seed(seed: u64, wa_id: &str, day: u64) -> u64 {
 /// Judges a marketing template from a number in `sender_country` to `wa_id` at `now`,
 /// recording the count or the cap failure. Exempt regions are checked by the caller.
 pub(crate) fn judge(world: &mut World, wa_id: &str, now: SimTime, message_id: &str) -> Verdict {
-    let policy = world.policy.clone();
+    let (counting, cap) = (world.policy.marketing_counting, world.policy.marketing_cap);
     let Some(recipient) = world.recipients.get(wa_id) else {
         return Verdict::Exempt;
     };
-    let exempt = match policy.marketing_counting {
+    let exempt = match counting {
         MarketingCounting::NewConversation => recipient
             .conversations
             .get("marketing")
@@ -114,7 +114,7 @@ pub(crate) fn judge(world: &mut World, wa_id: &str, now: SimTime, message_id: &s
     }
     let count = window_count(world, recipient, now);
     let recipient = world.recipients.get_mut(wa_id).expect("looked up above");
-    if count >= policy.marketing_cap {
+    if count >= cap {
         return Verdict::Capped;
     }
     recipient

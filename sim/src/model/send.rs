@@ -580,7 +580,8 @@ fn parse_template(world: &World, template: Option<&Value>) -> Result<Content, Pl
                         )));
                     }
                 };
-                match kind {
+                // Meta documents lower case; clients send upper case too (pywa 4.5.0: "BODY").
+                match kind.to_ascii_lowercase().as_str() {
                     "body" => body_parameters = body_parameters.saturating_add(count),
                     "header" => header_parameters = header_parameters.saturating_add(count),
                     "button" | "footer" => {}
@@ -818,9 +819,17 @@ pub(crate) fn release(world: &mut World, at: SimTime, message_id: &str, fate: Fa
 }
 
 fn schedule_lifecycle(world: &mut World, now: SimTime, message_id: &str, fate: Fate) {
-    let policy = world.policy.clone();
+    // The policy's delays and ratios, copied out (not the whole policy: this
+    // runs for every accepted message).
+    let policy = &world.policy;
+    let (sent_delay, delivered_delay, read_delay) = (
+        policy.sent_delay_ms,
+        policy.delivered_delay_ms,
+        policy.read_delay_ms,
+    );
+    let (read_ratio, read_at_once_ratio) = (policy.read_ratio, policy.read_with_delivery_ratio);
     let rng = &mut world.lifecycle_rng;
-    let sent_at = now.plus_ms(rng.between(policy.sent_delay_ms[0], policy.sent_delay_ms[1]));
+    let sent_at = now.plus_ms(rng.between(sent_delay[0], sent_delay[1]));
     let status = |status: StatusKind, error_code: Option<u32>| Timer::Status {
         message_id: message_id.to_owned(),
         status,
@@ -829,11 +838,10 @@ fn schedule_lifecycle(world: &mut World, now: SimTime, message_id: &str, fate: F
     match fate {
         Fate::Fail(code) => world.schedule(sent_at, status(StatusKind::Failed, Some(code))),
         Fate::Deliver { sent_only, read } => {
-            let delivered_at = sent_at
-                .plus_ms(rng.between(policy.delivered_delay_ms[0], policy.delivered_delay_ms[1]));
+            let delivered_at = sent_at.plus_ms(rng.between(delivered_delay[0], delivered_delay[1]));
             let read = match read {
-                ReadPlan::Drawn if rng.chance(policy.read_ratio) => {
-                    if rng.chance(policy.read_with_delivery_ratio) {
+                ReadPlan::Drawn if rng.chance(read_ratio) => {
+                    if rng.chance(read_at_once_ratio) {
                         ReadPlan::AtOnce
                     } else {
                         ReadPlan::Later
@@ -842,7 +850,7 @@ fn schedule_lifecycle(world: &mut World, now: SimTime, message_id: &str, fate: F
                 ReadPlan::Drawn => ReadPlan::Never,
                 other => other,
             };
-            let read_delay = rng.between(policy.read_delay_ms[0], policy.read_delay_ms[1]);
+            let read_delay = rng.between(read_delay[0], read_delay[1]);
             world.schedule(sent_at, status(StatusKind::Sent, None));
             if sent_only {
                 return;

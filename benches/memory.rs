@@ -1,0 +1,219 @@
+//! Bench `memory` (no criterion): resident memory per simulated recipient.
+//!
+//! For 100 000, 1 000 000 and 10 000 000 generated recipients, a child process
+//! (this binary again, `--child N`) builds the default world with
+//! `recipients.count = N` and reports its resident set (`VmRSS` of
+//! `/proc/self/status`) before and after, and its peak (`VmHWM`). One process per
+//! size, so memory freed by an earlier world cannot be reused by a later one. The
+//! workspace forbids `unsafe`, so there is no counting allocator: RSS deltas are the
+//! measure, and the slope between 1M and 10M removes fixed costs.
+//!
+//! It also prints where the bytes go: the size of `Recipient`, its map key, and the
+//! heap strings each recipient owns (rounded to glibc malloc chunks), and, for
+//! scale, the memory one accepted marketing send adds (message, status timers,
+//! conversation, pair bucket) in a 100 000-recipient world.
+//!
+//! Run: `cargo bench -p wasim-bench --bench memory` (needs about 6 GB free).
+
+use std::hint::black_box;
+use std::mem::size_of;
+
+use serde_json::json;
+use wasim_sim::model::{Command, Recipient, Reply, SimTime, Surface, World, WorldSpec};
+use wasim_sim::shell::wall_now;
+
+/// The target.
+const TARGET_BYTES_PER_RECIPIENT: f64 = 200.0;
+/// World sizes measured.
+const SIZES: [u32; 3] = [100_000, 1_000_000, 10_000_000];
+/// Sends measured by the per-message figure.
+const SENDS: usize = 100_000;
+
+/// (`VmRSS`, `VmHWM`) in bytes.
+fn resident() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").expect("Linux /proc/self/status");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+            .map(|kb| kb * 1024)
+            .expect("the field is in /proc/self/status")
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// The bytes glibc malloc takes for a request of `size` bytes (16-byte steps, 32 at
+/// least, 8 of header).
+fn malloc_chunk(size: usize) -> usize {
+    if size == 0 {
+        0
+    } else {
+        ((size + 8 + 15) & !15).max(32)
+    }
+}
+
+fn spec(count: u32) -> WorldSpec {
+    let mut spec = WorldSpec::default();
+    spec.recipients.count = count;
+    spec
+}
+
+/// Child: builds one world and prints `count rss_before rss_after hwm build_ms strings`.
+fn child(count: u32) {
+    let spec = spec(count);
+    let (before, _) = resident();
+    let start = wall_now();
+    let world = World::new(spec, None, None).expect("the world builds");
+    let build_ms = wall_now().duration_since(start).as_millis();
+    let (after, peak) = resident();
+    let recipients = world.recipients().count();
+    let strings: usize = world
+        .recipients()
+        .map(|r| {
+            malloc_chunk(r.wa_id.capacity())
+                + malloc_chunk(r.country.capacity())
+                + malloc_chunk(r.name.capacity())
+        })
+        .sum();
+    println!("{recipients} {before} {after} {peak} {build_ms} {strings}");
+    black_box(world);
+}
+
+/// Child: builds a 100k world, sends one marketing template to `SENDS` recipients,
+/// and prints `sends rss_before rss_after timers messages`.
+fn child_sends() {
+    let mut spec = spec(100_000);
+    // TIER_100K, so every send is delivered rather than failing with 131048.
+    spec.waba.messaging_limit = 100_000;
+    let mut world = World::new(spec, None, None).expect("the world builds");
+    let recipients: Vec<String> = world
+        .recipients()
+        .filter(|r| r.background_ecosystem)
+        .take(SENDS)
+        .map(|r| r.wa_id.clone())
+        .collect();
+    let commands: Vec<Command> = recipients
+        .iter()
+        .map(|to| Command::SendMessage {
+            surface: Surface::Graph,
+            credential: Some("wasim_test_access_token".to_owned()),
+            phone_number_id: Some("110000000000001".to_owned()),
+            body: json!({
+                "messaging_product": "whatsapp", "to": to, "type": "template",
+                "template": {"name": "spring_sale", "language": {"code": "en_US"}},
+            }),
+        })
+        .collect();
+    let (before, _) = resident();
+    let mut held = 0u64;
+    for (index, command) in commands.into_iter().enumerate() {
+        let outcome = world.apply(SimTime::from_ms(index as u64 * 13), command);
+        if let Reply::Sent {
+            message_status: Some("held_for_quality_assessment"),
+            ..
+        } = outcome.reply
+        {
+            held += 1;
+        }
+        black_box(outcome);
+    }
+    let (after, _) = resident();
+    println!(
+        "{} {before} {after} {} {} {held}",
+        recipients.len(),
+        world.timers_pending(),
+        world.messages().count()
+    );
+    black_box(world);
+}
+
+fn run_child(args: &[&str]) -> Vec<u64> {
+    let exe = std::env::current_exe().expect("the bench binary's path");
+    let output = std::process::Command::new(exe)
+        .args(args)
+        .output()
+        .expect("the child runs");
+    assert!(
+        output.status.success(),
+        "the child {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .map(|word| word.parse().expect("the child prints numbers"))
+        .collect()
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(index) = args.iter().position(|a| a == "--child") {
+        let count = args
+            .get(index + 1)
+            .and_then(|n| n.parse().ok())
+            .expect("--child N");
+        child(count);
+        return;
+    }
+    if args.iter().any(|a| a == "--child-sends") {
+        child_sends();
+        return;
+    }
+
+    println!("memory: resident bytes per generated recipient (RSS delta of World::new)");
+    println!(
+        "  size_of::<Recipient>() = {} B, map key String = {} B",
+        size_of::<Recipient>(),
+        size_of::<String>()
+    );
+    println!(
+        "  {:>10}  {:>10}  {:>10}  {:>10}  {:>9}  {:>9}  {:>12}",
+        "recipients", "RSS MiB", "peak MiB", "B/recip.", "strings", "build ms", "target"
+    );
+    let mut points = Vec::new();
+    for size in SIZES {
+        let row = run_child(&["--child", &size.to_string()]);
+        let [recipients, before, after, peak, build_ms, strings] = row[..] else {
+            panic!("unexpected child output {row:?}");
+        };
+        let delta = after.saturating_sub(before);
+        let per = delta as f64 / recipients as f64;
+        let verdict = if per <= TARGET_BYTES_PER_RECIPIENT {
+            "met".to_owned()
+        } else {
+            format!("missed x{:.1}", per / TARGET_BYTES_PER_RECIPIENT)
+        };
+        println!(
+            "  {recipients:>10}  {:>10.1}  {:>10.1}  {per:>10.1}  {:>9.1}  {build_ms:>9}  {verdict:>12}",
+            mib(delta),
+            mib(peak.saturating_sub(before)),
+            strings as f64 / recipients as f64,
+        );
+        points.push((recipients, delta));
+    }
+    if let [.., (n1, m1), (n2, m2)] = points[..] {
+        let slope = (m2 as f64 - m1 as f64) / (n2 as f64 - n1 as f64);
+        println!(
+            "  slope {n1}..{n2}: {slope:.1} B per recipient (target <= {TARGET_BYTES_PER_RECIPIENT})"
+        );
+    }
+    let row = run_child(&["--child-sends"]);
+    let [sends, before, after, timers, messages, held] = row[..] else {
+        panic!("unexpected child output {row:?}");
+    };
+    println!(
+        "  one marketing send to each of {sends} recipients of a 100k world: +{:.1} MiB, {:.0} B per send ({messages} messages, {held} of them held by pacing, {timers} timers pending)",
+        mib(after.saturating_sub(before)),
+        after.saturating_sub(before) as f64 / sends as f64,
+    );
+}

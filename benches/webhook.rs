@@ -1,0 +1,113 @@
+//! Criterion bench `webhook`: what the delivery engine does to each post before it
+//! goes on the wire: the body serialized with every non-ASCII character escaped
+//! (`ascii_json`) and signed (`meta_signature`, HMAC-SHA256 with the app secret).
+//!
+//! The payloads are the model's own: a `sent` status webhook (with `conversation`
+//! and `pricing`) of a marketing template sent to a named recipient, and an
+//! inbound text message with non-ASCII characters, both taken from the
+//! `WebhookDelivery` effects of the default world. Throughput is in body bytes.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput};
+use serde_json::{Value, json};
+use wasim_sim::model::{Command, Effect, InboundContent, SimTime, Surface, World, WorldSpec};
+use wasim_sim::webhook::sign::{ascii_json, meta_signature};
+
+/// Sam, a named US recipient of the default world.
+const SAM_US: &str = "14155550123";
+/// Lena, a named German recipient.
+const LENA_DE: &str = "4915112345678";
+
+fn webhook_bodies(effects: Vec<Effect>) -> Vec<Value> {
+    effects
+        .into_iter()
+        .filter_map(|effect| match effect {
+            Effect::Webhook(delivery) => Some(delivery.body),
+            Effect::Trace { .. } => None,
+        })
+        .collect()
+}
+
+/// (`sent` status body, inbound message body, app secret), from the model.
+fn payloads() -> (Value, Value, String) {
+    let spec = WorldSpec {
+        webhook_url: Some("http://receiver.test/webhook".to_owned()),
+        ..WorldSpec::default()
+    };
+    let mut world = World::new(spec, None, None).expect("the default world builds");
+    let secret = world.spec().app_secret.expose().to_owned();
+    let inbound = world.apply(
+        SimTime::ZERO,
+        Command::Inbound {
+            from: LENA_DE.to_owned(),
+            content: InboundContent::Text(
+                "Hallo! Gibt es die Jacke auch in Größe M? Grüße 👋".to_owned(),
+            ),
+            phone_number_id: None,
+            context: None,
+        },
+    );
+    let inbound = webhook_bodies(inbound.effects)
+        .into_iter()
+        .next()
+        .expect("an inbound message emits a webhook");
+    world.apply(
+        SimTime::from_ms(1_000),
+        Command::SendMessage {
+            surface: Surface::Graph,
+            credential: Some("wasim_test_access_token".to_owned()),
+            phone_number_id: Some("110000000000001".to_owned()),
+            body: json!({
+                "messaging_product": "whatsapp", "to": SAM_US, "type": "template",
+                "template": {"name": "spring_sale", "language": {"code": "en_US"}},
+            }),
+        },
+    );
+    let status = webhook_bodies(world.advance(SimTime::from_ms(10_000)))
+        .into_iter()
+        .find(|body| {
+            body.pointer("/entry/0/changes/0/value/statuses/0/status")
+                .and_then(Value::as_str)
+                == Some("sent")
+        })
+        .expect("a sent status webhook within 9 s");
+    assert!(
+        status
+            .pointer("/entry/0/changes/0/value/statuses/0/pricing")
+            .is_some(),
+        "the sent status carries pricing"
+    );
+    (status, inbound, secret)
+}
+
+fn webhook(c: &mut Criterion) {
+    let (status, inbound, secret) = payloads();
+    let mut group = c.benchmark_group("webhook");
+    for (name, body) in [("status", &status), ("inbound", &inbound)] {
+        let bytes = ascii_json(body);
+        assert!(bytes.is_ascii());
+        eprintln!("webhook/{name}: {} bytes", bytes.len());
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.bench_function(format!("{name}/ascii_json"), |b| {
+            b.iter(|| ascii_json(black_box(body)));
+        });
+        group.bench_function(format!("{name}/sign"), |b| {
+            b.iter(|| meta_signature(black_box(&secret), black_box(&bytes)));
+        });
+        group.bench_function(format!("{name}/serialize_and_sign"), |b| {
+            b.iter(|| {
+                let bytes = ascii_json(black_box(body));
+                let signature = meta_signature(&secret, &bytes);
+                (bytes, signature)
+            });
+        });
+    }
+    group.finish();
+}
+
+fn main() {
+    let mut criterion = Criterion::default().configure_from_args();
+    webhook(&mut criterion);
+    criterion.final_summary();
+}
