@@ -35,6 +35,21 @@ fn report(dir: &Path) -> Value {
     serde_json::from_str(&text).expect("report.json is JSON")
 }
 
+/// A copy of the repository's saved regressions under `out`: certify runs them
+/// first and saves a new finding there, never into the source tree.
+fn regressions_copy(out: &Path) -> String {
+    let copy = out.join("regressions");
+    std::fs::create_dir_all(&copy).expect("regressions dir");
+    let saved = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/regressions");
+    for entry in std::fs::read_dir(saved)
+        .expect("scenarios/regressions")
+        .flatten()
+    {
+        std::fs::copy(entry.path(), copy.join(entry.file_name())).expect("copied");
+    }
+    copy.to_str().expect("utf-8").to_owned()
+}
+
 fn flawed(flaw: &str) -> String {
     format!("{WASIM} reference-integration --flaw {flaw}")
 }
@@ -42,7 +57,14 @@ fn flawed(flaw: &str) -> String {
 #[test]
 fn certify_passes_the_bundled_reference_integration_and_writes_four_formats() {
     let out = out_dir("certify");
-    let (code, stderr) = wasim(&["certify", "--out", out.to_str().expect("utf-8")]);
+    let regressions = regressions_copy(&out);
+    let (code, stderr) = wasim(&[
+        "certify",
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--regressions",
+        &regressions,
+    ]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("CERTIFIED"), "{stderr}");
     for file in [
@@ -446,6 +468,8 @@ fn a_python_integration_written_against_the_protocol_certifies() {
         "python3 examples/python/integration.py",
         "--out",
         out.to_str().expect("utf-8"),
+        "--regressions",
+        &regressions_copy(&out),
     ]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(report(&out)["verdict"], "certified");
@@ -534,7 +558,8 @@ const EXPLORE_PARALLEL: usize = 4;
 
 #[test]
 fn the_default_exploration_budget_finds_every_flaw_of_the_reference_integration() {
-    // Detection only (no shrinking): the test above covers shrinking and replay.
+    // Detection and replay of the case as found (no shrinking: the test above
+    // covers shrinking).
     let flaws: Vec<&str> = wasim_reference::Flaw::ALL
         .iter()
         .map(|flaw| flaw.name())
@@ -559,12 +584,30 @@ fn the_default_exploration_budget_finds_every_flaw_of_the_reference_integration(
                             "--regressions",
                             regressions.to_str().expect("utf-8"),
                         ]);
-                        (flaw, code, stderr, out)
+                        // The saved case replays the failure with `wasim run`.
+                        let saved = std::fs::read_dir(&regressions)
+                            .into_iter()
+                            .flatten()
+                            .flatten()
+                            .map(|entry| entry.path())
+                            .find(|path| path.extension().is_some_and(|e| e == "toml"));
+                        let replay = saved.map(|saved| {
+                            let replay_out = out.join("replay");
+                            wasim(&[
+                                "run",
+                                saved.to_str().expect("utf-8"),
+                                "--integration",
+                                &flawed(flaw),
+                                "--out",
+                                replay_out.to_str().expect("utf-8"),
+                            ])
+                        });
+                        (flaw, code, stderr, out, replay)
                     })
                 })
                 .collect();
             for run in runs {
-                let (flaw, code, stderr, out) = run.join().expect("ran");
+                let (flaw, code, stderr, out, replay) = run.join().expect("ran");
                 if code != 1 {
                     missed.push(format!("{flaw} (exit {code}): {stderr}"));
                     continue;
@@ -578,6 +621,13 @@ fn the_default_exploration_budget_finds_every_flaw_of_the_reference_integration(
                     stderr.contains(&format!("Breaks {check}")),
                     "{flaw}: {stderr}"
                 );
+                let (replay_code, replay_stderr) =
+                    replay.unwrap_or_else(|| panic!("{flaw}: no scenario saved: {stderr}"));
+                assert_eq!(
+                    replay_code, 1,
+                    "{flaw}: the saved case does not replay {check}: {replay_stderr}"
+                );
+                assert!(replay_stderr.contains(&check), "{flaw}: {replay_stderr}");
             }
         });
     }
