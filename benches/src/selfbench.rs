@@ -30,8 +30,6 @@ pub struct SelfOptions {
     pub duration: Duration,
     /// Unmeasured time before each target's measurement.
     pub warmup: Duration,
-    /// Worker threads of the servers' runtime.
-    pub server_threads: usize,
     /// Worker threads of the load generator's runtime.
     pub load_threads: usize,
 }
@@ -46,7 +44,6 @@ impl SelfOptions {
             connections: 64,
             duration: Duration::from_secs(10),
             warmup: Duration::from_secs(1),
-            server_threads: 2,
             load_threads: 2,
         }
     }
@@ -100,11 +97,8 @@ pub fn run(
     mut progress: impl FnMut(SelfProgress),
 ) -> Result<SelfReport, String> {
     progress(SelfProgress::Building);
-    let servers = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(options.server_threads.max(1))
-        .thread_name("bench-server")
-        .enable_all()
-        .build()
+    // Both servers run on `wasim serve`'s own runtime, one after the other.
+    let servers = wasim_sim::shell::server_runtime()
         .map_err(|e| format!("cannot start the servers' runtime: {e}"))?;
     let loader = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(options.load_threads.max(1))

@@ -82,6 +82,21 @@ struct TraceFile {
     written: usize,
 }
 
+/// Worker threads of the server's runtime. The world sits behind one lock, so
+/// a second worker only waits for it: on 2 cores, with the load generator on
+/// the same machine, one worker serves about 30% more sends per second than two
+/// (benches/README.md); the kernel's network work still spreads over the cores.
+pub const SERVE_WORKERS: usize = 1;
+
+/// The runtime `wasim serve` runs on (and `wasim bench --self` measures).
+pub fn server_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(SERVE_WORKERS)
+        .thread_name("wasim-serve")
+        .enable_all()
+        .build()
+}
+
 /// Shared state behind every handler.
 #[derive(Debug)]
 pub struct AppState {

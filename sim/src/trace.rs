@@ -152,8 +152,8 @@ pub enum TraceEvent {
         route: String,
         /// Changes batched in this post.
         changes: u32,
-        /// The payload as posted.
-        body: Value,
+        /// The payload as posted (shared with the delivery, not copied).
+        body: std::sync::Arc<Value>,
     },
     /// One delivery attempt of a webhook finished.
     WebhookAttempt {

@@ -130,7 +130,7 @@ fn partner_events(effects: &[Effect], event: &str) -> Vec<Value> {
                 d.destination
             );
             assert_eq!(d.body["event"], event, "{}", d.body);
-            d.body.clone()
+            Value::clone(&d.body)
         })
         .collect()
 }

@@ -361,7 +361,7 @@ fn template_webhooks_have_the_reference_shapes() {
     let bodies: Vec<Value> = effects
         .iter()
         .filter_map(|e| match e {
-            Effect::Webhook(d) => Some(d.body.clone()),
+            Effect::Webhook(d) => Some(Value::clone(&d.body)),
             _ => None,
         })
         .collect();
@@ -634,7 +634,9 @@ fn every_template_webhook_payload_matches_its_snapshot() {
     let bodies: Vec<Value> = effects
         .iter()
         .filter_map(|e| match e {
-            Effect::Webhook(d) if d.field.starts_with("message_template") => Some(d.body.clone()),
+            Effect::Webhook(d) if d.field.starts_with("message_template") => {
+                Some(Value::clone(&d.body))
+            }
             _ => None,
         })
         .collect();

@@ -70,7 +70,8 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     config.webhook_url = args.webhook_url;
     config.trace_path = args.trace;
     config.control_token = args.control_token;
-    let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
+    let runtime =
+        wasim_sim::shell::server_runtime().context("failed to start the async runtime")?;
     runtime.block_on(wasim_sim::serve(args.addr, config, |addr, state| {
         state.read(|sim| {
             let world = &sim.world;

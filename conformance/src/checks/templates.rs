@@ -381,8 +381,8 @@ mod tests {
             field: "message_template_status_update".to_owned(),
             route: "waba".to_owned(),
             changes: 1,
-            body: serde_json::json!({"entry": [{"changes": [{"value": {
-                "event": "PAUSED", "message_template_name": "spring_sale"}}]}]}),
+            body: std::sync::Arc::new(serde_json::json!({"entry": [{"changes": [{"value": {
+                "event": "PAUSED", "message_template_name": "spring_sale"}}]}]})),
         };
         let ack = TraceEvent::WebhookAttempt {
             delivery_id: 7,

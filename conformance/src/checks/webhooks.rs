@@ -375,7 +375,9 @@ mod tests {
             field: "messages".to_owned(),
             route: "number:1".to_owned(),
             changes: 1,
-            body: json!({"entry": [{"changes": [{"value": {"messages": [{"from": from, "id": "wamid.in"}]}}]}]}),
+            body: std::sync::Arc::new(
+                json!({"entry": [{"changes": [{"value": {"messages": [{"from": from, "id": "wamid.in"}]}}]}]}),
+            ),
         }
     }
 

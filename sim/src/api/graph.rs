@@ -126,8 +126,12 @@ pub(crate) async fn send(
         None
     };
     let path = uri.path().to_owned();
+    // Hashed before the lock: every call of every connection waits on it.
+    let credential_fingerprint = credential.as_deref().map(fingerprint);
     state.with_sim(|sim, now| {
-        let trace_id = fbtrace_id(sim.world.seed(), sim.trace.records().len() as u64);
+        // The trace id of an error answer; a success needs none.
+        let (seed, seq) = (sim.world.seed(), sim.trace.records().len() as u64);
+        let trace_id = move || fbtrace_id(seed, seq);
         let authenticated =
             sim.world
                 .authenticate_send(surface, credential.as_deref(), phone_number_id.as_deref());
@@ -143,13 +147,13 @@ pub(crate) async fn send(
                 );
                 let code = error.code;
                 (
-                    GraphError::new(error, trace_id).into_response(),
+                    GraphError::new(error, trace_id()).into_response(),
                     Some(code),
                     Vec::new(),
                 )
             }
             (Ok(()), Some(Err(body_error))) => {
-                let answer = body_error_answer(&body_error, trace_id);
+                let answer = body_error_answer(&body_error, trace_id());
                 (
                     answer.into_response(),
                     Some(code::INVALID_PARAMETER),
@@ -172,7 +176,7 @@ pub(crate) async fn send(
             surface: surface.name().to_owned(),
             method: method.to_string(),
             path,
-            credential: credential.as_deref().map(fingerprint),
+            credential: credential_fingerprint,
             http_status: response.status().as_u16(),
             error_code,
         });
@@ -190,7 +194,7 @@ fn body_error_answer(error: &BodyError, trace_id: String) -> GraphError {
     }
 }
 
-fn answer(reply: Reply, trace_id: String) -> (Response, Option<u32>) {
+fn answer(reply: Reply, trace_id: impl FnOnce() -> String) -> (Response, Option<u32>) {
     match reply {
         Reply::Sent {
             input,
@@ -223,13 +227,16 @@ fn answer(reply: Reply, trace_id: String) -> (Response, Option<u32>) {
         ),
         Reply::Rejected(error) => {
             let code = error.code;
-            (GraphError::new(error, trace_id).into_response(), Some(code))
+            (
+                GraphError::new(error, trace_id()).into_response(),
+                Some(code),
+            )
         }
         other => {
             debug_assert!(false, "a send got a non-send reply: {other:?}");
             let error = PlatformError::new(131_000, "Something went wrong.");
             (
-                GraphError::new(error, trace_id).into_response(),
+                GraphError::new(error, trace_id()).into_response(),
                 Some(131_000),
             )
         }

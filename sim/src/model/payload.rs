@@ -7,10 +7,23 @@ use super::state::{Message, StatusKind};
 
 /// Meta's envelope around one change.
 pub(crate) fn envelope(waba_id: &str, field: &str, value: Value) -> Value {
-    json!({
-        "object": "whatsapp_business_account",
-        "entry": [{"id": waba_id, "changes": [{"value": value, "field": field}]}],
-    })
+    // Built by moving `value` in: `json!` would copy it through `to_value`.
+    let mut change = Map::new();
+    change.insert("value".to_owned(), value);
+    change.insert("field".to_owned(), Value::String(field.to_owned()));
+    let mut entry = Map::new();
+    entry.insert("id".to_owned(), Value::String(waba_id.to_owned()));
+    entry.insert(
+        "changes".to_owned(),
+        Value::Array(vec![Value::Object(change)]),
+    );
+    let mut root = Map::new();
+    root.insert(
+        "object".to_owned(),
+        Value::String("whatsapp_business_account".to_owned()),
+    );
+    root.insert("entry".to_owned(), Value::Array(vec![Value::Object(entry)]));
+    Value::Object(root)
 }
 
 /// One `statuses[]` object. `with_billing` puts `conversation` and `pricing` on it

@@ -239,7 +239,5 @@ pub(crate) fn generate_recipients(
         recipient.background_ecosystem = true;
         recipients.insert(wa_id, recipient);
     }
-    // Built again from its sorted entries, the tree's nodes are full: random
-    // inserts leave them about 62% full (a quarter of a large world's memory).
-    recipients.into_iter().collect()
+    recipients
 }

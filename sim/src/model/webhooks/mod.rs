@@ -20,6 +20,7 @@
 pub mod faults;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -282,7 +283,8 @@ pub(crate) struct PendingWebhook {
     first_at: SimTime,
     field: String,
     route: Route,
-    body: Value,
+    /// Shared with the trace and every attempt: never copied.
+    body: Arc<Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -463,6 +465,7 @@ impl World {
         self.webhooks.delivery_counter += 1;
         let delivery_id = self.webhooks.delivery_counter;
         self.webhooks.stats.deliveries += 1;
+        let body = Arc::new(change.body);
         effects.push(Effect::Trace {
             at,
             event: TraceEvent::WebhookEmitted {
@@ -470,7 +473,7 @@ impl World {
                 field: change.field.clone(),
                 route: change.route.name(),
                 changes,
-                body: change.body.clone(),
+                body: body.clone(),
             },
         });
         if self.webhooks.pending.len() >= WEBHOOKS_PENDING_MAX {
@@ -493,7 +496,7 @@ impl World {
                 first_at: at,
                 field: change.field,
                 route: change.route,
-                body: change.body,
+                body,
             },
         );
         self.dispatch_first(at, delivery_id, effects);
@@ -648,7 +651,7 @@ impl World {
             if self.webhooks.rng.chance(profile.forged) && delivery.destination.authenticates() {
                 self.webhooks.stats.forged += 1;
                 let token = self.webhooks.rng.token(16);
-                let body = forge(&delivery.body, &token);
+                let body = Arc::new(forge(&delivery.body, &token));
                 effects.push(fault_event(
                     at,
                     delivery_id,
