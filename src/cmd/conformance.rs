@@ -29,6 +29,11 @@ pub(crate) struct IntegrationArgs {
     /// next step, in milliseconds. Raise it for an integration that acts slowly.
     #[arg(long, value_name = "MS", default_value_t = 100)]
     pub(crate) settle_ms: u64,
+    /// Scenarios played at once, each with its own platform and integration
+    /// process. Default: 2 for the bundled reference integration, 1 for yours
+    /// (two processes of it may share a database or a file).
+    #[arg(long, value_name = "N")]
+    pub(crate) jobs: Option<usize>,
 }
 
 /// The command that runs the bundled reference integration (optionally flawed).
@@ -68,6 +73,8 @@ pub(crate) fn options(args: &IntegrationArgs) -> anyhow::Result<RunOptions> {
     options.integration_label = label;
     options.start_timeout = std::time::Duration::from_secs(args.start_timeout.max(1));
     options.quiet = std::time::Duration::from_millis(args.settle_ms.clamp(10, 10_000));
+    let default_jobs = if args.integration.is_none() { 2 } else { 1 };
+    options.jobs = args.jobs.unwrap_or(default_jobs).clamp(1, 16);
     Ok(options)
 }
 

@@ -27,6 +27,8 @@ use wasim_sim::model::Command;
 use wasim_sim::shell::{AppState, Running, start, wall_now};
 use wasim_sim::{ServeConfig, TraceEvent, TraceRecord, WorldSpec};
 
+use futures_util::{StreamExt, stream};
+
 use self::process::{Integration, describe_exit, free_port};
 use crate::checks::{self, Evidence};
 use crate::library::Partition;
@@ -60,6 +62,8 @@ pub struct RunOptions {
     /// zero: every instant settles on its own. Exploration uses a second, so a
     /// campaign's dozens of status webhooks do not cost a quiet period each.
     pub coalesce_ms: u64,
+    /// Scenarios `run_all` plays at once. Default 1.
+    pub jobs: usize,
 }
 
 impl RunOptions {
@@ -77,6 +81,7 @@ impl RunOptions {
             scenario_timeout: Duration::from_secs(120),
             stop_grace: Duration::from_secs(3),
             coalesce_ms: 0,
+            jobs: 1,
         }
     }
 }
@@ -857,13 +862,22 @@ pub async fn run_all(
         .collect();
     let mut reports = Vec::new();
     let mut volatile = Vec::new();
-    for (index, scenario) in chosen.iter().enumerate() {
-        progress(Progress::Started(index + 1, chosen.len(), &scenario.name));
-        let run = run_scenario(scenario, options).await;
-        progress(Progress::Finished(&run.report));
+    // `jobs` scenarios play at once, each on its own platform and integration
+    // process; results come back in library order, so reports do not depend on it.
+    let progress = std::cell::RefCell::new(&mut progress);
+    let count = chosen.len();
+    let mut runs = stream::iter(chosen.iter().enumerate())
+        .map(|(index, scenario)| {
+            (progress.borrow_mut())(Progress::Started(index + 1, count, &scenario.name));
+            run_scenario(scenario, options)
+        })
+        .buffered(options.jobs.max(1));
+    while let Some(run) = runs.next().await {
+        (progress.borrow_mut())(Progress::Finished(&run.report));
         reports.push(run.report);
         volatile.push(run.volatile);
     }
+    drop(runs);
     Report {
         format_version: wasim_reports::FORMAT_VERSION,
         tool: format!("wasim {}", env!("CARGO_PKG_VERSION")),
