@@ -23,17 +23,7 @@ fn acknowledge(sim: &mut Sim, mut deliveries: Vec<WebhookDelivery>) {
     while let Some(delivery) = deliveries.pop() {
         let (_, more) = sim.apply(
             delivery.at,
-            Command::WebhookAttemptFinished {
-                delivery_id: delivery.id,
-                attempt: delivery.attempt,
-                copy: delivery.copy,
-                destination: delivery.destination.kind(),
-                after_seq: delivery.after_seq,
-                url: delivery.destination.url().to_owned(),
-                http_status: Some(200),
-                latency_ms: 1,
-                error: None,
-            },
+            delivery.finished(delivery.destination.url().to_owned(), Some(200), 1, None),
         );
         deliveries.extend(more);
     }

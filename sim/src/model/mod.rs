@@ -344,6 +344,30 @@ pub struct WebhookDelivery {
     pub after_seq: u64,
 }
 
+impl WebhookDelivery {
+    /// The command that reports how this attempt ended: the answer's status
+    /// (none when nothing answered), its latency, and what went wrong below HTTP.
+    pub fn finished(
+        &self,
+        url: String,
+        http_status: Option<u16>,
+        latency_ms: u64,
+        error: Option<String>,
+    ) -> Command {
+        Command::WebhookAttemptFinished {
+            delivery_id: self.id,
+            attempt: self.attempt,
+            copy: self.copy,
+            destination: self.destination.kind(),
+            after_seq: self.after_seq,
+            url,
+            http_status,
+            latency_ms,
+            error,
+        }
+    }
+}
+
 /// An effect of a command or timer: data for the shell to carry out.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {

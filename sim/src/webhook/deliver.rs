@@ -181,17 +181,7 @@ async fn post(
         Err(error) if error.is_connect() => (None, Some("connection refused".to_owned())),
         Err(error) => (None, Some(describe_error(error))),
     };
-    report(Command::WebhookAttemptFinished {
-        delivery_id: delivery.id,
-        attempt: delivery.attempt,
-        copy: delivery.copy,
-        destination: delivery.destination.kind(),
-        after_seq: delivery.after_seq,
-        url: redact_url(url),
-        http_status,
-        latency_ms,
-        error,
-    });
+    report(delivery.finished(redact_url(url), http_status, latency_ms, error));
 }
 
 /// A request error with its causes (`error sending request: connection closed

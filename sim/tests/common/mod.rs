@@ -207,17 +207,12 @@ pub fn drive(
             let status = receiver(&delivery);
             let outcome = world.apply(
                 delivery.at,
-                Command::WebhookAttemptFinished {
-                    delivery_id: delivery.id,
-                    attempt: delivery.attempt,
-                    copy: delivery.copy,
-                    destination: delivery.destination.kind(),
-                    after_seq: delivery.after_seq,
-                    url: delivery.destination.url().to_owned(),
-                    http_status: status,
-                    latency_ms: 1,
-                    error: status.is_none().then(|| "connection refused".to_owned()),
-                },
+                delivery.finished(
+                    delivery.destination.url().to_owned(),
+                    status,
+                    1,
+                    status.is_none().then(|| "connection refused".to_owned()),
+                ),
             );
             log.posts.push((delivery, status));
             queue.extend(log.absorb(outcome.effects));
