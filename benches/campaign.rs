@@ -96,8 +96,8 @@ fn setup() -> Campaign {
     let world = World::new(spec, None, None).expect("the campaign world builds");
     let recipients: Vec<String> = world
         .recipients()
-        .filter(|r| r.background_ecosystem)
-        .map(|r| r.wa_id.clone())
+        .filter(|r| r.background_ecosystem())
+        .map(|r| r.wa_id())
         .collect();
     let commands = recipients
         .iter()

@@ -34,10 +34,10 @@ fn bodies(state: &AppState) -> Vec<Vec<u8>> {
     state.read(|sim| {
         sim.world
             .recipients()
-            .filter(|r| r.background_ecosystem)
+            .filter(|r| r.background_ecosystem())
             .map(|r| {
                 serde_json::to_vec(&json!({
-                    "messaging_product": "whatsapp", "to": r.wa_id, "type": "template",
+                    "messaging_product": "whatsapp", "to": r.wa_id(), "type": "template",
                     "template": {"name": "spring_sale", "language": {"code": "en_US"}},
                 }))
                 .expect("JSON serializes")

@@ -8,18 +8,15 @@
 //! workspace forbids `unsafe`, so there is no counting allocator: RSS deltas are the
 //! measure, and the slope between 1M and 10M removes fixed costs.
 //!
-//! It also prints where the bytes go: the size of `Recipient`, its map key, and the
-//! heap strings each recipient owns (rounded to glibc malloc chunks), and, for
-//! scale, the memory one accepted marketing send adds (message, status timers,
+//! It also prints, for scale, the memory one accepted marketing send adds (message, status timers,
 //! conversation, pair bucket) in a 100 000-recipient world.
 //!
 //! Run: `cargo bench -p wasim-bench --bench memory` (needs about 6 GB free).
 
 use std::hint::black_box;
-use std::mem::size_of;
 
 use serde_json::json;
-use wasim_sim::model::{Command, Recipient, Reply, SimTime, Surface, World, WorldSpec};
+use wasim_sim::model::{Command, Reply, SimTime, Surface, World, WorldSpec};
 use wasim_sim::shell::wall_now;
 
 /// The target.
@@ -49,23 +46,13 @@ fn resident() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-/// The bytes glibc malloc takes for a request of `size` bytes (16-byte steps, 32 at
-/// least, 8 of header).
-fn malloc_chunk(size: usize) -> usize {
-    if size == 0 {
-        0
-    } else {
-        ((size + 8 + 15) & !15).max(32)
-    }
-}
-
 fn spec(count: u32) -> WorldSpec {
     let mut spec = WorldSpec::default();
     spec.recipients.count = count;
     spec
 }
 
-/// Child: builds one world and prints `count rss_before rss_after hwm build_ms strings`.
+/// Child: builds one world and prints `count rss_before rss_after hwm build_ms`.
 fn child(count: u32) {
     let spec = spec(count);
     let (before, _) = resident();
@@ -74,15 +61,7 @@ fn child(count: u32) {
     let build_ms = wall_now().duration_since(start).as_millis();
     let (after, peak) = resident();
     let recipients = world.recipients().count();
-    let strings: usize = world
-        .recipients()
-        .map(|r| {
-            malloc_chunk(r.wa_id.capacity())
-                + malloc_chunk(r.country.capacity())
-                + malloc_chunk(r.name.capacity())
-        })
-        .sum();
-    println!("{recipients} {before} {after} {peak} {build_ms} {strings}");
+    println!("{recipients} {before} {after} {peak} {build_ms}");
     black_box(world);
 }
 
@@ -95,9 +74,9 @@ fn child_sends() {
     let mut world = World::new(spec, None, None).expect("the world builds");
     let recipients: Vec<String> = world
         .recipients()
-        .filter(|r| r.background_ecosystem)
+        .filter(|r| r.background_ecosystem())
         .take(SENDS)
-        .map(|r| r.wa_id.clone())
+        .map(|r| r.wa_id())
         .collect();
     let commands: Vec<Command> = recipients
         .iter()
@@ -172,18 +151,13 @@ fn main() {
 
     println!("memory: resident bytes per generated recipient (RSS delta of World::new)");
     println!(
-        "  size_of::<Recipient>() = {} B, map key String = {} B",
-        size_of::<Recipient>(),
-        size_of::<String>()
-    );
-    println!(
-        "  {:>10}  {:>10}  {:>10}  {:>10}  {:>9}  {:>9}  {:>12}",
-        "recipients", "RSS MiB", "peak MiB", "B/recip.", "strings", "build ms", "target"
+        "  {:>10}  {:>10}  {:>10}  {:>10}  {:>9}  {:>12}",
+        "recipients", "RSS MiB", "peak MiB", "B/recip.", "build ms", "target"
     );
     let mut points = Vec::new();
     for size in SIZES {
         let row = run_child(&["--child", &size.to_string()]);
-        let [recipients, before, after, peak, build_ms, strings] = row[..] else {
+        let [recipients, before, after, peak, build_ms] = row[..] else {
             panic!("unexpected child output {row:?}");
         };
         let delta = after.saturating_sub(before);
@@ -194,10 +168,9 @@ fn main() {
             format!("missed x{:.1}", per / TARGET_BYTES_PER_RECIPIENT)
         };
         println!(
-            "  {recipients:>10}  {:>10.1}  {:>10.1}  {per:>10.1}  {:>9.1}  {build_ms:>9}  {verdict:>12}",
+            "  {recipients:>10}  {:>10.1}  {:>10.1}  {per:>10.1}  {build_ms:>9}  {verdict:>12}",
             mib(delta),
             mib(peak.saturating_sub(before)),
-            strings as f64 / recipients as f64,
         );
         points.push((recipients, delta));
     }

@@ -50,9 +50,9 @@ fn default_world() -> World {
 fn generated(world: &World) -> Vec<String> {
     world
         .recipients()
-        .filter(|r| r.background_ecosystem)
+        .filter(|r| r.background_ecosystem())
         .take(CHUNK)
-        .map(|r| r.wa_id.clone())
+        .map(|r| r.wa_id())
         .collect()
 }
 

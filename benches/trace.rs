@@ -38,9 +38,9 @@ fn sample_trace() -> Trace {
     let world = World::new(spec, None, None).expect("the default world builds");
     let recipients: Vec<String> = world
         .recipients()
-        .filter(|r| r.background_ecosystem)
+        .filter(|r| r.background_ecosystem())
         .take(SENDS)
-        .map(|r| r.wa_id.clone())
+        .map(|r| r.wa_id())
         .collect();
     let mut sim = Sim::new(world);
     for (index, to) in recipients.iter().enumerate() {

@@ -255,9 +255,9 @@ async fn campaign(
         let to = sim
             .world
             .recipients()
-            .filter(|r| !r.opted_out && !named.contains(r.wa_id.as_str()))
+            .filter(|r| !r.opted_out() && !named.contains(r.wa_id().as_str()))
             .take(options.recipients)
-            .map(|r| r.wa_id.clone())
+            .map(|r| r.wa_id())
             .collect();
         let template = sim
             .world

@@ -131,8 +131,8 @@ pub fn run(
     let recipients: Vec<String> = running.state.read(|sim| {
         sim.world
             .recipients()
-            .filter(|r| !r.opted_out)
-            .map(|r| r.wa_id.clone())
+            .filter(|r| !r.opted_out())
+            .map(|r| r.wa_id())
             .collect()
     });
     if recipients.is_empty() {

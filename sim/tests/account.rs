@@ -1124,9 +1124,9 @@ fn a_downgraded_tier_caps_unique_users_per_day() {
     incident(&mut world, T0, tier("TIER_250"));
     let recipients: Vec<String> = world
         .recipients()
-        .filter(|r| !r.opted_out && r.country != "TR")
+        .filter(|r| !r.opted_out() && r.country() != "TR")
         .take(251)
-        .map(|r| r.wa_id.clone())
+        .map(|r| r.wa_id())
         .collect();
     // 40 a second stays under the 80 messages per second throughput.
     let ids: Vec<String> = (0u64..)

@@ -175,7 +175,7 @@ fn a_different_seed_gives_a_different_world() {
     let ids = |sim: &Sim| {
         sim.world
             .recipients()
-            .map(|r| r.wa_id.clone())
+            .map(|r| r.wa_id())
             .collect::<Vec<_>>()
     };
     assert_ne!(ids(&a), ids(&b));

@@ -213,11 +213,7 @@ fn the_sync_reengagement_surface_rejects_at_once() {
 #[test]
 fn throughput_above_80_messages_per_second_gets_130429_until_time_passes() {
     let mut world = world();
-    let recipients: Vec<String> = world
-        .recipients()
-        .take(81)
-        .map(|r| r.wa_id.clone())
-        .collect();
+    let recipients: Vec<String> = world.recipients().take(81).map(|r| r.wa_id()).collect();
     for to in &recipients[..80] {
         accepted(&mut world, T0, US_NUMBER, template_body(to, "spring_sale"));
     }
@@ -361,9 +357,9 @@ fn turkish_users_who_have_not_accepted_the_terms_only_ever_show_sent() {
     let mut world = world();
     let waiting: Vec<String> = world
         .recipients()
-        .filter(|r| r.country == "TR" && !r.terms_accepted && !r.opted_out)
+        .filter(|r| r.country() == "TR" && !r.terms_accepted() && !r.opted_out())
         .take(1)
-        .map(|r| r.wa_id.clone())
+        .map(|r| r.wa_id())
         .collect();
     let to = waiting
         .first()
@@ -387,10 +383,10 @@ fn statuses_arrive_in_lifecycle_order_on_seeded_timers() {
         .map(|i| {
             let to = world
                 .recipients()
-                .filter(|r| r.country == "IN" && !r.opted_out)
+                .filter(|r| r.country() == "IN" && !r.opted_out())
                 .nth(i)
                 .expect("enough")
-                .wa_id
+                .wa_id()
                 .clone();
             accepted(&mut world, T0, DE_NUMBER, template_body(&to, "spring_sale"))
         })

@@ -33,9 +33,9 @@ fn set_faults(world: &mut World, at: SimTime, json: Value) -> Vec<Effect> {
 fn inbound_burst(world: &mut World, count: usize, spacing_ms: u64) -> Vec<Effect> {
     let senders: Vec<String> = world
         .recipients()
-        .filter(|r| !r.wa_id.starts_with("999"))
+        .filter(|r| !r.wa_id().starts_with("999"))
         .take(count)
-        .map(|r| r.wa_id.clone())
+        .map(|r| r.wa_id())
         .collect();
     let mut effects = Vec::new();
     for (i, from) in senders.iter().enumerate() {
@@ -438,7 +438,7 @@ fn interactive_replies_answer_the_latest_business_message_and_open_the_window() 
     assert!(
         world
             .recipient(ANA_BR)
-            .and_then(|r| r.last_inbound_at)
+            .and_then(|r| r.activity().last_inbound_at)
             .is_some()
     );
 

@@ -17,7 +17,7 @@ use super::spec::Category;
 use super::state::Timer;
 use super::time::{HOUR_MS, SimTime};
 use super::webhooks::Route;
-use super::{Effect, Reply, Surface, World, send};
+use super::{Effect, Recipient, Reply, Surface, World, send};
 use crate::trace::TraceEvent;
 
 /// The messaging tiers and the unique users a day each allows (§6.9, §7).
@@ -647,22 +647,27 @@ impl World {
 
     /// A generated recipient for the unknown origin, drawn from the incident stream.
     fn incident_recipient(&mut self) -> Option<String> {
-        let generated: Vec<&String> = self
+        let generated = self
             .recipients
-            .values()
-            .filter(|r| r.background_ecosystem)
-            .map(|r| &r.wa_id)
-            .collect();
-        let pool: Vec<&String> = if generated.is_empty() {
-            self.recipients.keys().collect()
+            .iter()
+            .filter(|r| r.background_ecosystem())
+            .count();
+        // Generated people if there are any, else everyone.
+        let in_pool = |r: &Recipient<'_>| generated == 0 || r.background_ecosystem();
+        let size = if generated == 0 {
+            self.recipients.len()
         } else {
             generated
         };
-        if pool.is_empty() {
+        if size == 0 {
             return None;
         }
-        let pick = self.incidents_rng.index(pool.len());
-        pool.get(pick).map(|s| (*s).clone())
+        let pick = self.incidents_rng.index(size);
+        self.recipients
+            .iter()
+            .filter(in_pool)
+            .nth(pick)
+            .map(|r| r.wa_id())
     }
 
     /// Whether Cloud API serves `country` at `now` (§8.4).

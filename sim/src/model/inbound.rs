@@ -110,7 +110,7 @@ impl World {
                 phone_number_id.unwrap_or_default()
             ));
         };
-        if !self.recipients.contains_key(from) {
+        if !self.recipients.contains(from) {
             return Reply::NotFound(format!(
                 "unknown recipient `{from}`: write from a wa_id listed by GET /_wasim/world"
             ));
@@ -149,7 +149,11 @@ impl World {
             None => None,
         };
         let window_hours = self.policy.customer_service_window_hours;
-        let Some(recipient) = self.recipients.get_mut(from) else {
+        let name = match self.recipients.get(from) {
+            Some(recipient) => recipient.name().into_owned(),
+            None => return Reply::NotFound(format!("unknown recipient `{from}`")),
+        };
+        let Some(recipient) = self.recipients.activity_mut(from) else {
             return Reply::NotFound(format!("unknown recipient `{from}`"));
         };
         recipient.last_inbound_at = Some(now);
@@ -157,7 +161,6 @@ impl World {
         if recipient.last_business_message_marketing {
             recipient.marketing_reply_window_until = Some(now.plus_hours(window_hours));
         }
-        let name = recipient.name.clone();
         let message_id = self.next_message_id();
         effects.push(Effect::Trace {
             at: now,

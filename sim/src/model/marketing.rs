@@ -7,8 +7,8 @@
 
 use super::World;
 use super::policy::MarketingCounting;
+use super::recipients::Recipient;
 use super::rng::{SimRng, Stream};
-use super::state::Recipient;
 use super::time::{HOUR_MS, SimTime};
 
 const DAY_MS: u64 = 24 * HOUR_MS;
@@ -31,17 +31,18 @@ pub(crate) fn window_count(world: &World, recipient: &Recipient, at: SimTime) ->
         .marketing_cap_window_hours
         .saturating_mul(HOUR_MS);
     let in_window = |t: SimTime| t <= at && t.plus_ms(window_ms) > at;
-    let injected = recipient
+    let activity = recipient.activity();
+    let injected = activity
         .ecosystem_marketing
         .iter()
         .filter(|t| in_window(**t))
         .count();
-    let ours = recipient
+    let ours = activity
         .counted_marketing
         .iter()
         .filter(|(t, _)| in_window(*t))
         .count();
-    let background = if recipient.background_ecosystem {
+    let background = if recipient.background_ecosystem() {
         background_count(world, recipient, at, window_ms)
     } else {
         0
@@ -60,16 +61,14 @@ fn background_count(world: &World, recipient: &Recipient, at: SimTime, window_ms
     }
     let first_day = at.as_ms().saturating_sub(window_ms) / DAY_MS;
     let last_day = at.as_ms() / DAY_MS;
+    let wa_id = recipient.wa_id();
     let mut total = 0u32;
     for day in first_day..=last_day {
         let start = SimTime::from_ms(day * DAY_MS);
         if start > at || start.plus_ms(window_ms) <= at {
             continue;
         }
-        let mut rng = SimRng::new(
-            day_seed(world.seed, &recipient.wa_id, day),
-            Stream::Ecosystem,
-        );
+        let mut rng = SimRng::new(day_seed(world.seed, &wa_id, day), Stream::Ecosystem);
         if rng.chance(ecosystem.active_ratio) {
             total = total
                 .saturating_add(rng.between(1, u64::from(ecosystem.marketing_per_day_max)) as u32);
@@ -102,22 +101,26 @@ pub(crate) fn judge(world: &mut World, wa_id: &str, now: SimTime, message_id: &s
     };
     let exempt = match counting {
         MarketingCounting::NewConversation => recipient
+            .activity()
             .conversations
             .get("marketing")
             .is_some_and(|(_, expires)| *expires > now),
         MarketingCounting::EveryDelivered => recipient
+            .activity()
             .marketing_reply_window_until
             .is_some_and(|until| until > now),
     };
     if exempt {
         return Verdict::Exempt;
     }
-    let count = window_count(world, recipient, now);
-    let recipient = world.recipients.get_mut(wa_id).expect("looked up above");
+    let count = window_count(world, &recipient, now);
     if count >= cap {
         return Verdict::Capped;
     }
-    recipient
+    let Some(activity) = world.recipients.activity_mut(wa_id) else {
+        return Verdict::Exempt;
+    };
+    activity
         .counted_marketing
         .push((now, message_id.to_owned()));
     Verdict::Counted(count + 1)
@@ -127,7 +130,7 @@ pub(crate) fn judge(world: &mut World, wa_id: &str, now: SimTime, message_id: &s
 pub(crate) fn record_cap_failure(world: &mut World, wa_id: &str, now: SimTime) -> Option<SimTime> {
     let threshold = world.policy.marketing_retry_block_threshold;
     let block_hours = world.policy.marketing_retry_block_hours;
-    let recipient = world.recipients.get_mut(wa_id)?;
+    let recipient = world.recipients.activity_mut(wa_id)?;
     recipient.cap_failures.retain(|t| t.plus_hours(24) > now);
     recipient.cap_failures.push(now);
     let failures = u32::try_from(recipient.cap_failures.len()).unwrap_or(u32::MAX);
@@ -150,9 +153,9 @@ mod tests {
     #[test]
     fn background_traffic_is_a_pure_function_of_seed_user_and_day() {
         let world = World::new(WorldSpec::default(), Some(3), None).expect("default world");
-        let generated: Vec<&Recipient> = world
+        let generated: Vec<Recipient<'_>> = world
             .recipients()
-            .filter(|r| r.background_ecosystem)
+            .filter(|r| r.background_ecosystem())
             .take(200)
             .collect();
         let counts: Vec<u32> = generated

@@ -28,6 +28,7 @@ mod inbound;
 mod marketing;
 pub mod partner;
 pub(crate) mod payload;
+mod recipients;
 pub mod registration;
 mod send;
 mod state;
@@ -47,8 +48,9 @@ use serde_json::{Value, json};
 
 pub use self::error::PlatformError;
 pub use self::policy::Policy;
+pub use self::recipients::{Activity, Recipient};
 pub use self::spec::WorldSpec;
-pub use self::state::{Message, MessageContent, Recipient, StatusKind};
+pub use self::state::{Message, MessageContent, StatusKind};
 pub use self::time::{ClockMode, SimTime};
 
 use self::bucket::{Bucket, BucketShape};
@@ -456,7 +458,7 @@ pub struct World {
     policy: Policy,
     phone_numbers: Vec<PhoneNumber>,
     templates: Vec<Template>,
-    recipients: BTreeMap<String, Recipient>,
+    recipients: recipients::Recipients,
     messages: BTreeMap<String, Message>,
     timers: TimerQueue<Timer>,
     pair_buckets: BTreeMap<(String, String), Bucket>,
@@ -512,7 +514,7 @@ impl World {
                 },
             })
             .collect();
-        let recipients = state::generate_recipients(&spec, &policy, seed);
+        let recipients = recipients::Recipients::generate(&spec, &policy, seed);
         let faults = spec.webhook_faults()?;
         let endpoints = webhooks::Endpoints {
             callback_url: spec.webhook_url.clone(),
@@ -586,13 +588,13 @@ impl World {
     }
 
     /// A recipient by WhatsApp id.
-    pub fn recipient(&self, wa_id: &str) -> Option<&Recipient> {
+    pub fn recipient(&self, wa_id: &str) -> Option<Recipient<'_>> {
         self.recipients.get(wa_id)
     }
 
     /// Every recipient, ordered by WhatsApp id.
-    pub fn recipients(&self) -> impl Iterator<Item = &Recipient> {
-        self.recipients.values()
+    pub fn recipients(&self) -> impl Iterator<Item = Recipient<'_>> {
+        self.recipients.iter()
     }
 
     /// A message by wamid.
@@ -620,7 +622,7 @@ impl World {
     pub fn marketing_in_window(&self, wa_id: &str, at: SimTime) -> u32 {
         self.recipients
             .get(wa_id)
-            .map_or(0, |r| marketing::window_count(self, r, at))
+            .map_or(0, |r| marketing::window_count(self, &r, at))
     }
 
     /// Checks a send's credential (and, on Graph, the path's phone number) before its
@@ -980,9 +982,14 @@ impl World {
             .collect();
         let sample: Vec<Value> = named
             .iter()
-            .filter_map(|wa_id| self.recipients.get(*wa_id))
-            .chain(self.recipients.values().filter(|r| !named.contains(&r.wa_id.as_str())).take(20))
-            .map(|r| json!({"wa_id": r.wa_id, "country": r.country, "name": r.name, "opted_out": r.opted_out}))
+            .filter_map(|wa_id| self.recipients.get(wa_id))
+            .chain(
+                self.recipients
+                    .iter()
+                    .filter(|r| !named.contains(&r.wa_id().as_str()))
+                    .take(20),
+            )
+            .map(|r| json!({"wa_id": r.wa_id(), "country": r.country(), "name": r.name(), "opted_out": r.opted_out()}))
             .collect();
         let magic: Vec<Value> = MAGIC_RECIPIENTS
             .iter()
@@ -1041,7 +1048,7 @@ impl World {
                 "count must be from 1 to {ECOSYSTEM_COUNT_MAX}, got {count}"
             ));
         }
-        let Some(recipient) = self.recipients.get_mut(to) else {
+        let Some(recipient) = self.recipients.activity_mut(to) else {
             return Reply::NotFound(format!(
                 "unknown recipient `{to}`: GET /_wasim/world lists recipients"
             ));
@@ -1068,7 +1075,7 @@ impl World {
         let country = self
             .recipients
             .get(wa_id)
-            .map_or_else(|| country::country_of(wa_id), |r| r.country.as_str());
+            .map_or_else(|| country::country_of(wa_id), |r| r.country());
         Some(bsuid::derive(self.seed, &self.spec.waba.id, country, wa_id))
     }
 
@@ -1140,9 +1147,12 @@ impl World {
                     "metadata": {"display_phone_number": phone.display_phone_number, "phone_number_id": phone.id},
                 });
                 if let Some(user_id) = &user_id {
-                    let name = self.recipients.get(&message.to).map(|r| r.name.as_str());
-                    value["contacts"] =
-                        Value::Array(vec![bsuid::status_contact(name, &message.to, user_id)]);
+                    let name = self.recipients.get(&message.to).map(|r| r.name());
+                    value["contacts"] = Value::Array(vec![bsuid::status_contact(
+                        name.as_deref(),
+                        &message.to,
+                        user_id,
+                    )]);
                 }
                 // Moved in: `json!` would copy the object through `to_value`.
                 value["statuses"] = Value::Array(vec![status_json]);

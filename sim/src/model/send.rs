@@ -227,7 +227,7 @@ pub(super) fn send(
     if matches!(outgoing.content, Content::Text)
         && !in_service_window
         && world.policy.reengagement_surface == ErrorSurface::Sync
-        && world.recipients.contains_key(&outgoing.wa_id)
+        && world.recipients.contains(&outgoing.wa_id)
     {
         return reject(
             PlatformError::new(
@@ -280,8 +280,8 @@ pub(super) fn send(
         )),
         Fate::Fail(_) => None,
     };
-    if let Some(recipient) = world.recipients.get_mut(&outgoing.wa_id)
-        && matches!(fate, Fate::Deliver { .. })
+    if matches!(fate, Fate::Deliver { .. })
+        && let Some(recipient) = world.recipients.activity_mut(&outgoing.wa_id)
     {
         recipient.last_business_message_marketing = category == Some(Category::Marketing);
     }
@@ -668,22 +668,26 @@ fn decide(
             }
         };
     };
-    let recipient_country = recipient.country.clone();
+    let recipient_country = recipient.country().to_owned();
     // Cloud API does not reach users in a country before it opens there (§8.4).
     if !world.cloud_api_serves(&recipient_country, now) {
         return Fate::Fail(code::UNDELIVERABLE);
     }
-    let sent_only = recipient_country == "TR" && !recipient.terms_accepted;
+    let sent_only = recipient_country == "TR" && !recipient.terms_accepted();
     match category {
         None if !in_service_window => return Fate::Fail(code::REENGAGEMENT),
         Some(Category::Marketing) => {
-            if recipient.opted_out {
+            if recipient.opted_out() {
                 return Fate::Fail(code::MARKETING_OPT_OUT);
             }
             if world.policy.us_marketing_pause && recipient_country == "US" {
                 return Fate::Fail(code::ECOSYSTEM_ENGAGEMENT);
             }
-            if recipient.blocked_until.is_some_and(|until| until > now) {
+            if recipient
+                .activity()
+                .blocked_until
+                .is_some_and(|until| until > now)
+            {
                 marketing::record_cap_failure(world, wa_id, now);
                 return Fate::Fail(code::ECOSYSTEM_ENGAGEMENT);
             }
@@ -771,7 +775,7 @@ fn bill(
     let free = pmp && in_service_window && matches!(category, None | Some(Category::Utility));
     let hours = world.policy.conversation_hours;
     let fresh_id = world.ids_rng.digits(32);
-    let (conversation_id, expires_at) = match world.recipients.get_mut(wa_id) {
+    let (conversation_id, expires_at) = match world.recipients.activity_mut(wa_id) {
         Some(recipient) if !pmp => {
             let open = recipient
                 .conversations
