@@ -116,7 +116,7 @@ impl World {
             ));
         }
         let context = match context {
-            Some(id) => match self.messages.get(&id) {
+            Some(id) => match self.message(&id) {
                 Some(message) if message.to == from => Some(id),
                 Some(_) => {
                     return Reply::Invalid(format!(
@@ -161,7 +161,7 @@ impl World {
         if recipient.last_business_message_marketing {
             recipient.marketing_reply_window_until = Some(now.plus_hours(window_hours));
         }
-        let message_id = self.next_message_id();
+        let (_, message_id) = self.next_message();
         effects.push(Effect::Trace {
             at: now,
             event: TraceEvent::Inbound {

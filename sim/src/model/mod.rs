@@ -459,12 +459,15 @@ pub struct World {
     phone_numbers: Vec<PhoneNumber>,
     templates: Vec<Template>,
     recipients: recipients::Recipients,
-    messages: BTreeMap<String, Message>,
+    /// Messages by number (the counter in their wamid), so in wamid order.
+    messages: BTreeMap<u64, Message>,
     timers: TimerQueue<Timer>,
-    pair_buckets: BTreeMap<(String, String), Bucket>,
-    /// Last time each user was reached outside a service window, for the messaging limit.
-    business_initiated: BTreeMap<String, SimTime>,
-    business_initiated_log: VecDeque<(SimTime, String)>,
+    /// By (phone number index, `recipients::encode` of the user's wa_id).
+    pair_buckets: BTreeMap<(usize, u64), Bucket>,
+    /// Last time each user (`recipients::encode`d) was reached outside a service
+    /// window, for the messaging limit.
+    business_initiated: BTreeMap<u64, SimTime>,
+    business_initiated_log: VecDeque<(SimTime, u64)>,
     webhooks: webhooks::WebhookState,
     partner: partner::PartnerState,
     account: account::AccountState,
@@ -599,7 +602,9 @@ impl World {
 
     /// A message by wamid.
     pub fn message(&self, id: &str) -> Option<&Message> {
-        self.messages.get(id)
+        self.messages
+            .get(&message_number(id)?)
+            .filter(|message| message.id == id)
     }
 
     /// Every message, ordered by wamid.
@@ -1020,13 +1025,16 @@ impl World {
         })
     }
 
-    fn next_message_id(&mut self) -> String {
+    /// The next message's number and wamid.
+    fn next_message(&mut self) -> (u64, String) {
         self.message_counter += 1;
-        format!(
-            "wamid.HBgL{:010}{}",
+        let id = format!(
+            "{WAMID_PREFIX}{:0width$}{}",
             self.message_counter,
-            self.ids_rng.token(12)
-        )
+            self.ids_rng.token(12),
+            width = WAMID_NUMBER_DIGITS
+        );
+        (self.message_counter, id)
     }
 
     fn phone(&self, id: Option<&str>) -> Option<&PhoneNumber> {
@@ -1096,11 +1104,11 @@ impl World {
             Timer::RestrictionEnds { epoch } => self.restriction_ended(at, epoch, effects),
             Timer::UnknownOriginSend { epoch } => self.unknown_origin_send(at, epoch, effects),
             Timer::Status {
-                message_id,
+                message,
                 status,
                 error_code,
             } => {
-                let Some(message) = self.messages.get_mut(&message_id) else {
+                let Some(message) = self.messages.get_mut(&message) else {
                     debug_assert!(false, "a status timer names an unknown message");
                     return;
                 };
@@ -1163,13 +1171,26 @@ impl World {
     }
 
     fn schedule(&mut self, at: SimTime, timer: Timer) {
-        if let Timer::Status { message_id, .. } = &timer
-            && let Some(message) = self.messages.get_mut(message_id)
+        if let Timer::Status { message, .. } = &timer
+            && let Some(message) = self.messages.get_mut(message)
         {
             message.pending_timers += 1;
         }
         self.timers.push(at, timer);
     }
+}
+
+/// What every wamid starts with; the message's number follows, zero-padded.
+const WAMID_PREFIX: &str = "wamid.HBgL";
+const WAMID_NUMBER_DIGITS: usize = 10;
+
+/// The number in a wamid this world issued (checked against the full id on lookup).
+fn message_number(id: &str) -> Option<u64> {
+    let digits = id.strip_prefix(WAMID_PREFIX)?.get(..WAMID_NUMBER_DIGITS)?;
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 fn throughput_shape(policy: &Policy) -> BucketShape {

@@ -300,7 +300,7 @@ const KEY_DIGITS: usize = 18;
 /// A WhatsApp id as a number that sorts as the string does: each digit `d` is the
 /// base-11 symbol `d + 1`, padded on the right with 0 to 18 symbols (11^18 < 2^64).
 /// `None` for anything but 1 to 18 ASCII digits.
-fn encode(wa_id: &str) -> Option<u64> {
+pub(crate) fn encode(wa_id: &str) -> Option<u64> {
     let bytes = wa_id.as_bytes();
     if bytes.is_empty() || bytes.len() > KEY_DIGITS {
         return None;

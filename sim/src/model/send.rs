@@ -36,6 +36,8 @@ const UNSIMULATED_TYPES: &[&str] = &[
 struct Outgoing {
     input: String,
     wa_id: String,
+    /// `recipients::encode(wa_id)`: the key of the user's rate and reach state.
+    key: u64,
     content: Content,
     callback_data: Option<String>,
 }
@@ -206,7 +208,7 @@ pub(super) fn send(
     let pair = pair_shape(&world.policy);
     let bucket = world
         .pair_buckets
-        .entry((phone_id.clone(), outgoing.wa_id.clone()))
+        .entry((phone_index, outgoing.key))
         .or_insert_with(|| Bucket::full(pair, now));
     if outgoing.wa_id == "999131056" || !bucket.take(pair, now) {
         return reject(
@@ -244,7 +246,7 @@ pub(super) fn send(
         Some(index) => world.template_gate(index, now),
         None => Gate::Send,
     };
-    let message_id = world.next_message_id();
+    let (message_number, message_id) = world.next_message();
     let (content, category, template_name) = match outgoing.content {
         Content::Text => (MessageContent::Text, None, None),
         Content::Template { index } => {
@@ -294,7 +296,7 @@ pub(super) fn send(
         }
     });
     world.messages.insert(
-        message_id.clone(),
+        message_number,
         Message {
             id: message_id.clone(),
             phone_number_id: phone_id.clone(),
@@ -331,15 +333,15 @@ pub(super) fn send(
         },
     });
     match template_index {
-        Some(index) if held => world.hold(index, now, &message_id, fate, effects),
+        Some(index) if held => world.hold(index, now, message_number, &message_id, fate, effects),
         Some(index) => {
             let delivered = matches!(fate, Fate::Deliver { .. });
-            schedule_lifecycle(world, now, &message_id, fate);
+            schedule_lifecycle(world, now, message_number, fate);
             if delivered {
                 world.template_feedback(now, index, effects);
             }
         }
-        None => schedule_lifecycle(world, now, &message_id, fate),
+        None => schedule_lifecycle(world, now, message_number, fate),
     }
     Reply::Sent {
         input: outgoing.input,
@@ -434,11 +436,12 @@ fn parse(world: &World, body: &Value) -> Result<Outgoing, PlatformError> {
         .chars()
         .filter(|c| !matches!(c, '+' | ' ' | '-' | '(' | ')'))
         .collect();
-    if !(7..=15).contains(&wa_id.len()) || !wa_id.bytes().all(|b| b.is_ascii_digit()) {
+    let key = super::recipients::encode(&wa_id).filter(|_| (7..=15).contains(&wa_id.len()));
+    let Some(key) = key else {
         return Err(invalid(format!(
             "Param to must be a phone number of 7 to 15 digits with its country code, got \"{input}\"."
         )));
-    }
+    };
     let callback_data = match object.get("biz_opaque_callback_data") {
         None | Some(Value::Null) => None,
         Some(Value::String(data)) if data.chars().count() <= 512 => Some(data.clone()),
@@ -502,6 +505,7 @@ fn parse(world: &World, body: &Value) -> Result<Outgoing, PlatformError> {
     Ok(Outgoing {
         input,
         wa_id,
+        key,
         content,
         callback_data,
     })
@@ -695,7 +699,9 @@ fn decide(
         _ => {}
     }
     // Messaging limit: unique users reached outside a service window per moving 24 h.
-    if !in_service_window && !reach_allowed(world, now, wa_id) {
+    // `parse` accepted only numbers that have a key.
+    let key = super::recipients::encode(wa_id).unwrap_or_default();
+    if !in_service_window && !reach_allowed(world, now, key) {
         return Fate::Fail(world.policy.messaging_limit_error_code);
     }
     if category == Some(Category::Marketing) && !sent_only {
@@ -730,10 +736,8 @@ fn decide(
         }
     }
     if !in_service_window {
-        world.business_initiated.insert(wa_id.to_owned(), now);
-        world
-            .business_initiated_log
-            .push_back((now, wa_id.to_owned()));
+        world.business_initiated.insert(key, now);
+        world.business_initiated_log.push_back((now, key));
     }
     Fate::Deliver {
         sent_only,
@@ -742,7 +746,7 @@ fn decide(
 }
 
 /// True if reaching `wa_id` outside a service window stays within the messaging limit.
-fn reach_allowed(world: &mut World, now: SimTime, wa_id: &str) -> bool {
+fn reach_allowed(world: &mut World, now: SimTime, key: u64) -> bool {
     while let Some((at, id)) = world.business_initiated_log.front() {
         if at.plus_hours(24) > now {
             break;
@@ -752,7 +756,7 @@ fn reach_allowed(world: &mut World, now: SimTime, wa_id: &str) -> bool {
         }
         world.business_initiated_log.pop_front();
     }
-    world.business_initiated.contains_key(wa_id)
+    world.business_initiated.contains_key(&key)
         || world.business_initiated.len() < world.spec.waba.messaging_limit as usize
 }
 
@@ -818,11 +822,11 @@ fn bill(
 
 /// Schedules the status timers of an accepted message.
 /// Sends a message held by pacing: its statuses start at `at`.
-pub(crate) fn release(world: &mut World, at: SimTime, message_id: &str, fate: Fate) {
-    schedule_lifecycle(world, at, message_id, fate);
+pub(crate) fn release(world: &mut World, at: SimTime, message: u64, fate: Fate) {
+    schedule_lifecycle(world, at, message, fate);
 }
 
-fn schedule_lifecycle(world: &mut World, now: SimTime, message_id: &str, fate: Fate) {
+fn schedule_lifecycle(world: &mut World, now: SimTime, message: u64, fate: Fate) {
     // The policy's delays and ratios, copied out (not the whole policy: this
     // runs for every accepted message).
     let policy = &world.policy;
@@ -835,7 +839,7 @@ fn schedule_lifecycle(world: &mut World, now: SimTime, message_id: &str, fate: F
     let rng = &mut world.lifecycle_rng;
     let sent_at = now.plus_ms(rng.between(sent_delay[0], sent_delay[1]));
     let status = |status: StatusKind, error_code: Option<u32>| Timer::Status {
-        message_id: message_id.to_owned(),
+        message,
         status,
         error_code,
     };

@@ -89,7 +89,8 @@ pub struct Message {
 pub(crate) enum Timer {
     /// A message reaches a status.
     Status {
-        message_id: String,
+        /// The message's number (`World::messages` key).
+        message: u64,
         status: StatusKind,
         error_code: Option<u32>,
     },

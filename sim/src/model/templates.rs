@@ -37,7 +37,7 @@ pub struct Pacing {
     /// Messages sent normally in this round.
     pub sent: u32,
     /// Held messages: wamid and whether each would then be delivered or fail.
-    pub(crate) held: Vec<(String, super::send::Fate)>,
+    pub(crate) held: Vec<(u64, super::send::Fate)>,
     /// The round's number (timers of earlier rounds are stale).
     pub round: u64,
 }
@@ -137,6 +137,7 @@ impl World {
         &mut self,
         index: usize,
         now: SimTime,
+        message: u64,
         message_id: &str,
         fate: super::send::Fate,
         effects: &mut Vec<Effect>,
@@ -146,7 +147,7 @@ impl World {
             return;
         };
         let first = pacing.held.is_empty();
-        pacing.held.push((message_id.to_owned(), fate));
+        pacing.held.push((message, fate));
         let round = pacing.round;
         let held = pacing.held.len();
         let template = self.templates[index].name.clone();
@@ -226,17 +227,17 @@ impl World {
         match outcome {
             PacingOutcome::Release => {
                 self.set_quality(at, index, Quality::Green, effects);
-                for (message_id, fate) in pacing.held {
-                    super::send::release(self, at, &message_id, fate);
+                for (message, fate) in pacing.held {
+                    super::send::release(self, at, message, fate);
                 }
             }
             PacingOutcome::Pause => {
                 self.pause_template(at, index, true, effects);
-                for (message_id, _) in pacing.held {
+                for (message, _) in pacing.held {
                     self.schedule(
                         at,
                         Timer::Status {
-                            message_id,
+                            message,
                             status: StatusKind::Failed,
                             error_code: Some(code::TEMPLATE_PAUSED),
                         },
@@ -770,11 +771,11 @@ impl World {
                 .take()
                 .map(|pacing| pacing.held)
                 .unwrap_or_default();
-            for (message_id, _) in held {
+            for (message, _) in held {
                 self.schedule(
                     at,
                     Timer::Status {
-                        message_id,
+                        message,
                         status: StatusKind::Failed,
                         error_code: Some(code::TEMPLATE_NOT_FOUND),
                     },
