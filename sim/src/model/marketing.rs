@@ -8,7 +8,7 @@
 use super::World;
 use super::policy::MarketingCounting;
 use super::recipients::Recipient;
-use super::rng::{SimRng, Stream};
+use super::rng::{Stream, hashed_draw};
 use super::time::{HOUR_MS, SimTime};
 
 const DAY_MS: u64 = 24 * HOUR_MS;
@@ -61,35 +61,20 @@ fn background_count(world: &World, recipient: &Recipient, at: SimTime, window_ms
     }
     let first_day = at.as_ms().saturating_sub(window_ms) / DAY_MS;
     let last_day = at.as_ms() / DAY_MS;
-    let wa_id = recipient.wa_id();
+    let (key, max) = (recipient.key(), u64::from(ecosystem.marketing_per_day_max));
     let mut total = 0u32;
     for day in first_day..=last_day {
         let start = SimTime::from_ms(day * DAY_MS);
         if start > at || start.plus_ms(window_ms) <= at {
             continue;
         }
-        let mut rng = SimRng::new(day_seed(world.seed, &wa_id, day), Stream::Ecosystem);
-        if rng.chance(ecosystem.active_ratio) {
-            total = total
-                .saturating_add(rng.between(1, u64::from(ecosystem.marketing_per_day_max)) as u32);
+        let active = hashed_draw(world.seed, Stream::Ecosystem, key, day);
+        if ecosystem.active_ratio.hits(active) {
+            let count = 1 + hashed_draw(active, Stream::Ecosystem, key, day) % max;
+            total = total.saturating_add(count as u32);
         }
     }
     total
-}
-
-/// FNV-1a over the seed, the user and the day: a stable per-(user, day) seed.
-fn day_seed(seed: u64, wa_id: &str, day: u64) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in seed
-        .to_le_bytes()
-        .iter()
-        .chain(wa_id.as_bytes())
-        .chain(day.to_le_bytes().iter())
-    {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
 }
 
 /// Judges a marketing template from a number in `sender_country` to `wa_id` at `now`,

@@ -1028,12 +1028,12 @@ impl World {
     /// The next message's number and wamid.
     fn next_message(&mut self) -> (u64, String) {
         self.message_counter += 1;
-        let id = format!(
-            "{WAMID_PREFIX}{:0width$}{}",
-            self.message_counter,
-            self.ids_rng.token(12),
-            width = WAMID_NUMBER_DIGITS
-        );
+        let mut id = String::with_capacity(WAMID_PREFIX.len() + WAMID_NUMBER_DIGITS + 12);
+        id.push_str(WAMID_PREFIX);
+        let number = self.message_counter.to_string();
+        id.extend(std::iter::repeat_n('0', WAMID_NUMBER_DIGITS.saturating_sub(number.len())));
+        id.push_str(&number);
+        self.ids_rng.push_token(&mut id, 12);
         (self.message_counter, id)
     }
 

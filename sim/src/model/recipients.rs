@@ -98,6 +98,11 @@ impl<'a> Recipient<'a> {
         self.book.people[self.index]
     }
 
+    /// The WhatsApp id as `encode` keys it.
+    pub(crate) fn key(&self) -> u64 {
+        self.book.keys[self.index]
+    }
+
     /// WhatsApp id.
     pub fn wa_id(&self) -> String {
         decode(self.book.keys[self.index])

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -16,7 +16,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub enum Stream {
     /// Recipients and their standing traits, drawn once when the world is built.
     World = 1,
-    /// Other businesses' marketing traffic.
+    /// Other businesses' marketing traffic (`hashed_draw`s, not a generator).
     Ecosystem = 2,
     /// Status timings and read behaviour of accepted messages.
     Lifecycle = 3,
@@ -77,11 +77,63 @@ impl SimRng {
 
     /// `len` random characters from `[A-Za-z0-9_-]`.
     pub fn token(&mut self, len: usize) -> String {
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        (0..len)
-            .map(|_| char::from(ALPHABET[self.0.random_range(0..ALPHABET.len())]))
-            .collect()
+        let mut token = String::with_capacity(len);
+        self.push_token(&mut token, len);
+        token
     }
+
+    /// Appends `len` random characters from `[A-Za-z0-9_-]`: ten per 64-bit draw,
+    /// six bits each (the alphabet has 64 characters, so no bias).
+    pub fn push_token(&mut self, out: &mut String, len: usize) {
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let (mut bits, mut left) = (0u64, 0);
+        for _ in 0..len {
+            if left == 0 {
+                (bits, left) = (self.0.next_u64(), 10);
+            }
+            out.push(char::from(ALPHABET[(bits & 63) as usize]));
+            bits >>= 6;
+            left -= 1;
+        }
+    }
+
+    /// A `len`-digit id: nineteen digits per accepted 64-bit draw (draws of
+    /// 10^19 or more are redrawn, so every digit is uniform). For ids drawn per
+    /// message; `digits` keeps the world's generated numbers as they were.
+    pub fn digit_id(&mut self, len: usize) -> String {
+        const TEN_POW_19: u64 = 10_000_000_000_000_000_000;
+        let mut id = String::with_capacity(len);
+        while id.len() < len {
+            let mut draw = self.0.next_u64();
+            if draw >= TEN_POW_19 {
+                continue;
+            }
+            for _ in 0..(len - id.len()).min(19) {
+                id.push(char::from(b'0' + (draw % 10) as u8));
+                draw /= 10;
+            }
+        }
+        id
+    }
+}
+
+/// A draw that is a pure function of (`seed`, `stream`, `a`, `b`): SplitMix64's
+/// finaliser over the four, for draws that must not depend on the order of
+/// requests (one per user and day) and are too many to seed a generator each.
+pub fn hashed_draw(seed: u64, stream: Stream, a: u64, b: u64) -> u64 {
+    let mut state = seed;
+    for word in [stream as u64, a, b] {
+        state = split_mix(state ^ word);
+    }
+    state
+}
+
+fn split_mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// A probability as an integer ratio (`1/10`), never a float.
@@ -111,6 +163,12 @@ impl Ratio {
 
     /// Never.
     pub const NEVER: Ratio = Ratio::new(0, 1);
+
+    /// Whether a uniform 64-bit `draw` falls within the ratio (the modulo bias is
+    /// below 2^-32 for any `u32` denominator).
+    pub fn hits(self, draw: u64) -> bool {
+        draw % u64::from(self.denominator.max(1)) < u64::from(self.numerator)
+    }
 }
 
 impl fmt::Display for Ratio {

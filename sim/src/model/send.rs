@@ -778,7 +778,9 @@ fn bill(
     let pmp = world.policy.pricing_model == PricingModel::Pmp;
     let free = pmp && in_service_window && matches!(category, None | Some(Category::Utility));
     let hours = world.policy.conversation_hours;
-    let fresh_id = world.ids_rng.digits(32);
+    // A conversation id is drawn only when a conversation opens.
+    let ids = &mut world.ids_rng;
+    let mut fresh_id = || ids.digit_id(32);
     let (conversation_id, expires_at) = match world.recipients.activity_mut(wa_id) {
         Some(recipient) if !pmp => {
             let open = recipient
@@ -787,7 +789,7 @@ fn bill(
                 .filter(|(_, expires)| *expires > now)
                 .cloned();
             open.unwrap_or_else(|| {
-                let conversation = (fresh_id, now.plus_hours(hours));
+                let conversation = (fresh_id(), now.plus_hours(hours));
                 if delivered {
                     recipient
                         .conversations
@@ -798,14 +800,15 @@ fn bill(
         }
         Some(recipient) => {
             // PMP: conversations no longer price, but the marketing one still exempts (2024-05 logic off).
+            let id = fresh_id();
             if delivered && category == Some(Category::Marketing) {
                 recipient
                     .conversations
-                    .insert(pricing_category, (fresh_id.clone(), now.plus_hours(hours)));
+                    .insert(pricing_category, (id.clone(), now.plus_hours(hours)));
             }
-            (fresh_id, now.plus_hours(hours))
+            (id, now.plus_hours(hours))
         }
-        None => (fresh_id, now.plus_hours(hours)),
+        None => (fresh_id(), now.plus_hours(hours)),
     };
     Billing {
         conversation_id,
