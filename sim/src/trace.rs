@@ -29,7 +29,7 @@ pub enum TraceEvent {
     /// An HTTP request reached one of the surfaces.
     Request {
         /// `graph`, `d360` or `control`.
-        surface: String,
+        surface: &'static str,
         /// HTTP method.
         method: String,
         /// Request path.
@@ -46,24 +46,24 @@ pub enum TraceEvent {
         /// The wamid.
         message_id: String,
         /// `graph` or `d360`.
-        surface: String,
+        surface: &'static str,
         /// Sending phone number id.
         phone_number_id: String,
         /// Recipient WhatsApp id.
         to: String,
         /// `text` or `template`.
-        message_type: String,
+        message_type: &'static str,
         /// Template name, for templates.
         template: Option<String>,
         /// Template category or `SERVICE` for free-form.
-        category: String,
+        category: &'static str,
         /// `message_status` answered, for templates.
-        message_status: Option<String>,
+        message_status: Option<&'static str>,
     },
     /// A send was rejected synchronously.
     MessageRejected {
         /// `graph` or `d360`.
-        surface: String,
+        surface: &'static str,
         /// Sending phone number id, if known.
         phone_number_id: Option<String>,
         /// Recipient, if parsed.
@@ -138,7 +138,7 @@ pub enum TraceEvent {
         /// Recipient.
         to: String,
         /// `sent`, `delivered`, `read` or `failed`.
-        status: String,
+        status: &'static str,
         /// Error code, for `failed`.
         error_code: Option<u32>,
     },
@@ -340,13 +340,13 @@ pub enum TraceEvent {
     /// template messaging for the WABA (§10).
     SendBlocked {
         /// `d360`.
-        surface: String,
+        surface: &'static str,
         /// Sending phone number id.
         phone_number_id: String,
         /// Recipient, if parsed.
         to: Option<String>,
         /// `text` or `template`.
-        message_type: String,
+        message_type: &'static str,
         /// The HTTP status answered.
         http_status: u16,
         /// Why.

@@ -468,8 +468,8 @@ fn disabling_templates_emits_a_partner_event_per_channel_and_blocks_only_360dial
         traced.iter().any(|e| matches!(
             e,
             TraceEvent::SendBlocked { surface, phone_number_id, to, message_type, http_status: 403, .. }
-                if surface == "d360" && phone_number_id == US_NUMBER
-                    && to.as_deref() == Some(PRIYA_IN) && message_type == "template"
+                if *surface == "d360" && phone_number_id == US_NUMBER
+                    && to.as_deref() == Some(PRIYA_IN) && *message_type == "template"
         )),
         "{traced:?}"
     );
@@ -526,7 +526,7 @@ fn with_template_block_free_form_text_is_blocked_too() {
     );
     assert!(events(&text.effects).iter().any(|e| matches!(
         e,
-        TraceEvent::SendBlocked { message_type, .. } if message_type == "text"
+        TraceEvent::SendBlocked { message_type, .. } if *message_type == "text"
     )));
     // Without the override the same text goes (the default is false).
     let mut default = partner_world("");

@@ -142,7 +142,7 @@ fn old_channel_key_dropped(evidence: &Evidence<'_>) -> Judgement {
                     surface,
                     credential: Some(credential),
                     ..
-                } if surface == "d360" && credential == old => Some(record.seq),
+                } if *surface == "d360" && credential == old => Some(record.seq),
                 _ => None,
             })
             .collect();
@@ -318,7 +318,7 @@ fn no_templates_while_disabled(evidence: &Evidence<'_>) -> Judgement {
                 message_type,
                 surface,
                 ..
-            } if known_from.is_some() && message_type == "template" && surface == "d360" => {
+            } if known_from.is_some() && *message_type == "template" && *surface == "d360" => {
                 sends += 1;
                 if proof.is_empty() {
                     proof.extend(disabled_at);
@@ -469,7 +469,7 @@ fn compromise_new_key(evidence: &Evidence<'_>) -> Judgement {
                 credential: Some(credential),
                 surface,
                 ..
-            } if surface == "d360" && Some(credential.as_str()) == old => Some(record.seq),
+            } if *surface == "d360" && Some(credential.as_str()) == old => Some(record.seq),
             _ => None,
         })
         .collect();
@@ -631,9 +631,9 @@ mod tests {
     use super::*;
     use crate::checks::judge_events;
 
-    fn request(surface: &str, path: &str, credential: &str, status: u16) -> TraceEvent {
+    fn request(surface: &'static str, path: &str, credential: &str, status: u16) -> TraceEvent {
         TraceEvent::Request {
-            surface: surface.to_owned(),
+            surface,
             method: "POST".to_owned(),
             path: path.to_owned(),
             credential: Some(credential.to_owned()),
@@ -660,13 +660,13 @@ mod tests {
     fn accepted(to: &str) -> TraceEvent {
         TraceEvent::MessageAccepted {
             message_id: format!("wamid.{to}"),
-            surface: "d360".to_owned(),
+            surface: "d360",
             phone_number_id: "p1".to_owned(),
             to: to.to_owned(),
-            message_type: "template".to_owned(),
+            message_type: "template",
             template: Some("spring_sale".to_owned()),
-            category: "MARKETING".to_owned(),
-            message_status: Some("accepted".to_owned()),
+            category: "MARKETING",
+            message_status: Some("accepted"),
         }
     }
 
@@ -779,10 +779,10 @@ mod tests {
     #[test]
     fn tpl_005_counts_template_sends_between_the_acknowledged_disable_and_the_enable() {
         let blocked = TraceEvent::SendBlocked {
-            surface: "d360".to_owned(),
+            surface: "d360",
             phone_number_id: "p1".to_owned(),
             to: Some("a".to_owned()),
-            message_type: "template".to_owned(),
+            message_type: "template",
             http_status: 403,
             reason: String::new(),
         };

@@ -44,7 +44,7 @@ fn no_resend_after_cap(evidence: &Evidence<'_>) -> Judgement {
     let mut proof = Vec::new();
     for (record, event) in evidence.events() {
         if let TraceEvent::MessageAccepted { to, category, .. } = event
-            && category == "MARKETING"
+            && *category == "MARKETING"
             && let Some((seq, ..)) = capped.iter().find(|(seq, at, user)| {
                 *user == to && record.seq > *seq && record.at_ms < at + quiet_ms
             })
@@ -102,7 +102,7 @@ fn no_marketing_after_opt_out(evidence: &Evidence<'_>) -> Judgement {
     let mut proof = Vec::new();
     for (record, event) in evidence.events() {
         if let TraceEvent::MessageAccepted { to, category, .. } = event
-            && category == "MARKETING"
+            && *category == "MARKETING"
             && let Some((seq, _)) = stopped
                 .iter()
                 .find(|(seq, user)| *user == to && record.seq > *seq)
@@ -139,7 +139,7 @@ fn no_text_outside_window(evidence: &Evidence<'_>) -> Judgement {
     let mut proof = Vec::new();
     for (record, event) in evidence.events() {
         match event {
-            TraceEvent::MessageAccepted { message_type, .. } if message_type != "template" => {
+            TraceEvent::MessageAccepted { message_type, .. } if *message_type != "template" => {
                 free_form += 1;
             }
             TraceEvent::MessageRejected { code: 131_047, .. }
@@ -325,27 +325,27 @@ mod tests {
         TraceEvent::Status {
             message_id: "wamid.1".to_owned(),
             to: to.to_owned(),
-            status: "failed".to_owned(),
+            status: "failed",
             error_code: Some(code),
         }
     }
 
-    fn accepted(to: &str, category: &str, message_type: &str) -> TraceEvent {
+    fn accepted(to: &str, category: &'static str, message_type: &'static str) -> TraceEvent {
         TraceEvent::MessageAccepted {
             message_id: "wamid.2".to_owned(),
-            surface: "graph".to_owned(),
+            surface: "graph",
             phone_number_id: "1".to_owned(),
             to: to.to_owned(),
-            message_type: message_type.to_owned(),
+            message_type,
             template: Some("spring_sale".to_owned()),
-            category: category.to_owned(),
+            category,
             message_status: None,
         }
     }
 
     fn rejected(to: &str, code: u32) -> TraceEvent {
         TraceEvent::MessageRejected {
-            surface: "graph".to_owned(),
+            surface: "graph",
             phone_number_id: Some("1".to_owned()),
             to: Some(to.to_owned()),
             template: None,
@@ -460,7 +460,7 @@ mod tests {
     #[test]
     fn a_replaced_token_used_after_the_handover_fails() {
         let request = |credential: &str| TraceEvent::Request {
-            surface: "graph".to_owned(),
+            surface: "graph",
             method: "POST".to_owned(),
             path: "/v23.0/1/messages".to_owned(),
             credential: Some(credential.to_owned()),
@@ -517,7 +517,7 @@ mod tests {
     #[test]
     fn repeating_a_refused_credential_at_once_is_a_hot_loop() {
         let request = || TraceEvent::Request {
-            surface: "graph".to_owned(),
+            surface: "graph",
             method: "POST".to_owned(),
             path: "/v23.0/1/messages".to_owned(),
             credential: Some("fp_old".to_owned()),

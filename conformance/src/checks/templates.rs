@@ -214,7 +214,7 @@ fn stop_on_pause_webhook(evidence: &Evidence<'_>) -> Judgement {
                     proof.push(record.seq);
                 }
             }
-            TraceEvent::Request { surface, .. } if surface != "control" => in_flight.clear(),
+            TraceEvent::Request { surface, .. } if *surface != "control" => in_flight.clear(),
             _ => {}
         }
     }
@@ -302,24 +302,24 @@ mod tests {
         super::super::judge_events(check, events)
     }
 
-    fn accepted(id: &str, to: &str, status: &str) -> TraceEvent {
+    fn accepted(id: &str, to: &str, status: &'static str) -> TraceEvent {
         TraceEvent::MessageAccepted {
             message_id: id.to_owned(),
-            surface: "graph".to_owned(),
+            surface: "graph",
             phone_number_id: "1".to_owned(),
             to: to.to_owned(),
-            message_type: "template".to_owned(),
+            message_type: "template",
             template: Some("spring_sale".to_owned()),
-            category: "MARKETING".to_owned(),
-            message_status: Some(status.to_owned()),
+            category: "MARKETING",
+            message_status: Some(status),
         }
     }
 
-    fn status(id: &str, status: &str) -> TraceEvent {
+    fn status(id: &str, status: &'static str) -> TraceEvent {
         TraceEvent::Status {
             message_id: id.to_owned(),
             to: "55".to_owned(),
-            status: status.to_owned(),
+            status,
             error_code: None,
         }
     }
@@ -365,7 +365,7 @@ mod tests {
 
     fn refused(code: u32) -> TraceEvent {
         TraceEvent::MessageRejected {
-            surface: "graph".to_owned(),
+            surface: "graph",
             phone_number_id: Some("1".to_owned()),
             to: Some("55".to_owned()),
             template: Some("spring_sale".to_owned()),
@@ -396,7 +396,7 @@ mod tests {
             error: None,
         };
         let request = TraceEvent::Request {
-            surface: "graph".to_owned(),
+            surface: "graph",
             method: "POST".to_owned(),
             path: "/v23.0/1/messages".to_owned(),
             credential: None,
@@ -453,7 +453,7 @@ mod tests {
                 .to_owned(),
         };
         let unpause = TraceEvent::Request {
-            surface: "graph".to_owned(),
+            surface: "graph",
             method: "POST".to_owned(),
             path: "/v23.0/120000000000001/unpause".to_owned(),
             credential: None,

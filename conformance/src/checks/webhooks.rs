@@ -154,7 +154,7 @@ fn duplicates_harmless(evidence: &Evidence<'_>) -> Judgement {
     let replies = group(evidence.events().filter_map(|(record, event)| match event {
         TraceEvent::MessageAccepted {
             to, message_type, ..
-        } if repeated_senders.contains(to) && message_type != "template" => {
+        } if repeated_senders.contains(to) && *message_type != "template" => {
             Some((to.clone(), record.seq))
         }
         _ => None,
@@ -384,12 +384,12 @@ mod tests {
     fn reply(to: &str) -> TraceEvent {
         TraceEvent::MessageAccepted {
             message_id: "wamid.out".to_owned(),
-            surface: "graph".to_owned(),
+            surface: "graph",
             phone_number_id: "1".to_owned(),
             to: to.to_owned(),
-            message_type: "text".to_owned(),
+            message_type: "text",
             template: None,
-            category: "SERVICE".to_owned(),
+            category: "SERVICE",
             message_status: None,
         }
     }
@@ -436,10 +436,10 @@ mod tests {
 
     #[test]
     fn a_reported_state_below_the_highest_status_fails() {
-        let status = |s: &str| TraceEvent::Status {
+        let status = |s: &'static str| TraceEvent::Status {
             message_id: "wamid.1".to_owned(),
             to: "55".to_owned(),
-            status: s.to_owned(),
+            status: s,
             error_code: None,
         };
         let reordered = TraceEvent::WebhookFault {

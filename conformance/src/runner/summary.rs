@@ -76,7 +76,7 @@ pub fn stats(records: &[TraceRecord]) -> ScenarioStats {
     let mut stats = ScenarioStats::default();
     for record in records {
         match &record.event {
-            TraceEvent::Request { surface, .. } if surface != "control" => stats.requests += 1,
+            TraceEvent::Request { surface, .. } if *surface != "control" => stats.requests += 1,
             TraceEvent::MessageAccepted { .. } => stats.messages_accepted += 1,
             TraceEvent::MessageRejected { .. } => stats.messages_rejected += 1,
             TraceEvent::WebhookEmitted { .. } => stats.webhooks += 1,

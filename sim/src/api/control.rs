@@ -331,7 +331,7 @@ async fn reset(State(state): State<Arc<AppState>>) -> Result<Json<Value>, Contro
     state.reset().map_err(ControlError::bad_request)?;
     state.with_sim(|sim, _| {
         sim.record(TraceEvent::Request {
-            surface: "control".to_owned(),
+            surface: "control",
             method: "POST".to_owned(),
             path: "/_wasim/reset".to_owned(),
             credential: None,

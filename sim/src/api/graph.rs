@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use serde_json::json;
+use serde::Serialize;
 
 use super::error::{D360Error, GraphError, fbtrace_id, graph_unknown_path};
 use super::extract::{self, BodyError};
@@ -173,7 +173,7 @@ pub(crate) async fn send(
             }
         };
         sim.record(TraceEvent::Request {
-            surface: surface.name().to_owned(),
+            surface: surface.name(),
             method: method.to_string(),
             path,
             credential: credential_fingerprint,
@@ -194,6 +194,27 @@ fn body_error_answer(error: &BodyError, trace_id: String) -> GraphError {
     }
 }
 
+/// A send's success answer, serialised straight from the reply's fields.
+#[derive(Serialize)]
+struct SentAnswer<'a> {
+    messaging_product: &'static str,
+    contacts: [SentContact<'a>; 1],
+    messages: [SentMessage<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct SentContact<'a> {
+    input: &'a str,
+    wa_id: &'a str,
+}
+
+#[derive(Serialize)]
+struct SentMessage<'a> {
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_status: Option<&'a str>,
+}
+
 fn answer(reply: Reply, trace_id: impl FnOnce() -> String) -> (Response, Option<u32>) {
     match reply {
         Reply::Sent {
@@ -202,15 +223,17 @@ fn answer(reply: Reply, trace_id: impl FnOnce() -> String) -> (Response, Option<
             message_id,
             message_status,
         } => {
-            let mut message = json!({"id": message_id});
-            if let Some(status) = message_status {
-                message["message_status"] = json!(status);
-            }
-            let body = json!({
-                "messaging_product": "whatsapp",
-                "contacts": [{"input": input, "wa_id": wa_id}],
-                "messages": [message],
-            });
+            let body = SentAnswer {
+                messaging_product: "whatsapp",
+                contacts: [SentContact {
+                    input: &input,
+                    wa_id: &wa_id,
+                }],
+                messages: [SentMessage {
+                    id: &message_id,
+                    message_status,
+                }],
+            };
             ((StatusCode::OK, axum::Json(body)).into_response(), None)
         }
         Reply::Unauthorized => (D360Error::invalid_key().into_response(), None),

@@ -44,7 +44,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// with the fingerprint of the credential presented and the status answered.
 pub(crate) fn record_request(
     state: &AppState,
-    surface: &str,
+    surface: &'static str,
     method: &Method,
     uri: &Uri,
     credential: Option<&str>,
@@ -52,7 +52,7 @@ pub(crate) fn record_request(
 ) {
     state.with_sim(|sim, _| {
         sim.record(crate::trace::TraceEvent::Request {
-            surface: surface.to_owned(),
+            surface,
             method: method.to_string(),
             path: uri.path().to_owned(),
             credential: credential.map(crate::trace::fingerprint),

@@ -1031,7 +1031,10 @@ impl World {
         let mut id = String::with_capacity(WAMID_PREFIX.len() + WAMID_NUMBER_DIGITS + 12);
         id.push_str(WAMID_PREFIX);
         let number = self.message_counter.to_string();
-        id.extend(std::iter::repeat_n('0', WAMID_NUMBER_DIGITS.saturating_sub(number.len())));
+        id.extend(std::iter::repeat_n(
+            '0',
+            WAMID_NUMBER_DIGITS.saturating_sub(number.len()),
+        ));
         id.push_str(&number);
         self.ids_rng.push_token(&mut id, 12);
         (self.message_counter, id)
@@ -1127,7 +1130,7 @@ impl World {
                     event: TraceEvent::Status {
                         message_id: message.id.clone(),
                         to: message.to.clone(),
-                        status: status.name().to_owned(),
+                        status: status.name(),
                         error_code,
                     },
                 });

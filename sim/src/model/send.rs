@@ -88,7 +88,7 @@ pub(super) fn send(
         effects.push(Effect::Trace {
             at: now,
             event: TraceEvent::MessageRejected {
-                surface: surface.name().to_owned(),
+                surface: surface.name(),
                 phone_number_id: Some(phone_id.clone()),
                 to,
                 template,
@@ -143,15 +143,14 @@ pub(super) fn send(
             effects.push(Effect::Trace {
                 at: now,
                 event: TraceEvent::SendBlocked {
-                    surface: surface.name().to_owned(),
+                    surface: surface.name(),
                     phone_number_id: phone_id.clone(),
                     to: to.clone(),
                     message_type: if template_index.is_some() {
                         "template"
                     } else {
                         "text"
-                    }
-                    .to_owned(),
+                    },
                     http_status,
                     reason: "360dialog disabled template messaging for the WABA".to_owned(),
                 },
@@ -318,18 +317,17 @@ pub(super) fn send(
         at: now,
         event: TraceEvent::MessageAccepted {
             message_id: message_id.clone(),
-            surface: surface.name().to_owned(),
+            surface: surface.name(),
             phone_number_id: phone_id,
             to: outgoing.wa_id.clone(),
             message_type: if template_name.is_some() {
                 "template"
             } else {
                 "text"
-            }
-            .to_owned(),
+            },
             template: template_name,
-            category: category.map_or("SERVICE", Category::name).to_owned(),
-            message_status: message_status.map(str::to_owned),
+            category: category.map_or("SERVICE", Category::name),
+            message_status,
         },
     });
     match template_index {
