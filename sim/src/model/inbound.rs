@@ -132,7 +132,7 @@ impl World {
             None if content.needs_context() => {
                 let latest = self
                     .messages
-                    .values()
+                    .iter()
                     .rev()
                     .find(|m| m.to == from && m.phone_number_id == phone.id);
                 match latest {

@@ -459,8 +459,9 @@ pub struct World {
     phone_numbers: Vec<PhoneNumber>,
     templates: Vec<Template>,
     recipients: recipients::Recipients,
-    /// Messages by number (the counter in their wamid), so in wamid order.
-    messages: BTreeMap<u64, Message>,
+    /// Messages in the order of their number (the counter in their wamid), so in
+    /// wamid order; appended as they are accepted.
+    messages: Vec<Message>,
     timers: TimerQueue<Timer>,
     /// By (phone number index, `recipients::encode` of the user's wa_id).
     pair_buckets: BTreeMap<(usize, u64), Bucket>,
@@ -536,7 +537,7 @@ impl World {
             phone_numbers,
             templates,
             recipients,
-            messages: BTreeMap::new(),
+            messages: Vec::new(),
             timers: TimerQueue::default(),
             pair_buckets: BTreeMap::new(),
             business_initiated: BTreeMap::new(),
@@ -602,14 +603,25 @@ impl World {
 
     /// A message by wamid.
     pub fn message(&self, id: &str) -> Option<&Message> {
+        let index = self.message_index(message_number(id)?)?;
+        Some(&self.messages[index]).filter(|message| message.id == id)
+    }
+
+    /// Where message `number` is in `messages`.
+    fn message_index(&self, number: u64) -> Option<usize> {
         self.messages
-            .get(&message_number(id)?)
-            .filter(|message| message.id == id)
+            .binary_search_by_key(&number, |message| message.number)
+            .ok()
+    }
+
+    fn message_mut(&mut self, number: u64) -> Option<&mut Message> {
+        let index = self.message_index(number)?;
+        self.messages.get_mut(index)
     }
 
     /// Every message, ordered by wamid.
     pub fn messages(&self) -> impl Iterator<Item = &Message> {
-        self.messages.values()
+        self.messages.iter()
     }
 
     /// The phone numbers.
@@ -1111,7 +1123,7 @@ impl World {
                 status,
                 error_code,
             } => {
-                let Some(message) = self.messages.get_mut(&message) else {
+                let Some(message) = self.message_mut(message) else {
                     debug_assert!(false, "a status timer names an unknown message");
                     return;
                 };
@@ -1175,7 +1187,7 @@ impl World {
 
     fn schedule(&mut self, at: SimTime, timer: Timer) {
         if let Timer::Status { message, .. } = &timer
-            && let Some(message) = self.messages.get_mut(message)
+            && let Some(message) = self.message_mut(*message)
         {
             message.pending_timers += 1;
         }

@@ -157,6 +157,7 @@ mod tests {
             callback_data: None,
             failure_code: None,
             pending_timers: 0,
+            number: 1,
             pricing_model: "CBP",
         }
     }

@@ -311,15 +311,14 @@ pub(crate) fn encode(wa_id: &str) -> Option<u64> {
         return None;
     }
     let mut key = 0u64;
-    for position in 0..KEY_DIGITS {
-        let symbol = match bytes.get(position) {
-            Some(byte @ b'0'..=b'9') => u64::from(byte - b'0') + 1,
-            Some(_) => return None,
-            None => 0,
-        };
-        key = key * 11 + symbol;
+    for byte in bytes {
+        if !byte.is_ascii_digit() {
+            return None;
+        }
+        key = key * 11 + u64::from(byte - b'0') + 1;
     }
-    Some(key)
+    // The padding: one 0 symbol per missing digit.
+    Some(key * 11u64.pow((KEY_DIGITS - bytes.len()) as u32))
 }
 
 /// The WhatsApp id a key was encoded from.

@@ -294,25 +294,29 @@ pub(super) fn send(
             "accepted"
         }
     });
-    world.messages.insert(
-        message_number,
-        Message {
-            id: message_id.clone(),
-            phone_number_id: phone_id.clone(),
-            to: outgoing.wa_id.clone(),
-            content,
-            accepted_at: now,
-            statuses: Vec::new(),
-            billing,
-            callback_data: outgoing.callback_data,
-            failure_code: None,
-            pending_timers: 0,
-            pricing_model: match world.policy.pricing_model {
-                PricingModel::Cbp => "CBP",
-                PricingModel::Pmp => "PMP",
-            },
-        },
+    debug_assert!(
+        world
+            .messages
+            .last()
+            .is_none_or(|m| m.number < message_number)
     );
+    world.messages.push(Message {
+        id: message_id.clone(),
+        phone_number_id: phone_id.clone(),
+        to: outgoing.wa_id.clone(),
+        content,
+        accepted_at: now,
+        statuses: Vec::new(),
+        billing,
+        callback_data: outgoing.callback_data,
+        failure_code: None,
+        pending_timers: 0,
+        number: message_number,
+        pricing_model: match world.policy.pricing_model {
+            PricingModel::Cbp => "CBP",
+            PricingModel::Pmp => "PMP",
+        },
+    });
     effects.push(Effect::Trace {
         at: now,
         event: TraceEvent::MessageAccepted {

@@ -81,6 +81,8 @@ pub struct Message {
     pub failure_code: Option<u32>,
     /// Status timers still pending for it.
     pub pending_timers: u32,
+    /// The number in its wamid (`World::messages` is in this order).
+    pub(crate) number: u64,
     pub(crate) pricing_model: &'static str,
 }
 
