@@ -434,10 +434,14 @@ fn parse(world: &World, body: &Value) -> Result<Outgoing, PlatformError> {
             )));
         }
     };
-    let wa_id: String = input
-        .chars()
-        .filter(|c| !matches!(c, '+' | ' ' | '-' | '(' | ')'))
-        .collect();
+    let wa_id: String = if input.bytes().all(|b| b.is_ascii_digit()) {
+        input.clone()
+    } else {
+        input
+            .chars()
+            .filter(|c| !matches!(c, '+' | ' ' | '-' | '(' | ')'))
+            .collect()
+    };
     let key = super::recipients::encode(&wa_id).filter(|_| (7..=15).contains(&wa_id.len()));
     let Some(key) = key else {
         return Err(invalid(format!(

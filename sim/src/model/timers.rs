@@ -1,20 +1,51 @@
 //! The timer queue: pending model events ordered by (virtual time, sequence).
 
-use std::collections::BTreeMap;
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
 
 use super::time::SimTime;
 
 /// Pending timers, fired in `(at, seq)` order so that ties keep insertion order.
+/// A binary heap: pushing a timer (several per accepted message) allocates
+/// nothing once the heap has grown.
 #[derive(Debug, Clone)]
 pub struct TimerQueue<T> {
-    pending: BTreeMap<(SimTime, u64), T>,
+    pending: BinaryHeap<Reverse<Entry<T>>>,
     next_seq: u64,
+}
+
+/// A timer and its place in the queue; ordered by `(at, seq)` only.
+#[derive(Debug, Clone)]
+struct Entry<T> {
+    at: SimTime,
+    seq: u64,
+    timer: T,
+}
+
+impl<T> PartialEq for Entry<T> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl<T> Eq for Entry<T> {}
+
+impl<T> PartialOrd for Entry<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<T> Ord for Entry<T> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
 }
 
 impl<T> Default for TimerQueue<T> {
     fn default() -> Self {
         TimerQueue {
-            pending: BTreeMap::new(),
+            pending: BinaryHeap::new(),
             next_seq: 0,
         }
     }
@@ -23,23 +54,26 @@ impl<T> Default for TimerQueue<T> {
 impl<T> TimerQueue<T> {
     /// Schedules `timer` at `at`.
     pub fn push(&mut self, at: SimTime, timer: T) {
-        self.pending.insert((at, self.next_seq), timer);
+        self.pending.push(Reverse(Entry {
+            at,
+            seq: self.next_seq,
+            timer,
+        }));
         self.next_seq += 1;
     }
 
     /// The time of the earliest pending timer.
     pub fn next_deadline(&self) -> Option<SimTime> {
-        self.pending.keys().next().map(|(at, _)| *at)
+        self.pending.peek().map(|Reverse(entry)| entry.at)
     }
 
     /// Removes and returns the earliest timer due at or before `now`.
     pub fn pop_due(&mut self, now: SimTime) -> Option<(SimTime, T)> {
-        let first = self.pending.first_entry()?;
-        if first.key().0 > now {
+        if self.next_deadline()? > now {
             return None;
         }
-        let ((at, _), timer) = first.remove_entry();
-        Some((at, timer))
+        let Reverse(entry) = self.pending.pop()?;
+        Some((entry.at, entry.timer))
     }
 
     /// How many timers are pending.
