@@ -23,7 +23,7 @@ fn webhook_bodies(effects: Vec<Effect>) -> Vec<Value> {
     effects
         .into_iter()
         .filter_map(|effect| match effect {
-            Effect::Webhook(delivery) => Some(Value::clone(&delivery.body)),
+            Effect::Webhook(delivery) => Some(delivery.body.to_value()),
             Effect::Trace { .. } => None,
         })
         .collect()

@@ -152,8 +152,9 @@ pub enum TraceEvent {
         route: String,
         /// Changes batched in this post.
         changes: u32,
-        /// The payload as posted (shared with the delivery, not copied).
-        body: std::sync::Arc<Value>,
+        /// The payload as posted (serialized once, shared with the delivery;
+        /// written into the trace as it is).
+        body: crate::model::WebhookBody,
     },
     /// One delivery attempt of a webhook finished.
     WebhookAttempt {

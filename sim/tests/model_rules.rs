@@ -420,9 +420,9 @@ fn status_webhooks_carry_conversation_and_pricing_once_per_profile() {
     let statuses: Vec<serde_json::Value> = effects
         .iter()
         .filter_map(|effect| match effect {
-            wasim_sim::model::Effect::Webhook(delivery) => {
-                Some(delivery.body["entry"][0]["changes"][0]["value"]["statuses"][0].clone())
-            }
+            wasim_sim::model::Effect::Webhook(delivery) => Some(
+                delivery.body.to_value()["entry"][0]["changes"][0]["value"]["statuses"][0].clone(),
+            ),
             _ => None,
         })
         .filter(|status| status["id"] == id.as_str())
@@ -451,7 +451,8 @@ fn status_webhooks_carry_conversation_and_pricing_once_per_profile() {
         .iter()
         .find_map(|effect| match effect {
             wasim_sim::model::Effect::Webhook(delivery) => {
-                let status = &delivery.body["entry"][0]["changes"][0]["value"]["statuses"][0];
+                let status =
+                    &delivery.body.to_value()["entry"][0]["changes"][0]["value"]["statuses"][0];
                 (status["id"] == reply.as_str() && status["status"] == "sent")
                     .then(|| status.clone())
             }
@@ -472,7 +473,8 @@ fn failed_statuses_carry_meta_error_objects() {
         .iter()
         .find_map(|effect| match effect {
             wasim_sim::model::Effect::Webhook(delivery) => {
-                let status = &delivery.body["entry"][0]["changes"][0]["value"]["statuses"][0];
+                let status =
+                    &delivery.body.to_value()["entry"][0]["changes"][0]["value"]["statuses"][0];
                 (status["id"] == id.as_str()).then(|| status.clone())
             }
             _ => None,

@@ -34,7 +34,7 @@ fn template_webhooks(effects: &[Effect]) -> Vec<(String, Value)> {
         .filter_map(|e| match e {
             Effect::Webhook(d) if d.field.starts_with("message_template") => Some((
                 d.field.clone(),
-                d.body["entry"][0]["changes"][0]["value"].clone(),
+                d.body.to_value()["entry"][0]["changes"][0]["value"].clone(),
             )),
             _ => None,
         })
@@ -361,7 +361,7 @@ fn template_webhooks_have_the_reference_shapes() {
     let bodies: Vec<Value> = effects
         .iter()
         .filter_map(|e| match e {
-            Effect::Webhook(d) => Some(Value::clone(&d.body)),
+            Effect::Webhook(d) => Some(d.body.to_value()),
             _ => None,
         })
         .collect();
@@ -635,7 +635,7 @@ fn every_template_webhook_payload_matches_its_snapshot() {
         .iter()
         .filter_map(|e| match e {
             Effect::Webhook(d) if d.field.starts_with("message_template") => {
-                Some(Value::clone(&d.body))
+                Some(d.body.to_value())
             }
             _ => None,
         })

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use wasim_sim::model::webhooks::faults::FaultProfile;
 use wasim_sim::model::{
     Command, CopyKind, D360Scope, D360Webhook, Destination, Effect, InboundContent, Reply, Route,
-    SimTime, WebhookDelivery, World, WorldSpec,
+    SimTime, WebhookBody, WebhookDelivery, World, WorldSpec,
 };
 use wasim_sim::trace::TraceEvent;
 
@@ -56,8 +56,8 @@ fn posts(effects: &[Effect]) -> Vec<&WebhookDelivery> {
 }
 
 /// The ids of the inbound messages a post carries.
-fn inbound_ids(body: &Value) -> Vec<String> {
-    body["entry"]
+fn inbound_ids(body: &WebhookBody) -> Vec<String> {
+    body.to_value()["entry"]
         .as_array()
         .into_iter()
         .flatten()
@@ -312,7 +312,10 @@ fn batching_gathers_changes_over_the_window_up_to_the_maximum() {
     let effects = inbound_burst(&mut world, 4, 10);
     let now = posts(&effects);
     assert_eq!(now.len(), 1, "three changes fill a batch at once");
-    assert_eq!(now[0].body["entry"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        now[0].body.to_value()["entry"].as_array().map(Vec::len),
+        Some(3)
+    );
     assert_eq!(inbound_ids(&now[0].body).len(), 3);
     assert!(effects.iter().any(|e| matches!(
         e,
@@ -425,7 +428,7 @@ fn interactive_replies_answer_the_latest_business_message_and_open_the_window() 
     );
     let effects = world.apply(SimTime::from_ms(10), button(None)).effects;
     let post = posts(&effects)[0].clone();
-    let message = &post.body["entry"][0]["changes"][0]["value"]["messages"][0];
+    let message = &post.body.to_value()["entry"][0]["changes"][0]["value"]["messages"][0];
     assert_eq!(message["type"], "interactive");
     assert_eq!(
         message["interactive"],
@@ -457,7 +460,7 @@ fn interactive_replies_answer_the_latest_business_message_and_open_the_window() 
     );
     let post = posts(&list.effects)[0].clone();
     assert_eq!(
-        post.body["entry"][0]["changes"][0]["value"]["messages"][0]["interactive"],
+        post.body.to_value()["entry"][0]["changes"][0]["value"]["messages"][0]["interactive"],
         json!({"type": "list_reply", "list_reply": {"id": "row1", "title": "Express", "description": "Next day"}})
     );
     let quick = world.apply(
@@ -473,7 +476,7 @@ fn interactive_replies_answer_the_latest_business_message_and_open_the_window() 
         },
     );
     let post = posts(&quick.effects)[0].clone();
-    let message = &post.body["entry"][0]["changes"][0]["value"]["messages"][0];
+    let message = &post.body.to_value()["entry"][0]["changes"][0]["value"]["messages"][0];
     assert_eq!(message["type"], "button");
     assert_eq!(
         message["button"],

@@ -170,6 +170,7 @@ fn stop_on_pause_webhook(evidence: &Evidence<'_>) -> Judgement {
                 body,
                 ..
             } if field == "message_template_status_update" => {
+                let body = body.to_value();
                 for entry in body["entry"].as_array().into_iter().flatten() {
                     for change in entry["changes"].as_array().into_iter().flatten() {
                         let value = &change["value"];
@@ -381,8 +382,10 @@ mod tests {
             field: "message_template_status_update".to_owned(),
             route: "waba".to_owned(),
             changes: 1,
-            body: std::sync::Arc::new(serde_json::json!({"entry": [{"changes": [{"value": {
-                "event": "PAUSED", "message_template_name": "spring_sale"}}]}]})),
+            body: wasim_sim::model::WebhookBody::from(
+                serde_json::json!({"entry": [{"changes": [{"value": {
+                "event": "PAUSED", "message_template_name": "spring_sale"}}]}]}),
+            ),
         };
         let ack = TraceEvent::WebhookAttempt {
             delivery_id: 7,

@@ -131,6 +131,7 @@ fn duplicates_harmless(evidence: &Evidence<'_>) -> Judgement {
         } = event
             && posts.get(delivery_id).is_some_and(|n| *n > 1)
         {
+            let body = body.to_value();
             for entry in body["entry"].as_array().into_iter().flatten() {
                 for change in entry["changes"].as_array().into_iter().flatten() {
                     for message in change["value"]["messages"].as_array().into_iter().flatten() {
@@ -375,7 +376,7 @@ mod tests {
             field: "messages".to_owned(),
             route: "number:1".to_owned(),
             changes: 1,
-            body: std::sync::Arc::new(
+            body: wasim_sim::model::WebhookBody::from(
                 json!({"entry": [{"changes": [{"value": {"messages": [{"from": from, "id": "wamid.in"}]}}]}]}),
             ),
         }

@@ -39,7 +39,7 @@ pub use self::inbound::InboundContent;
 pub use self::templates::{PacingOutcome, TemplateControl, TemplateLife};
 pub use self::webhooks::{
     CopyKind, D360Scope, D360Webhook, Destination, FaultProfile, Route, Verification,
-    WEBHOOKS_PENDING_MAX, WebhookStats, retry_delay_ms,
+    WEBHOOKS_PENDING_MAX, WebhookBody, WebhookStats, retry_delay_ms,
 };
 
 use std::collections::{BTreeMap, VecDeque};
@@ -335,8 +335,8 @@ pub struct WebhookDelivery {
     pub attempt: u32,
     /// The webhook field (`messages`).
     pub field: String,
-    /// The payload.
-    pub body: std::sync::Arc<Value>,
+    /// The payload, serialized once and shared with the trace.
+    pub body: WebhookBody,
     /// Where it goes and how it is authenticated.
     pub destination: Destination,
     /// Which copy this post is.

@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::sign::{
-    META_SIGNATURE_HEADER, PARTNER_SIGNATURE_HEADER, ascii_json, hmac_hex, meta_signature,
-};
+use super::sign::{META_SIGNATURE_HEADER, PARTNER_SIGNATURE_HEADER, hmac_hex, meta_signature};
 use crate::model::secret::Secret;
 pub use crate::model::secret::redact_url;
 use crate::model::webhooks::{CopyKind, Destination};
@@ -139,7 +137,7 @@ async fn post(
     // Exactly these bytes are signed and sent, with their length: some receivers
     // refuse a webhook without `Content-Length` (reference §13), so it is never left
     // to the transport.
-    let body = ascii_json(&delivery.body);
+    let body = delivery.body.ascii_bytes();
     let forged = delivery.copy == CopyKind::Forged;
     let mut request = client
         .post(url)

@@ -4,6 +4,8 @@ use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
+use crate::model::webhooks::body::ascii_escape;
+
 /// The header carrying Meta's signature.
 pub const META_SIGNATURE_HEADER: &str = "X-Hub-Signature-256";
 
@@ -15,18 +17,7 @@ pub const PARTNER_SIGNATURE_HEADER: &str = "x-360dialog-signature";
 /// (lowercase hex, surrogate pairs outside the BMP), as Meta does.
 pub fn ascii_json(value: &Value) -> Vec<u8> {
     let text = serde_json::to_string(value).expect("JSON values serialize");
-    let mut out = String::with_capacity(text.len());
-    let mut units = [0u16; 2];
-    for character in text.chars() {
-        if character.is_ascii() {
-            out.push(character);
-        } else {
-            for unit in character.encode_utf16(&mut units) {
-                out.push_str(&format!("\\u{unit:04x}"));
-            }
-        }
-    }
-    out.into_bytes()
+    ascii_escape(&text).into_bytes()
 }
 
 /// `sha256=<hex>`: HMAC-SHA256 of `body` keyed with `secret`.

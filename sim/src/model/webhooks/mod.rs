@@ -17,14 +17,14 @@
 //!    apart) until `webhook_retry_window_hours` after it was emitted or
 //!    `webhook_attempts_max` attempts; then it is dropped, and the drop is traced.
 
+pub mod body;
 pub mod faults;
-
-use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
+pub use self::body::WebhookBody;
 pub use self::faults::FaultProfile;
 use super::policy::{D360WebhookPrecedence, Policy};
 use super::rng::SimRng;
@@ -284,7 +284,7 @@ pub(crate) struct PendingWebhook {
     field: String,
     route: Route,
     /// Shared with the trace and every attempt: never copied.
-    body: Arc<Value>,
+    body: WebhookBody,
 }
 
 #[derive(Debug, Clone)]
@@ -465,7 +465,8 @@ impl World {
         self.webhooks.delivery_counter += 1;
         let delivery_id = self.webhooks.delivery_counter;
         self.webhooks.stats.deliveries += 1;
-        let body = Arc::new(change.body);
+        // Serialized once: the trace, the pending delivery and every attempt share it.
+        let body = WebhookBody::from(&change.body);
         effects.push(Effect::Trace {
             at,
             event: TraceEvent::WebhookEmitted {
@@ -651,7 +652,7 @@ impl World {
             if self.webhooks.rng.chance(profile.forged) && delivery.destination.authenticates() {
                 self.webhooks.stats.forged += 1;
                 let token = self.webhooks.rng.token(16);
-                let body = Arc::new(forge(&delivery.body, &token));
+                let body = forge(&delivery.body, &token);
                 effects.push(fault_event(
                     at,
                     delivery_id,
@@ -1050,8 +1051,8 @@ impl World {
 
 /// A forged copy: every inbound message gets a new id (so de-duplication cannot
 /// hide it) and its text is marked; the signature is made wrong by the shell.
-fn forge(body: &Value, token: &str) -> Value {
-    let mut body = body.clone();
+fn forge(body: &WebhookBody, token: &str) -> WebhookBody {
+    let mut body = body.to_value();
     if let Some(entries) = body.get_mut("entry").and_then(Value::as_array_mut) {
         for entry in entries {
             let Some(changes) = entry.get_mut("changes").and_then(Value::as_array_mut) else {
@@ -1070,7 +1071,7 @@ fn forge(body: &Value, token: &str) -> Value {
             }
         }
     }
-    body
+    WebhookBody::from(&body)
 }
 
 #[cfg(test)]
@@ -1099,13 +1100,14 @@ mod tests {
         let body = json!({"entry": [{"changes": [{"value": {
             "messages": [{"id": "wamid.real", "text": {"body": "hi"}}],
         }}]}]});
-        let forged = forge(&body, "abc");
+        let forged = forge(&WebhookBody::from(&body), "abc").to_value();
         assert_eq!(
             forged.pointer("/entry/0/changes/0/value/messages/0/id"),
             Some(&json!("wamid.HBgLforgedabc"))
         );
-        let status =
-            json!({"entry": [{"changes": [{"value": {"statuses": [{"id": "wamid.s"}]}}]}]});
+        let status = WebhookBody::from(json!(
+            {"entry": [{"changes": [{"value": {"statuses": [{"id": "wamid.s"}]}}]}]}
+        ));
         assert_eq!(forge(&status, "abc"), status);
     }
 }
