@@ -1092,14 +1092,13 @@ impl World {
     /// The BSUID of `wa_id` for this business, if the policy puts BSUIDs on webhooks
     /// (`2026-04`). The country is the recipient's, else the one its number implies.
     fn business_scoped_user_id(&self, wa_id: &str) -> Option<String> {
-        if !self.policy.bsuid {
-            return None;
-        }
-        let country = self
-            .recipients
-            .get(wa_id)
-            .map_or_else(|| country::country_of(wa_id), |r| r.country());
-        Some(bsuid::derive(self.seed, &self.spec.waba.id, country, wa_id))
+        business_scoped_user_id(
+            &self.policy,
+            &self.recipients,
+            self.seed,
+            &self.spec.waba.id,
+            wa_id,
+        )
     }
 
     fn unix_seconds(&self, at: SimTime) -> u64 {
@@ -1123,10 +1122,12 @@ impl World {
                 status,
                 error_code,
             } => {
-                let Some(message) = self.message_mut(message) else {
+                let Some(index) = self.message_index(message) else {
                     debug_assert!(false, "a status timer names an unknown message");
                     return;
                 };
+                // A field borrow: the rest of the world is read below.
+                let message = &mut self.messages[index];
                 let billing_already_shown = message
                     .statuses
                     .iter()
@@ -1136,7 +1137,9 @@ impl World {
                     message.failure_code = error_code;
                 }
                 message.pending_timers = message.pending_timers.saturating_sub(1);
-                let message = message.clone();
+                // Read in place: the message, its number and the recipient are
+                // borrowed, not copied, and the body is written straight to text.
+                let message = &*message;
                 effects.push(Effect::Trace {
                     at,
                     event: TraceEvent::Status {
@@ -1147,40 +1150,48 @@ impl World {
                     },
                 });
                 let Some(phone) = self
-                    .phone(Some(&message.phone_number_id))
-                    .map(|p| p.spec.clone())
+                    .phone_numbers
+                    .iter()
+                    .find(|p| p.spec.id == message.phone_number_id)
+                    .map(|p| &p.spec)
                 else {
                     return;
                 };
                 // A number that is not a WhatsApp user (131026) has no BSUID.
                 let user_id = (error_code != Some(error::code::UNDELIVERABLE))
-                    .then(|| self.business_scoped_user_id(&message.to))
+                    .then(|| {
+                        business_scoped_user_id(
+                            &self.policy,
+                            &self.recipients,
+                            self.seed,
+                            &self.spec.waba.id,
+                            &message.to,
+                        )
+                    })
                     .flatten();
-                let status_json = payload::status(
-                    &message,
+                let object = payload::status(
+                    message,
                     status,
                     error_code,
-                    self.unix_seconds(at),
+                    self.spec.epoch_unix_s + at.as_ms() / 1000,
                     self.spec.epoch_unix_s,
                     !billing_already_shown,
                     user_id.as_deref(),
                 );
-                let mut value = json!({
-                    "messaging_product": "whatsapp",
-                    "metadata": {"display_phone_number": phone.display_phone_number, "phone_number_id": phone.id},
-                });
-                if let Some(user_id) = &user_id {
-                    let name = self.recipients.get(&message.to).map(|r| r.name());
-                    value["contacts"] = Value::Array(vec![bsuid::status_contact(
-                        name.as_deref(),
-                        &message.to,
-                        user_id,
-                    )]);
-                }
-                // Moved in: `json!` would copy the object through `to_value`.
-                value["statuses"] = Value::Array(vec![status_json]);
-                let body = payload::envelope(&self.spec.waba.id, "messages", value);
-                self.emit_change("messages", Route::Number(phone.id), body);
+                let name = user_id
+                    .as_ref()
+                    .and_then(|_| self.recipients.get(&message.to))
+                    .map(|r| r.name());
+                let user = user_id.as_deref().map(|user_id| (user_id, name.as_deref()));
+                let source = payload::StatusSource {
+                    waba_id: &self.spec.waba.id,
+                    display_phone_number: &phone.display_phone_number,
+                    phone_number_id: &phone.id,
+                    user,
+                };
+                let body = WebhookBody::new(&payload::status_webhook(source, object, message));
+                let route = Route::Number(phone.id.clone());
+                self.emit_serialized_change("messages", route, body);
             }
         }
     }
@@ -1206,6 +1217,24 @@ fn message_number(id: &str) -> Option<u64> {
         return None;
     }
     digits.parse().ok()
+}
+
+/// [`World::business_scoped_user_id`] from the fields it reads, for callers that
+/// hold another field of the world borrowed.
+fn business_scoped_user_id(
+    policy: &Policy,
+    recipients: &recipients::Recipients,
+    seed: u64,
+    waba_id: &str,
+    wa_id: &str,
+) -> Option<String> {
+    if !policy.bsuid {
+        return None;
+    }
+    let country = recipients
+        .get(wa_id)
+        .map_or_else(|| country::country_of(wa_id), |r| r.country());
+    Some(bsuid::derive(seed, waba_id, country, wa_id))
 }
 
 fn throughput_shape(policy: &Policy) -> BucketShape {

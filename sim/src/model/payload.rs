@@ -1,6 +1,7 @@
 //! Webhook payloads in Meta's shapes (reference §6).
 
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use super::error::{ERROR_HREF, async_details_of, title_of};
 use super::state::{Message, StatusKind};
@@ -26,64 +27,209 @@ pub(crate) fn envelope(waba_id: &str, field: &str, value: Value) -> Value {
     Value::Object(root)
 }
 
+/// A status webhook's body: Meta's envelope around one `messages` change with one
+/// `statuses[]` object. Serialized straight to text (no `Value` tree); the fields
+/// are in the order Meta writes them, which is the order of the bytes.
+#[derive(Debug, Serialize)]
+pub(crate) struct StatusWebhook<'a> {
+    object: &'static str,
+    entry: [StatusEntry<'a>; 1],
+}
+
+#[derive(Debug, Serialize)]
+struct StatusEntry<'a> {
+    id: &'a str,
+    changes: [StatusChange<'a>; 1],
+}
+
+#[derive(Debug, Serialize)]
+struct StatusChange<'a> {
+    value: StatusValue<'a>,
+    field: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct StatusValue<'a> {
+    messaging_product: &'static str,
+    metadata: Metadata<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contacts: Option<[StatusContact<'a>; 1]>,
+    statuses: [StatusObject<'a>; 1],
+}
+
+#[derive(Debug, Serialize)]
+struct Metadata<'a> {
+    display_phone_number: &'a str,
+    phone_number_id: &'a str,
+}
+
+/// `value.contacts[]` of a status webhook when BSUIDs are shown (reference §13).
+#[derive(Debug, Serialize)]
+struct StatusContact<'a> {
+    profile: Profile<'a>,
+    wa_id: &'a str,
+    user_id: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct Profile<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+}
+
+/// One `statuses[]` object.
+#[derive(Debug, Serialize)]
+pub(crate) struct StatusObject<'a> {
+    id: &'a str,
+    status: &'static str,
+    timestamp: String,
+    recipient_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recipient_user_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    biz_opaque_callback_data: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<[StatusError; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conversation: Option<Conversation<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pricing: Option<Pricing>,
+}
+
+#[derive(Debug, Serialize)]
+struct StatusError {
+    code: u32,
+    title: &'static str,
+    message: &'static str,
+    error_data: ErrorData,
+    href: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct ErrorData {
+    details: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct Conversation<'a> {
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expiration_timestamp: Option<String>,
+    origin: Origin,
+}
+
+#[derive(Debug, Serialize)]
+struct Origin {
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct Pricing {
+    billable: bool,
+    pricing_model: &'static str,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    category: &'static str,
+}
+
+/// Where a status webhook comes from and whom it names.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StatusSource<'a> {
+    /// The WABA id (`entry[].id`).
+    pub(crate) waba_id: &'a str,
+    /// The business number's display number and id.
+    pub(crate) display_phone_number: &'a str,
+    pub(crate) phone_number_id: &'a str,
+    /// The recipient's BSUID and profile name, when the policy shows BSUIDs.
+    pub(crate) user: Option<(&'a str, Option<&'a str>)>,
+}
+
+/// The body of a status webhook: `status` of `message` (see [`status`]).
+pub(crate) fn status_webhook<'a>(
+    source: StatusSource<'a>,
+    status: StatusObject<'a>,
+    message: &'a Message,
+) -> StatusWebhook<'a> {
+    StatusWebhook {
+        object: "whatsapp_business_account",
+        entry: [StatusEntry {
+            id: source.waba_id,
+            changes: [StatusChange {
+                value: StatusValue {
+                    messaging_product: "whatsapp",
+                    metadata: Metadata {
+                        display_phone_number: source.display_phone_number,
+                        phone_number_id: source.phone_number_id,
+                    },
+                    contacts: source.user.map(|(user_id, name)| {
+                        [StatusContact {
+                            profile: Profile { name },
+                            wa_id: &message.to,
+                            user_id,
+                        }]
+                    }),
+                    statuses: [status],
+                },
+                field: "messages",
+            }],
+        }],
+    }
+}
+
 /// One `statuses[]` object. `with_billing` puts `conversation` and `pricing` on it
 /// (on `sent` and on the first of `delivered`/`read`); `recipient_user_id` is the
 /// recipient's BSUID when the policy shows them (`2026-04`, reference §13).
-pub(crate) fn status(
-    message: &Message,
+pub(crate) fn status<'a>(
+    message: &'a Message,
     status: StatusKind,
     error_code: Option<u32>,
     unix_seconds: u64,
     epoch_unix_s: u64,
     with_billing: bool,
-    recipient_user_id: Option<&str>,
-) -> Value {
-    let mut object = Map::new();
-    object.insert("id".to_owned(), json!(message.id));
-    object.insert("status".to_owned(), json!(status.name()));
-    object.insert("timestamp".to_owned(), json!(unix_seconds.to_string()));
-    object.insert("recipient_id".to_owned(), json!(message.to));
-    if let Some(user_id) = recipient_user_id {
-        object.insert("recipient_user_id".to_owned(), json!(user_id));
-    }
-    if let Some(data) = &message.callback_data {
-        object.insert("biz_opaque_callback_data".to_owned(), json!(data));
-    }
+    recipient_user_id: Option<&'a str>,
+) -> StatusObject<'a> {
+    let mut object = StatusObject {
+        id: &message.id,
+        status: status.name(),
+        timestamp: unix_seconds.to_string(),
+        recipient_id: &message.to,
+        recipient_user_id,
+        biz_opaque_callback_data: message.callback_data.as_deref(),
+        errors: None,
+        conversation: None,
+        pricing: None,
+    };
     if status == StatusKind::Failed {
         let code = error_code.unwrap_or(131_000);
         let title = title_of(code);
-        object.insert(
-            "errors".to_owned(),
-            json!([{
-                "code": code,
-                "title": title,
-                "message": title,
-                "error_data": {"details": async_details_of(code)},
-                "href": ERROR_HREF,
-            }]),
-        );
+        object.errors = Some([StatusError {
+            code,
+            title,
+            message: title,
+            error_data: ErrorData {
+                details: async_details_of(code),
+            },
+            href: ERROR_HREF,
+        }]);
     } else if let Some(billing) = message.billing.as_ref().filter(|_| with_billing) {
-        let mut conversation = Map::new();
-        conversation.insert("id".to_owned(), json!(billing.conversation_id));
-        if status == StatusKind::Sent {
-            let expires = epoch_unix_s + billing.conversation_expires_at.as_ms() / 1000;
-            conversation.insert(
-                "expiration_timestamp".to_owned(),
-                json!(expires.to_string()),
-            );
-        }
-        conversation.insert("origin".to_owned(), json!({"type": billing.category}));
-        object.insert("conversation".to_owned(), Value::Object(conversation));
-        let mut pricing = Map::new();
-        pricing.insert("billable".to_owned(), json!(billing.billable));
-        pricing.insert("pricing_model".to_owned(), json!(message.pricing_model));
-        if message.pricing_model == "PMP" {
-            pricing.insert("type".to_owned(), json!(billing.pricing_type));
-        }
-        pricing.insert("category".to_owned(), json!(billing.category));
-        object.insert("pricing".to_owned(), Value::Object(pricing));
+        let expiration_timestamp = (status == StatusKind::Sent)
+            .then(|| (epoch_unix_s + billing.conversation_expires_at.as_ms() / 1000).to_string());
+        object.conversation = Some(Conversation {
+            id: &billing.conversation_id,
+            expiration_timestamp,
+            origin: Origin {
+                kind: billing.category,
+            },
+        });
+        object.pricing = Some(Pricing {
+            billable: billing.billable,
+            pricing_model: message.pricing_model,
+            kind: (message.pricing_model == "PMP").then_some(billing.pricing_type),
+            category: billing.category,
+        });
     }
-    Value::Object(object)
+    object
 }
 
 const MONTHS: [&str; 12] = [
@@ -143,7 +289,13 @@ mod tests {
     use super::*;
     use crate::model::SimTime;
     use crate::model::error::code;
+    use crate::model::state::Billing;
     use crate::model::state::MessageContent;
+    use serde_json::json;
+
+    fn to_value(object: StatusObject<'_>) -> Value {
+        serde_json::to_value(object).expect("a status serializes")
+    }
 
     fn message() -> Message {
         Message {
@@ -165,16 +317,17 @@ mod tests {
     /// pywa raises on an error object without `code` and `message` (reference §13).
     #[test]
     fn every_failed_status_error_carries_code_title_message_and_details() {
+        let message = message();
         for &code in code::ALL {
-            let object = status(
-                &message(),
+            let object = to_value(status(
+                &message,
                 StatusKind::Failed,
                 Some(code),
                 1_717_405_200,
                 1_717_405_200,
                 true,
                 None,
-            );
+            ));
             let errors = object["errors"].as_array().expect("errors[] on failed");
             assert_eq!(errors.len(), 1, "{code}");
             let error = &errors[0];
@@ -197,15 +350,16 @@ mod tests {
 
     #[test]
     fn a_recipient_user_id_follows_the_recipient_id() {
-        let object = status(
-            &message(),
+        let message = message();
+        let object = to_value(status(
+            &message,
             StatusKind::Sent,
             None,
             1,
             0,
             false,
             Some("BR.00000000000000000001"),
-        );
+        ));
         let keys: Vec<&str> = object
             .as_object()
             .expect("an object")
@@ -222,7 +376,89 @@ mod tests {
                 "recipient_user_id"
             ]
         );
-        let without = status(&message(), StatusKind::Sent, None, 1, 0, false, None);
+        let without = to_value(status(&message, StatusKind::Sent, None, 1, 0, false, None));
         assert!(without.get("recipient_user_id").is_none());
+    }
+
+    /// The typed body gives the bytes Meta's field order gives (as `json!` wrote
+    /// them before), with and without the optional parts.
+    #[test]
+    fn a_status_webhook_serializes_in_meta_s_field_order() {
+        let mut message = message();
+        message.callback_data = Some("cb-ü".to_owned());
+        message.pricing_model = "PMP";
+        message.billing = Some(Billing {
+            conversation_id: "conv1".to_owned(),
+            conversation_expires_at: SimTime::from_ms(86_400_000),
+            category: "marketing",
+            billable: true,
+            pricing_type: "regular",
+        });
+        let source = StatusSource {
+            waba_id: "100",
+            display_phone_number: "+1 555",
+            phone_number_id: "110",
+            user: Some(("BR.1", Some("Ana"))),
+        };
+        let sent = status(&message, StatusKind::Sent, None, 7, 1, true, Some("BR.1"));
+        let body = serde_json::to_string(&status_webhook(source, sent, &message)).expect("JSON");
+        let expected = json!({"object": "whatsapp_business_account", "entry": [{"id": "100",
+            "changes": [{"value": {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": "+1 555", "phone_number_id": "110"},
+                "contacts": [{"profile": {"name": "Ana"}, "wa_id": "5511987654321", "user_id": "BR.1"}],
+                "statuses": [{"id": "wamid.test", "status": "sent", "timestamp": "7",
+                    "recipient_id": "5511987654321", "recipient_user_id": "BR.1",
+                    "biz_opaque_callback_data": "cb-ü",
+                    "conversation": {"id": "conv1", "expiration_timestamp": "86401",
+                        "origin": {"type": "marketing"}},
+                    "pricing": {"billable": true, "pricing_model": "PMP", "type": "regular",
+                        "category": "marketing"}}],
+            }, "field": "messages"}]}]});
+        assert_eq!(body, expected.to_string());
+
+        message.callback_data = None;
+        let source = StatusSource {
+            user: Some(("BR.1", None)),
+            ..source
+        };
+        let failed = status(
+            &message,
+            StatusKind::Failed,
+            Some(131_026),
+            7,
+            1,
+            true,
+            None,
+        );
+        let body = serde_json::to_string(&status_webhook(source, failed, &message)).expect("JSON");
+        let title = title_of(131_026);
+        let expected = json!({"object": "whatsapp_business_account", "entry": [{"id": "100",
+            "changes": [{"value": {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": "+1 555", "phone_number_id": "110"},
+                "contacts": [{"profile": {}, "wa_id": "5511987654321", "user_id": "BR.1"}],
+                "statuses": [{"id": "wamid.test", "status": "failed", "timestamp": "7",
+                    "recipient_id": "5511987654321",
+                    "errors": [{"code": 131_026, "title": title, "message": title,
+                        "error_data": {"details": async_details_of(131_026)},
+                        "href": ERROR_HREF}]}],
+            }, "field": "messages"}]}]});
+        assert_eq!(body, expected.to_string());
+
+        let read = status(&message, StatusKind::Read, None, 7, 1, false, None);
+        let source = StatusSource {
+            user: None,
+            ..source
+        };
+        let body = serde_json::to_string(&status_webhook(source, read, &message)).expect("JSON");
+        let expected = json!({"object": "whatsapp_business_account", "entry": [{"id": "100",
+            "changes": [{"value": {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": "+1 555", "phone_number_id": "110"},
+                "statuses": [{"id": "wamid.test", "status": "read", "timestamp": "7",
+                    "recipient_id": "5511987654321"}],
+            }, "field": "messages"}]}]});
+        assert_eq!(body, expected.to_string());
     }
 }

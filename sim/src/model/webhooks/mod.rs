@@ -257,7 +257,32 @@ impl WebhookStats {
 struct Change {
     field: String,
     route: Route,
-    body: Value,
+    body: ChangeBody,
+}
+
+/// A change's body: a tree, or already serialized (a typed payload, written
+/// straight to text). Batching edits `entry[]`, so a change to be batched is made a
+/// tree; every other body is serialized once, when its delivery is emitted.
+#[derive(Debug, Clone)]
+enum ChangeBody {
+    Tree(Value),
+    Serialized(WebhookBody),
+}
+
+impl ChangeBody {
+    fn into_tree(self) -> Value {
+        match self {
+            ChangeBody::Tree(tree) => tree,
+            ChangeBody::Serialized(body) => body.to_value(),
+        }
+    }
+
+    fn serialize(self) -> WebhookBody {
+        match self {
+            ChangeBody::Tree(tree) => WebhookBody::from(&tree),
+            ChangeBody::Serialized(body) => body,
+        }
+    }
 }
 
 /// A batch gathering changes.
@@ -397,7 +422,16 @@ impl World {
         self.webhooks.outbox.push(Change {
             field: field.to_owned(),
             route,
-            body,
+            body: ChangeBody::Tree(body),
+        });
+    }
+
+    /// Puts one change already serialized (a typed payload) in the outbox.
+    pub(crate) fn emit_serialized_change(&mut self, field: &str, route: Route, body: WebhookBody) {
+        self.webhooks.outbox.push(Change {
+            field: field.to_owned(),
+            route,
+            body: ChangeBody::Serialized(body),
         });
     }
 
@@ -408,24 +442,27 @@ impl World {
     pub(crate) fn flush_outbox(&mut self, at: SimTime, effects: &mut Vec<Effect>) {
         let changes = std::mem::take(&mut self.webhooks.outbox);
         let batch_max = self.webhooks.batch.max.max(1);
-        for change in changes {
+        for mut change in changes {
             self.webhooks.stats.changes += 1;
-            let batchable = batch_max > 1
-                && change.route != Route::Partner
-                && change.body.get("entry").is_some_and(Value::is_array);
+            let batchable = batch_max > 1 && change.route != Route::Partner && {
+                let tree = change.body.into_tree();
+                let enveloped = tree.get("entry").is_some_and(Value::is_array);
+                change.body = ChangeBody::Tree(tree);
+                enveloped
+            };
             if !batchable {
                 self.emit_delivery(at, change, 1, effects);
                 continue;
             }
             let key = (change.route.clone(), change.field.clone());
             if let Some(open) = self.webhooks.batch.open.get_mut(&key) {
-                if let (Some(entries), Some(more)) = (
-                    open.change
-                        .body
-                        .get_mut("entry")
-                        .and_then(Value::as_array_mut),
-                    change.body.get("entry").and_then(Value::as_array),
-                ) {
+                if let (ChangeBody::Tree(open_body), ChangeBody::Tree(body)) =
+                    (&mut open.change.body, &change.body)
+                    && let (Some(entries), Some(more)) = (
+                        open_body.get_mut("entry").and_then(Value::as_array_mut),
+                        body.get("entry").and_then(Value::as_array),
+                    )
+                {
                     entries.extend(more.iter().cloned());
                 }
                 open.count += 1;
@@ -466,7 +503,7 @@ impl World {
         let delivery_id = self.webhooks.delivery_counter;
         self.webhooks.stats.deliveries += 1;
         // Serialized once: the trace, the pending delivery and every attempt share it.
-        let body = WebhookBody::from(&change.body);
+        let body = change.body.serialize();
         effects.push(Effect::Trace {
             at,
             event: TraceEvent::WebhookEmitted {
