@@ -219,11 +219,8 @@ pub(super) fn send(
             effects,
         );
     }
-    let window_hours = world.policy.customer_service_window_hours;
-    let in_service_window = world
-        .recipients
-        .get(&outgoing.wa_id)
-        .is_some_and(|r| r.service_window_open(now, window_hours));
+    // Nothing since the account check has touched the recipient's window.
+    let in_service_window = window_open;
     // A free-form text outside the window, when the profile answers 131047 at once.
     if matches!(outgoing.content, Content::Text)
         && !in_service_window

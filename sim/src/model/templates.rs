@@ -180,15 +180,21 @@ impl World {
         forced: Option<PacingOutcome>,
         effects: &mut Vec<Effect>,
     ) -> Result<PacingOutcome, String> {
-        let Some(pacing) = self.templates[index].life.pacing.clone() else {
-            return Err(format!(
-                "template `{}` is not being paced",
-                self.templates[index].name
-            ));
-        };
-        if pacing.round != round {
-            return Err("stale pacing round".to_owned());
+        match &self.templates[index].life.pacing {
+            None => {
+                return Err(format!(
+                    "template `{}` is not being paced",
+                    self.templates[index].name
+                ));
+            }
+            Some(pacing) if pacing.round != round => {
+                return Err("stale pacing round".to_owned());
+            }
+            Some(_) => {}
         }
+        // Taken, not cloned: the round ends here, and `held` may list every
+        // message of a campaign.
+        let pacing = self.templates[index].life.pacing.take().unwrap_or_default();
         let outcome = forced.unwrap_or_else(|| {
             let negative = self.templates[index]
                 .life
@@ -221,7 +227,6 @@ impl World {
                 sent: pacing.sent,
             },
         });
-        self.templates[index].life.pacing = None;
         self.templates[index].life.unpaused = false;
         self.templates[index].life.created = false;
         match outcome {

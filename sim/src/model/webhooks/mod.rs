@@ -56,7 +56,8 @@ impl Route {
     /// The route as written in the trace.
     pub fn name(&self) -> String {
         match self {
-            Route::Number(id) => format!("number:{id}"),
+            // Not `format!`: one per delivery.
+            Route::Number(id) => ["number:", id].concat(),
             Route::Waba => "waba".to_owned(),
             Route::Partner => "partner".to_owned(),
         }
