@@ -123,7 +123,7 @@ pub fn summarize(event: &TraceEvent) -> String {
                 (None, Some(error)) => format!("failed: {error}"),
                 (None, None) => "no answer".to_owned(),
             };
-            let copy = if copy == "original" {
+            let copy = if *copy == "original" {
                 String::new()
             } else {
                 format!(" ({copy} copy)")
@@ -283,7 +283,7 @@ pub fn lane(event: &TraceEvent) -> Option<Lane> {
             http_status, copy, ..
         } => {
             let ok = http_status.is_some_and(|s| (200..300).contains(&s));
-            Some(if ok || copy == "forged" {
+            Some(if ok || *copy == "forged" {
                 Lane::Webhook
             } else {
                 Lane::Incident

@@ -4,6 +4,8 @@
 //! they happened at. Secrets never enter a record: credentials appear only as
 //! `fingerprint`s.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use serde_json::Value;
 
@@ -147,7 +149,7 @@ pub enum TraceEvent {
         /// Delivery id.
         delivery_id: u64,
         /// Webhook field (`messages`).
-        field: String,
+        field: Cow<'static, str>,
         /// Whom it is for: `number:<id>`, `waba` or `partner`.
         route: String,
         /// Changes batched in this post.
@@ -163,9 +165,9 @@ pub enum TraceEvent {
         /// Attempt number, from 1.
         attempt: u32,
         /// `original`, `duplicate` or `forged`.
-        copy: String,
+        copy: &'static str,
         /// `meta`, `d360` or `partner`.
-        destination: String,
+        destination: &'static str,
         /// The record this attempt was posted right after: its outcome is recorded
         /// when the answer comes, but the post happened here (the runner's reports
         /// put it back in this place).

@@ -33,7 +33,7 @@ fn template_webhooks(effects: &[Effect]) -> Vec<(String, Value)> {
         .iter()
         .filter_map(|e| match e {
             Effect::Webhook(d) if d.field.starts_with("message_template") => Some((
-                d.field.clone(),
+                d.field.to_string(),
                 d.body.to_value()["entry"][0]["changes"][0]["value"].clone(),
             )),
             _ => None,

@@ -302,7 +302,7 @@ fn no_templates_while_disabled(evidence: &Evidence<'_>) -> Judgement {
                 http_status: Some(status),
                 after_seq,
                 ..
-            } if destination == "partner"
+            } if *destination == "partner"
                 && (200..300).contains(status)
                 && disabled_at.is_some_and(|at| *after_seq >= at)
                 && known_from.is_none() =>
@@ -766,8 +766,8 @@ mod tests {
         TraceEvent::WebhookAttempt {
             delivery_id: 1,
             attempt: 1,
-            copy: "original".to_owned(),
-            destination: "partner".to_owned(),
+            copy: "original",
+            destination: "partner",
             after_seq,
             url: "http://127.0.0.1/partner-webhook".to_owned(),
             http_status: Some(200),

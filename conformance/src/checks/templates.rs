@@ -187,7 +187,7 @@ fn stop_on_pause_webhook(evidence: &Evidence<'_>) -> Judgement {
                 copy,
                 http_status: Some(200..=299),
                 ..
-            } if copy == "original" => {
+            } if *copy == "original" => {
                 if let Some(template) = announcing.remove(delivery_id) {
                     announced += 1;
                     in_flight.insert(template.clone());
@@ -379,7 +379,7 @@ mod tests {
     fn sending_after_an_acknowledged_pause_webhook_fails() {
         let emitted = TraceEvent::WebhookEmitted {
             delivery_id: 7,
-            field: "message_template_status_update".to_owned(),
+            field: "message_template_status_update".into(),
             route: "waba".to_owned(),
             changes: 1,
             body: wasim_sim::model::WebhookBody::from(
@@ -390,8 +390,8 @@ mod tests {
         let ack = TraceEvent::WebhookAttempt {
             delivery_id: 7,
             attempt: 1,
-            copy: "original".to_owned(),
-            destination: "meta".to_owned(),
+            copy: "original",
+            destination: "meta",
             after_seq: 0,
             url: String::new(),
             http_status: Some(200),

@@ -37,7 +37,7 @@ fn ack_fast(evidence: &Evidence<'_>) -> Judgement {
             latency_ms,
             ..
         } = event
-            && copy != "forged"
+            && *copy != "forged"
         {
             judged += 1;
             if !is_2xx(*http_status) || *latency_ms > ACK_BUDGET_MS {
@@ -74,7 +74,7 @@ fn forged_refused(evidence: &Evidence<'_>) -> Judgement {
         .filter_map(|(record, event)| match event {
             TraceEvent::WebhookAttempt {
                 copy, http_status, ..
-            } if copy == "forged" => Some((record.seq, *http_status)),
+            } if *copy == "forged" => Some((record.seq, *http_status)),
             _ => None,
         })
         .collect();
@@ -118,7 +118,7 @@ fn duplicates_harmless(evidence: &Evidence<'_>) -> Judgement {
         if let TraceEvent::WebhookAttempt {
             delivery_id, copy, ..
         } = event
-            && copy != "forged"
+            && *copy != "forged"
         {
             *posts.entry(*delivery_id).or_default() += 1;
         }
@@ -312,15 +312,15 @@ mod tests {
 
     fn attempt(
         delivery_id: u64,
-        copy: &str,
+        copy: &'static str,
         http_status: Option<u16>,
         latency_ms: u64,
     ) -> TraceEvent {
         TraceEvent::WebhookAttempt {
             delivery_id,
             attempt: 1,
-            copy: copy.to_owned(),
-            destination: "meta".to_owned(),
+            copy,
+            destination: "meta",
             after_seq: 0,
             url: "http://127.0.0.1:1/webhook".to_owned(),
             http_status,
@@ -373,7 +373,7 @@ mod tests {
     fn inbound_emitted(delivery_id: u64, from: &str) -> TraceEvent {
         TraceEvent::WebhookEmitted {
             delivery_id,
-            field: "messages".to_owned(),
+            field: "messages".into(),
             route: "number:1".to_owned(),
             changes: 1,
             body: wasim_sim::model::WebhookBody::from(

@@ -823,7 +823,7 @@ fn hangs(state: &AppState) -> bool {
         let mut calls = 0usize;
         for record in sim.trace.records() {
             let error = match &record.event {
-                TraceEvent::WebhookAttempt { error, copy, .. } if copy == "original" => error,
+                TraceEvent::WebhookAttempt { error, copy, .. } if *copy == "original" => error,
                 TraceEvent::WebhookVerification { error, .. } => error,
                 _ => continue,
             };

@@ -133,8 +133,8 @@ mod tests {
         TraceEvent::WebhookAttempt {
             delivery_id: 1,
             attempt: 1,
-            copy: "original".to_owned(),
-            destination: "meta".to_owned(),
+            copy: "original",
+            destination: "meta",
             after_seq,
             url: String::new(),
             http_status: Some(200),
@@ -193,8 +193,8 @@ mod tests {
                 event: TraceEvent::WebhookAttempt {
                     delivery_id: latency,
                     attempt: 1,
-                    copy: "original".to_owned(),
-                    destination: "meta".to_owned(),
+                    copy: "original",
+                    destination: "meta",
                     after_seq: 0,
                     url: String::new(),
                     http_status: Some(200),

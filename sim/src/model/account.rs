@@ -537,7 +537,7 @@ impl World {
                 "created_at": super::payload::iso_8601(self.unix_seconds(now)),
                 "data": data,
             });
-            self.emit_change(event, Route::Partner, body);
+            self.emit_change(event.to_owned(), Route::Partner, body);
         }
     }
 

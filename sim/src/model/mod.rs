@@ -42,6 +42,7 @@ pub use self::webhooks::{
     WEBHOOKS_PENDING_MAX, WebhookBody, WebhookStats, retry_delay_ms,
 };
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 
 use serde_json::{Value, json};
@@ -334,7 +335,7 @@ pub struct WebhookDelivery {
     /// Attempt number, from 1.
     pub attempt: u32,
     /// The webhook field (`messages`).
-    pub field: String,
+    pub field: Cow<'static, str>,
     /// The payload, serialized once and shared with the trace.
     pub body: WebhookBody,
     /// Where it goes and how it is authenticated.
@@ -743,8 +744,8 @@ impl World {
                     event: TraceEvent::WebhookAttempt {
                         delivery_id,
                         attempt,
-                        copy: copy.name().to_owned(),
-                        destination: destination.to_owned(),
+                        copy: copy.name(),
+                        destination,
                         after_seq,
                         url,
                         http_status,
@@ -947,7 +948,7 @@ impl World {
                         "unknown phone_number_id `{id}`: GET /_wasim/world lists the numbers"
                     ))
                 } else {
-                    self.emit_change(&field, route, body);
+                    self.emit_change(field, route, body);
                     Reply::Done
                 }
             }

@@ -443,7 +443,7 @@ impl World {
                 "changes": [{"value": value, "field": field}],
             }],
         });
-        self.emit_change(field, Route::Waba, body);
+        self.emit_change(field.to_owned(), Route::Waba, body);
     }
 
     /// A control command on a template, by name.

@@ -22,6 +22,7 @@ pub mod faults;
 
 use serde::Serialize;
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 pub use self::body::WebhookBody;
@@ -256,7 +257,7 @@ impl WebhookStats {
 /// A change waiting in the outbox.
 #[derive(Debug, Clone)]
 struct Change {
-    field: String,
+    field: Cow<'static, str>,
     route: Route,
     body: ChangeBody,
 }
@@ -299,7 +300,7 @@ struct OpenBatch {
 struct Batching {
     max: u32,
     window_ms: u64,
-    open: BTreeMap<(Route, String), OpenBatch>,
+    open: BTreeMap<(Route, Cow<'static, str>), OpenBatch>,
     opened: u64,
 }
 
@@ -307,7 +308,7 @@ struct Batching {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct PendingWebhook {
     first_at: SimTime,
-    field: String,
+    field: Cow<'static, str>,
     route: Route,
     /// Shared with the trace and every attempt: never copied.
     body: WebhookBody,
@@ -419,18 +420,28 @@ fn fault_event(at: SimTime, delivery_id: u64, fault: &str, detail: String) -> Ef
 
 impl World {
     /// Puts one change in the outbox; it is posted when the current instant ends.
-    pub(crate) fn emit_change(&mut self, field: &str, route: Route, body: Value) {
+    pub(crate) fn emit_change(
+        &mut self,
+        field: impl Into<Cow<'static, str>>,
+        route: Route,
+        body: Value,
+    ) {
         self.webhooks.outbox.push(Change {
-            field: field.to_owned(),
+            field: field.into(),
             route,
             body: ChangeBody::Tree(body),
         });
     }
 
     /// Puts one change already serialized (a typed payload) in the outbox.
-    pub(crate) fn emit_serialized_change(&mut self, field: &str, route: Route, body: WebhookBody) {
+    pub(crate) fn emit_serialized_change(
+        &mut self,
+        field: impl Into<Cow<'static, str>>,
+        route: Route,
+        body: WebhookBody,
+    ) {
         self.webhooks.outbox.push(Change {
-            field: field.to_owned(),
+            field: field.into(),
             route,
             body: ChangeBody::Serialized(body),
         });
