@@ -117,14 +117,15 @@ pub(super) fn send(
     let reject = |error: PlatformError, to: Option<String>, effects: &mut Vec<Effect>| {
         reject_with(error, to, template_name.clone(), effects)
     };
-    let to = Some(outgoing.wa_id.clone());
+    // Only a refusal names the recipient apart from the message.
+    let to = || Some(outgoing.wa_id.clone());
     if world.timers.len() >= TIMERS_PENDING_MAX {
         return reject(
             PlatformError::new(
                 131_000,
                 "The simulator's timer queue is full; advance the clock and retry.",
             ),
-            to,
+            to(),
             effects,
         );
     }
@@ -135,7 +136,7 @@ pub(super) fn send(
         .is_some_and(|r| r.service_window_open(now, world.policy.customer_service_window_hours));
     match world.account_refusal(surface, template_index.is_some(), window_open) {
         None => {}
-        Some(Reply::Rejected(error)) => return reject(error, to, effects),
+        Some(Reply::Rejected(error)) => return reject(error, to(), effects),
         Some(Reply::Blocked {
             http_status,
             message,
@@ -145,7 +146,7 @@ pub(super) fn send(
                 event: TraceEvent::SendBlocked {
                     surface: surface.name(),
                     phone_number_id: phone_id.clone(),
-                    to: to.clone(),
+                    to: to(),
                     message_type: if template_index.is_some() {
                         "template"
                     } else {
@@ -174,7 +175,7 @@ pub(super) fn send(
                 "Template {name} is paused because of low quality and cannot be sent until it is unpaused."
             )
         };
-        return reject(PlatformError::new(refusal, details), to, effects);
+        return reject(PlatformError::new(refusal, details), to(), effects);
     }
     // A number that is not registered cannot send (reference §8.1).
     if !world.phone_numbers[phone_index].spec.registered {
@@ -185,7 +186,7 @@ pub(super) fn send(
                     "Phone number {phone_id} is not registered; POST /{phone_id}/register first."
                 ),
             ),
-            to,
+            to(),
             effects,
         );
     }
@@ -200,7 +201,7 @@ pub(super) fn send(
                 code::RATE_LIMIT_HIT,
                 "Cloud API message throughput has been reached.",
             ),
-            to,
+            to(),
             effects,
         );
     }
@@ -215,7 +216,7 @@ pub(super) fn send(
                 code::PAIR_RATE_LIMIT,
                 "Message failed to send because there were too many messages sent from this phone number to the same phone number in a short period of time.",
             ),
-            to,
+            to(),
             effects,
         );
     }
@@ -232,7 +233,7 @@ pub(super) fn send(
                 code::REENGAGEMENT,
                 "Message failed to send because more than 24 hours have passed since the customer last replied to this number.",
             ),
-            to,
+            to(),
             effects,
         );
     }
@@ -243,8 +244,8 @@ pub(super) fn send(
         None => Gate::Send,
     };
     let (message_number, message_id) = world.next_message();
-    let (content, category, template_name) = match outgoing.content {
-        Content::Text => (MessageContent::Text, None, None),
+    let (content, category) = match outgoing.content {
+        Content::Text => (MessageContent::Text, None),
         Content::Template { index } => {
             let template = &world.templates[index];
             (
@@ -253,7 +254,6 @@ pub(super) fn send(
                     category: template.category,
                 },
                 Some(template.category),
-                Some(template.name.clone()),
             )
         }
     };
@@ -675,9 +675,14 @@ fn decide(
             }
         };
     };
-    let recipient_country = recipient.country().to_owned();
+    // What the rules below ask of the country, read while the recipient is borrowed.
+    let recipient_country = recipient.country();
+    let (in_us, recipient_exempt) = (
+        recipient_country == "US",
+        marketing_limit_exempt(recipient_country),
+    );
     // Cloud API does not reach users in a country before it opens there (§8.4).
-    if !world.cloud_api_serves(&recipient_country, now) {
+    if !world.cloud_api_serves(recipient_country, now) {
         return Fate::Fail(code::UNDELIVERABLE);
     }
     let sent_only = recipient_country == "TR" && !recipient.terms_accepted();
@@ -687,7 +692,7 @@ fn decide(
             if recipient.opted_out() {
                 return Fate::Fail(code::MARKETING_OPT_OUT);
             }
-            if world.policy.us_marketing_pause && recipient_country == "US" {
+            if world.policy.us_marketing_pause && in_us {
                 return Fate::Fail(code::ECOSYSTEM_ENGAGEMENT);
             }
             if recipient
@@ -708,9 +713,8 @@ fn decide(
         return Fate::Fail(world.policy.messaging_limit_error_code);
     }
     if category == Some(Category::Marketing) && !sent_only {
-        let sender_country = world.phone_numbers[phone_index].spec.country.clone();
-        let exempt =
-            marketing_limit_exempt(&sender_country) || marketing_limit_exempt(&recipient_country);
+        let exempt = recipient_exempt
+            || marketing_limit_exempt(&world.phone_numbers[phone_index].spec.country);
         if !exempt {
             match marketing::judge(world, wa_id, now, message_id) {
                 Verdict::Exempt => {}
