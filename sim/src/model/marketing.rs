@@ -79,7 +79,7 @@ fn background_count(world: &World, recipient: &Recipient, at: SimTime, window_ms
 
 /// Judges a marketing template from a number in `sender_country` to `wa_id` at `now`,
 /// recording the count or the cap failure. Exempt regions are checked by the caller.
-pub(crate) fn judge(world: &mut World, wa_id: &str, now: SimTime, message_id: &str) -> Verdict {
+pub(crate) fn judge(world: &mut World, wa_id: &str, now: SimTime, message: u64) -> Verdict {
     let (counting, cap) = (world.policy.marketing_counting, world.policy.marketing_cap);
     let Some(recipient) = world.recipients.get(wa_id) else {
         return Verdict::Exempt;
@@ -107,7 +107,7 @@ pub(crate) fn judge(world: &mut World, wa_id: &str, now: SimTime, message_id: &s
     };
     activity
         .counted_marketing
-        .push((now, message_id.to_owned()));
+        .push((now, message));
     Verdict::Counted(count + 1)
 }
 

@@ -26,8 +26,9 @@ use super::time::SimTime;
 pub struct Activity {
     /// Other businesses' marketing added through the control API.
     pub ecosystem_marketing: Vec<SimTime>,
-    /// This business's marketing counted toward the limit: (time, wamid).
-    pub counted_marketing: Vec<(SimTime, String)>,
+    /// This business's marketing counted toward the limit: (time, the message's
+    /// number, as in its wamid).
+    pub counted_marketing: Vec<(SimTime, u64)>,
     /// When the user last wrote to the business.
     pub last_inbound_at: Option<SimTime>,
     /// Until when a reply to marketing exempts marketing from counting (2025-07).

@@ -264,7 +264,7 @@ pub(super) fn send(
         &outgoing.wa_id,
         category,
         in_service_window,
-        &message_id,
+        (message_number, &message_id),
         effects,
     );
     let billing = match fate {
@@ -630,7 +630,7 @@ fn decide(
     wa_id: &str,
     category: Option<Category>,
     in_service_window: bool,
-    message_id: &str,
+    (message_number, message_id): (u64, &str),
     effects: &mut Vec<Effect>,
 ) -> Fate {
     // Magic recipients (README): one fixed outcome each.
@@ -716,7 +716,7 @@ fn decide(
         let exempt = recipient_exempt
             || marketing_limit_exempt(&world.phone_numbers[phone_index].spec.country);
         if !exempt {
-            match marketing::judge(world, wa_id, now, message_id) {
+            match marketing::judge(world, wa_id, now, message_number) {
                 Verdict::Exempt => {}
                 Verdict::Counted(window_count) => effects.push(Effect::Trace {
                     at: now,
