@@ -105,9 +105,7 @@ pub(crate) fn judge(world: &mut World, wa_id: &str, now: SimTime, message: u64) 
     let Some(activity) = world.recipients.activity_mut(wa_id) else {
         return Verdict::Exempt;
     };
-    activity
-        .counted_marketing
-        .push((now, message));
+    activity.counted_marketing.push((now, message));
     Verdict::Counted(count + 1)
 }
 
