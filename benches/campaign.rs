@@ -94,11 +94,7 @@ fn setup() -> Campaign {
         .expect("the default world has spring_sale");
     template.negative = Some(Ratio::new(1, 4));
     let world = World::new(spec, None, None).expect("the campaign world builds");
-    let recipients: Vec<String> = world
-        .recipients()
-        .filter(|r| r.background_ecosystem())
-        .map(|r| r.wa_id())
-        .collect();
+    let recipients = wasim_bench::generated_wa_ids(&world, usize::MAX);
     let commands = recipients
         .iter()
         .enumerate()

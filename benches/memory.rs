@@ -72,12 +72,7 @@ fn child_sends() {
     // TIER_100K, so every send is delivered rather than failing with 131048.
     spec.waba.messaging_limit = 100_000;
     let mut world = World::new(spec, None, None).expect("the world builds");
-    let recipients: Vec<String> = world
-        .recipients()
-        .filter(|r| r.background_ecosystem())
-        .take(SENDS)
-        .map(|r| r.wa_id())
-        .collect();
+    let recipients = wasim_bench::generated_wa_ids(&world, SENDS);
     let commands: Vec<Command> = recipients
         .iter()
         .map(|to| Command::SendMessage {

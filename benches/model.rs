@@ -47,15 +47,6 @@ fn default_world() -> World {
 }
 
 /// The first `CHUNK` generated recipients (named ones are left out).
-fn generated(world: &World) -> Vec<String> {
-    world
-        .recipients()
-        .filter(|r| r.background_ecosystem())
-        .take(CHUNK)
-        .map(|r| r.wa_id())
-        .collect()
-}
-
 fn body(kind: Kind, to: &str) -> Value {
     match kind {
         Kind::Marketing => json!({
@@ -89,7 +80,7 @@ fn send(body: Value) -> Command {
 /// has written first, so the service window is open.
 fn setup(kind: Kind) -> (World, Vec<Command>) {
     let mut world = default_world();
-    let recipients = generated(&world);
+    let recipients = wasim_bench::generated_wa_ids(&world, CHUNK);
     if let Kind::TextInWindow = kind {
         for from in &recipients {
             let outcome = world.apply(

@@ -36,12 +36,7 @@ fn sample_trace() -> Trace {
         ..WorldSpec::default()
     };
     let world = World::new(spec, None, None).expect("the default world builds");
-    let recipients: Vec<String> = world
-        .recipients()
-        .filter(|r| r.background_ecosystem())
-        .take(SENDS)
-        .map(|r| r.wa_id())
-        .collect();
+    let recipients = wasim_bench::generated_wa_ids(&world, SENDS);
     let mut sim = Sim::new(world);
     for (index, to) in recipients.iter().enumerate() {
         let (_, deliveries) = sim.apply(

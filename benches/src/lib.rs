@@ -13,3 +13,17 @@
 pub mod integration;
 pub mod load;
 pub mod selfbench;
+
+use wasim_sim::model::World;
+
+/// The WhatsApp ids of the first `limit` generated recipients of `world` (those
+/// drawn from the seed, not the spec's named ones), in wa_id order: the people a
+/// bench sends to.
+pub fn generated_wa_ids(world: &World, limit: usize) -> Vec<String> {
+    world
+        .recipients()
+        .filter(|r| r.background_ecosystem())
+        .take(limit)
+        .map(|r| r.wa_id())
+        .collect()
+}
