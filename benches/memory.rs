@@ -11,7 +11,7 @@
 //! It also prints, for scale, the memory one accepted marketing send adds (message, status timers,
 //! conversation, pair bucket) in a 100 000-recipient world.
 //!
-//! Run: `cargo bench -p wasim-bench --bench memory` (needs about 6 GB free).
+//! Run: `cargo bench -p wasim-bench --bench memory` (needs about 0.5 GB free: the 10M world peaks at ~310 MiB).
 
 use std::hint::black_box;
 
