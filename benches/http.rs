@@ -10,7 +10,9 @@
 //! Recipients rotate over the world's generated ones (so the pair-rate limit is not
 //! what is measured), and every 80 sends the clock is advanced by one virtual
 //! second outside the timing (so the 80 msg/s throughput bucket never refuses; the
-//! timers that fall due are fired there too).
+//! timers that fall due are fired there too). Every 10 000 sends, also outside the
+//! timing, the state is started afresh, so the world and its trace stop growing
+//! and the figure does not depend on how long criterion runs.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +30,32 @@ const PATH: &str = "/v23.0/110000000000001/messages";
 const BEARER: &str = "Bearer wasim_test_access_token";
 /// Sends between clock moves: the default throughput per second.
 const SENDS_PER_SECOND: u64 = 80;
+/// Sends between fresh states (a multiple of `SENDS_PER_SECOND`).
+const SENDS_PER_STATE: u64 = 10_000;
+
+fn start(runtime: &tokio::runtime::Runtime) -> (Arc<AppState>, axum::Router) {
+    let state: Arc<AppState> = runtime.block_on(async {
+        AppState::start(ServeConfig::new(WorldSpec::default())).expect("the default world")
+    });
+    let router = wasim_sim::api::router(state.clone());
+    (state, router)
+}
+
+/// Requests answered other than 200 in `state`'s trace.
+fn refused(state: &AppState) -> usize {
+    state.read(|sim| {
+        sim.trace
+            .records()
+            .iter()
+            .filter(|r| {
+                matches!(
+                    &r.event,
+                    wasim_sim::TraceEvent::Request { http_status, .. } if *http_status != 200
+                )
+            })
+            .count()
+    })
+}
 
 /// The request bodies, one per generated recipient, serialized once.
 fn bodies(state: &AppState) -> Vec<Vec<u8>> {
@@ -77,11 +105,9 @@ fn http(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let state: Arc<AppState> = runtime.block_on(async {
-        AppState::start(ServeConfig::new(WorldSpec::default())).expect("the default world")
-    });
-    let router = wasim_sim::api::router(state.clone());
+    let (mut state, mut router) = start(&runtime);
     let bodies = bodies(&state);
+    let mut refused_total = 0;
     let mut next = 0usize;
 
     // Once, outside the timing: the path answers 200 with a wamid.
@@ -95,6 +121,10 @@ fn http(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let mut elapsed = Duration::ZERO;
             for _ in 0..iters {
+                if (next as u64).is_multiple_of(SENDS_PER_STATE) {
+                    refused_total += refused(&state);
+                    (state, router) = start(&runtime);
+                }
                 if (next as u64).is_multiple_of(SENDS_PER_SECOND) {
                     runtime
                         .block_on(state.advance_by(1_000))
@@ -111,18 +141,7 @@ fn http(c: &mut Criterion) {
         });
     });
     group.finish();
-    let refused = state.read(|sim| {
-        sim.trace
-            .records()
-            .iter()
-            .filter(|r| {
-                matches!(
-                    &r.event,
-                    wasim_sim::TraceEvent::Request { http_status, .. } if *http_status != 200
-                )
-            })
-            .count()
-    });
+    let refused = refused_total + refused(&state);
     eprintln!("http: {next} sends, {refused} answered other than 200");
     assert_eq!(
         refused, 0,
