@@ -25,11 +25,10 @@
 use std::collections::VecDeque;
 
 use criterion::{BatchSize, Criterion, SamplingMode};
-use serde_json::json;
 use wasim_sim::Sim;
 use wasim_sim::model::rng::Ratio;
 use wasim_sim::model::{
-    Command, Reply, SimTime, Surface, TemplateControl, WebhookDelivery, World, WorldSpec,
+    Command, Reply, SimTime, TemplateControl, WebhookDelivery, World, WorldSpec,
 };
 use wasim_sim::shell::wall_now;
 use wasim_sim::trace::TraceEvent;
@@ -42,7 +41,6 @@ const SENDS_PER_SECOND: usize = 80;
 const RETRY_MS: u64 = 15 * 60 * 1_000;
 const TEMPLATE: &str = "spring_sale";
 const TOKEN: &str = "wasim_test_access_token";
-const PHONE: &str = "110000000000001";
 /// Paused (132015) and disabled (132016).
 const TEMPLATE_PAUSED: u32 = 132_015;
 const TEMPLATE_DISABLED: u32 = 132_016;
@@ -70,15 +68,7 @@ struct Summary {
 }
 
 fn send(to: &str) -> Command {
-    Command::SendMessage {
-        surface: Surface::Graph,
-        credential: Some(TOKEN.to_owned()),
-        phone_number_id: Some(PHONE.to_owned()),
-        body: json!({
-            "messaging_product": "whatsapp", "to": to, "type": "template",
-            "template": {"name": TEMPLATE, "language": {"code": "en_US"}},
-        }),
-    }
+    wasim_bench::graph_send(wasim_bench::spring_sale_body(to))
 }
 
 fn setup() -> Campaign {

@@ -15,8 +15,7 @@
 
 use std::hint::black_box;
 
-use serde_json::json;
-use wasim_sim::model::{Command, Reply, SimTime, Surface, World, WorldSpec};
+use wasim_sim::model::{Command, Reply, SimTime, World, WorldSpec};
 use wasim_sim::shell::wall_now;
 
 /// The target.
@@ -75,15 +74,7 @@ fn child_sends() {
     let recipients = wasim_bench::generated_wa_ids(&world, SENDS);
     let commands: Vec<Command> = recipients
         .iter()
-        .map(|to| Command::SendMessage {
-            surface: Surface::Graph,
-            credential: Some("wasim_test_access_token".to_owned()),
-            phone_number_id: Some("110000000000001".to_owned()),
-            body: json!({
-                "messaging_product": "whatsapp", "to": to, "type": "template",
-                "template": {"name": "spring_sale", "language": {"code": "en_US"}},
-            }),
-        })
+        .map(|to| wasim_bench::graph_send(wasim_bench::spring_sale_body(to)))
         .collect();
     let (before, _) = resident();
     let mut held = 0u64;

@@ -20,17 +20,13 @@ use std::hint::black_box;
 use criterion::{BatchSize, Criterion, Throughput};
 use serde_json::{Value, json};
 use wasim_sim::Sim;
-use wasim_sim::model::{
-    Command, Effect, InboundContent, Reply, SimTime, Surface, World, WorldSpec,
-};
+use wasim_sim::model::{Command, Effect, InboundContent, Reply, SimTime, World, WorldSpec};
 use wasim_sim::trace::TraceEvent;
 
 /// Sends per iteration.
 const CHUNK: usize = 1_000;
 /// Virtual milliseconds between sends: just over 1/80 s, the default throughput.
 const STEP_MS: u64 = 13;
-/// The default world's US number.
-const PHONE: &str = "110000000000001";
 /// When the chunk starts: one second in, after the inbound messages of `text_in_window`.
 const START_MS: u64 = 1_000;
 
@@ -46,13 +42,10 @@ fn default_world() -> World {
     World::new(WorldSpec::default(), None, None).expect("the default world builds")
 }
 
-/// The first `CHUNK` generated recipients (named ones are left out).
+/// The body of one send of `kind` to `to`.
 fn body(kind: Kind, to: &str) -> Value {
     match kind {
-        Kind::Marketing => json!({
-            "messaging_product": "whatsapp", "to": to, "type": "template",
-            "template": {"name": "spring_sale", "language": {"code": "en_US"}},
-        }),
+        Kind::Marketing => wasim_bench::spring_sale_body(to),
         Kind::Utility => json!({
             "messaging_product": "whatsapp", "to": to, "type": "template",
             "template": {
@@ -64,15 +57,6 @@ fn body(kind: Kind, to: &str) -> Value {
             "messaging_product": "whatsapp", "to": to, "type": "text",
             "text": {"body": "Your order A-1042 has shipped."},
         }),
-    }
-}
-
-fn send(body: Value) -> Command {
-    Command::SendMessage {
-        surface: Surface::Graph,
-        credential: Some("wasim_test_access_token".to_owned()),
-        phone_number_id: Some(PHONE.to_owned()),
-        body,
     }
 }
 
@@ -95,7 +79,10 @@ fn setup(kind: Kind) -> (World, Vec<Command>) {
             assert!(matches!(outcome.reply, Reply::InboundReceived { .. }));
         }
     }
-    let commands = recipients.iter().map(|to| send(body(kind, to))).collect();
+    let commands = recipients
+        .iter()
+        .map(|to| wasim_bench::graph_send(body(kind, to)))
+        .collect();
     (world, commands)
 }
 

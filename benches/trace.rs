@@ -11,9 +11,8 @@
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput};
-use serde_json::json;
 use wasim_sim::Sim;
-use wasim_sim::model::{Command, SimTime, Surface, WebhookDelivery, World, WorldSpec};
+use wasim_sim::model::{SimTime, WebhookDelivery, World, WorldSpec};
 use wasim_sim::trace::{Trace, TraceEvent, TraceRecord};
 
 const SENDS: usize = 200;
@@ -41,15 +40,7 @@ fn sample_trace() -> Trace {
     for (index, to) in recipients.iter().enumerate() {
         let (_, deliveries) = sim.apply(
             SimTime::from_ms(index as u64 * STEP_MS),
-            Command::SendMessage {
-                surface: Surface::Graph,
-                credential: Some("wasim_test_access_token".to_owned()),
-                phone_number_id: Some("110000000000001".to_owned()),
-                body: json!({
-                    "messaging_product": "whatsapp", "to": to, "type": "template",
-                    "template": {"name": "spring_sale", "language": {"code": "en_US"}},
-                }),
-            },
+            wasim_bench::graph_send(wasim_bench::spring_sale_body(to)),
         );
         acknowledge(&mut sim, deliveries);
     }

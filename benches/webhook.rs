@@ -11,9 +11,9 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput};
-use serde_json::{Value, json};
+use serde_json::Value;
 use wasim_sim::model::webhooks::WebhookBody;
-use wasim_sim::model::{Command, Effect, InboundContent, SimTime, Surface, World, WorldSpec};
+use wasim_sim::model::{Command, Effect, InboundContent, SimTime, World, WorldSpec};
 use wasim_sim::webhook::sign::meta_signature;
 
 /// Sam, a named US recipient of the default world.
@@ -56,15 +56,7 @@ fn payloads() -> (WebhookBody, WebhookBody, String) {
         .expect("an inbound message emits a webhook");
     world.apply(
         SimTime::from_ms(1_000),
-        Command::SendMessage {
-            surface: Surface::Graph,
-            credential: Some("wasim_test_access_token".to_owned()),
-            phone_number_id: Some("110000000000001".to_owned()),
-            body: json!({
-                "messaging_product": "whatsapp", "to": SAM_US, "type": "template",
-                "template": {"name": "spring_sale", "language": {"code": "en_US"}},
-            }),
-        },
+        wasim_bench::graph_send(wasim_bench::spring_sale_body(SAM_US)),
     );
     let status = webhook_bodies(world.advance(SimTime::from_ms(10_000)))
         .into_iter()

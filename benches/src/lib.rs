@@ -14,7 +14,30 @@ pub mod integration;
 pub mod load;
 pub mod selfbench;
 
-use wasim_sim::model::World;
+use serde_json::{Value, json};
+use wasim_sim::model::{Command, Surface, World};
+
+/// The default world's US number, which the benches send from.
+pub const US_PHONE: &str = "110000000000001";
+
+/// A Cloud API send of `body` from the default world's US number with its access
+/// token, as the HTTP layer hands it to the model.
+pub fn graph_send(body: Value) -> Command {
+    Command::SendMessage {
+        surface: Surface::Graph,
+        credential: Some("wasim_test_access_token".to_owned()),
+        phone_number_id: Some(US_PHONE.to_owned()),
+        body,
+    }
+}
+
+/// The body of a marketing template send of the default world's `spring_sale` to `to`.
+pub fn spring_sale_body(to: &str) -> Value {
+    json!({
+        "messaging_product": "whatsapp", "to": to, "type": "template",
+        "template": {"name": "spring_sale", "language": {"code": "en_US"}},
+    })
+}
 
 /// The WhatsApp ids of the first `limit` generated recipients of `world` (those
 /// drawn from the seed, not the spec's named ones), in wa_id order: the people a
