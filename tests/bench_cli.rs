@@ -3,31 +3,17 @@
 //! what is measured and reported, never how fast (figures live in
 //! benches/README.md).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use serde_json::Value;
 
-const WASIM: &str = env!("CARGO_BIN_EXE_wasim");
+mod support;
 
-fn out_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wasim-bench-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
+use support::{OutDir, wasim};
 
-/// Runs wasim with `args`; returns the exit code, stdout and stderr.
-fn wasim(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(WASIM)
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("wasim runs");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+/// A fresh output directory for one test, removed when it passes.
+fn out_dir(name: &str) -> OutDir {
+    OutDir::new("wasim-bench", name)
 }
 
 fn bench_json(dir: &Path) -> Value {
@@ -48,7 +34,7 @@ fn the_self_bench_loads_wasim_and_the_bare_handler_and_reports_both() {
         "--recipients",
         "2000",
         "--out",
-        out.to_str().expect("utf-8"),
+        out.arg(),
     ]);
     assert_eq!(code, 0, "{stderr}");
     let report = bench_json(&out);
@@ -96,13 +82,7 @@ fn the_self_bench_loads_wasim_and_the_bare_handler_and_reports_both() {
 /// Benches the reference integration (optionally flawed) on a small campaign.
 fn bench_reference(name: &str, flaw: Option<&str>) -> Value {
     let out = out_dir(name);
-    let mut args = vec![
-        "bench",
-        "--recipients",
-        "200",
-        "--out",
-        out.to_str().expect("utf-8"),
-    ];
+    let mut args = vec!["bench", "--recipients", "200", "--out", out.arg()];
     if let Some(flaw) = flaw {
         args.extend_from_slice(&["--flaw", flaw]);
     }
@@ -155,7 +135,7 @@ fn bench_refuses_an_integration_without_the_driver_hook_with_a_clear_error() {
         "--recipients",
         "5",
         "--out",
-        out.to_str().expect("utf-8"),
+        out.arg(),
     ]);
     assert_eq!(code, 2, "{stderr}");
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();

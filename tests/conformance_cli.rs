@@ -3,31 +3,18 @@
 //! breaks, with proof; crashing, silent and hanging integrations are harness
 //! failures (exit 2); and reports are deterministic apart from their volatile part.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
 
-const WASIM: &str = env!("CARGO_BIN_EXE_wasim");
+mod support;
 
-/// A fresh, empty output directory for one test.
-fn out_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wasim-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
+use support::{OutDir, WASIM, wasim};
 
-/// Runs wasim with `args` from the repository root; returns the exit code and stderr.
-fn wasim(args: &[&str]) -> (i32, String) {
-    let output = Command::new(WASIM)
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("wasim runs");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+/// A fresh output directory for one test, removed when it passes.
+fn out_dir(name: &str) -> OutDir {
+    OutDir::new("wasim-test", name)
 }
 
 fn report(dir: &Path) -> Value {
@@ -58,13 +45,7 @@ fn flawed(flaw: &str) -> String {
 fn certify_passes_the_bundled_reference_integration_and_writes_four_formats() {
     let out = out_dir("certify");
     let regressions = regressions_copy(&out);
-    let (code, stderr) = wasim(&[
-        "certify",
-        "--out",
-        out.to_str().expect("utf-8"),
-        "--regressions",
-        &regressions,
-    ]);
+    let (code, _, stderr) = wasim(&["certify", "--out", out.arg(), "--regressions", &regressions]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("CERTIFIED"), "{stderr}");
     for file in [
@@ -164,13 +145,13 @@ fn each_flawed_variant_fails_the_check_it_breaks_with_proof() {
                         let out = out_dir(&format!("flaw-{flaw}-{scenario}"));
                         let file = format!("scenarios/{scenario}.toml");
                         let integration = flawed(flaw);
-                        let (code, stderr) = wasim(&[
+                        let (code, _, stderr) = wasim(&[
                             "run",
                             &file,
                             "--integration",
                             &integration,
                             "--out",
-                            out.to_str().expect("utf-8"),
+                            out.arg(),
                         ]);
                         (flaw, check, code, stderr, out)
                     })
@@ -225,10 +206,10 @@ fn crashing_silent_and_hanging_integrations_are_harness_failures() {
             "--integration",
             &integration,
             "--out",
-            out.to_str().expect("utf-8"),
+            out.arg(),
         ];
         args.extend_from_slice(extra);
-        let (code, stderr) = wasim(&args);
+        let (code, _, stderr) = wasim(&args);
         assert_eq!(code, 2, "{name}: {stderr}");
         let report = report(&out);
         assert_eq!(report["verdict"], "harness_failure", "{name}");
@@ -253,24 +234,23 @@ fn crashing_silent_and_hanging_integrations_are_harness_failures() {
         return;
     }
     let out = out_dir("hang");
-    let script = out_dir("hang-script").with_extension("py");
-    std::fs::write(
-        &script,
+    let scripts = out_dir("hang-script");
+    let script = scripts.write(
+        "hang.py",
         "import os, socket\n\
          s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
          s.bind(('127.0.0.1', int(os.environ['WASIM_WEBHOOK_PORT']))); s.listen(50)\n\
          held = []\n\
          while True:\n    held.append(s.accept()[0])\n",
-    )
-    .expect("write the script");
+    );
     let integration = format!("python3 {}", script.display());
-    let (code, stderr) = wasim(&[
+    let (code, _, stderr) = wasim(&[
         "run",
         "scenarios/inbound-reply.toml",
         "--integration",
         &integration,
         "--out",
-        out.to_str().expect("utf-8"),
+        out.arg(),
     ]);
     assert_eq!(code, 2, "hang: {stderr}");
     let reason = report(&out)["scenarios"][0]["reason"]
@@ -295,9 +275,9 @@ fn stable_run(name: &str, jobs: &str) -> Value {
     let out = out_dir(name);
     let mut args = vec!["run"];
     args.extend_from_slice(STABLE);
-    args.extend_from_slice(&["--settle-ms", "250", "--out", out.to_str().expect("utf-8")]);
+    args.extend_from_slice(&["--settle-ms", "250", "--out", out.arg()]);
     args.extend_from_slice(&["--jobs", jobs]);
-    let (code, stderr) = wasim(&args);
+    let (code, _, stderr) = wasim(&args);
     assert_eq!(code, 0, "{stderr}");
     let mut report = report(&out);
     report["volatile"] = Value::Null;
@@ -317,8 +297,8 @@ fn reports_of_the_reference_run_match_their_snapshots() {
     let out = out_dir("snapshot");
     let mut args = vec!["run"];
     args.extend_from_slice(STABLE);
-    args.extend_from_slice(&["--settle-ms", "250", "--out", out.to_str().expect("utf-8")]);
-    let (code, stderr) = wasim(&args);
+    args.extend_from_slice(&["--settle-ms", "250", "--out", out.arg()]);
+    let (code, _, stderr) = wasim(&args);
     assert_eq!(code, 0, "{stderr}");
     let mut report: wasim_reports::Report = wasim_reports::from_json(
         &std::fs::read_to_string(out.join("report.json")).expect("report.json"),
@@ -357,17 +337,17 @@ fn explain_prints_the_timeline_and_checks_list_the_catalog() {
     for check in wasim_conformance::checks::CATALOG {
         assert!(text.contains(check.id), "{} listed", check.id);
     }
-    let (code, stderr) = wasim(&["run", "scenarios/no-such-file.toml"]);
+    let (code, _, stderr) = wasim(&["run", "scenarios/no-such-file.toml"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("no-such-file.toml"), "{stderr}");
 }
 
 #[test]
 fn partition_slices_merge_into_the_whole_library() {
-    let slices: Vec<PathBuf> = (1..=2).map(|k| out_dir(&format!("slice-{k}"))).collect();
+    let slices: Vec<OutDir> = (1..=2).map(|k| out_dir(&format!("slice-{k}"))).collect();
     for (k, dir) in slices.iter().enumerate() {
         let partition = format!("{}/2", k + 1);
-        let (code, stderr) = wasim(&[
+        let (code, _, stderr) = wasim(&[
             "certify",
             "--partition",
             &partition,
@@ -376,18 +356,18 @@ fn partition_slices_merge_into_the_whole_library() {
             "--regressions",
             "scenarios/no-regressions-here",
             "--out",
-            dir.to_str().expect("utf-8"),
+            dir.arg(),
         ]);
         assert_eq!(code, 0, "{stderr}");
     }
     let merged = out_dir("merged");
-    let (code, stderr) = wasim(&[
+    let (code, _, stderr) = wasim(&[
         "report",
         "merge",
-        slices[0].to_str().expect("utf-8"),
-        slices[1].to_str().expect("utf-8"),
+        slices[0].arg(),
+        slices[1].arg(),
         "--out",
-        merged.to_str().expect("utf-8"),
+        merged.arg(),
     ]);
     assert_eq!(code, 0, "{stderr}");
     let report = report(&merged);
@@ -419,9 +399,9 @@ fn an_integration_without_the_driver_hook_is_judged_on_the_rest_and_skips_the_ot
         return;
     }
     // A plain receiver: the handshake, 200 to every webhook, 404 anywhere else.
-    let script = out_dir("plain-bot").with_extension("py");
-    std::fs::write(
-        &script,
+    let scripts = out_dir("plain-bot");
+    let script = scripts.write(
+        "plain_bot.py",
         "import os, http.server, urllib.parse\n\
          class H(http.server.BaseHTTPRequestHandler):\n\
          \x20   def do_GET(self):\n\
@@ -433,18 +413,17 @@ fn an_integration_without_the_driver_hook_is_judged_on_the_rest_and_skips_the_ot
          \x20       self.send_response(200 if self.path == '/webhook' else 404); self.send_header('Content-Length', '0'); self.end_headers()\n\
          \x20   def log_message(self, *a): pass\n\
          http.server.ThreadingHTTPServer(('127.0.0.1', int(os.environ['WASIM_WEBHOOK_PORT'])), H).serve_forever()\n",
-    )
-    .expect("write the script");
+    );
     let out = out_dir("plain");
     let integration = format!("python3 {}", script.display());
-    let (code, stderr) = wasim(&[
+    let (code, _, stderr) = wasim(&[
         "run",
         "scenarios/handshake.toml",
         "scenarios/opt-out.toml",
         "--integration",
         &integration,
         "--out",
-        out.to_str().expect("utf-8"),
+        out.arg(),
     ]);
     assert_eq!(code, 0, "skipped is not failed: {stderr}");
     let report = report(&out);
@@ -464,12 +443,12 @@ fn a_python_integration_written_against_the_protocol_certifies() {
         return;
     }
     let out = out_dir("python");
-    let (code, stderr) = wasim(&[
+    let (code, _, stderr) = wasim(&[
         "certify",
         "--integration",
         "python3 examples/python/integration.py",
         "--out",
-        out.to_str().expect("utf-8"),
+        out.arg(),
         "--regressions",
         &regressions_copy(&out),
     ]);
@@ -494,12 +473,12 @@ fn exploration_finds_a_flaw_shrinks_it_and_the_saved_scenario_replays_it() {
                 scope.spawn(move || {
                     let out = out_dir(&format!("explore-{flaw}"));
                     let regressions = out.join("regressions");
-                    let (code, stderr) = wasim(&[
+                    let (code, _, stderr) = wasim(&[
                         "explore",
                         "--flaw",
                         flaw,
                         "--out",
-                        out.to_str().expect("utf-8"),
+                        out.arg(),
                         "--regressions",
                         regressions.to_str().expect("utf-8"),
                     ]);
@@ -531,7 +510,7 @@ fn exploration_finds_a_flaw_shrinks_it_and_the_saved_scenario_replays_it() {
             );
             // The saved file replays the failure, and the correct integration passes it.
             let replay_out = out.join("replay");
-            let (code, stderr) = wasim(&[
+            let (code, _, stderr) = wasim(&[
                 "run",
                 file.to_str().expect("utf-8"),
                 "--integration",
@@ -541,7 +520,7 @@ fn exploration_finds_a_flaw_shrinks_it_and_the_saved_scenario_replays_it() {
             ]);
             assert_eq!(code, 1, "{flaw}: the saved case fails again: {stderr}");
             assert!(stderr.contains(check), "{stderr}");
-            let (code, stderr) = wasim(&[
+            let (code, _, stderr) = wasim(&[
                 "run",
                 file.to_str().expect("utf-8"),
                 "--out",
@@ -575,14 +554,14 @@ fn the_default_exploration_budget_finds_every_flaw_of_the_reference_integration(
                     scope.spawn(move || {
                         let out = out_dir(&format!("detect-{flaw}"));
                         let regressions = out.join("regressions");
-                        let (code, stderr) = wasim(&[
+                        let (code, _, stderr) = wasim(&[
                             "explore",
                             "--flaw",
                             flaw,
                             "--shrink-runs",
                             "0",
                             "--out",
-                            out.to_str().expect("utf-8"),
+                            out.arg(),
                             "--regressions",
                             regressions.to_str().expect("utf-8"),
                         ]);
@@ -623,7 +602,7 @@ fn the_default_exploration_budget_finds_every_flaw_of_the_reference_integration(
                     stderr.contains(&format!("Breaks {check}")),
                     "{flaw}: {stderr}"
                 );
-                let (replay_code, replay_stderr) =
+                let (replay_code, _, replay_stderr) =
                     replay.unwrap_or_else(|| panic!("{flaw}: no scenario saved: {stderr}"));
                 assert_eq!(
                     replay_code, 1,
