@@ -1,16 +1,20 @@
 //! The timer queue: pending model events ordered by (virtual time, sequence).
 
 use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
+
+use dary_heap::QuaternaryHeap;
 
 use super::time::SimTime;
 
-/// Pending timers, fired in `(at, seq)` order so that ties keep insertion order.
-/// A binary heap: pushing a timer (several per accepted message) allocates
-/// nothing once the heap has grown.
+/// Pending timers, fired in `(at, seq)` order so that ties keep insertion order
+/// (keys are unique, so the order does not depend on the heap's shape). A
+/// four-ary heap: pushing a timer (several per accepted message) allocates nothing
+/// once the heap has grown, and a pop walks half the levels of a binary heap,
+/// each level's children in one or two cache lines (a 7-day campaign keeps up to
+/// 300 k timers pending; popping them was an eighth of its time).
 #[derive(Debug, Clone)]
 pub struct TimerQueue<T> {
-    pending: BinaryHeap<Reverse<Entry<T>>>,
+    pending: QuaternaryHeap<Reverse<Entry<T>>>,
     next_seq: u64,
 }
 
@@ -45,7 +49,7 @@ impl<T> Ord for Entry<T> {
 impl<T> Default for TimerQueue<T> {
     fn default() -> Self {
         TimerQueue {
-            pending: BinaryHeap::new(),
+            pending: QuaternaryHeap::new(),
             next_seq: 0,
         }
     }
