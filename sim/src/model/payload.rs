@@ -82,7 +82,7 @@ struct Profile<'a> {
 pub(crate) struct StatusObject<'a> {
     id: &'a str,
     status: &'static str,
-    timestamp: String,
+    timestamp: UnixSeconds,
     recipient_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     recipient_user_id: Option<&'a str>,
@@ -114,8 +114,19 @@ struct ErrorData {
 struct Conversation<'a> {
     id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    expiration_timestamp: Option<String>,
+    expiration_timestamp: Option<UnixSeconds>,
     origin: Origin,
+}
+
+/// A unix time written as a JSON string of its digits, as Meta writes
+/// timestamps (`"1715241600"`), without allocating the text.
+#[derive(Debug, Clone, Copy)]
+struct UnixSeconds(u64);
+
+impl Serialize for UnixSeconds {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -192,7 +203,7 @@ pub(crate) fn status<'a>(
     let mut object = StatusObject {
         id: &message.id,
         status: status.name(),
-        timestamp: unix_seconds.to_string(),
+        timestamp: UnixSeconds(unix_seconds),
         recipient_id: &message.to,
         recipient_user_id,
         biz_opaque_callback_data: message.callback_data.as_deref(),
@@ -214,7 +225,7 @@ pub(crate) fn status<'a>(
         }]);
     } else if let Some(billing) = message.billing.as_ref().filter(|_| with_billing) {
         let expiration_timestamp = (status == StatusKind::Sent)
-            .then(|| (epoch_unix_s + billing.conversation_expires_at.as_ms() / 1000).to_string());
+            .then(|| UnixSeconds(epoch_unix_s + billing.conversation_expires_at.as_ms() / 1000));
         object.conversation = Some(Conversation {
             id: &billing.conversation_id,
             expiration_timestamp,

@@ -452,9 +452,10 @@ impl World {
     /// one route and field gather for up to `batch_window_ms` (or until `batch_max`
     /// of them) and leave as one post whose `entry[]` holds them all.
     pub(crate) fn flush_outbox(&mut self, at: SimTime, effects: &mut Vec<Effect>) {
-        let changes = std::mem::take(&mut self.webhooks.outbox);
+        // Drained and handed back, so the outbox keeps its allocation.
+        let mut changes = std::mem::take(&mut self.webhooks.outbox);
         let batch_max = self.webhooks.batch.max.max(1);
-        for mut change in changes {
+        for mut change in changes.drain(..) {
             self.webhooks.stats.changes += 1;
             let batchable = batch_max > 1 && change.route != Route::Partner && {
                 let tree = change.body.into_tree();
@@ -500,6 +501,9 @@ impl World {
                 at.plus_ms(window),
                 Timer::Webhook(WebhookTimer::BatchEnd { batch }),
             );
+        }
+        if self.webhooks.outbox.is_empty() {
+            self.webhooks.outbox = changes;
         }
     }
 
