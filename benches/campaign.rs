@@ -228,8 +228,8 @@ fn check_once() {
     let start = wall_now();
     let (sim, summary) = run(campaign);
     let ran = wall_now().duration_since(start);
-    let trace = sim.trace.records();
-    let count = |f: &dyn Fn(&TraceEvent) -> bool| trace.iter().filter(|r| f(&r.event)).count();
+    let trace = &sim.trace;
+    let count = |f: &dyn Fn(&TraceEvent) -> bool| trace.records().filter(|r| f(&r.event)).count();
     let holds = count(&|e| matches!(e, TraceEvent::MessageHeld { .. }));
     let decisions = count(&|e| matches!(e, TraceEvent::PacingDecided { .. }));
     let pauses =

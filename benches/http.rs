@@ -46,7 +46,6 @@ fn refused(state: &AppState) -> usize {
     state.read(|sim| {
         sim.trace
             .records()
-            .iter()
             .filter(|r| {
                 matches!(
                     &r.event,

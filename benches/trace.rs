@@ -64,11 +64,11 @@ fn kind(record: &TraceRecord) -> &'static str {
 
 fn trace(c: &mut Criterion) {
     let sample = sample_trace();
-    let records = sample.records();
+    let records: Vec<&TraceRecord> = sample.records().collect();
     let events: Vec<(u64, TraceEvent)> =
         records.iter().map(|r| (r.at_ms, r.event.clone())).collect();
     let mut kinds = std::collections::BTreeMap::<&str, usize>::new();
-    for record in records {
+    for record in &records {
         *kinds.entry(kind(record)).or_default() += 1;
     }
     eprintln!(
@@ -106,6 +106,7 @@ fn trace(c: &mut Criterion) {
         let record = records
             .iter()
             .find(|r| kind(r) == name)
+            .copied()
             .expect("the mix has every common kind");
         let line = record.to_json_line();
         group.throughput(Throughput::Bytes(line.len() as u64));

@@ -194,7 +194,7 @@ async fn bench(
         Err(error) => Err(error),
     };
     let (status, killed) = integration.stop(options.stop_grace).await;
-    let records = state.read(|sim| sim.trace.records().to_vec());
+    let records = state.read(|sim| sim.trace.records().cloned().collect::<Vec<_>>());
     let _ = running.stop().await;
     let jsonl: String = records
         .iter()
@@ -324,6 +324,7 @@ async fn campaign(
         tokio::time::sleep(Duration::from_millis(100)).await;
         let (new, sent) = state.read(|sim| {
             let records = sim.trace.since(seen);
+            let new = records.len();
             let mut sent = false;
             for record in records {
                 match &record.event {
@@ -335,7 +336,7 @@ async fn campaign(
                     _ => {}
                 }
             }
-            (records.len(), sent)
+            (new, sent)
         });
         seen += new;
         let now = wall_now();

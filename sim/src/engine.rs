@@ -51,7 +51,7 @@ impl Sim {
             match effect {
                 Effect::Trace { at, event } => self.trace.push(at.as_ms(), event),
                 Effect::Webhook(mut delivery) => {
-                    delivery.after_seq = (self.trace.records().len() as u64).saturating_sub(1);
+                    delivery.after_seq = (self.trace.len() as u64).saturating_sub(1);
                     deliveries.push(delivery);
                 }
             }

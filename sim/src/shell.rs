@@ -352,11 +352,11 @@ impl AppState {
         let Some(file) = &self.trace_file else { return };
         let mut file = lock(file);
         let new = sim.trace.since(file.written);
+        let count = new.len();
         let mut text = String::new();
         for record in new {
             text.push_str(&record.to_json_line());
         }
-        let count = new.len();
         if let Err(error) = file.file.write_all(text.as_bytes()) {
             tracing::error!("failed to write the trace file: {error}");
             return;

@@ -234,9 +234,8 @@ struct UnknownSend {
 }
 
 /// The unknown-origin sends recorded in `records`.
-fn unknown_origin(records: &[TraceRecord]) -> Vec<UnknownSend> {
+fn unknown_origin<'a>(records: impl Iterator<Item = &'a TraceRecord>) -> Vec<UnknownSend> {
     records
-        .iter()
         .filter_map(|r| match &r.event {
             TraceEvent::UnknownOriginSend {
                 credential,
@@ -979,15 +978,15 @@ fn an_unknown_origin_sends_with_the_leaked_key_until_a_new_key_refuses_it_three_
         None,
         "no timer is left for the unknown origin"
     );
-    let records = sim.trace.records();
+    let records = &sim.trace;
     assert!(
         !records
-            .iter()
+            .records()
             .any(|r| matches!(r.event, TraceEvent::MessageAccepted { .. })),
         "the unknown origin's sends are not the integration's"
     );
     assert!(
-        records.iter().any(|r| matches!(
+        records.records().any(|r| matches!(
             &r.event,
             TraceEvent::Status { message_id, .. } if message_id == id
         )),
@@ -1011,12 +1010,11 @@ fn without_a_new_key_the_unknown_origin_makes_exactly_its_sends_every_every_s() 
     assert!(
         !sim.trace
             .records()
-            .iter()
             .any(|r| matches!(r.event, TraceEvent::MessageAccepted { .. }))
     );
     assert!(!sim.trace.to_jsonl().contains(KEY_US));
     // The compromise is traced with the key's fingerprint, naming the number.
-    assert!(sim.trace.records().iter().any(|r| matches!(
+    assert!(sim.trace.records().any(|r| matches!(
         &r.event,
         TraceEvent::AccountIncident { incident, phone_number_id: Some(id), detail }
             if incident == "compromise" && id == US_NUMBER && detail.contains(&fingerprint(KEY_US))
@@ -1053,7 +1051,6 @@ fn an_unknown_origin_send_blocked_by_360dialog_is_recorded_only_as_the_unknown_o
     let blocked: Vec<&TraceRecord> = sim
         .trace
         .records()
-        .iter()
         .filter(|r| matches!(r.event, TraceEvent::SendBlocked { .. }))
         .collect();
     assert!(

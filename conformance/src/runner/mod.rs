@@ -123,7 +123,7 @@ fn elapsed_ms(started: Instant) -> u64 {
 
 impl Play<'_> {
     fn trace_len(&self) -> usize {
-        self.state.read(|sim| sim.trace.records().len())
+        self.state.read(|sim| sim.trace.len())
     }
 
     fn record(&self, event: TraceEvent) {
@@ -192,7 +192,6 @@ impl Play<'_> {
             let posted = self.state.read(|sim| {
                 sim.trace
                     .since(before)
-                    .iter()
                     .any(|r| matches!(r.event, TraceEvent::WebhookAttempt { .. }))
             });
             if posted {
@@ -324,7 +323,6 @@ impl Play<'_> {
         let ids: Vec<String> = self.state.read(|sim| {
             sim.trace
                 .records()
-                .iter()
                 .filter_map(|r| match &r.event {
                     TraceEvent::MessageAccepted { message_id, .. } => Some(message_id.clone()),
                     _ => None,
@@ -650,7 +648,8 @@ async fn play(
             text: format!("the integration {stopped}"),
         });
     });
-    let records = summary::causal_order(&state.read(|sim| sim.trace.records().to_vec()));
+    let records =
+        summary::causal_order(&state.read(|sim| sim.trace.records().cloned().collect::<Vec<_>>()));
     let jsonl: String = records
         .iter()
         .map(|record| {

@@ -130,7 +130,7 @@ pub(crate) async fn send(
     let credential_fingerprint = credential.as_deref().map(fingerprint);
     state.with_sim(|sim, now| {
         // The trace id of an error answer; a success needs none.
-        let (seed, seq) = (sim.world.seed(), sim.trace.records().len() as u64);
+        let (seed, seq) = (sim.world.seed(), sim.trace.len() as u64);
         let trace_id = move || fbtrace_id(seed, seq);
         let authenticated =
             sim.world

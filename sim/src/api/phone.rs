@@ -31,7 +31,7 @@ pub(crate) async fn handle(
     make: fn(&Value) -> Result<PhoneCall, PlatformError>,
 ) -> Response {
     let credential = extract::bearer(&headers);
-    let trace_id = state.read(|sim| fbtrace_id(sim.world.seed(), sim.trace.records().len() as u64));
+    let trace_id = state.read(|sim| fbtrace_id(sim.world.seed(), sim.trace.len() as u64));
     let response = if method != Method::POST {
         GraphError::new(
             PlatformError::new(

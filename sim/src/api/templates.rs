@@ -28,7 +28,7 @@ use crate::model::{Command, PacingOutcome, PlatformError, Reply, Surface, Templa
 use crate::shell::AppState;
 
 fn graph_error(state: &AppState, error: PlatformError) -> Response {
-    let trace_id = state.read(|sim| fbtrace_id(sim.world.seed(), sim.trace.records().len() as u64));
+    let trace_id = state.read(|sim| fbtrace_id(sim.world.seed(), sim.trace.len() as u64));
     GraphError::new(error, trace_id).into_response()
 }
 
