@@ -1200,7 +1200,9 @@ impl World {
                     phone_number_id: &phone.id,
                     user,
                 };
-                let body = WebhookBody::new(&payload::status_webhook(source, object, message));
+                let body = WebhookBody::write(|out| {
+                    payload::write_status_webhook(out, &source, &object, message)
+                });
                 let route = Route::Number(phone.id.clone());
                 self.emit_serialized_change("messages", route, body);
             }

@@ -28,10 +28,16 @@ impl WebhookBody {
     /// Serializes `body` once: a [`Value`] or a typed payload give the same text when
     /// their fields are in the same order.
     pub fn new<T: Serialize + ?Sized>(body: &T) -> WebhookBody {
+        WebhookBody::write(|out| serde_json::to_writer(out, body))
+    }
+
+    /// The body `write` writes as JSON text (for bodies written piece by piece,
+    /// such as [`super::super::payload::write_status_webhook`]).
+    pub(crate) fn write(write: impl FnOnce(&mut Vec<u8>) -> serde_json::Result<()>) -> WebhookBody {
         SCRATCH.with_borrow_mut(|scratch| {
             scratch.clear();
-            serde_json::to_writer(&mut *scratch, body).expect("webhook bodies serialize");
-            let text = std::str::from_utf8(scratch).expect("serde_json writes UTF-8");
+            write(scratch).expect("webhook bodies serialize");
+            let text = std::str::from_utf8(scratch).expect("webhook bodies are UTF-8");
             WebhookBody(Arc::from(text))
         })
     }
