@@ -196,10 +196,7 @@ async fn bench(
     let (status, killed) = integration.stop(options.stop_grace).await;
     let records = state.read(|sim| sim.trace.records().cloned().collect::<Vec<_>>());
     let _ = running.stop().await;
-    let jsonl: String = records
-        .iter()
-        .map(|record| record.to_json_line() + "\n")
-        .collect();
+    let jsonl: String = records.iter().map(TraceRecord::to_json_line).collect();
     std::fs::write(artifacts.join("trace.jsonl"), jsonl)
         .map_err(|e| format!("cannot write the trace artifact: {e}"))?;
     let (to, template, action_at, ack_ms, mut ended) = outcome?;

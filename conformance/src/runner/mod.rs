@@ -650,14 +650,7 @@ async fn play(
     });
     let records =
         summary::causal_order(&state.read(|sim| sim.trace.records().cloned().collect::<Vec<_>>()));
-    let jsonl: String = records
-        .iter()
-        .map(|record| {
-            let mut line = serde_json::to_string(record).unwrap_or_default();
-            line.push('\n');
-            line
-        })
-        .collect();
+    let jsonl: String = records.iter().map(TraceRecord::to_json_line).collect();
     let _ = running.stop().await;
     std::fs::write(artifacts.join("trace.jsonl"), jsonl)
         .map_err(|e| format!("cannot write the trace artifact: {e}"))?;
