@@ -32,7 +32,7 @@ impl WebhookBody {
     }
 
     /// The body `write` writes as JSON text (for bodies written piece by piece,
-    /// such as [`super::super::payload::write_status_webhook`]).
+    /// such as `payload::write_status_webhook`).
     pub(crate) fn write(write: impl FnOnce(&mut Vec<u8>) -> serde_json::Result<()>) -> WebhookBody {
         SCRATCH.with_borrow_mut(|scratch| {
             scratch.clear();
@@ -115,7 +115,8 @@ impl fmt::Display for WebhookBody {
 
 impl Serialize for WebhookBody {
     /// Embedded as it is by `serde_json` (other serializers get it parsed). The text
-    /// is checked here, when a trace is written, rather than on every emit.
+    /// is checked here rather than on every emit; `TraceRecord::to_json_line`, the
+    /// trace writer's path, appends it without the check.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let raw: &RawValue = serde_json::from_str(&self.0).map_err(serde::ser::Error::custom)?;
         raw.serialize(serializer)
