@@ -1204,7 +1204,7 @@ impl World {
                     payload::write_status_webhook(out, &source, &object, message)
                 });
                 let route = Route::Number(phone.id.clone());
-                self.emit_serialized_change("messages", route, body);
+                self.emit_change("messages", route, body);
             }
         }
     }

@@ -266,9 +266,21 @@ struct Change {
 /// straight to text). Batching edits `entry[]`, so a change to be batched is made a
 /// tree; every other body is serialized once, when its delivery is emitted.
 #[derive(Debug, Clone)]
-enum ChangeBody {
+pub(crate) enum ChangeBody {
     Tree(Value),
     Serialized(WebhookBody),
+}
+
+impl From<Value> for ChangeBody {
+    fn from(tree: Value) -> ChangeBody {
+        ChangeBody::Tree(tree)
+    }
+}
+
+impl From<WebhookBody> for ChangeBody {
+    fn from(body: WebhookBody) -> ChangeBody {
+        ChangeBody::Serialized(body)
+    }
 }
 
 impl ChangeBody {
@@ -420,30 +432,17 @@ fn fault_event(at: SimTime, delivery_id: u64, fault: &str, detail: String) -> Ef
 
 impl World {
     /// Puts one change in the outbox; it is posted when the current instant ends.
+    /// The body is a tree (`Value`) or already serialized text (a typed payload).
     pub(crate) fn emit_change(
         &mut self,
         field: impl Into<Cow<'static, str>>,
         route: Route,
-        body: Value,
+        body: impl Into<ChangeBody>,
     ) {
         self.webhooks.outbox.push(Change {
             field: field.into(),
             route,
-            body: ChangeBody::Tree(body),
-        });
-    }
-
-    /// Puts one change already serialized (a typed payload) in the outbox.
-    pub(crate) fn emit_serialized_change(
-        &mut self,
-        field: impl Into<Cow<'static, str>>,
-        route: Route,
-        body: WebhookBody,
-    ) {
-        self.webhooks.outbox.push(Change {
-            field: field.into(),
-            route,
-            body: ChangeBody::Serialized(body),
+            body: body.into(),
         });
     }
 
