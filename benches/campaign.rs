@@ -30,7 +30,7 @@ use wasim_sim::model::rng::Ratio;
 use wasim_sim::model::{
     Command, Reply, SimTime, TemplateControl, WebhookDelivery, World, WorldSpec,
 };
-use wasim_sim::shell::wall_now;
+use wasim_sim::state::wall_now;
 use wasim_sim::trace::TraceEvent;
 
 const RECIPIENTS: u32 = 100_000;

@@ -24,7 +24,7 @@ use http_body_util::BodyExt;
 use serde_json::json;
 use tower::ServiceExt;
 use wasim_sim::model::WorldSpec;
-use wasim_sim::shell::{AppState, ServeConfig, wall_now};
+use wasim_sim::state::{AppState, ServeConfig, wall_now};
 
 const PATH: &str = "/v23.0/110000000000001/messages";
 const BEARER: &str = "Bearer wasim_test_access_token";

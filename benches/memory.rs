@@ -16,7 +16,7 @@
 use std::hint::black_box;
 
 use wasim_sim::model::{Command, Reply, SimTime, World, WorldSpec};
-use wasim_sim::shell::wall_now;
+use wasim_sim::state::wall_now;
 
 /// The target.
 const TARGET_BYTES_PER_RECIPIENT: f64 = 200.0;

@@ -15,7 +15,8 @@ use wasim_conformance::runner::environment;
 use wasim_conformance::runner::process::{Integration, describe_exit, free_port};
 use wasim_conformance::scenario::SendSurface;
 use wasim_sim::model::spec::Category;
-use wasim_sim::shell::{ServeConfig, start, wall_now};
+use wasim_sim::server::start;
+use wasim_sim::state::{ServeConfig, wall_now};
 use wasim_sim::{ClockMode, Command, TraceEvent, TraceRecord, WorldSpec};
 
 use crate::load::{Percentiles, histogram};
@@ -228,7 +229,7 @@ type Played = (Vec<String>, String, u64, u64, String);
 
 async fn campaign(
     options: &IntegrationOptions,
-    state: &std::sync::Arc<wasim_sim::shell::AppState>,
+    state: &std::sync::Arc<wasim_sim::state::AppState>,
     port: u16,
     integration: &mut Integration,
     progress: &mut impl FnMut(BenchProgress),

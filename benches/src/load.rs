@@ -15,7 +15,7 @@ use hyper::Request;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper_util::rt::TokioIo;
 use serde::Serialize;
-use wasim_sim::shell::wall_now;
+use wasim_sim::state::wall_now;
 
 /// One request shape: a POST of a JSON body.
 #[derive(Debug, Clone)]

@@ -12,7 +12,8 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{Value, json};
-use wasim_sim::shell::{ServeConfig, start};
+use wasim_sim::server::start;
+use wasim_sim::state::ServeConfig;
 use wasim_sim::{ClockMode, WorldSpec};
 
 use crate::load::{self, Load, Post, Summary};
@@ -98,7 +99,7 @@ pub fn run(
 ) -> Result<SelfReport, String> {
     progress(SelfProgress::Building);
     // Both servers run on `wasim serve`'s own runtime, one after the other.
-    let servers = wasim_sim::shell::server_runtime()
+    let servers = wasim_sim::server::server_runtime()
         .map_err(|e| format!("cannot start the servers' runtime: {e}"))?;
     let loader = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(options.load_threads.max(1))

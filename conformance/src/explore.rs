@@ -20,7 +20,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, Test
 use serde_json::{Value, json};
 use wasim_reports::{CheckStatus, Outcome, ScenarioReport, Severity};
 use wasim_sim::model::InboundContent;
-use wasim_sim::shell::wall_now;
+use wasim_sim::state::wall_now;
 
 use crate::runner::{RunOptions, Session, run_scenario, run_scenario_in};
 use crate::scenario::{Scenario, SendSurface, Step};

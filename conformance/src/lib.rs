@@ -3,6 +3,7 @@
 //!
 //! - [`scenario`]: scenario files (TOML): world, timeline of steps, checks.
 //! - [`checks`]: the check catalog, pure functions over a trace.
+//! - [`duration`]: durations as scenarios write them and reports print them.
 //! - [`describe`]: trace records in words, for proofs and timelines.
 //! - [`runner`]: starts the simulator and the integration, plays a scenario,
 //!   judges it and builds the report.
@@ -10,6 +11,7 @@
 
 pub mod checks;
 pub mod describe;
+pub mod duration;
 pub mod explore;
 pub mod library;
 pub mod runner;

@@ -37,6 +37,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::duration;
 use serde_json::{Map, Value};
 use wasim_sim::model::policy::PROFILES;
 use wasim_sim::model::webhooks::faults::FaultProfile;
@@ -48,8 +49,7 @@ pub const DRAIN_DEFAULT_MS: u64 = 3_600_000;
 /// Longest quiet period a scenario may ask for between steps (60 s).
 pub const SETTLE_MS_MAX: u64 = 60_000;
 
-/// Longest `advance` or `drain` a scenario may ask for (30 days).
-pub const DURATION_MS_MAX: u64 = 30 * 24 * 3_600_000;
+pub use crate::duration::DURATION_MS_MAX;
 
 /// A parsed scenario.
 #[derive(Debug, Clone)]
@@ -267,7 +267,7 @@ impl fmt::Display for Step {
                 f,
                 "other businesses send {count} marketing message(s) to {to}"
             ),
-            Step::Advance { ms } => write!(f, "virtual time advances by {}", duration(*ms)),
+            Step::Advance { ms } => write!(f, "virtual time advances by {}", duration::words(*ms)),
             Step::Faults(profile) => {
                 let shown: Vec<String> = profile
                     .to_json()
@@ -353,57 +353,6 @@ fn incident_words(incident: &wasim_sim::model::Incident) -> String {
         Incident::InvitePartnerUser { email } => format!("partner user {email} is invited"),
         Incident::RemovePartnerUser { email } => format!("partner user {email} is removed"),
     }
-}
-
-/// `90s`, `15m`, `2h`, `1d` (or a bare number of seconds) in milliseconds.
-pub fn parse_duration(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().map_err(|_| {
-        format!("expected a duration such as `90s`, `15m`, `2h` or `1d`, got `{text}`")
-    })?;
-    let unit_ms = match unit {
-        "" | "s" => 1_000,
-        "ms" => 1,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        other => {
-            return Err(format!(
-                "unknown unit `{other}` in `{text}`: use ms, s, m, h or d"
-            ));
-        }
-    };
-    let ms = number.saturating_mul(unit_ms);
-    if ms > DURATION_MS_MAX {
-        return Err(format!("`{text}` is longer than 30 days"));
-    }
-    Ok(ms)
-}
-
-/// Milliseconds in words (`2h`, `90s`, `1d 2h`).
-pub fn duration(ms: u64) -> String {
-    if ms == 0 {
-        return "0s".to_owned();
-    }
-    let mut parts = Vec::new();
-    let mut rest = ms;
-    for (unit, size) in [
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ] {
-        if rest >= size {
-            parts.push(format!("{}{unit}", rest / size));
-            rest %= size;
-        }
-    }
-    parts.join(" ")
 }
 
 /// Why a scenario file was refused: `file: step 3: inbound.from: …`.
@@ -543,7 +492,7 @@ impl Scenario {
         let drain_ms = match table.get("drain") {
             None => DRAIN_DEFAULT_MS,
             Some(toml::Value::String(text)) => {
-                parse_duration(text).map_err(|e| fail(format!("drain: {e}")))?
+                duration::parse(text).map_err(|e| fail(format!("drain: {e}")))?
             }
             Some(other) => {
                 return Err(fail(format!(
@@ -554,7 +503,7 @@ impl Scenario {
         let settle_ms = match table.get("settle") {
             None => None,
             Some(toml::Value::String(text)) => Some(
-                parse_duration(text)
+                duration::parse(text)
                     .ok()
                     .filter(|ms| *ms <= SETTLE_MS_MAX)
                     .ok_or_else(|| fail(format!("settle: expected a wall-time duration up to 60s such as \"2s\", got `{text}`")))?,
@@ -708,7 +657,7 @@ impl Scenario {
             out.push_str(&format!(
                 "  {:>2}. +{} {step}\n",
                 index + 1,
-                duration(at_ms)
+                duration::words(at_ms)
             ));
             if let Step::Advance { ms } = step {
                 at_ms += ms;
@@ -716,7 +665,7 @@ impl Scenario {
         }
         out.push_str(&format!(
             "  then {} of virtual time drains due timers and webhooks\n",
-            duration(self.drain_ms)
+            duration::words(self.drain_ms)
         ));
         let checks = match &self.checks {
             Some(ids) => ids.join(", "),
@@ -785,7 +734,7 @@ fn parse_step(step: &toml::Value) -> Result<Step, String> {
         }
         "advance" => match &value {
             Value::String(text) => Ok(Step::Advance {
-                ms: parse_duration(text).map_err(|e| format!("advance: {e}"))?,
+                ms: duration::parse(text).map_err(|e| format!("advance: {e}"))?,
             }),
             other => Err(format!(
                 "advance: expected a duration such as \"2h\", got {other}"
@@ -1100,16 +1049,5 @@ heal = true
             assert!(error.contains(expected), "{text}\n→ {error}");
             assert!(error.starts_with("scenarios/test.toml: "), "{error}");
         }
-    }
-
-    #[test]
-    fn durations_read_and_print_in_units() {
-        assert_eq!(parse_duration("90s"), Ok(90_000));
-        assert_eq!(parse_duration("2h"), Ok(7_200_000));
-        assert_eq!(parse_duration("1d"), Ok(86_400_000));
-        assert_eq!(parse_duration("250ms"), Ok(250));
-        assert_eq!(parse_duration("30"), Ok(30_000));
-        assert!(parse_duration("31d").is_err());
-        assert_eq!(duration(90_061_000), "1d 1h 1m 1s");
     }
 }

@@ -9,16 +9,20 @@
 //! - [`api`]: one axum router per surface (`graph`, `d360`, `control`): parse,
 //!   call the model, answer.
 //! - [`webhook`]: HTTP delivery of webhooks: ASCII-escaped bodies, signatures.
-//! - [`shell`]: the clock driver and server: maps wall time to virtual time.
+//! - [`state`]: the shared state behind every handler: the sim under its lock,
+//!   wall time mapped to virtual time, the clock driver, webhook delivery.
+//! - [`server`]: binds an address and serves the routers over that state.
 
 pub mod api;
 pub mod engine;
 pub mod model;
-pub mod shell;
+pub mod server;
+pub mod state;
 pub mod trace;
 pub mod webhook;
 
 pub use engine::Sim;
 pub use model::{ClockMode, Command, Outcome, Reply, SimTime, World, WorldSpec};
-pub use shell::{ServeConfig, serve};
+pub use server::{Running, ServeError, serve, start};
+pub use state::{AppState, ServeConfig};
 pub use trace::{Trace, TraceEvent, TraceRecord};

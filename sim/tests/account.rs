@@ -22,7 +22,7 @@ use wasim_sim::model::{
     Command, Destination, Effect, Incident, Reply, SimTime, StatusKind, Surface, WebhookDelivery,
     World,
 };
-use wasim_sim::shell::AppState;
+use wasim_sim::state::AppState;
 use wasim_sim::trace::{TraceEvent, fingerprint};
 use wasim_sim::{Outcome, ServeConfig, Sim, TraceRecord, WorldSpec};
 

@@ -8,7 +8,7 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use wasim_sim::api::extract::BODY_BYTES_MAX;
-use wasim_sim::shell::AppState;
+use wasim_sim::state::AppState;
 use wasim_sim::{ServeConfig, WorldSpec};
 
 const TOKEN: &str = "wasim_test_access_token";

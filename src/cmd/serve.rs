@@ -71,7 +71,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     config.trace_path = args.trace;
     config.control_token = args.control_token;
     let runtime =
-        wasim_sim::shell::server_runtime().context("failed to start the async runtime")?;
+        wasim_sim::server::server_runtime().context("failed to start the async runtime")?;
     runtime.block_on(wasim_sim::serve(args.addr, config, |addr, state| {
         state.read(|sim| {
             let world = &sim.world;

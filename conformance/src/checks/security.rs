@@ -476,7 +476,7 @@ fn compromise_new_key(evidence: &Evidence<'_>) -> Judgement {
     if reused.is_empty() {
         Judgement::Pass(format!(
             "a new key was generated {} after the notice and the compromised key was not presented again",
-            crate::scenario::duration(new_key.at_ms - response.notice.at_ms)
+            crate::duration::words(new_key.at_ms - response.notice.at_ms)
         ))
     } else {
         let mut proof = vec![response.notice.seq, new_key.seq];
@@ -533,7 +533,7 @@ fn compromise_resume(evidence: &Evidence<'_>) -> Judgement {
         .filter(|r| r.at_ms < allowed_ms)
         .map(|r| r.seq)
         .collect();
-    let period = crate::scenario::duration(response.resume_after_ms);
+    let period = crate::duration::words(response.resume_after_ms);
     if !early.is_empty() {
         let mut proof = vec![response.notice.seq, from.seq];
         proof.extend(early.iter().take(4));
@@ -553,7 +553,7 @@ fn compromise_resume(evidence: &Evidence<'_>) -> Judgement {
         },
         Some(first) => Judgement::Pass(format!(
             "messaging resumed {} after securing (resume period {period})",
-            crate::scenario::duration(first.at_ms - from.at_ms)
+            crate::duration::words(first.at_ms - from.at_ms)
         )),
     }
 }

@@ -24,7 +24,8 @@ use wasim_reports::{
     Artifact, CheckStatus, Outcome, Report, ScenarioReport, Severity, Volatile, VolatileScenario,
 };
 use wasim_sim::model::Command;
-use wasim_sim::shell::{AppState, Running, start, wall_now};
+use wasim_sim::server::{Running, start};
+use wasim_sim::state::{AppState, wall_now};
 use wasim_sim::{ServeConfig, TraceEvent, TraceRecord, WorldSpec};
 
 use futures_util::{StreamExt, stream};

@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 use super::error::ControlError;
 use super::extract;
 use crate::model::{Command, InboundContent, Reply};
-use crate::shell::AppState;
+use crate::state::AppState;
 use crate::trace::TraceEvent;
 
 /// The header carrying the control token.

@@ -20,7 +20,7 @@ use super::extract;
 use crate::model::secret::Secret;
 use crate::model::spec::TemplateStatus;
 use crate::model::{Command, D360Scope, D360Webhook, Reply, Surface};
-use crate::shell::AppState;
+use crate::state::AppState;
 
 /// Most custom headers one webhook may carry.
 pub const WEBHOOK_HEADERS_MAX: usize = 20;

@@ -18,7 +18,7 @@ use super::error::{D360Error, GraphError, fbtrace_id, graph_unknown_path};
 use super::extract::{self, BodyError};
 use crate::model::error::code;
 use crate::model::{Command, PlatformError, Reply, Surface};
-use crate::shell::AppState;
+use crate::state::AppState;
 use crate::trace::{TraceEvent, fingerprint};
 
 /// The Cloud API routes.

@@ -27,7 +27,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 
-use crate::shell::AppState;
+use crate::state::AppState;
 
 /// Every surface on one router.
 pub fn router(state: Arc<AppState>) -> Router {

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use super::extract;
 use crate::model::partner::{PAGE_LIMIT_MAX, Page, PartnerCall, PartnerCredential, PartnerReply};
 use crate::model::{Command, Reply};
-use crate::shell::AppState;
+use crate::state::AppState;
 
 /// The Partner API routes.
 pub fn router() -> Router<Arc<AppState>> {

@@ -17,7 +17,7 @@ use super::extract;
 use crate::model::error::code;
 use crate::model::registration::PhoneCall;
 use crate::model::{Command, PlatformError, Reply};
-use crate::shell::AppState;
+use crate::state::AppState;
 
 /// Runs `call` built from the JSON body, answering in Graph's dialect, and records
 /// the request.

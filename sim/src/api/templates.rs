@@ -25,7 +25,7 @@ use crate::model::spec::Quality;
 use crate::model::spec::TemplateStatus;
 use crate::model::templates::quality_name;
 use crate::model::{Command, PacingOutcome, PlatformError, Reply, Surface, TemplateControl};
-use crate::shell::AppState;
+use crate::state::AppState;
 
 fn graph_error(state: &AppState, error: PlatformError) -> Response {
     let trace_id = state.read(|sim| fbtrace_id(sim.world.seed(), sim.trace.len() as u64));

@@ -23,7 +23,7 @@ use super::control::{control_reply, read_object, string_field};
 use super::error::ControlError;
 use crate::model::secret::redact_url;
 use crate::model::{Command, FaultProfile, Reply, Route};
-use crate::shell::AppState;
+use crate::state::AppState;
 use crate::webhook::trigger::{Signing, event_body};
 use crate::webhook::verify::HandshakeOutcome;
 

@@ -1,7 +1,7 @@
 //! Virtual time: `SimTime` (milliseconds since the world epoch) and the clock modes.
 //!
 //! The model never reads the wall clock; every call takes a `SimTime`. The shell
-//! (`crate::shell`) maps wall time to virtual time according to the `ClockMode`.
+//! (`crate::state`) maps wall time to virtual time according to the `ClockMode`.
 
 use std::fmt;
 use std::str::FromStr;

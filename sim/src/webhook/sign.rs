@@ -4,7 +4,7 @@ use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
-use crate::model::webhooks::body::ascii_escape;
+use crate::trace::ascii_escape;
 
 /// The header carrying Meta's signature.
 pub const META_SIGNATURE_HEADER: &str = "X-Hub-Signature-256";

@@ -17,7 +17,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use wasim_sim::shell::{AppState, Running};
+use wasim_sim::server::Running;
+use wasim_sim::state::AppState;
 use wasim_sim::webhook::sign::verify_meta_signature;
 use wasim_sim::{ServeConfig, WorldSpec};
 
@@ -205,7 +206,7 @@ impl Wasim {
         config.policy = policy.map(str::to_owned);
         config.webhook_url = Some(format!("{receiver_base}/webhook"));
         let addr: SocketAddr = "127.0.0.1:0".parse().expect("a socket address");
-        let running = wasim_sim::shell::start(addr, config)
+        let running = wasim_sim::server::start(addr, config)
             .await
             .expect("wasim starts");
         Wasim {

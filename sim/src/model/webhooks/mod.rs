@@ -17,7 +17,6 @@
 //!    apart) until `webhook_retry_window_hours` after it was emitted or
 //!    `webhook_attempts_max` attempts; then it is dropped, and the drop is traced.
 
-pub mod body;
 pub mod faults;
 
 use serde::Serialize;
@@ -25,7 +24,6 @@ use serde_json::{Value, json};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-pub use self::body::WebhookBody;
 pub use self::faults::FaultProfile;
 use super::policy::{D360WebhookPrecedence, Policy};
 use super::rng::SimRng;
@@ -34,6 +32,7 @@ use super::state::Timer;
 use super::time::{HOUR_MS, SimTime};
 use super::{Effect, WebhookDelivery, World};
 use crate::trace::TraceEvent;
+pub use crate::trace::WebhookBody;
 
 /// Most deliveries awaiting acknowledgement at once; a delivery emitted beyond it is
 /// lost, and the loss is traced and counted.

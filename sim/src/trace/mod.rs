@@ -9,7 +9,11 @@ use std::borrow::Cow;
 use serde::Serialize;
 use serde_json::Value;
 
-pub use crate::model::secret::fingerprint;
+mod body;
+mod fingerprint;
+
+pub use self::body::{WebhookBody, ascii_escape};
+pub use self::fingerprint::fingerprint;
 
 /// What happened. Serialized with `kind` set to the variant's snake_case name.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -156,7 +160,7 @@ pub enum TraceEvent {
         changes: u32,
         /// The payload as posted (serialized once, shared with the delivery;
         /// written into the trace as it is).
-        body: crate::model::WebhookBody,
+        body: WebhookBody,
     },
     /// One delivery attempt of a webhook finished.
     WebhookAttempt {
@@ -605,7 +609,7 @@ mod tests {
 
     #[test]
     fn a_webhook_emitted_line_is_the_bytes_serde_json_gives_the_record() {
-        let body = crate::model::WebhookBody::new(&serde_json::json!({
+        let body = WebhookBody::new(&serde_json::json!({
             "object": "whatsapp_business_account",
             "entry": [{"id": "1", "changes": [{"field": "messages", "value": {"text": "Grüße \"x\""}}]}]
         }));

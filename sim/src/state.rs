@@ -1,9 +1,9 @@
-//! The thin shell: wall time → virtual time, the clock driver, the shared state the
-//! API handlers use, and the server. The only place that reads the wall clock.
+//! The shared state behind every handler: the sim under its lock, wall time mapped
+//! to virtual time, the clock driver, the webhook deliverer and the trace file.
+//! The only place that reads the wall clock ([`wall_now`]).
 
 use std::fs::File;
 use std::io::Write;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -24,7 +24,7 @@ pub const ADVANCE_STEPS_MAX: usize = 5_000_000;
 /// The wall clock. The one sanctioned reader (see `clippy.toml`).
 #[expect(
     clippy::disallowed_methods,
-    reason = "the shell is where wall time enters"
+    reason = "the shared state is where wall time enters"
 )]
 pub fn wall_now() -> Instant {
     Instant::now()
@@ -80,21 +80,6 @@ struct ClockState {
 struct TraceFile {
     file: File,
     written: usize,
-}
-
-/// Worker threads of the server's runtime. The world sits behind one lock, so
-/// a second worker only waits for it: on 2 cores, with the load generator on
-/// the same machine, one worker serves about 30% more sends per second than two
-/// (benches/README.md); the kernel's network work still spreads over the cores.
-pub const SERVE_WORKERS: usize = 1;
-
-/// The runtime `wasim serve` runs on (and `wasim bench --self` measures).
-pub fn server_runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(SERVE_WORKERS)
-        .thread_name("wasim-serve")
-        .enable_all()
-        .build()
 }
 
 /// Shared state behind every handler.
@@ -365,7 +350,7 @@ impl AppState {
     }
 
     /// Fires timers as virtual time passes (real and scaled modes); returns at once in manual mode.
-    async fn drive_clock(self: Arc<Self>) {
+    pub(crate) async fn drive_clock(self: Arc<Self>) {
         loop {
             let mode = self.clock_mode();
             if mode == ClockMode::Manual {
@@ -397,126 +382,5 @@ impl AppState {
                 self.flush_trace(&sim);
             }
         }
-    }
-}
-
-/// Why the server could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    /// The world or config is invalid.
-    #[error("{0}")]
-    Config(String),
-    /// The address could not be bound.
-    #[error("failed to bind {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The server stopped with an error.
-    #[error("server failed: {0}")]
-    Serve(std::io::Error),
-}
-
-/// A server running in the background (see [`start`]); stops when dropped or
-/// [`Running::stop`]ped.
-#[derive(Debug)]
-pub struct Running {
-    /// The bound address.
-    pub addr: SocketAddr,
-    /// The simulator's state, for driving it in process.
-    pub state: Arc<AppState>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), ServeError>>,
-}
-
-impl Running {
-    /// Stops serving and waits for the server task to end.
-    pub async fn stop(mut self) -> Result<(), ServeError> {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        match (&mut self.task).await {
-            Ok(result) => result,
-            Err(error) => Err(ServeError::Config(format!(
-                "the server task failed: {error}"
-            ))),
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-    }
-}
-
-/// Binds `addr` and serves every surface in the background (on the current tokio
-/// runtime) until stopped.
-pub async fn start(addr: SocketAddr, config: ServeConfig) -> Result<Running, ServeError> {
-    if !addr.ip().is_loopback() && config.control_token.is_none() {
-        return Err(ServeError::Config(format!(
-            "refusing to serve the control API on non-loopback address {addr} without a control token: pass --control-token (or bind 127.0.0.1)"
-        )));
-    }
-    let state = AppState::start(config).map_err(ServeError::Config)?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| ServeError::Bind { addr, source })?;
-    let local = listener.local_addr().map_err(ServeError::Serve)?;
-    let clock = tokio::spawn(state.clone().drive_clock());
-    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-    let router = crate::api::router(state.clone());
-    let task = tokio::spawn(async move {
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await
-            .map_err(ServeError::Serve);
-        clock.abort();
-        served
-    });
-    Ok(Running {
-        addr: local,
-        state,
-        shutdown: Some(shutdown),
-        task,
-    })
-}
-
-/// Binds `addr` and serves every surface until the process stops. `on_ready` gets
-/// the bound address (useful with port 0).
-pub async fn serve(
-    addr: SocketAddr,
-    config: ServeConfig,
-    on_ready: impl FnOnce(SocketAddr, &AppState),
-) -> Result<(), ServeError> {
-    let mut running = start(addr, config).await?;
-    let state = running.state.clone();
-    on_ready(running.addr, &state);
-    // Meta verifies a callback when it is set: do it once the server listens.
-    if state.read(|sim| sim.world.webhook_endpoints().callback_url.is_some()) {
-        let verifier = state.clone();
-        tokio::spawn(async move {
-            if let Ok(outcome) = verifier.verify_webhook().await
-                && !outcome.echoed
-            {
-                tracing::warn!(
-                    "webhook verification handshake failed: {}",
-                    outcome.error.unwrap_or_default()
-                );
-            }
-        });
-    }
-    let task = &mut running.task;
-    match task.await {
-        Ok(result) => result,
-        Err(error) => Err(ServeError::Config(format!(
-            "the server task failed: {error}"
-        ))),
     }
 }
