@@ -384,3 +384,18 @@ impl AppState {
         }
     }
 }
+
+impl WorldSpec {
+    /// Reads and checks a world file (the model parses text; files are read here).
+    pub fn from_file(path: &std::path::Path) -> Result<WorldSpec, crate::model::spec::SpecError> {
+        use crate::model::spec::SpecError;
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        WorldSpec::from_toml(&text).map_err(|message| SpecError::Invalid {
+            path: path.display().to_string(),
+            message,
+        })
+    }
+}

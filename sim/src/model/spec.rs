@@ -6,7 +6,6 @@
 //! any of its parameters.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -469,18 +468,6 @@ pub enum SpecError {
 }
 
 impl WorldSpec {
-    /// Reads and checks a world file.
-    pub fn from_file(path: &Path) -> Result<WorldSpec, SpecError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        WorldSpec::from_toml(&text).map_err(|message| SpecError::Invalid {
-            path: path.display().to_string(),
-            message,
-        })
-    }
-
     /// Parses and checks a world from TOML text; the error names the field.
     pub fn from_toml(text: &str) -> Result<WorldSpec, String> {
         let spec: WorldSpec =
