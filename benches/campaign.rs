@@ -28,7 +28,7 @@ use criterion::{BatchSize, Criterion, SamplingMode};
 use wasim_sim::Sim;
 use wasim_sim::model::rng::Ratio;
 use wasim_sim::model::{
-    Command, Reply, SimTime, TemplateControl, WebhookDelivery, World, WorldSpec,
+    Command, Refusal, Reply, SimTime, TemplateControl, WebhookDelivery, World, WorldSpec,
 };
 use wasim_sim::state::wall_now;
 use wasim_sim::trace::TraceEvent;
@@ -119,7 +119,7 @@ fn react_to_pause(sim: &mut Sim, now: SimTime, summary: &mut Summary) {
             control: TemplateControl::Negative(Ratio::new(1, 100)),
         },
     );
-    assert!(matches!(reply, Reply::Message(_)), "{reply:?}");
+    assert!(matches!(reply, Ok(Reply::Message(_))), "{reply:?}");
     acknowledge(sim, deliveries, summary);
     let template = sim
         .world
@@ -132,8 +132,8 @@ fn react_to_pause(sim: &mut Sim, now: SimTime, summary: &mut Summary) {
         let (_, deliveries) = sim.apply(
             now,
             Command::UnpauseTemplate {
-                credential: Some(TOKEN.to_owned()),
-                template_id,
+                credential: Some(TOKEN.into()),
+                template_id: template_id.into(),
             },
         );
         summary.unpaused_by_hand += 1;
@@ -162,24 +162,24 @@ fn run(campaign: Campaign) -> (Sim, Summary) {
                 let (reply, deliveries) = sim.apply(now, command);
                 acknowledge(&mut sim, deliveries, &mut summary);
                 match reply {
-                    Reply::Sent { message_status, .. } => {
+                    Ok(Reply::Sent { message_status, .. }) => {
                         summary.accepted += 1;
                         if message_status == Some("held_for_quality_assessment") {
                             summary.held += 1;
                         }
                     }
-                    Reply::Rejected(error) if error.code == TEMPLATE_PAUSED => {
+                    Err(Refusal::Platform(error)) if error.code == TEMPLATE_PAUSED => {
                         summary.refused_paused += 1;
                         commands.push_front((index, send(&recipients[index])));
                         react_to_pause(&mut sim, now, &mut summary);
                         resume_at = now.plus_ms(RETRY_MS);
                         break;
                     }
-                    Reply::Rejected(error) if error.code == THROUGHPUT => {
+                    Err(Refusal::Platform(error)) if error.code == THROUGHPUT => {
                         commands.push_front((index, send(&recipients[index])));
                         break;
                     }
-                    Reply::Rejected(error) if error.code == TEMPLATE_DISABLED => {
+                    Err(Refusal::Platform(error)) if error.code == TEMPLATE_DISABLED => {
                         summary.refused_other += 1 + commands.len() as u64;
                         commands.clear();
                     }

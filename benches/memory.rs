@@ -80,10 +80,10 @@ fn child_sends() {
     let mut held = 0u64;
     for (index, command) in commands.into_iter().enumerate() {
         let outcome = world.apply(SimTime::from_ms(index as u64 * 13), command);
-        if let Reply::Sent {
+        if let Ok(Reply::Sent {
             message_status: Some("held_for_quality_assessment"),
             ..
-        } = outcome.reply
+        }) = outcome.reply
         {
             held += 1;
         }

@@ -42,7 +42,7 @@ fn payloads() -> (WebhookBody, WebhookBody, String) {
     let inbound = world.apply(
         SimTime::ZERO,
         Command::Inbound {
-            from: LENA_DE.to_owned(),
+            from: LENA_DE.into(),
             content: InboundContent::Text(
                 "Hallo! Gibt es die Jacke auch in Größe M? Grüße 👋".to_owned(),
             ),

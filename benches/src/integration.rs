@@ -234,12 +234,14 @@ async fn campaign(
     integration: &mut Integration,
     progress: &mut impl FnMut(BenchProgress),
 ) -> Result<Played, String> {
-    state.apply(Command::ConfigureWebhooks {
-        callback_url: Some(Some(format!("http://127.0.0.1:{port}/webhook"))),
-        partner_url: None,
-        batch: None,
-    });
-    state.verify_webhook().await?;
+    state
+        .apply(Command::ConfigureWebhooks {
+            callback_url: Some(Some(format!("http://127.0.0.1:{port}/webhook"))),
+            partner_url: None,
+            batch: None,
+        })
+        .map_err(|e| e.to_string())?;
+    state.verify_webhook().await.map_err(|e| e.to_string())?;
     let (to, template, language): (Vec<String>, String, String) = state.read(|sim| {
         // Generated recipients only: the named ones include the magic numbers.
         let named: BTreeSet<&str> = sim

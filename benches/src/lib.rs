@@ -15,7 +15,7 @@ pub mod load;
 pub mod selfbench;
 
 use serde_json::{Value, json};
-use wasim_sim::model::{Command, Surface, World};
+use wasim_sim::model::{Command, World};
 
 /// The default world's US number, which the benches send from.
 pub const US_PHONE: &str = "110000000000001";
@@ -23,12 +23,7 @@ pub const US_PHONE: &str = "110000000000001";
 /// A Cloud API send of `body` from the default world's US number with its access
 /// token, as the HTTP layer hands it to the model.
 pub fn graph_send(body: Value) -> Command {
-    Command::SendMessage {
-        surface: Surface::Graph,
-        credential: Some("wasim_test_access_token".to_owned()),
-        phone_number_id: Some(US_PHONE.to_owned()),
-        body,
-    }
+    Command::graph_send("wasim_test_access_token", US_PHONE, &body)
 }
 
 /// The body of a marketing template send of the default world's `spring_sale` to `to`.

@@ -38,7 +38,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::duration;
-use serde_json::{Map, Value};
+use serde_json::Value;
+use wasim_sim::model::fields::{self, FieldError};
 use wasim_sim::model::policy::PROFILES;
 use wasim_sim::model::webhooks::faults::FaultProfile;
 use wasim_sim::model::{InboundContent, TemplateControl, WorldSpec};
@@ -177,23 +178,8 @@ impl Step {
                 phone_number_id,
             } => {
                 let mut inbound = json!({"from": from});
-                match content {
-                    InboundContent::Text(text) => inbound["text"] = json!(text),
-                    InboundContent::ButtonReply { id, title } => {
-                        inbound["button_reply"] = json!({"id": id, "title": title});
-                    }
-                    InboundContent::ListReply {
-                        id,
-                        title,
-                        description,
-                    } => {
-                        inbound["list_reply"] =
-                            json!({"id": id, "title": title, "description": description});
-                    }
-                    InboundContent::Button { payload, text } => {
-                        inbound["button"] = json!({"payload": payload, "text": text});
-                    }
-                }
+                let (kind, message) = content.to_json();
+                inbound[kind] = message;
                 if let Some(id) = phone_number_id {
                     inbound["phone_number_id"] = json!(id);
                 }
@@ -219,24 +205,8 @@ impl Step {
             Step::Incident(incident) => json!({"incident": incident.to_json()}),
             Step::Action(action) => json!({"action": action}),
             Step::Template { name, control } => {
-                let mut template = json!({"name": name});
-                match control {
-                    TemplateControl::Quality(quality) => {
-                        template["quality"] =
-                            json!(wasim_sim::model::templates::quality_name(*quality));
-                    }
-                    TemplateControl::Negative(ratio) => {
-                        template["negative"] = json!(ratio.to_string())
-                    }
-                    TemplateControl::Decide(outcome) => {
-                        template["decide"] = json!(match outcome {
-                            wasim_sim::model::PacingOutcome::Release => "release",
-                            wasim_sim::model::PacingOutcome::Pause => "pause",
-                        });
-                    }
-                    TemplateControl::Pause => template["pause"] = json!(true),
-                    TemplateControl::Unpause => template["unpause"] = json!(true),
-                }
+                let mut template = control.to_json();
+                template["name"] = json!(name);
                 json!({"template": template})
             }
         }
@@ -455,7 +425,7 @@ impl Scenario {
         };
         let mut world = match &world_overrides {
             None => WorldSpec::default(),
-            Some(world) => world_spec(world).map_err(fail)?,
+            Some(world) => world_spec(world).map_err(|e| fail(e.to_string()))?,
         };
         match table.get("seed") {
             None => {}
@@ -572,7 +542,7 @@ impl Scenario {
 
     /// Runs the scenario on the default world with `overrides` (a world file's
     /// fields), keeping its seed.
-    pub fn with_world(mut self, overrides: toml::Table) -> Result<Scenario, String> {
+    pub fn with_world(mut self, overrides: toml::Table) -> Result<Scenario, FieldError> {
         let seed = self.world.seed;
         self.world = world_spec(&overrides)?;
         self.world.seed = seed;
@@ -677,141 +647,107 @@ impl Scenario {
 }
 
 /// The default world with `overrides` (a world file's fields).
-fn world_spec(overrides: &toml::Table) -> Result<WorldSpec, String> {
-    let text = toml::to_string(overrides).map_err(|e| format!("world: {e}"))?;
-    WorldSpec::from_toml(&text).map_err(|e| format!("world: {e}"))
+fn world_spec(overrides: &toml::Table) -> Result<WorldSpec, FieldError> {
+    let text = toml::to_string(overrides).map_err(|e| FieldError::new("world", e.to_string()))?;
+    WorldSpec::from_toml(&text).map_err(|e| FieldError::new("world", e.to_string()))
 }
 
 impl Step {
     /// A step from its scenario-file form as JSON (`{"advance": "1h"}`).
-    pub fn from_json(value: &Value) -> Result<Step, String> {
-        let table = toml_value(value).ok_or_else(|| format!("not a step: {value}"))?;
+    pub fn from_json(value: &Value) -> Result<Step, FieldError> {
+        let table =
+            toml_value(value).ok_or_else(|| FieldError::new("", format!("not a step: {value}")))?;
         parse_step(&table)
     }
 }
 
-fn parse_step(step: &toml::Value) -> Result<Step, String> {
+fn parse_step(step: &toml::Value) -> Result<Step, FieldError> {
     let toml::Value::Table(table) = step else {
-        return Err(format!(
-            "expected a table such as {{ advance = \"1h\" }}, got {step}"
+        return Err(FieldError::new(
+            "",
+            format!("expected a table such as {{ advance = \"1h\" }}, got {step}"),
         ));
     };
     let kinds: Vec<&String> = table.keys().collect();
     let [kind] = kinds.as_slice() else {
-        return Err(format!(
-            "expected exactly one of {}, got {}",
-            STEP_KINDS.join(", "),
-            if kinds.is_empty() {
-                "none".to_owned()
-            } else {
-                kinds
-                    .iter()
-                    .map(|k| k.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            }
+        return Err(FieldError::new(
+            "",
+            format!(
+                "expected exactly one of {}, got {}",
+                STEP_KINDS.join(", "),
+                if kinds.is_empty() {
+                    "none".to_owned()
+                } else {
+                    kinds
+                        .iter()
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ),
         ));
     };
-    let value = serde_json::to_value(&table[kind.as_str()]).map_err(|e| format!("{kind}: {e}"))?;
-    match kind.as_str() {
-        "inbound" => parse_inbound(&value),
+    let kind = kind.as_str();
+    let value =
+        serde_json::to_value(&table[kind]).map_err(|e| FieldError::new(kind, e.to_string()))?;
+    let within = |error: FieldError| error.within(kind);
+    match kind {
+        "inbound" => parse_inbound(&value).map_err(within),
         "ecosystem_marketing" => {
-            let object = object(&value, "ecosystem_marketing")?;
-            known_fields(object, "ecosystem_marketing", &["to", "count"])?;
+            let object = fields::object(&value, kind)?;
+            fields::known(object, &["to", "count"]).map_err(within)?;
+            let count = fields::optional_whole(object, "count", 1..=1000).map_err(within)?;
             Ok(Step::EcosystemMarketing {
-                to: string(object, "ecosystem_marketing", "to")?,
-                count: match object.get("count") {
-                    None => 1,
-                    Some(count) => count
-                        .as_u64()
-                        .and_then(|c| u32::try_from(c).ok())
-                        .filter(|c| (1..=1000).contains(c))
-                        .ok_or_else(|| {
-                            format!("ecosystem_marketing.count: expected 1 to 1000, got {count}")
-                        })?,
-                },
+                to: fields::string(object, "to").map_err(within)?,
+                count: count.map_or(1, |count| u32::try_from(count).unwrap_or(1)),
             })
         }
         "advance" => match &value {
             Value::String(text) => Ok(Step::Advance {
-                ms: duration::parse(text).map_err(|e| format!("advance: {e}"))?,
+                ms: duration::parse(text).map_err(|e| FieldError::new(kind, e.to_string()))?,
             }),
-            other => Err(format!(
-                "advance: expected a duration such as \"2h\", got {other}"
+            other => Err(FieldError::new(
+                kind,
+                format!("expected a duration such as \"2h\", got {other}"),
             )),
         },
         "faults" => FaultProfile::from_json("faults", &value).map(Step::Faults),
         "heal" | "verify" | "rotate_access_token" => match value {
-            Value::Bool(true) => Ok(match kind.as_str() {
+            Value::Bool(true) => Ok(match kind {
                 "heal" => Step::Heal,
                 "verify" => Step::Verify,
                 _ => Step::RotateAccessToken,
             }),
-            other => Err(format!("{kind}: expected `{kind} = true`, got {other}")),
+            other => Err(FieldError::new(
+                kind,
+                format!("expected `{kind} = true`, got {other}"),
+            )),
         },
-        "action" => parse_action(value),
+        "action" => parse_action(value).map_err(within),
         "incident" => wasim_sim::model::Incident::from_json(&value)
             .map(Step::Incident)
-            .map_err(|e| format!("incident: {e}")),
+            .map_err(within),
         "template" => {
-            let mut object = object(&value, "template")?.clone();
-            let name = string(&object, "template", "name")?;
+            let mut object = fields::object(&value, kind)?.clone();
+            let name = fields::string(&object, "name").map_err(within)?;
             object.remove("name");
-            let control = wasim_sim::api::templates::parse_control(&object)
-                .map_err(|e| format!("template.{e}"))?;
+            let control = TemplateControl::from_json(&object).map_err(within)?;
             Ok(Step::Template { name, control })
         }
-        other => Err(format!(
-            "unknown step `{other}`, expected one of {}",
-            STEP_KINDS.join(", ")
+        other => Err(FieldError::new(
+            "",
+            format!(
+                "unknown step `{other}`, expected one of {}",
+                STEP_KINDS.join(", ")
+            ),
         )),
     }
 }
 
-fn object<'a>(value: &'a Value, name: &str) -> Result<&'a Map<String, Value>, String> {
-    value
-        .as_object()
-        .ok_or_else(|| format!("{name}: expected a table, got {value}"))
-}
-
-fn known_fields(object: &Map<String, Value>, name: &str, fields: &[&str]) -> Result<(), String> {
-    for key in object.keys() {
-        if !fields.contains(&key.as_str()) {
-            return Err(format!(
-                "{name}: unknown field `{key}`, expected one of {}",
-                fields.join(", ")
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn string(object: &Map<String, Value>, name: &str, field: &str) -> Result<String, String> {
-    match object.get(field) {
-        Some(Value::String(text)) if !text.is_empty() => Ok(text.clone()),
-        Some(other) => Err(format!(
-            "{name}.{field}: expected a non-empty string, got {other}"
-        )),
-        None => Err(format!("{name}: missing field `{field}`")),
-    }
-}
-
-fn optional_string(
-    object: &Map<String, Value>,
-    name: &str,
-    field: &str,
-) -> Result<Option<String>, String> {
-    match object.get(field) {
-        None => Ok(None),
-        Some(_) => string(object, name, field).map(Some),
-    }
-}
-
-fn parse_inbound(value: &Value) -> Result<Step, String> {
-    let object = object(value, "inbound")?;
-    known_fields(
+fn parse_inbound(value: &Value) -> Result<Step, FieldError> {
+    let object = fields::object(value, "")?;
+    fields::known(
         object,
-        "inbound",
         &[
             "from",
             "text",
@@ -821,91 +757,59 @@ fn parse_inbound(value: &Value) -> Result<Step, String> {
             "phone_number_id",
         ],
     )?;
-    let from = string(object, "inbound", "from")?;
-    let phone_number_id = optional_string(object, "inbound", "phone_number_id")?;
-    let kinds: Vec<&str> = ["text", "button_reply", "list_reply", "button"]
-        .into_iter()
-        .filter(|k| object.contains_key(*k))
-        .collect();
-    let content = match kinds.as_slice() {
-        ["text"] => InboundContent::Text(string(object, "inbound", "text")?),
-        ["button_reply"] => {
-            let inner = self::object(&object["button_reply"], "inbound.button_reply")?;
-            InboundContent::ButtonReply {
-                id: string(inner, "inbound.button_reply", "id")?,
-                title: string(inner, "inbound.button_reply", "title")?,
-            }
-        }
-        ["list_reply"] => {
-            let inner = self::object(&object["list_reply"], "inbound.list_reply")?;
-            InboundContent::ListReply {
-                id: string(inner, "inbound.list_reply", "id")?,
-                title: string(inner, "inbound.list_reply", "title")?,
-                description: optional_string(inner, "inbound.list_reply", "description")?,
-            }
-        }
-        ["button"] => {
-            let inner = self::object(&object["button"], "inbound.button")?;
-            InboundContent::Button {
-                payload: string(inner, "inbound.button", "payload")?,
-                text: string(inner, "inbound.button", "text")?,
-            }
-        }
-        _ => {
-            return Err(
-                "inbound: expected exactly one of text, button_reply, list_reply, button"
-                    .to_owned(),
-            );
-        }
-    };
     Ok(Step::Inbound {
-        from,
-        content,
-        phone_number_id,
+        from: fields::string(object, "from")?,
+        content: InboundContent::from_json(object)?,
+        phone_number_id: fields::optional_string(object, "phone_number_id")?,
     })
 }
 
-fn parse_action(value: Value) -> Result<Step, String> {
-    let object = object(&value, "action")?;
-    let kind = string(object, "action", "action")?;
+fn parse_action(value: Value) -> Result<Step, FieldError> {
+    let object = fields::object(&value, "")?;
+    let kind = fields::string(object, "action")?;
     if !ACTIONS.contains(&kind.as_str()) {
-        return Err(format!(
-            "action.action: unknown action `{kind}`, expected one of {}",
-            ACTIONS.join(", ")
+        return Err(FieldError::new(
+            "action",
+            format!(
+                "unknown action `{kind}`, expected one of {}",
+                ACTIONS.join(", ")
+            ),
         ));
     }
     match kind.as_str() {
         "set_access_token" | "tick" => {
-            known_fields(object, "action", &["action"])?;
+            fields::known(object, &["action"])?;
             return Ok(Step::Action(value));
         }
         "rotate_key" => {
-            known_fields(object, "action", &["action", "channel_id"])?;
-            string(object, "action", "channel_id")?;
+            fields::known(object, &["action", "channel_id"])?;
+            fields::string(object, "channel_id")?;
             return Ok(Step::Action(value));
         }
         "account_compromised" => {
-            known_fields(
+            fields::known(
                 object,
-                "action",
                 &["action", "phone_number_id", "channel_id", "resume_after_s"],
             )?;
-            string(object, "action", "phone_number_id")?;
-            string(object, "action", "channel_id")?;
+            fields::string(object, "phone_number_id")?;
+            fields::string(object, "channel_id")?;
             if object
                 .get("resume_after_s")
                 .is_none_or(|v| v.as_u64().is_none())
             {
-                return Err("action.resume_after_s: expected a whole number of seconds".to_owned());
+                return Err(FieldError::new(
+                    "resume_after_s",
+                    "expected a whole number of seconds",
+                ));
             }
             return Ok(Step::Action(value));
         }
         "register" => {
-            known_fields(object, "action", &["action", "phone_number_id", "pin"])?;
-            string(object, "action", "phone_number_id")?;
-            let pin = string(object, "action", "pin")?;
+            fields::known(object, &["action", "phone_number_id", "pin"])?;
+            fields::string(object, "phone_number_id")?;
+            let pin = fields::string(object, "pin")?;
             if pin.len() != 6 || !pin.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(format!("action.pin: expected 6 digits, got `{pin}`"));
+                return Err(FieldError::new("pin", "expected 6 digits"));
             }
             return Ok(Step::Action(value));
         }
@@ -914,34 +818,37 @@ fn parse_action(value: Value) -> Result<Step, String> {
     match kind.as_str() {
         "send_campaign" => {
             let Some(Value::Array(to)) = object.get("to") else {
-                return Err("action.to: send_campaign needs a list of wa_ids".to_owned());
+                return Err(FieldError::new(
+                    "to",
+                    "send_campaign needs a list of wa_ids",
+                ));
             };
             if to.is_empty() || !to.iter().all(|t| t.as_str().is_some_and(|t| !t.is_empty())) {
-                return Err("action.to: expected a non-empty list of wa_id strings".to_owned());
+                return Err(FieldError::new(
+                    "to",
+                    "expected a non-empty list of wa_id strings",
+                ));
             }
         }
         _ => {
-            string(object, "action", "to")?;
+            fields::string(object, "to")?;
         }
     }
     match kind.as_str() {
         "send_text" => {
-            known_fields(object, "action", &["action", "to", "text"])?;
-            string(object, "action", "text")?;
+            fields::known(object, &["action", "to", "text"])?;
+            fields::string(object, "text")?;
         }
         _ => {
-            known_fields(object, "action", &["action", "to", "template"])?;
+            fields::known(object, &["action", "to", "template"])?;
             let template = object
                 .get("template")
-                .ok_or_else(|| "action: missing field `template`".to_owned())
-                .and_then(|t| self::object(t, "action.template"))?;
-            known_fields(
-                template,
-                "action.template",
-                &["name", "language", "parameters"],
-            )?;
-            string(template, "action.template", "name")?;
-            string(template, "action.template", "language")?;
+                .ok_or_else(|| FieldError::new("template", "missing"))
+                .and_then(|t| fields::object(t, "template"))?;
+            fields::known(template, &["name", "language", "parameters"])
+                .map_err(|e| e.within("template"))?;
+            fields::string(template, "name").map_err(|e| e.within("template"))?;
+            fields::string(template, "language").map_err(|e| e.within("template"))?;
         }
     }
     Ok(Step::Action(value))
@@ -1028,7 +935,7 @@ heal = true
             ),
             (
                 "name = \"x\"\n[[step]]\ninbound = { text = \"hi\" }",
-                "step 1: inbound: missing field `from`",
+                "step 1: inbound.from: missing",
             ),
             (
                 "name = \"x\"\n[[step]]\nfaults = { duplicate = \"5/4\" }",
@@ -1040,7 +947,7 @@ heal = true
             ),
             (
                 "name = \"x\"\n[[step]]\naction = { action = \"send_template\", to = \"1\" }",
-                "step 1: action: missing field `template`",
+                "step 1: action.template: missing",
             ),
             ("name = \"x\"\n[world]\nseed = \"x\"", "world:"),
         ];

@@ -1,6 +1,6 @@
 //! `Sim`: the world plus its trace. Still pure: the shell owns time and I/O.
 
-use crate::model::{Command, Effect, Reply, SimTime, WebhookDelivery, World};
+use crate::model::{Command, Effect, Refusal, Reply, SimTime, WebhookDelivery, World};
 use crate::trace::{Trace, TraceEvent};
 
 /// The world and its trace, advanced together.
@@ -22,7 +22,11 @@ impl Sim {
 
     /// Applies `command` at `now`; traces what happened and returns the reply and
     /// the webhooks to post.
-    pub fn apply(&mut self, now: SimTime, command: Command) -> (Reply, Vec<WebhookDelivery>) {
+    pub fn apply(
+        &mut self,
+        now: SimTime,
+        command: Command,
+    ) -> (Result<Reply, Refusal>, Vec<WebhookDelivery>) {
         let outcome = self.world.apply(now, command);
         (outcome.reply, self.absorb(outcome.effects))
     }

@@ -83,7 +83,7 @@ pub async fn start(addr: SocketAddr, config: ServeConfig) -> Result<Running, Ser
             "refusing to serve the control API on non-loopback address {addr} without a control token: pass --control-token (or bind 127.0.0.1)"
         )));
     }
-    let state = AppState::start(config).map_err(ServeError::Config)?;
+    let state = AppState::start(config).map_err(|e| ServeError::Config(e.to_string()))?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;

@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use crate::engine::Sim;
-use crate::model::{ClockMode, Command, Reply, SimTime, WebhookDelivery, World, WorldSpec};
+use crate::model::spec::WorldError;
+use crate::model::{
+    ClockMode, Command, Refusal, Reply, SimTime, WebhookDelivery, World, WorldSpec,
+};
 use crate::trace::TraceEvent;
 use crate::webhook::deliver::redact_url;
 use crate::webhook::verify::{HandshakeOutcome, handshake};
@@ -82,6 +85,28 @@ struct TraceFile {
     written: usize,
 }
 
+/// Why the shared state could not start or act.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The world (its file, seed or profile) is invalid.
+    #[error("{0}")]
+    World(#[from] WorldError),
+    /// The HTTP client for webhooks could not be built.
+    #[error("failed to build the HTTP client: {0}")]
+    Client(String),
+    /// The trace file could not be created.
+    #[error("failed to create trace file {path}: {source}")]
+    TraceFile {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// One `clock/advance` fired [`ADVANCE_STEPS_MAX`] timer steps.
+    #[error("stopped after {ADVANCE_STEPS_MAX} timer steps; advance in smaller steps")]
+    TooManySteps,
+}
+
 /// Shared state behind every handler.
 #[derive(Debug)]
 pub struct AppState {
@@ -109,18 +134,20 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl AppState {
     /// Builds the world and starts the delivery worker (needs a tokio runtime).
-    pub fn start(mut config: ServeConfig) -> Result<Arc<AppState>, String> {
+    pub fn start(mut config: ServeConfig) -> Result<Arc<AppState>, StateError> {
         if let Some(url) = config.webhook_url.clone() {
             config.spec.webhook_url = Some(url);
         }
         let world = World::new(config.spec.clone(), config.seed, config.policy.as_deref())?;
         let http = reqwest::Client::builder()
             .build()
-            .map_err(|e| format!("failed to build the HTTP client: {e}"))?;
+            .map_err(|e| StateError::Client(e.to_string()))?;
         let trace_file = match &config.trace_path {
             Some(path) => Some(Mutex::new(TraceFile {
-                file: File::create(path)
-                    .map_err(|e| format!("failed to create trace file {}: {e}", path.display()))?,
+                file: File::create(path).map_err(|source| StateError::TraceFile {
+                    path: path.display().to_string(),
+                    source,
+                })?,
                 written: 0,
             })),
             None => None,
@@ -134,7 +161,8 @@ impl AppState {
             let weak = weak.clone();
             let report = Arc::new(move |command: Command| {
                 if let Some(state) = weak.upgrade() {
-                    state.apply(command);
+                    // An attempt's report is never refused; nothing to answer.
+                    let _ = state.apply(command);
                 }
             });
             AppState {
@@ -210,7 +238,7 @@ impl AppState {
     }
 
     /// Applies one command at virtual now and queues its webhooks.
-    pub fn apply(&self, command: Command) -> crate::model::Reply {
+    pub fn apply(&self, command: Command) -> Result<Reply, Refusal> {
         self.with_sim(|sim, now| {
             let (reply, deliveries) = sim.apply(now, command);
             self.queue(sim, deliveries);
@@ -235,7 +263,7 @@ impl AppState {
 
     /// Moves virtual time forward by `ms`, firing every due timer at its own time and
     /// waiting for each step's webhooks to be attempted. Returns the new time.
-    pub async fn advance_by(&self, ms: u64) -> Result<SimTime, String> {
+    pub async fn advance_by(&self, ms: u64) -> Result<SimTime, StateError> {
         let _one_at_a_time = self.advancing.lock().await;
         let (from, target) = {
             let mut clock = lock(&self.clock);
@@ -270,9 +298,7 @@ impl AppState {
             self.flush_webhooks().await;
             steps += 1;
             if steps >= ADVANCE_STEPS_MAX {
-                return Err(format!(
-                    "stopped after {ADVANCE_STEPS_MAX} timer steps; advance in smaller steps"
-                ));
+                return Err(StateError::TooManySteps);
             }
         }
         {
@@ -290,7 +316,7 @@ impl AppState {
     }
 
     /// Replaces the world with a fresh one from the same spec and seed.
-    pub fn reset(&self) -> Result<(), String> {
+    pub fn reset(&self) -> Result<(), StateError> {
         let world = World::new(
             self.config.spec.clone(),
             self.config.seed,
@@ -309,15 +335,14 @@ impl AppState {
 
     /// Performs Meta's verification handshake with the app callback (§6.5) and
     /// records the outcome. `Err` when no callback URL is set.
-    pub async fn verify_webhook(&self) -> Result<HandshakeOutcome, String> {
-        let verification = match self.apply(Command::VerifyWebhook) {
+    pub async fn verify_webhook(&self) -> Result<HandshakeOutcome, Refusal> {
+        let verification = match self.apply(Command::VerifyWebhook)? {
             Reply::Verify(verification) => verification,
-            Reply::Invalid(message) => return Err(message),
-            other => return Err(format!("unexpected reply {other:?}")),
+            other => return Err(Refusal::Invalid(format!("unexpected reply {other:?}"))),
         };
         let timeout = self.config.webhook_timeout;
         let outcome = handshake(&self.http, &verification, timeout, wall_now).await;
-        self.apply(Command::WebhookVerified {
+        let _ = self.apply(Command::WebhookVerified {
             verification_id: verification.id,
             url: redact_url(&verification.url),
             http_status: outcome.http_status,
@@ -393,9 +418,9 @@ impl WorldSpec {
             path: path.display().to_string(),
             source,
         })?;
-        WorldSpec::from_toml(&text).map_err(|message| SpecError::Invalid {
+        WorldSpec::from_toml(&text).map_err(|error| SpecError::Invalid {
             path: path.display().to_string(),
-            message,
+            message: error.to_string(),
         })
     }
 }

@@ -16,11 +16,11 @@ use common::*;
 use http_body_util::BodyExt;
 use serde_json::{Map, Value, json};
 use tower::ServiceExt;
-use wasim_sim::model::partner::{Page, PartnerCall, PartnerCredential, PartnerReply};
+use wasim_sim::model::partner::{Page, PartnerCall, PartnerCredential};
 use wasim_sim::model::registration::PhoneCall;
 use wasim_sim::model::{
-    Command, Destination, Effect, Incident, Reply, SimTime, StatusKind, Surface, WebhookDelivery,
-    World,
+    Command, Destination, Effect, Incident, Object, Refusal, Reply, SimTime, StatusKind,
+    WebhookDelivery, World,
 };
 use wasim_sim::state::AppState;
 use wasim_sim::trace::{TraceEvent, fingerprint};
@@ -59,7 +59,7 @@ fn partner_world(before: &str) -> World {
 fn incident(world: &mut World, at: SimTime, incident: Incident) -> Vec<Effect> {
     let outcome = world.apply(at, Command::Incident(incident));
     assert!(
-        matches!(outcome.reply, Reply::Message(_)),
+        matches!(outcome.reply, Ok(Reply::Message(_))),
         "{:?}",
         outcome.reply
     );
@@ -153,25 +153,17 @@ fn events(effects: &[Effect]) -> Vec<&TraceEvent> {
 
 /// A send on 360dialog's surface with `key`.
 fn d360_send(world: &mut World, at: SimTime, key: &str, body: Value) -> Outcome {
-    world.apply(
-        at,
-        Command::SendMessage {
-            surface: Surface::D360,
-            credential: Some(key.to_owned()),
-            phone_number_id: None,
-            body,
-        },
-    )
+    world.apply(at, Command::d360_send(key, &body))
 }
 
-fn is_sent(reply: &Reply) -> bool {
-    matches!(reply, Reply::Sent { .. })
+fn is_sent(reply: &Result<Reply, Refusal>) -> bool {
+    matches!(reply, Ok(Reply::Sent { .. }))
 }
 
 /// The code and HTTP status of a synchronous platform rejection.
-fn refusal(reply: &Reply) -> (u32, u16) {
+fn refusal(reply: &Result<Reply, Refusal>) -> (u32, u16) {
     match reply {
-        Reply::Rejected(error) => (error.code, error.http_status()),
+        Err(Refusal::Platform(error)) => (error.code, error.http_status()),
         other => panic!("expected a platform rejection, got {other:?}"),
     }
 }
@@ -188,14 +180,15 @@ fn partner(world: &mut World, at: SimTime, call: PartnerCall) -> (u16, Value) {
         .apply(
             at,
             Command::PartnerCall {
-                credential: Some(PartnerCredential::ApiKey(PARTNER_KEY.to_owned())),
-                partner_id: PARTNER_ID.to_owned(),
-                call,
+                credential: Some(PartnerCredential::ApiKey(PARTNER_KEY.into())),
+                partner_id: PARTNER_ID.into(),
+                call: Ok(call),
             },
         )
         .reply
     {
-        Reply::Partner(PartnerReply::Ok(status, body)) => (status, body),
+        Ok(Reply::Json(body)) => (200, body),
+        Ok(Reply::Created(body)) => (201, body),
         other => panic!("the partner call failed: {other:?}"),
     }
 }
@@ -214,7 +207,7 @@ fn compliance(world: &mut World, at: SimTime) -> Value {
         world,
         at,
         PartnerCall::Compliance {
-            waba_id: WABA_ID.to_owned(),
+            waba_id: WABA_ID.into(),
         },
     )
     .1
@@ -462,10 +455,10 @@ fn disabling_templates_emits_a_partner_event_per_channel_and_blocks_only_360dial
     );
     assert_eq!(
         blocked.reply,
-        Reply::Blocked {
+        Err(Refusal::Blocked {
             http_status: 403,
             message: "The endpoint is blocked".to_owned()
-        }
+        })
     );
     let traced: Vec<&TraceEvent> = events(&blocked.effects);
     assert!(
@@ -523,10 +516,10 @@ fn with_template_block_free_form_text_is_blocked_too() {
     let text = d360_send(&mut world, T0, KEY_US, text_body(ANA_BR, "hello"));
     assert_eq!(
         text.reply,
-        Reply::Blocked {
+        Err(Refusal::Blocked {
             http_status: 403,
             message: "The endpoint is blocked".to_owned()
-        }
+        })
     );
     assert!(events(&text.effects).iter().any(|e| matches!(
         e,
@@ -550,10 +543,10 @@ fn template_block_http_status_and_message_change_the_answer() {
     let blocked = d360_send(&mut world, T0, KEY_US, template_body(ANA_BR, "spring_sale"));
     assert_eq!(
         blocked.reply,
-        Reply::Blocked {
+        Err(Refusal::Blocked {
             http_status: 400,
             message: "Your WhatsApp for Business API has been disabled".to_owned()
-        }
+        })
     );
     assert!(events(&blocked.effects).iter().any(|e| matches!(
         e,
@@ -925,7 +918,7 @@ fn a_violation_emits_account_violation_updates_and_leaves_sends_alone() {
 fn an_unknown_origin_sends_with_the_leaked_key_until_a_new_key_refuses_it_three_times() {
     let mut sim = Sim::new(world());
     let (reply, _) = sim.apply(T0, Command::Incident(compromise(60, 5)));
-    assert!(matches!(reply, Reply::Message(_)), "{reply:?}");
+    assert!(matches!(reply, Ok(Reply::Message(_))), "{reply:?}");
     sim.advance(seconds(60));
     let first = unknown_origin(sim.trace.records());
     assert_eq!(first.len(), 1, "{first:?}");
@@ -942,17 +935,15 @@ fn an_unknown_origin_sends_with_the_leaked_key_until_a_new_key_refuses_it_three_
     let (reply, _) = sim.apply(
         seconds(90),
         Command::PartnerCall {
-            credential: Some(PartnerCredential::ApiKey(PARTNER_KEY.to_owned())),
-            partner_id: PARTNER_ID.to_owned(),
-            call: PartnerCall::CreateKey {
-                channel_id: "wasimCH01".to_owned(),
-            },
+            credential: Some(PartnerCredential::ApiKey(PARTNER_KEY.into())),
+            partner_id: PARTNER_ID.into(),
+            call: Ok(PartnerCall::CreateKey {
+                channel_id: "wasimCH01".into(),
+            }),
         },
     );
     let new_key = match reply {
-        Reply::Partner(PartnerReply::Ok(201, body)) => {
-            body["api_key"].as_str().expect("a key").to_owned()
-        }
+        Ok(Reply::Created(body)) => body["api_key"].as_str().expect("a key").to_owned(),
         other => panic!("key not created: {other:?}"),
     };
     sim.advance(hours(48));
@@ -1001,7 +992,8 @@ fn an_unknown_origin_sends_with_the_leaked_key_until_a_new_key_refuses_it_three_
 #[test]
 fn without_a_new_key_the_unknown_origin_makes_exactly_its_sends_every_every_s() {
     let mut sim = Sim::new(world());
-    sim.apply(T0, Command::Incident(compromise(60, 5)));
+    let (reply, _) = sim.apply(T0, Command::Incident(compromise(60, 5)));
+    assert!(reply.is_ok(), "{reply:?}");
     sim.advance(hours(24));
     let sends = unknown_origin(sim.trace.records());
     let times: Vec<u64> = sends.iter().map(|s| s.at_ms).collect();
@@ -1025,8 +1017,10 @@ fn without_a_new_key_the_unknown_origin_makes_exactly_its_sends_every_every_s() 
 
 fn a_second_compromise_replaces_the_first_and_sends_at_its_own_pace() {
     let mut sim = Sim::new(world());
-    sim.apply(T0, Command::Incident(compromise(60, 100)));
-    sim.apply(seconds(30), Command::Incident(compromise(60, 100)));
+    let (reply, _) = sim.apply(T0, Command::Incident(compromise(60, 100)));
+    assert!(reply.is_ok(), "{reply:?}");
+    let (reply, _) = sim.apply(seconds(30), Command::Incident(compromise(60, 100)));
+    assert!(reply.is_ok(), "{reply:?}");
     sim.advance(seconds(300));
     let times: Vec<u64> = unknown_origin(sim.trace.records())
         .iter()
@@ -1042,8 +1036,10 @@ fn a_second_compromise_replaces_the_first_and_sends_at_its_own_pace() {
 
 fn an_unknown_origin_send_blocked_by_360dialog_is_recorded_only_as_the_unknown_origins() {
     let mut sim = Sim::new(world());
-    sim.apply(T0, Command::Incident(Incident::DisableTemplates));
-    sim.apply(T0, Command::Incident(compromise(60, 2)));
+    let (reply, _) = sim.apply(T0, Command::Incident(Incident::DisableTemplates));
+    assert!(reply.is_ok(), "{reply:?}");
+    let (reply, _) = sim.apply(T0, Command::Incident(compromise(60, 2)));
+    assert!(reply.is_ok(), "{reply:?}");
     sim.advance(hours(1));
     let sends = unknown_origin(sim.trace.records());
     assert_eq!(sends.len(), 2, "{sends:?}");
@@ -1073,7 +1069,7 @@ fn a_compromise_of_an_unknown_number_is_refused() {
         )
         .reply;
     assert!(
-        matches!(&reply, Reply::NotFound(m) if m.contains("199999999999999")),
+        matches!(&reply, Err(Refusal::NotFound { object: Object::PhoneNumber, id }) if id == "199999999999999"),
         "{reply:?}"
     );
     assert_eq!(world.next_deadline(), None);
@@ -1173,16 +1169,16 @@ fn turkey_world(profile: &str) -> World {
     ))
 }
 
-fn register(world: &mut World, at: SimTime, phone: &str) -> Reply {
+fn register(world: &mut World, at: SimTime, phone: &str) -> Result<Reply, Refusal> {
     world
         .apply(
             at,
             Command::PhoneCall {
-                credential: Some(TOKEN.to_owned()),
-                phone_number_id: phone.to_owned(),
-                call: PhoneCall::Register {
-                    pin: "123456".to_owned(),
-                },
+                credential: Some(TOKEN.into()),
+                phone_number_id: phone.into(),
+                call: Ok(PhoneCall::Register {
+                    pin: "123456".into(),
+                }),
             },
         )
         .reply
@@ -1212,7 +1208,7 @@ fn before_cloud_api_opens_in_turkey_sends_there_fail_131026_and_numbers_cannot_r
     assert_eq!(failed["errors"][0]["code"], 131_026);
 
     let refused = register(&mut world, hours(1), TR_NUMBER);
-    let Reply::Rejected(error) = &refused else {
+    let Err(Refusal::Platform(error)) = &refused else {
         panic!("registration was not refused: {refused:?}");
     };
     assert_eq!(error.code, 100);
@@ -1227,7 +1223,7 @@ fn before_cloud_api_opens_in_turkey_sends_there_fail_131026_and_numbers_cannot_r
     world.advance(just_before);
     assert!(matches!(
         register(&mut world, just_before, TR_NUMBER),
-        Reply::Rejected(_)
+        Err(Refusal::Platform(_))
     ));
     let after = opens_at.plus_ms(60_000);
     world.advance(after);
@@ -1249,8 +1245,8 @@ fn before_cloud_api_opens_in_turkey_sends_there_fail_131026_and_numbers_cannot_r
     )));
 }
 
-fn is_json_success(reply: &Reply) -> bool {
-    matches!(reply, Reply::Json(body) if body == &json!({"success": true}))
+fn is_json_success(reply: &Result<Reply, Refusal>) -> bool {
+    matches!(reply, Ok(Reply::Json(body)) if body == &json!({"success": true}))
 }
 
 #[test]
@@ -1306,11 +1302,9 @@ async fn registering_a_turkish_cloud_number_early_answers_error_100_naming_tr_ov
 fn setting_the_pin_emits_a_security_webhook_with_pin_changed() {
     let mut world = world();
     let set_pin = |pin: &str| Command::PhoneCall {
-        credential: Some(TOKEN.to_owned()),
-        phone_number_id: DE_NUMBER.to_owned(),
-        call: PhoneCall::SetPin {
-            pin: pin.to_owned(),
-        },
+        credential: Some(TOKEN.into()),
+        phone_number_id: DE_NUMBER.into(),
+        call: Ok(PhoneCall::SetPin { pin: pin.into() }),
     };
     let outcome = world.apply(T0, set_pin("654321"));
     assert!(is_json_success(&outcome.reply), "{:?}", outcome.reply);
@@ -1321,7 +1315,7 @@ fn setting_the_pin_emits_a_security_webhook_with_pin_changed() {
     assert!(!security[0].to_string().contains("654321"), "no PIN in it");
     // A malformed PIN changes nothing and says nothing.
     let outcome = world.apply(T0, set_pin("12ab"));
-    assert!(matches!(outcome.reply, Reply::Rejected(_)));
+    assert!(matches!(outcome.reply, Err(Refusal::Platform(_))));
     assert!(meta_values(&outcome.effects, "security").is_empty());
 }
 
@@ -1739,37 +1733,38 @@ async fn inviting_an_existing_email_through_the_control_api_adds_no_duplicate() 
 /// the trace as JSON Lines.
 fn session(toml: &str) -> String {
     let mut sim = Sim::new(world_with(toml));
-    sim.apply(T0, inbound_text(ANA_BR, "hello"));
+    let (reply, _) = sim.apply(T0, inbound_text(ANA_BR, "hello"));
+    assert!(reply.is_ok(), "{reply:?}");
     for to in [ANA_BR, PRIYA_IN, SAM_US] {
-        sim.apply(
+        let (reply, _) = sim.apply(
             T0,
-            Command::SendMessage {
-                surface: Surface::Graph,
-                credential: Some(TOKEN.to_owned()),
-                phone_number_id: Some(US_NUMBER.to_owned()),
-                body: template_body(to, "spring_sale"),
-            },
+            Command::graph_send(TOKEN, US_NUMBER, &template_body(to, "spring_sale")),
         );
+        assert!(reply.is_ok(), "{reply:?}");
     }
-    sim.apply(seconds(1), Command::Incident(compromise(30, 8)));
-    sim.apply(
+    let (reply, _) = sim.apply(seconds(1), Command::Incident(compromise(30, 8)));
+    assert!(reply.is_ok(), "{reply:?}");
+    let (reply, _) = sim.apply(
         seconds(2),
         Command::Incident(Incident::Violation {
             violation_type: "SCAM".to_owned(),
         }),
     );
+    assert!(reply.is_ok(), "{reply:?}");
     sim.advance(seconds(100));
-    sim.apply(
+    let (reply, _) = sim.apply(
         seconds(100),
         Command::PartnerCall {
-            credential: Some(PartnerCredential::ApiKey(PARTNER_KEY.to_owned())),
-            partner_id: PARTNER_ID.to_owned(),
-            call: PartnerCall::CreateKey {
-                channel_id: "wasimCH01".to_owned(),
-            },
+            credential: Some(PartnerCredential::ApiKey(PARTNER_KEY.into())),
+            partner_id: PARTNER_ID.into(),
+            call: Ok(PartnerCall::CreateKey {
+                channel_id: "wasimCH01".into(),
+            }),
         },
     );
-    sim.apply(seconds(101), Command::Incident(tier("TIER_100K")));
+    assert!(reply.is_ok(), "{reply:?}");
+    let (reply, _) = sim.apply(seconds(101), Command::Incident(tier("TIER_100K")));
+    assert!(reply.is_ok(), "{reply:?}");
     sim.advance(hours(2));
     sim.trace.to_jsonl()
 }

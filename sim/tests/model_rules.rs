@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use wasim_sim::model::{Command, Reply, SimTime, StatusKind};
+use wasim_sim::model::{Command, SimTime, StatusKind};
 use wasim_sim::trace::TraceEvent;
 
 const T0: SimTime = SimTime::ZERO;
@@ -108,12 +108,7 @@ fn repeated_retries_to_a_capped_user_block_that_user_beyond_the_window() {
     for hour in 0..3 {
         let outcome = world.apply(
             hours(hour),
-            Command::SendMessage {
-                surface: wasim_sim::model::Surface::Graph,
-                credential: Some(TOKEN.to_owned()),
-                phone_number_id: Some(US_NUMBER.to_owned()),
-                body: template_body(PRIYA_IN, "spring_sale"),
-            },
+            Command::graph_send(TOKEN, US_NUMBER, &template_body(PRIYA_IN, "spring_sale")),
         );
         blocked |= outcome.effects.iter().any(|effect| {
             matches!(
@@ -503,13 +498,11 @@ fn a_revoked_or_wrong_360dialog_key_is_unauthorized() {
     let reply = world
         .apply(
             T0,
-            Command::SendMessage {
-                surface: wasim_sim::model::Surface::D360,
-                credential: Some("not-a-key".to_owned()),
-                phone_number_id: None,
-                body: template_body(ANA_BR, "spring_sale"),
-            },
+            Command::d360_send("not-a-key", &template_body(ANA_BR, "spring_sale")),
         )
         .reply;
-    assert_eq!(reply, Reply::Unauthorized);
+    assert!(
+        matches!(reply, Err(wasim_sim::model::Refusal::Unauthorized(_))),
+        "{reply:?}"
+    );
 }

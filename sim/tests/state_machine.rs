@@ -32,8 +32,12 @@ use proptest::sample::Index;
 use proptest::test_runner::FileFailurePersistence;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
 use serde_json::{Value, json};
+use wasim_sim::model::outgoing::parse_read;
+use wasim_sim::model::secret::Secret;
 use wasim_sim::model::spec::Quality;
-use wasim_sim::model::{Command, InboundContent, Reply, SimTime, StatusKind, Surface, World};
+use wasim_sim::model::{
+    Command, InboundContent, Refusal, Reply, SimTime, StatusKind, Surface, World,
+};
 
 const HOUR_MS: u64 = 3_600_000;
 const DAY_MS: u64 = 24 * HOUR_MS;
@@ -627,12 +631,12 @@ struct Model {
 }
 
 impl Model {
-    fn token(&self, credential: &Credential) -> Option<String> {
+    fn token(&self, credential: &Credential) -> Option<Secret> {
         match credential {
-            Credential::Current => self.tokens.last().cloned(),
+            Credential::Current => self.tokens.last().map(|t| t.as_str().into()),
             Credential::Stale(index) => {
                 let stale = &self.tokens[..self.tokens.len() - 1];
-                Some(stale[index.index(stale.len())].clone())
+                Some(stale[index.index(stale.len())].as_str().into())
             }
             Credential::Missing => None,
         }
@@ -651,20 +655,20 @@ impl Model {
     }
 
     /// The model's answer to `transition`, or `None` when nothing is asked.
-    fn run(&mut self, transition: &Transition) -> Option<Reply> {
+    fn run(&mut self, transition: &Transition) -> Option<Result<Reply, Refusal>> {
         let control = |template: usize, control| Command::TemplateControl {
             name: TEMPLATES[template].0.to_owned(),
             control,
         };
         let command = match transition {
             Transition::Inbound { user } => Command::Inbound {
-                from: USERS[*user].wa_id.to_owned(),
+                from: USERS[*user].wa_id.into(),
                 content: InboundContent::Text("hello".to_owned()),
                 phone_number_id: None,
                 context: None,
             },
             Transition::Ecosystem { user, count } => Command::EcosystemMarketing {
-                to: USERS[*user].wa_id.to_owned(),
+                to: USERS[*user].wa_id.into(),
                 count: *count,
             },
             Transition::Send {
@@ -675,8 +679,8 @@ impl Model {
             } => Command::SendMessage {
                 surface: Surface::Graph,
                 credential: self.token(credential),
-                phone_number_id: Some(NUMBERS[*from].0.to_owned()),
-                body: Model::send_body(*kind, USERS[*to].wa_id),
+                phone_number_id: Some(NUMBERS[*from].0.into()),
+                request: parse_read(Ok(Model::send_body(*kind, USERS[*to].wa_id))),
             },
             Transition::Advance { ms } => {
                 self.now = self.now.plus_ms(*ms);
@@ -702,7 +706,7 @@ impl Model {
                 credential,
             } => Command::UnpauseTemplate {
                 credential: self.token(credential),
-                template_id: TEMPLATES[*template].1.to_owned(),
+                template_id: TEMPLATES[*template].1.into(),
             },
             Transition::RotateToken => Command::RotateAccessToken,
         };
@@ -786,32 +790,38 @@ impl StateMachineTest for Model {
         };
         match (expect, &reply) {
             (Expect::Nothing, None)
-            | (Expect::Done, Some(Reply::Done))
-            | (Expect::InboundReceived, Some(Reply::InboundReceived { .. }))
-            | (Expect::Message, Some(Reply::Message(_)))
-            | (Expect::Invalid, Some(Reply::Invalid(_))) => {}
-            (Expect::TokenRotated, Some(Reply::AccessTokenRotated(token))) => {
+            | (Expect::Done, Some(Ok(Reply::Done)))
+            | (Expect::InboundReceived, Some(Ok(Reply::InboundReceived { .. })))
+            | (Expect::Message, Some(Ok(Reply::Message(_))))
+            | (Expect::Invalid, Some(Err(Refusal::Invalid(_)))) => {}
+            // `POST /{template-id}/unpause` of a template that is not paused.
+            (Expect::Invalid, Some(Ok(Reply::Json(body)))) if body["success"] == false => {}
+            // Unpausing a paused template by id answers `{"success": true}`.
+            (Expect::Message, Some(Ok(Reply::Json(body)))) if body["success"] == true => {}
+            (Expect::TokenRotated, Some(Ok(Reply::AccessTokenRotated(token)))) => {
                 model.tokens.push(token.expose().to_owned());
             }
-            (Expect::Rejected(code), Some(Reply::Rejected(error))) if error.code == *code => {
+            (Expect::Rejected(code), Some(Err(Refusal::Platform(error))))
+                if error.code == *code =>
+            {
                 if *code == CODE_ACCESS_TOKEN {
                     assert_eq!(error.http_status(), 401, "190 travels with HTTP 401");
                 }
             }
             (
                 Expect::Sent { template, failure },
-                Some(Reply::Sent {
+                Some(Ok(Reply::Sent {
                     message_id,
                     message_status,
                     ..
-                }),
+                })),
             ) => {
                 assert_eq!(
                     *message_status,
                     template.then_some("accepted"),
                     "{transition:?} at {at}: templates answer `accepted`, text no status"
                 );
-                model.accepted.push((message_id.clone(), *failure));
+                model.accepted.push((message_id.to_string(), *failure));
             }
             _ => mismatch(),
         }

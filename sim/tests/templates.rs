@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 use wasim_sim::model::spec::Quality;
 use wasim_sim::model::{
-    Command, Effect, PacingOutcome, Reply, SimTime, StatusKind, TemplateControl, World,
+    Command, Effect, PacingOutcome, Refusal, Reply, SimTime, StatusKind, TemplateControl, World,
 };
 use wasim_sim::trace::TraceEvent;
 
@@ -20,7 +20,7 @@ fn control(world: &mut World, at: SimTime, name: &str, control: TemplateControl)
         },
     );
     assert!(
-        matches!(outcome.reply, Reply::Message(_)),
+        matches!(outcome.reply, Ok(Reply::Message(_))),
         "{:?}",
         outcome.reply
     );
@@ -47,9 +47,9 @@ fn order_update(to: &str) -> Value {
              "components": [{"type": "body", "parameters": [{"type": "text", "text": "A1"}]}]}})
 }
 
-fn rejected_code(reply: &Reply) -> Option<u32> {
+fn rejected_code(reply: &Result<Reply, Refusal>) -> Option<u32> {
     match reply {
-        Reply::Rejected(error) => Some(error.code),
+        Err(Refusal::Platform(error)) => Some(error.code),
         _ => None,
     }
 }
@@ -95,7 +95,7 @@ fn red_pauses_3_hours_then_6_hours_then_disables() {
             US_NUMBER,
             template_body(LENA_DE, "spring_sale")
         ),
-        Reply::Sent { .. }
+        Ok(Reply::Sent { .. })
     ));
     let effects = control(
         &mut world,
@@ -169,12 +169,12 @@ fn campaign(world: &mut World, at: SimTime) -> Vec<(String, bool)> {
         .iter()
         .map(
             |to| match send_from(world, at, US_NUMBER, template_body(to, "spring_sale")) {
-                Reply::Sent {
+                Ok(Reply::Sent {
                     message_id,
                     message_status,
                     ..
-                } => (
-                    message_id,
+                }) => (
+                    message_id.into_string(),
                     message_status == Some("held_for_quality_assessment"),
                 ),
                 other => panic!("send to {to}: {other:?}"),
@@ -243,11 +243,11 @@ fn pacing_pauses_on_bad_feedback_and_drops_every_held_message_with_132015() {
     let outcome = world.apply(
         hours(49),
         Command::UnpauseTemplate {
-            credential: Some(TOKEN.to_owned()),
-            template_id,
+            credential: Some(TOKEN.into()),
+            template_id: template_id.into(),
         },
     );
-    assert_eq!(outcome.reply, Reply::Message("unpaused".to_owned()));
+    assert_eq!(outcome.reply, Ok(Reply::Json(json!({"success": true}))));
 }
 
 #[test]
@@ -266,8 +266,8 @@ fn sends_refused_for_other_reasons_do_not_count_toward_the_pacing_threshold() {
         template_body("999131056", "spring_sale"),
     );
     assert_eq!(rejected_code(&refused), Some(131_056));
-    let status = |reply: Reply| match reply {
-        Reply::Sent { message_status, .. } => message_status,
+    let status = |reply: Result<Reply, Refusal>| match reply {
+        Ok(Reply::Sent { message_status, .. }) => message_status,
         other => panic!("{other:?}"),
     };
     let first = send_from(
@@ -299,10 +299,10 @@ fn utility_templates_are_paced_only_within_7_days_of_a_utility_pause() {
         PEOPLE.iter().take(3).any(|to| {
             matches!(
                 send_from(world, at, US_NUMBER, order_update(to)),
-                Reply::Sent {
+                Ok(Reply::Sent {
                     message_status: Some("held_for_quality_assessment"),
                     ..
-                }
+                })
             )
         })
     };
@@ -419,7 +419,8 @@ proptest! {
         let mut held = Vec::new();
         for (sends, red, unpause) in rounds {
             for to in PEOPLE.iter().take(sends) {
-                if let Reply::Sent { message_id, message_status: Some("held_for_quality_assessment"), .. } = send_from(&mut world, now, US_NUMBER, template_body(to, "spring_sale")) {
+                if let Ok(Reply::Sent { message_id, message_status: Some("held_for_quality_assessment"), .. }) = send_from(&mut world, now, US_NUMBER, template_body(to, "spring_sale")) {
+                    let message_id = message_id.into_string();
                     held.push(message_id);
                 }
             }
@@ -431,7 +432,7 @@ proptest! {
             log.extend(world.advance(now));
             if unpause {
                 let id = world.templates()[0].id.clone();
-                log.extend(world.apply(now, Command::UnpauseTemplate { credential: Some(TOKEN.to_owned()), template_id: id }).effects);
+                log.extend(world.apply(now, Command::UnpauseTemplate { credential: Some(TOKEN.into()), template_id: id.into() }).effects);
             }
         }
         log.extend(world.advance(now.plus_hours(100)));
@@ -465,16 +466,18 @@ fn review_rejects_by_the_seeded_ratio_and_deleting_drops_held_messages() {
             SimTime::ZERO,
             Command::CreateTemplate {
                 surface: wasim_sim::model::Surface::Graph,
-                credential: Some(TOKEN.to_owned()),
-                waba_id: Some("100000000000001".to_owned()),
-                body: json!({"name": name, "language": "en_US", "category": "MARKETING",
+                credential: Some(TOKEN.into()),
+                waba_id: Some("100000000000001".into()),
+                body: Ok(
+                    json!({"name": name, "language": "en_US", "category": "MARKETING",
                     "components": [{"type": "BODY", "text": "Sale!"}]}),
+                ),
             },
         )
     };
     assert!(matches!(
         create(&mut world, "flash_sale").reply,
-        Reply::TemplateCreated(_)
+        Ok(Reply::TemplateCreated(_))
     ));
     let effects = world.advance(SimTime::from_ms(300_000));
     let hooks = template_webhooks(&effects);
@@ -494,11 +497,11 @@ fn review_rejects_by_the_seeded_ratio_and_deleting_drops_held_messages() {
         "spring_sale",
         TemplateControl::Quality(Quality::Yellow),
     );
-    let Reply::Sent {
+    let Ok(Reply::Sent {
         message_id,
         message_status,
         ..
-    } = send_from(
+    }) = send_from(
         &mut world,
         hours(1),
         US_NUMBER,
@@ -512,15 +515,17 @@ fn review_rejects_by_the_seeded_ratio_and_deleting_drops_held_messages() {
         hours(1),
         Command::DeleteTemplate {
             surface: wasim_sim::model::Surface::Graph,
-            credential: Some(TOKEN.to_owned()),
-            waba_id: Some("100000000000001".to_owned()),
+            credential: Some(TOKEN.into()),
+            waba_id: Some("100000000000001".into()),
             name: "spring_sale".to_owned(),
         },
     );
-    assert_eq!(outcome.reply, Reply::Message("deleted".to_owned()));
+    assert_eq!(outcome.reply, Ok(Reply::Message("deleted".to_owned())));
     world.advance(hours(2));
     assert_eq!(
-        world.message(&message_id).and_then(|m| m.failure_code),
+        world
+            .message(message_id.as_str())
+            .and_then(|m| m.failure_code),
         Some(132_001)
     );
 }
@@ -538,12 +543,7 @@ fn quality_follows_the_feedback_of_each_window_of_sent_messages() {
     for (i, to) in PEOPLE.iter().take(3).enumerate() {
         let outcome = world.apply(
             SimTime::from_ms(i as u64 * 10_000),
-            Command::SendMessage {
-                surface: wasim_sim::model::Surface::Graph,
-                credential: Some(TOKEN.to_owned()),
-                phone_number_id: Some(US_NUMBER.to_owned()),
-                body: order_update(to),
-            },
+            Command::graph_send(TOKEN, US_NUMBER, &order_update(to)),
         );
         effects.extend(outcome.effects);
     }
@@ -551,8 +551,8 @@ fn quality_follows_the_feedback_of_each_window_of_sent_messages() {
         template_webhooks(&effects).is_empty(),
         "the window is not full yet"
     );
-    // An undeliverable message draws no feedback.
-    send_from(
+    // An undeliverable message draws no feedback (it is accepted, then fails).
+    accepted(
         &mut world,
         SimTime::from_ms(40_000),
         US_NUMBER,
@@ -560,12 +560,7 @@ fn quality_follows_the_feedback_of_each_window_of_sent_messages() {
     );
     let outcome = world.apply(
         SimTime::from_ms(50_000),
-        Command::SendMessage {
-            surface: wasim_sim::model::Surface::Graph,
-            credential: Some(TOKEN.to_owned()),
-            phone_number_id: Some(US_NUMBER.to_owned()),
-            body: order_update(PEOPLE[3]),
-        },
+        Command::graph_send(TOKEN, US_NUMBER, &order_update(PEOPLE[3])),
     );
     let hooks = template_webhooks(&outcome.effects);
     assert_eq!(
@@ -584,12 +579,7 @@ fn quality_follows_the_feedback_of_each_window_of_sent_messages() {
     for to in PEOPLE.iter().take(4) {
         let outcome = world.apply(
             SimTime::ZERO,
-            Command::SendMessage {
-                surface: wasim_sim::model::Surface::Graph,
-                credential: Some(TOKEN.to_owned()),
-                phone_number_id: Some(US_NUMBER.to_owned()),
-                body: order_update(to),
-            },
+            Command::graph_send(TOKEN, US_NUMBER, &order_update(to)),
         );
         assert!(template_webhooks(&outcome.effects).is_empty());
     }
@@ -613,10 +603,12 @@ fn every_template_webhook_payload_matches_its_snapshot() {
         hours(12),
         Command::CreateTemplate {
             surface: wasim_sim::model::Surface::Graph,
-            credential: Some(TOKEN.to_owned()),
-            waba_id: Some("100000000000001".to_owned()),
-            body: json!({"name": "flash_sale", "language": "en_US", "category": "MARKETING",
+            credential: Some(TOKEN.into()),
+            waba_id: Some("100000000000001".into()),
+            body: Ok(
+                json!({"name": "flash_sale", "language": "en_US", "category": "MARKETING",
                 "components": [{"type": "BODY", "text": "Sale ends {{1}}"}]}),
+            ),
         },
     );
     effects.extend(create.effects);
@@ -625,8 +617,8 @@ fn every_template_webhook_payload_matches_its_snapshot() {
         hours(14),
         Command::DeleteTemplate {
             surface: wasim_sim::model::Surface::Graph,
-            credential: Some(TOKEN.to_owned()),
-            waba_id: Some("100000000000001".to_owned()),
+            credential: Some(TOKEN.into()),
+            waba_id: Some("100000000000001".into()),
             name: "flash_sale".to_owned(),
         },
     );

@@ -8,8 +8,8 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 use wasim_sim::model::webhooks::faults::FaultProfile;
 use wasim_sim::model::{
-    Command, CopyKind, D360Scope, D360Webhook, Destination, Effect, InboundContent, Reply, Route,
-    SimTime, WebhookBody, WebhookDelivery, World, WorldSpec,
+    Command, CopyKind, D360Scope, D360Webhook, Destination, Effect, InboundContent, Refusal, Reply,
+    Route, SimTime, WebhookBody, WebhookDelivery, World, WorldSpec,
 };
 use wasim_sim::trace::TraceEvent;
 
@@ -24,7 +24,7 @@ fn set_faults(world: &mut World, at: SimTime, json: Value) -> Vec<Effect> {
             profile: Some(profile(json)),
         },
     );
-    assert_eq!(outcome.reply, Reply::Done);
+    assert_eq!(outcome.reply, Ok(Reply::Done));
     outcome.effects
 }
 
@@ -360,13 +360,13 @@ fn routes_follow_the_360dialog_webhooks_and_their_precedence() {
                 .apply(
                     SimTime::ZERO,
                     Command::SetD360Webhook {
-                        credential: Some(key.to_owned()),
+                        credential: Some(key.into()),
                         scope,
-                        webhook: d360(url),
+                        webhook: Ok(d360(url)),
                     },
                 )
                 .reply;
-            assert_eq!(reply, Reply::D360WebhookSet(d360(url)));
+            assert_eq!(reply, Ok(Reply::D360Webhook(Some(d360(url)))));
         }
         assert_eq!(destination(&mut world), Destination::D360(d360(expected)));
     }
@@ -375,13 +375,13 @@ fn routes_follow_the_360dialog_webhooks_and_their_precedence() {
         .apply(
             SimTime::ZERO,
             Command::SetD360Webhook {
-                credential: Some("wrong".to_owned()),
+                credential: Some("wrong".into()),
                 scope: D360Scope::Channel,
-                webhook: d360("http://x/"),
+                webhook: Ok(d360("http://x/")),
             },
         )
         .reply;
-    assert_eq!(reply, Reply::Unauthorized);
+    assert!(matches!(reply, Err(Refusal::Unauthorized(_))), "{reply:?}");
 }
 
 #[test]
@@ -406,8 +406,8 @@ fn a_partner_event_without_a_partner_url_is_skipped_and_counted() {
 #[test]
 fn interactive_replies_answer_the_latest_business_message_and_open_the_window() {
     let mut world = world();
-    let button = |context: Option<String>| Command::Inbound {
-        from: ANA_BR.to_owned(),
+    let button = |context: Option<wasim_sim::model::Wamid>| Command::Inbound {
+        from: ANA_BR.into(),
         content: InboundContent::ButtonReply {
             id: "yes".to_owned(),
             title: "Yes".to_owned(),
@@ -417,7 +417,7 @@ fn interactive_replies_answer_the_latest_business_message_and_open_the_window() 
     };
     let reply = world.apply(SimTime::ZERO, button(None)).reply;
     assert!(
-        matches!(&reply, Reply::Invalid(m) if m.starts_with("context:")),
+        matches!(&reply, Err(Refusal::Invalid(m)) if m.starts_with("context:")),
         "{reply:?}"
     );
     let wamid = accepted(
@@ -448,14 +448,14 @@ fn interactive_replies_answer_the_latest_business_message_and_open_the_window() 
     let list = world.apply(
         SimTime::from_ms(20),
         Command::Inbound {
-            from: ANA_BR.to_owned(),
+            from: ANA_BR.into(),
             content: InboundContent::ListReply {
                 id: "row1".to_owned(),
                 title: "Express".to_owned(),
                 description: Some("Next day".to_owned()),
             },
             phone_number_id: None,
-            context: Some(wamid.clone()),
+            context: Some(wamid.as_str().into()),
         },
     );
     let post = posts(&list.effects)[0].clone();
@@ -466,7 +466,7 @@ fn interactive_replies_answer_the_latest_business_message_and_open_the_window() 
     let quick = world.apply(
         SimTime::from_ms(30),
         Command::Inbound {
-            from: ANA_BR.to_owned(),
+            from: ANA_BR.into(),
             content: InboundContent::Button {
                 payload: "STOP".to_owned(),
                 text: "Stop promotions".to_owned(),
@@ -486,14 +486,14 @@ fn interactive_replies_answer_the_latest_business_message_and_open_the_window() 
         .apply(
             SimTime::from_ms(40),
             Command::Inbound {
-                from: PRIYA_IN.to_owned(),
+                from: PRIYA_IN.into(),
                 content: InboundContent::Text("hi".to_owned()),
                 phone_number_id: None,
-                context: Some(wamid),
+                context: Some(wamid.into()),
             },
         )
         .reply;
-    assert!(matches!(reply, Reply::Invalid(m) if m.contains("was not sent to")));
+    assert!(matches!(reply, Err(Refusal::Invalid(m)) if m.contains("was not sent to")));
 }
 
 #[test]
@@ -519,7 +519,7 @@ fn bad_webhook_settings_in_a_world_file_name_the_field() {
         ("[webhooks]\nbatching = 5\n", "batching"),
     ];
     for (toml, expected) in cases {
-        let error = WorldSpec::from_toml(toml).expect_err(toml);
+        let error = WorldSpec::from_toml(toml).expect_err(toml).to_string();
         assert!(error.contains(expected), "{toml}: {error}");
     }
 }

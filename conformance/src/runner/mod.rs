@@ -189,7 +189,7 @@ impl Play<'_> {
             self.state
                 .advance_by(to.since(now))
                 .await
-                .map_err(Stop::Harness)?;
+                .map_err(|e| Stop::Harness(e.to_string()))?;
             let posted = self.state.read(|sim| {
                 sim.trace
                     .since(before)
@@ -269,15 +269,15 @@ impl Play<'_> {
                 phone_number_id,
             } => {
                 self.apply(Command::Inbound {
-                    from: from.clone(),
+                    from: from.as_str().into(),
                     content: content.clone(),
-                    phone_number_id: phone_number_id.clone(),
+                    phone_number_id: phone_number_id.as_deref().map(Into::into),
                     context: None,
                 })?;
             }
             Step::EcosystemMarketing { to, count } => {
                 self.apply(Command::EcosystemMarketing {
-                    to: to.clone(),
+                    to: to.as_str().into(),
                     count: *count,
                 })?;
             }
@@ -291,7 +291,10 @@ impl Play<'_> {
                 self.apply(Command::SetWebhookFaults { profile: None })?;
             }
             Step::Verify => {
-                self.state.verify_webhook().await.map_err(Stop::Harness)?;
+                self.state
+                    .verify_webhook()
+                    .await
+                    .map_err(|e| Stop::Harness(e.to_string()))?;
             }
             Step::RotateAccessToken => {
                 self.apply(Command::RotateAccessToken)?;
@@ -311,12 +314,10 @@ impl Play<'_> {
     }
 
     fn apply(&self, command: Command) -> Result<(), Stop> {
-        match self.state.apply(command) {
-            wasim_sim::Reply::NotFound(message) | wasim_sim::Reply::Invalid(message) => Err(
-                Stop::Harness(format!("the scenario step was refused: {message}")),
-            ),
-            _ => Ok(()),
-        }
+        self.state
+            .apply(command)
+            .map(drop)
+            .map_err(|refusal| Stop::Harness(format!("the scenario step was refused: {refusal}")))
     }
 
     /// Asks the integration what it knows of each message it sent.
@@ -693,7 +694,10 @@ async fn play_steps(play: &mut Play<'_>, scenario: &Scenario, port: u16) -> Resu
         partner_url: partner_url.map(Some),
         batch: None,
     })?;
-    play.state.verify_webhook().await.map_err(Stop::Harness)?;
+    play.state
+        .verify_webhook()
+        .await
+        .map_err(|e| Stop::Harness(e.to_string()))?;
     play.settle().await?;
     for (index, step) in scenario.steps.iter().enumerate() {
         play.record(TraceEvent::ScenarioStep {

@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -15,8 +14,12 @@ use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
 use super::error::ControlError;
-use super::extract;
-use crate::model::{Command, InboundContent, Reply};
+use super::extract::{self, AnyJsonBody};
+use crate::model::fields;
+use crate::model::spec::ApiKind;
+use crate::model::{
+    Command, InboundContent, MAGIC_RECIPIENTS, PhoneNumberId, Reply, WaId, Wamid, World,
+};
 use crate::state::AppState;
 use crate::trace::TraceEvent;
 
@@ -125,52 +128,125 @@ async fn health() -> Json<Value> {
 }
 
 async fn world(State(state): State<Arc<AppState>>) -> Json<Value> {
-    Json(state.read(|sim| sim.world.describe()))
+    Json(state.read(|sim| world_json(&sim.world)))
+}
+
+/// The ids and credentials of the world, for `GET /_wasim/world`.
+fn world_json(world: &World) -> Value {
+    let phone_numbers: Vec<Value> = world
+        .phone_numbers()
+        .iter()
+        .map(|p| {
+            json!({
+                "id": p.spec.id,
+                "display_phone_number": p.spec.display_phone_number,
+                "country": p.spec.country,
+                "api": match p.spec.api { ApiKind::Cloud => "cloud", ApiKind::OnPremises => "on_premises" },
+                "channel_id": p.spec.channel_id,
+                "d360_api_key": p.spec.d360_api_key,
+                "registered": p.spec.registered,
+                "throughput_mps": world.policy().throughput_mps,
+            })
+        })
+        .collect();
+    let templates: Vec<Value> = world
+        .templates()
+        .iter()
+        .map(|t| {
+            json!({
+                "id": t.id, "name": t.name, "language": t.language, "category": t.category,
+                "status": t.status, "quality": t.quality,
+                "body_parameters": t.body_parameters, "header_parameters": t.header_parameters,
+            })
+        })
+        .collect();
+    let named: Vec<&str> = world
+        .spec()
+        .recipients
+        .named
+        .iter()
+        .map(|n| n.wa_id.as_str())
+        .collect();
+    let sample: Vec<Value> = named
+        .iter()
+        .filter_map(|wa_id| world.recipient(wa_id))
+        .chain(
+            world
+                .recipients()
+                .filter(|r| !named.contains(&r.wa_id().as_str()))
+                .take(20),
+        )
+        .map(|r| json!({"wa_id": r.wa_id(), "country": r.country(), "name": r.name(), "opted_out": r.opted_out()}))
+        .collect();
+    let magic: Vec<Value> = MAGIC_RECIPIENTS
+        .iter()
+        .map(|(wa_id, outcome)| json!({"wa_id": wa_id, "outcome": outcome}))
+        .collect();
+    json!({
+        "seed": world.seed(),
+        "policy": world.policy(),
+        "epoch_unix_s": world.spec().epoch_unix_s,
+        "access_token": world.spec().access_token,
+        "app_secret": world.spec().app_secret,
+        "verify_token": world.spec().verify_token,
+        "partner_id": world.spec().partner.id,
+        "partner_username": world.spec().partner.username,
+        "partner_password": world.spec().partner.password,
+        "partner_api_key": world.spec().partner.api_key,
+        "partner_webhook_secret": world.spec().partner.webhook_secret,
+        "client_id": world.spec().client.id,
+        "wabas": [{
+            "id": world.spec().waba.id,
+            "messaging_limit": world.spec().waba.messaging_limit,
+            "phone_numbers": phone_numbers,
+            "templates": templates,
+        }],
+        "recipients_total": world.recipients_total(),
+        "recipients": sample,
+        "magic_recipients": magic,
+    })
 }
 
 async fn clock(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(json!({"now_ms": state.now().as_ms(), "mode": state.clock_mode().to_string()}))
 }
 
-pub(crate) async fn read_object(
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Map<String, Value>, ControlError> {
-    match extract::read_json_any_type(headers, body).await {
+/// Applies `command` and answers once the webhooks it caused have been attempted:
+/// what a control call makes happen has happened when it answers.
+pub(crate) async fn apply(state: &AppState, command: Command) -> Result<Reply, ControlError> {
+    let reply = state.apply(command);
+    state.flush_webhooks().await;
+    reply.map_err(ControlError::from)
+}
+
+/// The body as a JSON object, or the 400 to answer.
+pub(crate) fn read_object(body: AnyJsonBody) -> Result<Map<String, Value>, ControlError> {
+    match body.0 {
         Ok(Value::Object(object)) => Ok(object),
         Ok(_) => Err(ControlError::bad_request("the body must be a JSON object")),
         Err(error) => Err(ControlError::bad_request(error.details())),
     }
 }
 
-pub(crate) fn string_field(
-    object: &Map<String, Value>,
-    name: &str,
-) -> Result<String, ControlError> {
-    match object.get(name) {
-        Some(Value::String(text)) if !text.is_empty() => Ok(text.clone()),
-        Some(other) => Err(ControlError::bad_request(format!(
-            "field `{name}` must be a non-empty string, got {other}"
-        ))),
-        None => Err(ControlError::bad_request(format!("missing field `{name}`"))),
-    }
+/// A field error as the control API answers it.
+fn bad_field(error: fields::FieldError) -> ControlError {
+    ControlError::bad_request(error.to_string())
 }
 
 async fn advance(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
+    body: AnyJsonBody,
 ) -> Result<Json<Value>, ControlError> {
-    let object = read_object(&headers, body).await?;
+    let object = read_object(body)?;
     let seconds = object
         .get("seconds")
         .and_then(Value::as_f64)
         .ok_or_else(|| {
-            ControlError::bad_request("field `seconds` must be a number, e.g. {\"seconds\": 60}")
+            ControlError::bad_request("seconds: expected a number, e.g. {\"seconds\": 60}")
         })?;
     if !(0.0..=ADVANCE_SECONDS_MAX).contains(&seconds) {
         return Err(ControlError::bad_request(format!(
-            "`seconds` must be from 0 to {ADVANCE_SECONDS_MAX}, got {seconds}"
+            "seconds: expected 0 to {ADVANCE_SECONDS_MAX}, got {seconds}"
         )));
     }
     #[expect(
@@ -182,121 +258,50 @@ async fn advance(
     let now = state
         .advance_by(ms)
         .await
-        .map_err(ControlError::bad_request)?;
+        .map_err(|e| ControlError::bad_request(e.to_string()))?;
     Ok(Json(json!({"now_ms": now.as_ms()})))
 }
 
-pub(crate) fn control_reply(reply: Reply) -> Result<Json<Value>, ControlError> {
-    match reply {
-        Reply::InboundReceived { message_id } => Ok(Json(json!({"id": message_id}))),
-        Reply::Done => Ok(Json(json!({"success": true}))),
-        Reply::Message(done) => Ok(Json(json!({"success": true, "done": done}))),
-        Reply::NotFound(message) => Err(ControlError::not_found(message)),
-        Reply::Invalid(message) => Err(ControlError::bad_request(message)),
-        other => Err(ControlError::bad_request(format!(
-            "unexpected reply {other:?}"
-        ))),
-    }
+/// The success answer of a control call.
+pub(crate) fn control_json(reply: Reply) -> Json<Value> {
+    Json(match reply {
+        Reply::InboundReceived { message_id } => json!({"id": message_id}),
+        Reply::Message(done) => json!({"success": true, "done": done}),
+        _ => json!({"success": true}),
+    })
 }
 
 async fn inbound(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
+    body: AnyJsonBody,
 ) -> Result<Json<Value>, ControlError> {
-    let object = read_object(&headers, body).await?;
-    let from = string_field(&object, "from")?;
-    let content = inbound_content(&object)?;
-    let phone_number_id = optional_string(&object, "phone_number_id")?;
-    let context = optional_string(&object, "context")?;
-    let reply = state.apply(Command::Inbound {
-        from,
-        content,
-        phone_number_id,
-        context,
-    });
+    let object = read_object(body)?;
+    let command = Command::Inbound {
+        from: WaId::from(fields::string(&object, "from").map_err(bad_field)?),
+        content: InboundContent::from_json(&object).map_err(bad_field)?,
+        phone_number_id: fields::optional_string(&object, "phone_number_id")
+            .map_err(bad_field)?
+            .map(PhoneNumberId::from),
+        context: fields::optional_string(&object, "context")
+            .map_err(bad_field)?
+            .map(Wamid::from),
+    };
     // The inbound webhook is part of this call: answer once it has been attempted.
-    state.flush_webhooks().await;
-    control_reply(reply)
-}
-
-/// The kinds of inbound message, as named in errors.
-const INBOUND_KINDS: &str = "\"text\": \"...\", \"button_reply\": {\"id\", \"title\"}, \"list_reply\": {\"id\", \"title\", \"description\"?} or \"button\": {\"payload\", \"text\"}";
-
-fn inbound_content(object: &Map<String, Value>) -> Result<InboundContent, ControlError> {
-    let kinds: Vec<&str> = ["text", "button_reply", "list_reply", "button"]
-        .into_iter()
-        .filter(|kind| object.contains_key(*kind))
-        .collect();
-    let kind = match kinds.as_slice() {
-        [kind] => *kind,
-        [] => {
-            return Err(ControlError::bad_request(format!(
-                "missing the message: pass one of {INBOUND_KINDS}"
-            )));
-        }
-        _ => {
-            return Err(ControlError::bad_request(format!(
-                "pass only one of {INBOUND_KINDS}; got {}",
-                kinds.join(", ")
-            )));
-        }
-    };
-    if kind == "text" {
-        return Ok(InboundContent::Text(string_field(object, "text")?));
-    }
-    let Some(Value::Object(inner)) = object.get(kind) else {
-        return Err(ControlError::bad_request(format!(
-            "field `{kind}` must be an object; pass one of {INBOUND_KINDS}"
-        )));
-    };
-    let field = |name: &str| {
-        string_field(inner, name)
-            .map_err(|e| ControlError::bad_request(format!("{kind}: {}", e.message)))
-    };
-    Ok(match kind {
-        "button_reply" => InboundContent::ButtonReply {
-            id: field("id")?,
-            title: field("title")?,
-        },
-        "list_reply" => InboundContent::ListReply {
-            id: field("id")?,
-            title: field("title")?,
-            description: optional_string(inner, "description")
-                .map_err(|e| ControlError::bad_request(format!("list_reply: {}", e.message)))?,
-        },
-        _ => InboundContent::Button {
-            payload: field("payload")?,
-            text: field("text")?,
-        },
-    })
-}
-
-pub(crate) fn optional_string(
-    object: &Map<String, Value>,
-    name: &str,
-) -> Result<Option<String>, ControlError> {
-    match object.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(_) => string_field(object, name).map(Some),
-    }
+    apply(&state, command).await.map(control_json)
 }
 
 async fn ecosystem_marketing(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
+    body: AnyJsonBody,
 ) -> Result<Json<Value>, ControlError> {
-    let object = read_object(&headers, body).await?;
-    let to = string_field(&object, "to")?;
-    let count = match object.get("count") {
-        None => 1,
-        Some(value) => value
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .ok_or_else(|| ControlError::bad_request("field `count` must be a whole number"))?,
-    };
-    control_reply(state.apply(Command::EcosystemMarketing { to, count }))
+    let object = read_object(body)?;
+    let to = WaId::from(fields::string(&object, "to").map_err(bad_field)?);
+    let count = fields::optional_whole(&object, "count", 0..=u64::from(u32::MAX))
+        .map_err(bad_field)?
+        .map_or(1, |count| u32::try_from(count).unwrap_or(u32::MAX));
+    apply(&state, Command::EcosystemMarketing { to, count })
+        .await
+        .map(control_json)
 }
 
 /// `GET /_wasim/account`: the account's standing (the Partner API's compliance view).
@@ -307,18 +312,13 @@ async fn account(State(state): State<Arc<AppState>>) -> Json<Value> {
 /// `POST /_wasim/account` `{"incident": "disable_templates", ...}`: plays an incident.
 async fn incident(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
+    body: AnyJsonBody,
 ) -> Result<Json<Value>, ControlError> {
-    let object = read_object(&headers, body).await?;
-    let incident = crate::model::Incident::from_json(&Value::Object(object))
-        .map_err(ControlError::bad_request)?;
-    let reply = state.apply(Command::Incident(incident));
-    state.flush_webhooks().await;
-    match reply {
-        Reply::Message(done) => Ok(Json(json!({"success": true, "done": done}))),
-        other => control_reply(other),
-    }
+    let object = read_object(body)?;
+    let incident = crate::model::Incident::from_json(&Value::Object(object)).map_err(bad_field)?;
+    apply(&state, Command::Incident(incident))
+        .await
+        .map(control_json)
 }
 
 async fn trace(State(state): State<Arc<AppState>>) -> Response {
@@ -328,7 +328,9 @@ async fn trace(State(state): State<Arc<AppState>>) -> Response {
 
 async fn reset(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ControlError> {
     state.flush_webhooks().await;
-    state.reset().map_err(ControlError::bad_request)?;
+    state
+        .reset()
+        .map_err(|e| ControlError::bad_request(e.to_string()))?;
     state.with_sim(|sim, _| {
         sim.record(TraceEvent::Request {
             surface: "control",

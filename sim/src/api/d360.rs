@@ -1,25 +1,26 @@
 //! 360dialog's messaging surface, with `D360-API-KEY` auth: `POST /messages`
-//! (Cloud-API shaped bodies), and the client webhook settings (reference §9.4):
-//! `POST|GET /v1/configs/webhook` for the key's channel and `POST|GET /waba_webhook`
-//! for its WABA, each `{url, headers}`. A missing, wrong or revoked key gets
-//! 360dialog's 401.
+//! (Cloud-API shaped bodies), the templates (`/v1/configs/templates`), and the
+//! client webhook settings (reference §9.4): `POST|GET /v1/configs/webhook` for
+//! the key's channel and `POST|GET /waba_webhook` for its WABA, each `{url,
+//! headers}`. A missing, wrong or revoked key gets 360dialog's 401.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use axum::extract::Path;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde_json::{Value, json};
 
-use super::error::D360Error;
-use super::extract;
+use super::call::Call;
+use super::error::{D360, D360Messages};
+use super::extract::{JsonBody, wrong_method};
+use crate::model::fields::FieldError;
 use crate::model::secret::Secret;
 use crate::model::spec::TemplateStatus;
-use crate::model::{Command, D360Scope, D360Webhook, Reply, Surface};
+use crate::model::{Command, D360Scope, D360Webhook, Refusal, Reply, Surface};
 use crate::state::AppState;
 
 /// Most custom headers one webhook may carry.
@@ -38,34 +39,19 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/v1/configs/templates/{name}", any(delete_template))
 }
 
-async fn send(
-    State(state): State<Arc<AppState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    super::graph::send(&state, Surface::D360, None, method, uri, headers, body).await
+/// `POST /messages`.
+async fn send(call: Call<D360Messages>, body: JsonBody) -> Response {
+    super::send::send(call, Surface::D360, None, body)
 }
 
-async fn channel_webhook(
-    State(state): State<Arc<AppState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    webhook_setting(&state, D360Scope::Channel, method, uri, headers, body).await
+/// `GET|POST /v1/configs/webhook`.
+async fn channel_webhook(call: Call<D360>, body: JsonBody) -> Response {
+    webhook_setting(call, D360Scope::Channel, body)
 }
 
-async fn waba_webhook(
-    State(state): State<Arc<AppState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    webhook_setting(&state, D360Scope::Waba, method, uri, headers, body).await
+/// `GET|POST /waba_webhook`.
+async fn waba_webhook(call: Call<D360>, body: JsonBody) -> Response {
+    webhook_setting(call, D360Scope::Waba, body)
 }
 
 /// 360dialog's template status words (lowercase).
@@ -80,149 +66,101 @@ fn status_word(status: TemplateStatus) -> &'static str {
     }
 }
 
-fn platform_answer(error: crate::model::PlatformError) -> Response {
-    let status = axum::http::StatusCode::from_u16(error.http_status())
-        .unwrap_or(axum::http::StatusCode::BAD_REQUEST);
-    (
-        status,
-        Json(json!({"meta": {"success": false, "http_code": error.http_status(), "developer_message": format!("({}) {}: {}", error.code, error.title, error.details)}})),
-    )
-        .into_response()
-}
-
 /// `GET|POST /v1/configs/templates`: list (360dialog's shape) or create.
-async fn templates(
-    State(state): State<Arc<AppState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let credential = extract::header(&headers, "D360-API-KEY");
-    let response = match method {
-        Method::GET => state.read(|sim| match sim.world.d360_phone_for_key(credential.as_deref()) {
-            Err(_) => D360Error::invalid_key().into_response(),
-            Ok(_) => {
-                let list: Vec<Value> = sim
-                    .world
-                    .templates()
+async fn templates(call: Call<D360>, body: JsonBody) -> Response {
+    let credential = call.credential.clone();
+    match call.method().clone() {
+        Method::GET => {
+            let command = Command::ListTemplates {
+                surface: Surface::D360,
+                credential,
+                waba_id: None,
+            };
+            call.run(command, |reply| {
+                let Reply::Templates(list) = reply else {
+                    return super::unexpected(&reply);
+                };
+                let items: Vec<Value> = list
+                    .templates
                     .iter()
-                    .filter(|t| t.status != TemplateStatus::Deleted)
                     .map(|t| {
                         json!({
                             "name": t.name, "language": t.language, "category": t.category.name(),
                             "components": super::templates::components_json(t), "status": status_word(t.status),
-                            "namespace": sim.world.spec().waba.id, "rejected_reason": if t.status == TemplateStatus::Rejected { "INCORRECT_CATEGORY" } else { "NONE" },
+                            "namespace": list.waba_id, "rejected_reason": if t.status == TemplateStatus::Rejected { "INCORRECT_CATEGORY" } else { "NONE" },
                             "quality_score": {"score": crate::model::templates::quality_name(t.quality)},
                         })
                     })
                     .collect();
-                let count = list.len();
-                Json(json!({"count": count, "filters": {}, "limit": 1000, "offset": 0, "sort": ["id"], "total": count, "waba_templates": list})).into_response()
-            }
-        }),
-        Method::POST => match extract::read_json(&headers, body).await {
-            Err(error) => bad_request(error.details()).into_response(),
-            Ok(body) => match state.apply(Command::CreateTemplate {
+                let count = items.len();
+                Json(json!({"count": count, "filters": {}, "limit": 1000, "offset": 0, "sort": ["id"], "total": count, "waba_templates": items})).into_response()
+            })
+        }
+        Method::POST => {
+            let body = body.0.map_err(Refusal::Request);
+            let echoed = body.as_ref().ok().cloned().unwrap_or_default();
+            let command = Command::CreateTemplate {
                 surface: Surface::D360,
-                credential: credential.clone(),
+                credential,
                 waba_id: None,
-                body: body.clone(),
-            }) {
+                body,
+            };
+            call.run(command, move |reply| match reply {
                 Reply::TemplateCreated(id) => (
-                    axum::http::StatusCode::CREATED,
+                    StatusCode::CREATED,
                     Json(json!({
-                        "id": id, "name": body["name"], "language": body["language"],
-                        "category": body["category"], "components": body["components"],
+                        "id": id, "name": echoed["name"], "language": echoed["language"],
+                        "category": echoed["category"], "components": echoed["components"],
                         "status": "submitted",
                     })),
                 )
                     .into_response(),
-                Reply::Unauthorized => D360Error::invalid_key().into_response(),
-                Reply::Rejected(error) => platform_answer(error),
-                other => bad_request(format!("unexpected {other:?}")).into_response(),
-            },
-        },
-        _ => D360Error {
-            status: 405,
-            message: format!("{method} is not allowed on {}; use GET or POST", uri.path()),
+                other => super::unexpected(&other),
+            })
         }
-        .into_response(),
-    };
-    state.flush_webhooks().await;
-    super::record_request(
-        &state,
-        Surface::D360.name(),
-        &method,
-        &uri,
-        credential.as_deref(),
-        response.status().as_u16(),
-    );
-    response
+        method => unsupported(call, &method, "GET or POST"),
+    }
 }
 
 /// `DELETE /v1/configs/templates/{name}`.
-async fn delete_template(
-    State(state): State<Arc<AppState>>,
-    axum::extract::Path(name): axum::extract::Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let credential = extract::header(&headers, "D360-API-KEY");
-    let response = if method == Method::DELETE {
-        match state.apply(Command::DeleteTemplate {
-            surface: Surface::D360,
-            credential: credential.clone(),
-            waba_id: None,
-            name,
-        }) {
-            Reply::Message(_) => {
-                Json(json!({"meta": {"success": true, "http_code": 200}})).into_response()
-            }
-            Reply::Unauthorized => D360Error::invalid_key().into_response(),
-            Reply::Rejected(error) => platform_answer(error),
-            other => bad_request(format!("unexpected {other:?}")).into_response(),
-        }
-    } else {
-        D360Error {
-            status: 405,
-            message: format!("{method} is not allowed on {}; use DELETE", uri.path()),
-        }
-        .into_response()
+async fn delete_template(call: Call<D360>, Path(name): Path<String>) -> Response {
+    if *call.method() != Method::DELETE {
+        let method = call.method().clone();
+        return unsupported(call, &method, "DELETE");
+    }
+    let command = Command::DeleteTemplate {
+        surface: Surface::D360,
+        credential: call.credential.clone(),
+        waba_id: None,
+        name,
     };
-    state.flush_webhooks().await;
-    super::record_request(
-        &state,
-        Surface::D360.name(),
-        &method,
-        &uri,
-        credential.as_deref(),
-        response.status().as_u16(),
-    );
-    response
+    call.run(command, |reply| match reply {
+        Reply::Message(_) => {
+            Json(json!({"meta": {"success": true, "http_code": 200}})).into_response()
+        }
+        other => super::unexpected(&other),
+    })
 }
 
-fn bad_request(message: String) -> D360Error {
-    D360Error {
-        status: 400,
-        message,
-    }
+/// A method the path does not serve: refused once the key is checked.
+fn unsupported(call: Call<D360>, method: &Method, allowed: &'static str) -> Response {
+    let command = Command::Unsupported {
+        surface: Surface::D360,
+        credential: call.credential.clone(),
+        refusal: Refusal::Request(wrong_method(method, allowed)),
+    };
+    call.run(command, |reply| super::unexpected(&reply))
 }
 
 /// `{url, headers}` from a settings body; errors name the field.
-fn parse_webhook(body: &Value) -> Result<D360Webhook, String> {
+fn parse_webhook(body: &Value) -> Result<D360Webhook, FieldError> {
     let Value::Object(object) = body else {
-        return Err(
-            "the body must be a JSON object {\"url\": \"https://...\", \"headers\": {...}}"
-                .to_owned(),
-        );
+        return Err(FieldError::new(
+            "",
+            "the body must be a JSON object {\"url\": \"https://...\", \"headers\": {...}}",
+        ));
     };
-    for key in object.keys() {
-        if key != "url" && key != "headers" {
-            return Err(format!("unknown field `{key}`, expected url and headers"));
-        }
-    }
+    crate::model::fields::known(object, &["url", "headers"])?;
     let url = match object.get("url") {
         Some(Value::String(url))
             if (url.starts_with("http://") || url.starts_with("https://"))
@@ -232,105 +170,76 @@ fn parse_webhook(body: &Value) -> Result<D360Webhook, String> {
             url.clone()
         }
         Some(other) => {
-            return Err(format!(
-                "url: expected an http:// or https:// URL of at most {WEBHOOK_URL_CHARS_MAX} characters, got {other}"
+            return Err(FieldError::new(
+                "url",
+                format!(
+                    "expected an http:// or https:// URL of at most {WEBHOOK_URL_CHARS_MAX} characters, got {other}"
+                ),
             ));
         }
-        None => return Err("missing field `url`".to_owned()),
+        None => return Err(FieldError::new("url", "missing")),
     };
     let mut headers = Vec::new();
     match object.get("headers") {
         None | Some(Value::Null) => {}
         Some(Value::Object(given)) => {
             if given.len() > WEBHOOK_HEADERS_MAX {
-                return Err(format!(
-                    "headers: at most {WEBHOOK_HEADERS_MAX} headers, got {}",
-                    given.len()
+                return Err(FieldError::new(
+                    "headers",
+                    format!("at most {WEBHOOK_HEADERS_MAX} headers, got {}", given.len()),
                 ));
             }
             for (name, value) in given {
                 if HeaderName::from_bytes(name.as_bytes()).is_err() {
-                    return Err(format!("headers: `{name}` is not a valid header name"));
+                    return Err(FieldError::new(
+                        "headers",
+                        format!("`{name}` is not a valid header name"),
+                    ));
                 }
                 let Value::String(value) = value else {
-                    return Err(format!("headers.{name}: expected a string value"));
+                    return Err(FieldError::new(
+                        format!("headers.{name}"),
+                        "expected a string value",
+                    ));
                 };
                 if HeaderValue::from_str(value).is_err() {
-                    return Err(format!(
-                        "headers.{name}: not a valid header value (visible ASCII only)"
+                    return Err(FieldError::new(
+                        format!("headers.{name}"),
+                        "not a valid header value (visible ASCII only)",
                     ));
                 }
                 headers.push((name.clone(), Secret::from(value.as_str())));
             }
         }
         Some(other) => {
-            return Err(format!(
-                "headers: expected an object of header names to values, got {other}"
+            return Err(FieldError::new(
+                "headers",
+                format!("expected an object of header names to values, got {other}"),
             ));
         }
     }
     Ok(D360Webhook { url, headers })
 }
 
-async fn webhook_setting(
-    state: &AppState,
-    scope: D360Scope,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let credential = extract::header(&headers, "D360-API-KEY");
-    let parsed = if method == Method::POST {
-        Some(extract::read_json(&headers, body).await)
-    } else {
-        None
+fn webhook_setting(call: Call<D360>, scope: D360Scope, body: JsonBody) -> Response {
+    let credential = call.credential.clone();
+    let command = match call.method().clone() {
+        Method::GET => Command::GetD360Webhook { credential, scope },
+        Method::POST => Command::SetD360Webhook {
+            credential,
+            scope,
+            webhook: body
+                .0
+                .map_err(Refusal::Request)
+                .and_then(|body| parse_webhook(&body).map_err(Refusal::from)),
+        },
+        method => return unsupported(call, &method, "GET or POST"),
     };
-    let response: Result<Value, D360Error> = if method == Method::GET {
-        state.read(
-            |sim| match sim.world.d360_phone_for_key(credential.as_deref()) {
-                Err(_) => Err(D360Error::invalid_key()),
-                Ok(phone) => Ok(sim
-                    .world
-                    .d360_webhook(scope, phone)
-                    .map_or_else(|| json!({"url": null, "headers": {}}), D360Webhook::to_json)),
-            },
-        )
-    } else if let Some(parsed) = parsed {
-        let authenticated =
-            state.read(|sim| sim.world.d360_phone_for_key(credential.as_deref()).is_ok());
-        match (authenticated, parsed) {
-            (false, _) => Err(D360Error::invalid_key()),
-            (true, Err(error)) => Err(bad_request(error.details())),
-            (true, Ok(body)) => match parse_webhook(&body) {
-                Err(message) => Err(bad_request(message)),
-                Ok(webhook) => match state.apply(Command::SetD360Webhook {
-                    credential: credential.clone(),
-                    scope,
-                    webhook,
-                }) {
-                    Reply::D360WebhookSet(webhook) => Ok(webhook.to_json()),
-                    _ => Err(D360Error::invalid_key()),
-                },
-            },
+    call.run(command, |reply| match reply {
+        Reply::D360Webhook(webhook) => {
+            Json(webhook.map_or_else(|| json!({"url": null, "headers": {}}), |w| w.to_json()))
+                .into_response()
         }
-    } else {
-        Err(D360Error {
-            status: 405,
-            message: format!("{method} is not allowed on {}; use GET or POST", uri.path()),
-        })
-    };
-    let http_status = response.as_ref().map_or_else(|e| e.status, |_| 200);
-    super::record_request(
-        state,
-        Surface::D360.name(),
-        &method,
-        &uri,
-        credential.as_deref(),
-        http_status,
-    );
-    match response {
-        Ok(body) => Json(body).into_response(),
-        Err(error) => error.into_response(),
-    }
+        other => super::unexpected(&other),
+    })
 }

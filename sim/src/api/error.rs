@@ -1,19 +1,27 @@
-//! Error answers, one shape per wire dialect.
+//! Error answers, one shape per wire dialect, and one table per surface that
+//! turns the model's [`Refusal`]s into it (the way stripe-mock keeps one error
+//! table): every refusal of a surface is spelled here and nowhere else.
 //!
 //! - Graph (Cloud API): `{"error": {message, type, code, error_data, fbtrace_id}}`
 //!   (reference §1.5); 190 keeps the observed bare message (§1.6).
 //! - 360dialog: `{"meta": {success, http_code, developer_message}}` for its own
-//!   layer (§9.3); Meta errors pass through in Graph's shape.
+//!   layer (§9.3); on its messaging API, Meta's errors pass through in Graph's
+//!   shape.
+//! - 360dialog Partner API: the same `meta` shape, with its own statuses.
 //! - Control: `{"error": {"message": …}}`, with `valid_paths` on unknown paths.
 
 use axum::Json;
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::model::PlatformError;
+use super::call::{Dialect, ErrorCode, RequestLine};
+use super::extract;
 use crate::model::error::code;
+use crate::model::partner::PartnerCredential;
+use crate::model::secret::Secret;
+use crate::model::{Object, PlatformError, Refusal, RequestError};
 
 /// A Graph error answer.
 #[derive(Debug, Clone)]
@@ -57,7 +65,87 @@ impl GraphError {
 impl IntoResponse for GraphError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);
-        (status, Json(self.body())).into_response()
+        let mut response = (status, Json(self.body())).into_response();
+        response.extensions_mut().insert(ErrorCode(self.error.code));
+        response
+    }
+}
+
+/// Graph's message for an object id it does not know (`method` lowercased, as
+/// Graph writes it).
+pub(crate) fn unknown_object(method: &Method, id: &str) -> String {
+    format!(
+        "Unsupported {} request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.",
+        method.as_str().to_ascii_lowercase()
+    )
+}
+
+/// Meta's Cloud API: bearer tokens, Graph's error shape.
+#[derive(Debug)]
+pub(crate) struct Graph;
+
+impl Dialect for Graph {
+    const SURFACE: &'static str = "graph";
+    type Credential = Secret;
+
+    fn credential(headers: &HeaderMap) -> Option<Secret> {
+        extract::bearer(headers).map(|token| Secret::from(token.as_str()))
+    }
+
+    fn fingerprint(credential: &Secret) -> String {
+        credential.fingerprint()
+    }
+
+    fn refusal(refusal: Refusal, request: &RequestLine, trace_id: &dyn Fn() -> String) -> Response {
+        let (status, error) = match refusal {
+            Refusal::Platform(error) => (error.http_status(), error),
+            Refusal::Request(RequestError::Method { method, allowed }) => (
+                400,
+                PlatformError::new(
+                    code::INVALID_PARAMETER,
+                    format!("Unsupported {method} request. Use {allowed}."),
+                ),
+            ),
+            Refusal::Request(error) => (
+                error.http_status(),
+                PlatformError::new(code::INVALID_PARAMETER, error.details()),
+            ),
+            Refusal::NotFound { id, .. } => (
+                400,
+                PlatformError::new(
+                    code::INVALID_PARAMETER,
+                    unknown_object(&request.method, &id),
+                ),
+            ),
+            Refusal::Unauthorized(_) => (
+                401,
+                PlatformError::new(
+                    code::ACCESS_TOKEN,
+                    "The access token could not be decrypted or is not valid.",
+                ),
+            ),
+            Refusal::Blocked {
+                http_status,
+                message,
+            } => {
+                return D360Error {
+                    status: http_status,
+                    message,
+                }
+                .into_response();
+            }
+            Refusal::Forbidden(message)
+            | Refusal::Conflict(message)
+            | Refusal::Invalid(message) => {
+                (400, PlatformError::new(code::INVALID_PARAMETER, message))
+            }
+        };
+        GraphError {
+            status,
+            error,
+            fbtrace_id: trace_id(),
+        }
+        .into_response()
     }
 }
 
@@ -88,6 +176,125 @@ pub fn graph_unknown_path(method: &Method, path: &str) -> GraphError {
         status: 400,
         error,
         fbtrace_id: fbtrace_id(0, 0),
+    }
+}
+
+/// 360dialog's messaging API (`POST /messages`): `D-360-API-KEY`; its own
+/// answers for a bad key or a blocked WABA, Meta's errors as Graph gives them.
+#[derive(Debug)]
+pub(crate) struct D360Messages;
+
+impl Dialect for D360Messages {
+    const SURFACE: &'static str = "d360";
+    type Credential = Secret;
+
+    fn credential(headers: &HeaderMap) -> Option<Secret> {
+        D360::credential(headers)
+    }
+
+    fn fingerprint(credential: &Secret) -> String {
+        credential.fingerprint()
+    }
+
+    fn refusal(refusal: Refusal, request: &RequestLine, trace_id: &dyn Fn() -> String) -> Response {
+        match refusal {
+            Refusal::Unauthorized(_) | Refusal::Blocked { .. } => {
+                D360::refusal(refusal, request, trace_id)
+            }
+            other => Graph::refusal(other, request, trace_id),
+        }
+    }
+}
+
+/// 360dialog's configuration endpoints (templates, webhooks): `D360-API-KEY`,
+/// 360dialog's `meta` shape for everything.
+#[derive(Debug)]
+pub(crate) struct D360;
+
+impl Dialect for D360 {
+    const SURFACE: &'static str = "d360";
+    type Credential = Secret;
+
+    fn credential(headers: &HeaderMap) -> Option<Secret> {
+        extract::header(headers, "D360-API-KEY").map(|key| Secret::from(key.as_str()))
+    }
+
+    fn fingerprint(credential: &Secret) -> String {
+        credential.fingerprint()
+    }
+
+    fn refusal(refusal: Refusal, request: &RequestLine, _: &dyn Fn() -> String) -> Response {
+        let (status, message) = match refusal {
+            Refusal::Unauthorized(_) => return D360Error::invalid_key().into_response(),
+            Refusal::Blocked {
+                http_status,
+                message,
+            } => (http_status, message),
+            Refusal::Platform(error) => (
+                error.http_status(),
+                format!("({}) {}: {}", error.code, error.title, error.details),
+            ),
+            other => meta_status(other, request),
+        };
+        D360Error { status, message }.into_response()
+    }
+}
+
+/// The status and developer message of a refusal in 360dialog's `meta` shape, for
+/// the refusals both 360dialog surfaces spell alike.
+fn meta_status(refusal: Refusal, request: &RequestLine) -> (u16, String) {
+    match refusal {
+        Refusal::Request(RequestError::Method { method, allowed }) => (
+            405,
+            format!("{method} is not allowed on {}; use {allowed}", request.path),
+        ),
+        Refusal::Request(error) => (400, error.details()),
+        Refusal::NotFound { object, id } => {
+            let word = object.word();
+            let mut capital = word[..1].to_ascii_uppercase();
+            capital.push_str(&word[1..]);
+            (404, format!("{capital} {id} not found"))
+        }
+        Refusal::Unauthorized(message) => (401, message),
+        Refusal::Forbidden(message) => (403, message),
+        Refusal::Conflict(message) => (409, message),
+        Refusal::Invalid(message) => (400, message),
+        Refusal::Platform(error) => (
+            400,
+            format!("({}) {}: {}", error.code, error.title, error.details),
+        ),
+        Refusal::Blocked {
+            http_status,
+            message,
+        } => (http_status, message),
+    }
+}
+
+/// 360dialog's Partner API: `X-API-Key` if present, else a bearer token from
+/// `POST /token`; the `meta` shape.
+#[derive(Debug)]
+pub(crate) struct Partner;
+
+impl Dialect for Partner {
+    const SURFACE: &'static str = "partner";
+    type Credential = PartnerCredential;
+
+    fn credential(headers: &HeaderMap) -> Option<PartnerCredential> {
+        extract::header(headers, "x-api-key")
+            .map(|key| PartnerCredential::ApiKey(Secret::from(key.as_str())))
+            .or_else(|| {
+                extract::bearer(headers)
+                    .map(|token| PartnerCredential::Bearer(Secret::from(token.as_str())))
+            })
+    }
+
+    fn fingerprint(credential: &PartnerCredential) -> String {
+        credential.secret().fingerprint()
+    }
+
+    fn refusal(refusal: Refusal, request: &RequestLine, _: &dyn Fn() -> String) -> Response {
+        let (status, message) = meta_status(refusal, request);
+        D360Error { status, message }.into_response()
     }
 }
 
@@ -131,6 +338,33 @@ pub struct ControlError {
     pub message: String,
     /// The valid paths, on unknown paths.
     pub valid_paths: Option<&'static [&'static str]>,
+}
+
+impl From<Refusal> for ControlError {
+    /// The control API's table: unknown names are 404s that say where the valid
+    /// ones are listed, everything else a 400 (409 for a duplicate).
+    fn from(refusal: Refusal) -> ControlError {
+        match refusal {
+            Refusal::NotFound { object, id } => {
+                let hint = match object {
+                    Object::Recipient => ": GET /_wasim/world lists the recipients",
+                    Object::PhoneNumber => ": GET /_wasim/world lists the phone numbers",
+                    Object::Template => ": GET /_wasim/world lists the templates",
+                    Object::Message => ": name a wamid the business sent",
+                    Object::Waba | Object::Channel => ": GET /_wasim/world lists them",
+                    Object::PartnerUser => "",
+                };
+                ControlError::not_found(format!("unknown {object} `{id}`{hint}"))
+            }
+            Refusal::Conflict(message) => ControlError {
+                status: StatusCode::CONFLICT,
+                message,
+                valid_paths: None,
+            },
+            Refusal::Invalid(message) => ControlError::bad_request(message),
+            other => ControlError::bad_request(other.to_string()),
+        }
+    }
 }
 
 impl ControlError {

@@ -1,65 +1,77 @@
-//! Reading requests: bodies with a size limit and content-type check, and credentials.
+//! Reading requests: JSON bodies with a size limit and a content-type check, read
+//! into a `Result` that travels inside the command (so a credential error still
+//! wins over a bad body), the credentials of each surface, and the object id of a
+//! Graph path.
 
-use axum::body::Body;
-use axum::http::HeaderMap;
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method};
+use axum::response::Response;
 use serde_json::Value;
 
-/// Largest request body accepted, in bytes (256 KiB; Meta publishes no figure).
-pub const BODY_BYTES_MAX: usize = 256 * 1024;
+use crate::model::RequestError;
+pub use crate::model::refusal::BODY_BYTES_MAX;
+use crate::state::AppState;
 
-/// Why a body could not be read as JSON.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BodyError {
-    /// Over [`BODY_BYTES_MAX`].
-    TooLarge,
-    /// A content type other than JSON.
-    ContentType(String),
-    /// Not valid JSON.
-    Malformed(String),
-}
+/// A request body read as JSON: at most [`BODY_BYTES_MAX`] bytes, a JSON content
+/// type (or none). Never rejects: what went wrong is the `Err`.
+#[derive(Debug)]
+pub(crate) struct JsonBody(pub(crate) Result<Value, RequestError>);
 
-impl BodyError {
-    /// A one-line explanation that says what to do.
-    pub fn details(&self) -> String {
-        match self {
-            BodyError::TooLarge => {
-                format!("Request body exceeds the limit of {BODY_BYTES_MAX} bytes.")
-            }
-            BodyError::ContentType(found) => {
-                format!("Content-Type must be application/json, got '{found}'.")
-            }
-            BodyError::Malformed(why) => format!("Request body is not valid JSON: {why}."),
-        }
-    }
+/// A request body read as JSON whatever its content type says (the control API and
+/// the Partner API accept `curl -d`'s form type).
+#[derive(Debug)]
+pub(crate) struct AnyJsonBody(pub(crate) Result<Value, RequestError>);
 
-    /// The HTTP status to answer with.
-    pub fn http_status(&self) -> u16 {
-        match self {
-            BodyError::TooLarge => 413,
-            BodyError::ContentType(_) => 415,
-            BodyError::Malformed(_) => 400,
-        }
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = Infallible;
+
+    async fn from_request(request: Request, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(JsonBody(read_json(request, true).await))
     }
 }
 
-/// Reads `body` as JSON: at most [`BODY_BYTES_MAX`] bytes, JSON content type (or none).
-pub async fn read_json(headers: &HeaderMap, body: Body) -> Result<Value, BodyError> {
-    read_json_checked(headers, body, true).await
+impl<S: Send + Sync> FromRequest<S> for AnyJsonBody {
+    type Rejection = Infallible;
+
+    async fn from_request(request: Request, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(AnyJsonBody(read_json(request, false).await))
+    }
 }
 
-/// Reads `body` as JSON, ignoring its content type (the control API's leniency, so a
-/// plain `curl -d` works).
-pub async fn read_json_any_type(headers: &HeaderMap, body: Body) -> Result<Value, BodyError> {
-    read_json_checked(headers, body, false).await
+impl JsonBody {
+    /// The body if the request's method is `allowed` (`allowed_words` names the
+    /// methods the path serves, for the refusal).
+    pub(crate) fn when(
+        self,
+        method: &Method,
+        allowed: Method,
+        allowed_words: &'static str,
+    ) -> Result<Value, RequestError> {
+        if *method == allowed {
+            self.0
+        } else {
+            Err(wrong_method(method, allowed_words))
+        }
+    }
 }
 
-async fn read_json_checked(
-    headers: &HeaderMap,
-    body: Body,
-    check_type: bool,
-) -> Result<Value, BodyError> {
-    if let Some(content_type) = headers.get(CONTENT_TYPE).filter(|_| check_type) {
+/// The refusal of a method a path does not serve.
+pub(crate) fn wrong_method(method: &Method, allowed: &'static str) -> RequestError {
+    RequestError::Method {
+        method: method.to_string(),
+        allowed,
+    }
+}
+
+async fn read_json(request: Request, check_type: bool) -> Result<Value, RequestError> {
+    let (parts, body) = request.into_parts();
+    if let Some(content_type) = parts.headers.get(CONTENT_TYPE).filter(|_| check_type) {
         let text = content_type.to_str().unwrap_or("");
         let essence = text
             .split(';')
@@ -68,16 +80,16 @@ async fn read_json_checked(
             .trim()
             .to_ascii_lowercase();
         if essence != "application/json" && !essence.ends_with("+json") {
-            return Err(BodyError::ContentType(text.to_owned()));
+            return Err(RequestError::ContentType(text.to_owned()));
         }
     }
     let bytes = axum::body::to_bytes(body, BODY_BYTES_MAX)
         .await
-        .map_err(|_| BodyError::TooLarge)?;
+        .map_err(|_| RequestError::TooLarge)?;
     if bytes.is_empty() {
-        return Err(BodyError::Malformed("the body is empty".to_owned()));
+        return Err(RequestError::Malformed("the body is empty".to_owned()));
     }
-    serde_json::from_slice(&bytes).map_err(|e| BodyError::Malformed(e.to_string()))
+    serde_json::from_slice(&bytes).map_err(|e| RequestError::Malformed(e.to_string()))
 }
 
 /// The bearer token of `Authorization`, if any.
@@ -96,4 +108,40 @@ pub fn header(headers: &HeaderMap, name: &str) -> Option<String> {
         .to_str()
         .ok()
         .map(|v| v.trim().to_owned())
+}
+
+/// The object id of a Graph path, served with its version segment
+/// (`/v23.0/{id}/register`) and without (`/{id}/register`), as Meta does and as
+/// clients use it. A path that is not a Graph path after all (a control path
+/// `/_wasim/…`, a versioned route whose first segment is not a version, an
+/// unversioned route whose id is one) is answered as an unknown path.
+#[derive(Debug)]
+pub(crate) struct GraphObject(pub(crate) String);
+
+impl FromRequestParts<Arc<AppState>> for GraphObject {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let unknown = |parts: &Parts| {
+            super::unknown_path_answer(state, &parts.headers, &parts.method, parts.uri.path())
+        };
+        let Ok(Path(mut params)) =
+            Path::<BTreeMap<String, String>>::from_request_parts(parts, state).await
+        else {
+            return Err(unknown(parts));
+        };
+        let id = params.remove("id").unwrap_or_default();
+        let graph_path = match params.remove("version") {
+            Some(version) => version != "_wasim" && super::graph::is_version(&version),
+            None => id != "_wasim" && !super::graph::is_version(&id),
+        };
+        if graph_path {
+            Ok(GraphObject(id))
+        } else {
+            Err(unknown(parts))
+        }
+    }
 }

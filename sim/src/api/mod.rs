@@ -6,9 +6,11 @@
 //! - [`control`]: the harness's own API under `/_wasim/`, with [`webhooks`] for its
 //!   webhook paths.
 //!
-//! Handlers parse, build one model command, call it under the lock, and answer in
-//! their surface's dialect ([`error`]). They make no policy decisions.
+//! The platform surfaces share one pipeline ([`call`]): a handler extracts its
+//! request ([`call::Call`], [`extract`]), builds one model command and answers in
+//! its surface's dialect ([`error`]). Handlers make no policy decisions.
 
+pub(crate) mod call;
 pub mod control;
 pub mod d360;
 pub mod error;
@@ -16,14 +18,14 @@ pub mod extract;
 pub mod graph;
 pub mod partner;
 pub mod phone;
+pub(crate) mod send;
 pub mod templates;
 pub mod webhooks;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 
@@ -40,76 +42,40 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Records one request on a surface (`graph`, `d360`, `partner`) in the trace,
-/// with the fingerprint of the credential presented and the status answered.
-pub(crate) fn record_request(
-    state: &AppState,
-    surface: &'static str,
-    method: &Method,
-    uri: &Uri,
-    credential: Option<&str>,
-    http_status: u16,
-) {
-    state.with_sim(|sim, _| {
-        sim.record(crate::trace::TraceEvent::Request {
-            surface,
-            method: method.to_string(),
-            path: uri.path().to_owned(),
-            credential: credential.map(crate::trace::fingerprint),
-            http_status,
-            error_code: None,
-        });
-    });
-}
-
-/// The path parameters of a Graph object route, served both with a version
-/// segment (`/v23.0/{id}/register`) and without (`/{id}/register`), as Meta does
-/// and as clients use it (reference §13).
-pub(crate) type GraphParams = Path<BTreeMap<String, String>>;
-
-/// The object id of a Graph route's path, or the answer when the path is not a
-/// Graph path after all: a control path (`/_wasim/…`), a versioned route whose
-/// first segment is not a version, or an unversioned route whose id is one
-/// (`/v23.0/register`).
-pub(crate) async fn graph_object_id(
-    state: &Arc<AppState>,
-    Path(mut params): GraphParams,
-    headers: &HeaderMap,
-    method: &Method,
-    uri: &Uri,
-) -> Result<String, Response> {
-    let id = params.remove("id").unwrap_or_default();
-    let graph_path = match params.remove("version") {
-        Some(version) => version != "_wasim" && graph::is_version(&version),
-        None => id != "_wasim" && !graph::is_version(&id),
-    };
-    if graph_path {
-        Ok(id)
-    } else {
-        Err(unknown_path(
-            State(state.clone()),
-            headers.clone(),
-            method.clone(),
-            uri.clone(),
-        )
-        .await)
-    }
-}
-
-/// The answer for a path no route serves: a control 404 (behind the token) under
-/// `/_wasim/`, Graph's unknown-path error elsewhere.
-pub(crate) async fn unknown_path(
+/// The answer for a path no route serves.
+async fn unknown_path(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     method: Method,
     uri: Uri,
 ) -> Response {
-    let path = uri.path();
+    unknown_path_answer(&state, &headers, &method, uri.path())
+}
+
+/// A control 404 (behind the token) under `/_wasim/`, Graph's unknown-path error
+/// elsewhere.
+pub(crate) fn unknown_path_answer(
+    state: &AppState,
+    headers: &HeaderMap,
+    method: &Method,
+    path: &str,
+) -> Response {
     if path == "/_wasim" || path.starts_with("/_wasim/") {
-        if let Some(refused) = control::refuse_without_token(&state, &headers) {
+        if let Some(refused) = control::refuse_without_token(state, headers) {
             return refused;
         }
         return control::unknown(path).into_response();
     }
-    error::graph_unknown_path(&method, path).into_response()
+    error::graph_unknown_path(method, path).into_response()
+}
+
+/// The answer to a reply a handler does not expect from its command: a bug, never
+/// an input (the model answers each command with its own kind of reply).
+pub(crate) fn unexpected(reply: &crate::model::Reply) -> Response {
+    debug_assert!(false, "a handler got a reply it does not answer: {reply:?}");
+    let error = crate::model::PlatformError::new(
+        crate::model::error::code::GENERIC,
+        "The simulator answered a request with a reply of another kind.",
+    );
+    error::GraphError::new(error, error::fbtrace_id(0, 0)).into_response()
 }

@@ -3,92 +3,67 @@
 //! `POST /{version}/{phone-number-id}/deregister`, and `POST
 //! /{version}/{phone-number-id}` `{"pin"}` to set the two-step verification PIN.
 
-use std::sync::Arc;
-
 use axum::Json;
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::error::{GraphError, fbtrace_id};
-use super::extract;
+use super::call::Call;
+use super::error::Graph;
+use super::extract::{GraphObject, JsonBody};
 use crate::model::error::code;
 use crate::model::registration::PhoneCall;
-use crate::model::{Command, PlatformError, Reply};
-use crate::state::AppState;
+use crate::model::secret::Secret;
+use crate::model::{Command, PhoneNumberId, PlatformError, Refusal, Reply};
 
-/// Runs `call` built from the JSON body, answering in Graph's dialect, and records
-/// the request.
-pub(crate) async fn handle(
-    state: &AppState,
+/// Runs the phone call `make` reads from the body of a `POST`.
+pub(crate) fn handle(
+    call: Call<Graph>,
     phone_number_id: String,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    body: Result<Value, crate::model::RequestError>,
     make: fn(&Value) -> Result<PhoneCall, PlatformError>,
 ) -> Response {
-    let credential = extract::bearer(&headers);
-    let trace_id = state.read(|sim| fbtrace_id(sim.world.seed(), sim.trace.len() as u64));
-    let response = if method != Method::POST {
-        GraphError::new(
-            PlatformError::new(
-                code::INVALID_PARAMETER,
-                format!("Unsupported {method} request. Use POST."),
-            ),
-            trace_id,
-        )
-        .into_response()
-    } else {
-        let body = if uri.path().ends_with("/deregister") {
-            Ok(Value::Null)
-        } else {
-            extract::read_json(&headers, body)
-                .await
-                .map_err(|e| PlatformError::new(code::INVALID_PARAMETER, e.details()))
-        };
-        let reply = body.and_then(|body| make(&body)).map(|call| {
-            state.apply(Command::PhoneCall {
-                credential: credential.clone(),
-                phone_number_id,
-                call,
-            })
-        });
-        match reply {
-            Ok(Reply::Json(body)) => Json(body).into_response(),
-            Ok(Reply::Rejected(error)) | Err(error) => {
-                GraphError::new(error, trace_id).into_response()
-            }
-            Ok(other) => {
-                GraphError::new(PlatformError::new(131_000, format!("{other:?}")), trace_id)
-                    .into_response()
-            }
-        }
+    let phone_call = body
+        .map_err(Refusal::Request)
+        .and_then(|body| make(&body).map_err(Refusal::Platform));
+    let command = Command::PhoneCall {
+        credential: call.credential.clone(),
+        phone_number_id: PhoneNumberId::from(phone_number_id),
+        call: phone_call,
     };
-    super::record_request(
-        state,
-        "graph",
-        &method,
-        &uri,
-        credential.as_deref(),
-        response.status().as_u16(),
-    );
-    response
+    call.run(command, |reply| match reply {
+        Reply::Json(body) => Json(body).into_response(),
+        other => super::unexpected(&other),
+    })
 }
 
-fn pin_of(body: &Value) -> Result<String, PlatformError> {
+fn pin_of(body: &Value) -> Result<Secret, PlatformError> {
     match body.get("pin") {
-        Some(Value::String(pin)) => Ok(pin.clone()),
+        Some(Value::String(pin)) => Ok(Secret::from(pin.as_str())),
         Some(other) => Err(PlatformError::new(
             code::INVALID_PARAMETER,
-            format!("Param pin must be a 6-digit string, got {other}."),
+            format!(
+                "Param pin must be a 6-digit string, got a {}.",
+                json_kind(other)
+            ),
         )),
         None => Err(PlatformError::new(
             code::INVALID_PARAMETER,
             "The parameter pin is required.",
         )),
+    }
+}
+
+/// What kind of JSON value `value` is (a PIN of the wrong kind is named by its
+/// kind, never echoed).
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
     }
 }
 
@@ -113,32 +88,20 @@ pub(crate) fn set_pin_call(body: &Value) -> Result<PhoneCall, PlatformError> {
 
 /// `POST /{version}/{phone-number-id}/register`.
 pub(crate) async fn register(
-    State(state): State<Arc<AppState>>,
-    params: super::GraphParams,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    call: Call<Graph>,
+    GraphObject(id): GraphObject,
+    body: JsonBody,
 ) -> Response {
-    let id = match super::graph_object_id(&state, params, &headers, &method, &uri).await {
-        Ok(id) => id,
-        Err(answer) => return answer,
-    };
-    handle(&state, id, method, uri, headers, body, register_call).await
+    let body = body.when(call.method(), Method::POST, "POST");
+    handle(call, id, body, register_call)
 }
 
-/// `POST /{version}/{phone-number-id}/deregister`.
-pub(crate) async fn deregister(
-    State(state): State<Arc<AppState>>,
-    params: super::GraphParams,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let id = match super::graph_object_id(&state, params, &headers, &method, &uri).await {
-        Ok(id) => id,
-        Err(answer) => return answer,
+/// `POST /{version}/{phone-number-id}/deregister` (no body).
+pub(crate) async fn deregister(call: Call<Graph>, GraphObject(id): GraphObject) -> Response {
+    let body = if *call.method() == Method::POST {
+        Ok(Value::Null)
+    } else {
+        Err(super::extract::wrong_method(call.method(), "POST"))
     };
-    handle(&state, id, method, uri, headers, body, deregister_call).await
+    handle(call, id, body, deregister_call)
 }

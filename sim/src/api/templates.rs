@@ -10,145 +10,93 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::control::{control_reply, read_object};
-use super::error::{ControlError, GraphError, fbtrace_id};
-use super::extract;
-use crate::model::error::code;
-use crate::model::rng::Ratio;
-use crate::model::spec::Quality;
-use crate::model::spec::TemplateStatus;
+use super::call::{Call, RequestLine};
+use super::control::{apply, read_object};
+use super::error::{ControlError, Graph};
+use super::extract::{GraphObject, JsonBody, wrong_method};
 use crate::model::templates::quality_name;
-use crate::model::{Command, PacingOutcome, PlatformError, Reply, Surface, TemplateControl};
+use crate::model::{
+    Command, Refusal, Reply, Surface, Template, TemplateControl, TemplateId, WabaId,
+};
 use crate::state::AppState;
 
-fn graph_error(state: &AppState, error: PlatformError) -> Response {
-    let trace_id = state.read(|sim| fbtrace_id(sim.world.seed(), sim.trace.len() as u64));
-    GraphError::new(error, trace_id).into_response()
-}
-
-fn record(
-    state: &AppState,
-    method: &Method,
-    uri: &Uri,
-    credential: Option<&str>,
-    response: &Response,
-) {
-    super::record_request(
-        state,
-        "graph",
-        method,
-        uri,
-        credential,
-        response.status().as_u16(),
-    );
-}
+/// Templates a WABA may have, as `summary.message_template_limit` reports it.
+pub const TEMPLATES_PER_WABA_MAX: u32 = 250;
 
 /// `POST /{version}/{template-id}/unpause`.
-pub(crate) async fn unpause(
-    State(state): State<Arc<AppState>>,
-    params: super::GraphParams,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let id = match super::graph_object_id(&state, params, &headers, &method, &uri).await {
-        Ok(id) => id,
-        Err(answer) => return answer,
-    };
-    let credential = extract::bearer(&headers);
-    let response = if method == Method::POST {
-        match state.apply(Command::UnpauseTemplate {
-            credential: credential.clone(),
-            template_id: id,
-        }) {
-            Reply::Message(_) => Json(json!({"success": true})).into_response(),
-            Reply::Invalid(reason) => {
-                Json(json!({"success": false, "reason": reason})).into_response()
-            }
-            Reply::Rejected(error) => graph_error(&state, error),
-            other => graph_error(&state, PlatformError::new(131_000, format!("{other:?}"))),
+pub(crate) async fn unpause(call: Call<Graph>, GraphObject(id): GraphObject) -> Response {
+    let command = if *call.method() == Method::POST {
+        Command::UnpauseTemplate {
+            credential: call.credential.clone(),
+            template_id: TemplateId::from(id),
         }
     } else {
-        graph_error(
-            &state,
-            PlatformError::new(
-                code::INVALID_PARAMETER,
-                format!("Unsupported {method} request. Use POST to unpause."),
-            ),
-        )
+        Command::Unsupported {
+            surface: Surface::Graph,
+            credential: call.credential.clone(),
+            refusal: Refusal::Request(wrong_method(call.method(), "POST")),
+        }
     };
-    state.flush_webhooks().await;
-    record(&state, &method, &uri, credential.as_deref(), &response);
-    response
+    call.run(command, json_answer)
 }
 
 /// `GET /{version}/{id}`: a template (`fields=quality_score` or its summary);
 /// `POST` with `{"pin"}` on a phone number sets its two-step PIN.
 pub(crate) async fn object(
-    State(state): State<Arc<AppState>>,
-    params: super::GraphParams,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    call: Call<Graph>,
+    GraphObject(id): GraphObject,
+    body: JsonBody,
 ) -> Response {
-    let id = match super::graph_object_id(&state, params, &headers, &method, &uri).await {
-        Ok(id) => id,
-        Err(answer) => return answer,
-    };
-    if method == Method::POST {
-        return super::phone::handle(
-            &state,
-            id,
-            method,
-            uri,
-            headers,
-            body,
-            super::phone::set_pin_call,
-        )
-        .await;
+    match call.method().clone() {
+        Method::POST => super::phone::handle(call, id, body.0, super::phone::set_pin_call),
+        Method::GET => {
+            let wants_quality = call
+                .request
+                .query_value("fields")
+                .is_some_and(|fields| fields.split(',').any(|f| f.trim() == "quality_score"));
+            let command = Command::GetTemplate {
+                credential: call.credential.clone(),
+                template_id: TemplateId::from(id),
+            };
+            call.run(command, |reply| match reply {
+                Reply::Template { template, unix_now } => {
+                    let quality =
+                        json!({"score": quality_name(template.quality), "date": unix_now});
+                    Json(if wants_quality {
+                        json!({"quality_score": quality, "id": template.id})
+                    } else {
+                        template_json(&template, quality)
+                    })
+                    .into_response()
+                }
+                other => super::unexpected(&other),
+            })
+        }
+        method => {
+            let command = Command::Unsupported {
+                surface: Surface::Graph,
+                credential: call.credential.clone(),
+                refusal: Refusal::Request(wrong_method(&method, "GET or POST")),
+            };
+            call.run(command, json_answer)
+        }
     }
-    let credential = extract::bearer(&headers);
-    let response = state.read(|sim| {
-        let world = &sim.world;
-        world.check_access_token(credential.as_deref())?;
-        let Some(template) = world.templates().iter().find(|t| t.id == id) else {
-            return Err(PlatformError::new(
-                code::INVALID_PARAMETER,
-                format!("Unsupported get request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."),
-            ));
-        };
-        let date = world.spec().epoch_unix_s + world.now().as_ms() / 1000;
-        let quality = json!({"score": quality_name(template.quality), "date": date});
-        let wants_quality = uri.query().is_some_and(|q| q.contains("quality_score"));
-        Ok(if wants_quality {
-            json!({"quality_score": quality, "id": template.id})
-        } else {
-            template_json(template, quality)
-        })
-    });
-    let response = match (method == Method::GET, response) {
-        (false, _) => graph_error(
-            &state,
-            PlatformError::new(
-                code::INVALID_PARAMETER,
-                format!("Unsupported {method} request."),
-            ),
-        ),
-        (true, Ok(body)) => Json(body).into_response(),
-        (true, Err(error)) => graph_error(&state, error),
-    };
-    record(&state, &method, &uri, credential.as_deref(), &response);
-    response
 }
 
-fn template_json(template: &crate::model::Template, quality: Value) -> Value {
+fn json_answer(reply: Reply) -> Response {
+    match reply {
+        Reply::Json(body) => Json(body).into_response(),
+        Reply::Message(_) | Reply::Done => Json(json!({"success": true})).into_response(),
+        other => super::unexpected(&other),
+    }
+}
+
+fn template_json(template: &Template, quality: Value) -> Value {
     json!({
         "id": template.id,
         "name": template.name,
@@ -165,7 +113,7 @@ fn template_json(template: &crate::model::Template, quality: Value) -> Value {
 /// refuse a placeholder without its example). The model keeps only how many
 /// header and body parameters a template takes, not its texts, so the texts are
 /// stand-ins: the template's name followed by `{{1}}`, `{{2}}`, … with examples.
-pub(crate) fn components_json(template: &crate::model::Template) -> Value {
+pub(crate) fn components_json(template: &Template) -> Value {
     let text = |count: u32| {
         let mut text = template.name.clone();
         for n in 1..=count {
@@ -194,8 +142,8 @@ pub(crate) fn components_json(template: &crate::model::Template) -> Value {
 
 /// The `summary` fields a template list was asked for (`?summary=total_count,…`),
 /// with their values: Meta adds the object only when asked.
-fn summary_json(uri: &Uri, count: usize) -> Option<Value> {
-    let asked = query_value(uri, "summary")?;
+fn summary_json(request: &RequestLine, count: usize) -> Option<Value> {
+    let asked = request.query_value("summary")?;
     let mut summary = serde_json::Map::new();
     for field in asked.split(',').map(str::trim) {
         let value = match field {
@@ -210,147 +158,82 @@ fn summary_json(uri: &Uri, count: usize) -> Option<Value> {
     Some(Value::Object(summary))
 }
 
-/// Templates a WABA may have, as `summary.message_template_limit` reports it.
-pub const TEMPLATES_PER_WABA_MAX: u32 = 250;
-
 /// `GET|POST|DELETE /{version}/{waba-id}/message_templates`: list, create (into
 /// review), delete by `?name=`.
 pub(crate) async fn list(
-    State(state): State<Arc<AppState>>,
-    params: super::GraphParams,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    call: Call<Graph>,
+    GraphObject(id): GraphObject,
+    body: JsonBody,
 ) -> Response {
-    let id = match super::graph_object_id(&state, params, &headers, &method, &uri).await {
-        Ok(id) => id,
-        Err(answer) => return answer,
-    };
-    let credential = extract::bearer(&headers);
-    let response = match method {
-        Method::GET => list_templates(&state, credential.as_deref(), &id, &uri),
-        Method::POST => match extract::read_json(&headers, body).await {
-            Err(error) => graph_error(
-                &state,
-                PlatformError::new(code::INVALID_PARAMETER, error.details()),
-            ),
-            Ok(body) => match state.apply(Command::CreateTemplate {
+    let credential = call.credential.clone();
+    let waba_id = Some(WabaId::from(id));
+    match call.method().clone() {
+        Method::GET => {
+            let request = call.request.clone();
+            let command = Command::ListTemplates {
                 surface: Surface::Graph,
-                credential: credential.clone(),
-                waba_id: Some(id.clone()),
-                body: body.clone(),
-            }) {
-                Reply::TemplateCreated(id) => Json(json!({
-                    "id": id, "status": "PENDING", "category": body["category"],
-                }))
-                .into_response(),
-                Reply::Rejected(error) => graph_error(&state, error),
-                other => graph_error(&state, PlatformError::new(131_000, format!("{other:?}"))),
-            },
-        },
+                credential,
+                waba_id,
+            };
+            call.run(command, move |reply| match reply {
+                Reply::Templates(list) => {
+                    let data: Vec<Value> = list
+                        .templates
+                        .iter()
+                        .map(|t| {
+                            let quality =
+                                json!({"score": quality_name(t.quality), "date": list.unix_now});
+                            template_json(t, quality)
+                        })
+                        .collect();
+                    let count = data.len();
+                    let mut body = json!({"data": data});
+                    if let Some(summary) = summary_json(&request, count) {
+                        body["summary"] = summary;
+                    }
+                    Json(body).into_response()
+                }
+                other => super::unexpected(&other),
+            })
+        }
+        Method::POST => {
+            let body = body.0.map_err(Refusal::Request);
+            let category = body
+                .as_ref()
+                .ok()
+                .map_or(Value::Null, |b| b["category"].clone());
+            let command = Command::CreateTemplate {
+                surface: Surface::Graph,
+                credential,
+                waba_id,
+                body,
+            };
+            call.run(command, move |reply| match reply {
+                Reply::TemplateCreated(id) => {
+                    Json(json!({"id": id, "status": "PENDING", "category": category}))
+                        .into_response()
+                }
+                other => super::unexpected(&other),
+            })
+        }
         Method::DELETE => {
-            let name = query_value(&uri, "name").unwrap_or_default();
-            match state.apply(Command::DeleteTemplate {
+            let name = call.request.query_value("name").unwrap_or_default();
+            let command = Command::DeleteTemplate {
                 surface: Surface::Graph,
-                credential: credential.clone(),
-                waba_id: Some(id.clone()),
+                credential,
+                waba_id,
                 name,
-            }) {
-                Reply::Message(_) => Json(json!({"success": true})).into_response(),
-                Reply::Rejected(error) => graph_error(&state, error),
-                other => graph_error(&state, PlatformError::new(131_000, format!("{other:?}"))),
-            }
+            };
+            call.run(command, json_answer)
         }
-        _ => graph_error(
-            &state,
-            PlatformError::new(
-                code::INVALID_PARAMETER,
-                format!("Unsupported {method} request."),
-            ),
-        ),
-    };
-    state.flush_webhooks().await;
-    record(&state, &method, &uri, credential.as_deref(), &response);
-    response
-}
-
-/// A query parameter's value (percent-decoding `+`, `%20` and `%2C` only: template
-/// names are `[a-z0-9_]`, field lists are comma-separated names).
-fn query_value(uri: &Uri, key: &str) -> Option<String> {
-    uri.query()?
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| {
-            v.replace('+', " ")
-                .replace("%20", " ")
-                .replace("%2C", ",")
-                .replace("%2c", ",")
-        })
-}
-
-fn list_templates(
-    state: &AppState,
-    credential: Option<&str>,
-    waba_id: &str,
-    uri: &Uri,
-) -> Response {
-    let body = state.read(|sim| {
-        let world = &sim.world;
-        world.authorize_templates_graph(credential, waba_id)?;
-        let date = world.spec().epoch_unix_s + world.now().as_ms() / 1000;
-        let data: Vec<Value> = world
-            .templates()
-            .iter()
-            .filter(|t| t.status != TemplateStatus::Deleted)
-            .map(|t| template_json(t, json!({"score": quality_name(t.quality), "date": date})))
-            .collect();
-        let count = data.len();
-        let mut body = json!({"data": data});
-        if let Some(summary) = summary_json(uri, count) {
-            body["summary"] = summary;
+        method => {
+            let command = Command::Unsupported {
+                surface: Surface::Graph,
+                credential,
+                refusal: Refusal::Request(wrong_method(&method, "GET, POST or DELETE")),
+            };
+            call.run(command, json_answer)
         }
-        Ok(body)
-    });
-    match body {
-        Ok(body) => Json(body).into_response(),
-        Err(error) => graph_error(state, error),
-    }
-}
-
-/// The fields `POST /_wasim/templates/{name}` accepts, as named in errors.
-const CONTROLS: &str = "\"quality\": \"GREEN|YELLOW|RED|UNKNOWN\", \"negative\": \"N/D\", \"decide\": \"release|pause\", \"pause\": true or \"unpause\": true";
-
-/// Parses one template control from a JSON object; the error names the field.
-pub fn parse_control(object: &serde_json::Map<String, Value>) -> Result<TemplateControl, String> {
-    let [(key, value)] = object.iter().collect::<Vec<_>>()[..] else {
-        return Err(format!("pass exactly one of {CONTROLS}"));
-    };
-    match (key.as_str(), value) {
-        ("quality", Value::String(q)) => match q.as_str() {
-            "GREEN" => Ok(TemplateControl::Quality(Quality::Green)),
-            "YELLOW" => Ok(TemplateControl::Quality(Quality::Yellow)),
-            "RED" => Ok(TemplateControl::Quality(Quality::Red)),
-            "UNKNOWN" => Ok(TemplateControl::Quality(Quality::Unknown)),
-            other => Err(format!(
-                "quality: expected GREEN, YELLOW, RED or UNKNOWN, got `{other}`"
-            )),
-        },
-        ("negative", Value::String(ratio)) => ratio
-            .parse::<Ratio>()
-            .map(TemplateControl::Negative)
-            .map_err(|e| format!("negative: {e}")),
-        ("decide", Value::String(outcome)) => match outcome.as_str() {
-            "release" => Ok(TemplateControl::Decide(PacingOutcome::Release)),
-            "pause" => Ok(TemplateControl::Decide(PacingOutcome::Pause)),
-            other => Err(format!("decide: expected release or pause, got `{other}`")),
-        },
-        ("pause", Value::Bool(true)) => Ok(TemplateControl::Pause),
-        ("unpause", Value::Bool(true)) => Ok(TemplateControl::Unpause),
-        (key, value) => Err(format!(
-            "{key}: unexpected {value}; pass exactly one of {CONTROLS}"
-        )),
     }
 }
 
@@ -358,15 +241,13 @@ pub fn parse_control(object: &serde_json::Map<String, Value>) -> Result<Template
 pub(crate) async fn control(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    body: super::extract::AnyJsonBody,
 ) -> Result<Json<Value>, ControlError> {
-    let object = read_object(&headers, body).await?;
-    let control = parse_control(&object).map_err(ControlError::bad_request)?;
-    let reply = state.apply(Command::TemplateControl { name, control });
-    state.flush_webhooks().await;
-    match reply {
+    let object = read_object(body)?;
+    let control = TemplateControl::from_json(&object)
+        .map_err(|e| ControlError::bad_request(e.to_string()))?;
+    match apply(&state, Command::TemplateControl { name, control }).await? {
         Reply::Message(done) => Ok(Json(json!({"success": true, "done": done}))),
-        other => control_reply(other),
+        other => Ok(super::control::control_json(other)),
     }
 }

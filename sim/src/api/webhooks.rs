@@ -14,15 +14,15 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
-use super::control::{control_reply, read_object, string_field};
+use super::control::{apply, control_json, read_object};
 use super::error::ControlError;
+use super::extract::AnyJsonBody;
+use crate::model::fields;
 use crate::model::secret::redact_url;
-use crate::model::{Command, FaultProfile, Reply, Route};
+use crate::model::{Command, FaultProfile, Route};
 use crate::state::AppState;
 use crate::webhook::trigger::{Signing, event_body};
 use crate::webhook::verify::HandshakeOutcome;
@@ -84,10 +84,9 @@ fn handshake_json(outcome: &HandshakeOutcome) -> Value {
 
 pub(crate) async fn config(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
+    body: AnyJsonBody,
 ) -> Result<Json<Value>, ControlError> {
-    let object = read_object(&headers, body).await?;
+    let object = read_object(body)?;
     for key in object.keys() {
         if ![
             "callback_url",
@@ -126,17 +125,18 @@ pub(crate) async fn config(
     };
     let verify = matches!(callback_url, Some(Some(_)));
     state.flush_webhooks().await;
-    let _: Json<Value> = control_reply(state.apply(Command::ConfigureWebhooks {
-        callback_url,
-        partner_url,
-        batch,
-    }))?;
+    apply(
+        &state,
+        Command::ConfigureWebhooks {
+            callback_url,
+            partner_url,
+            batch,
+        },
+    )
+    .await?;
     let mut answer = json!({"success": true});
     if verify {
-        let outcome = state
-            .verify_webhook()
-            .await
-            .map_err(ControlError::bad_request)?;
+        let outcome = state.verify_webhook().await.map_err(ControlError::from)?;
         answer["verification"] = handshake_json(&outcome);
     }
     Ok(Json(answer))
@@ -145,45 +145,44 @@ pub(crate) async fn config(
 pub(crate) async fn verify(
     State(state): State<Arc<AppState>>,
 ) -> Result<Json<Value>, ControlError> {
-    let outcome = state
-        .verify_webhook()
-        .await
-        .map_err(ControlError::bad_request)?;
+    let outcome = state.verify_webhook().await.map_err(ControlError::from)?;
     Ok(Json(handshake_json(&outcome)))
 }
 
 pub(crate) async fn faults(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
+    body: AnyJsonBody,
 ) -> Result<Json<Value>, ControlError> {
-    let object = read_object(&headers, body).await?;
+    let object = read_object(body)?;
     let profile = FaultProfile::from_json("faults", &Value::Object(object))
-        .map_err(ControlError::bad_request)?;
+        .map_err(|e| ControlError::bad_request(e.to_string()))?;
     let shown = profile.to_json();
-    let _: Json<Value> = control_reply(state.apply(Command::SetWebhookFaults {
-        profile: Some(profile),
-    }))?;
-    state.flush_webhooks().await;
+    apply(
+        &state,
+        Command::SetWebhookFaults {
+            profile: Some(profile),
+        },
+    )
+    .await?;
     Ok(Json(json!({"success": true, "faults": shown})))
 }
 
 pub(crate) async fn heal(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ControlError> {
-    let reply = state.apply(Command::SetWebhookFaults { profile: None });
-    state.flush_webhooks().await;
-    control_reply(reply)
+    apply(&state, Command::SetWebhookFaults { profile: None })
+        .await
+        .map(control_json)
 }
 
 pub(crate) async fn event(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
+    body: AnyJsonBody,
 ) -> Result<Json<Value>, ControlError> {
-    let object = read_object(&headers, body).await?;
-    let name = string_field(&object, "event")?;
+    let object = read_object(body)?;
+    let name =
+        fields::string(&object, "event").map_err(|e| ControlError::bad_request(e.to_string()))?;
     let (name, body, signing) = state
         .read(|sim| event_body(&name, sim.world.spec()))
-        .map_err(ControlError::bad_request)?;
+        .map_err(|e| ControlError::bad_request(e.to_string()))?;
     let (route, field) = match signing {
         Signing::Partner => (
             Route::Partner,
@@ -205,10 +204,6 @@ pub(crate) async fn event(
             (route, field)
         }
     };
-    let reply = state.apply(Command::EmitEvent { route, field, body });
-    state.flush_webhooks().await;
-    match reply {
-        Reply::Done => Ok(Json(json!({"success": true, "event": name}))),
-        other => control_reply(other),
-    }
+    apply(&state, Command::EmitEvent { route, field, body }).await?;
+    Ok(Json(json!({"success": true, "event": name})))
 }

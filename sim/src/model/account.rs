@@ -12,7 +12,11 @@
 use serde_json::{Value, json};
 
 use super::error::{PlatformError, code};
+use super::fields::{self, FieldError};
+use super::outgoing::{Outgoing, SendRequestError};
+use super::refusal::{Object, Refusal};
 use super::secret::Secret;
+use super::send::Sender;
 use super::spec::Category;
 use super::state::Timer;
 use super::time::{HOUR_MS, SimTime};
@@ -163,18 +167,23 @@ impl Incident {
     }
 
     /// Reads `{"incident": "restrict", "restriction_type": ..., "hours": 24}`; the
-    /// error is one line naming the field.
-    pub fn from_json(value: &Value) -> Result<Incident, String> {
+    /// error names the field.
+    pub fn from_json(value: &Value) -> Result<Incident, FieldError> {
         let Some(object) = value.as_object() else {
-            return Err(
-                "expected a JSON object such as {\"incident\": \"disable_templates\"}".to_owned(),
-            );
+            return Err(FieldError::new(
+                "",
+                "expected a JSON object such as {\"incident\": \"disable_templates\"}",
+            ));
         };
         let name = object
             .get("incident")
             .and_then(Value::as_str)
-            .ok_or("incident: expected one of the incident names")
-            .map_err(|e| format!("{e}: {}", Incident::NAMES.join(", ")))?;
+            .ok_or_else(|| {
+                FieldError::new(
+                    "incident",
+                    format!("expected one of {}", Incident::NAMES.join(", ")),
+                )
+            })?;
         let known: &[&str] = match name {
             "violation" => &["violation_type"],
             "restrict" => &["restriction_type", "hours"],
@@ -185,31 +194,32 @@ impl Incident {
         };
         for key in object.keys() {
             if key != "incident" && !known.contains(&key.as_str()) {
-                return Err(format!(
-                    "unknown field `{key}` for incident `{name}`{}",
-                    if known.is_empty() {
-                        String::new()
-                    } else {
-                        format!(", expected {}", known.join(", "))
-                    }
+                return Err(FieldError::new(
+                    key.as_str(),
+                    format!(
+                        "unknown field for incident `{name}`{}",
+                        if known.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", expected {}", known.join(", "))
+                        }
+                    ),
                 ));
             }
         }
-        let text = |key: &str, default: Option<&str>| -> Result<String, String> {
+        let text = |key: &str, default: Option<&str>| -> Result<String, FieldError> {
             match (object.get(key), default) {
-                (Some(Value::String(s)), _) if !s.is_empty() => Ok(s.clone()),
                 (None, Some(default)) => Ok(default.to_owned()),
-                (None, None) => Err(format!("{key}: missing (incident `{name}`)")),
-                (Some(other), _) => Err(format!("{key}: expected a non-empty string, got {other}")),
+                (None, None) => Err(FieldError::new(key, format!("missing (incident `{name}`)"))),
+                _ => fields::string(object, key),
             }
         };
-        let number = |key: &str, default: u64| -> Result<u64, String> {
+        let number = |key: &str, default: u64| -> Result<u64, FieldError> {
             match object.get(key) {
                 None => Ok(default),
-                Some(value) => value
-                    .as_u64()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| format!("{key}: expected a whole number above 0, got {value}")),
+                Some(value) => value.as_u64().filter(|n| *n > 0).ok_or_else(|| {
+                    FieldError::new(key, format!("expected a whole number above 0, got {value}"))
+                }),
             }
         };
         Ok(match name {
@@ -224,9 +234,12 @@ impl Incident {
                     Some("RESTRICTED_BIZ_INITIATED_MESSAGING"),
                 )?;
                 if !RESTRICTION_TYPES.contains(&restriction_type.as_str()) {
-                    return Err(format!(
-                        "restriction_type: unknown type `{restriction_type}`, expected one of {}",
-                        RESTRICTION_TYPES.join(", ")
+                    return Err(FieldError::new(
+                        "restriction_type",
+                        format!(
+                            "unknown type `{restriction_type}`, expected one of {}",
+                            RESTRICTION_TYPES.join(", ")
+                        ),
                     ));
                 }
                 Incident::Restrict {
@@ -243,14 +256,17 @@ impl Incident {
                     .transpose()?,
                 every_s: number("every_s", COMPROMISE_EVERY_S)?,
                 sends: u32::try_from(number("sends", u64::from(COMPROMISE_SENDS))?)
-                    .map_err(|_| "sends: too large".to_owned())?,
+                    .map_err(|_| FieldError::new("sends", "too large"))?,
             },
             "tier" => {
                 let tier = text("tier", None)?;
                 if !TIERS.iter().any(|(name, _)| *name == tier) {
-                    return Err(format!(
-                        "tier: unknown tier `{tier}`, expected one of {}",
-                        TIERS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                    return Err(FieldError::new(
+                        "tier",
+                        format!(
+                            "unknown tier `{tier}`, expected one of {}",
+                            TIERS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                        ),
                     ));
                 }
                 Incident::Tier { tier }
@@ -258,7 +274,10 @@ impl Incident {
             "invite_partner_user" | "remove_partner_user" => {
                 let email = text("email", None)?;
                 if !email.contains('@') {
-                    return Err(format!("email: expected an email address, got `{email}`"));
+                    return Err(FieldError::new(
+                        "email",
+                        format!("expected an email address, got `{email}`"),
+                    ));
                 }
                 if name == "invite_partner_user" {
                     Incident::InvitePartnerUser { email }
@@ -267,9 +286,12 @@ impl Incident {
                 }
             }
             other => {
-                return Err(format!(
-                    "incident: unknown incident `{other}`, expected one of {}",
-                    Incident::NAMES.join(", ")
+                return Err(FieldError::new(
+                    "incident",
+                    format!(
+                        "unknown incident `{other}`, expected one of {}",
+                        Incident::NAMES.join(", ")
+                    ),
                 ));
             }
         })
@@ -305,13 +327,13 @@ pub(crate) struct AccountState {
 }
 
 impl World {
-    /// Plays an incident; `Err` is a message for the caller (unknown number or user).
+    /// Plays an incident; refused when it names an unknown number or user.
     pub(crate) fn incident(
         &mut self,
         now: SimTime,
         incident: Incident,
         effects: &mut Vec<Effect>,
-    ) -> Result<String, String> {
+    ) -> Result<String, Refusal> {
         let (name, phone, detail) = match incident {
             Incident::DisableTemplates => {
                 self.account.templates_disabled = true;
@@ -406,16 +428,12 @@ impl World {
                         .phone_numbers
                         .iter()
                         .position(|p| &p.spec.id == id)
-                        .ok_or_else(|| {
-                            format!(
-                                "unknown phone_number_id `{id}`: GET /_wasim/world lists the numbers"
-                            )
-                        })?,
+                        .ok_or_else(|| Refusal::not_found(Object::PhoneNumber, id.as_str()))?,
                 };
                 let phone = self
                     .phone_numbers
                     .get(index)
-                    .ok_or("the world has no phone numbers")?;
+                    .ok_or_else(|| Refusal::Invalid("the world has no phone numbers".to_owned()))?;
                 let key = phone.spec.d360_api_key.clone();
                 let id = phone.spec.id.clone();
                 let every_ms = every_s * 1000;
@@ -474,7 +492,9 @@ impl World {
             }
             Incident::InvitePartnerUser { email } => {
                 if self.partner_user_exists(&email) {
-                    return Err(format!("partner user {email} already exists"));
+                    return Err(Refusal::Conflict(format!(
+                        "partner user {email} already exists"
+                    )));
                 }
                 let id = self.invite_partner_user(&email, "member");
                 (
@@ -590,36 +610,29 @@ impl World {
             .map(|t| (t.name.clone(), t.language.clone()));
         let phone_number_id = self.phone_numbers[compromise.phone].spec.id.clone();
         if let (Some(to), Some((name, language))) = (to, template) {
-            let body = json!({"messaging_product": "whatsapp", "to": to, "type": "template",
-                              "template": {"name": name, "language": {"code": language}}});
-            let start = effects.len();
-            let reply = send::send(
-                self,
-                at,
-                Surface::D360,
-                Some(compromise.key.expose()),
-                None,
-                &body,
-                effects,
-            );
-            // The platform's own records of this send are the unknown origin's, not
-            // the integration's: one record says what it did.
-            effects.retain_from(start, |effect| {
-                !matches!(
-                    effect,
-                    Effect::Trace {
-                        event: TraceEvent::MessageAccepted { .. }
-                            | TraceEvent::MessageRejected { .. }
-                            | TraceEvent::SendBlocked { .. },
-                        ..
-                    }
-                )
+            let request = Outgoing::template(&to, &name, &language).ok_or_else(|| {
+                SendRequestError::Invalid {
+                    error: PlatformError::new(code::PARAMETER_INVALID, "not a phone number"),
+                    to: Some(to.clone()),
+                }
             });
+            let reply = self
+                .authenticate(Surface::D360, Some(&compromise.key), None)
+                .and_then(|phone| {
+                    send::send(
+                        self,
+                        at,
+                        phone,
+                        Sender::UnknownOrigin(Surface::D360),
+                        request,
+                        effects,
+                    )
+                });
             let (http_status, message_id) = match &reply {
-                Reply::Sent { message_id, .. } => (200, Some(message_id.clone())),
-                Reply::Unauthorized => (401, None),
-                Reply::Rejected(error) => (error.http_status(), None),
-                Reply::Blocked { http_status, .. } => (*http_status, None),
+                Ok(Reply::Sent { message_id, .. }) => (200, Some(message_id.to_string())),
+                Err(Refusal::Unauthorized(_)) => (401, None),
+                Err(Refusal::Platform(error)) => (error.http_status(), None),
+                Err(Refusal::Blocked { http_status, .. }) => (*http_status, None),
                 _ => (400, None),
             };
             if http_status == 401 {
@@ -685,12 +698,12 @@ impl World {
         surface: Surface,
         template: bool,
         in_service_window: bool,
-    ) -> Option<Reply> {
+    ) -> Option<Refusal> {
         if self.account.terminated_at.is_some() {
-            return Some(Reply::Rejected(PlatformError::new(
+            return Some(Refusal::platform(
                 code::ACCOUNT_LOCKED,
                 "The WhatsApp Business Account is disabled for policy violations.",
-            )));
+            ));
         }
         if let Some((kind, _)) = &self.account.restriction {
             let blocked = match kind.as_str() {
@@ -699,17 +712,17 @@ impl World {
                 _ => false,
             };
             if blocked {
-                return Some(Reply::Rejected(PlatformError::new(
+                return Some(Refusal::platform(
                     code::POLICY_BLOCKED,
                     format!("The account is restricted ({kind}) for policy violations."),
-                )));
+                ));
             }
         }
         if surface == Surface::D360
             && self.account.templates_disabled
             && (template || self.policy.template_block_free_form)
         {
-            return Some(Reply::Blocked {
+            return Some(Refusal::Blocked {
                 http_status: self.policy.template_block_http_status,
                 message: self.policy.template_block_message.clone(),
             });
@@ -757,18 +770,6 @@ fn tier_limit(tier: &str) -> u32 {
         .map_or(0, |(_, limit)| *limit)
 }
 
-/// Removes the effects from `start` on that `keep` rejects.
-trait RetainFrom<T> {
-    fn retain_from(&mut self, start: usize, keep: impl FnMut(&T) -> bool);
-}
-
-impl<T> RetainFrom<T> for Vec<T> {
-    fn retain_from(&mut self, start: usize, mut keep: impl FnMut(&T) -> bool) {
-        let tail = self.split_off(start);
-        self.extend(tail.into_iter().filter(|item| keep(item)));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -785,21 +786,25 @@ mod tests {
         assert!(
             Incident::from_json(&json!({"incident": "tier", "tier": "TIER_1K"}))
                 .unwrap_err()
+                .to_string()
                 .starts_with("tier:")
         );
         assert!(
             Incident::from_json(&json!({"incident": "terminate", "hours": 1}))
                 .unwrap_err()
-                .contains("unknown field `hours`")
+                .to_string()
+                .contains("hours: unknown field")
         );
         assert!(
             Incident::from_json(&json!({"incident": "nope"}))
                 .unwrap_err()
+                .to_string()
                 .contains("disable_templates")
         );
         assert!(
             Incident::from_json(&json!({"incident": "compromise", "every_s": 0}))
                 .unwrap_err()
+                .to_string()
                 .starts_with("every_s:")
         );
     }

@@ -4,6 +4,9 @@
 
 use serde_json::{Value, json};
 
+use super::fields::{self, FieldError};
+use super::id::{PhoneNumberId, WaId, Wamid};
+use super::refusal::{Object, Refusal};
 use super::webhooks::Route;
 use super::{Effect, Reply, World, payload};
 use crate::model::SimTime;
@@ -40,6 +43,64 @@ pub enum InboundContent {
 }
 
 impl InboundContent {
+    /// The kinds of message, as the control API and scenario files name them.
+    pub const KINDS: [&'static str; 4] = ["text", "button_reply", "list_reply", "button"];
+
+    /// Reads the message of an inbound request (`{"text": "hi"}`,
+    /// `{"button_reply": {"id", "title"}}`, `{"list_reply": {"id", "title",
+    /// "description"?}}`, `{"button": {"payload", "text"}}`); other fields of
+    /// `object` are the caller's. The error names the field.
+    pub fn from_json(
+        object: &serde_json::Map<String, Value>,
+    ) -> Result<InboundContent, FieldError> {
+        let kind = fields::one_of(object, &Self::KINDS)?;
+        if kind == "text" {
+            return fields::string(object, "text").map(InboundContent::Text);
+        }
+        let inner = fields::object(&object[kind], kind)?;
+        let content = match kind {
+            "button_reply" => InboundContent::ButtonReply {
+                id: fields::string(inner, "id").map_err(|e| e.within(kind))?,
+                title: fields::string(inner, "title").map_err(|e| e.within(kind))?,
+            },
+            "list_reply" => InboundContent::ListReply {
+                id: fields::string(inner, "id").map_err(|e| e.within(kind))?,
+                title: fields::string(inner, "title").map_err(|e| e.within(kind))?,
+                description: fields::optional_string(inner, "description")
+                    .map_err(|e| e.within(kind))?,
+            },
+            _ => InboundContent::Button {
+                payload: fields::string(inner, "payload").map_err(|e| e.within(kind))?,
+                text: fields::string(inner, "text").map_err(|e| e.within(kind))?,
+            },
+        };
+        Ok(content)
+    }
+
+    /// The message as [`InboundContent::from_json`] reads it: one field.
+    pub fn to_json(&self) -> (&'static str, Value) {
+        match self {
+            InboundContent::Text(text) => ("text", json!(text)),
+            InboundContent::ButtonReply { id, title } => {
+                ("button_reply", json!({"id": id, "title": title}))
+            }
+            InboundContent::ListReply {
+                id,
+                title,
+                description,
+            } => {
+                let mut reply = json!({"id": id, "title": title});
+                if let Some(description) = description {
+                    reply["description"] = json!(description);
+                }
+                ("list_reply", reply)
+            }
+            InboundContent::Button { payload, text } => {
+                ("button", json!({"payload": payload, "text": text}))
+            }
+        }
+    }
+
     /// The message `type` in the webhook.
     pub fn message_type(&self) -> &'static str {
         match self {
@@ -98,36 +159,36 @@ impl World {
     pub(super) fn inbound(
         &mut self,
         now: SimTime,
-        from: &str,
+        from: &WaId,
         content: InboundContent,
-        phone_number_id: Option<&str>,
-        context: Option<String>,
+        phone_number_id: Option<&PhoneNumberId>,
+        context: Option<Wamid>,
         effects: &mut Vec<Effect>,
-    ) -> Reply {
-        let Some(phone) = self.phone(phone_number_id).map(|p| p.spec.clone()) else {
-            return Reply::NotFound(format!(
-                "unknown phone_number_id `{}`: GET /_wasim/world lists the numbers",
-                phone_number_id.unwrap_or_default()
+    ) -> Result<Reply, Refusal> {
+        let from = from.as_str();
+        let Some(phone) = self
+            .phone(phone_number_id.map(PhoneNumberId::as_str))
+            .map(|p| p.spec.clone())
+        else {
+            return Err(Refusal::not_found(
+                Object::PhoneNumber,
+                phone_number_id
+                    .map(PhoneNumberId::as_str)
+                    .unwrap_or_default(),
             ));
         };
         if !self.recipients.contains(from) {
-            return Reply::NotFound(format!(
-                "unknown recipient `{from}`: write from a wa_id listed by GET /_wasim/world"
-            ));
+            return Err(Refusal::not_found(Object::Recipient, from));
         }
         let context = match context {
-            Some(id) => match self.message(&id) {
-                Some(message) if message.to == from => Some(id),
+            Some(id) => match self.message(id.as_str()) {
+                Some(message) if message.to == from => Some(id.into_string()),
                 Some(_) => {
-                    return Reply::Invalid(format!(
+                    return Err(Refusal::Invalid(format!(
                         "context: message `{id}` was not sent to `{from}`"
-                    ));
+                    )));
                 }
-                None => {
-                    return Reply::NotFound(format!(
-                        "context: unknown message `{id}`: reply to a wamid the business sent"
-                    ));
-                }
+                None => return Err(Refusal::not_found(Object::Message, id.into_string())),
             },
             None if content.needs_context() => {
                 let latest = self
@@ -138,11 +199,11 @@ impl World {
                 match latest {
                     Some(message) => Some(message.id.clone()),
                     None => {
-                        return Reply::Invalid(format!(
+                        return Err(Refusal::Invalid(format!(
                             "context: a reply ({}) answers a business message, but none was sent to `{from}` from {}; send one first or pass \"context\": wamid",
                             content.message_type(),
                             phone.id
-                        ));
+                        )));
                     }
                 }
             }
@@ -151,10 +212,10 @@ impl World {
         let window_hours = self.policy.customer_service_window_hours;
         let name = match self.recipients.get(from) {
             Some(recipient) => recipient.name().into_owned(),
-            None => return Reply::NotFound(format!("unknown recipient `{from}`")),
+            None => return Err(Refusal::not_found(Object::Recipient, from)),
         };
         let Some(recipient) = self.recipients.activity_mut(from) else {
-            return Reply::NotFound(format!("unknown recipient `{from}`"));
+            return Err(Refusal::not_found(Object::Recipient, from));
         };
         recipient.last_inbound_at = Some(now);
         // A reply to marketing opens a window in which marketing does not count (§3.2, 2025-07).
@@ -200,6 +261,8 @@ impl World {
         });
         let body = payload::envelope(&self.spec.waba.id, "messages", value);
         self.emit_change("messages", Route::Number(phone.id), body);
-        Reply::InboundReceived { message_id }
+        Ok(Reply::InboundReceived {
+            message_id: Wamid::from(message_id),
+        })
     }
 }

@@ -11,11 +11,17 @@
 //! argument and randomness comes from seeded ChaCha streams ([`rng`]).
 
 pub mod account;
+mod auth;
 pub mod bsuid;
 pub mod bucket;
+pub mod command;
 pub mod country;
 pub mod error;
+pub mod fields;
+pub mod id;
+pub mod outgoing;
 pub mod policy;
+pub mod refusal;
 pub mod rng;
 pub mod secret;
 pub mod spec;
@@ -32,20 +38,23 @@ mod recipients;
 pub mod registration;
 mod send;
 mod state;
+mod status;
 pub mod templates;
 
 pub use self::account::Incident;
+pub use self::command::{Command, Effect, Outcome, Reply, Surface, TemplateList, WebhookDelivery};
+pub use self::fields::FieldError;
+pub use self::id::{ChannelId, PartnerId, PhoneNumberId, TemplateId, WaId, WabaId, Wamid};
 pub use self::inbound::InboundContent;
+pub use self::outgoing::{Outgoing, OutgoingContent, SendRequestError};
+pub use self::refusal::{Object, Refusal, RequestError};
 pub use self::templates::{PacingOutcome, TemplateControl, TemplateLife};
 pub use self::webhooks::{
     CopyKind, D360Scope, D360Webhook, Destination, FaultProfile, Route, Verification,
     WEBHOOKS_PENDING_MAX, WebhookBody, WebhookStats, retry_delay_ms,
 };
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
-
-use serde_json::{Value, json};
 
 pub use self::error::PlatformError;
 pub use self::policy::Policy;
@@ -56,7 +65,8 @@ pub use self::time::{ClockMode, SimTime};
 
 use self::bucket::{Bucket, BucketShape};
 use self::rng::{SimRng, Stream};
-use self::spec::{ApiKind, Category, PhoneNumberSpec, Quality, TemplateStatus};
+use self::send::Sender;
+use self::spec::{Category, PhoneNumberSpec, Quality, TemplateStatus};
 use self::state::Timer;
 use self::timers::TimerQueue;
 use crate::trace::TraceEvent;
@@ -68,332 +78,6 @@ pub const TIMERS_PENDING_MAX: usize = 2_000_000;
 /// Most messages `POST /_wasim/ecosystem/marketing` adds in one call.
 pub const ECOSYSTEM_COUNT_MAX: u32 = 1_000;
 
-/// Which API surface a command came through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Surface {
-    /// Meta's Cloud API (Graph).
-    Graph,
-    /// 360dialog's messaging API.
-    D360,
-}
-
-impl Surface {
-    /// The name used in the trace.
-    pub fn name(self) -> &'static str {
-        match self {
-            Surface::Graph => "graph",
-            Surface::D360 => "d360",
-        }
-    }
-}
-
-/// An input to the model.
-#[derive(Debug, Clone)]
-pub enum Command {
-    /// Send a message. `phone_number_id` comes from the Graph path; the 360dialog
-    /// surface finds the number from its key.
-    SendMessage {
-        /// Which surface.
-        surface: Surface,
-        /// The credential presented (bearer token or `D360-API-KEY`), if any.
-        credential: Option<String>,
-        /// The phone number id of the Graph path.
-        phone_number_id: Option<String>,
-        /// The parsed JSON body.
-        body: Value,
-    },
-    /// A user writes to the business.
-    Inbound {
-        /// The user's WhatsApp id.
-        from: String,
-        /// What the user sent.
-        content: InboundContent,
-        /// The business number written to (default: the first).
-        phone_number_id: Option<String>,
-        /// The wamid of the business message replied to (`context.id`); for button
-        /// and list replies it defaults to the latest message sent to the user.
-        context: Option<String>,
-    },
-    /// Other businesses' marketing reaches a user.
-    EcosystemMarketing {
-        /// The user's WhatsApp id.
-        to: String,
-        /// How many messages (1 to [`ECOSYSTEM_COUNT_MAX`]).
-        count: u32,
-    },
-    /// A webhook delivery attempt finished (reported by the delivery engine).
-    WebhookAttemptFinished {
-        /// Delivery id.
-        delivery_id: u64,
-        /// Attempt number, from 1.
-        attempt: u32,
-        /// Which copy was posted.
-        copy: CopyKind,
-        /// `meta`, `d360` or `partner`.
-        destination: &'static str,
-        /// The trace record the attempt was posted right after ([`WebhookDelivery::after_seq`]).
-        after_seq: u64,
-        /// Target URL (redacted).
-        url: String,
-        /// The receiver's HTTP status, if it answered.
-        http_status: Option<u16>,
-        /// Wall milliseconds the attempt took.
-        latency_ms: u64,
-        /// Why there was no answer.
-        error: Option<String>,
-    },
-    /// A webhook could not be sent at all.
-    WebhookSkipped {
-        /// Delivery id.
-        delivery_id: u64,
-        /// Which copy was not posted.
-        copy: CopyKind,
-        /// Why.
-        reason: String,
-    },
-    /// Start a verification handshake with the app callback (§6.5); the reply says
-    /// what to send.
-    VerifyWebhook,
-    /// A verification handshake finished (reported by the shell).
-    WebhookVerified {
-        /// Handshake id.
-        verification_id: u64,
-        /// The callback URL (redacted).
-        url: String,
-        /// The receiver's HTTP status, if it answered.
-        http_status: Option<u16>,
-        /// Whether it echoed the challenge.
-        echoed: bool,
-        /// Wall milliseconds the handshake took.
-        latency_ms: u64,
-        /// What went wrong, if anything.
-        error: Option<String>,
-    },
-    /// Set where webhooks go and how they are batched (control API). `None` leaves a
-    /// setting alone; `Some(None)` clears a URL.
-    ConfigureWebhooks {
-        /// The Meta app callback URL.
-        callback_url: Option<Option<String>>,
-        /// The 360dialog partner webhook URL.
-        partner_url: Option<Option<String>>,
-        /// Changes per post at most (1 to [`webhooks::BATCH_MAX`]) and how long a
-        /// batch gathers, in milliseconds (1 to [`webhooks::faults::FAULT_HOLD_MS_MAX`]).
-        batch: Option<(u32, u64)>,
-    },
-    /// Store a 360dialog client webhook (`/v1/configs/webhook`, `/waba_webhook`).
-    SetD360Webhook {
-        /// The `D360-API-KEY` presented.
-        credential: Option<String>,
-        /// Channel or WABA.
-        scope: D360Scope,
-        /// The webhook.
-        webhook: D360Webhook,
-    },
-    /// Set the webhook fault profile from now; `None` heals at once.
-    SetWebhookFaults {
-        /// The profile.
-        profile: Option<FaultProfile>,
-    },
-    /// A control action on a template (quality, feedback, pacing decision, pause).
-    TemplateControl {
-        /// The template's name.
-        name: String,
-        /// What to do.
-        control: TemplateControl,
-    },
-    /// Create a template (`POST /{waba-id}/message_templates`,
-    /// `POST /v1/configs/templates`); it goes through review.
-    CreateTemplate {
-        /// Which surface.
-        surface: Surface,
-        /// The bearer token or `D360-API-KEY` presented.
-        credential: Option<String>,
-        /// The WABA id of the Graph path.
-        waba_id: Option<String>,
-        /// The JSON body.
-        body: Value,
-    },
-    /// Delete a template by name (every language).
-    DeleteTemplate {
-        /// Which surface.
-        surface: Surface,
-        /// The bearer token or `D360-API-KEY` presented.
-        credential: Option<String>,
-        /// The WABA id of the Graph path.
-        waba_id: Option<String>,
-        /// The template's name.
-        name: String,
-    },
-    /// Register, deregister or set the PIN of a phone number (Cloud API).
-    PhoneCall {
-        /// The bearer token presented.
-        credential: Option<String>,
-        /// The phone number id of the path.
-        phone_number_id: String,
-        /// The call.
-        call: registration::PhoneCall,
-    },
-    /// `POST /api/v2/token`: a Partner API bearer token.
-    PartnerToken {
-        /// The partner's user name.
-        username: String,
-        /// Its password.
-        password: String,
-    },
-    /// An authenticated Partner API call.
-    PartnerCall {
-        /// The bearer token or partner API key presented.
-        credential: Option<partner::PartnerCredential>,
-        /// The partner id of the path.
-        partner_id: String,
-        /// The call.
-        call: partner::PartnerCall,
-    },
-    /// `POST /{template-id}/unpause` on the Cloud API.
-    UnpauseTemplate {
-        /// The bearer token presented.
-        credential: Option<String>,
-        /// The template id of the path.
-        template_id: String,
-    },
-    /// Replace the Cloud API access token with a new one (a compromised token is
-    /// reset): the old one is refused with 190 from now on.
-    RotateAccessToken,
-    /// Something happens to the account (a flag, ban, compromise, tier change...).
-    Incident(Incident),
-    /// Emit one change (a template, account or partner event) through the pipeline.
-    EmitEvent {
-        /// Whom it is for.
-        route: Route,
-        /// The webhook field (`message_template_status_update`, or the partner event).
-        field: String,
-        /// The body.
-        body: Value,
-    },
-}
-
-/// The model's answer to a command.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Reply {
-    /// A send was accepted.
-    Sent {
-        /// `contacts[].input`: the number as sent.
-        input: String,
-        /// `contacts[].wa_id`.
-        wa_id: String,
-        /// The wamid.
-        message_id: String,
-        /// `message_status`, for templates.
-        message_status: Option<&'static str>,
-    },
-    /// The credential was missing, wrong or revoked.
-    Unauthorized,
-    /// A platform error, answered synchronously.
-    Rejected(PlatformError),
-    /// Refused by 360dialog before the platform saw it (template messaging disabled):
-    /// answered in 360dialog's shape.
-    Blocked {
-        /// The HTTP status.
-        http_status: u16,
-        /// The `developer_message`.
-        message: String,
-    },
-    /// An inbound message was received.
-    InboundReceived {
-        /// Its wamid.
-        message_id: String,
-    },
-    /// A verification handshake to perform.
-    Verify(Verification),
-    /// The access token was replaced by this one.
-    AccessTokenRotated(secret::Secret),
-    /// A 360dialog webhook was stored.
-    D360WebhookSet(D360Webhook),
-    /// A JSON answer (`{"success": true}`).
-    Json(Value),
-    /// The Partner API's answer.
-    Partner(partner::PartnerReply),
-    /// A template was created (in review); its id.
-    TemplateCreated(String),
-    /// Done, with a word on what was done.
-    Message(String),
-    /// A control command named something that does not exist.
-    NotFound(String),
-    /// A control command was malformed.
-    Invalid(String),
-    /// Done; nothing to answer.
-    Done,
-}
-
-/// A webhook the model wants posted.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WebhookDelivery {
-    /// Delivery id, unique in the world.
-    pub id: u64,
-    /// Virtual time this attempt is due.
-    pub at: SimTime,
-    /// Attempt number, from 1.
-    pub attempt: u32,
-    /// The webhook field (`messages`).
-    pub field: Cow<'static, str>,
-    /// The payload, serialized once and shared with the trace.
-    pub body: WebhookBody,
-    /// Where it goes and how it is authenticated.
-    pub destination: Destination,
-    /// Which copy this post is.
-    pub copy: CopyKind,
-    /// The sequence number of the trace record this post was queued right after (set
-    /// by [`crate::Sim`]); its outcome arrives later, but this is where it happened.
-    pub after_seq: u64,
-}
-
-impl WebhookDelivery {
-    /// The command that reports how this attempt ended: the answer's status
-    /// (none when nothing answered), its latency, and what went wrong below HTTP.
-    pub fn finished(
-        &self,
-        url: String,
-        http_status: Option<u16>,
-        latency_ms: u64,
-        error: Option<String>,
-    ) -> Command {
-        Command::WebhookAttemptFinished {
-            delivery_id: self.id,
-            attempt: self.attempt,
-            copy: self.copy,
-            destination: self.destination.kind(),
-            after_seq: self.after_seq,
-            url,
-            http_status,
-            latency_ms,
-            error,
-        }
-    }
-}
-
-/// An effect of a command or timer: data for the shell to carry out.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
-    /// Append this record to the trace.
-    Trace {
-        /// When it happened.
-        at: SimTime,
-        /// What happened.
-        event: TraceEvent,
-    },
-    /// Post this webhook.
-    Webhook(WebhookDelivery),
-}
-
-/// The result of [`World::apply`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
-    /// The answer.
-    pub reply: Reply,
-    /// What the shell must carry out.
-    pub effects: Vec<Effect>,
-}
-
 /// A business phone number.
 #[derive(Debug, Clone)]
 pub struct PhoneNumber {
@@ -403,7 +87,7 @@ pub struct PhoneNumber {
 }
 
 /// A message template.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Template {
     /// Template id.
     pub id: String,
@@ -487,7 +171,11 @@ pub struct World {
 
 impl World {
     /// Builds a world from `spec`. `seed` and `profile` override the file's.
-    pub fn new(spec: WorldSpec, seed: Option<u64>, profile: Option<&str>) -> Result<World, String> {
+    pub fn new(
+        spec: WorldSpec,
+        seed: Option<u64>,
+        profile: Option<&str>,
+    ) -> Result<World, spec::WorldError> {
         let policy = spec.policy(profile)?;
         let seed = seed.unwrap_or(spec.seed);
         let throughput = throughput_shape(&policy);
@@ -597,6 +285,11 @@ impl World {
         self.recipients.get(wa_id)
     }
 
+    /// How many recipients the world has.
+    pub fn recipients_total(&self) -> usize {
+        self.recipients.len()
+    }
+
     /// Every recipient, ordered by WhatsApp id.
     pub fn recipients(&self) -> impl Iterator<Item = Recipient<'_>> {
         self.recipients.iter()
@@ -653,35 +346,6 @@ impl World {
             .map_or(0, |r| marketing::window_count(self, &r, at))
     }
 
-    /// Checks a send's credential (and, on Graph, the path's phone number) before its
-    /// body is read, as the platform does: `Err` carries the rejection to answer.
-    pub fn authenticate_send(
-        &self,
-        surface: Surface,
-        credential: Option<&str>,
-        phone_number_id: Option<&str>,
-    ) -> Result<(), Reply> {
-        send::authenticate(self, surface, credential, phone_number_id).map(|_| ())
-    }
-
-    /// Checks a Cloud API bearer token: the error is Graph's 190.
-    pub fn check_access_token(&self, credential: Option<&str>) -> Result<(), PlatformError> {
-        if credential == Some(self.spec.access_token.expose()) {
-            Ok(())
-        } else {
-            Err(PlatformError::new(
-                error::code::ACCESS_TOKEN,
-                "The access token could not be decrypted or is not valid.",
-            ))
-        }
-    }
-
-    /// The phone number id a 360dialog key belongs to, or the rejection to answer.
-    pub fn d360_phone_for_key(&self, credential: Option<&str>) -> Result<&str, Reply> {
-        send::authenticate(self, Surface::D360, credential, None)
-            .map(|index| self.phone_numbers[index].spec.id.as_str())
-    }
-
     /// When the next timer is due.
     pub fn next_deadline(&self) -> Option<SimTime> {
         self.timers.next_deadline()
@@ -697,21 +361,43 @@ impl World {
         let now = now.max(self.now);
         self.now = now;
         let mut effects = Vec::new();
-        let reply = match command {
+        let reply = self.dispatch(now, command, &mut effects);
+        self.flush_outbox(now, &mut effects);
+        Outcome { reply, effects }
+    }
+
+    fn dispatch(
+        &mut self,
+        now: SimTime,
+        command: Command,
+        effects: &mut Vec<Effect>,
+    ) -> Result<Reply, Refusal> {
+        match command {
             Command::SendMessage {
                 surface,
                 credential,
                 phone_number_id,
-                body,
-            } => send::send(
-                self,
-                now,
+                request,
+            } => {
+                let phone =
+                    self.authenticate(surface, credential.as_ref(), phone_number_id.as_ref())?;
+                send::send(
+                    self,
+                    now,
+                    phone,
+                    Sender::Integration(surface),
+                    request,
+                    effects,
+                )
+            }
+            Command::Unsupported {
                 surface,
-                credential.as_deref(),
-                phone_number_id.as_deref(),
-                &body,
-                &mut effects,
-            ),
+                credential,
+                refusal,
+            } => {
+                self.authenticate(surface, credential.as_ref(), None)?;
+                Err(refusal)
+            }
             Command::Inbound {
                 from,
                 content,
@@ -721,12 +407,12 @@ impl World {
                 now,
                 &from,
                 content,
-                phone_number_id.as_deref(),
+                phone_number_id.as_ref(),
                 context,
-                &mut effects,
+                effects,
             ),
             Command::EcosystemMarketing { to, count } => {
-                self.ecosystem_marketing(now, &to, count, &mut effects)
+                self.ecosystem_marketing(now, to.as_str(), count, effects)
             }
             Command::WebhookAttemptFinished {
                 delivery_id,
@@ -759,9 +445,9 @@ impl World {
                     attempt,
                     copy,
                     http_status,
-                    &mut effects,
+                    effects,
                 );
-                Reply::Done
+                Ok(Reply::Done)
             }
             Command::WebhookSkipped {
                 delivery_id,
@@ -776,12 +462,9 @@ impl World {
                         reason,
                     },
                 });
-                Reply::Done
+                Ok(Reply::Done)
             }
-            Command::VerifyWebhook => match self.start_verification() {
-                Ok(verification) => Reply::Verify(verification),
-                Err(message) => Reply::Invalid(message),
-            },
+            Command::VerifyWebhook => self.start_verification().map(Reply::Verify),
             Command::WebhookVerified {
                 verification_id,
                 url,
@@ -803,123 +486,107 @@ impl World {
                         error,
                     },
                 });
-                Reply::Done
+                Ok(Reply::Done)
             }
             Command::ConfigureWebhooks {
                 callback_url,
                 partner_url,
                 batch,
-            } => match batch.map(webhooks::check_batching).transpose() {
-                Err(message) => Reply::Invalid(message),
-                Ok(batch) => {
-                    self.configure_webhooks(now, callback_url, partner_url, batch, &mut effects);
-                    Reply::Done
-                }
-            },
+            } => {
+                let batch = batch.map(webhooks::check_batching).transpose()?;
+                self.configure_webhooks(now, callback_url, partner_url, batch, effects);
+                Ok(Reply::Done)
+            }
+            Command::GetD360Webhook { credential, scope } => {
+                let index = self.authenticate(Surface::D360, credential.as_ref(), None)?;
+                let phone = &self.phone_numbers[index].spec.id;
+                Ok(Reply::D360Webhook(self.d360_webhook(scope, phone).cloned()))
+            }
             Command::SetD360Webhook {
                 credential,
                 scope,
                 webhook,
-            } => match send::authenticate(self, Surface::D360, credential.as_deref(), None) {
-                Err(reply) => reply,
-                Ok(index) => {
-                    let phone_number_id = self.phone_numbers[index].spec.id.clone();
-                    self.set_d360_webhook(
-                        now,
-                        scope,
-                        &phone_number_id,
-                        webhook.clone(),
-                        &mut effects,
-                    );
-                    Reply::D360WebhookSet(webhook)
-                }
-            },
-            Command::SetWebhookFaults { profile } => {
-                self.set_faults(now, profile, &mut effects);
-                Reply::Done
+            } => {
+                let index = self.authenticate(Surface::D360, credential.as_ref(), None)?;
+                let webhook = webhook?;
+                let phone_number_id = self.phone_numbers[index].spec.id.clone();
+                self.set_d360_webhook(now, scope, &phone_number_id, webhook.clone(), effects);
+                Ok(Reply::D360Webhook(Some(webhook)))
             }
-            Command::TemplateControl { name, control } => {
-                match self.template_control(now, &name, control, &mut effects) {
-                    Ok(done) => Reply::Message(done),
-                    Err(message) if message.starts_with("unknown template") => {
-                        Reply::NotFound(message)
-                    }
-                    Err(message) => Reply::Invalid(message),
-                }
+            Command::SetWebhookFaults { profile } => {
+                self.set_faults(now, profile, effects);
+                Ok(Reply::Done)
+            }
+            Command::TemplateControl { name, control } => self
+                .template_control(now, &name, control, effects)
+                .map(Reply::Message),
+            Command::ListTemplates {
+                surface,
+                credential,
+                waba_id,
+            } => {
+                self.authorize_templates(surface, credential.as_ref(), waba_id.as_ref())?;
+                Ok(Reply::Templates(self.template_list()))
+            }
+            Command::GetTemplate {
+                credential,
+                template_id,
+            } => {
+                self.check_access_token(credential.as_ref())?;
+                let template = self
+                    .templates
+                    .iter()
+                    .find(|t| t.id == template_id.as_str())
+                    .ok_or_else(|| Refusal::not_found(Object::Template, template_id))?;
+                Ok(Reply::Template {
+                    template: Box::new(template.clone()),
+                    unix_now: self.unix_seconds(now),
+                })
             }
             Command::CreateTemplate {
                 surface,
                 credential,
                 waba_id,
                 body,
-            } => match self.authorize_templates(surface, credential.as_deref(), waba_id.as_deref())
-            {
-                Err(reply) => reply,
-                Ok(()) => match self.create_template(now, &body, &mut effects) {
-                    Ok(index) => Reply::TemplateCreated(self.templates[index].id.clone()),
-                    Err(error) => Reply::Rejected(error),
-                },
-            },
+            } => {
+                self.authorize_templates(surface, credential.as_ref(), waba_id.as_ref())?;
+                let index = self.create_template(now, &body?, effects)?;
+                Ok(Reply::TemplateCreated(TemplateId::from(
+                    self.templates[index].id.as_str(),
+                )))
+            }
             Command::DeleteTemplate {
                 surface,
                 credential,
                 waba_id,
                 name,
-            } => match self.authorize_templates(surface, credential.as_deref(), waba_id.as_deref())
-            {
-                Err(reply) => reply,
-                Ok(()) => match self.delete_template(now, &name, &mut effects) {
-                    Ok(()) => Reply::Message("deleted".to_owned()),
-                    Err(error) => Reply::Rejected(error),
-                },
-            },
+            } => {
+                self.authorize_templates(surface, credential.as_ref(), waba_id.as_ref())?;
+                self.delete_template(now, &name, effects)?;
+                Ok(Reply::Message("deleted".to_owned()))
+            }
             Command::UnpauseTemplate {
                 credential,
                 template_id,
             } => {
-                if let Err(error) = self.check_access_token(credential.as_deref()) {
-                    Reply::Rejected(error)
-                } else {
-                    match self.unpause_by_id(now, &template_id, &mut effects) {
-                        None => Reply::Rejected(PlatformError::new(
-                            error::code::INVALID_PARAMETER,
-                            format!(
-                                "Unsupported post request. Object with ID '{template_id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."
-                            ),
-                        )),
-                        Some(Ok(())) => Reply::Message("unpaused".to_owned()),
-                        Some(Err(reason)) => Reply::Invalid(reason),
-                    }
-                }
+                self.check_access_token(credential.as_ref())?;
+                self.unpause_by_id(now, &template_id, effects)
             }
             Command::PhoneCall {
                 credential,
                 phone_number_id,
                 call,
-            } => match self.phone_call(
-                now,
-                credential.as_deref(),
-                &phone_number_id,
-                call,
-                &mut effects,
-            ) {
-                Ok(body) => Reply::Json(body),
-                Err(error) => Reply::Rejected(error),
-            },
+            } => self
+                .phone_call(now, credential.as_ref(), &phone_number_id, call, effects)
+                .map(Reply::Json),
             Command::PartnerToken { username, password } => {
-                Reply::Partner(self.partner_token(now, &username, &password, &mut effects))
+                self.partner_token(now, &username, &password, effects)
             }
             Command::PartnerCall {
                 credential,
                 partner_id,
                 call,
-            } => Reply::Partner(self.partner_call(
-                now,
-                credential.as_ref(),
-                &partner_id,
-                call,
-                &mut effects,
-            )),
+            } => self.partner_call(now, credential.as_ref(), &partner_id, call, effects),
             Command::RotateAccessToken => {
                 let old = self.spec.access_token.fingerprint();
                 let token = secret::Secret::from(
@@ -933,28 +600,21 @@ impl World {
                         new: token.fingerprint(),
                     },
                 });
-                Reply::AccessTokenRotated(token)
+                Ok(Reply::AccessTokenRotated(token))
             }
-            Command::Incident(incident) => match self.incident(now, incident, &mut effects) {
-                Ok(detail) => Reply::Message(detail),
-                Err(message) if message.starts_with("unknown") => Reply::NotFound(message),
-                Err(message) => Reply::Invalid(message),
-            },
+            Command::Incident(incident) => {
+                self.incident(now, incident, effects).map(Reply::Message)
+            }
             Command::EmitEvent { route, field, body } => {
                 if let Route::Number(id) = &route
                     && self.phone(Some(id)).is_none()
                 {
-                    Reply::NotFound(format!(
-                        "unknown phone_number_id `{id}`: GET /_wasim/world lists the numbers"
-                    ))
-                } else {
-                    self.emit_change(field, route, body);
-                    Reply::Done
+                    return Err(Refusal::not_found(Object::PhoneNumber, id.as_str()));
                 }
+                self.emit_change(field, route, body);
+                Ok(Reply::Done)
             }
-        };
-        self.flush_outbox(now, &mut effects);
-        Outcome { reply, effects }
+        }
     }
 
     /// Fires every timer due by `now`, in `(time, seq)` order, each at its own time.
@@ -970,82 +630,6 @@ impl World {
         }
         self.now = self.now.max(now);
         effects
-    }
-
-    /// The ids and credentials of the world, for `GET /_wasim/world`.
-    pub fn describe(&self) -> Value {
-        let phone_numbers: Vec<Value> = self
-            .phone_numbers
-            .iter()
-            .map(|p| {
-                json!({
-                    "id": p.spec.id,
-                    "display_phone_number": p.spec.display_phone_number,
-                    "country": p.spec.country,
-                    "api": match p.spec.api { ApiKind::Cloud => "cloud", ApiKind::OnPremises => "on_premises" },
-                    "channel_id": p.spec.channel_id,
-                    "d360_api_key": p.spec.d360_api_key,
-                    "registered": p.spec.registered,
-                    "throughput_mps": self.policy.throughput_mps,
-                })
-            })
-            .collect();
-        let templates: Vec<Value> = self
-            .templates
-            .iter()
-            .map(|t| {
-                json!({
-                    "id": t.id, "name": t.name, "language": t.language, "category": t.category,
-                    "status": t.status, "quality": t.quality,
-                    "body_parameters": t.body_parameters, "header_parameters": t.header_parameters,
-                })
-            })
-            .collect();
-        let named: Vec<&str> = self
-            .spec
-            .recipients
-            .named
-            .iter()
-            .map(|n| n.wa_id.as_str())
-            .collect();
-        let sample: Vec<Value> = named
-            .iter()
-            .filter_map(|wa_id| self.recipients.get(wa_id))
-            .chain(
-                self.recipients
-                    .iter()
-                    .filter(|r| !named.contains(&r.wa_id().as_str()))
-                    .take(20),
-            )
-            .map(|r| json!({"wa_id": r.wa_id(), "country": r.country(), "name": r.name(), "opted_out": r.opted_out()}))
-            .collect();
-        let magic: Vec<Value> = MAGIC_RECIPIENTS
-            .iter()
-            .map(|(wa_id, outcome)| json!({"wa_id": wa_id, "outcome": outcome}))
-            .collect();
-        json!({
-            "seed": self.seed,
-            "policy": self.policy,
-            "epoch_unix_s": self.spec.epoch_unix_s,
-            "access_token": self.spec.access_token,
-            "app_secret": self.spec.app_secret,
-            "verify_token": self.spec.verify_token,
-            "partner_id": self.spec.partner.id,
-            "partner_username": self.spec.partner.username,
-            "partner_password": self.spec.partner.password,
-            "partner_api_key": self.spec.partner.api_key,
-            "partner_webhook_secret": self.spec.partner.webhook_secret,
-            "client_id": self.spec.client.id,
-            "wabas": [{
-                "id": self.spec.waba.id,
-                "messaging_limit": self.spec.waba.messaging_limit,
-                "phone_numbers": phone_numbers,
-                "templates": templates,
-            }],
-            "recipients_total": self.recipients.len(),
-            "recipients": sample,
-            "magic_recipients": magic,
-        })
     }
 
     /// The next message's number and wamid.
@@ -1076,16 +660,14 @@ impl World {
         to: &str,
         count: u32,
         effects: &mut Vec<Effect>,
-    ) -> Reply {
+    ) -> Result<Reply, Refusal> {
         if count == 0 || count > ECOSYSTEM_COUNT_MAX {
-            return Reply::Invalid(format!(
-                "count must be from 1 to {ECOSYSTEM_COUNT_MAX}, got {count}"
-            ));
+            return Err(Refusal::Invalid(format!(
+                "count: expected 1 to {ECOSYSTEM_COUNT_MAX}, got {count}"
+            )));
         }
         let Some(recipient) = self.recipients.activity_mut(to) else {
-            return Reply::NotFound(format!(
-                "unknown recipient `{to}`: GET /_wasim/world lists recipients"
-            ));
+            return Err(Refusal::not_found(Object::Recipient, to));
         };
         recipient
             .ecosystem_marketing
@@ -1097,7 +679,7 @@ impl World {
                 count,
             },
         });
-        Reply::Done
+        Ok(Reply::Done)
     }
 
     /// The BSUID of `wa_id` for this business, if the policy puts BSUIDs on webhooks
@@ -1132,80 +714,7 @@ impl World {
                 message,
                 status,
                 error_code,
-            } => {
-                let Some(index) = self.message_index(message) else {
-                    debug_assert!(false, "a status timer names an unknown message");
-                    return;
-                };
-                // A field borrow: the rest of the world is read below.
-                let message = &mut self.messages[index];
-                let billing_already_shown = message
-                    .statuses
-                    .iter()
-                    .any(|(_, s)| matches!(s, StatusKind::Delivered | StatusKind::Read));
-                message.statuses.push((at, status));
-                if status == StatusKind::Failed {
-                    message.failure_code = error_code;
-                }
-                message.pending_timers = message.pending_timers.saturating_sub(1);
-                // Read in place: the message, its number and the recipient are
-                // borrowed, not copied, and the body is written straight to text.
-                let message = &*message;
-                effects.push(Effect::Trace {
-                    at,
-                    event: TraceEvent::Status {
-                        message_id: message.id.clone(),
-                        to: message.to.clone(),
-                        status: status.name(),
-                        error_code,
-                    },
-                });
-                let Some(phone) = self
-                    .phone_numbers
-                    .iter()
-                    .find(|p| p.spec.id == message.phone_number_id)
-                    .map(|p| &p.spec)
-                else {
-                    return;
-                };
-                // A number that is not a WhatsApp user (131026) has no BSUID.
-                let user_id = (error_code != Some(error::code::UNDELIVERABLE))
-                    .then(|| {
-                        business_scoped_user_id(
-                            &self.policy,
-                            &self.recipients,
-                            self.seed,
-                            &self.spec.waba.id,
-                            &message.to,
-                        )
-                    })
-                    .flatten();
-                let object = payload::status(
-                    message,
-                    status,
-                    error_code,
-                    self.spec.epoch_unix_s + at.as_ms() / 1000,
-                    self.spec.epoch_unix_s,
-                    !billing_already_shown,
-                    user_id.as_deref(),
-                );
-                let name = user_id
-                    .as_ref()
-                    .and_then(|_| self.recipients.get(&message.to))
-                    .map(|r| r.name());
-                let user = user_id.as_deref().map(|user_id| (user_id, name.as_deref()));
-                let source = payload::StatusSource {
-                    waba_id: &self.spec.waba.id,
-                    display_phone_number: &phone.display_phone_number,
-                    phone_number_id: &phone.id,
-                    user,
-                };
-                let body = WebhookBody::write(|out| {
-                    payload::write_status_webhook(out, &source, &object, message)
-                });
-                let route = Route::Number(phone.id.clone());
-                self.emit_change("messages", route, body);
-            }
+            } => self.fire_status(at, message, status, error_code, effects),
         }
     }
 

@@ -4,14 +4,15 @@
 //! webhook URL, partner users (our shape: §9.8 found no documented endpoints) and
 //! the WABA's compliance and health (our shape too).
 //!
-//! Errors are 360dialog's partner shape, answered by the handler from
-//! [`PartnerReply::Error`].
+//! Refusals are answered in 360dialog's partner shape by the handler.
 
 use serde_json::{Value, json};
 
+use super::id::{ChannelId, PartnerId, WabaId};
+use super::refusal::{Object, Refusal};
 use super::secret::Secret;
 use super::time::{HOUR_MS, SimTime};
-use super::{Effect, World};
+use super::{Effect, Reply, World};
 use crate::trace::TraceEvent;
 
 /// How long a partner bearer token lives, in virtual hours.
@@ -29,17 +30,17 @@ pub enum PartnerCall {
     /// revokes every earlier one.
     CreateKey {
         /// The channel.
-        channel_id: String,
+        channel_id: ChannelId,
     },
     /// `GET` on the same path.
     ListKeys {
         /// The channel.
-        channel_id: String,
+        channel_id: ChannelId,
     },
     /// `DELETE` on the same path: revoke every key.
     DeleteKeys {
         /// The channel.
-        channel_id: String,
+        channel_id: ChannelId,
     },
     /// `GET /partners/{partner_id}/clients`.
     ListClients(Page),
@@ -67,7 +68,7 @@ pub enum PartnerCall {
     /// `GET /partners/{partner_id}/waba_accounts/{waba_id}/compliance`.
     Compliance {
         /// The WABA.
-        waba_id: String,
+        waba_id: WabaId,
     },
 }
 
@@ -86,7 +87,7 @@ pub struct Page {
 
 impl Page {
     /// Filters, sorts and slices `items` into the list answer, the items under `key`.
-    fn answer(&self, items: Vec<Value>, key: &str) -> PartnerReply {
+    fn answer(&self, items: Vec<Value>, key: &str) -> Reply {
         let field = |item: &Value, path: &str| -> Option<Value> {
             path.split('.')
                 .try_fold(item, |value, part| value.get(part))
@@ -114,13 +115,10 @@ impl Page {
             .skip(usize::try_from(self.offset).unwrap_or(usize::MAX))
             .take(usize::try_from(self.limit).unwrap_or(usize::MAX))
             .collect();
-        PartnerReply::Ok(
-            200,
-            json!({
-                "count": page.len(), "filters": self.filters, "limit": self.limit,
-                "offset": self.offset, "sort": [self.sort], "total": total, key: page,
-            }),
-        )
+        Reply::Json(json!({
+            "count": page.len(), "filters": self.filters, "limit": self.limit,
+            "offset": self.offset, "sort": [self.sort], "total": total, key: page,
+        }))
     }
 }
 
@@ -145,14 +143,14 @@ fn compare(a: Option<&Value>, b: Option<&Value>) -> std::cmp::Ordering {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PartnerCredential {
     /// `Authorization: Bearer` from `POST /token`.
-    Bearer(String),
+    Bearer(Secret),
     /// `X-API-Key` (the header name is UNCONFIRMED).
-    ApiKey(String),
+    ApiKey(Secret),
 }
 
 impl PartnerCredential {
     /// The secret presented.
-    pub fn secret(&self) -> &str {
+    pub fn secret(&self) -> &Secret {
         match self {
             PartnerCredential::Bearer(s) | PartnerCredential::ApiKey(s) => s,
         }
@@ -170,15 +168,6 @@ pub struct PartnerUser {
     pub role: String,
     /// `active` or `invited`.
     pub status: String,
-}
-
-/// The Partner API's answer.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PartnerReply {
-    /// Success: HTTP status and JSON body.
-    Ok(u16, Value),
-    /// An error: HTTP status and developer message.
-    Error(u16, String),
 }
 
 /// Partner-level state: users, issued tokens and key generations.
@@ -218,9 +207,9 @@ impl World {
         &mut self,
         now: SimTime,
         username: &str,
-        password: &str,
+        password: &Secret,
         effects: &mut Vec<Effect>,
-    ) -> PartnerReply {
+    ) -> Result<Reply, Refusal> {
         let partner = &self.spec.partner;
         let user = self
             .partner
@@ -229,9 +218,11 @@ impl World {
             .find(|u| u.email == username && u.status == "active")
             .map(|u| u.id.clone());
         let Some(user) =
-            user.filter(|_| username == partner.username && password == partner.password.expose())
+            user.filter(|_| username == partner.username && password == &partner.password)
         else {
-            return PartnerReply::Error(401, "Invalid username or password".to_owned());
+            return Err(Refusal::Unauthorized(
+                "Invalid username or password".to_owned(),
+            ));
         };
         let token = Secret::from(format!("wasim_partner_{}", self.ids_rng.token(32)).as_str());
         let expires = now.plus_ms(PARTNER_TOKEN_HOURS * HOUR_MS);
@@ -245,43 +236,37 @@ impl World {
                 expires_ms: expires.as_ms(),
             },
         });
-        PartnerReply::Ok(
-            200,
-            json!({
-                "access_token": token.expose(),
-                "token_type": "bearer",
-                "expires_in": PARTNER_TOKEN_HOURS * 3600,
-            }),
-        )
+        Ok(Reply::Json(json!({
+            "access_token": token.expose(),
+            "token_type": "bearer",
+            "expires_in": PARTNER_TOKEN_HOURS * 3600,
+        })))
     }
 
-    /// Checks a Partner API credential and that `partner_id` is the caller's own:
-    /// `Err` is the answer (401 or 403).
-    pub fn authenticate_partner(
+    /// Checks a Partner API credential and that `partner_id` is the caller's own.
+    fn authenticate_partner(
         &self,
         now: SimTime,
         credential: Option<&PartnerCredential>,
-        partner_id: &str,
-    ) -> Result<(), PartnerReply> {
+        partner_id: &PartnerId,
+    ) -> Result<(), Refusal> {
         match credential {
             None => {
-                return Err(PartnerReply::Error(
-                    401,
+                return Err(Refusal::Unauthorized(
                     "Missing credentials: send X-API-Key, or POST /api/v2/token and send Authorization: Bearer".to_owned(),
                 ));
             }
             Some(PartnerCredential::ApiKey(key)) => {
-                if key != self.spec.partner.api_key.expose() {
-                    return Err(PartnerReply::Error(401, "Invalid API key".to_owned()));
+                if key != &self.spec.partner.api_key {
+                    return Err(Refusal::Unauthorized("Invalid API key".to_owned()));
                 }
             }
             Some(PartnerCredential::Bearer(token)) => {
-                let print = super::secret::fingerprint(token);
+                let print = token.fingerprint();
                 match self.partner.tokens.iter().find(|(t, _, _)| *t == print) {
-                    None => return Err(PartnerReply::Error(401, "Invalid token".to_owned())),
+                    None => return Err(Refusal::Unauthorized("Invalid token".to_owned())),
                     Some((_, _, expires)) if *expires <= now => {
-                        return Err(PartnerReply::Error(
-                            401,
+                        return Err(Refusal::Unauthorized(
                             "Token expired: POST /api/v2/token again".to_owned(),
                         ));
                     }
@@ -289,11 +274,10 @@ impl World {
                 }
             }
         }
-        if partner_id != self.spec.partner.id {
-            return Err(PartnerReply::Error(
-                403,
-                format!("Permission denied for partner {partner_id}"),
-            ));
+        if partner_id != &self.spec.partner.id {
+            return Err(Refusal::Forbidden(format!(
+                "Permission denied for partner {partner_id}"
+            )));
         }
         Ok(())
     }
@@ -303,21 +287,19 @@ impl World {
         &mut self,
         now: SimTime,
         credential: Option<&PartnerCredential>,
-        partner_id: &str,
-        call: PartnerCall,
+        partner_id: &PartnerId,
+        call: Result<PartnerCall, Refusal>,
         effects: &mut Vec<Effect>,
-    ) -> PartnerReply {
-        if let Err(reply) = self.authenticate_partner(now, credential, partner_id) {
-            return reply;
-        }
-        match call {
+    ) -> Result<Reply, Refusal> {
+        self.authenticate_partner(now, credential, partner_id)?;
+        Ok(match call? {
             PartnerCall::ListChannels(page) => {
                 let channels = (0..self.phone_numbers.len())
                     .map(|index| self.channel_object(index))
                     .collect();
                 page.answer(channels, "partner_channels")
             }
-            PartnerCall::CreateKey { channel_id } => self.create_key(now, &channel_id, effects),
+            PartnerCall::CreateKey { channel_id } => self.create_key(now, &channel_id, effects)?,
             PartnerCall::ListClients(page) => {
                 let client = &self.spec.client;
                 let clients = vec![json!({
@@ -326,21 +308,20 @@ impl World {
                 })];
                 page.answer(clients, "clients")
             }
-            PartnerCall::GetWebhookUrl => PartnerReply::Ok(
-                200,
-                json!({"webhook_url": self.webhook_endpoints().partner_url}),
-            ),
+            PartnerCall::GetWebhookUrl => {
+                Reply::Json(json!({"webhook_url": self.webhook_endpoints().partner_url}))
+            }
             PartnerCall::SetWebhookUrl { url } => {
                 self.configure_webhooks(now, None, Some(Some(url.clone())), None, effects);
-                PartnerReply::Ok(200, json!({"webhook_url": url}))
+                Reply::Json(json!({"webhook_url": url}))
             }
             PartnerCall::ListUsers => {
                 let users: Vec<Value> = self.partner.users.iter().map(user_json).collect();
-                PartnerReply::Ok(200, json!({"count": users.len(), "users": users}))
+                Reply::Json(json!({"count": users.len(), "users": users}))
             }
             PartnerCall::InviteUser { email, role } => {
                 if self.partner_user_exists(&email) {
-                    return PartnerReply::Error(409, format!("User {email} already exists"));
+                    return Err(Refusal::Conflict(format!("User {email} already exists")));
                 }
                 let id = self.invite_partner_user(&email, &role);
                 effects.push(Effect::Trace {
@@ -357,7 +338,7 @@ impl World {
                     .iter()
                     .find(|u| u.id == id)
                     .map(user_json);
-                PartnerReply::Ok(201, user.unwrap_or_default())
+                Reply::Created(user.unwrap_or_default())
             }
             PartnerCall::RemoveUser { user_id } => {
                 let Some(email) = self
@@ -367,33 +348,28 @@ impl World {
                     .find(|u| u.id == user_id)
                     .map(|u| u.email.clone())
                 else {
-                    return PartnerReply::Error(404, format!("User {user_id} not found"));
+                    return Err(Refusal::not_found(Object::PartnerUser, user_id));
                 };
-                match self.remove_partner_user_by_email(&email) {
-                    Ok(id) => {
-                        effects.push(Effect::Trace {
-                            at: now,
-                            event: TraceEvent::AccountIncident {
-                                incident: "remove_partner_user".to_owned(),
-                                phone_number_id: None,
-                                detail: format!("partner user {id} <{email}> removed"),
-                            },
-                        });
-                        PartnerReply::Ok(200, json!({"success": true}))
-                    }
-                    Err(message) => PartnerReply::Error(404, message),
-                }
+                let id = self.remove_partner_user_by_email(&email)?;
+                effects.push(Effect::Trace {
+                    at: now,
+                    event: TraceEvent::AccountIncident {
+                        incident: "remove_partner_user".to_owned(),
+                        phone_number_id: None,
+                        detail: format!("partner user {id} <{email}> removed"),
+                    },
+                });
+                Reply::Json(json!({"success": true}))
             }
             PartnerCall::Compliance { waba_id } => {
-                if waba_id == self.spec.waba.id {
-                    PartnerReply::Ok(200, self.compliance())
-                } else {
-                    PartnerReply::Error(404, format!("WABA {waba_id} not found"))
+                if waba_id != self.spec.waba.id {
+                    return Err(Refusal::not_found(Object::Waba, waba_id));
                 }
+                Reply::Json(self.compliance())
             }
-            PartnerCall::ListKeys { channel_id } => match self.channel(&channel_id) {
-                None => unknown_channel(&channel_id),
-                Some(index) => {
+            PartnerCall::ListKeys { channel_id } => {
+                let index = self.channel(&channel_id)?;
+                {
                     let phone = &self.phone_numbers[index].spec;
                     let keys: Vec<Value> = if phone.d360_api_key.expose().starts_with("revoked_") {
                         Vec::new()
@@ -405,36 +381,32 @@ impl World {
                             "app_id": phone.id,
                         })]
                     };
-                    PartnerReply::Ok(200, json!({"api_keys": keys}))
+                    Reply::Json(json!({"api_keys": keys}))
                 }
-            },
-            PartnerCall::DeleteKeys { channel_id } => match self.channel(&channel_id) {
-                None => unknown_channel(&channel_id),
-                Some(index) => {
-                    let revoked =
-                        Secret::from(format!("revoked_{}", self.ids_rng.token(32)).as_str());
-                    self.replace_key(now, index, revoked, effects);
-                    PartnerReply::Ok(200, json!({"success": true}))
-                }
-            },
-        }
+            }
+            PartnerCall::DeleteKeys { channel_id } => {
+                let index = self.channel(&channel_id)?;
+                let revoked = Secret::from(format!("revoked_{}", self.ids_rng.token(32)).as_str());
+                self.replace_key(now, index, revoked, effects);
+                Reply::Json(json!({"success": true}))
+            }
+        })
     }
 
-    fn channel(&self, channel_id: &str) -> Option<usize> {
+    fn channel(&self, channel_id: &ChannelId) -> Result<usize, Refusal> {
         self.phone_numbers
             .iter()
-            .position(|p| p.spec.channel_id == channel_id)
+            .position(|p| p.spec.channel_id == channel_id.as_str())
+            .ok_or_else(|| Refusal::not_found(Object::Channel, channel_id.as_str()))
     }
 
     fn create_key(
         &mut self,
         now: SimTime,
-        channel_id: &str,
+        channel_id: &ChannelId,
         effects: &mut Vec<Effect>,
-    ) -> PartnerReply {
-        let Some(index) = self.channel(channel_id) else {
-            return unknown_channel(channel_id);
-        };
+    ) -> Result<Reply, Refusal> {
+        let index = self.channel(channel_id)?;
         self.partner.keys_issued += 1;
         let key = Secret::from(
             format!(
@@ -446,15 +418,12 @@ impl World {
         );
         self.replace_key(now, index, key.clone(), effects);
         let phone = &self.phone_numbers[index].spec;
-        PartnerReply::Ok(
-            201,
-            json!({
-                "id": format!("{}-key-{}", phone.channel_id, self.partner.keys_issued),
-                "address": "https://waba-v2.360dialog.io",
-                "api_key": key.expose(),
-                "app_id": phone.id,
-            }),
-        )
+        Ok(Reply::Created(json!({
+            "id": format!("{}-key-{}", phone.channel_id, self.partner.keys_issued),
+            "address": "https://waba-v2.360dialog.io",
+            "api_key": key.expose(),
+            "app_id": phone.id,
+        })))
     }
 
     /// Makes `key` the channel's only valid key; every earlier one is revoked.
@@ -518,21 +487,17 @@ impl World {
     }
 
     /// Removes a user and revokes the tokens issued to it; returns its id.
-    pub(crate) fn remove_partner_user_by_email(&mut self, email: &str) -> Result<String, String> {
+    pub(crate) fn remove_partner_user_by_email(&mut self, email: &str) -> Result<String, Refusal> {
         let position = self
             .partner
             .users
             .iter()
             .position(|u| u.email == email)
-            .ok_or_else(|| format!("unknown partner user `{email}`"))?;
+            .ok_or_else(|| Refusal::not_found(Object::PartnerUser, email))?;
         let user = self.partner.users.remove(position);
         self.partner
             .tokens
             .retain(|(_, owner, _)| *owner != user.id);
         Ok(user.id)
     }
-}
-
-fn unknown_channel(channel_id: &str) -> PartnerReply {
-    PartnerReply::Error(404, format!("Channel {channel_id} not found"))
 }

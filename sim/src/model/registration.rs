@@ -10,10 +10,12 @@ use std::collections::VecDeque;
 use serde_json::{Value, json};
 
 use super::error::code;
+use super::id::PhoneNumberId;
+use super::refusal::Refusal;
 use super::secret::Secret;
 use super::spec::ApiKind;
 use super::time::{HOUR_MS, SimTime};
-use super::{Effect, PlatformError, World};
+use super::{Effect, PlatformError, Surface, World};
 use crate::trace::TraceEvent;
 
 /// The moving window of the register/deregister limit, in hours.
@@ -25,14 +27,14 @@ pub enum PhoneCall {
     /// `POST /register` `{"messaging_product": "whatsapp", "pin": "123456"}`.
     Register {
         /// The PIN given.
-        pin: String,
+        pin: Secret,
     },
     /// `POST /deregister`.
     Deregister,
     /// `POST /{phone-number-id}` `{"pin": "123456"}`: set the 2FA PIN.
     SetPin {
         /// The new PIN.
-        pin: String,
+        pin: Secret,
     },
 }
 
@@ -59,24 +61,13 @@ impl World {
     pub(crate) fn phone_call(
         &mut self,
         now: SimTime,
-        credential: Option<&str>,
-        phone_number_id: &str,
-        call: PhoneCall,
+        credential: Option<&Secret>,
+        phone_number_id: &PhoneNumberId,
+        call: Result<PhoneCall, Refusal>,
         effects: &mut Vec<Effect>,
-    ) -> Result<Value, PlatformError> {
-        self.check_access_token(credential)?;
-        let Some(index) = self
-            .phone_numbers
-            .iter()
-            .position(|p| p.spec.id == phone_number_id)
-        else {
-            return Err(PlatformError::new(
-                code::INVALID_PARAMETER,
-                format!(
-                    "Unsupported post request. Object with ID '{phone_number_id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."
-                ),
-            ));
-        };
+    ) -> Result<Value, Refusal> {
+        let index = self.authenticate(Surface::Graph, credential, Some(phone_number_id))?;
+        let call = call?;
         let action = match &call {
             PhoneCall::Register { .. } => "register",
             PhoneCall::Deregister => "deregister",
@@ -86,12 +77,14 @@ impl World {
         effects.push(Effect::Trace {
             at: now,
             event: TraceEvent::PhoneRegistration {
-                phone_number_id: phone_number_id.to_owned(),
+                phone_number_id: phone_number_id.to_string(),
                 action: action.to_owned(),
                 error_code: result.as_ref().err().map(|e| e.code),
             },
         });
-        result.map(|()| json!({"success": true}))
+        result
+            .map(|()| json!({"success": true}))
+            .map_err(Refusal::Platform)
     }
 
     fn run_phone_call(
@@ -101,8 +94,8 @@ impl World {
         call: PhoneCall,
     ) -> Result<(), PlatformError> {
         if let PhoneCall::SetPin { pin } = call {
-            six_digits(&pin)?;
-            self.phone_numbers[index].spec.pin = Some(Secret::from(pin.as_str()));
+            six_digits(pin.expose())?;
+            self.phone_numbers[index].spec.pin = Some(pin);
             // §6.11: a PIN change fires the `security` webhook.
             let phone = self.phone_numbers[index].spec.display_phone_number.clone();
             self.emit_account_change(
@@ -120,7 +113,7 @@ impl World {
         let phone = &mut self.phone_numbers[index].spec;
         match call {
             PhoneCall::Register { pin } => {
-                six_digits(&pin)?;
+                six_digits(pin.expose())?;
                 if phone.api == ApiKind::OnPremises
                     && unix_now >= self.policy.on_prem_registration_closes_unix
                 {
@@ -143,14 +136,14 @@ impl World {
                     ));
                 }
                 match &phone.pin {
-                    Some(current) if current.expose() != pin => {
+                    Some(current) if current != &pin => {
                         return Err(PlatformError::new(
                             code::PIN_MISMATCH,
                             "The two-step verification PIN is incorrect. Reset it in WhatsApp Manager.",
                         ));
                     }
                     Some(_) => {}
-                    None => phone.pin = Some(Secret::from(pin.as_str())),
+                    None => phone.pin = Some(pin),
                 }
                 phone.registered = true;
             }

@@ -1,13 +1,15 @@
-//! The send path: authenticate, validate, apply the send-time rules, plan the
-//! message's fate (reference §1, §2, §3, §7, §8.4).
-
-use serde_json::Value;
+//! The send path: apply the send-time rules to a parsed send ([`Outgoing`]), plan
+//! the message's fate (reference §1, §2, §3, §7, §8.4). Credentials were checked
+//! by [`World::authenticate`] before.
 
 use super::bucket::Bucket;
 use super::country::marketing_limit_exempt;
 use super::error::{PlatformError, code};
+use super::id::Wamid;
 use super::marketing::{self, Verdict};
+use super::outgoing::{Outgoing, OutgoingContent, SendRequestError};
 use super::policy::{ErrorSurface, PricingModel};
+use super::refusal::Refusal;
 use super::spec::{Category, TemplateStatus};
 use super::state::{Billing, Message, MessageContent, StatusKind, Timer};
 use super::templates::Gate;
@@ -15,37 +17,28 @@ use super::time::SimTime;
 use super::{Effect, Reply, Surface, TIMERS_PENDING_MAX, World, pair_shape, throughput_shape};
 use crate::trace::TraceEvent;
 
-/// Longest text body accepted (Meta: 4096 characters).
-const TEXT_BODY_CHARS_MAX: usize = 4_096;
-
-/// The message types Meta knows but wasim does not simulate yet.
-const UNSIMULATED_TYPES: &[&str] = &[
-    "audio",
-    "contacts",
-    "document",
-    "image",
-    "interactive",
-    "location",
-    "reaction",
-    "sticker",
-    "video",
-];
-
-/// A validated send request.
-#[derive(Debug)]
-struct Outgoing {
-    input: String,
-    wa_id: String,
-    /// `recipients::encode(wa_id)`: the key of the user's rate and reach state.
-    key: u64,
-    content: Content,
-    callback_data: Option<String>,
+/// Who sends: the integration, whose sends the trace records as its own, or the
+/// unknown origin of a compromise, which records what it did in one record of its
+/// own ([`TraceEvent::UnknownOriginSend`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sender {
+    /// The integration, through a surface.
+    Integration(Surface),
+    /// Someone holding a leaked key, through a surface.
+    UnknownOrigin(Surface),
 }
 
-#[derive(Debug)]
-enum Content {
-    Text,
-    Template { index: usize },
+impl Sender {
+    fn surface(self) -> Surface {
+        match self {
+            Sender::Integration(surface) | Sender::UnknownOrigin(surface) => surface,
+        }
+    }
+
+    /// Whether the platform's records of the send are the integration's.
+    fn traced(self) -> bool {
+        matches!(self, Sender::Integration(_))
+    }
 }
 
 /// What will become of an accepted message.
@@ -67,58 +60,64 @@ pub(crate) enum ReadPlan {
     Later,
 }
 
+/// Sends `request` from phone number `phone_index` (already authenticated).
 pub(super) fn send(
     world: &mut World,
     now: SimTime,
-    surface: Surface,
-    credential: Option<&str>,
-    path_phone: Option<&str>,
-    body: &Value,
+    phone_index: usize,
+    sender: Sender,
+    request: Result<Outgoing, SendRequestError>,
     effects: &mut Vec<Effect>,
-) -> Reply {
-    let phone_index = match authenticate(world, surface, credential, path_phone) {
-        Ok(index) => index,
-        Err(reply) => return reply,
-    };
+) -> Result<Reply, Refusal> {
+    let surface = sender.surface();
     let phone_id = world.phone_numbers[phone_index].spec.id.clone();
     let reject_with = |error: PlatformError,
                        to: Option<String>,
                        template: Option<String>,
                        effects: &mut Vec<Effect>| {
-        effects.push(Effect::Trace {
-            at: now,
-            event: TraceEvent::MessageRejected {
-                surface: surface.name(),
-                phone_number_id: Some(phone_id.clone()),
-                to,
-                template,
-                code: error.code,
-                title: error.title.clone(),
-            },
-        });
-        Reply::Rejected(error)
+        if sender.traced() {
+            effects.push(Effect::Trace {
+                at: now,
+                event: TraceEvent::MessageRejected {
+                    surface: surface.name(),
+                    phone_number_id: Some(phone_id.clone()),
+                    to,
+                    template,
+                    code: error.code,
+                    title: error.title.clone(),
+                },
+            });
+        }
+        Err(Refusal::Platform(error))
     };
-    let outgoing = match parse(world, body) {
+    let outgoing = match request {
         Ok(outgoing) => outgoing,
-        Err(error) => {
-            return reject_with(
-                error,
-                body.get("to").and_then(Value::as_str).map(str::to_owned),
-                None,
-                effects,
-            );
+        Err(SendRequestError::Unreadable(error)) => return Err(Refusal::Request(error)),
+        Err(SendRequestError::Invalid { error, to }) => {
+            return reject_with(error, to, None, effects);
         }
     };
-    let template_index = match outgoing.content {
-        Content::Template { index } => Some(index),
-        Content::Text => None,
+    let template_index = match &outgoing.content {
+        OutgoingContent::Text => None,
+        OutgoingContent::Template {
+            name,
+            language,
+            body_parameters,
+            header_parameters,
+        } => match resolve_template(world, name, language, *body_parameters, *header_parameters) {
+            Ok(index) => Some(index),
+            Err(error) => {
+                let to = Some(outgoing.input.clone());
+                return reject_with(error, to, None, effects);
+            }
+        },
     };
     let template_name = template_index.map(|index| world.templates[index].name.clone());
     let reject = |error: PlatformError, to: Option<String>, effects: &mut Vec<Effect>| {
         reject_with(error, to, template_name.clone(), effects)
     };
     // Only a refusal names the recipient apart from the message.
-    let to = || Some(outgoing.wa_id.clone());
+    let to = || Some(outgoing.wa_id.as_str().to_owned());
     if world.timers.len() >= TIMERS_PENDING_MAX {
         return reject(
             PlatformError::new(
@@ -132,36 +131,38 @@ pub(super) fn send(
     // The account's standing: disabled, restricted, or templates blocked (§6.8, §10).
     let window_open = world
         .recipients
-        .get(&outgoing.wa_id)
+        .get(outgoing.wa_id.as_str())
         .is_some_and(|r| r.service_window_open(now, world.policy.customer_service_window_hours));
     match world.account_refusal(surface, template_index.is_some(), window_open) {
         None => {}
-        Some(Reply::Rejected(error)) => return reject(error, to(), effects),
-        Some(Reply::Blocked {
+        Some(Refusal::Platform(error)) => return reject(error, to(), effects),
+        Some(Refusal::Blocked {
             http_status,
             message,
         }) => {
-            effects.push(Effect::Trace {
-                at: now,
-                event: TraceEvent::SendBlocked {
-                    surface: surface.name(),
-                    phone_number_id: phone_id.clone(),
-                    to: to(),
-                    message_type: if template_index.is_some() {
-                        "template"
-                    } else {
-                        "text"
+            if sender.traced() {
+                effects.push(Effect::Trace {
+                    at: now,
+                    event: TraceEvent::SendBlocked {
+                        surface: surface.name(),
+                        phone_number_id: phone_id.clone(),
+                        to: to(),
+                        message_type: if template_index.is_some() {
+                            "template"
+                        } else {
+                            "text"
+                        },
+                        http_status,
+                        reason: "360dialog disabled template messaging for the WABA".to_owned(),
                     },
-                    http_status,
-                    reason: "360dialog disabled template messaging for the WABA".to_owned(),
-                },
-            });
-            return Reply::Blocked {
+                });
+            }
+            return Err(Refusal::Blocked {
                 http_status,
                 message,
-            };
+            });
         }
-        Some(other) => return other,
+        Some(other) => return Err(other),
     }
     // A paused or disabled template is refused at once (reference §5.2).
     if let Some(refusal) = template_index.and_then(|index| world.template_refusal(index)) {
@@ -223,10 +224,10 @@ pub(super) fn send(
     // Nothing since the account check has touched the recipient's window.
     let in_service_window = window_open;
     // A free-form text outside the window, when the profile answers 131047 at once.
-    if matches!(outgoing.content, Content::Text)
+    if template_index.is_none()
         && !in_service_window
         && world.policy.reengagement_surface == ErrorSurface::Sync
-        && world.recipients.contains(&outgoing.wa_id)
+        && world.recipients.contains(outgoing.wa_id.as_str())
     {
         return reject(
             PlatformError::new(
@@ -244,9 +245,9 @@ pub(super) fn send(
         None => Gate::Send,
     };
     let (message_number, message_id) = world.next_message();
-    let (content, category) = match outgoing.content {
-        Content::Text => (MessageContent::Text, None),
-        Content::Template { index } => {
+    let (content, category) = match template_index {
+        None => (MessageContent::Text, None),
+        Some(index) => {
             let template = &world.templates[index];
             (
                 MessageContent::Template {
@@ -261,7 +262,7 @@ pub(super) fn send(
         world,
         now,
         phone_index,
-        &outgoing.wa_id,
+        outgoing.wa_id.as_str(),
         category,
         in_service_window,
         (message_number, &message_id),
@@ -271,7 +272,7 @@ pub(super) fn send(
         Fate::Deliver { sent_only, .. } => Some(bill(
             world,
             now,
-            &outgoing.wa_id,
+            outgoing.wa_id.as_str(),
             category,
             in_service_window,
             !sent_only,
@@ -279,7 +280,7 @@ pub(super) fn send(
         Fate::Fail(_) => None,
     };
     if matches!(fate, Fate::Deliver { .. })
-        && let Some(recipient) = world.recipients.activity_mut(&outgoing.wa_id)
+        && let Some(recipient) = world.recipients.activity_mut(outgoing.wa_id.as_str())
     {
         recipient.last_business_message_marketing = category == Some(Category::Marketing);
     }
@@ -300,7 +301,7 @@ pub(super) fn send(
     world.messages.push(Message {
         id: message_id.clone(),
         phone_number_id: phone_id.clone(),
-        to: outgoing.wa_id.clone(),
+        to: outgoing.wa_id.as_str().to_owned(),
         content,
         accepted_at: now,
         statuses: Vec::new(),
@@ -314,23 +315,25 @@ pub(super) fn send(
             PricingModel::Pmp => "PMP",
         },
     });
-    effects.push(Effect::Trace {
-        at: now,
-        event: TraceEvent::MessageAccepted {
-            message_id: message_id.clone(),
-            surface: surface.name(),
-            phone_number_id: phone_id,
-            to: outgoing.wa_id.clone(),
-            message_type: if template_name.is_some() {
-                "template"
-            } else {
-                "text"
+    if sender.traced() {
+        effects.push(Effect::Trace {
+            at: now,
+            event: TraceEvent::MessageAccepted {
+                message_id: message_id.clone(),
+                surface: surface.name(),
+                phone_number_id: phone_id,
+                to: outgoing.wa_id.as_str().to_owned(),
+                message_type: if template_name.is_some() {
+                    "template"
+                } else {
+                    "text"
+                },
+                template: template_name,
+                category: category.map_or("SERVICE", Category::name),
+                message_status,
             },
-            template: template_name,
-            category: category.map_or("SERVICE", Category::name),
-            message_status,
-        },
-    });
+        });
+    }
     match template_index {
         Some(index) if held => world.hold(index, now, message_number, &message_id, fate, effects),
         Some(index) => {
@@ -342,200 +345,24 @@ pub(super) fn send(
         }
         None => schedule_lifecycle(world, now, message_number, fate),
     }
-    Reply::Sent {
+    Ok(Reply::Sent {
         input: outgoing.input,
         wa_id: outgoing.wa_id,
-        message_id,
+        message_id: Wamid::from(message_id),
         message_status,
-    }
-}
-
-pub(super) fn authenticate(
-    world: &World,
-    surface: Surface,
-    credential: Option<&str>,
-    path_phone: Option<&str>,
-) -> Result<usize, Reply> {
-    match surface {
-        Surface::Graph => {
-            world
-                .check_access_token(credential)
-                .map_err(Reply::Rejected)?;
-            let id = path_phone.unwrap_or_default();
-            world.phone_numbers.iter().position(|p| p.spec.id == id).ok_or_else(|| {
-                Reply::Rejected(PlatformError::new(
-                    code::INVALID_PARAMETER,
-                    format!(
-                        "Unsupported post request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."
-                    ),
-                ))
-            })
-        }
-        Surface::D360 => {
-            let key = credential.ok_or(Reply::Unauthorized)?;
-            world
-                .phone_numbers
-                .iter()
-                .position(|p| p.spec.d360_api_key.expose() == key)
-                .ok_or(Reply::Unauthorized)
-        }
-    }
-}
-
-fn missing(parameter: &str) -> PlatformError {
-    PlatformError::new(
-        code::PARAMETER_MISSING,
-        format!("The parameter {parameter} is required."),
-    )
-}
-
-fn invalid(details: String) -> PlatformError {
-    PlatformError::new(code::PARAMETER_INVALID, details)
-}
-
-fn parse(world: &World, body: &Value) -> Result<Outgoing, PlatformError> {
-    let Some(object) = body.as_object() else {
-        return Err(PlatformError::new(
-            code::INVALID_PARAMETER,
-            "The request body must be a JSON object.",
-        ));
-    };
-    match object.get("messaging_product") {
-        None => {
-            return Err(PlatformError::new(
-                code::INVALID_PARAMETER,
-                "The parameter messaging_product is required.",
-            ));
-        }
-        Some(Value::String(product)) if product == "whatsapp" => {}
-        Some(other) => {
-            return Err(PlatformError::new(
-                code::INVALID_PARAMETER,
-                format!("Param messaging_product must be \"whatsapp\", got {other}."),
-            ));
-        }
-    }
-    if let Some(kind) = object.get("recipient_type")
-        && kind != "individual"
-    {
-        return Err(invalid(format!(
-            "recipient_type {kind} is not supported; use \"individual\"."
-        )));
-    }
-    let input = match object.get("to") {
-        None | Some(Value::Null) => return Err(missing("to")),
-        Some(Value::String(to)) => to.clone(),
-        Some(other) => {
-            return Err(invalid(format!(
-                "Param to must be a string of digits, got {other}."
-            )));
-        }
-    };
-    let wa_id: String = if input.bytes().all(|b| b.is_ascii_digit()) {
-        input.clone()
-    } else {
-        input
-            .chars()
-            .filter(|c| !matches!(c, '+' | ' ' | '-' | '(' | ')'))
-            .collect()
-    };
-    let key = super::recipients::encode(&wa_id).filter(|_| (7..=15).contains(&wa_id.len()));
-    let Some(key) = key else {
-        return Err(invalid(format!(
-            "Param to must be a phone number of 7 to 15 digits with its country code, got \"{input}\"."
-        )));
-    };
-    let callback_data = match object.get("biz_opaque_callback_data") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(data)) if data.chars().count() <= 512 => Some(data.clone()),
-        Some(_) => {
-            return Err(invalid(
-                "biz_opaque_callback_data must be a string of at most 512 characters.".to_owned(),
-            ));
-        }
-    };
-    let kind = match object.get("type") {
-        None => "text",
-        Some(Value::String(kind)) => kind.as_str(),
-        Some(other) => {
-            return Err(invalid(format!(
-                "Param type must be a string, got {other}."
-            )));
-        }
-    };
-    let content = match kind {
-        "text" => {
-            let body = object.get("text").and_then(|t| t.get("body"));
-            match body {
-                None | Some(Value::Null) => return Err(missing("text['body']")),
-                Some(Value::String(text)) if text.is_empty() => {
-                    return Err(missing("text['body']"));
-                }
-                Some(Value::String(text)) if text.chars().count() > TEXT_BODY_CHARS_MAX => {
-                    return Err(PlatformError::new(
-                        code::INVALID_PARAMETER,
-                        format!(
-                            "Param text['body'] must be at most {TEXT_BODY_CHARS_MAX} characters long."
-                        ),
-                    ));
-                }
-                Some(Value::String(_)) => Content::Text,
-                Some(other) => {
-                    return Err(invalid(format!(
-                        "Param text['body'] must be a string, got {other}."
-                    )));
-                }
-            }
-        }
-        "template" => parse_template(world, object.get("template"))?,
-        other if UNSIMULATED_TYPES.contains(&other) => {
-            return Err(PlatformError::new(
-                code::INVALID_PARAMETER,
-                format!(
-                    "Message type '{other}' is valid on the platform but not simulated by wasim; use text or template."
-                ),
-            ));
-        }
-        other => {
-            return Err(PlatformError::new(
-                code::INVALID_PARAMETER,
-                format!(
-                    "Param type must be one of {{audio, contacts, document, image, interactive, location, reaction, sticker, template, text, video}}, got '{other}'."
-                ),
-            ));
-        }
-    };
-    Ok(Outgoing {
-        input,
-        wa_id,
-        key,
-        content,
-        callback_data,
     })
 }
 
-fn parse_template(world: &World, template: Option<&Value>) -> Result<Content, PlatformError> {
-    let Some(template) = template.and_then(Value::as_object) else {
-        return Err(missing("template"));
-    };
-    let name = match template.get("name") {
-        Some(Value::String(name)) if !name.is_empty() => name.as_str(),
-        None | Some(Value::Null) => return Err(missing("template['name']")),
-        Some(other) => {
-            return Err(invalid(format!(
-                "Param template['name'] must be a non-empty string, got {other}."
-            )));
-        }
-    };
-    let language = match template.get("language").map(|l| l.get("code")) {
-        Some(Some(Value::String(code))) if !code.is_empty() => code.as_str(),
-        None | Some(None) => return Err(missing("template['language']['code']")),
-        Some(Some(other)) => {
-            return Err(invalid(format!(
-                "Param template['language']['code'] must be a language code such as \"en_US\", got {other}."
-            )));
-        }
-    };
+/// The index of the approved (or paused) template a send names, if the send gives
+/// it the parameters it takes: 132001 when there is none by that name and language
+/// or it is not approved, 132000 when the counts differ (reference §5).
+fn resolve_template(
+    world: &World,
+    name: &str,
+    language: &str,
+    body_parameters: u32,
+    header_parameters: u32,
+) -> Result<usize, PlatformError> {
     let Some(index) = world.templates.iter().position(|t| {
         t.name == name && t.language == language && t.status != TemplateStatus::Deleted
     }) else {
@@ -558,54 +385,6 @@ fn parse_template(world: &World, template: Option<&Value>) -> Result<Content, Pl
             ),
         ));
     }
-    let mut body_parameters = 0u32;
-    let mut header_parameters = 0u32;
-    match template.get("components") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(components)) => {
-            for (position, component) in components.iter().enumerate() {
-                let Some(kind) = component.get("type").and_then(Value::as_str) else {
-                    return Err(missing(&format!(
-                        "template['components'][{position}]['type']"
-                    )));
-                };
-                let count = match component.get("parameters") {
-                    None | Some(Value::Null) => 0,
-                    Some(Value::Array(parameters)) => {
-                        for (p, parameter) in parameters.iter().enumerate() {
-                            if parameter.get("type").and_then(Value::as_str).is_none() {
-                                return Err(missing(&format!(
-                                    "template['components'][{position}]['parameters'][{p}]['type']"
-                                )));
-                            }
-                        }
-                        u32::try_from(parameters.len()).unwrap_or(u32::MAX)
-                    }
-                    Some(other) => {
-                        return Err(invalid(format!(
-                            "Param template['components'][{position}]['parameters'] must be an array, got {other}."
-                        )));
-                    }
-                };
-                // Meta documents lower case; clients send upper case too (pywa 4.5.0: "BODY").
-                match kind.to_ascii_lowercase().as_str() {
-                    "body" => body_parameters = body_parameters.saturating_add(count),
-                    "header" => header_parameters = header_parameters.saturating_add(count),
-                    "button" | "footer" => {}
-                    other => {
-                        return Err(invalid(format!(
-                            "Param template['components'][{position}]['type'] must be header, body or button, got '{other}'."
-                        )));
-                    }
-                }
-            }
-        }
-        Some(other) => {
-            return Err(invalid(format!(
-                "Param template['components'] must be an array, got {other}."
-            )));
-        }
-    }
     if body_parameters != found.body_parameters || header_parameters != found.header_parameters {
         return Err(PlatformError::new(
             code::TEMPLATE_PARAM_COUNT,
@@ -615,7 +394,7 @@ fn parse_template(world: &World, template: Option<&Value>) -> Result<Content, Pl
             ),
         ));
     }
-    Ok(Content::Template { index })
+    Ok(index)
 }
 
 /// Decides the fate of an accepted message and records what the rules count.

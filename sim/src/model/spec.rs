@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::fields::FieldError;
 use super::policy::{DEFAULT_PROFILE, PROFILES, Policy};
 use super::rng::Ratio;
 use super::secret::Secret;
@@ -446,6 +447,17 @@ impl Default for EcosystemSpec {
     }
 }
 
+/// Why a world (a file's text, or a spec with a profile) was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WorldError {
+    /// The text is not TOML of a world (an unknown field, a wrong type).
+    #[error("{0}")]
+    Toml(String),
+    /// A field's value is wrong.
+    #[error("{0}")]
+    Field(#[from] FieldError),
+}
+
 /// Why a world file was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
@@ -469,33 +481,38 @@ pub enum SpecError {
 
 impl WorldSpec {
     /// Parses and checks a world from TOML text; the error names the field.
-    pub fn from_toml(text: &str) -> Result<WorldSpec, String> {
-        let spec: WorldSpec =
-            toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
+    pub fn from_toml(text: &str) -> Result<WorldSpec, WorldError> {
+        let spec: WorldSpec = toml::from_str(text)
+            .map_err(|e| WorldError::Toml(e.to_string().trim_end().to_owned()))?;
         spec.validate()?;
         Ok(spec)
     }
 
     /// The policy this world runs under: `profile_override` (from `--policy`) or the
     /// file's `policy.profile` or the default, with the file's overrides applied.
-    pub fn policy(&self, profile_override: Option<&str>) -> Result<Policy, String> {
+    pub fn policy(&self, profile_override: Option<&str>) -> Result<Policy, FieldError> {
         let name = match (profile_override, self.policy.get("profile")) {
             (Some(name), _) => name.to_owned(),
             (None, Some(toml::Value::String(name))) => name.clone(),
             (None, Some(other)) => {
-                return Err(format!(
-                    "policy.profile: expected a profile name string, found {other}"
+                return Err(FieldError::new(
+                    "policy.profile",
+                    format!("expected a profile name string, found {other}"),
                 ));
             }
             (None, None) => DEFAULT_PROFILE.to_owned(),
         };
         let base = Policy::named(&name).ok_or_else(|| {
-            format!(
-                "policy.profile: unknown profile `{name}`, expected one of {}",
-                PROFILES.join(", ")
+            FieldError::new(
+                "policy.profile",
+                format!(
+                    "unknown profile `{name}`, expected one of {}",
+                    PROFILES.join(", ")
+                ),
             )
         })?;
-        let mut table = toml::Table::try_from(&base).map_err(|e| format!("policy: {e}"))?;
+        let mut table =
+            toml::Table::try_from(&base).map_err(|e| FieldError::new("policy", e.to_string()))?;
         for (key, value) in &self.policy {
             if key != "profile" {
                 table.insert(key.clone(), value.clone());
@@ -504,11 +521,11 @@ impl WorldSpec {
         table.insert("profile".to_owned(), toml::Value::String(name));
         toml::Value::Table(table)
             .try_into::<Policy>()
-            .map_err(|e| format!("policy: {}", e.to_string().trim_end()))
+            .map_err(|e| FieldError::new("policy", e.to_string().trim_end()))
     }
 
     /// The fault profile of `[webhooks.faults]`, if any.
-    pub fn webhook_faults(&self) -> Result<Option<FaultProfile>, String> {
+    pub fn webhook_faults(&self) -> Result<Option<FaultProfile>, FieldError> {
         self.webhooks
             .faults
             .as_ref()
@@ -516,62 +533,84 @@ impl WorldSpec {
             .transpose()
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), FieldError> {
         let policy = self.policy(None)?;
         if !(400..=599).contains(&policy.template_block_http_status) {
-            return Err(format!(
-                "policy.template_block_http_status: expected an HTTP error status 400 to 599, found {}",
-                policy.template_block_http_status
+            return Err(FieldError::new(
+                "policy.template_block_http_status",
+                format!(
+                    "expected an HTTP error status 400 to 599, found {}",
+                    policy.template_block_http_status
+                ),
             ));
         }
         self.webhook_faults()?;
         check_batching((self.webhooks.batch_max, self.webhooks.batch_window_ms))
-            .map_err(|e| format!("webhooks.{e}"))?;
+            .map_err(|e| e.within("webhooks"))?;
         if self.waba.phone_numbers.is_empty() {
-            return Err("waba.phone_numbers: expected at least one phone number".to_owned());
+            return Err(FieldError::new(
+                "waba.phone_numbers",
+                "expected at least one phone number",
+            ));
         }
         for (index, phone) in self.waba.phone_numbers.iter().enumerate() {
             if !is_digits(&phone.id) {
-                return Err(format!(
-                    "waba.phone_numbers[{index}].id: expected digits, found `{}`",
-                    phone.id
+                return Err(FieldError::new(
+                    format!("waba.phone_numbers[{index}].id"),
+                    format!("expected digits, found `{}`", phone.id),
                 ));
             }
             if !is_digits(&phone.display_phone_number) {
-                return Err(format!(
-                    "waba.phone_numbers[{index}].display_phone_number: expected digits with calling code, found `{}`",
-                    phone.display_phone_number
+                return Err(FieldError::new(
+                    format!("waba.phone_numbers[{index}].display_phone_number"),
+                    format!(
+                        "expected digits with calling code, found `{}`",
+                        phone.display_phone_number
+                    ),
                 ));
             }
             if phone.country.len() != 2 {
-                return Err(format!(
-                    "waba.phone_numbers[{index}].country: expected an ISO 3166 alpha-2 code such as `DE`, found `{}`",
-                    phone.country
+                return Err(FieldError::new(
+                    format!("waba.phone_numbers[{index}].country"),
+                    format!(
+                        "expected an ISO 3166 alpha-2 code such as `DE`, found `{}`",
+                        phone.country
+                    ),
                 ));
             }
         }
         for (index, template) in self.waba.templates.iter().enumerate() {
             if template.name.is_empty() || template.language.is_empty() {
-                return Err(format!(
-                    "waba.templates[{index}]: expected a non-empty name and language"
+                return Err(FieldError::new(
+                    format!("waba.templates[{index}]"),
+                    "expected a non-empty name and language",
                 ));
             }
         }
         for country in self.recipients.countries.keys() {
             if super::country::number_shape(country).is_none() {
-                return Err(format!(
-                    "recipients.countries.{country}: cannot generate numbers for `{country}`, expected one of US, CA, MX, BR, IN, ID, DE, FR, ES, IT, NL, GB, TR, JP, KR"
+                return Err(FieldError::new(
+                    format!("recipients.countries.{country}"),
+                    format!(
+                        "cannot generate numbers for `{country}`, expected one of US, CA, MX, BR, IN, ID, DE, FR, ES, IT, NL, GB, TR, JP, KR"
+                    ),
                 ));
             }
         }
         if self.recipients.count > 0 && self.recipients.countries.values().all(|w| *w == 0) {
-            return Err("recipients.countries: expected at least one positive weight".to_owned());
+            return Err(FieldError::new(
+                "recipients.countries",
+                "expected at least one positive weight",
+            ));
         }
         for (index, named) in self.recipients.named.iter().enumerate() {
             if !is_digits(&named.wa_id) || !(7..=15).contains(&named.wa_id.len()) {
-                return Err(format!(
-                    "recipients.named[{index}].wa_id: expected 7 to 15 digits with calling code, found `{}`",
-                    named.wa_id
+                return Err(FieldError::new(
+                    format!("recipients.named[{index}].wa_id"),
+                    format!(
+                        "expected 7 to 15 digits with calling code, found `{}`",
+                        named.wa_id
+                    ),
                 ));
             }
         }
@@ -606,14 +645,18 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_refused_with_their_name_and_the_expected_ones() {
-        let error = WorldSpec::from_toml("[partner]\nidd = \"x\"\n").expect_err("unknown field");
+        let error = WorldSpec::from_toml("[partner]\nidd = \"x\"\n")
+            .expect_err("unknown field")
+            .to_string();
         assert!(error.contains("idd"), "{error}");
         assert!(error.contains("username"), "{error}");
     }
 
     #[test]
     fn wrong_types_are_refused_with_the_field_and_the_expected_type() {
-        let error = WorldSpec::from_toml("seed = \"many\"\n").expect_err("wrong type");
+        let error = WorldSpec::from_toml("seed = \"many\"\n")
+            .expect_err("wrong type")
+            .to_string();
         assert!(error.contains("seed"), "{error}");
         assert!(error.contains("expected u64"), "{error}");
     }
@@ -634,13 +677,17 @@ mod tests {
 
     #[test]
     fn bad_policy_fields_and_profiles_are_named() {
-        let error = WorldSpec::from_toml("[policy]\nmarketing_kap = 5\n").expect_err("unknown");
+        let error = WorldSpec::from_toml("[policy]\nmarketing_kap = 5\n")
+            .expect_err("unknown")
+            .to_string();
         assert!(error.contains("marketing_kap"), "{error}");
-        let error =
-            WorldSpec::from_toml("[policy]\nprofile = \"1999-01\"\n").expect_err("unknown profile");
+        let error = WorldSpec::from_toml("[policy]\nprofile = \"1999-01\"\n")
+            .expect_err("unknown profile")
+            .to_string();
         assert!(error.contains("2024-05"), "{error}");
-        let error =
-            WorldSpec::from_toml("[policy]\nread_ratio = \"3/2\"\n").expect_err("bad ratio");
+        let error = WorldSpec::from_toml("[policy]\nread_ratio = \"3/2\"\n")
+            .expect_err("bad ratio")
+            .to_string();
         assert!(error.contains("N/D"), "{error}");
     }
 
@@ -649,7 +696,7 @@ mod tests {
         let error = WorldSpec::from_toml(
             "[[waba.phone_numbers]]\nid = \"x1\"\ndisplay_phone_number = \"1555\"\ncountry = \"US\"\nchannel_id = \"c\"\nd360_api_key = \"k\"\n",
         )
-        .expect_err("bad id");
+        .expect_err("bad id").to_string();
         assert!(error.contains("waba.phone_numbers[0].id"), "{error}");
     }
 }

@@ -19,13 +19,17 @@
 
 use serde_json::{Value, json};
 
-use super::error::code;
+use super::error::{PlatformError, code};
+use super::fields::FieldError;
+use super::id::{TemplateId, WabaId};
+use super::refusal::{Object, Refusal};
 use super::rng::Ratio;
+use super::secret::Secret;
 use super::spec::{Category, Quality, TemplateStatus};
 use super::state::{StatusKind, Timer};
 use super::time::{HOUR_MS, SimTime};
 use super::webhooks::Route;
-use super::{Effect, World};
+use super::{Effect, Reply, TemplateList, World};
 use crate::trace::TraceEvent;
 
 /// Days after a utility template's pause in which utility templates may be paced.
@@ -179,16 +183,16 @@ impl World {
         round: u64,
         forced: Option<PacingOutcome>,
         effects: &mut Vec<Effect>,
-    ) -> Result<PacingOutcome, String> {
+    ) -> Result<PacingOutcome, Refusal> {
         match &self.templates[index].life.pacing {
             None => {
-                return Err(format!(
+                return Err(Refusal::Invalid(format!(
                     "template `{}` is not being paced",
                     self.templates[index].name
-                ));
+                )));
             }
             Some(pacing) if pacing.round != round => {
-                return Err("stale pacing round".to_owned());
+                return Err(Refusal::Invalid("stale pacing round".to_owned()));
             }
             Some(_) => {}
         }
@@ -377,13 +381,13 @@ impl World {
         at: SimTime,
         index: usize,
         effects: &mut Vec<Effect>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Refusal> {
         let template = &mut self.templates[index];
         if template.status != TemplateStatus::Paused {
-            return Err(format!(
+            return Err(Refusal::Invalid(format!(
                 "template `{}` is not paused (status {:?})",
                 template.name, template.status
-            ));
+            )));
         }
         template.status = TemplateStatus::Approved;
         template.life.unpaused = true;
@@ -453,10 +457,10 @@ impl World {
         name: &str,
         control: TemplateControl,
         effects: &mut Vec<Effect>,
-    ) -> Result<String, String> {
-        let index = self.template_index(name).ok_or_else(|| {
-            format!("unknown template `{name}`: GET /_wasim/world lists the templates")
-        })?;
+    ) -> Result<String, Refusal> {
+        let index = self
+            .template_index(name)
+            .ok_or_else(|| Refusal::not_found(Object::Template, name))?;
         match control {
             TemplateControl::Quality(quality) => {
                 self.set_quality(at, index, quality, effects);
@@ -472,7 +476,9 @@ impl World {
                     .pacing
                     .as_ref()
                     .map(|p| p.round)
-                    .ok_or_else(|| format!("template `{name}` is not being paced"))?;
+                    .ok_or_else(|| {
+                        Refusal::Invalid(format!("template `{name}` is not being paced"))
+                    })?;
                 self.decide_pacing(at, index, round, Some(outcome), effects)
                     .map(|o| format!("pacing decided: {o:?}"))
             }
@@ -486,15 +492,39 @@ impl World {
         }
     }
 
-    /// Unpauses a template by its id (`POST /{template-id}/unpause`).
+    /// Unpauses a template by its id (`POST /{template-id}/unpause`): `{"success":
+    /// true}`, or `{"success": false, "reason": …}` when it is not paused.
     pub(crate) fn unpause_by_id(
         &mut self,
         at: SimTime,
-        id: &str,
+        id: &TemplateId,
         effects: &mut Vec<Effect>,
-    ) -> Option<Result<(), String>> {
-        let index = self.templates.iter().position(|t| t.id == id)?;
-        Some(self.unpause_template(at, index, effects))
+    ) -> Result<Reply, Refusal> {
+        let index = self
+            .templates
+            .iter()
+            .position(|t| t.id == id.as_str())
+            .ok_or_else(|| Refusal::not_found(Object::Template, id.as_str()))?;
+        Ok(Reply::Json(
+            match self.unpause_template(at, index, effects) {
+                Ok(()) => json!({"success": true}),
+                Err(refusal) => json!({"success": false, "reason": refusal.to_string()}),
+            },
+        ))
+    }
+
+    /// The WABA's templates as a list answers them (deleted ones left out).
+    pub(crate) fn template_list(&self) -> TemplateList {
+        TemplateList {
+            waba_id: WabaId::from(self.spec.waba.id.as_str()),
+            unix_now: self.unix_seconds(self.now),
+            templates: self
+                .templates
+                .iter()
+                .filter(|t| t.status != TemplateStatus::Deleted)
+                .cloned()
+                .collect(),
+        }
     }
 }
 
@@ -511,6 +541,62 @@ pub enum TemplateControl {
     Pause,
     /// Unpause it.
     Unpause,
+}
+
+/// The fields a template control accepts, as named in errors.
+const CONTROLS: &str = "\"quality\": \"GREEN|YELLOW|RED|UNKNOWN\", \"negative\": \"N/D\", \"decide\": \"release|pause\", \"pause\": true or \"unpause\": true";
+
+impl TemplateControl {
+    /// Reads one control from an object of exactly one field
+    /// (`{"quality": "RED"}`); the error names the field.
+    pub fn from_json(
+        object: &serde_json::Map<String, Value>,
+    ) -> Result<TemplateControl, FieldError> {
+        let [(key, value)] = object.iter().collect::<Vec<_>>()[..] else {
+            return Err(FieldError::new(
+                "",
+                format!("pass exactly one of {CONTROLS}"),
+            ));
+        };
+        let wrong = |problem: String| Err(FieldError::new(key.as_str(), problem));
+        match (key.as_str(), value) {
+            ("quality", Value::String(q)) => match q.as_str() {
+                "GREEN" => Ok(TemplateControl::Quality(Quality::Green)),
+                "YELLOW" => Ok(TemplateControl::Quality(Quality::Yellow)),
+                "RED" => Ok(TemplateControl::Quality(Quality::Red)),
+                "UNKNOWN" => Ok(TemplateControl::Quality(Quality::Unknown)),
+                other => wrong(format!(
+                    "expected GREEN, YELLOW, RED or UNKNOWN, got `{other}`"
+                )),
+            },
+            ("negative", Value::String(ratio)) => match ratio.parse::<Ratio>() {
+                Ok(ratio) => Ok(TemplateControl::Negative(ratio)),
+                Err(error) => wrong(error.to_string()),
+            },
+            ("decide", Value::String(outcome)) => match outcome.as_str() {
+                "release" => Ok(TemplateControl::Decide(PacingOutcome::Release)),
+                "pause" => Ok(TemplateControl::Decide(PacingOutcome::Pause)),
+                other => wrong(format!("expected release or pause, got `{other}`")),
+            },
+            ("pause", Value::Bool(true)) => Ok(TemplateControl::Pause),
+            ("unpause", Value::Bool(true)) => Ok(TemplateControl::Unpause),
+            (_, value) => wrong(format!(
+                "unexpected {value}; pass exactly one of {CONTROLS}"
+            )),
+        }
+    }
+
+    /// The control as [`TemplateControl::from_json`] reads it.
+    pub fn to_json(&self) -> Value {
+        match self {
+            TemplateControl::Quality(quality) => json!({"quality": quality_name(*quality)}),
+            TemplateControl::Negative(ratio) => json!({"negative": ratio.to_string()}),
+            TemplateControl::Decide(PacingOutcome::Release) => json!({"decide": "release"}),
+            TemplateControl::Decide(PacingOutcome::Pause) => json!({"decide": "pause"}),
+            TemplateControl::Pause => json!({"pause": true}),
+            TemplateControl::Unpause => json!({"unpause": true}),
+        }
+    }
 }
 
 /// A quality as the API writes it.
@@ -583,38 +669,23 @@ impl World {
     pub(crate) fn authorize_templates(
         &self,
         surface: super::Surface,
-        credential: Option<&str>,
-        waba_id: Option<&str>,
-    ) -> Result<(), super::Reply> {
+        credential: Option<&Secret>,
+        waba_id: Option<&WabaId>,
+    ) -> Result<(), Refusal> {
         match surface {
             super::Surface::Graph => {
-                self.check_access_token(credential)
-                    .map_err(super::Reply::Rejected)?;
-                if waba_id != Some(self.spec.waba.id.as_str()) {
-                    return Err(super::Reply::Rejected(super::PlatformError::new(
-                        code::INVALID_PARAMETER,
-                        format!(
-                            "Unsupported request. Object with ID '{}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.",
-                            waba_id.unwrap_or_default()
-                        ),
-                    )));
+                self.check_access_token(credential)?;
+                match waba_id {
+                    Some(id) if *id == self.spec.waba.id => Ok(()),
+                    other => Err(Refusal::not_found(
+                        Object::Waba,
+                        other.map(WabaId::as_str).unwrap_or_default(),
+                    )),
                 }
-                Ok(())
             }
-            super::Surface::D360 => self.d360_phone_for_key(credential).map(|_| ()),
-        }
-    }
-
-    /// [`World::authorize_templates`] for reading on Graph.
-    pub fn authorize_templates_graph(
-        &self,
-        credential: Option<&str>,
-        waba_id: &str,
-    ) -> Result<(), super::PlatformError> {
-        match self.authorize_templates(super::Surface::Graph, credential, Some(waba_id)) {
-            Ok(()) => Ok(()),
-            Err(super::Reply::Rejected(error)) => Err(error),
-            Err(_) => self.check_access_token(None),
+            super::Surface::D360 => self
+                .authenticate(super::Surface::D360, credential, None)
+                .map(|_| ()),
         }
     }
 
@@ -624,9 +695,9 @@ impl World {
         at: SimTime,
         body: &Value,
         effects: &mut Vec<Effect>,
-    ) -> Result<usize, super::PlatformError> {
-        let invalid = |message: String| super::PlatformError::new(code::INVALID_PARAMETER, message);
-        let field = |name: &str| -> Result<String, super::PlatformError> {
+    ) -> Result<usize, PlatformError> {
+        let invalid = |message: String| PlatformError::new(code::INVALID_PARAMETER, message);
+        let field = |name: &str| -> Result<String, PlatformError> {
             match body.get(name) {
                 Some(Value::String(text)) if !text.is_empty() => Ok(text.clone()),
                 Some(other) => Err(invalid(format!(
@@ -754,7 +825,7 @@ impl World {
         at: SimTime,
         name: &str,
         effects: &mut Vec<Effect>,
-    ) -> Result<(), super::PlatformError> {
+    ) -> Result<(), PlatformError> {
         let indices: Vec<usize> = (0..self.templates.len())
             .filter(|i| {
                 self.templates[*i].name == name
@@ -762,7 +833,7 @@ impl World {
             })
             .collect();
         if indices.is_empty() {
-            return Err(super::PlatformError::new(
+            return Err(PlatformError::new(
                 code::INVALID_PARAMETER,
                 format!("Message template \"{name}\" not found."),
             ));

@@ -73,6 +73,28 @@ pub const EVENTS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Why a sample webhook could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TriggerError {
+    /// No event of that name.
+    #[error("unknown event `{0}`; valid events: {names} (`wasim trigger --list` describes them)", names = event_names())]
+    UnknownEvent(String),
+    /// The world lacks what the event needs (what, in words).
+    #[error("{0}")]
+    Lacks(&'static str),
+    /// The world's policy is invalid.
+    #[error("{0}")]
+    Policy(#[from] crate::model::FieldError),
+}
+
+fn event_names() -> String {
+    EVENTS
+        .iter()
+        .map(|(name, _)| *name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The wamid of the outbound message every `statuses.*` event is about.
 pub const OUTBOUND_MESSAGE_ID: &str = "wamid.HBgLtrigger0001";
 
@@ -145,7 +167,7 @@ impl TriggerPayload {
 
 /// Builds the webhook for `event` from `spec`'s ids and secrets. An unknown event
 /// or a world lacking what the event needs is an error that says what to do.
-pub fn build(event: &str, spec: &WorldSpec) -> Result<TriggerPayload, String> {
+pub fn build(event: &str, spec: &WorldSpec) -> Result<TriggerPayload, TriggerError> {
     let (name, body, signing) = event_body(event, spec)?;
     let body = ascii_json(&body);
     let signature = match signing {
@@ -161,16 +183,12 @@ pub fn build(event: &str, spec: &WorldSpec) -> Result<TriggerPayload, String> {
 }
 
 /// The body of `event` as JSON, with its catalog name and how it is signed.
-pub fn event_body(event: &str, spec: &WorldSpec) -> Result<(&'static str, Value, Signing), String> {
+pub fn event_body(
+    event: &str,
+    spec: &WorldSpec,
+) -> Result<(&'static str, Value, Signing), TriggerError> {
     let Some(&(name, _)) = EVENTS.iter().find(|(name, _)| *name == event) else {
-        return Err(format!(
-            "unknown event `{event}`; valid events: {} (`wasim trigger --list` describes them)",
-            EVENTS
-                .iter()
-                .map(|(name, _)| *name)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+        return Err(TriggerError::UnknownEvent(event.to_owned()));
     };
     let (body, signing) = match name {
         "messages.text" => (inbound_text(spec)?, Signing::Meta),
@@ -214,11 +232,10 @@ fn account_envelope(spec: &WorldSpec, field: &str, value: Value) -> Value {
     })
 }
 
-fn first_phone(spec: &WorldSpec) -> Result<&PhoneNumberSpec, String> {
-    spec.waba
-        .phone_numbers
-        .first()
-        .ok_or_else(|| "the world has no phone numbers (waba.phone_numbers is empty)".to_owned())
+fn first_phone(spec: &WorldSpec) -> Result<&PhoneNumberSpec, TriggerError> {
+    spec.waba.phone_numbers.first().ok_or(TriggerError::Lacks(
+        "the world has no phone numbers (waba.phone_numbers is empty)",
+    ))
 }
 
 fn metadata(phone: &PhoneNumberSpec) -> Value {
@@ -238,7 +255,7 @@ fn recipient(spec: &WorldSpec) -> (String, String) {
 
 /// The BSUID of `wa_id` if the world's policy puts BSUIDs on webhooks (§13): the one
 /// the running world derives (same seed, WABA and country).
-fn user_id(spec: &WorldSpec, wa_id: &str) -> Result<Option<String>, String> {
+fn user_id(spec: &WorldSpec, wa_id: &str) -> Result<Option<String>, TriggerError> {
     if !spec.policy(None)?.bsuid {
         return Ok(None);
     }
@@ -257,7 +274,7 @@ fn user_id(spec: &WorldSpec, wa_id: &str) -> Result<Option<String>, String> {
     )))
 }
 
-fn inbound_text(spec: &WorldSpec) -> Result<Value, String> {
+fn inbound_text(spec: &WorldSpec) -> Result<Value, TriggerError> {
     let phone = first_phone(spec)?;
     let (wa_id, name) = recipient(spec);
     let user_id = user_id(spec, &wa_id)?;
@@ -292,7 +309,7 @@ enum Status {
 /// `sent` carries `conversation` (with `expiration_timestamp`) and `pricing`,
 /// `delivered` carries them without the expiration, as the model does under the
 /// default `2024-05` profile (CBP); `read` has neither because `delivered` showed them.
-fn status(spec: &WorldSpec, status: Status) -> Result<Value, String> {
+fn status(spec: &WorldSpec, status: Status) -> Result<Value, TriggerError> {
     let phone = first_phone(spec)?;
     let (wa_id, profile_name) = recipient(spec);
     let user_id = user_id(spec, &wa_id)?;
@@ -354,18 +371,23 @@ fn status(spec: &WorldSpec, status: Status) -> Result<Value, String> {
 }
 
 /// The first marketing template, else the first template.
-fn template(spec: &WorldSpec) -> Result<(&TemplateSpec, u64), String> {
+fn template(spec: &WorldSpec) -> Result<(&TemplateSpec, u64), TriggerError> {
     let templates = &spec.waba.templates;
     let (index, template) = templates
         .iter()
         .enumerate()
         .find(|(_, t)| t.category == Category::Marketing)
         .or_else(|| templates.iter().enumerate().next())
-        .ok_or_else(|| "the world has no templates (waba.templates is empty)".to_owned())?;
+        .ok_or(TriggerError::Lacks(
+            "the world has no templates (waba.templates is empty)",
+        ))?;
     let id = template.id.parse::<u64>().map_err(|_| {
-        format!(
-            "waba.templates[{index}].id: expected digits (Meta sends message_template_id as an integer), found `{}`",
-            template.id
+        crate::model::FieldError::new(
+            format!("waba.templates[{index}].id"),
+            format!(
+                "expected digits (Meta sends message_template_id as an integer), found `{}`",
+                template.id
+            ),
         )
     })?;
     Ok((template, id))
@@ -373,7 +395,7 @@ fn template(spec: &WorldSpec) -> Result<(&TemplateSpec, u64), String> {
 
 /// `message_template_status_update` PAUSED for the first time (reference §5.3). The
 /// `other_info` description is ours: Meta documents only the unpause wording.
-fn template_status_update(spec: &WorldSpec) -> Result<Value, String> {
+fn template_status_update(spec: &WorldSpec) -> Result<Value, TriggerError> {
     let (template, id) = template(spec)?;
     let value = json!({
         "event": "PAUSED",
@@ -395,7 +417,7 @@ fn template_status_update(spec: &WorldSpec) -> Result<Value, String> {
 }
 
 /// `message_template_quality_update` GREEN to YELLOW (reference §5.4).
-fn template_quality_update(spec: &WorldSpec) -> Result<Value, String> {
+fn template_quality_update(spec: &WorldSpec) -> Result<Value, TriggerError> {
     let (template, id) = template(spec)?;
     let value = json!({
         "previous_quality_score": "GREEN",
@@ -428,7 +450,7 @@ fn account_update(spec: &WorldSpec) -> Value {
 /// A 360dialog partner webhook `{id, event, data}` whose `data` is the first number's
 /// channel (reference §9.8). The channel `status` for each event is our choice:
 /// the exact payloads are unconfirmed.
-fn partner(spec: &WorldSpec, event: &str, sequence: u32) -> Result<Value, String> {
+fn partner(spec: &WorldSpec, event: &str, sequence: u32) -> Result<Value, TriggerError> {
     let phone = first_phone(spec)?;
     let status = if event == "channel_created" {
         "created"
@@ -543,7 +565,9 @@ mod tests {
 
     #[test]
     fn unknown_events_name_every_valid_event() {
-        let error = build("statuses.lost", &WorldSpec::default()).expect_err("unknown");
+        let error = build("statuses.lost", &WorldSpec::default())
+            .expect_err("unknown")
+            .to_string();
         assert!(error.contains("statuses.lost"), "{error}");
         for (name, _) in EVENTS {
             assert!(error.contains(name), "{error}");
@@ -728,7 +752,9 @@ mod tests {
     fn non_numeric_template_ids_are_named() {
         let mut spec = WorldSpec::default();
         spec.waba.templates[0].id = "tpl-1".to_owned();
-        let error = build("template.quality_update", &spec).expect_err("not numeric");
+        let error = build("template.quality_update", &spec)
+            .expect_err("not numeric")
+            .to_string();
         assert!(error.contains("waba.templates[0].id"), "{error}");
     }
 

@@ -8,7 +8,7 @@
 
 use serde_json::{Value, json};
 use wasim_sim::model::{
-    Command, CopyKind, Effect, InboundContent, Reply, SimTime, StatusKind, Surface,
+    Command, CopyKind, Effect, InboundContent, Refusal, Reply, SimTime, StatusKind,
     WebhookDelivery, World, WorldSpec,
 };
 use wasim_sim::trace::TraceEvent;
@@ -46,7 +46,7 @@ pub fn world_with(toml: &str) -> World {
 /// A text message from `from` to the first number.
 pub fn inbound_text(from: &str, text: &str) -> Command {
     Command::Inbound {
-        from: from.to_owned(),
+        from: from.into(),
         content: InboundContent::Text(text.to_owned()),
         phone_number_id: None,
         context: None,
@@ -62,31 +62,28 @@ pub fn text_body(to: &str, text: &str) -> Value {
     json!({"messaging_product": "whatsapp", "to": to, "type": "text", "text": {"body": text}})
 }
 
-pub fn send_from(world: &mut World, at: SimTime, phone: &str, body: Value) -> Reply {
+pub fn send_from(
+    world: &mut World,
+    at: SimTime,
+    phone: &str,
+    body: Value,
+) -> Result<Reply, Refusal> {
     world
-        .apply(
-            at,
-            Command::SendMessage {
-                surface: Surface::Graph,
-                credential: Some(TOKEN.to_owned()),
-                phone_number_id: Some(phone.to_owned()),
-                body,
-            },
-        )
+        .apply(at, Command::graph_send(TOKEN, phone, &body))
         .reply
 }
 
 /// Sends and returns the wamid, failing the test if the send was not accepted.
 pub fn accepted(world: &mut World, at: SimTime, phone: &str, body: Value) -> String {
     match send_from(world, at, phone, body) {
-        Reply::Sent { message_id, .. } => message_id,
+        Ok(Reply::Sent { message_id, .. }) => message_id.into_string(),
         other => panic!("the send was not accepted: {other:?}"),
     }
 }
 
-pub fn rejected_code(reply: Reply) -> u32 {
+pub fn rejected_code(reply: Result<Reply, Refusal>) -> u32 {
     match reply {
-        Reply::Rejected(error) => error.code,
+        Err(Refusal::Platform(error)) => error.code,
         other => panic!("expected a synchronous rejection, got {other:?}"),
     }
 }
@@ -100,17 +97,20 @@ pub fn ecosystem(world: &mut World, at: SimTime, to: &str, count: u32) {
         .apply(
             at,
             Command::EcosystemMarketing {
-                to: to.to_owned(),
+                to: to.into(),
                 count,
             },
         )
         .reply;
-    assert_eq!(reply, Reply::Done);
+    assert_eq!(reply, Ok(Reply::Done));
 }
 
 pub fn inbound(world: &mut World, at: SimTime, from: &str) {
     let reply = world.apply(at, inbound_text(from, "hello")).reply;
-    assert!(matches!(reply, Reply::InboundReceived { .. }), "{reply:?}");
+    assert!(
+        matches!(reply, Ok(Reply::InboundReceived { .. })),
+        "{reply:?}"
+    );
 }
 
 /// Advances far enough for every lifecycle timer of messages accepted by `at` to fire.

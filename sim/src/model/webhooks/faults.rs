@@ -10,7 +10,8 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::model::rng::Ratio;
+use crate::model::fields::FieldError;
+use crate::model::rng::{Ratio, RatioError};
 
 /// Longest extra delay, reorder hold or burst hold a profile may ask for (7 days).
 pub const FAULT_HOLD_MS_MAX: u64 = 7 * 24 * 3600 * 1000;
@@ -97,10 +98,11 @@ impl FaultProfile {
     /// Parses a profile from a JSON object (a world file's table is converted to
     /// one first). Fields left out keep their defaults. Errors start with `path`
     /// and the field: `webhooks.faults.duplicate: ...`.
-    pub fn from_json(path: &str, value: &Value) -> Result<FaultProfile, String> {
+    pub fn from_json(path: &str, value: &Value) -> Result<FaultProfile, FieldError> {
         let Value::Object(object) = value else {
-            return Err(format!(
-                "{path}: expected an object of fault settings such as {{\"duplicate\": \"1/10\"}}"
+            return Err(FieldError::new(
+                path,
+                "expected an object of fault settings such as {\"duplicate\": \"1/10\"}",
             ));
         };
         let mut profile = FaultProfile::default();
@@ -121,7 +123,10 @@ impl FaultProfile {
                         .ok()
                         .filter(|size| (2..=BURST_SIZE_MAX).contains(size))
                         .ok_or_else(|| {
-                            format!("{field}: expected 2 to {BURST_SIZE_MAX}, got {size}")
+                            FieldError::new(
+                                field.as_str(),
+                                format!("expected 2 to {BURST_SIZE_MAX}, got {size}"),
+                            )
                         })?;
                 }
                 "heal_after_s" => {
@@ -131,9 +136,12 @@ impl FaultProfile {
                     };
                 }
                 _ => {
-                    return Err(format!(
-                        "{path}: unknown field `{key}`, expected one of {}",
-                        FIELDS.join(", ")
+                    return Err(FieldError::new(
+                        path,
+                        format!(
+                            "unknown field `{key}`, expected one of {}",
+                            FIELDS.join(", ")
+                        ),
                     ));
                 }
             }
@@ -142,8 +150,9 @@ impl FaultProfile {
     }
 
     /// Reads `[webhooks.faults]` of a world file.
-    pub fn from_toml(path: &str, table: &toml::Table) -> Result<FaultProfile, String> {
-        let value = serde_json::to_value(table).map_err(|e| format!("{path}: {e}"))?;
+    pub fn from_toml(path: &str, table: &toml::Table) -> Result<FaultProfile, FieldError> {
+        let value =
+            serde_json::to_value(table).map_err(|e| FieldError::new(path, e.to_string()))?;
         FaultProfile::from_json(path, &value)
     }
 
@@ -153,26 +162,30 @@ impl FaultProfile {
     }
 }
 
-fn ratio(field: &str, value: &Value) -> Result<Ratio, String> {
+fn ratio(field: &str, value: &Value) -> Result<Ratio, FieldError> {
     match value {
-        Value::String(text) => text.parse().map_err(|e| format!("{field}: {e}")),
-        other => Err(format!(
-            "{field}: expected a ratio string such as \"1/10\", got {other}"
+        Value::String(text) => text
+            .parse()
+            .map_err(|e: RatioError| FieldError::new(field, e.to_string())),
+        other => Err(FieldError::new(
+            field,
+            format!("expected a ratio string such as \"1/10\", got {other}"),
         )),
     }
 }
 
-fn whole(field: &str, value: &Value) -> Result<u64, String> {
+fn whole(field: &str, value: &Value) -> Result<u64, FieldError> {
     value
         .as_u64()
-        .ok_or_else(|| format!("{field}: expected a whole number, got {value}"))
+        .ok_or_else(|| FieldError::new(field, format!("expected a whole number, got {value}")))
 }
 
-fn hold_ms(field: &str, value: &Value) -> Result<u64, String> {
+fn hold_ms(field: &str, value: &Value) -> Result<u64, FieldError> {
     let ms = whole(field, value)?;
     if ms == 0 || ms > FAULT_HOLD_MS_MAX {
-        return Err(format!(
-            "{field}: expected 1 to {FAULT_HOLD_MS_MAX} milliseconds, got {ms}"
+        return Err(FieldError::new(
+            field,
+            format!("expected 1 to {FAULT_HOLD_MS_MAX} milliseconds, got {ms}"),
         ));
     }
     Ok(ms)
@@ -228,7 +241,9 @@ mod tests {
             (json!(["duplicate"]), "faults: expected an object"),
         ];
         for (value, expected) in cases {
-            let error = FaultProfile::from_json("faults", &value).unwrap_err();
+            let error = FaultProfile::from_json("faults", &value)
+                .unwrap_err()
+                .to_string();
             assert!(error.starts_with(expected), "{value}: {error}");
         }
     }
@@ -240,7 +255,9 @@ mod tests {
         assert_eq!(profile.forged, Ratio::new(1, 3));
         assert_eq!(profile.burst_size, 5);
         let table: toml::Table = toml::from_str("forged = 3").unwrap();
-        let error = FaultProfile::from_toml("webhooks.faults", &table).unwrap_err();
+        let error = FaultProfile::from_toml("webhooks.faults", &table)
+            .unwrap_err()
+            .to_string();
         assert!(
             error.starts_with("webhooks.faults.forged: expected a ratio"),
             "{error}"

@@ -25,7 +25,9 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 pub use self::faults::FaultProfile;
+use super::fields::FieldError;
 use super::policy::{D360WebhookPrecedence, Policy};
+use super::refusal::Refusal;
 use super::rng::SimRng;
 use super::secret::{Secret, redact_url};
 use super::state::Timer;
@@ -383,14 +385,20 @@ impl WebhookState {
 }
 
 /// Checks a batching setting `(batch_max, batch_window_ms)`; the error names the field.
-pub fn check_batching((max, window_ms): (u32, u64)) -> Result<(u32, u64), String> {
+pub fn check_batching((max, window_ms): (u32, u64)) -> Result<(u32, u64), FieldError> {
     if !(1..=BATCH_MAX).contains(&max) {
-        return Err(format!("batch_max: expected 1 to {BATCH_MAX}, got {max}"));
+        return Err(FieldError::new(
+            "batch_max",
+            format!("expected 1 to {BATCH_MAX}, got {max}"),
+        ));
     }
     if !(1..=faults::FAULT_HOLD_MS_MAX).contains(&window_ms) {
-        return Err(format!(
-            "batch_window_ms: expected 1 to {}, got {window_ms}",
-            faults::FAULT_HOLD_MS_MAX
+        return Err(FieldError::new(
+            "batch_window_ms",
+            format!(
+                "expected 1 to {}, got {window_ms}",
+                faults::FAULT_HOLD_MS_MAX
+            ),
         ));
     }
     Ok((max, window_ms))
@@ -967,9 +975,9 @@ impl World {
     }
 
     /// Starts a verification handshake with the app callback (§6.5).
-    pub(crate) fn start_verification(&mut self) -> Result<Verification, String> {
+    pub(crate) fn start_verification(&mut self) -> Result<Verification, Refusal> {
         let Some(url) = self.webhooks.endpoints.callback_url.clone() else {
-            return Err("no webhook callback URL to verify: pass --webhook-url or POST /_wasim/webhooks/config {\"callback_url\": ...}".to_owned());
+            return Err(Refusal::Invalid("no webhook callback URL to verify: pass --webhook-url or POST /_wasim/webhooks/config {\"callback_url\": ...}".to_owned()));
         };
         self.webhooks.verification_counter += 1;
         Ok(Verification {

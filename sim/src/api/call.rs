@@ -1,0 +1,215 @@
+//! The one request pipeline of the platform surfaces (Graph, 360dialog messaging,
+//! 360dialog Partner API). A handler extracts a [`Call`] (the request line and the
+//! credential presented, typed per surface), parses what it can of the rest, and
+//! hands the model one command with [`Call::run`]. Under the world's lock, in one
+//! step, the model decides (credentials first, then what could not be read, then
+//! the platform's rules), the handler's `answer` renders a reply, the surface's
+//! table ([`Dialect::refusal`]) renders a refusal, and the `request` trace record
+//! is written right after the records the command caused. Nothing else records a
+//! platform request.
+//!
+//! Adding an endpoint is a handler of that shape plus one command in the model; the
+//! contributor notes (CONTRIBUTING.md) walk through one.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method};
+use axum::response::Response;
+
+use super::error::fbtrace_id;
+use crate::engine::Sim;
+use crate::model::{Command, Refusal, Reply};
+use crate::state::AppState;
+use crate::trace::TraceEvent;
+
+/// What an answer needs to know of its request.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestLine {
+    /// The method.
+    pub(crate) method: Method,
+    /// The path, without the query.
+    pub(crate) path: String,
+    /// The query string, if any.
+    pub(crate) query: Option<String>,
+}
+
+impl RequestLine {
+    /// The value of query parameter `key`, percent-decoded.
+    pub(crate) fn query_value(&self, key: &str) -> Option<String> {
+        self.query
+            .as_deref()?
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| percent_decode(v))
+    }
+}
+
+/// Decodes `%XX` escapes and `+` (query strings).
+pub(crate) fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%' && i + 3 <= bytes.len())
+            .then(|| std::str::from_utf8(&bytes[i + 1..i + 3]).ok())
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (bytes[i], escaped) {
+            (_, Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b'+', None) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (byte, None) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The Graph error code an answer carried, for its `request` record (set by
+/// `GraphError`'s response).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ErrorCode(pub(crate) u32);
+
+/// A surface's wire dialect: its name in the trace, the credential its requests
+/// present, and its table of refusals.
+pub(crate) trait Dialect {
+    /// The surface's name in `request` records (`graph`, `d360`, `partner`).
+    const SURFACE: &'static str;
+    /// The credential its requests present.
+    type Credential: Clone + Send + Sync + 'static;
+
+    /// The credential of a request's headers (none when absent).
+    fn credential(headers: &HeaderMap) -> Option<Self::Credential>;
+
+    /// The fingerprint of a credential, for the trace.
+    fn fingerprint(credential: &Self::Credential) -> String;
+
+    /// A refusal as this surface answers it. `trace_id` gives the answer's
+    /// `fbtrace_id` (Graph's), derived from the seed and the trace's position.
+    fn refusal(refusal: Refusal, request: &RequestLine, trace_id: &dyn Fn() -> String) -> Response;
+}
+
+/// A platform request: its line and the credential presented, ready to run one
+/// command.
+#[derive(Debug)]
+pub(crate) struct Call<D: Dialect> {
+    state: Arc<AppState>,
+    /// The request line.
+    pub(crate) request: RequestLine,
+    /// The credential presented, if any.
+    pub(crate) credential: Option<D::Credential>,
+}
+
+impl<D: Dialect> FromRequestParts<Arc<AppState>> for Call<D> {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Call {
+            state: state.clone(),
+            request: RequestLine {
+                method: parts.method.clone(),
+                path: parts.uri.path().to_owned(),
+                query: parts.uri.query().map(str::to_owned),
+            },
+            credential: D::credential(&parts.headers),
+        })
+    }
+}
+
+impl<D: Dialect> Call<D> {
+    /// The request's method.
+    pub(crate) fn method(&self) -> &Method {
+        &self.request.method
+    }
+
+    /// Runs `command` and answers: a reply through `answer`, a refusal through the
+    /// surface's table; the request is recorded under the same lock.
+    pub(crate) fn run(self, command: Command, answer: impl FnOnce(Reply) -> Response) -> Response {
+        // Hashed before the lock: every call of every connection waits on it.
+        let fingerprint = self.credential.as_ref().map(D::fingerprint);
+        let Call { state, request, .. } = self;
+        state.with_sim(|sim, now| {
+            let trace_id = trace_id_here(sim);
+            let (result, deliveries) = sim.apply(now, command);
+            let response = match result {
+                Ok(reply) => answer(reply),
+                Err(refusal) => D::refusal(refusal, &request, &trace_id),
+            };
+            record::<D>(sim, request, fingerprint, &response);
+            // Queued under the lock, so webhooks keep the model's order.
+            state.queue(sim, deliveries);
+            response
+        })
+    }
+
+    /// Answers `refusal` without the model (a request that names no credential the
+    /// model checks, such as a malformed token request), and records it.
+    pub(crate) fn refuse(self, refusal: Refusal) -> Response {
+        let fingerprint = self.credential.as_ref().map(D::fingerprint);
+        let Call { state, request, .. } = self;
+        state.with_sim(|sim, _| {
+            let trace_id = trace_id_here(sim);
+            let response = D::refusal(refusal, &request, &trace_id);
+            record::<D>(sim, request, fingerprint, &response);
+            response
+        })
+    }
+}
+
+/// The `fbtrace_id` of an answer given at this point of the trace (computed only
+/// for errors).
+fn trace_id_here(sim: &Sim) -> impl Fn() -> String + use<> {
+    let (seed, seq) = (sim.world.seed(), sim.trace.len() as u64);
+    move || fbtrace_id(seed, seq)
+}
+
+fn record<D: Dialect>(
+    sim: &mut Sim,
+    request: RequestLine,
+    credential: Option<String>,
+    response: &Response,
+) {
+    sim.record(TraceEvent::Request {
+        surface: D::SURFACE,
+        method: request.method.to_string(),
+        path: request.path,
+        credential,
+        http_status: response.status().as_u16(),
+        error_code: response.extensions().get::<ErrorCode>().map(|code| code.0),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_percent_decoded() {
+        assert_eq!(percent_decode("%7B%22id%22%3A%22x%22%7D"), "{\"id\":\"x\"}");
+        assert_eq!(percent_decode("a+b%2"), "a b%2");
+        let line = RequestLine {
+            method: Method::GET,
+            path: "/x".to_owned(),
+            query: Some("summary=total_count%2Cmessage_template_limit&name=a+b".to_owned()),
+        };
+        assert_eq!(
+            line.query_value("summary").as_deref(),
+            Some("total_count,message_template_limit")
+        );
+        assert_eq!(line.query_value("name").as_deref(), Some("a b"));
+        assert_eq!(line.query_value("other"), None);
+    }
+}

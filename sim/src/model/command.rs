@@ -1,0 +1,413 @@
+//! The model's vocabulary: what goes in ([`Command`], imperative), what comes out
+//! ([`Reply`] or [`Refusal`], and [`Effect`]s for the shell to carry out).
+//!
+//! A command carries everything its request brought, including what could not be
+//! read (a wrong method, a malformed body): the model decides which error wins, and
+//! a credential error always does, as on the platform.
+
+use std::borrow::Cow;
+
+use serde_json::Value;
+
+use super::Template;
+use super::account::Incident;
+use super::id::{PartnerId, PhoneNumberId, TemplateId, WaId, WabaId, Wamid};
+use super::inbound::InboundContent;
+use super::outgoing::{Outgoing, SendRequestError};
+use super::partner::{PartnerCall, PartnerCredential};
+use super::refusal::Refusal;
+use super::registration::PhoneCall;
+use super::secret::Secret;
+use super::templates::TemplateControl;
+use super::time::SimTime;
+use super::webhooks::{CopyKind, D360Scope, D360Webhook, Destination, FaultProfile, Route};
+use super::webhooks::{Verification, WebhookBody};
+use crate::trace::TraceEvent;
+
+/// Which API surface a command came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// Meta's Cloud API (Graph).
+    Graph,
+    /// 360dialog's messaging API.
+    D360,
+}
+
+impl Surface {
+    /// The name used in the trace.
+    pub fn name(self) -> &'static str {
+        match self {
+            Surface::Graph => "graph",
+            Surface::D360 => "d360",
+        }
+    }
+}
+
+/// An input to the model.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Send a message. `phone_number_id` comes from the Graph path; the 360dialog
+    /// surface finds the number from its key.
+    SendMessage {
+        /// Which surface.
+        surface: Surface,
+        /// The credential presented (bearer token or `D360-API-KEY`), if any.
+        credential: Option<Secret>,
+        /// The phone number id of the Graph path.
+        phone_number_id: Option<PhoneNumberId>,
+        /// The send, or why it could not be read.
+        request: Result<Outgoing, SendRequestError>,
+    },
+    /// A request the path does not serve (a wrong method): refused after its
+    /// credential is checked, as every request is.
+    Unsupported {
+        /// Which surface.
+        surface: Surface,
+        /// The credential presented, if any.
+        credential: Option<Secret>,
+        /// Why it is refused when the credential is good.
+        refusal: Refusal,
+    },
+    /// A user writes to the business.
+    Inbound {
+        /// The user's WhatsApp id.
+        from: WaId,
+        /// What the user sent.
+        content: InboundContent,
+        /// The business number written to (default: the first).
+        phone_number_id: Option<PhoneNumberId>,
+        /// The wamid of the business message replied to (`context.id`); for button
+        /// and list replies it defaults to the latest message sent to the user.
+        context: Option<Wamid>,
+    },
+    /// Other businesses' marketing reaches a user.
+    EcosystemMarketing {
+        /// The user's WhatsApp id.
+        to: WaId,
+        /// How many messages (1 to [`super::ECOSYSTEM_COUNT_MAX`]).
+        count: u32,
+    },
+    /// A webhook delivery attempt finished (reported by the delivery engine).
+    WebhookAttemptFinished {
+        /// Delivery id.
+        delivery_id: u64,
+        /// Attempt number, from 1.
+        attempt: u32,
+        /// Which copy was posted.
+        copy: CopyKind,
+        /// `meta`, `d360` or `partner`.
+        destination: &'static str,
+        /// The trace record the attempt was posted right after ([`WebhookDelivery::after_seq`]).
+        after_seq: u64,
+        /// Target URL (redacted).
+        url: String,
+        /// The receiver's HTTP status, if it answered.
+        http_status: Option<u16>,
+        /// Wall milliseconds the attempt took.
+        latency_ms: u64,
+        /// Why there was no answer.
+        error: Option<String>,
+    },
+    /// A webhook could not be sent at all.
+    WebhookSkipped {
+        /// Delivery id.
+        delivery_id: u64,
+        /// Which copy was not posted.
+        copy: CopyKind,
+        /// Why.
+        reason: String,
+    },
+    /// Start a verification handshake with the app callback (§6.5); the reply says
+    /// what to send.
+    VerifyWebhook,
+    /// A verification handshake finished (reported by the shell).
+    WebhookVerified {
+        /// Handshake id.
+        verification_id: u64,
+        /// The callback URL (redacted).
+        url: String,
+        /// The receiver's HTTP status, if it answered.
+        http_status: Option<u16>,
+        /// Whether it echoed the challenge.
+        echoed: bool,
+        /// Wall milliseconds the handshake took.
+        latency_ms: u64,
+        /// What went wrong, if anything.
+        error: Option<String>,
+    },
+    /// Set where webhooks go and how they are batched (control API). `None` leaves a
+    /// setting alone; `Some(None)` clears a URL.
+    ConfigureWebhooks {
+        /// The Meta app callback URL.
+        callback_url: Option<Option<String>>,
+        /// The 360dialog partner webhook URL.
+        partner_url: Option<Option<String>>,
+        /// Changes per post at most (1 to [`super::webhooks::BATCH_MAX`]) and how long
+        /// a batch gathers, in milliseconds (1 to
+        /// [`super::webhooks::faults::FAULT_HOLD_MS_MAX`]).
+        batch: Option<(u32, u64)>,
+    },
+    /// Read a 360dialog client webhook (`GET /v1/configs/webhook`, `/waba_webhook`).
+    GetD360Webhook {
+        /// The `D360-API-KEY` presented.
+        credential: Option<Secret>,
+        /// Channel or WABA.
+        scope: D360Scope,
+    },
+    /// Store a 360dialog client webhook (`POST /v1/configs/webhook`, `/waba_webhook`).
+    SetD360Webhook {
+        /// The `D360-API-KEY` presented.
+        credential: Option<Secret>,
+        /// Channel or WABA.
+        scope: D360Scope,
+        /// The webhook, or why the body was refused.
+        webhook: Result<D360Webhook, Refusal>,
+    },
+    /// Set the webhook fault profile from now; `None` heals at once.
+    SetWebhookFaults {
+        /// The profile.
+        profile: Option<FaultProfile>,
+    },
+    /// A control action on a template (quality, feedback, pacing decision, pause).
+    TemplateControl {
+        /// The template's name.
+        name: String,
+        /// What to do.
+        control: TemplateControl,
+    },
+    /// List the WABA's templates (`GET /{waba-id}/message_templates`,
+    /// `GET /v1/configs/templates`).
+    ListTemplates {
+        /// Which surface.
+        surface: Surface,
+        /// The bearer token or `D360-API-KEY` presented.
+        credential: Option<Secret>,
+        /// The WABA id of the Graph path.
+        waba_id: Option<WabaId>,
+    },
+    /// Read one template (`GET /{template-id}`).
+    GetTemplate {
+        /// The bearer token presented.
+        credential: Option<Secret>,
+        /// The template id of the path.
+        template_id: TemplateId,
+    },
+    /// Create a template (`POST /{waba-id}/message_templates`,
+    /// `POST /v1/configs/templates`); it goes through review.
+    CreateTemplate {
+        /// Which surface.
+        surface: Surface,
+        /// The bearer token or `D360-API-KEY` presented.
+        credential: Option<Secret>,
+        /// The WABA id of the Graph path.
+        waba_id: Option<WabaId>,
+        /// The JSON body, or why it could not be read.
+        body: Result<Value, Refusal>,
+    },
+    /// Delete a template by name (every language).
+    DeleteTemplate {
+        /// Which surface.
+        surface: Surface,
+        /// The bearer token or `D360-API-KEY` presented.
+        credential: Option<Secret>,
+        /// The WABA id of the Graph path.
+        waba_id: Option<WabaId>,
+        /// The template's name.
+        name: String,
+    },
+    /// Register, deregister or set the PIN of a phone number (Cloud API).
+    PhoneCall {
+        /// The bearer token presented.
+        credential: Option<Secret>,
+        /// The phone number id of the path.
+        phone_number_id: PhoneNumberId,
+        /// The call, or why its body was refused.
+        call: Result<PhoneCall, Refusal>,
+    },
+    /// `POST /api/v2/token`: a Partner API bearer token.
+    PartnerToken {
+        /// The partner's user name.
+        username: String,
+        /// Its password.
+        password: Secret,
+    },
+    /// An authenticated Partner API call.
+    PartnerCall {
+        /// The bearer token or partner API key presented.
+        credential: Option<PartnerCredential>,
+        /// The partner id of the path.
+        partner_id: PartnerId,
+        /// The call, or why it was refused before the credential was checked.
+        call: Result<PartnerCall, Refusal>,
+    },
+    /// `POST /{template-id}/unpause` on the Cloud API.
+    UnpauseTemplate {
+        /// The bearer token presented.
+        credential: Option<Secret>,
+        /// The template id of the path.
+        template_id: TemplateId,
+    },
+    /// Replace the Cloud API access token with a new one (a compromised token is
+    /// reset): the old one is refused with 190 from now on.
+    RotateAccessToken,
+    /// Something happens to the account (a flag, ban, compromise, tier change...).
+    Incident(Incident),
+    /// Emit one change (a template, account or partner event) through the pipeline.
+    EmitEvent {
+        /// Whom it is for.
+        route: Route,
+        /// The webhook field (`message_template_status_update`, or the partner event).
+        field: String,
+        /// The body.
+        body: Value,
+    },
+}
+
+impl Command {
+    /// A 360dialog send of `body` with `key`, as the messaging surface builds it.
+    pub fn d360_send(key: &str, body: &Value) -> Command {
+        Command::SendMessage {
+            surface: Surface::D360,
+            credential: Some(Secret::from(key)),
+            phone_number_id: None,
+            request: super::outgoing::parse_read(Ok(body.clone())),
+        }
+    }
+
+    /// A Graph send of `body`, as the Cloud API surface builds it (tests and
+    /// benches use it to drive the model directly).
+    pub fn graph_send(token: &str, phone_number_id: &str, body: &Value) -> Command {
+        Command::SendMessage {
+            surface: Surface::Graph,
+            credential: Some(Secret::from(token)),
+            phone_number_id: Some(PhoneNumberId::from(phone_number_id)),
+            request: super::outgoing::parse_read(Ok(body.clone())),
+        }
+    }
+}
+
+/// The model's answer to a command that happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// A send was accepted.
+    Sent {
+        /// `contacts[].input`: the number as sent.
+        input: String,
+        /// `contacts[].wa_id`.
+        wa_id: WaId,
+        /// The wamid.
+        message_id: Wamid,
+        /// `message_status`, for templates.
+        message_status: Option<&'static str>,
+    },
+    /// An inbound message was received.
+    InboundReceived {
+        /// Its wamid.
+        message_id: Wamid,
+    },
+    /// A verification handshake to perform.
+    Verify(Verification),
+    /// The access token was replaced by this one.
+    AccessTokenRotated(Secret),
+    /// A 360dialog webhook, as stored (none when never set).
+    D360Webhook(Option<D360Webhook>),
+    /// The WABA's templates, deleted ones left out.
+    Templates(TemplateList),
+    /// One template, and the time its quality is reported at.
+    Template {
+        /// The template.
+        template: Box<Template>,
+        /// Unix seconds now.
+        unix_now: u64,
+    },
+    /// A template was created (in review); its id.
+    TemplateCreated(TemplateId),
+    /// A JSON answer (`{"success": true}`, a Partner API object).
+    Json(Value),
+    /// A JSON answer for something created (HTTP 201).
+    Created(Value),
+    /// Done, with a word on what was done.
+    Message(String),
+    /// Done; nothing to answer.
+    Done,
+}
+
+/// What a template list answers with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateList {
+    /// The WABA (360dialog's `namespace`).
+    pub waba_id: WabaId,
+    /// Unix seconds now (the quality's date).
+    pub unix_now: u64,
+    /// The templates, deleted ones left out.
+    pub templates: Vec<Template>,
+}
+
+/// A webhook the model wants posted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookDelivery {
+    /// Delivery id, unique in the world.
+    pub id: u64,
+    /// Virtual time this attempt is due.
+    pub at: SimTime,
+    /// Attempt number, from 1.
+    pub attempt: u32,
+    /// The webhook field (`messages`).
+    pub field: Cow<'static, str>,
+    /// The payload, serialized once and shared with the trace.
+    pub body: WebhookBody,
+    /// Where it goes and how it is authenticated.
+    pub destination: Destination,
+    /// Which copy this post is.
+    pub copy: CopyKind,
+    /// The sequence number of the trace record this post was queued right after (set
+    /// by [`crate::engine::Sim`]); its outcome arrives later, but this is where it happened.
+    pub after_seq: u64,
+}
+
+impl WebhookDelivery {
+    /// The command that reports how this attempt ended: the answer's status
+    /// (none when nothing answered), its latency, and what went wrong below HTTP.
+    pub fn finished(
+        &self,
+        url: String,
+        http_status: Option<u16>,
+        latency_ms: u64,
+        error: Option<String>,
+    ) -> Command {
+        Command::WebhookAttemptFinished {
+            delivery_id: self.id,
+            attempt: self.attempt,
+            copy: self.copy,
+            destination: self.destination.kind(),
+            after_seq: self.after_seq,
+            url,
+            http_status,
+            latency_ms,
+            error,
+        }
+    }
+}
+
+/// An effect of a command or timer: data for the shell to carry out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Append this record to the trace.
+    Trace {
+        /// When it happened.
+        at: SimTime,
+        /// What happened.
+        event: TraceEvent,
+    },
+    /// Post this webhook.
+    Webhook(WebhookDelivery),
+}
+
+/// The result of [`super::World::apply`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The answer: what happened, or why nothing did.
+    pub reply: Result<Reply, Refusal>,
+    /// What the shell must carry out.
+    pub effects: Vec<Effect>,
+}

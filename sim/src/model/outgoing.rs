@@ -1,0 +1,393 @@
+//! A send request, parsed at the edge: [`parse`] reads a Cloud API message body
+//! (`POST /{phone-number-id}/messages`, and 360dialog's `POST /messages`, which
+//! takes the same body) into an [`Outgoing`], checking what can be checked
+//! without the world: required fields, types and lengths (reference §1). The
+//! model then applies the platform's rules to it ([`super::send`]).
+
+use serde_json::{Map, Value};
+
+use super::error::{PlatformError, code};
+use super::id::WaId;
+use super::refusal::RequestError;
+
+/// Longest text body accepted (Meta: 4096 characters).
+pub const TEXT_BODY_CHARS_MAX: usize = 4_096;
+
+/// Longest `biz_opaque_callback_data` accepted (Meta: 512 characters).
+pub const CALLBACK_DATA_CHARS_MAX: usize = 512;
+
+/// The message types Meta knows but wasim does not simulate yet.
+const UNSIMULATED_TYPES: &[&str] = &[
+    "audio",
+    "contacts",
+    "document",
+    "image",
+    "interactive",
+    "location",
+    "reaction",
+    "sticker",
+    "video",
+];
+
+/// A send request that is well formed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// `to` as sent (`contacts[].input` in the answer).
+    pub input: String,
+    /// The recipient: `to` with its punctuation removed.
+    pub wa_id: WaId,
+    /// `recipients::encode(wa_id)`: the key of the user's rate and reach state.
+    pub(crate) key: u64,
+    /// What is sent.
+    pub content: OutgoingContent,
+    /// `biz_opaque_callback_data`, echoed in status webhooks.
+    pub callback_data: Option<String>,
+}
+
+/// What a send carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutgoingContent {
+    /// A free-form text message.
+    Text,
+    /// A template message: which template, and how many parameters the send gives.
+    Template {
+        /// The template's name.
+        name: String,
+        /// Its language code.
+        language: String,
+        /// Body parameters given.
+        body_parameters: u32,
+        /// Header parameters given.
+        header_parameters: u32,
+    },
+}
+
+/// Why a send request was not taken, before any rule of the platform applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendRequestError {
+    /// The body could not be read (method, size, type, JSON).
+    #[error("{0}")]
+    Unreadable(RequestError),
+    /// The body is JSON but not a valid send: the platform's error, and the
+    /// recipient if the body named one.
+    #[error("({}) {}", .error.code, .error.details)]
+    Invalid {
+        /// The error to answer.
+        error: PlatformError,
+        /// `to`, when it is a string.
+        to: Option<String>,
+    },
+}
+
+impl Outgoing {
+    /// A template send with no parameters (the unknown origin of a compromise
+    /// sends these). `None` when `to` is not a phone number.
+    pub fn template(to: &str, name: &str, language: &str) -> Option<Outgoing> {
+        let key = recipient_key(to)?;
+        Some(Outgoing {
+            input: to.to_owned(),
+            wa_id: WaId::from(to),
+            key,
+            content: OutgoingContent::Template {
+                name: name.to_owned(),
+                language: language.to_owned(),
+                body_parameters: 0,
+                header_parameters: 0,
+            },
+            callback_data: None,
+        })
+    }
+}
+
+/// The key of a wa_id of 7 to 15 digits.
+fn recipient_key(wa_id: &str) -> Option<u64> {
+    super::recipients::encode(wa_id).filter(|_| (7..=15).contains(&wa_id.len()))
+}
+
+fn missing(parameter: &str) -> PlatformError {
+    PlatformError::new(
+        code::PARAMETER_MISSING,
+        format!("The parameter {parameter} is required."),
+    )
+}
+
+fn invalid(details: String) -> PlatformError {
+    PlatformError::new(code::PARAMETER_INVALID, details)
+}
+
+/// A read body parsed into a send, or the error to answer (with the recipient, if
+/// the body named one).
+pub fn parse_read(body: Result<Value, RequestError>) -> Result<Outgoing, SendRequestError> {
+    let body = body.map_err(SendRequestError::Unreadable)?;
+    parse(&body).map_err(|error| SendRequestError::Invalid {
+        error,
+        to: body.get("to").and_then(Value::as_str).map(str::to_owned),
+    })
+}
+
+/// Parses a send body; the error is the platform's answer.
+pub fn parse(body: &Value) -> Result<Outgoing, PlatformError> {
+    let Some(object) = body.as_object() else {
+        return Err(PlatformError::new(
+            code::INVALID_PARAMETER,
+            "The request body must be a JSON object.",
+        ));
+    };
+    match object.get("messaging_product") {
+        None => {
+            return Err(PlatformError::new(
+                code::INVALID_PARAMETER,
+                "The parameter messaging_product is required.",
+            ));
+        }
+        Some(Value::String(product)) if product == "whatsapp" => {}
+        Some(other) => {
+            return Err(PlatformError::new(
+                code::INVALID_PARAMETER,
+                format!("Param messaging_product must be \"whatsapp\", got {other}."),
+            ));
+        }
+    }
+    if let Some(kind) = object.get("recipient_type")
+        && kind != "individual"
+    {
+        return Err(invalid(format!(
+            "recipient_type {kind} is not supported; use \"individual\"."
+        )));
+    }
+    let input = match object.get("to") {
+        None | Some(Value::Null) => return Err(missing("to")),
+        Some(Value::String(to)) => to.clone(),
+        Some(other) => {
+            return Err(invalid(format!(
+                "Param to must be a string of digits, got {other}."
+            )));
+        }
+    };
+    let wa_id: String = if input.bytes().all(|b| b.is_ascii_digit()) {
+        input.clone()
+    } else {
+        input
+            .chars()
+            .filter(|c| !matches!(c, '+' | ' ' | '-' | '(' | ')'))
+            .collect()
+    };
+    let Some(key) = recipient_key(&wa_id) else {
+        return Err(invalid(format!(
+            "Param to must be a phone number of 7 to 15 digits with its country code, got \"{input}\"."
+        )));
+    };
+    let callback_data = match object.get("biz_opaque_callback_data") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(data)) if data.chars().count() <= CALLBACK_DATA_CHARS_MAX => {
+            Some(data.clone())
+        }
+        Some(_) => {
+            return Err(invalid(format!(
+                "biz_opaque_callback_data must be a string of at most {CALLBACK_DATA_CHARS_MAX} characters."
+            )));
+        }
+    };
+    let kind = match object.get("type") {
+        None => "text",
+        Some(Value::String(kind)) => kind.as_str(),
+        Some(other) => {
+            return Err(invalid(format!(
+                "Param type must be a string, got {other}."
+            )));
+        }
+    };
+    let content = match kind {
+        "text" => text(object)?,
+        "template" => template(object.get("template"))?,
+        other if UNSIMULATED_TYPES.contains(&other) => {
+            return Err(PlatformError::new(
+                code::INVALID_PARAMETER,
+                format!(
+                    "Message type '{other}' is valid on the platform but not simulated by wasim; use text or template."
+                ),
+            ));
+        }
+        other => {
+            return Err(PlatformError::new(
+                code::INVALID_PARAMETER,
+                format!(
+                    "Param type must be one of {{audio, contacts, document, image, interactive, location, reaction, sticker, template, text, video}}, got '{other}'."
+                ),
+            ));
+        }
+    };
+    Ok(Outgoing {
+        input,
+        wa_id: WaId::from(wa_id),
+        key,
+        content,
+        callback_data,
+    })
+}
+
+fn text(object: &Map<String, Value>) -> Result<OutgoingContent, PlatformError> {
+    match object.get("text").and_then(|t| t.get("body")) {
+        None | Some(Value::Null) => Err(missing("text['body']")),
+        Some(Value::String(text)) if text.is_empty() => Err(missing("text['body']")),
+        Some(Value::String(text)) if text.chars().count() > TEXT_BODY_CHARS_MAX => {
+            Err(PlatformError::new(
+                code::INVALID_PARAMETER,
+                format!(
+                    "Param text['body'] must be at most {TEXT_BODY_CHARS_MAX} characters long."
+                ),
+            ))
+        }
+        Some(Value::String(_)) => Ok(OutgoingContent::Text),
+        Some(other) => Err(invalid(format!(
+            "Param text['body'] must be a string, got {other}."
+        ))),
+    }
+}
+
+fn template(template: Option<&Value>) -> Result<OutgoingContent, PlatformError> {
+    let Some(template) = template.and_then(Value::as_object) else {
+        return Err(missing("template"));
+    };
+    let name = match template.get("name") {
+        Some(Value::String(name)) if !name.is_empty() => name.clone(),
+        None | Some(Value::Null) => return Err(missing("template['name']")),
+        Some(other) => {
+            return Err(invalid(format!(
+                "Param template['name'] must be a non-empty string, got {other}."
+            )));
+        }
+    };
+    let language = match template.get("language").map(|l| l.get("code")) {
+        Some(Some(Value::String(code))) if !code.is_empty() => code.clone(),
+        None | Some(None) => return Err(missing("template['language']['code']")),
+        Some(Some(other)) => {
+            return Err(invalid(format!(
+                "Param template['language']['code'] must be a language code such as \"en_US\", got {other}."
+            )));
+        }
+    };
+    let mut body_parameters = 0u32;
+    let mut header_parameters = 0u32;
+    match template.get("components") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(components)) => {
+            for (position, component) in components.iter().enumerate() {
+                let Some(kind) = component.get("type").and_then(Value::as_str) else {
+                    return Err(missing(&format!(
+                        "template['components'][{position}]['type']"
+                    )));
+                };
+                let count = match component.get("parameters") {
+                    None | Some(Value::Null) => 0,
+                    Some(Value::Array(parameters)) => {
+                        for (p, parameter) in parameters.iter().enumerate() {
+                            if parameter.get("type").and_then(Value::as_str).is_none() {
+                                return Err(missing(&format!(
+                                    "template['components'][{position}]['parameters'][{p}]['type']"
+                                )));
+                            }
+                        }
+                        u32::try_from(parameters.len()).unwrap_or(u32::MAX)
+                    }
+                    Some(other) => {
+                        return Err(invalid(format!(
+                            "Param template['components'][{position}]['parameters'] must be an array, got {other}."
+                        )));
+                    }
+                };
+                // Meta documents lower case; clients send upper case too (pywa 4.5.0: "BODY").
+                match kind.to_ascii_lowercase().as_str() {
+                    "body" => body_parameters = body_parameters.saturating_add(count),
+                    "header" => header_parameters = header_parameters.saturating_add(count),
+                    "button" | "footer" => {}
+                    other => {
+                        return Err(invalid(format!(
+                            "Param template['components'][{position}]['type'] must be header, body or button, got '{other}'."
+                        )));
+                    }
+                }
+            }
+        }
+        Some(other) => {
+            return Err(invalid(format!(
+                "Param template['components'] must be an array, got {other}."
+            )));
+        }
+    }
+    Ok(OutgoingContent::Template {
+        name,
+        language,
+        body_parameters,
+        header_parameters,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_text_and_a_template_parse_and_to_loses_its_punctuation() {
+        let text = parse(
+            &json!({"messaging_product": "whatsapp", "to": "+55 11 98765-4321",
+                                 "type": "text", "text": {"body": "hi"}}),
+        )
+        .expect("a valid text");
+        assert_eq!(
+            (text.input.as_str(), text.wa_id.as_str()),
+            ("+55 11 98765-4321", "5511987654321")
+        );
+        assert_eq!(text.content, OutgoingContent::Text);
+        let template = parse(
+            &json!({"messaging_product": "whatsapp", "to": "5511987654321",
+            "type": "template", "template": {"name": "order", "language": {"code": "en_US"},
+            "components": [{"type": "BODY", "parameters": [{"type": "text", "text": "1"}]}]}}),
+        )
+        .expect("a valid template");
+        assert_eq!(
+            template.content,
+            OutgoingContent::Template {
+                name: "order".into(),
+                language: "en_US".into(),
+                body_parameters: 1,
+                header_parameters: 0
+            }
+        );
+    }
+
+    #[test]
+    fn a_bad_body_names_what_is_wrong_with_the_platform_s_code() {
+        let cases = [
+            (json!([]), 100),
+            (json!({"to": "5511987654321"}), 100),
+            (
+                json!({"messaging_product": "whatsapp", "type": "text", "text": {"body": "x"}}),
+                131_008,
+            ),
+            (
+                json!({"messaging_product": "whatsapp", "to": "12", "text": {"body": "x"}}),
+                131_009,
+            ),
+            (
+                json!({"messaging_product": "whatsapp", "to": "5511987654321", "type": "image"}),
+                100,
+            ),
+            (
+                json!({"messaging_product": "whatsapp", "to": "5511987654321", "type": "template",
+                       "template": {"name": "x"}}),
+                131_008,
+            ),
+        ];
+        for (body, expected) in cases {
+            let error = parse(&body).expect_err("refused");
+            assert_eq!(error.code, expected, "{body}: {error:?}");
+        }
+        let refused = parse_read(Ok(json!({"to": "5511987654321"}))).expect_err("refused");
+        assert!(
+            matches!(&refused, SendRequestError::Invalid { to: Some(to), .. } if to == "5511987654321"),
+            "{refused:?}"
+        );
+    }
+}
