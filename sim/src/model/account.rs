@@ -531,32 +531,29 @@ impl World {
     }
 
     fn emit_ban(&mut self, now: SimTime, state: &str) {
-        let date = super::payload::long_date(self.unix_seconds(now));
-        self.emit_account_change(
-            now,
-            "account_update",
-            json!({"event": "DISABLED_UPDATE",
-                   "ban_info": {"waba_ban_state": state, "waba_ban_date": date}}),
-        );
+        let value = super::payload::ban(state, self.unix_seconds(now));
+        self.emit_account_change(now, "account_update", value);
     }
 
     /// One partner event per channel of the WABA, `extra` merged into `data`.
     fn emit_partner_events(&mut self, now: SimTime, event: &str, extra: &Value) {
         for index in 0..self.phone_numbers.len() {
             self.account.partner_events += 1;
-            let mut data = self.channel_object(index);
-            data["phone_number"] = json!(self.phone_numbers[index].spec.display_phone_number);
+            let mut data = super::payload::channel_event_data(
+                self.channel_object(index),
+                &self.phone_numbers[index].spec,
+            );
             if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
                 for (key, value) in extra {
                     data.insert(key.clone(), value.clone());
                 }
             }
-            let body = json!({
-                "id": format!("wasimEV{:06}", self.account.partner_events),
-                "event": event,
-                "created_at": super::payload::iso_8601(self.unix_seconds(now)),
-                "data": data,
-            });
+            let body = super::payload::partner_event(
+                self.account.partner_events,
+                event,
+                self.unix_seconds(now),
+                data,
+            );
             self.emit_change(event.to_owned(), Route::Partner, body);
         }
     }

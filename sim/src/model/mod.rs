@@ -109,6 +109,26 @@ pub struct Template {
     pub life: TemplateLife,
 }
 
+impl Template {
+    /// A template as a world file declares it, before anything happened to it.
+    pub fn from_spec(spec: &spec::TemplateSpec) -> Template {
+        Template {
+            id: spec.id.clone(),
+            name: spec.name.clone(),
+            language: spec.language.clone(),
+            category: spec.category,
+            status: spec.status,
+            quality: spec.quality,
+            body_parameters: spec.body_parameters,
+            header_parameters: spec.header_parameters,
+            life: TemplateLife {
+                negative: spec.negative,
+                ..TemplateLife::default()
+            },
+        }
+    }
+}
+
 /// Magic recipients: numbers that always produce one outcome (see the README).
 pub const MAGIC_RECIPIENTS: &[(&str, &str)] = &[
     ("999000000", "delivered, then read"),
@@ -192,20 +212,7 @@ impl World {
             .waba
             .templates
             .iter()
-            .map(|t| Template {
-                id: t.id.clone(),
-                name: t.name.clone(),
-                language: t.language.clone(),
-                category: t.category,
-                status: t.status,
-                quality: t.quality,
-                body_parameters: t.body_parameters,
-                header_parameters: t.header_parameters,
-                life: TemplateLife {
-                    negative: t.negative,
-                    ..TemplateLife::default()
-                },
-            })
+            .map(Template::from_spec)
             .collect();
         let recipients = recipients::Recipients::generate(&spec, &policy, seed);
         let faults = spec.webhook_faults()?;

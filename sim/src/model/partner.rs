@@ -445,27 +445,11 @@ impl World {
 impl World {
     /// A channel as the Partner API lists it (§9.8), with its standing.
     pub(crate) fn channel_object(&self, index: usize) -> Value {
-        let p = &self.phone_numbers[index].spec;
-        let terminated_at = self
-            .account
-            .terminated_at
-            .map(|at| super::payload::iso_8601(self.unix_seconds(at)));
-        json!({
-            "id": p.channel_id,
-            "client_id": self.spec.client.id,
-            "account_mode": "live",
-            "status": if terminated_at.is_some() { "terminated" } else { "running" },
-            "terminated_at": terminated_at,
-            "current_limit": super::account::tier_of(self.spec.waba.messaging_limit),
-            "current_quality_rating": "GREEN",
-            "setup_info": {"phone_number": p.display_phone_number, "phone_name": self.spec.client.name},
-            "waba_account": {
-                "id": self.spec.waba.id,
-                "fb_account_status": "verified",
-                "template_messaging": if self.account.templates_disabled { "disabled" } else { "enabled" },
-            },
-            "client": {"id": self.spec.client.id, "name": self.spec.client.name},
-        })
+        let standing = super::payload::ChannelStanding {
+            terminated_at_unix_s: self.account.terminated_at.map(|at| self.unix_seconds(at)),
+            templates_disabled: self.account.templates_disabled,
+        };
+        super::payload::channel(&self.spec, &self.phone_numbers[index].spec, standing)
     }
 
     /// Whether a user with this email exists.

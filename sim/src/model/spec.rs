@@ -580,6 +580,15 @@ impl WorldSpec {
             }
         }
         for (index, template) in self.waba.templates.iter().enumerate() {
+            if !is_digits(&template.id) {
+                return Err(FieldError::new(
+                    format!("waba.templates[{index}].id"),
+                    format!(
+                        "expected digits (Meta sends message_template_id as an integer), found `{}`",
+                        template.id
+                    ),
+                ));
+            }
             if template.name.is_empty() || template.language.is_empty() {
                 return Err(FieldError::new(
                     format!("waba.templates[{index}]"),
@@ -698,5 +707,18 @@ mod tests {
         )
         .expect_err("bad id").to_string();
         assert!(error.contains("waba.phone_numbers[0].id"), "{error}");
+    }
+
+    #[test]
+    fn template_ids_must_be_digits_as_meta_sends_them() {
+        let error = WorldSpec::from_toml(
+            "[[waba.templates]]\nid = \"tpl-1\"\nname = \"x\"\nlanguage = \"en_US\"\ncategory = \"MARKETING\"\n",
+        )
+        .expect_err("not digits")
+        .to_string();
+        assert!(
+            error.starts_with("waba.templates[0].id: expected digits"),
+            "{error}"
+        );
     }
 }
