@@ -202,6 +202,15 @@ impl AppState {
         Self::now_from(&clock, world_now)
     }
 
+    /// The sim, locked, and virtual now (the clock is read under both locks, then
+    /// released: no call holds it while the world works).
+    fn sim_at_now(&self) -> (MutexGuard<'_, Sim>, SimTime) {
+        let clock = lock(&self.clock);
+        let sim = lock(&self.sim);
+        let now = Self::now_from(&clock, sim.world.now());
+        (sim, now)
+    }
+
     fn now_from(clock: &ClockState, world_now: SimTime) -> SimTime {
         match clock.mode {
             ClockMode::Manual => world_now,
@@ -220,10 +229,7 @@ impl AppState {
     /// Runs `f` on the sim at virtual now, fires what is due, queues the webhooks
     /// produced and writes new trace records to the trace file.
     pub fn with_sim<R>(&self, f: impl FnOnce(&mut Sim, SimTime) -> R) -> R {
-        let clock = lock(&self.clock);
-        let mut sim = lock(&self.sim);
-        let now = Self::now_from(&clock, sim.world.now());
-        drop(clock);
+        let (mut sim, now) = self.sim_at_now();
         // Timers due by now happened before this call: fire them first.
         let due = sim.advance(now);
         self.queue(&mut sim, due);
@@ -398,10 +404,7 @@ impl AppState {
             }
             let _one_at_a_time = self.advancing.lock().await;
             {
-                let clock = lock(&self.clock);
-                let mut sim = lock(&self.sim);
-                let now = Self::now_from(&clock, sim.world.now());
-                drop(clock);
+                let (mut sim, now) = self.sim_at_now();
                 let deliveries = sim.advance(now);
                 self.queue(&mut sim, deliveries);
                 self.flush_trace(&sim);

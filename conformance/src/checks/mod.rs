@@ -62,6 +62,18 @@ pub enum Judgement {
     NotApplicable(String),
 }
 
+impl Judgement {
+    /// A failure proven by `proof`, put in trace order (each record once).
+    pub fn failed(message: impl Into<String>, mut proof: Vec<u64>) -> Judgement {
+        proof.sort_unstable();
+        proof.dedup();
+        Judgement::Fail {
+            message: message.into(),
+            proof,
+        }
+    }
+}
+
 /// One check of the catalog.
 #[derive(Debug, Clone, Copy)]
 pub struct Check {
@@ -180,6 +192,36 @@ pub(crate) fn judge_events(check: &Check, events: Vec<(u64, TraceEvent)>) -> Jud
         })
         .collect();
     (check.judge)(&Evidence { records: &records })
+}
+
+/// What the checks' tests ask of a judgement over a few events.
+#[cfg(test)]
+pub(crate) mod verdict {
+    use super::{Check, Judgement, judge_events};
+    use wasim_sim::TraceEvent;
+
+    /// The judgement of `check` over `events` (`(at_ms, event)`, numbered from 0).
+    pub(crate) fn judge(check: &Check, events: Vec<(u64, TraceEvent)>) -> Judgement {
+        judge_events(check, events)
+    }
+
+    /// Whether `check` passes.
+    pub(crate) fn passes(check: &Check, events: Vec<(u64, TraceEvent)>) -> bool {
+        matches!(judge(check, events), Judgement::Pass(_))
+    }
+
+    /// Whether `check` does not apply.
+    pub(crate) fn not_applicable(check: &Check, events: Vec<(u64, TraceEvent)>) -> bool {
+        matches!(judge(check, events), Judgement::NotApplicable(_))
+    }
+
+    /// The records that prove `check` failed, if it did.
+    pub(crate) fn proof(check: &Check, events: Vec<(u64, TraceEvent)>) -> Option<Vec<u64>> {
+        match judge(check, events) {
+            Judgement::Fail { proof, .. } => Some(proof),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -66,13 +66,10 @@ fn held_not_resent(evidence: &Evidence<'_>) -> Judgement {
             "{held_count} held message(s) waited for their outcome"
         ))
     } else {
-        proof.sort_unstable();
-        proof.dedup();
-        Judgement::Fail {
-            message: "a held message was sent again before the platform released or dropped it"
-                .to_owned(),
+        Judgement::failed(
+            "a held message was sent again before the platform released or dropped it".to_owned(),
             proof,
-        }
+        )
     }
 }
 
@@ -128,14 +125,13 @@ fn paused_not_sent(evidence: &Evidence<'_>) -> Judgement {
     if proof.is_empty() {
         Judgement::Pass("paused templates were left alone".to_owned())
     } else {
-        proof.sort_unstable();
-        Judgement::Fail {
-            message: format!(
+        Judgement::failed(
+            format!(
                 "a paused template kept being sent ({})",
                 repeated.join("; ")
             ),
             proof,
-        }
+        )
     }
 }
 
@@ -225,13 +221,10 @@ fn stop_on_pause_webhook(evidence: &Evidence<'_>) -> Judgement {
     if proof.is_empty() {
         Judgement::Pass(format!("{announced} pause webhook(s) heeded"))
     } else {
-        proof.sort_unstable();
-        proof.dedup();
-        Judgement::Fail {
-            message: "a template was sent after its PAUSED/DISABLED webhook was acknowledged"
-                .to_owned(),
+        Judgement::failed(
+            "a template was sent after its PAUSED/DISABLED webhook was acknowledged".to_owned(),
             proof,
-        }
+        )
     }
 }
 
@@ -283,12 +276,10 @@ fn no_reflex_unpause(evidence: &Evidence<'_>) -> Judgement {
             pauses.len()
         ))
     } else {
-        proof.sort_unstable();
-        proof.dedup();
-        Judgement::Fail {
-            message: "a template paused by pacing was unpaused by API within a minute".to_owned(),
+        Judgement::failed(
+            "a template paused by pacing was unpaused by API within a minute".to_owned(),
             proof,
-        }
+        )
     }
 }
 
@@ -299,9 +290,7 @@ const PROOF_SENDS: usize = 4;
 mod tests {
     use super::*;
 
-    fn judge(check: &Check, events: Vec<(u64, TraceEvent)>) -> Judgement {
-        super::super::judge_events(check, events)
-    }
+    use crate::checks::verdict::*;
 
     fn accepted(id: &str, to: &str, status: &'static str) -> TraceEvent {
         TraceEvent::MessageAccepted {
@@ -332,28 +321,20 @@ mod tests {
             (0, accepted("w1", "55", held)),
             (0, accepted("w2", "55", "accepted")),
         ];
-        assert!(
-            matches!(judge(&HELD_NOT_RESENT, resent), Judgement::Fail { proof, .. } if proof == vec![0, 1])
-        );
+        assert!(proof(&HELD_NOT_RESENT, resent) == Some(vec![0, 1]));
         let after = vec![
             (0, accepted("w1", "55", held)),
             (1, status("w1", "sent")),
             (2, accepted("w2", "55", "accepted")),
         ];
-        assert!(matches!(judge(&HELD_NOT_RESENT, after), Judgement::Pass(_)));
+        assert!(passes(&HELD_NOT_RESENT, after));
         let others = vec![
             (0, accepted("w1", "55", held)),
             (0, accepted("w2", "91", held)),
         ];
-        assert!(matches!(
-            judge(&HELD_NOT_RESENT, others),
-            Judgement::Pass(_)
-        ));
+        assert!(passes(&HELD_NOT_RESENT, others));
         let none = vec![(0, accepted("w1", "55", "accepted"))];
-        assert!(matches!(
-            judge(&HELD_NOT_RESENT, none),
-            Judgement::NotApplicable(_)
-        ));
+        assert!(not_applicable(&HELD_NOT_RESENT, none));
     }
 
     fn paused(event: &str) -> TraceEvent {
@@ -412,9 +393,7 @@ mod tests {
             (0, request.clone()),
             (1, refused(132_015)),
         ];
-        assert!(
-            matches!(judge(&STOP_ON_PAUSE_WEBHOOK, after), Judgement::Fail { proof, .. } if proof == vec![1, 3])
-        );
+        assert!(proof(&STOP_ON_PAUSE_WEBHOOK, after) == Some(vec![1, 3]));
         // A send already in flight when the webhook was acknowledged (the next
         // thing the integration did) is not held against it; the one after is.
         let mut racing = vec![
@@ -422,29 +401,18 @@ mod tests {
             (0, ack.clone()),
             (1, refused(132_015)),
         ];
-        assert!(matches!(
-            judge(&STOP_ON_PAUSE_WEBHOOK, racing.clone()),
-            Judgement::Pass(_)
-        ));
+        assert!(passes(&STOP_ON_PAUSE_WEBHOOK, racing.clone()));
         racing.push((1, request.clone()));
         racing.push((1, refused(132_015)));
-        assert!(
-            matches!(judge(&STOP_ON_PAUSE_WEBHOOK, racing), Judgement::Fail { proof, .. } if proof == vec![1, 4])
-        );
+        assert!(proof(&STOP_ON_PAUSE_WEBHOOK, racing) == Some(vec![1, 4]));
         let approved = vec![
             (0, emitted.clone()),
             (0, ack.clone()),
             (1, paused("APPROVED")),
             (2, accepted("w", "55", "accepted")),
         ];
-        assert!(matches!(
-            judge(&STOP_ON_PAUSE_WEBHOOK, approved),
-            Judgement::Pass(_)
-        ));
-        assert!(matches!(
-            judge(&STOP_ON_PAUSE_WEBHOOK, vec![(0, emitted)]),
-            Judgement::NotApplicable(_)
-        ));
+        assert!(passes(&STOP_ON_PAUSE_WEBHOOK, approved));
+        assert!(not_applicable(&STOP_ON_PAUSE_WEBHOOK, vec![(0, emitted)]));
     }
 
     #[test]
@@ -464,18 +432,10 @@ mod tests {
             error_code: None,
         };
         let reflex = vec![(0, pause.clone()), (10, unpause.clone())];
-        assert!(
-            matches!(judge(&NO_REFLEX_UNPAUSE, reflex), Judgement::Fail { proof, .. } if proof == vec![0, 1])
-        );
+        assert!(proof(&NO_REFLEX_UNPAUSE, reflex) == Some(vec![0, 1]));
         let later = vec![(0, pause.clone()), (REFLEX_MS, unpause)];
-        assert!(matches!(
-            judge(&NO_REFLEX_UNPAUSE, later),
-            Judgement::Pass(_)
-        ));
-        assert!(matches!(
-            judge(&NO_REFLEX_UNPAUSE, vec![]),
-            Judgement::NotApplicable(_)
-        ));
+        assert!(passes(&NO_REFLEX_UNPAUSE, later));
+        assert!(not_applicable(&NO_REFLEX_UNPAUSE, vec![]));
     }
 
     #[test]
@@ -487,18 +447,16 @@ mod tests {
             (2, paused("PAUSED")),
             (2, refused(132_015)),
         ];
-        assert!(matches!(judge(&PAUSED_NOT_SENT, once), Judgement::Pass(_)));
+        assert!(passes(&PAUSED_NOT_SENT, once));
         let again = vec![
             (0, paused("PAUSED")),
             (0, refused(132_015)),
             (1, refused(132_015)),
         ];
-        assert!(
-            matches!(judge(&PAUSED_NOT_SENT, again), Judgement::Fail { proof, .. } if proof == vec![1, 2])
-        );
-        assert!(matches!(
-            judge(&PAUSED_NOT_SENT, vec![(0, refused(132_015))]),
-            Judgement::NotApplicable(_)
+        assert!(proof(&PAUSED_NOT_SENT, again) == Some(vec![1, 2]));
+        assert!(not_applicable(
+            &PAUSED_NOT_SENT,
+            vec![(0, refused(132_015))]
         ));
     }
 }

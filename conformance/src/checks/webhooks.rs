@@ -178,14 +178,13 @@ fn duplicates_harmless(evidence: &Evidence<'_>) -> Judgement {
             repeated_senders.len()
         ))
     } else {
-        proof.sort_unstable();
-        Judgement::Fail {
-            message: format!(
+        Judgement::failed(
+            format!(
                 "duplicate deliveries caused extra replies ({})",
                 extra.join("; ")
             ),
             proof,
-        }
+        )
     }
 }
 
@@ -259,14 +258,13 @@ fn no_status_regression(evidence: &Evidence<'_>) -> Judgement {
             "{judged} message state(s) match the highest status"
         ))
     } else {
-        proof.sort_unstable();
-        Judgement::Fail {
-            message: format!(
+        Judgement::failed(
+            format!(
                 "{} message(s) reported below their highest status",
                 proof.len() / 2
             ),
             proof,
-        }
+        )
     }
 }
 
@@ -329,21 +327,16 @@ mod tests {
         }
     }
 
-    fn judge(check: &Check, events: Vec<(u64, TraceEvent)>) -> Judgement {
-        super::super::judge_events(check, events)
-    }
+    use crate::checks::verdict::*;
 
     #[test]
     fn slow_or_failed_acknowledgements_fail_and_forgeries_do_not_count() {
-        assert!(matches!(
-            judge(&ACK_FAST, vec![]),
-            Judgement::NotApplicable(_)
-        ));
+        assert!(not_applicable(&ACK_FAST, vec![]));
         let fine = vec![
             (0, attempt(1, "original", Some(200), 5)),
             (0, attempt(1, "forged", Some(401), 5000)),
         ];
-        assert!(matches!(judge(&ACK_FAST, fine), Judgement::Pass(_)));
+        assert!(passes(&ACK_FAST, fine));
         let slow = vec![
             (0, attempt(1, "original", Some(200), 1500)),
             (0, attempt(2, "original", Some(500), 1)),
@@ -360,14 +353,9 @@ mod tests {
     #[test]
     fn an_acknowledged_forgery_fails() {
         let refused = vec![(0, attempt(1, "forged", Some(401), 1))];
-        assert!(matches!(
-            judge(&FORGED_REFUSED, refused),
-            Judgement::Pass(_)
-        ));
+        assert!(passes(&FORGED_REFUSED, refused));
         let accepted = vec![(0, attempt(1, "forged", Some(200), 1))];
-        assert!(
-            matches!(judge(&FORGED_REFUSED, accepted), Judgement::Fail { proof, .. } if proof == vec![0])
-        );
+        assert!(proof(&FORGED_REFUSED, accepted) == Some(vec![0]));
     }
 
     fn inbound_emitted(delivery_id: u64, from: &str) -> TraceEvent {
@@ -415,24 +403,16 @@ mod tests {
             (0, attempt(1, "duplicate", Some(200), 1)),
             (0, reply("55")),
         ];
-        assert!(matches!(
-            judge(&DUPLICATES_HARMLESS, base.clone()),
-            Judgement::Pass(_)
-        ));
+        assert!(passes(&DUPLICATES_HARMLESS, base.clone()));
         let mut twice = base;
         twice.push((0, reply("55")));
-        assert!(
-            matches!(judge(&DUPLICATES_HARMLESS, twice), Judgement::Fail { proof, .. } if proof == vec![5])
-        );
+        assert!(proof(&DUPLICATES_HARMLESS, twice) == Some(vec![5]));
         let single = vec![
             (0, inbound("55")),
             (0, inbound_emitted(1, "55")),
             (0, attempt(1, "original", Some(200), 1)),
         ];
-        assert!(matches!(
-            judge(&DUPLICATES_HARMLESS, single),
-            Judgement::NotApplicable(_)
-        ));
+        assert!(not_applicable(&DUPLICATES_HARMLESS, single));
     }
 
     #[test]
@@ -456,19 +436,11 @@ mod tests {
         let base = vec![(0, status("sent")), (0, status("read")), (0, reordered)];
         let mut good = base.clone();
         good.push((0, state("read")));
-        assert!(matches!(
-            judge(&NO_STATUS_REGRESSION, good),
-            Judgement::Pass(_)
-        ));
+        assert!(passes(&NO_STATUS_REGRESSION, good));
         let mut bad = base.clone();
         bad.push((0, state("sent")));
-        assert!(
-            matches!(judge(&NO_STATUS_REGRESSION, bad), Judgement::Fail { proof, .. } if proof == vec![1, 3])
-        );
-        assert!(matches!(
-            judge(&NO_STATUS_REGRESSION, base),
-            Judgement::NotApplicable(_)
-        ));
+        assert!(proof(&NO_STATUS_REGRESSION, bad) == Some(vec![1, 3]));
+        assert!(not_applicable(&NO_STATUS_REGRESSION, base));
     }
 
     #[test]
@@ -482,13 +454,7 @@ mod tests {
             latency_ms: 1,
             error: None,
         };
-        assert!(matches!(
-            judge(&HANDSHAKE_ECHOED, vec![(0, handshake(true))]),
-            Judgement::Pass(_)
-        ));
-        assert!(matches!(
-            judge(&HANDSHAKE_ECHOED, vec![(0, handshake(false))]),
-            Judgement::Fail { .. }
-        ));
+        assert!(passes(&HANDSHAKE_ECHOED, vec![(0, handshake(true))]));
+        assert!(proof(&HANDSHAKE_ECHOED, vec![(0, handshake(false))]).is_some());
     }
 }

@@ -298,6 +298,23 @@ impl Incident {
     }
 }
 
+/// The trace record of something that happened to the account.
+pub(crate) fn incident_record(
+    at: SimTime,
+    incident: &str,
+    phone_number_id: Option<String>,
+    detail: String,
+) -> Effect {
+    Effect::Trace {
+        at,
+        event: TraceEvent::AccountIncident {
+            incident: incident.to_owned(),
+            phone_number_id,
+            detail,
+        },
+    }
+}
+
 /// An unknown origin holding a channel's key.
 #[derive(Debug, Clone)]
 pub(crate) struct Compromise {
@@ -512,14 +529,7 @@ impl World {
                 )
             }
         };
-        effects.push(Effect::Trace {
-            at: now,
-            event: TraceEvent::AccountIncident {
-                incident: name.to_owned(),
-                phone_number_id: phone,
-                detail: detail.clone(),
-            },
-        });
+        effects.push(incident_record(now, name, phone, detail.clone()));
         Ok(detail)
     }
 
@@ -564,14 +574,12 @@ impl World {
             return;
         }
         if let Some((kind, _)) = self.account.restriction.take() {
-            effects.push(Effect::Trace {
+            effects.push(incident_record(
                 at,
-                event: TraceEvent::AccountIncident {
-                    incident: "restriction_lifted".to_owned(),
-                    phone_number_id: None,
-                    detail: format!("{kind} expired"),
-                },
-            });
+                "restriction_lifted",
+                None,
+                format!("{kind} expired"),
+            ));
         }
     }
 

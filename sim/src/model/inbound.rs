@@ -126,31 +126,16 @@ impl InboundContent {
         }
     }
 
-    /// The type-named part of the message object.
+    /// The type-named part of the message object: `text`, `interactive` (a
+    /// button or list reply as [`InboundContent::to_json`] names it) or `button`.
     pub(crate) fn fields(&self) -> (&'static str, Value) {
         match self {
             InboundContent::Text(body) => ("text", json!({"body": body})),
-            InboundContent::ButtonReply { id, title } => (
-                "interactive",
-                json!({"type": "button_reply", "button_reply": {"id": id, "title": title}}),
-            ),
-            InboundContent::ListReply {
-                id,
-                title,
-                description,
-            } => {
-                let mut reply = json!({"id": id, "title": title});
-                if let Some(description) = description {
-                    reply["description"] = json!(description);
-                }
-                (
-                    "interactive",
-                    json!({"type": "list_reply", "list_reply": reply}),
-                )
+            InboundContent::ButtonReply { .. } | InboundContent::ListReply { .. } => {
+                let (kind, reply) = self.to_json();
+                ("interactive", json!({"type": kind, kind: reply}))
             }
-            InboundContent::Button { payload, text } => {
-                ("button", json!({"payload": payload, "text": text}))
-            }
+            InboundContent::Button { .. } => self.to_json(),
         }
     }
 }

@@ -421,30 +421,16 @@ impl World {
             Command::EcosystemMarketing { to, count } => {
                 self.ecosystem_marketing(now, to.as_str(), count, effects)
             }
-            Command::WebhookAttemptFinished {
-                delivery_id,
-                attempt,
-                copy,
-                destination,
-                after_seq,
-                url,
-                http_status,
-                latency_ms,
-                error,
-            } => {
+            Command::WebhookAttemptFinished(report) => {
+                let (delivery_id, attempt, copy, http_status) = (
+                    report.delivery_id,
+                    report.attempt,
+                    report.copy,
+                    report.http_status,
+                );
                 effects.push(Effect::Trace {
                     at: now,
-                    event: TraceEvent::WebhookAttempt {
-                        delivery_id,
-                        attempt,
-                        copy: copy.name(),
-                        destination,
-                        after_seq,
-                        url,
-                        http_status,
-                        latency_ms,
-                        error,
-                    },
+                    event: report.into_event(),
                 });
                 self.webhook_attempt_finished(
                     now,

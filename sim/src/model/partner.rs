@@ -8,6 +8,7 @@
 
 use serde_json::{Value, json};
 
+use super::account::incident_record;
 use super::id::{ChannelId, PartnerId, WabaId};
 use super::refusal::{Object, Refusal};
 use super::secret::Secret;
@@ -324,14 +325,12 @@ impl World {
                     return Err(Refusal::Conflict(format!("User {email} already exists")));
                 }
                 let id = self.invite_partner_user(&email, &role);
-                effects.push(Effect::Trace {
-                    at: now,
-                    event: TraceEvent::AccountIncident {
-                        incident: "invite_partner_user".to_owned(),
-                        phone_number_id: None,
-                        detail: format!("partner user {id} <{email}> invited as {role}"),
-                    },
-                });
+                effects.push(incident_record(
+                    now,
+                    "invite_partner_user",
+                    None,
+                    format!("partner user {id} <{email}> invited as {role}"),
+                ));
                 let user = self
                     .partner
                     .users
@@ -351,14 +350,12 @@ impl World {
                     return Err(Refusal::not_found(Object::PartnerUser, user_id));
                 };
                 let id = self.remove_partner_user_by_email(&email)?;
-                effects.push(Effect::Trace {
-                    at: now,
-                    event: TraceEvent::AccountIncident {
-                        incident: "remove_partner_user".to_owned(),
-                        phone_number_id: None,
-                        detail: format!("partner user {id} <{email}> removed"),
-                    },
-                });
+                effects.push(incident_record(
+                    now,
+                    "remove_partner_user",
+                    None,
+                    format!("partner user {id} <{email}> removed"),
+                ));
                 Reply::Json(json!({"success": true}))
             }
             PartnerCall::Compliance { waba_id } => {

@@ -413,36 +413,8 @@ fn decide(
     effects: &mut Vec<Effect>,
 ) -> Fate {
     // Magic recipients (README): one fixed outcome each.
-    match wa_id {
-        "999000000" => {
-            return Fate::Deliver {
-                sent_only: false,
-                read: ReadPlan::Later,
-            };
-        }
-        "999000001" => {
-            return Fate::Deliver {
-                sent_only: false,
-                read: ReadPlan::Never,
-            };
-        }
-        "999000002" => {
-            return Fate::Deliver {
-                sent_only: false,
-                read: ReadPlan::AtOnce,
-            };
-        }
-        "999000003" => {
-            return Fate::Deliver {
-                sent_only: true,
-                read: ReadPlan::Never,
-            };
-        }
-        "999131026" => return Fate::Fail(code::UNDELIVERABLE),
-        "999131047" => return Fate::Fail(code::REENGAGEMENT),
-        "999131049" => return Fate::Fail(code::ECOSYSTEM_ENGAGEMENT),
-        "999131050" => return Fate::Fail(code::MARKETING_OPT_OUT),
-        _ => {}
+    if let Some(fate) = magic_fate(wa_id) {
+        return fate;
     }
     let Some(recipient) = world.recipients.get(wa_id) else {
         return if world.policy.unknown_recipients_undeliverable {
@@ -529,6 +501,22 @@ fn decide(
         sent_only,
         read: ReadPlan::Drawn,
     }
+}
+
+/// The fixed outcome of a magic recipient (`MAGIC_RECIPIENTS`), if `wa_id` is one.
+fn magic_fate(wa_id: &str) -> Option<Fate> {
+    let deliver = |sent_only, read| Fate::Deliver { sent_only, read };
+    Some(match wa_id {
+        "999000000" => deliver(false, ReadPlan::Later),
+        "999000001" => deliver(false, ReadPlan::Never),
+        "999000002" => deliver(false, ReadPlan::AtOnce),
+        "999000003" => deliver(true, ReadPlan::Never),
+        "999131026" => Fate::Fail(code::UNDELIVERABLE),
+        "999131047" => Fate::Fail(code::REENGAGEMENT),
+        "999131049" => Fate::Fail(code::ECOSYSTEM_ENGAGEMENT),
+        "999131050" => Fate::Fail(code::MARKETING_OPT_OUT),
+        _ => return None,
+    })
 }
 
 /// True if reaching `wa_id` outside a service window stays within the messaging limit.

@@ -118,6 +118,11 @@ impl Deliverer {
     }
 }
 
+/// The key a copy is signed with: a forged copy's is one the receiver does not know.
+fn signing_key(forged: bool, secret: &Secret) -> &str {
+    if forged { FORGED_KEY } else { secret.expose() }
+}
+
 async fn post(
     client: Option<&reqwest::Client>,
     config: &DeliveryConfig,
@@ -143,27 +148,24 @@ async fn post(
         .post(url)
         .header("Content-Type", "application/json")
         .header("Content-Length", body.len());
+    // A forged copy is signed with a key the receiver does not know.
+    let key = |secret| signing_key(forged, secret);
     match &delivery.destination {
         Destination::Meta { .. } => {
-            let key = if forged {
-                FORGED_KEY
-            } else {
-                config.app_secret.expose()
-            };
-            request = request.header(META_SIGNATURE_HEADER, meta_signature(key, &body));
+            request = request.header(
+                META_SIGNATURE_HEADER,
+                meta_signature(key(&config.app_secret), &body),
+            );
         }
         Destination::Partner { .. } => {
-            let key = if forged {
-                FORGED_KEY
-            } else {
-                config.partner_secret.expose()
-            };
-            request = request.header(PARTNER_SIGNATURE_HEADER, hmac_hex(key, &body));
+            request = request.header(
+                PARTNER_SIGNATURE_HEADER,
+                hmac_hex(key(&config.partner_secret), &body),
+            );
         }
         Destination::D360(webhook) => {
             for (name, value) in &webhook.headers {
-                let value = if forged { FORGED_KEY } else { value.expose() };
-                request = request.header(name.as_str(), value);
+                request = request.header(name.as_str(), key(value));
             }
         }
     }
