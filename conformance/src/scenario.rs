@@ -648,8 +648,7 @@ impl Scenario {
 
 /// The default world with `overrides` (a world file's fields).
 fn world_spec(overrides: &toml::Table) -> Result<WorldSpec, FieldError> {
-    let text = toml::to_string(overrides).map_err(|e| FieldError::new("world", e.to_string()))?;
-    WorldSpec::from_toml(&text).map_err(|e| FieldError::new("world", e.to_string()))
+    WorldSpec::from_table(overrides.clone()).map_err(|e| FieldError::new("world", e.to_string()))
 }
 
 impl Step {
@@ -793,13 +792,14 @@ fn parse_action(value: Value) -> Result<Step, FieldError> {
             )?;
             fields::string(object, "phone_number_id")?;
             fields::string(object, "channel_id")?;
+            let most = DURATION_MS_MAX / 1000;
             if object
                 .get("resume_after_s")
-                .is_none_or(|v| v.as_u64().is_none())
+                .is_none_or(|v| v.as_u64().is_none_or(|s| s > most))
             {
                 return Err(FieldError::new(
                     "resume_after_s",
-                    "expected a whole number of seconds",
+                    format!("expected a whole number of seconds up to {most} (30 days)"),
                 ));
             }
             return Ok(Step::Action(value));

@@ -78,6 +78,19 @@ impl Drop for Running {
 /// Binds `addr` and serves every surface in the background (on the current tokio
 /// runtime) until stopped.
 pub async fn start(addr: SocketAddr, config: ServeConfig) -> Result<Running, ServeError> {
+    if let Some(token) = &config.control_token
+        && token.chars().count() < crate::api::control::CONTROL_TOKEN_CHARS_MIN
+    {
+        return Err(ServeError::Config(format!(
+            "the control token is {}: pass a token of at least {} characters (e.g. `openssl rand -hex 16`)",
+            if token.is_empty() {
+                "empty".to_owned()
+            } else {
+                format!("{} characters", token.chars().count())
+            },
+            crate::api::control::CONTROL_TOKEN_CHARS_MIN
+        )));
+    }
     if !addr.ip().is_loopback() && config.control_token.is_none() {
         return Err(ServeError::Config(format!(
             "refusing to serve the control API on non-loopback address {addr} without a control token: pass --control-token (or bind 127.0.0.1)"

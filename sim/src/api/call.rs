@@ -51,20 +51,27 @@ impl RequestLine {
 
 /// Decodes `%XX` escapes and `+` (query strings).
 pub(crate) fn percent_decode(text: &str) -> String {
+    String::from_utf8_lossy(&decode_escapes(text, true)).into_owned()
+}
+
+/// The bytes `text` stands for: `%XX` escapes decoded, and `+` read as a space when
+/// `plus_is_space` (queries; in a path it is itself).
+pub(crate) fn decode_escapes(text: &str, plus_is_space: bool) -> Vec<u8> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let escaped = (bytes[i] == b'%' && i + 3 <= bytes.len())
-            .then(|| std::str::from_utf8(&bytes[i + 1..i + 3]).ok())
+        let escaped = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
             .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
             .and_then(|hex| u8::from_str_radix(hex, 16).ok());
         match (bytes[i], escaped) {
             (_, Some(byte)) => {
                 out.push(byte);
                 i += 3;
             }
-            (b'+', None) => {
+            (b'+', None) if plus_is_space => {
                 out.push(b' ');
                 i += 1;
             }
@@ -74,7 +81,7 @@ pub(crate) fn percent_decode(text: &str) -> String {
             }
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 /// The Graph error code an answer carried, for its `request` record (set by

@@ -236,7 +236,7 @@ fn meta_status(refusal: Refusal, request: &RequestLine) -> (u16, String) {
             405,
             format!("{method} is not allowed on {}; use {allowed}", request.path),
         ),
-        Refusal::Request(error) => (400, error.details()),
+        Refusal::Request(error) => (error.http_status(), error.details()),
         Refusal::NotFound { object, id } => {
             let word = object.word();
             let mut capital = word[..1].to_ascii_uppercase();

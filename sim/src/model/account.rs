@@ -19,7 +19,7 @@ use super::secret::Secret;
 use super::send::Sender;
 use super::spec::Category;
 use super::state::Timer;
-use super::time::{HOUR_MS, SimTime};
+use super::time::SimTime;
 use super::webhooks::Route;
 use super::{Effect, Recipient, Reply, Surface, World, send};
 use crate::trace::TraceEvent;
@@ -50,6 +50,15 @@ pub const COMPROMISE_SENDS: u32 = 12;
 
 /// Refused sends after which the unknown origin gives up.
 const COMPROMISE_REFUSALS_MAX: u32 = 3;
+
+/// Longest restriction an incident may ask for, in hours (one year).
+pub const INCIDENT_HOURS_MAX: u64 = 365 * 24;
+
+/// Longest an unknown origin may wait between its sends, in seconds (one day).
+pub const COMPROMISE_EVERY_S_MAX: u64 = 24 * 3600;
+
+/// Most sends one unknown origin may make.
+pub const COMPROMISE_SENDS_MAX: u32 = 10_000;
 
 /// The user id named as `requester` of `security` webhooks.
 pub const SECURITY_REQUESTER: &str = "100000000000099";
@@ -214,12 +223,18 @@ impl Incident {
                 _ => fields::string(object, key),
             }
         };
-        let number = |key: &str, default: u64| -> Result<u64, FieldError> {
+        let number = |key: &str, default: u64, max: u64| -> Result<u64, FieldError> {
             match object.get(key) {
                 None => Ok(default),
-                Some(value) => value.as_u64().filter(|n| *n > 0).ok_or_else(|| {
-                    FieldError::new(key, format!("expected a whole number above 0, got {value}"))
-                }),
+                Some(value) => value
+                    .as_u64()
+                    .filter(|n| (1..=max).contains(n))
+                    .ok_or_else(|| {
+                        FieldError::new(
+                            key,
+                            format!("expected a whole number from 1 to {max}, got {value}"),
+                        )
+                    }),
             }
         };
         Ok(match name {
@@ -244,7 +259,7 @@ impl Incident {
                 }
                 Incident::Restrict {
                     restriction_type,
-                    hours: number("hours", 24)?,
+                    hours: number("hours", 24, INCIDENT_HOURS_MAX)?,
                 }
             }
             "terminate" => Incident::Terminate,
@@ -254,9 +269,13 @@ impl Incident {
                     .get("phone_number_id")
                     .map(|_| text("phone_number_id", None))
                     .transpose()?,
-                every_s: number("every_s", COMPROMISE_EVERY_S)?,
-                sends: u32::try_from(number("sends", u64::from(COMPROMISE_SENDS))?)
-                    .map_err(|_| FieldError::new("sends", "too large"))?,
+                every_s: number("every_s", COMPROMISE_EVERY_S, COMPROMISE_EVERY_S_MAX)?,
+                sends: u32::try_from(number(
+                    "sends",
+                    u64::from(COMPROMISE_SENDS),
+                    u64::from(COMPROMISE_SENDS_MAX),
+                )?)
+                .unwrap_or(COMPROMISE_SENDS_MAX),
             },
             "tier" => {
                 let tier = text("tier", None)?;
@@ -392,7 +411,7 @@ impl World {
                 restriction_type,
                 hours,
             } => {
-                let until = now.plus_ms(hours * HOUR_MS);
+                let until = now.plus_hours(hours);
                 self.account.restriction = Some((restriction_type.clone(), until));
                 self.account.restriction_epoch += 1;
                 self.timers.push(
@@ -453,7 +472,7 @@ impl World {
                     .ok_or_else(|| Refusal::Invalid("the world has no phone numbers".to_owned()))?;
                 let key = phone.spec.d360_api_key.clone();
                 let id = phone.spec.id.clone();
-                let every_ms = every_s * 1000;
+                let every_ms = every_s.saturating_mul(1000);
                 self.account.compromise_epoch += 1;
                 let epoch = self.account.compromise_epoch;
                 self.account.compromise = Some(Compromise {

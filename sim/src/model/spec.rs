@@ -447,6 +447,15 @@ impl Default for EcosystemSpec {
     }
 }
 
+/// Most generated recipients a world may have (each takes about 24 bytes).
+pub const RECIPIENTS_MAX: u32 = 20_000_000;
+
+/// Most named recipients a world file may list.
+pub const NAMED_RECIPIENTS_MAX: usize = 100_000;
+
+/// The last unix second of the year 9999: dates are written with four digits.
+pub const EPOCH_UNIX_S_MAX: u64 = 253_402_300_799;
+
 /// Why a world (a file's text, or a spec with a profile) was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WorldError {
@@ -484,6 +493,16 @@ impl WorldSpec {
     pub fn from_toml(text: &str) -> Result<WorldSpec, WorldError> {
         let spec: WorldSpec = toml::from_str(text)
             .map_err(|e| WorldError::Toml(e.to_string().trim_end().to_owned()))?;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Checks a world given as a TOML table (a scenario's `[world]`); the error names
+    /// the field by its path, as there is no text to give a line of.
+    pub fn from_table(table: toml::Table) -> Result<WorldSpec, WorldError> {
+        let spec: WorldSpec = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| WorldError::Toml(e.to_string().trim_end().to_owned()))?;
         spec.validate()?;
         Ok(spec)
     }
@@ -547,6 +566,31 @@ impl WorldSpec {
         self.webhook_faults()?;
         check_batching((self.webhooks.batch_max, self.webhooks.batch_window_ms))
             .map_err(|e| e.within("webhooks"))?;
+        if self.recipients.count > RECIPIENTS_MAX {
+            return Err(FieldError::new(
+                "recipients.count",
+                format!(
+                    "expected at most {RECIPIENTS_MAX} recipients, got {}",
+                    self.recipients.count
+                ),
+            ));
+        }
+        if self.recipients.named.len() > NAMED_RECIPIENTS_MAX {
+            return Err(FieldError::new(
+                "recipients.named",
+                format!("expected at most {NAMED_RECIPIENTS_MAX} named recipients"),
+            ));
+        }
+        if self.epoch_unix_s > EPOCH_UNIX_S_MAX {
+            return Err(FieldError::new(
+                "epoch_unix_s",
+                format!(
+                    "expected a unix time before the year 10000 (at most {EPOCH_UNIX_S_MAX}), got {}",
+                    self.epoch_unix_s
+                ),
+            ));
+        }
+        policy.check()?;
         if self.waba.phone_numbers.is_empty() {
             return Err(FieldError::new(
                 "waba.phone_numbers",
