@@ -53,6 +53,27 @@ pub struct ServeConfig {
     /// How long one webhook attempt or handshake may take. Default 10 s (Meta's is
     /// unpublished).
     pub webhook_timeout: Duration,
+    /// What one client may hold of the server.
+    pub limits: Limits,
+}
+
+/// What the server gives its clients at most (`wasim serve --help` names the flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once; one more is answered 503 and closed. Default 1024.
+    pub connections_max: usize,
+    /// How long a request's headers may take to arrive, and a kept-alive
+    /// connection may stay idle. Default 30 s.
+    pub header_read_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            connections_max: 1024,
+            header_read_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 impl ServeConfig {
@@ -67,6 +88,7 @@ impl ServeConfig {
             trace_path: None,
             control_token: None,
             webhook_timeout: Duration::from_secs(10),
+            limits: Limits::default(),
         }
     }
 }
@@ -188,6 +210,11 @@ impl AppState {
     /// The clock mode.
     pub fn clock_mode(&self) -> ClockMode {
         lock(&self.clock).mode
+    }
+
+    /// What the server gives its clients at most.
+    pub fn limits(&self) -> Limits {
+        self.config.limits
     }
 
     /// The token the control API requires, if any.

@@ -505,3 +505,97 @@ async fn an_endpoint_that_never_answers_does_not_hold_up_webhooks_to_another() {
     });
     assert_eq!(attempts, 0);
 }
+
+// ------------------------------------------------------------------ connections
+
+/// A server with small limits, on a free loopback port.
+async fn small_server(connections_max: usize) -> wasim_sim::server::Running {
+    let mut config = ServeConfig::new(WorldSpec::default());
+    config.limits = wasim_sim::Limits {
+        connections_max,
+        header_read_timeout: Duration::from_millis(500),
+    };
+    wasim_sim::server::start("127.0.0.1:0".parse().expect("an address"), config)
+        .await
+        .expect("starts")
+}
+
+/// Reads until the server closes the connection (or a minute passes, which fails
+/// the test instead of hanging it); returns what it sent.
+async fn read_to_close(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut text = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut text))
+        .await
+        .expect("the server closed the connection")
+        .expect("reads");
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+#[tokio::test]
+async fn idle_and_slow_connections_are_closed_after_the_header_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let running = small_server(64).await;
+    // Idle from the start.
+    let mut idle = tokio::net::TcpStream::connect(running.addr)
+        .await
+        .expect("connects");
+    assert_eq!(read_to_close(&mut idle).await, "");
+    // Slowloris: headers that never end.
+    let mut slow = tokio::net::TcpStream::connect(running.addr)
+        .await
+        .expect("connects");
+    slow.write_all(b"GET /_wasim/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        .await
+        .expect("writes");
+    let answer = read_to_close(&mut slow).await;
+    assert!(!answer.contains("200 OK"), "{answer}");
+    // Kept alive after a request, then idle.
+    let mut kept = tokio::net::TcpStream::connect(running.addr)
+        .await
+        .expect("connects");
+    kept.write_all(b"GET /_wasim/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .expect("writes");
+    let answer = read_to_close(&mut kept).await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    running.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn a_connection_over_the_cap_is_answered_503_and_a_freed_slot_serves_again() {
+    let running = small_server(2).await;
+    let first = tokio::net::TcpStream::connect(running.addr)
+        .await
+        .expect("connects");
+    let second = tokio::net::TcpStream::connect(running.addr)
+        .await
+        .expect("connects");
+    let mut third = tokio::net::TcpStream::connect(running.addr)
+        .await
+        .expect("connects");
+    let answer = read_to_close(&mut third).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 503 Service Unavailable"),
+        "{answer}"
+    );
+    assert!(answer.contains("maximum of 2 connections"), "{answer}");
+    drop((first, second));
+    // The slots free up once the server notices: a new client is served again.
+    let client = reqwest::Client::new();
+    let url = format!("http://{}/_wasim/health", running.addr);
+    let served = async {
+        loop {
+            if let Ok(response) = client.get(&url).send().await
+                && response.status() == reqwest::StatusCode::OK
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), served)
+        .await
+        .expect("served once connections were freed");
+    running.stop().await.expect("stops");
+}
