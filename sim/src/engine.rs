@@ -15,7 +15,11 @@ pub struct Sim {
 impl Sim {
     /// A sim over `world`, its trace opened with the world's build record.
     pub fn new(world: World) -> Self {
-        let mut trace = Trace::default();
+        Sim::with_trace(world, Trace::default())
+    }
+
+    /// A sim over `world` writing into `trace` (a window of a given size).
+    pub fn with_trace(world: World, mut trace: Trace) -> Self {
         trace.push(0, world.built_event());
         Sim { world, trace }
     }
@@ -42,9 +46,11 @@ impl Sim {
         self.trace.push(self.world.now().as_ms(), event);
     }
 
-    /// Replaces the world with a fresh one; the trace goes on.
+    /// Replaces the world with a fresh one and frees the records in memory; the
+    /// trace's numbering goes on (a trace file keeps every record).
     pub fn reset(&mut self, world: World) {
         self.world = world;
+        self.trace.clear();
         self.trace.push(0, TraceEvent::WorldReset);
         self.trace.push(0, self.world.built_event());
     }

@@ -16,7 +16,7 @@ use crate::model::spec::WorldError;
 use crate::model::{
     ClockMode, Command, Refusal, Reply, SimTime, WebhookDelivery, World, WorldSpec,
 };
-use crate::trace::TraceEvent;
+use crate::trace::{TRACE_RECORDS_MAX, Trace, TraceEvent};
 use crate::webhook::deliver::redact_url;
 use crate::webhook::verify::{HandshakeOutcome, handshake};
 use crate::webhook::{Deliverer, DeliveryConfig};
@@ -55,6 +55,9 @@ pub struct ServeConfig {
     pub webhook_timeout: Duration,
     /// What one client may hold of the server.
     pub limits: Limits,
+    /// Trace records kept in memory (the newest; `trace_path` gets every one).
+    /// Default [`TRACE_RECORDS_MAX`].
+    pub trace_records_max: usize,
 }
 
 /// What the server gives its clients at most (`wasim serve --help` names the flags).
@@ -89,6 +92,7 @@ impl ServeConfig {
             control_token: None,
             webhook_timeout: Duration::from_secs(10),
             limits: Limits::default(),
+            trace_records_max: TRACE_RECORDS_MAX,
         }
     }
 }
@@ -188,7 +192,10 @@ impl AppState {
                 }
             });
             AppState {
-                sim: Mutex::new(Sim::new(world)),
+                sim: Mutex::new(Sim::with_trace(
+                    world,
+                    Trace::with_capacity(config.trace_records_max),
+                )),
                 clock: Mutex::new(ClockState {
                     mode: config.clock,
                     anchor_wall: wall_now(),
@@ -395,7 +402,6 @@ impl AppState {
         let Some(file) = &self.trace_file else { return };
         let mut file = lock(file);
         let new = sim.trace.since(file.written);
-        let count = new.len();
         let mut text = String::new();
         for record in new {
             text.push_str(&record.to_json_line());
@@ -404,7 +410,7 @@ impl AppState {
             tracing::error!("failed to write the trace file: {error}");
             return;
         }
-        file.written += count;
+        file.written = sim.trace.len();
     }
 
     /// Fires timers as virtual time passes (real and scaled modes); returns at once in manual mode.

@@ -14,8 +14,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -425,9 +425,74 @@ async fn incident(
         .map(control_json)
 }
 
-async fn trace(State(state): State<Arc<AppState>>) -> Response {
-    let body = state.read(|sim| sim.trace.to_jsonl());
-    ([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response()
+/// Records serialized per hold of the world's lock while a trace is streamed.
+const TRACE_SLICE: usize = 1024;
+
+/// `GET /_wasim/trace[?since=SEQ][&limit=N]`: the records in memory from `since`
+/// (default the oldest kept), at most `limit` of them (default all), as JSON Lines,
+/// streamed a slice at a time so the world's lock is never held for the whole body
+/// and the body is never built whole. `X-Wasim-Trace-First` is the oldest `seq` in
+/// memory (older ones went: `--trace FILE` keeps them); `X-Wasim-Trace-Next` is the
+/// `since` of the next page.
+async fn trace(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<TraceQuery>,
+) -> Result<Response, ControlError> {
+    let (first, len) = state.read(|sim| (sim.trace.first_seq(), sim.trace.len()));
+    let from = query.since.unwrap_or(0).max(first as u64);
+    let end = match query.limit {
+        Some(limit) => from.saturating_add(limit).min(len as u64),
+        None => len as u64,
+    };
+    let slices = futures_util::stream::unfold(from, move |cursor| {
+        let state = state.clone();
+        async move {
+            if cursor >= end {
+                return None;
+            }
+            let (text, next) = state.read(|sim| {
+                let mut text = String::new();
+                let mut next = cursor;
+                let wanted = usize::try_from(end - cursor)
+                    .unwrap_or(usize::MAX)
+                    .min(TRACE_SLICE);
+                for record in sim
+                    .trace
+                    .since(usize::try_from(cursor).unwrap_or(usize::MAX))
+                    .take(wanted)
+                {
+                    text.push_str(&record.to_json_line());
+                    next = record.seq + 1;
+                }
+                // Records dropped meanwhile: nothing more from here.
+                (text, if next == cursor { end } else { next })
+            });
+            Some((Ok::<_, std::convert::Infallible>(text), next))
+        }
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-ndjson".to_owned()),
+            (
+                HeaderName::from_static("x-wasim-trace-first"),
+                first.to_string(),
+            ),
+            (
+                HeaderName::from_static("x-wasim-trace-next"),
+                end.to_string(),
+            ),
+        ],
+        axum::body::Body::from_stream(slices),
+    )
+        .into_response())
+}
+
+/// The query of `GET /_wasim/trace`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TraceQuery {
+    since: Option<u64>,
+    limit: Option<u64>,
 }
 
 async fn reset(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ControlError> {
