@@ -11,7 +11,9 @@
 //!   replaced token).
 //! - [`templates`]: what to do when pacing holds messages or a template is paused.
 //! - [`security`]: keys, account incidents, the compromise response, registration.
+//! - [`driver`]: the sends the driver asks for are carried out, well formed.
 
+pub mod driver;
 pub mod security;
 pub mod sending;
 pub mod templates;
@@ -116,6 +118,7 @@ pub const CATALOG: &[Check] = &[
     security::COMPROMISE_PIN_RESET,
     security::COMPROMISE_RESUME,
     security::NO_REGISTER_LOOP,
+    driver::DRIVER_SENDS_CARRIED_OUT,
 ];
 
 /// The check called `id`.
