@@ -41,6 +41,7 @@ use crate::duration;
 use serde_json::Value;
 use wasim_sim::model::fields::{self, FieldError};
 use wasim_sim::model::policy::PROFILES;
+use wasim_sim::model::spec::WorldError;
 use wasim_sim::model::webhooks::faults::FaultProfile;
 use wasim_sim::model::{InboundContent, TemplateControl, WorldSpec};
 
@@ -648,8 +649,10 @@ impl Scenario {
 
 /// The default world with `overrides` (a world file's fields).
 fn world_spec(overrides: &toml::Table) -> Result<WorldSpec, FieldError> {
-    let text = toml::to_string(overrides).map_err(|e| FieldError::new("world", e.to_string()))?;
-    WorldSpec::from_toml(&text).map_err(|e| FieldError::new("world", e.to_string()))
+    WorldSpec::from_table(overrides).map_err(|error| match error {
+        WorldError::Field(field) => field.within("world"),
+        WorldError::Toml(message) => FieldError::new("world", message),
+    })
 }
 
 impl Step {

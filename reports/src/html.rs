@@ -164,13 +164,20 @@ fn outcome_class(outcome: Outcome) -> &'static str {
     }
 }
 
-/// A check's source: a link when it is a web address, else text.
+/// A check's sources (separated by `; `): each a link when it is a web
+/// address, else text.
 fn source(reference: &str) -> String {
-    if reference.starts_with("https://") && !reference.contains(char::is_whitespace) {
-        format!("<a href=\"{0}\">{0}</a>", esc(reference))
-    } else {
-        esc(reference)
-    }
+    reference
+        .split("; ")
+        .map(|source| {
+            if source.starts_with("https://") && !source.contains(char::is_whitespace) {
+                format!("<a href=\"{0}\">{0}</a>", esc(source))
+            } else {
+                esc(source)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The id of a timeline row: scenario position and trace record.

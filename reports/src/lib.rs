@@ -198,7 +198,8 @@ pub struct CheckResult {
     pub severity: Severity,
     /// The rule, one line.
     pub rule: String,
-    /// The platform reference section it stems from.
+    /// The public source(s) of the rule, separated by `; `: documentation
+    /// addresses, or the seed newsletter by name and date.
     pub reference: String,
     /// The verdict.
     pub status: CheckStatus,

@@ -21,7 +21,7 @@ pub const DRIVER_SENDS_CARRIED_OUT: Check = Check {
     id: "DRV-001",
     severity: Severity::Must,
     rule: "Carry out every send the driver asks for with a well-formed request: none refused as malformed (100, 131008, 131009, 132000, 132001, 132012, 132018)",
-    reference: "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes",
+    reference: "https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes",
     rationale: "A template sent without its parameters (132000) or with a wrong name or \
                 language (132001) never reaches the user; the send the business wanted \
                 silently did not happen.",
