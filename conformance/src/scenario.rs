@@ -952,7 +952,14 @@ heal = true
                 "name = \"x\"\n[[step]]\naction = { action = \"send_template\", to = \"1\" }",
                 "step 1: action.template: missing",
             ),
-            ("name = \"x\"\n[world]\nseed = \"x\"", "world:"),
+            (
+                "name = \"x\"\n[world]\nseed = \"x\"",
+                "[world] `seed`: invalid type",
+            ),
+            (
+                "name = \"x\"\n[[step]]\nadvance = \"1h\"\n[world]\nrecipients.count = \"many\"",
+                "[world] `recipients.count`: invalid type: string \"many\"",
+            ),
         ];
         for (text, expected) in cases {
             let error = parse(text).expect_err(text);

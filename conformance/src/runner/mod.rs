@@ -443,7 +443,7 @@ impl Play<'_> {
     }
 }
 
-/// The driver environment of DESIGN.md for world `spec` served at `addr`, the
+/// The driver environment (`docs/protocol.md`) for world `spec` served at `addr`, the
 /// integration listening on `port`.
 pub fn environment(
     spec: &WorldSpec,
@@ -929,7 +929,7 @@ struct Live {
 /// environment is unchanged), and the integration forgets its state through
 /// `POST /wasim/reset` on the driver hook; one that answers anything but 2xx
 /// there, or whose environment would differ (another world or surface), is not
-/// reused and a new process is started (DESIGN.md, driver protocol).
+/// reused and a new process is started (`docs/protocol.md`, optional endpoints).
 #[derive(Debug, Default)]
 pub struct Session {
     kept: Vec<Live>,
