@@ -958,3 +958,36 @@ fn saved_regressions_are_found_beside_a_scenario_library_given_by_path() {
         "regressions first, once each"
     );
 }
+
+#[test]
+fn exploring_an_integration_that_never_starts_stops_at_the_first_case() {
+    let out = out_dir("explore-never-started");
+    let regressions = out.join("regressions");
+    let (code, _, stderr) = wasim(&[
+        "explore",
+        "--integration",
+        "false",
+        "--cases",
+        "8",
+        "--out",
+        out.arg(),
+        "--regressions",
+        regressions.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(
+        stderr.matches("  case ").count(),
+        1,
+        "one case, then it stops: {stderr}"
+    );
+    assert!(stderr.contains("HARNESS ERROR"), "{stderr}");
+    assert!(
+        !stderr.contains("passed"),
+        "no case reads as passed: {stderr}"
+    );
+    assert!(
+        stderr.contains("stopping: the integration never started"),
+        "{stderr}"
+    );
+    assert!(!regressions.exists(), "nothing saved");
+}

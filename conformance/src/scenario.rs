@@ -954,11 +954,11 @@ heal = true
             ),
             (
                 "name = \"x\"\n[world]\nseed = \"x\"",
-                "[world] `seed`: invalid type",
+                "world.seed: invalid type",
             ),
             (
                 "name = \"x\"\n[[step]]\nadvance = \"1h\"\n[world]\nrecipients.count = \"many\"",
-                "[world] `recipients.count`: invalid type: string \"many\"",
+                "world.recipients.count: invalid type: string \"many\"",
             ),
         ];
         for (text, expected) in cases {
