@@ -167,18 +167,6 @@ pub enum Outcome {
     HarnessError,
 }
 
-impl Outcome {
-    /// Every outcome, in the order reports count them.
-    pub const ALL: [Outcome; 6] = [
-        Outcome::Passed,
-        Outcome::Failed,
-        Outcome::Skipped,
-        Outcome::NotExercised,
-        Outcome::NotRun,
-        Outcome::HarnessError,
-    ];
-}
-
 /// How binding a check is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

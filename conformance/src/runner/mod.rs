@@ -213,16 +213,17 @@ impl Play<'_> {
                         && (*latency_ms > checks::webhooks::ACK_BUDGET_MS
                             || error.as_deref().is_some_and(|e| e.starts_with("timed out"))) =>
                     {
-                        Some((record.at_ms, *delivery_id, *latency_ms))
+                        Some((record.at_ms, *delivery_id))
                     }
                     _ => None,
                 });
             (found, sim.trace.len())
         });
         self.ack_scanned = len;
-        found.map(|(at_ms, delivery_id, latency_ms)| {
+        // The latency is wall time: it stays out of the (deterministic) reason.
+        found.map(|(at_ms, delivery_id)| {
             format!(
-                "stopped early at +{}: webhook {delivery_id} was not acknowledged within {} ms (after {latency_ms} ms), so WH-001 has failed; playing on would only retry into it",
+                "stopped early at +{}: webhook {delivery_id} was not acknowledged within {} ms, so WH-001 has failed; playing on would only retry into it",
                 crate::describe::clock(at_ms),
                 checks::webhooks::ACK_BUDGET_MS
             )
