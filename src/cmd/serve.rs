@@ -18,8 +18,8 @@ use wasim_sim::{ClockMode, ServeConfig, WorldSpec};
   wasim serve --world my-world.toml --seed 42 --clock scaled:60 --policy 2025-07
       your world, a different seed, one virtual minute per second, 2025 rules")]
 pub(crate) struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    /// Address to listen on: IP:PORT or HOST:PORT (`localhost:8080`).
+    #[arg(long, default_value = "127.0.0.1:8080", value_parser = parse_addr)]
     addr: SocketAddr,
     /// World file (TOML); fields it leaves out keep the built-in defaults.
     #[arg(long, value_name = "FILE")]
@@ -43,6 +43,23 @@ pub(crate) struct ServeArgs {
     /// Token required in X-Wasim-Control-Token for /_wasim/ calls (required off loopback).
     #[arg(long, env = "WASIM_CONTROL_TOKEN", hide_env_values = true)]
     control_token: Option<String>,
+}
+
+/// `IP:PORT`, or `HOST:PORT` resolved (an IPv4 address preferred, so
+/// `localhost` is 127.0.0.1).
+fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let resolved: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(text)
+        .map_err(|e| format!("expected IP:PORT or HOST:PORT, such as 127.0.0.1:8080 ({e})"))?
+        .collect();
+    resolved
+        .iter()
+        .find(|addr| addr.is_ipv4())
+        .or_else(|| resolved.first())
+        .copied()
+        .ok_or_else(|| format!("`{text}` resolves to no address"))
 }
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -88,4 +105,23 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         });
     }))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_take_a_host_name_or_an_ip() {
+        assert_eq!(
+            parse_addr("127.0.0.1:8080"),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 8080)))
+        );
+        assert_eq!(
+            parse_addr("localhost:8081"),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 8081)))
+        );
+        let error = parse_addr("localhost").expect_err("no port");
+        assert!(error.contains("HOST:PORT"), "{error}");
+    }
 }

@@ -1,5 +1,5 @@
 //! The check catalog: each check a stable id, a severity, a one-line rule, the
-//! platform reference section it stems from, and a pure function over a
+//! public source of the platform rule it stems from, and a pure function over a
 //! scenario's trace that passes, fails with the records that prove it, or does
 //! not apply.
 //!
@@ -11,7 +11,9 @@
 //!   replaced token).
 //! - [`templates`]: what to do when pacing holds messages or a template is paused.
 //! - [`security`]: keys, account incidents, the compromise response, registration.
+//! - [`driver`]: the sends the driver asks for are carried out, well formed.
 
+pub mod driver;
 pub mod security;
 pub mod sending;
 pub mod templates;
@@ -23,6 +25,11 @@ use wasim_reports::{CheckResult, CheckStatus, ProofRecord, Severity};
 use wasim_sim::{TraceEvent, TraceRecord};
 
 use crate::describe;
+
+/// How a check cites the seed newsletter, which is not online as a page of its
+/// own documentation: "WhatsApp Platform Updates and Best Practices to Keep
+/// Your Account Secure", sent by 360dialog to its partners.
+pub const NEWSLETTER: &str = "360dialog partner newsletter, 9 May 2024";
 
 /// Most proof records cited per failure.
 pub const PROOF_MAX: usize = 6;
@@ -83,7 +90,8 @@ pub struct Check {
     pub severity: Severity,
     /// The rule, one line.
     pub rule: &'static str,
-    /// The reference section (`whatsapp-platform.md §3`).
+    /// The public source(s) of the rule, separated by `; `: each a documentation
+    /// page's `https://` address, or [`NEWSLETTER`].
     pub reference: &'static str,
     /// Why it matters, one or two sentences.
     pub rationale: &'static str,
@@ -116,6 +124,7 @@ pub const CATALOG: &[Check] = &[
     security::COMPROMISE_PIN_RESET,
     security::COMPROMISE_RESUME,
     security::NO_REGISTER_LOOP,
+    driver::DRIVER_SENDS_CARRIED_OUT,
 ];
 
 /// The check called `id`.
@@ -238,11 +247,16 @@ mod tests {
             let (area, number) = check.id.split_once('-').expect("AREA-NNN");
             assert!(area.chars().all(|c| c.is_ascii_uppercase()), "{}", check.id);
             assert_eq!(number.len(), 3, "{}", check.id);
-            assert!(
-                check.reference.contains('§'),
-                "{} cites a section",
-                check.id
-            );
+            for source in check.reference.split("; ") {
+                let url = source.starts_with("https://")
+                    && !source.contains(char::is_whitespace)
+                    && source.len() > "https://".len();
+                assert!(
+                    url || source == NEWSLETTER,
+                    "{} cites `{source}`: a public page's https:// address or `{NEWSLETTER}`",
+                    check.id
+                );
+            }
             assert!(!check.rule.contains('\n'), "{}: one-line rule", check.id);
         }
     }

@@ -1,4 +1,4 @@
-//! Keys, account incidents and registration (reference §8, §9.2, §9.8, §10): only
+//! Keys, account incidents and registration (sources: the 360dialog partner newsletter of 9 May 2024, 360dialog's key and partner webhook pages, Meta's registration pages, cited per check): only
 //! the newest channel key is used once one is generated; a disruption (a key
 //! rotation, a halt, a template block) loses and repeats no campaign message;
 //! nothing is sent as a template while 360dialog has disabled template messaging;
@@ -28,7 +28,7 @@ pub const OLD_CHANNEL_KEY_DROPPED: Check = Check {
     id: "KEY-002",
     severity: Severity::Must,
     rule: "Once a new channel key is generated, stop presenting the old one (at most 2 requests already in flight)",
-    reference: "whatsapp-platform.md §9.2, §10",
+    reference: "https://docs.360dialog.com/docs/api-key; 360dialog partner newsletter, 9 May 2024",
     rationale: "Generating a 360dialog key revokes every earlier key at once; a worker that \
                 keeps the old key fails every send and, during a compromise, shows that \
                 the leaked key is still wired in.",
@@ -40,7 +40,7 @@ pub const CAMPAIGN_EXACTLY_ONCE: Check = Check {
     id: "CAMP-001",
     severity: Severity::Must,
     rule: "Through a key rotation, halt or template block, every campaign recipient gets the template exactly once",
-    reference: "whatsapp-platform.md §9.2, §10",
+    reference: "https://docs.360dialog.com/docs/api-key; 360dialog partner newsletter, 9 May 2024",
     rationale: "Disruptions are where sends get dropped (a 401 with a revoked key that is \
                 never retried) or doubled (a campaign restarted from the top); both reach \
                 real people.",
@@ -52,7 +52,7 @@ pub const NO_TEMPLATES_WHILE_DISABLED: Check = Check {
     id: "TPL-005",
     severity: Severity::Must,
     rule: "After template_messaging_disabled, send no template until template_messaging_enabled",
-    reference: "whatsapp-platform.md §9.8, §10",
+    reference: "https://docs.360dialog.com/partner/onboarding/webhook-events-and-setup/webhook-events-partner-and-messaging-api; 360dialog partner newsletter, 9 May 2024",
     rationale: "360dialog disables template messaging for flagged WABAs; sending on regardless \
                 only collects refusals and keeps the account on the fraud radar.",
     judge: no_templates_while_disabled,
@@ -63,7 +63,7 @@ pub const COMPROMISE_HALT: Check = Check {
     id: "SEC-001",
     severity: Severity::Must,
     rule: "On a compromise, halt at once: no send until the account is secured (new key and new PIN)",
-    reference: "seed newsletter \"Responding to Compromised Account\"; whatsapp-platform.md §10",
+    reference: "360dialog partner newsletter, 9 May 2024",
     rationale: "\"Refrain from sending messages from the compromised WABA\": every send while \
                 the key is in unknown hands risks a ban of the whole account.",
     judge: compromise_halt,
@@ -74,7 +74,7 @@ pub const COMPROMISE_NEW_KEY: Check = Check {
     id: "SEC-002",
     severity: Severity::Must,
     rule: "On a compromise, generate a new channel key and never present the compromised one again",
-    reference: "seed newsletter; whatsapp-platform.md §9.2, §10",
+    reference: "360dialog partner newsletter, 9 May 2024; https://docs.360dialog.com/docs/api-key",
     rationale: "\"Reset the API Key immediately to prevent unauthorized messages\": only the \
                 newest key works, so a new one locks the unknown origin out.",
     judge: compromise_new_key,
@@ -85,7 +85,7 @@ pub const COMPROMISE_PIN_RESET: Check = Check {
     id: "SEC-003",
     severity: Severity::Must,
     rule: "On a compromise, reset the two-step verification PIN before messaging resumes",
-    reference: "seed newsletter; whatsapp-platform.md §8.2",
+    reference: "360dialog partner newsletter, 9 May 2024; https://developers.facebook.com/docs/whatsapp/cloud-api/reference/two-step-verification",
     rationale: "\"Reset the 2FA of the WhatsApp Account\": whoever took the key may also hold \
                 the PIN and re-register the number elsewhere.",
     judge: compromise_pin_reset,
@@ -96,7 +96,7 @@ pub const COMPROMISE_RESUME: Check = Check {
     id: "SEC-004",
     severity: Severity::Must,
     rule: "After a compromise, resume only once the resume period has passed since securing, and then do resume",
-    reference: "seed newsletter; whatsapp-platform.md §10",
+    reference: "360dialog partner newsletter, 9 May 2024",
     rationale: "\"Resume messaging after a period of time, once the account is secured, with \
                 the newly generated API key\": resuming at once defeats the wait, never \
                 resuming loses the held messages.",
@@ -108,7 +108,7 @@ pub const NO_REGISTER_LOOP: Check = Check {
     id: "REG-001",
     severity: Severity::Must,
     rule: "Do not retry a refused registration in a loop: at most 2 register requests per instant and never into the 72-hour block (133016)",
-    reference: "whatsapp-platform.md §8.1, §8.3, §8.4",
+    reference: "https://developers.facebook.com/docs/whatsapp/cloud-api/reference/registration; https://docs.360dialog.com/whatsapp-api/whatsapp-api; 360dialog partner newsletter, 9 May 2024",
     rationale: "Register and deregister share a limit of 10 requests per 72 hours; a loop \
                 burns it and blocks the number for three days, missing the day a country \
                 opens or a migration window.",

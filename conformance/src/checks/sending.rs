@@ -1,4 +1,4 @@
-//! Checks on what a sender must not do (reference §2, §3, §7).
+//! Checks on what a sender must not do (sources: Meta's per-user limit, error code and throughput pages, cited per check).
 
 use wasim_reports::Severity;
 use wasim_sim::TraceEvent;
@@ -19,7 +19,7 @@ pub const NO_RESEND_AFTER_CAP: Check = Check {
     id: "CAP-001",
     severity: Severity::Must,
     rule: "No marketing template to a user within 24 h after a 131049 for that user",
-    reference: "whatsapp-platform.md §3",
+    reference: "https://developers.facebook.com/documentation/business-messaging/whatsapp/templates/marketing-templates/per-user-limits",
     rationale: "131049 means the user already got enough marketing from all businesses; \
                 Meta says repeated retries can block the user for up to 24 hours. Wait.",
     judge: no_resend_after_cap,
@@ -71,7 +71,7 @@ pub const NO_MARKETING_AFTER_OPT_OUT: Check = Check {
     id: "CAP-002",
     severity: Severity::Must,
     rule: "No marketing template to a user after a 131050 (they stopped marketing)",
-    reference: "whatsapp-platform.md §2",
+    reference: "https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes",
     rationale: "131050 means the user chose to stop marketing from this business; \
                 keep sending and the business's quality and limits suffer.",
     judge: no_marketing_after_opt_out,
@@ -124,7 +124,7 @@ pub const NO_TEXT_OUTSIDE_WINDOW: Check = Check {
     id: "WIN-001",
     severity: Severity::Must,
     rule: "No free-form message outside the 24 h customer service window (131047)",
-    reference: "whatsapp-platform.md §2, §7",
+    reference: "https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes",
     rationale: "Outside the window only templates may be sent; a free-form message \
                 fails with 131047 (re-engagement) and never reaches the user.",
     judge: no_text_outside_window,
@@ -168,7 +168,7 @@ pub const BACKOFF_AFTER_RATE_LIMIT: Check = Check {
     id: "RATE-001",
     severity: Severity::Must,
     rule: "Back off after 130429 or 131056: at most 5 sends to that user in the same instant",
-    reference: "whatsapp-platform.md §7",
+    reference: "https://developers.facebook.com/docs/whatsapp/cloud-api/overview#throughput; https://developers.facebook.com/docs/whatsapp/overview#rate-limits",
     rationale: "Throughput (130429) and pair-rate (131056) errors ask the sender to slow \
                 down; retrying in a tight loop only burns the limit and the API quota.",
     judge: backoff_after_rate_limit,
@@ -220,7 +220,7 @@ pub const NO_AUTH_HOT_LOOP: Check = Check {
     id: "AUTH-001",
     severity: Severity::Must,
     rule: "Stop on an authentication failure: at most 3 requests with a refused credential in the same instant",
-    reference: "whatsapp-platform.md §1.6, §10",
+    reference: "https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes; https://docs.360dialog.com/docs/support/api-error-message-list",
     rationale: "A refused token or key will not start working by retrying; a hot loop \
                 floods the API and hides the real incident (a reset or revoked key).",
     judge: no_auth_hot_loop,
@@ -262,7 +262,7 @@ pub const ONLY_CURRENT_KEY: Check = Check {
     id: "KEY-001",
     severity: Severity::Must,
     rule: "Once given a new access token, never use a replaced one again",
-    reference: "whatsapp-platform.md §9.2, §10",
+    reference: "https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes; 360dialog partner newsletter, 9 May 2024",
     rationale: "After a compromise the key or token is reset and only the newest one works; \
                 a process still holding the old one keeps failing and hides the incident.",
     judge: only_current_key,
@@ -402,9 +402,15 @@ mod tests {
 
     #[test]
     fn more_than_five_rate_limited_sends_at_one_instant_is_a_hot_loop() {
-        let backoff: Vec<(u64, TraceEvent)> =
-            (0..4).map(|_| (0, rejected("91", 131_056))).collect();
-        assert!(passes(&BACKOFF_AFTER_RATE_LIMIT, backoff));
+        let at_once = |count: usize| -> Vec<(u64, TraceEvent)> {
+            (0..count).map(|_| (0, rejected("91", 131_056))).collect()
+        };
+        // Five at one instant is the most allowed; the sixth makes a hot loop.
+        assert!(passes(&BACKOFF_AFTER_RATE_LIMIT, at_once(RATE_SENDS_MAX)));
+        assert!(
+            proof(&BACKOFF_AFTER_RATE_LIMIT, at_once(RATE_SENDS_MAX + 1)) == Some(vec![0, 1, 2, 5])
+        );
+        assert_eq!(RATE_SENDS_MAX, 5, "the rule's number");
         let spread: Vec<(u64, TraceEvent)> = (0..10)
             .map(|i| (i * 1000, rejected("91", 130_429)))
             .collect();

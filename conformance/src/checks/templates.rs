@@ -1,4 +1,4 @@
-//! Checks on template pacing and pausing (reference §4, §5).
+//! Checks on template pacing and pausing (sources: Meta's template pacing and pausing pages, cited per check).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,7 +12,7 @@ pub const HELD_NOT_RESENT: Check = Check {
     id: "TPL-001",
     severity: Severity::Must,
     rule: "A message held for quality assessment is neither treated as failed nor sent again",
-    reference: "whatsapp-platform.md §4",
+    reference: "https://developers.facebook.com/documentation/business-messaging/whatsapp/templates/template-pacing",
     rationale: "`held_for_quality_assessment` means the platform has the message and will \
                 send it or drop it (132015) within the hour; a resend doubles it if released.",
     judge: held_not_resent,
@@ -78,7 +78,7 @@ pub const PAUSED_NOT_SENT: Check = Check {
     id: "TPL-002",
     severity: Severity::Must,
     rule: "Stop sending a paused or disabled template: at most one 132015/132016 per template per pause",
-    reference: "whatsapp-platform.md §5.2, §5.3",
+    reference: "https://developers.facebook.com/docs/whatsapp/template-pausing",
     rationale: "A PAUSED or DISABLED status webhook (or one 132015/132016) says the template \
                 cannot be sent; keep trying and every send fails until it is unpaused.",
     judge: paused_not_sent,
@@ -140,7 +140,7 @@ pub const STOP_ON_PAUSE_WEBHOOK: Check = Check {
     id: "TPL-003",
     severity: Severity::Must,
     rule: "Once a PAUSED or DISABLED template webhook is acknowledged, send that template no more until it is approved again",
-    reference: "whatsapp-platform.md §5.3",
+    reference: "https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/message_template_status_update",
     rationale: "The message_template_status_update webhook is the platform telling the \
                 integration to stop; an integration that learns only from 132015 answers \
                 still sends into every pause.",
@@ -236,7 +236,7 @@ pub const NO_REFLEX_UNPAUSE: Check = Check {
     id: "TPL-004",
     severity: Severity::Must,
     rule: "A template paused by pacing is unpaused only deliberately, never by reflex within a minute",
-    reference: "whatsapp-platform.md §4",
+    reference: "https://developers.facebook.com/documentation/business-messaging/whatsapp/templates/template-pacing; https://developers.facebook.com/docs/whatsapp/template-pausing",
     rationale: "A pacing pause means recipients reacted badly; unpausing at once by API \
                 sends the same content again and heads for a second pause and disablement.",
     judge: no_reflex_unpause,

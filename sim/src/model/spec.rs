@@ -488,21 +488,70 @@ pub enum SpecError {
     },
 }
 
+/// A TOML error in one line: the dotted field it is about (when its position
+/// shows one), and the message, after `(line L, column C): ` when `position`.
+fn toml_error(text: &str, error: &toml::de::Error, position: bool) -> (Option<String>, String) {
+    let message = error.message().trim_end().to_owned();
+    let Some(span) = error.span() else {
+        return (None, message);
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |at| at + 1) + 1;
+    let field = field_at(text, line);
+    let message = match (position, &field) {
+        (true, Some(_)) => format!("(line {line}, column {column}): {message}"),
+        (true, None) => format!("line {line}, column {column}: {message}"),
+        (false, _) => message,
+    };
+    (field, message)
+}
+
+/// The dotted path of the key set on `line` (1-based) of TOML `text`: its
+/// table header, if any, then the key (`ecosystem.active_ratio`).
+fn field_at(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let (key, _) = lines.get(line.checked_sub(1)?)?.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    if key.is_empty() || key.starts_with('[') {
+        return None;
+    }
+    let table = lines[..line - 1].iter().rev().find_map(|l| {
+        let l = l.trim();
+        l.starts_with('[')
+            .then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned())
+    });
+    Some(match table {
+        Some(table) if !table.is_empty() => format!("{table}.{key}"),
+        _ => key.to_owned(),
+    })
+}
+
 impl WorldSpec {
-    /// Parses and checks a world from TOML text; the error names the field.
+    /// Parses and checks a world from TOML text; the error names the dotted
+    /// field, its line and column, and what was expected, on one line.
     pub fn from_toml(text: &str) -> Result<WorldSpec, WorldError> {
-        let spec: WorldSpec = toml::from_str(text)
-            .map_err(|e| WorldError::Toml(e.to_string().trim_end().to_owned()))?;
+        let spec: WorldSpec = toml::from_str(text).map_err(|e| {
+            let (field, message) = toml_error(text, &e, true);
+            WorldError::Toml(match field {
+                Some(field) => format!("`{field}` {message}"),
+                None => message,
+            })
+        })?;
         spec.validate()?;
         Ok(spec)
     }
 
-    /// Checks a world given as a TOML table (a scenario's `[world]`); the error names
-    /// the field by its path, as there is no text to give a line of.
-    pub fn from_table(table: toml::Table) -> Result<WorldSpec, WorldError> {
-        let spec: WorldSpec = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| WorldError::Toml(e.to_string().trim_end().to_owned()))?;
+    /// Checks a world given as a TOML table (a scenario's `[world]`); the error
+    /// names the field, without positions (they would be those of the table's
+    /// own text, not of the file it came from).
+    pub fn from_table(table: &toml::Table) -> Result<WorldSpec, WorldError> {
+        let text = toml::to_string(table).map_err(|e| WorldError::Toml(e.to_string()))?;
+        let spec: WorldSpec =
+            toml::from_str(&text).map_err(|e| match toml_error(&text, &e, false) {
+                (Some(field), message) => WorldError::Field(FieldError::new(field, message)),
+                (None, message) => WorldError::Toml(message),
+            })?;
         spec.validate()?;
         Ok(spec)
     }
@@ -742,6 +791,28 @@ mod tests {
             .expect_err("bad ratio")
             .to_string();
         assert!(error.contains("N/D"), "{error}");
+    }
+
+    #[test]
+    fn type_errors_name_the_dotted_field_on_one_line() {
+        let error = WorldSpec::from_toml("seed = 3\n[ecosystem]\nactive_ratio = 0.33\n")
+            .expect_err("a float ratio")
+            .to_string();
+        assert!(
+            error.starts_with("`ecosystem.active_ratio` (line 3, column 16): "),
+            "{error}"
+        );
+        assert!(error.contains("\"N/D\""), "the form is named: {error}");
+        assert!(!error.contains('\n'), "one line: {error}");
+        let table: toml::Table = toml::from_str("[recipients]\ncount = \"many\"\n").expect("TOML");
+        let error = WorldSpec::from_table(&table)
+            .expect_err("a string count")
+            .to_string();
+        assert!(error.starts_with("recipients.count: "), "{error}");
+        assert!(
+            !error.contains("line"),
+            "no position of generated text: {error}"
+        );
     }
 
     #[test]
