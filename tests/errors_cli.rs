@@ -110,3 +110,21 @@ fn what_the_tools_write_into_the_tree_is_ignored_by_git() {
         assert!(status.success(), "{path} is not ignored by git");
     }
 }
+
+#[test]
+fn serve_refuses_an_empty_or_short_control_token_in_one_line() {
+    for (token, said) in [("", "is empty"), ("short", "is 5 characters")] {
+        let output = std::process::Command::new(WASIM)
+            .args(["serve", "--addr", "0.0.0.0:0"])
+            .env("WASIM_CONTROL_TOKEN", token)
+            .output()
+            .expect("wasim runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        let line = error_line(&stderr);
+        assert!(
+            line.contains(said) && line.contains("at least 16 characters"),
+            "{line}"
+        );
+    }
+}

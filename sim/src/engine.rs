@@ -60,6 +60,11 @@ impl Sim {
         for effect in effects {
             match effect {
                 Effect::Trace { at, event } => self.trace.push(at.as_ms(), event),
+                Effect::TraceMeasured {
+                    at,
+                    event,
+                    latency_ms,
+                } => self.trace.push_measured(at.as_ms(), event, latency_ms),
                 Effect::Webhook(mut delivery) => {
                     delivery.after_seq = (self.trace.len() as u64).saturating_sub(1);
                     deliveries.push(delivery);

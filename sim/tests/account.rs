@@ -142,13 +142,7 @@ fn partner_events(effects: &[Effect], event: &str) -> Vec<Value> {
 
 /// The trace events among `effects`.
 fn events(effects: &[Effect]) -> Vec<&TraceEvent> {
-    effects
-        .iter()
-        .filter_map(|e| match e {
-            Effect::Trace { event, .. } => Some(event),
-            Effect::Webhook(_) => None,
-        })
-        .collect()
+    effects.iter().filter_map(Effect::event).collect()
 }
 
 /// A send on 360dialog's surface with `key`.
@@ -1201,7 +1195,7 @@ fn before_cloud_api_opens_in_turkey_sends_there_fail_131026_and_numbers_cannot_r
                 let status = &d.body.to_value()["entry"][0]["changes"][0]["value"]["statuses"][0];
                 (status["id"] == id.as_str()).then(|| status.clone())
             }
-            Effect::Trace { .. } => None,
+            _ => None,
         })
         .expect("a failed status webhook");
     assert_eq!(failed["status"], "failed");

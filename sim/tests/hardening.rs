@@ -599,3 +599,193 @@ async fn a_connection_over_the_cap_is_answered_503_and_a_freed_slot_serves_again
         .expect("served once connections were freed");
     running.stop().await.expect("stops");
 }
+
+// ------------------------------------------------------------------ determinism
+
+/// A webhook receiver that answers every post 200.
+async fn answering_endpoint() -> String {
+    let app =
+        axum::Router::new().route("/webhook", axum::routing::any(|| async { StatusCode::OK }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let addr = listener.local_addr().expect("an address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/webhook")
+}
+
+/// One session against a fresh server: webhooks with faults, sends, replies,
+/// time; returns the trace as `GET /_wasim/trace` gives it.
+async fn faulty_session(receiver: &str) -> String {
+    let mut config = ServeConfig::new(WorldSpec::default());
+    config.webhook_url = Some(receiver.to_owned());
+    let state = AppState::start(config).expect("starts");
+    state.verify_webhook().await.expect("verifies");
+    let post = |path: &str, body: Value| request(Method::POST, path, &[JSON], &body.to_string());
+    let bearer = ("authorization", "Bearer wasim_test_access_token");
+    let steps = [
+        post(
+            "/_wasim/webhooks/faults",
+            json!({"duplicate": "1/2", "reorder": "1/3", "delay": "1/2", "forged": "1/4"}),
+        ),
+        post(
+            "/_wasim/inbound",
+            json!({"from": "5511987654321", "text": "hi"}),
+        ),
+        request(
+            Method::POST,
+            "/v23.0/110000000000001/messages",
+            &[JSON, bearer],
+            &json!({"messaging_product": "whatsapp", "to": "5511987654321", "type": "text",
+                    "text": {"body": "hello"}})
+            .to_string(),
+        ),
+        request(
+            Method::POST,
+            "/v23.0/110000000000001/messages",
+            &[JSON, bearer],
+            &json!({"messaging_product": "whatsapp", "to": "919812345678", "type": "template",
+                    "template": {"name": "spring_sale", "language": {"code": "en_US"}}})
+            .to_string(),
+        ),
+        post("/_wasim/clock/advance", json!({"seconds": 3600})),
+        post("/_wasim/webhooks/heal", json!({})),
+        post("/_wasim/clock/advance", json!({"seconds": 3600})),
+    ];
+    for step in steps {
+        let (status, body) = call(&state, step).await;
+        assert!(status.is_success(), "{status}: {body}");
+    }
+    state.read(|sim| sim.trace.to_jsonl())
+}
+
+#[tokio::test]
+async fn the_same_seed_and_requests_give_the_same_trace_bytes_with_faults_on() {
+    let receiver = answering_endpoint().await;
+    let first = faulty_session(&receiver).await;
+    let second = faulty_session(&receiver).await;
+    assert!(first.contains("webhook_attempt") && first.contains("webhook_fault"));
+    assert!(
+        !first.contains("latency"),
+        "wall time stays out of the trace"
+    );
+    assert_eq!(first, second);
+}
+
+// ------------------------------------------------------------------ memory
+
+/// Status, the two trace headers and the JSON Lines of a `GET /_wasim/trace`.
+async fn trace_page(state: &Arc<AppState>, query: &str) -> (StatusCode, u64, u64, Vec<Value>) {
+    let response = wasim_sim::api::router(state.clone())
+        .oneshot(request(
+            Method::GET,
+            &format!("/_wasim/trace{query}"),
+            &[],
+            "",
+        ))
+        .await
+        .expect("infallible");
+    let status = response.status();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            .unwrap_or(u64::MAX)
+    };
+    let (first, next) = (header("x-wasim-trace-first"), header("x-wasim-trace-next"));
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("reads")
+        .to_bytes();
+    let lines = String::from_utf8(bytes.to_vec())
+        .expect("UTF-8")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    (status, first, next, lines)
+}
+
+#[tokio::test]
+async fn the_trace_is_paged_by_since_and_limit_and_reset_frees_it() {
+    let state = start(None);
+    for _ in 0..3 {
+        call(
+            &state,
+            request(Method::POST, "/_wasim/inbound", &[JSON], INBOUND),
+        )
+        .await;
+    }
+    let (status, first, next, all) = trace_page(&state, "").await;
+    assert_eq!((status, first), (StatusCode::OK, 0));
+    assert_eq!(next, all.len() as u64);
+    let (_, _, next, page) = trace_page(&state, "?since=1&limit=2").await;
+    assert_eq!(page, all[1..3]);
+    assert_eq!(next, 3);
+    let (_, _, _, rest) = trace_page(&state, &format!("?since={next}")).await;
+    assert_eq!(rest, all[3..]);
+    let (status, _) = call(
+        &state,
+        request(Method::GET, "/_wasim/trace?sinse=1", &[], ""),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // A reset frees the records; numbering goes on.
+    call(
+        &state,
+        request(Method::POST, "/_wasim/reset", &[JSON], "{}"),
+    )
+    .await;
+    let (_, first, _, kept) = trace_page(&state, "").await;
+    assert_eq!(first, all.len() as u64);
+    assert_eq!(kept[0]["kind"], "world_reset");
+    assert_eq!(kept[0]["seq"], all.len() as u64);
+    assert!(kept.len() <= 3, "{kept:?}");
+}
+
+#[test]
+fn a_world_keeps_its_newest_messages_and_forgets_finished_old_ones() {
+    use wasim_sim::model::{Command, Reply, SimTime, World};
+    let spec = WorldSpec::from_toml("[limits]\nmessages_kept = 1000\n").expect("valid");
+    let mut world = World::new(spec, None, None).expect("builds");
+    let mut ids = Vec::new();
+    let mut now = SimTime::ZERO;
+    for round in 0..1_300u64 {
+        let body = json!({"messaging_product": "whatsapp", "to": "999000001",
+                          "type": "template", "template": {"name": "order_update",
+                          "language": {"code": "en_US"}, "components": [{"type": "body",
+                          "parameters": [{"type": "text", "text": "x"}]}]}});
+        // One a minute: no rate limit refuses them, and each one's story is over
+        // (sent, delivered) before the next.
+        now = SimTime::from_ms(round * 60_000);
+        world.advance(now);
+        match world
+            .apply(
+                now,
+                Command::graph_send("wasim_test_access_token", "110000000000001", &body),
+            )
+            .reply
+        {
+            Ok(Reply::Sent { message_id, .. }) => ids.push(message_id),
+            other => panic!("send {round}: {other:?}"),
+        }
+    }
+    world.advance(now.plus_hours(1));
+    let kept = world.messages().count();
+    assert!((1_000..=1_100).contains(&kept), "{kept} kept");
+    assert!(
+        world.message(ids[0].as_str()).is_none(),
+        "the oldest is forgotten"
+    );
+    let newest = ids.last().expect("sent");
+    assert!(
+        world.message(newest.as_str()).is_some(),
+        "the newest is kept"
+    );
+    // Every kept message is still found by its wamid.
+    for id in &ids[ids.len() - kept..] {
+        assert!(world.message(id.as_str()).is_some(), "{id}");
+    }
+}

@@ -40,9 +40,24 @@ pub(crate) struct ServeArgs {
     /// Also write the trace as JSON Lines to FILE.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
-    /// Token required in X-Wasim-Control-Token for /_wasim/ calls (required off loopback).
+    /// Token required in X-Wasim-Control-Token for /_wasim/ calls (required off
+    /// loopback; at least 16 characters).
     #[arg(long, env = "WASIM_CONTROL_TOKEN", hide_env_values = true)]
     control_token: Option<String>,
+    /// Trace records kept in memory for GET /_wasim/trace (the newest; --trace FILE
+    /// keeps every one).
+    #[arg(long, value_name = "N", default_value_t = wasim_sim::trace::TRACE_RECORDS_MAX,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000_000))]
+    trace_records: usize,
+    /// Connections served at once; one more is answered 503.
+    #[arg(long, value_name = "N", default_value_t = 1024,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=65_536))]
+    connections_max: usize,
+    /// Seconds a request's headers may take to arrive, and a kept-alive connection
+    /// may stay idle.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout: u64,
 }
 
 /// `IP:PORT`, or `HOST:PORT` resolved (an IPv4 address preferred, so
@@ -87,6 +102,11 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     config.webhook_url = args.webhook_url;
     config.trace_path = args.trace;
     config.control_token = args.control_token;
+    config.trace_records_max = args.trace_records;
+    config.limits = wasim_sim::Limits {
+        connections_max: args.connections_max,
+        header_read_timeout: std::time::Duration::from_secs(args.header_timeout),
+    };
     let runtime =
         wasim_sim::server::server_runtime().context("failed to start the async runtime")?;
     runtime.block_on(wasim_sim::serve(args.addr, config, |addr, state| {

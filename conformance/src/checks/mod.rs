@@ -194,11 +194,7 @@ pub(crate) fn judge_events(check: &Check, events: Vec<(u64, TraceEvent)>) -> Jud
     let records: Vec<TraceRecord> = events
         .into_iter()
         .enumerate()
-        .map(|(seq, (at_ms, event))| TraceRecord {
-            seq: seq as u64,
-            at_ms,
-            event,
-        })
+        .map(|(seq, (at_ms, event))| TraceRecord::new(seq as u64, at_ms, event))
         .collect();
     (check.judge)(&Evidence { records: &records })
 }

@@ -748,7 +748,6 @@ mod tests {
             after_seq,
             url: "http://127.0.0.1/partner-webhook".to_owned(),
             http_status: Some(200),
-            latency_ms: 1,
             error: None,
         }
     }

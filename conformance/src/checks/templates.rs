@@ -376,7 +376,6 @@ mod tests {
             after_seq: 0,
             url: String::new(),
             http_status: Some(200),
-            latency_ms: 1,
             error: None,
         };
         let request = TraceEvent::Request {

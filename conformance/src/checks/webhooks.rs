@@ -32,15 +32,13 @@ fn ack_fast(evidence: &Evidence<'_>) -> Judgement {
     let mut late = Vec::new();
     for (record, event) in evidence.events() {
         if let TraceEvent::WebhookAttempt {
-            copy,
-            http_status,
-            latency_ms,
-            ..
+            copy, http_status, ..
         } = event
             && *copy != "forged"
         {
             judged += 1;
-            if !is_2xx(*http_status) || *latency_ms > ACK_BUDGET_MS {
+            // The latency is wall time, kept beside the record (not in the trace).
+            if !is_2xx(*http_status) || record.latency_ms.unwrap_or(0) > ACK_BUDGET_MS {
                 late.push(record.seq);
             }
         }
@@ -305,15 +303,11 @@ fn handshake_echoed(evidence: &Evidence<'_>) -> Judgement {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+    use wasim_sim::TraceRecord;
 
     use super::*;
 
-    fn attempt(
-        delivery_id: u64,
-        copy: &'static str,
-        http_status: Option<u16>,
-        latency_ms: u64,
-    ) -> TraceEvent {
+    fn attempt(delivery_id: u64, copy: &'static str, http_status: Option<u16>) -> TraceEvent {
         TraceEvent::WebhookAttempt {
             delivery_id,
             attempt: 1,
@@ -322,9 +316,22 @@ mod tests {
             after_seq: 0,
             url: "http://127.0.0.1:1/webhook".to_owned(),
             http_status,
-            latency_ms,
             error: None,
         }
+    }
+
+    /// WH-001 over attempts that took `latency_ms` each.
+    fn ack_judgement(attempts: Vec<(TraceEvent, u64)>) -> Judgement {
+        let records: Vec<TraceRecord> = attempts
+            .into_iter()
+            .enumerate()
+            .map(|(seq, (event, latency_ms))| {
+                let mut record = TraceRecord::new(seq as u64, 0, event);
+                record.latency_ms = Some(latency_ms);
+                record
+            })
+            .collect();
+        (ACK_FAST.judge)(&Evidence { records: &records })
     }
 
     use crate::checks::verdict::*;
@@ -333,16 +340,16 @@ mod tests {
     fn slow_or_failed_acknowledgements_fail_and_forgeries_do_not_count() {
         assert!(not_applicable(&ACK_FAST, vec![]));
         let fine = vec![
-            (0, attempt(1, "original", Some(200), 5)),
-            (0, attempt(1, "forged", Some(401), 5000)),
+            (attempt(1, "original", Some(200)), 5),
+            (attempt(1, "forged", Some(401)), 5000),
         ];
-        assert!(passes(&ACK_FAST, fine));
+        assert!(matches!(ack_judgement(fine), Judgement::Pass(_)));
         let slow = vec![
-            (0, attempt(1, "original", Some(200), 1500)),
-            (0, attempt(2, "original", Some(500), 1)),
+            (attempt(1, "original", Some(200)), 1500),
+            (attempt(2, "original", Some(500)), 1),
         ];
         assert_eq!(
-            judge(&ACK_FAST, slow),
+            ack_judgement(slow),
             Judgement::Fail {
                 message: "2 of 2 webhook attempt(s) not answered 2xx within 1000 ms".to_owned(),
                 proof: vec![0, 1]
@@ -352,9 +359,9 @@ mod tests {
 
     #[test]
     fn an_acknowledged_forgery_fails() {
-        let refused = vec![(0, attempt(1, "forged", Some(401), 1))];
+        let refused = vec![(0, attempt(1, "forged", Some(401)))];
         assert!(passes(&FORGED_REFUSED, refused));
-        let accepted = vec![(0, attempt(1, "forged", Some(200), 1))];
+        let accepted = vec![(0, attempt(1, "forged", Some(200)))];
         assert!(proof(&FORGED_REFUSED, accepted) == Some(vec![0]));
     }
 
@@ -399,8 +406,8 @@ mod tests {
         let base = vec![
             (0, inbound("55")),
             (0, inbound_emitted(1, "55")),
-            (0, attempt(1, "original", Some(200), 1)),
-            (0, attempt(1, "duplicate", Some(200), 1)),
+            (0, attempt(1, "original", Some(200))),
+            (0, attempt(1, "duplicate", Some(200))),
             (0, reply("55")),
         ];
         assert!(passes(&DUPLICATES_HARMLESS, base.clone()));
@@ -410,7 +417,7 @@ mod tests {
         let single = vec![
             (0, inbound("55")),
             (0, inbound_emitted(1, "55")),
-            (0, attempt(1, "original", Some(200), 1)),
+            (0, attempt(1, "original", Some(200))),
         ];
         assert!(not_applicable(&DUPLICATES_HARMLESS, single));
     }
@@ -451,7 +458,6 @@ mod tests {
             verify_token: "fp".to_owned(),
             http_status: Some(200),
             echoed,
-            latency_ms: 1,
             error: None,
         };
         assert!(passes(&HANDSHAKE_ECHOED, vec![(0, handshake(true))]));

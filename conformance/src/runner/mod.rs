@@ -205,12 +205,11 @@ impl Play<'_> {
                 .find_map(|record| match &record.event {
                     TraceEvent::WebhookAttempt {
                         copy,
-                        latency_ms,
                         error,
                         delivery_id,
                         ..
                     } if *copy != "forged"
-                        && (*latency_ms > checks::webhooks::ACK_BUDGET_MS
+                        && (record.latency_ms.unwrap_or(0) > checks::webhooks::ACK_BUDGET_MS
                             || error.as_deref().is_some_and(|e| e.starts_with("timed out"))) =>
                     {
                         Some((record.at_ms, *delivery_id))

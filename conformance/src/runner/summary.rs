@@ -119,10 +119,9 @@ pub fn latency(records: &[TraceRecord]) -> Option<Latency> {
         .iter()
         .filter_map(|record| match &record.event {
             TraceEvent::WebhookAttempt {
-                latency_ms,
                 http_status: Some(_),
                 ..
-            } => Some(*latency_ms),
+            } => record.latency_ms,
             _ => None,
         })
         .collect();
@@ -148,11 +147,7 @@ mod tests {
     use super::*;
 
     fn record(seq: u64, event: TraceEvent) -> TraceRecord {
-        TraceRecord {
-            seq,
-            at_ms: 0,
-            event,
-        }
+        TraceRecord::new(seq, 0, event)
     }
 
     fn attempt(after_seq: u64) -> TraceEvent {
@@ -164,7 +159,6 @@ mod tests {
             after_seq,
             url: String::new(),
             http_status: Some(200),
-            latency_ms: 1,
             error: None,
         }
     }
@@ -213,20 +207,23 @@ mod tests {
     #[test]
     fn percentiles_come_from_sorted_latencies() {
         let records: Vec<TraceRecord> = (1..=20u64)
-            .map(|latency| TraceRecord {
-                seq: latency,
-                at_ms: 0,
-                event: TraceEvent::WebhookAttempt {
-                    delivery_id: latency,
-                    attempt: 1,
-                    copy: "original",
-                    destination: "meta",
-                    after_seq: 0,
-                    url: String::new(),
-                    http_status: Some(200),
-                    latency_ms: 21 - latency,
-                    error: None,
-                },
+            .map(|latency| {
+                let mut record = TraceRecord::new(
+                    latency,
+                    0,
+                    TraceEvent::WebhookAttempt {
+                        delivery_id: latency,
+                        attempt: 1,
+                        copy: "original",
+                        destination: "meta",
+                        after_seq: 0,
+                        url: String::new(),
+                        http_status: Some(200),
+                        error: None,
+                    },
+                );
+                record.latency_ms = Some(21 - latency);
+                record
             })
             .collect();
         assert_eq!(

@@ -436,8 +436,14 @@ const TRACE_SLICE: usize = 1024;
 /// `since` of the next page.
 async fn trace(
     State(state): State<Arc<AppState>>,
-    Query(query): Query<TraceQuery>,
+    query: Result<Query<TraceQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ControlError> {
+    let Query(query) = query.map_err(|rejection| {
+        ControlError::bad_request(format!(
+            "{}: pass ?since=SEQ&limit=N (both optional)",
+            rejection.body_text()
+        ))
+    })?;
     let (first, len) = state.read(|sim| (sim.trace.first_seq(), sim.trace.len()));
     let from = query.since.unwrap_or(0).max(first as u64);
     let end = match query.limit {

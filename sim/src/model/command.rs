@@ -404,7 +404,6 @@ impl AttemptReport {
             after_seq: self.after_seq,
             url: self.url,
             http_status: self.http_status,
-            latency_ms: self.latency_ms,
             error: self.error,
         }
     }
@@ -420,8 +419,28 @@ pub enum Effect {
         /// What happened.
         event: TraceEvent,
     },
+    /// Append this record, which took `latency_ms` of wall time (kept beside the
+    /// record, never written with it).
+    TraceMeasured {
+        /// When it happened.
+        at: SimTime,
+        /// What happened.
+        event: TraceEvent,
+        /// Wall milliseconds it took.
+        latency_ms: u64,
+    },
     /// Post this webhook.
     Webhook(WebhookDelivery),
+}
+
+impl Effect {
+    /// The trace event of a trace effect (measured or not).
+    pub fn event(&self) -> Option<&TraceEvent> {
+        match self {
+            Effect::Trace { event, .. } | Effect::TraceMeasured { event, .. } => Some(event),
+            Effect::Webhook(_) => None,
+        }
+    }
 }
 
 /// The result of [`super::World::apply`].

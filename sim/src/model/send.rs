@@ -17,6 +17,9 @@ use super::time::SimTime;
 use super::{Effect, Reply, Surface, TIMERS_PENDING_MAX, World, pair_shape, throughput_shape};
 use crate::trace::TraceEvent;
 
+/// How many pair-rate buckets a world holds before it forgets the refilled ones.
+const PAIR_BUCKETS_SWEEP_AT: usize = 100_000;
+
 /// Who sends: the integration, whose sends the trace records as its own, or the
 /// unknown origin of a compromise, which records what it did in one record of its
 /// own ([`TraceEvent::UnknownOriginSend`]).
@@ -207,6 +210,13 @@ pub(super) fn send(
         );
     }
     let pair = pair_shape(&world.policy);
+    // A refilled bucket is a new one: forget them all now and then, so sends to
+    // ever new numbers do not grow the map without bound.
+    if world.pair_buckets.len() >= PAIR_BUCKETS_SWEEP_AT {
+        world
+            .pair_buckets
+            .retain(|_, bucket| !bucket.is_full(pair, now));
+    }
     let bucket = world
         .pair_buckets
         .entry((phone_index, outgoing.key))
@@ -298,6 +308,7 @@ pub(super) fn send(
             .last()
             .is_none_or(|m| m.number < message_number)
     );
+    world.forget_old_messages();
     world.messages.push(Message {
         id: message_id.clone(),
         phone_number_id: phone_id.clone(),

@@ -45,7 +45,29 @@ pub struct WorldSpec {
     pub webhooks: WebhooksSpec,
     /// The policy profile and overrides of its parameters.
     pub policy: toml::Table,
+    /// How much state the world keeps.
+    pub limits: LimitsSpec,
 }
+
+/// How much state a world keeps (`[limits]` of a world file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsSpec {
+    /// Messages kept: past this the oldest whose statuses are all out are
+    /// forgotten, a tenth at a time. Default 250000; at least 1000.
+    pub messages_kept: u32,
+}
+
+impl Default for LimitsSpec {
+    fn default() -> Self {
+        LimitsSpec {
+            messages_kept: 250_000,
+        }
+    }
+}
+
+/// Fewest messages a world may keep (`limits.messages_kept`).
+pub const MESSAGES_KEPT_MIN: u32 = 1_000;
 
 /// The 360dialog partner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -312,6 +334,7 @@ impl Default for WorldSpec {
             ecosystem: EcosystemSpec::default(),
             webhooks: WebhooksSpec::default(),
             policy: toml::Table::new(),
+            limits: LimitsSpec::default(),
         }
     }
 }
@@ -621,6 +644,15 @@ impl WorldSpec {
                 format!(
                     "expected at most {RECIPIENTS_MAX} recipients, got {}",
                     self.recipients.count
+                ),
+            ));
+        }
+        if self.limits.messages_kept < MESSAGES_KEPT_MIN {
+            return Err(FieldError::new(
+                "limits.messages_kept",
+                format!(
+                    "expected at least {MESSAGES_KEPT_MIN}, got {}",
+                    self.limits.messages_kept
                 ),
             ));
         }

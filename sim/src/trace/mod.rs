@@ -181,8 +181,6 @@ pub enum TraceEvent {
         url: String,
         /// The receiver's HTTP status, if it answered.
         http_status: Option<u16>,
-        /// Wall milliseconds the attempt took (volatile).
-        latency_ms: u64,
         /// Why the attempt failed without an answer.
         error: Option<String>,
     },
@@ -236,8 +234,6 @@ pub enum TraceEvent {
         http_status: Option<u16>,
         /// Whether it answered 200 with the challenge.
         echoed: bool,
-        /// Wall milliseconds it took (volatile).
-        latency_ms: u64,
         /// What went wrong, if anything.
         error: Option<String>,
     },
@@ -404,6 +400,23 @@ pub struct TraceRecord {
     /// What happened.
     #[serde(flatten)]
     pub event: TraceEvent,
+    /// Wall milliseconds the event took (a webhook attempt's or handshake's answer):
+    /// kept beside the record for checks and reports, never written with it, so
+    /// the trace is the same bytes for the same inputs however fast the receiver.
+    #[serde(skip)]
+    pub latency_ms: Option<u64>,
+}
+
+impl TraceRecord {
+    /// A record of `event` at `at_ms`, numbered `seq`, with no wall time.
+    pub fn new(seq: u64, at_ms: u64, event: TraceEvent) -> TraceRecord {
+        TraceRecord {
+            seq,
+            at_ms,
+            event,
+            latency_ms: None,
+        }
+    }
 }
 
 /// Records per chunk of the trace: 16 Ki records of ~176 B, about 2.8 MB.
@@ -445,11 +458,17 @@ impl Trace {
 
     /// Appends an event at `at_ms`.
     pub fn push(&mut self, at_ms: u64, event: TraceEvent) {
-        let record = TraceRecord {
-            seq: self.len as u64,
-            at_ms,
-            event,
-        };
+        self.push_record(TraceRecord::new(self.len as u64, at_ms, event));
+    }
+
+    /// Appends an event at `at_ms` that took `latency_ms` of wall time.
+    pub fn push_measured(&mut self, at_ms: u64, event: TraceEvent, latency_ms: u64) {
+        let mut record = TraceRecord::new(self.len as u64, at_ms, event);
+        record.latency_ms = Some(latency_ms);
+        self.push_record(record);
+    }
+
+    fn push_record(&mut self, record: TraceRecord) {
         match self.chunks.back_mut() {
             Some((_, chunk)) if chunk.len() < CHUNK => chunk.push(record),
             _ => {
@@ -689,17 +708,17 @@ mod tests {
             "object": "whatsapp_business_account",
             "entry": [{"id": "1", "changes": [{"field": "messages", "value": {"text": "Grüße \"x\""}}]}]
         }));
-        let record = TraceRecord {
-            seq: 7,
-            at_ms: 1_500,
-            event: TraceEvent::WebhookEmitted {
+        let record = TraceRecord::new(
+            7,
+            1_500,
+            TraceEvent::WebhookEmitted {
                 delivery_id: 3,
                 field: Cow::Borrowed("messages"),
                 route: "number:110".to_owned(),
                 changes: 1,
                 body,
             },
-        };
+        );
         let expected = serde_json::to_string(&record).expect("serializes") + "\n";
         assert_eq!(record.to_json_line(), expected);
         let parsed: Value = serde_json::from_str(&expected).expect("JSON");

@@ -184,7 +184,9 @@ impl Drive {
         for effect in effects {
             match effect {
                 Effect::Webhook(delivery) => posts.push(delivery),
-                Effect::Trace { event, .. } => self.events.push(event),
+                Effect::Trace { event, .. } | Effect::TraceMeasured { event, .. } => {
+                    self.events.push(event)
+                }
             }
         }
         posts
