@@ -1,6 +1,7 @@
 //! The `wasim` command line: parse, call a crate, map the result to an exit code.
 
 mod cmd;
+mod key;
 
 use std::process::ExitCode;
 
@@ -48,6 +49,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    key::install();
     let result = match cli.command {
         Command::Serve(args) => cmd::serve::run(args).map(|()| exit_code::OK),
         Command::Trigger(args) => cmd::trigger::run(args).map(|()| exit_code::OK),

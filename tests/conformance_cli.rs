@@ -109,6 +109,7 @@ fn certify_passes_the_bundled_reference_integration_and_writes_four_formats() {
         markdown.contains("Every one of the 24 checks was exercised at least once."),
         "{markdown}"
     );
+    assert_no_secret_in(&out);
 }
 
 /// (flaw, scenario, the check it breaks).
@@ -990,4 +991,73 @@ fn exploring_an_integration_that_never_starts_stops_at_the_first_case() {
         "{stderr}"
     );
     assert!(!regressions.exists(), "nothing saved");
+}
+
+/// Every secret of the default world and every PIN the library and exploration
+/// set: none may appear in any file a run writes (reports, traces, logs).
+fn world_secrets() -> Vec<String> {
+    let spec = wasim_sim::WorldSpec::default();
+    let mut secrets: Vec<String> = [
+        &spec.access_token,
+        &spec.app_secret,
+        &spec.verify_token,
+        &spec.partner.password,
+        &spec.partner.api_key,
+        &spec.partner.webhook_secret,
+    ]
+    .iter()
+    .map(|secret| secret.expose().to_owned())
+    .collect();
+    secrets.extend(
+        spec.waba
+            .phone_numbers
+            .iter()
+            .map(|phone| phone.d360_api_key.expose().to_owned()),
+    );
+    // The PINs the scenario library and the registration family set.
+    for (_, text) in wasim_conformance::library::BUILTIN {
+        for (at, _) in text.match_indices("pin = \"") {
+            secrets.push(text[at + 7..at + 13].to_owned());
+        }
+    }
+    secrets.extend(["246810".to_owned(), "135790".to_owned()]);
+    secrets.sort();
+    secrets.dedup();
+    secrets
+}
+
+/// Fails naming the file and the secret if any file under `dir` holds one.
+fn assert_no_secret_in(dir: &std::path::Path) {
+    let secrets = world_secrets();
+    assert!(secrets.len() >= 10, "{secrets:?}");
+    let mut stack = vec![dir.to_path_buf()];
+    let mut files = 0;
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path).expect("a readable directory") {
+                stack.push(entry.expect("an entry").path());
+            }
+            continue;
+        }
+        files += 1;
+        let text =
+            String::from_utf8_lossy(&std::fs::read(&path).expect("a readable file")).into_owned();
+        for secret in &secrets {
+            assert!(
+                !text.contains(secret.as_str()),
+                "{} holds a secret of the world ({}…)",
+                path.display(),
+                &secret[..2]
+            );
+        }
+        // Credentials the world made during the run (rotated tokens, new keys).
+        for prefix in ["wasim_rotated_", "wasim_key_", "wasim_partner_"] {
+            assert!(
+                !text.contains(prefix),
+                "{} holds a generated credential ({prefix}…)",
+                path.display()
+            );
+        }
+    }
+    assert!(files > 50, "only {files} files under {}", dir.display());
 }

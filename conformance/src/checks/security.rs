@@ -372,7 +372,10 @@ fn compromise_response<'a>(evidence: &Evidence<'a>) -> Option<Response<'a>> {
     let notice = evidence.record(notice_seq)?;
     let channel = body["channel_id"].as_str().unwrap_or_default();
     let phone = body["phone_number_id"].as_str().unwrap_or_default();
-    let resume_after_ms = body["resume_after_s"].as_u64().unwrap_or(0) * 1000;
+    let resume_after_ms = body["resume_after_s"]
+        .as_u64()
+        .unwrap_or(0)
+        .saturating_mul(1000);
     let mut compromised_key = None;
     let mut new_key = None;
     let mut pin_reset = None;

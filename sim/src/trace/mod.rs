@@ -14,7 +14,7 @@ mod body;
 mod fingerprint;
 
 pub use self::body::{WebhookBody, ascii_escape};
-pub use self::fingerprint::fingerprint;
+pub use self::fingerprint::{fingerprint, redact_secrets, set_fingerprint_key};
 
 /// What happened. Serialized with `kind` set to the variant's snake_case name.
 #[derive(Debug, Clone, PartialEq, Serialize)]
