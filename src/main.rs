@@ -2,6 +2,7 @@
 
 mod cmd;
 mod key;
+mod signals;
 
 use std::process::ExitCode;
 
@@ -64,6 +65,8 @@ fn main() -> ExitCode {
         Command::Report(args) => cmd::report::run(args),
         Command::ReferenceIntegration(args) => cmd::reference::run(args),
     };
+    // Whatever way the command ended, no integration it started outlives it.
+    wasim_conformance::runner::process::kill_all();
     match result {
         Ok(code) => ExitCode::from(code),
         Err(error) => {

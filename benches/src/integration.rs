@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::json;
-use wasim_conformance::runner::environment;
 use wasim_conformance::runner::process::{Integration, describe_exit, free_port};
+use wasim_conformance::runner::{Interrupt, environment};
 use wasim_conformance::scenario::SendSurface;
 use wasim_sim::model::spec::Category;
 use wasim_sim::server::start;
@@ -48,6 +48,9 @@ pub struct IntegrationOptions {
     pub timeout: Duration,
     /// Between TERM and KILL when stopping the integration.
     pub stop_grace: Duration,
+    /// Raised by a signal: the campaign stops, the integration is stopped and
+    /// the bench ends with an error saying so.
+    pub interrupt: Interrupt,
 }
 
 impl IntegrationOptions {
@@ -63,6 +66,7 @@ impl IntegrationOptions {
             quiet: Duration::from_secs(3),
             timeout: Duration::from_secs(120),
             stop_grace: Duration::from_secs(3),
+            interrupt: Interrupt::new(),
         }
     }
 }
@@ -192,7 +196,14 @@ async fn bench(
         tokio::time::sleep(Duration::from_millis(25)).await;
     };
     let outcome = match ready {
-        Ok(()) => campaign(options, &state, port, &mut integration, progress).await,
+        Ok(()) => tokio::select! {
+            outcome = campaign(options, &state, port, &mut integration, progress) => outcome,
+            signal = options.interrupt.wait() => Err(format!(
+                "interrupted by {}: the integration was stopped; its trace is in {}",
+                signal.name(),
+                artifacts.display()
+            )),
+        },
         Err(error) => Err(error),
     };
     let (status, killed) = integration.stop(options.stop_grace).await;

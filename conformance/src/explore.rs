@@ -256,6 +256,9 @@ pub struct Exploration {
     /// Why exploration stopped before its budget of cases: the integration never
     /// started, so no case could be judged.
     pub stopped: Option<String>,
+    /// The case a signal cut short (reported `interrupted`), or when it came
+    /// between cases an `exploration` entry saying so; no case runs after it.
+    pub interrupted: Option<ScenarioReport>,
 }
 
 /// What the caller hears while exploring.
@@ -704,11 +707,19 @@ pub fn explore(
     // Whether an integration has listened yet, and why exploration stopped.
     let listened = Cell::new(false);
     let stopped: RefCell<Option<String>> = RefCell::new(None);
+    let interrupted: RefCell<Option<ScenarioReport>> = RefCell::new(None);
     let state = RefCell::new((0u32, 0u32, 0u32, false, None::<(ScenarioReport, usize)>));
     let result = runner.run(&cases(options.steps_max), |case| {
         let mut guard = state.borrow_mut();
         let (cases, shrinks, _, out_of_time, _) = &mut *guard;
         let shrinking = target.borrow().is_some();
+        if let Some(signal) = run.interrupt.raised() {
+            // Stopped by a signal: nothing more runs (a finding keeps its last run).
+            if interrupted.borrow().is_none() {
+                *interrupted.borrow_mut() = Some(between_cases(options.seed, signal));
+            }
+            return Err(TestCaseError::reject("interrupted"));
+        }
         if stopped.borrow().is_some() {
             // Nothing can be judged: the remaining cases pass unseen and unrun.
             return Err(TestCaseError::reject("the integration never started"));
@@ -751,6 +762,10 @@ pub fn explore(
         let report = outcome.report;
         if report.outcome == Outcome::HarnessError {
             state.borrow_mut().2 += 1;
+        }
+        if report.outcome == Outcome::Interrupted {
+            *interrupted.borrow_mut() = Some(report);
+            return Err(TestCaseError::reject("interrupted"));
         }
         let failed = failing_check(&report);
         let wanted = target.borrow().clone();
@@ -805,7 +820,17 @@ pub fn explore(
                 options.seed,
                 scenario.steps.len()
             );
-            let report = runtime.block_on(run_scenario(&scenario, run)).report;
+            let report = match state.borrow_mut().4.take() {
+                // Interrupted while shrinking: the last failing run stands for
+                // the minimal case rather than a run the signal would cut short.
+                Some((mut report, _)) if run.interrupt.raised().is_some() => {
+                    report.name.clone_from(&scenario.name);
+                    report.description.clone_from(&scenario.description);
+                    report.file = scenario.file.display().to_string();
+                    report
+                }
+                _ => runtime.block_on(run_scenario(&scenario, run)).report,
+            };
             let message = report
                 .checks
                 .iter()
@@ -831,7 +856,26 @@ pub fn explore(
         integration_starts: session.starts,
         resets: session.resets,
         stopped: stopped.into_inner(),
+        interrupted: interrupted.into_inner(),
     })
+}
+
+/// The report entry of an exploration a signal stopped between two cases.
+fn between_cases(seed: u64, signal: crate::runner::Signal) -> ScenarioReport {
+    ScenarioReport {
+        name: format!("explore-{seed}"),
+        description: format!("the exploration of seed {seed}"),
+        file: String::new(),
+        outcome: Outcome::Interrupted,
+        reason: Some(format!(
+            "interrupted by {} between two cases: the rest were not run",
+            signal.name()
+        )),
+        checks: Vec::new(),
+        timeline: Vec::new(),
+        stats: Default::default(),
+        artifacts: Vec::new(),
+    }
 }
 
 /// Writes a finding to `dir/<check>-<seed>.toml` (the check in lower case) and

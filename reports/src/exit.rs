@@ -13,3 +13,12 @@ pub const VIOLATIONS: u8 = 1;
 /// Harness, integration or input failure: the integration crashed, hung or never
 /// started, nothing could be judged, or an argument or file was refused.
 pub const FAILURE: u8 = 2;
+
+/// Interrupted by SIGINT (Ctrl-C), by the shell's convention 128 + 2: every
+/// integration was stopped and the report of what ran was written, with the
+/// scenario in play marked `interrupted` and the rest `not_run`.
+pub const INTERRUPTED: u8 = 130;
+
+/// Interrupted by SIGTERM (a cancelled CI job), 128 + 15; otherwise as
+/// [`INTERRUPTED`].
+pub const TERMINATED: u8 = 143;

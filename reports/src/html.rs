@@ -36,7 +36,7 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, "SF Mono", Menlo, Conso
 .banner { border: 1px solid; border-left-width: 6px; border-radius: 6px; padding: 1rem 1.25rem; margin-bottom: 1.5rem; }
 .banner.certified { background: var(--pass-bg); border-color: var(--pass); }
 .banner.violations { background: var(--fail-bg); border-color: var(--fail); }
-.banner.harness-failure, .banner.nothing-judged { background: var(--warn-bg); border-color: var(--warn); }
+.banner.harness-failure, .banner.nothing-judged, .banner.interrupted { background: var(--warn-bg); border-color: var(--warn); }
 .banner h1 { display: flex; align-items: center; gap: .5rem; }
 .banner svg { flex: none; }
 table { border-collapse: collapse; width: 100%; margin: .4rem 0 1rem; }
@@ -46,7 +46,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .badge { display: inline-block; padding: 0 .55em; border: 1px solid; border-radius: 1em; font-size: .8rem; font-weight: 600; white-space: nowrap; vertical-align: middle; }
 .badge.passed, .badge.pass { color: var(--pass); background: var(--pass-bg); }
 .badge.failed, .badge.fail-must { color: var(--fail); background: var(--fail-bg); }
-.badge.fail-should, .badge.harness-error { color: var(--warn); background: var(--warn-bg); }
+.badge.fail-should, .badge.harness-error, .badge.interrupted { color: var(--warn); background: var(--warn-bg); }
 .badge.skipped, .badge.not-applicable, .badge.not-exercised, .badge.not-run { color: var(--skip); background: var(--skip-bg); }
 tr.fail-must td { background: var(--fail-bg); }
 tr.fail-should td { background: var(--warn-bg); }
@@ -135,6 +135,7 @@ fn verdict_class(verdict: Verdict) -> &'static str {
         Verdict::Violations => "violations",
         Verdict::HarnessFailure => "harness-failure",
         Verdict::NothingJudged => "nothing-judged",
+        Verdict::Interrupted => "interrupted",
     }
 }
 
@@ -147,7 +148,7 @@ fn verdict_svg(verdict: Verdict) -> &'static str {
         Verdict::Violations => {
             "<svg width=\"28\" height=\"28\" viewBox=\"0 0 24 24\" role=\"img\" aria-label=\"violations\"><circle cx=\"12\" cy=\"12\" r=\"11\" fill=\"#cf222e\"/><path d=\"M8 8l8 8M16 8l-8 8\" fill=\"none\" stroke=\"#fff\" stroke-width=\"2.5\" stroke-linecap=\"round\"/></svg>"
         }
-        Verdict::HarnessFailure | Verdict::NothingJudged => {
+        Verdict::HarnessFailure | Verdict::NothingJudged | Verdict::Interrupted => {
             "<svg width=\"28\" height=\"28\" viewBox=\"0 0 24 24\" role=\"img\" aria-label=\"warning\"><path d=\"M12 2L23 21H1z\" fill=\"#9a6700\"/><path d=\"M12 9v5\" stroke=\"#fff\" stroke-width=\"2.5\" stroke-linecap=\"round\"/><circle cx=\"12\" cy=\"17.5\" r=\"1.4\" fill=\"#fff\"/></svg>"
         }
     }
@@ -161,6 +162,7 @@ fn outcome_class(outcome: Outcome) -> &'static str {
         Outcome::NotExercised => "not-exercised",
         Outcome::NotRun => "not-run",
         Outcome::HarnessError => "harness-error",
+        Outcome::Interrupted => "interrupted",
     }
 }
 
@@ -295,10 +297,11 @@ fn scenario_section(out: &mut String, index: usize, scenario: &ScenarioReport) {
                 esc(reason.as_deref().unwrap_or("no reason given"))
             );
         }
-        (Outcome::HarnessError, reason) => {
+        (Outcome::HarnessError | Outcome::Interrupted, reason) => {
             let _ = writeln!(
                 out,
-                "<p class=\"reason\"><strong>Harness error:</strong> {}</p>",
+                "<p class=\"reason\"><strong>{}:</strong> {}</p>",
+                capitalized(outcome_label(scenario.outcome)),
                 esc(reason.as_deref().unwrap_or("no reason given"))
             );
         }

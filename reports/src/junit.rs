@@ -155,6 +155,8 @@ fn suite(scenario: &ScenarioReport) -> Suite<'_> {
     let mut cases = Vec::new();
     match scenario.outcome {
         Outcome::HarnessError => cases.push(scenario_case(Kind::Error, "harness")),
+        // Not a pass and not the integration's failure: the run was cut short.
+        Outcome::Interrupted => cases.push(scenario_case(Kind::Error, "interrupted")),
         Outcome::Skipped | Outcome::NotRun => cases.push(scenario_case(Kind::Skipped, "")),
         Outcome::NotExercised => {
             cases.push(scenario_case(Kind::Skipped, ""));

@@ -107,6 +107,9 @@ pub enum Verdict {
     /// Nothing failed, but no scenario passed either: every one was skipped, not
     /// exercised or not run, so there is nothing to certify (exit 2).
     NothingJudged,
+    /// The run was stopped by a signal before it ended (exit 130 on SIGINT, 143
+    /// on SIGTERM): what ran is reported, nothing is certified.
+    Interrupted,
 }
 
 impl Verdict {
@@ -116,6 +119,7 @@ impl Verdict {
             Verdict::Certified => exit::OK,
             Verdict::Violations => exit::VIOLATIONS,
             Verdict::HarnessFailure | Verdict::NothingJudged => exit::FAILURE,
+            Verdict::Interrupted => exit::INTERRUPTED,
         }
     }
 }
@@ -165,6 +169,9 @@ pub enum Outcome {
     NotRun,
     /// The harness or the integration failed; see `reason`.
     HarnessError,
+    /// Stopped by a signal while it played (Ctrl-C, a cancelled CI job): not
+    /// judged, no check verdicts; its artifacts hold what happened until then.
+    Interrupted,
 }
 
 /// How binding a check is.
@@ -340,12 +347,15 @@ pub struct Latency {
 }
 
 impl Report {
-    /// The verdict the scenarios add up to: a harness error outweighs a failure,
-    /// a failure outweighs a pass, and with neither at least one scenario must
-    /// have passed to certify.
+    /// The verdict the scenarios add up to: an interruption outweighs all (the
+    /// run is incomplete), a harness error outweighs a failure, a failure
+    /// outweighs a pass, and with neither at least one scenario must have
+    /// passed to certify.
     pub fn verdict_of(scenarios: &[ScenarioReport]) -> Verdict {
         let any = |outcome: Outcome| scenarios.iter().any(|s| s.outcome == outcome);
-        if any(Outcome::HarnessError) {
+        if any(Outcome::Interrupted) {
+            Verdict::Interrupted
+        } else if any(Outcome::HarnessError) {
             Verdict::HarnessFailure
         } else if any(Outcome::Failed) {
             Verdict::Violations

@@ -33,6 +33,7 @@ pub fn to_markdown(report: &Report) -> String {
     );
     reasons(&mut out, report, Outcome::NotRun, "Not run");
     reasons(&mut out, report, Outcome::HarnessError, "Harness errors");
+    reasons(&mut out, report, Outcome::Interrupted, "Interrupted");
     coverage(&mut out, report);
     artifacts(&mut out, report);
     measurements(&mut out, report);

@@ -63,6 +63,7 @@ pub(crate) struct Counts {
     pub(crate) not_exercised: usize,
     pub(crate) not_run: usize,
     pub(crate) harness_errors: usize,
+    pub(crate) interrupted: usize,
     pub(crate) checks_passed: usize,
     pub(crate) must_failed: usize,
     pub(crate) should_failed: usize,
@@ -83,6 +84,7 @@ impl Counts {
                 Outcome::NotExercised => counts.not_exercised += 1,
                 Outcome::NotRun => counts.not_run += 1,
                 Outcome::HarnessError => counts.harness_errors += 1,
+                Outcome::Interrupted => counts.interrupted += 1,
             }
             for check in &scenario.checks {
                 match (check.status, check.severity) {
@@ -96,8 +98,8 @@ impl Counts {
         counts
     }
 
-    /// `6 scenarios: 1 passed, 1 failed, 1 skipped, 1 not exercised, 1 not run,
-    /// 1 harness error` (the last four only when there are any).
+    /// `7 scenarios: 1 passed, 1 failed, 1 skipped, 1 not exercised, 1 not run,
+    /// 1 harness error, 1 interrupted` (the last five only when there are any).
     pub(crate) fn scenarios_line(&self) -> String {
         let mut line = format!(
             "{} {}: {} passed, {} failed",
@@ -123,6 +125,9 @@ impl Counts {
                 plural(self.harness_errors, "harness error", "harness errors")
             );
         }
+        if self.interrupted > 0 {
+            let _ = write!(line, ", {} interrupted", self.interrupted);
+        }
         line
     }
 
@@ -145,6 +150,7 @@ pub(crate) fn verdict_title(verdict: Verdict) -> &'static str {
         Verdict::Violations => "Violations",
         Verdict::HarnessFailure => "Harness failure",
         Verdict::NothingJudged => "Nothing judged",
+        Verdict::Interrupted => "Interrupted",
     }
 }
 
@@ -153,6 +159,7 @@ pub(crate) fn verdict_icon(verdict: Verdict) -> &'static str {
         Verdict::Certified => "✅",
         Verdict::Violations => "❌",
         Verdict::HarnessFailure | Verdict::NothingJudged => "⚠️",
+        Verdict::Interrupted => "⏹️",
     }
 }
 
@@ -164,6 +171,7 @@ pub(crate) fn outcome_label(outcome: Outcome) -> &'static str {
         Outcome::NotExercised => "not exercised",
         Outcome::NotRun => "not run",
         Outcome::HarnessError => "harness error",
+        Outcome::Interrupted => "interrupted",
     }
 }
 
@@ -177,6 +185,7 @@ pub(crate) fn outcome_key(outcome: Outcome) -> &'static str {
         Outcome::NotExercised => "not_exercised",
         Outcome::NotRun => "not_run",
         Outcome::HarnessError => "harness_error",
+        Outcome::Interrupted => "interrupted",
     }
 }
 
@@ -188,6 +197,7 @@ pub(crate) fn outcome_icon(outcome: Outcome) -> &'static str {
         Outcome::NotExercised => "➖",
         Outcome::NotRun => "⏹️",
         Outcome::HarnessError => "⚠️",
+        Outcome::Interrupted => "⏸️",
     }
 }
 

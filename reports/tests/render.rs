@@ -186,6 +186,29 @@ fn verdicts_map_to_exit_codes() {
 }
 
 #[test]
+fn an_interrupted_scenario_outweighs_every_other_outcome_in_every_format() {
+    let mut report = sample();
+    report.scenarios[0].outcome = Outcome::Interrupted;
+    report.scenarios[0].checks.clear();
+    report.scenarios[0].reason = Some("interrupted by SIGTERM at step 2 of 4".to_owned());
+    // The sample holds a failure and a harness error: an incomplete run still
+    // certifies nothing and says it was cut short.
+    report.recount();
+    assert_eq!(report.verdict, Verdict::Interrupted);
+    assert_eq!(Verdict::Interrupted.exit_code(), 130);
+    let md = to_markdown(&report);
+    assert!(md.contains("Interrupted: wasim"), "{md}");
+    assert!(md.contains("interrupted by SIGTERM at step 2 of 4"), "{md}");
+    assert!(md.contains(", 1 interrupted"), "{md}");
+    let html = to_html(&report);
+    assert!(html.contains("banner interrupted"), "{html}");
+    assert!(html.contains("<strong>Interrupted:</strong> interrupted by SIGTERM"));
+    assert!(to_json(&report).contains("\"verdict\": \"interrupted\""));
+    let junit = to_junit(&report);
+    assert!(junit.contains("type=\"interrupted\""), "{junit}");
+}
+
+#[test]
 fn every_format_names_every_outcome_and_the_unexercised_checks() {
     let report = sample();
     let md = to_markdown(&report);

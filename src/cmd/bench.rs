@@ -33,7 +33,8 @@ use crate::exit_code;
 
 Build with --release (cargo run --release -- bench ...): a debug build measures
 the debug build. Reports: <out>/bench.json and <out>/bench.md.
-Exit codes: 0 measured, 2 harness or integration failure.")]
+Exit codes: 0 measured, 2 harness or integration failure, 130/143 interrupted by
+SIGINT/SIGTERM (the integration stopped, no report).")]
 pub(crate) struct BenchArgs {
     /// Bench wasim itself instead of an integration.
     #[arg(long = "self", conflicts_with = "integration")]
@@ -173,6 +174,7 @@ fn bench_integration(args: &BenchArgs, world: WorldSpec) -> anyhow::Result<u8> {
     options.recipients = args.recipients.unwrap_or(1_000) as usize;
     options.quiet = Duration::from_millis(args.quiet_ms.max(100));
     options.timeout = Duration::from_secs(args.timeout.max(1));
+    options.interrupt = crate::signals::interrupt()?;
     eprintln!(
         "wasim bench: a {}-recipient campaign through the driver hook of {}",
         options.recipients, options.label
@@ -186,11 +188,18 @@ fn bench_integration(args: &BenchArgs, world: WorldSpec) -> anyhow::Result<u8> {
         if let Some(bar) = &bar {
             bar.set_message(text);
         }
-    })
-    .map_err(anyhow::Error::msg)?;
+    });
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    let report = match (report, options.interrupt.raised()) {
+        (Ok(report), _) => report,
+        (Err(error), Some(signal)) => {
+            eprintln!("wasim bench: {error}");
+            return Ok(signal.exit_code());
+        }
+        (Err(error), None) => return Err(anyhow::Error::msg(error)),
+    };
     let markdown = integration_markdown(&report);
     print!("{markdown}");
     write(&args.out, &Written::Integration(&report), &markdown)?;

@@ -8,7 +8,7 @@ use wasim_conformance::explore::ExploreOptions;
 use wasim_conformance::library::{self, Partition};
 use wasim_reports::Outcome;
 
-use super::conformance::{IntegrationArgs, options, run_and_report};
+use super::conformance::{IntegrationArgs, exit_code, options, run_and_report};
 use super::explore::explore_and_save;
 
 /// Where saved regressions are looked for with the built-in library.
@@ -33,7 +33,8 @@ from where. Then --explore-cases generated cases (8 by default) are explored,
 and a new failure is saved in that regressions folder.
 
 Exit codes: 0 certified, 1 violations, 2 harness or integration failure (or
-nothing judged: no scenario passed).")]
+nothing judged: no scenario passed), 130/143 interrupted by SIGINT/SIGTERM
+(integrations stopped, report of what ran written).")]
 pub(crate) struct CertifyArgs {
     #[command(flatten)]
     integration: IntegrationArgs,
@@ -145,6 +146,10 @@ pub(crate) fn run(args: CertifyArgs) -> anyhow::Result<u8> {
             if !explore {
                 return Ok(());
             }
+            if let Some(signal) = options.interrupt.raised() {
+                eprintln!("not exploring: interrupted by {}", signal.name());
+                return Ok(());
+            }
             if report
                 .scenarios
                 .iter()
@@ -161,5 +166,5 @@ pub(crate) fn run(args: CertifyArgs) -> anyhow::Result<u8> {
             Ok(())
         },
     )?;
-    Ok(verdict.exit_code())
+    Ok(exit_code(verdict, &options.interrupt))
 }

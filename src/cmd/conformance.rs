@@ -9,7 +9,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use wasim_conformance::Scenario;
 use wasim_conformance::library::Partition;
-use wasim_conformance::runner::{self, Progress, RunOptions};
+use wasim_conformance::runner::{self, Interrupt, Progress, RunOptions};
 use wasim_reports::{Outcome, Report, Verdict};
 
 /// Options shared by `run` and `certify`.
@@ -75,7 +75,17 @@ pub(crate) fn options(args: &IntegrationArgs) -> anyhow::Result<RunOptions> {
     options.quiet = std::time::Duration::from_millis(args.settle_ms.clamp(10, 10_000));
     let default_jobs = if args.integration.is_none() { 2 } else { 1 };
     options.jobs = args.jobs.unwrap_or(default_jobs).clamp(1, 16);
+    options.interrupt = crate::signals::interrupt()?;
     Ok(options)
+}
+
+/// The exit code of a run that ended with `verdict`: 130 or 143 when a signal
+/// cut it short (by which signal), else the verdict's own.
+pub(crate) fn exit_code(verdict: Verdict, interrupt: &Interrupt) -> u8 {
+    match (verdict, interrupt.raised()) {
+        (Verdict::Interrupted, Some(signal)) => signal.exit_code(),
+        _ => verdict.exit_code(),
+    }
 }
 
 /// Runs the scenarios with progress (on stderr), writes every report format,
@@ -188,6 +198,7 @@ pub(crate) fn outcome_word(outcome: Outcome) -> &'static str {
         Outcome::NotExercised => "not exercised",
         Outcome::NotRun => "not run",
         Outcome::HarnessError => "HARNESS ERROR",
+        Outcome::Interrupted => "INTERRUPTED",
     }
 }
 
@@ -207,15 +218,20 @@ fn summarize(report: &Report, written: &[PathBuf], command: &str) {
         Verdict::Violations => "VIOLATIONS",
         Verdict::HarnessFailure => "HARNESS FAILURE",
         Verdict::NothingJudged => "NOTHING JUDGED",
+        Verdict::Interrupted => "INTERRUPTED",
     };
     println!(
-        "{verdict}: {} passed, {} failed, {} skipped, {} not exercised, {} not run, {} harness error(s)",
+        "{verdict}: {} passed, {} failed, {} skipped, {} not exercised, {} not run, {} harness error(s){}",
         count(Outcome::Passed),
         count(Outcome::Failed),
         count(Outcome::Skipped),
         count(Outcome::NotExercised),
         count(Outcome::NotRun),
         count(Outcome::HarnessError),
+        match count(Outcome::Interrupted) {
+            0 => String::new(),
+            n => format!(", {n} interrupted"),
+        }
     );
     let never: Vec<&str> = report.unexercised().map(|c| c.id.as_str()).collect();
     if never.is_empty() {

@@ -10,7 +10,9 @@ use wasim_reports::{
     Exploration, ExplorationFinding, Outcome, Report, ScenarioReport, Verdict, Volatile,
 };
 
-use super::conformance::{IntegrationArgs, options, outcome_word, reference_command, write};
+use super::conformance::{
+    IntegrationArgs, exit_code, options, outcome_word, reference_command, write,
+};
 
 /// Arguments of `wasim explore`.
 #[derive(Debug, Args)]
@@ -24,7 +26,8 @@ use super::conformance::{IntegrationArgs, options, outcome_word, reference_comma
 
 A failure is shrunk and saved as scenarios/regressions/<check>-<seed>.toml;
 replay it with `wasim run FILE --integration ...`.
-Exit codes: 0 nothing found, 1 a check broken (saved), 2 harness failure.")]
+Exit codes: 0 nothing found, 1 a check broken (saved), 2 harness failure,
+130/143 interrupted by SIGINT/SIGTERM (integration stopped, report written).")]
 pub(crate) struct ExploreArgs {
     #[command(flatten)]
     integration: IntegrationArgs,
@@ -109,7 +112,7 @@ pub(crate) fn run(args: ExploreArgs) -> anyhow::Result<u8> {
             .first()
             .map_or_else(String::new, |p| p.display().to_string())
     );
-    Ok(verdict.exit_code())
+    Ok(exit_code(verdict, &run_options.interrupt))
 }
 
 /// Explores with progress lines, saves a shrunk failure under `regressions`, and
@@ -183,7 +186,14 @@ pub(crate) fn explore_and_save(
             })
         }
     };
-    if let Some(reason) = &exploration.stopped {
+    if let Some(interrupted) = &exploration.interrupted {
+        eprintln!(
+            "Exploration interrupted after {} case(s): {}.",
+            exploration.cases_run,
+            interrupted.reason.as_deref().unwrap_or("by a signal")
+        );
+        scenarios.push(interrupted.clone());
+    } else if let Some(reason) = &exploration.stopped {
         eprintln!("Exploration stopped: {reason}.");
     } else if exploration.finding.is_none() {
         eprintln!(

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use wasim_conformance::library::{self, Partition};
 
-use super::conformance::{IntegrationArgs, options, run_and_report};
+use super::conformance::{IntegrationArgs, exit_code, options, run_and_report};
 
 /// Arguments of `wasim run`.
 #[derive(Debug, Args)]
@@ -18,7 +18,9 @@ use super::conformance::{IntegrationArgs, options, run_and_report};
       print the timeline in words, run nothing
 
 Exit codes: 0 passed (at least one scenario passed, none failed), 1 a must check
-failed, 2 harness or integration failure, or nothing judged (no scenario passed).")]
+failed, 2 harness or integration failure, or nothing judged (no scenario passed),
+130/143 interrupted by SIGINT/SIGTERM (integrations stopped, report of what ran
+written).")]
 pub(crate) struct RunArgs {
     /// Scenario files or directories of them.
     #[arg(required = true, value_name = "SCENARIO")]
@@ -46,5 +48,5 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<u8> {
     let verdict = run_and_report(&scenarios, None, &options, "run", Partition::WHOLE, |_| {
         Ok(())
     })?;
-    Ok(verdict.exit_code())
+    Ok(exit_code(verdict, &options.interrupt))
 }

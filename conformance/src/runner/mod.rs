@@ -20,10 +20,12 @@
 //! being slow stops there, failed, instead of retrying into them.
 
 mod error;
+mod interrupt;
 pub mod process;
 pub mod summary;
 
 pub use error::RunnerError;
+pub use interrupt::{Interrupt, Signal};
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -76,6 +78,10 @@ pub struct RunOptions {
     pub coalesce_ms: u64,
     /// Scenarios `run_all` plays at once. Default 1.
     pub jobs: usize,
+    /// Raised by a signal: the scenarios in play stop (their integrations are
+    /// stopped, their artifacts written) and are reported `interrupted`; the
+    /// rest are not run.
+    pub interrupt: Interrupt,
 }
 
 impl RunOptions {
@@ -94,6 +100,7 @@ impl RunOptions {
             stop_grace: Duration::from_secs(3),
             coalesce_ms: 0,
             jobs: 1,
+            interrupt: Interrupt::new(),
         }
     }
 }
@@ -138,6 +145,8 @@ enum Stop {
     Decided(String),
     /// The harness or the integration failed.
     Harness(String),
+    /// A signal stopped the run.
+    Interrupted(Signal),
 }
 
 /// Everything one scenario's play needs.
@@ -593,6 +602,15 @@ async fn run_in(
             (Outcome::Skipped, Some(reason))
         }
         Some(Stop::Decided(reason)) => (Outcome::Failed, Some(reason)),
+        Some(Stop::Interrupted(signal)) => {
+            // Cut short: a partial trace would be judged for what never got
+            // its chance to happen.
+            report.checks.clear();
+            (
+                Outcome::Interrupted,
+                Some(interrupted_reason(signal, scenario, records)),
+            )
+        }
         Some(Stop::StepRefused(message)) if must_failed => {
             // The step needed what the integration failed to do earlier (a
             // reply to a message it never got sent): its failure, not ours.
@@ -664,6 +682,32 @@ fn not_exercised_reason(report: &ScenarioReport) -> String {
         .map(|c| format!("{}: {}", c.id, c.message))
         .collect();
     format!("none of its checks applied ({})", why.join("; "))
+}
+
+/// Why an interrupted scenario was not judged, and how far it got.
+fn interrupted_reason(signal: Signal, scenario: &Scenario, records: &[TraceRecord]) -> String {
+    let steps = scenario.steps.len();
+    let reached = records
+        .iter()
+        .filter_map(|record| match record.event {
+            TraceEvent::ScenarioStep { index, .. } if index <= steps => Some(index),
+            _ => None,
+        })
+        .max();
+    let at = match reached {
+        None => "before the integration listened".to_owned(),
+        Some(0) => format!("before step 1 of {steps}"),
+        Some(step) => format!("at step {step} of {steps}"),
+    };
+    format!(
+        "interrupted by {} {at}: not judged; its integration was stopped and its artifacts kept",
+        signal.name()
+    )
+}
+
+/// Why the scenarios after an interruption were not run.
+fn interrupted_not_run(signal: Signal) -> String {
+    format!("not run: the run was interrupted by {}", signal.name())
 }
 
 /// A scenario the run did not play, and why.
@@ -782,10 +826,11 @@ async fn play(
     } else {
         Start::NotTried
     };
-    let mut stop = play_steps(&mut play, scenario, port, &mut start_state)
-        .await
-        .err();
-    if hangs(&play.state) {
+    let mut stop = tokio::select! {
+        played = play_steps(&mut play, scenario, port, &mut start_state) => played.err(),
+        signal = options.interrupt.wait() => Some(Stop::Interrupted(signal)),
+    };
+    if !matches!(stop, Some(Stop::Interrupted(_))) && hangs(&play.state) {
         stop = Some(Stop::Harness(format!(
             "the integration listens but answered no webhook within {:?}: it hangs",
             options.call_timeout
@@ -793,7 +838,7 @@ async fn play(
     }
     let broken = matches!(
         stop,
-        Some(Stop::Harness(_) | Stop::NeverStarted(_) | Stop::Decided(_))
+        Some(Stop::Harness(_) | Stop::NeverStarted(_) | Stop::Decided(_) | Stop::Interrupted(_))
     );
     if !broken {
         play.collect_states().await;
@@ -1077,6 +1122,9 @@ pub async fn run_all(
             async move {
                 if let Some(reason) = stopped.borrow().as_deref() {
                     return not_run(scenario, reason);
+                }
+                if let Some(signal) = options.interrupt.raised() {
+                    return not_run(scenario, &interrupted_not_run(signal));
                 }
                 (progress.borrow_mut())(Progress::Started(index + 1, count, &scenario.name));
                 let run = run_scenario(scenario, options).await;
