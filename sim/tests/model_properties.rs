@@ -2,11 +2,11 @@
 //! the same seed and commands give a byte-identical trace, and every accepted
 //! message reaches exactly one final status.
 
-mod common;
+mod support;
 
-use common::*;
 use proptest::prelude::*;
 use serde_json::json;
+use support::model::*;
 use wasim_sim::Sim;
 use wasim_sim::model::{Command, SimTime, StatusKind, World};
 use wasim_sim::trace::TraceEvent;

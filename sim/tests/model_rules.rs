@@ -1,9 +1,9 @@
 //! Each send-time platform rule, tested against the pure model: every test fails if
 //! its rule is removed.
 
-mod common;
+mod support;
 
-use common::*;
+use support::model::*;
 use wasim_sim::model::{Command, SimTime, StatusKind};
 use wasim_sim::trace::TraceEvent;
 

@@ -21,17 +21,17 @@
 //! message's first status must be the `failed` code the reference predicted, or
 //! `sent`; delivery timing is seeded-random and is not compared.
 
-mod common;
+mod support;
 
-use common::{
-    ANA_BR, DE_NUMBER, LENA_DE, PRIYA_IN, SAM_US, TOKEN, TR_NUMBER, US_NUMBER, template_body,
-    text_body, world_with,
-};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::FileFailurePersistence;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
 use serde_json::{Value, json};
+use support::model::{
+    ANA_BR, DE_NUMBER, LENA_DE, PRIYA_IN, SAM_US, TOKEN, TR_NUMBER, US_NUMBER, template_body,
+    text_body, world_with,
+};
 use wasim_sim::model::outgoing::parse_read;
 use wasim_sim::model::secret::Secret;
 use wasim_sim::model::spec::Quality;

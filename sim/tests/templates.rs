@@ -1,10 +1,10 @@
 //! Template quality, pausing and pacing as model rules (reference §4, §5).
 
-mod common;
+mod support;
 
-use common::*;
 use proptest::prelude::*;
 use serde_json::{Value, json};
+use support::model::*;
 use wasim_sim::model::spec::Quality;
 use wasim_sim::model::{
     Command, Effect, PacingOutcome, Refusal, Reply, SimTime, StatusKind, TemplateControl, World,

@@ -1,11 +1,11 @@
 //! Webhook routing, batching and fault profiles as model policy: tested without
-//! sockets by playing the delivery engine (`common::drive`).
+//! sockets by playing the delivery engine (`support::model::drive`).
 
-mod common;
+mod support;
 
-use common::*;
 use proptest::prelude::*;
 use serde_json::{Value, json};
+use support::model::*;
 use wasim_sim::model::webhooks::faults::FaultProfile;
 use wasim_sim::model::{
     Command, CopyKind, D360Scope, D360Webhook, Destination, Effect, InboundContent, Refusal, Reply,
