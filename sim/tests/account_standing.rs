@@ -9,12 +9,14 @@ mod support;
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use support::http::{account_incident, control_get, d360_post, send, start, start_with, trace};
+use support::http::{
+    account_incident, control_get, d360_post, send, start, start_with, trace, traced,
+};
 use support::model::*;
 use support::{EPOCH, SPRING_SALE, template};
 use wasim_sim::Outcome;
 use wasim_sim::model::partner::{Page, PartnerCall};
-use wasim_sim::model::{Command, Destination, Effect, Incident, Refusal, SimTime, World};
+use wasim_sim::model::{Command, Destination, Effect, Incident, Refusal, Reply, SimTime, World};
 use wasim_sim::trace::TraceEvent;
 
 /// Where the partner's webhooks go in [`partner_world`].
@@ -31,6 +33,10 @@ fn partner_world(before: &str) -> World {
     ))
 }
 
+/// The restriction on business-initiated messaging.
+const BIZ_INITIATED: &str = "RESTRICTED_BIZ_INITIATED_MESSAGING";
+
+/// A restriction of `kind` for `hours`.
 fn restrict(kind: &str, hours: u64) -> Incident {
     Incident::Restrict {
         restriction_type: kind.to_owned(),
@@ -39,20 +45,43 @@ fn restrict(kind: &str, hours: u64) -> Incident {
 }
 
 /// The bodies of the partner events `event` among `effects`, each checked to go to
-/// the partner webhook URL.
+/// the partner webhook URL and to name its event.
 fn partner_events(effects: &[Effect], event: &str) -> Vec<Value> {
-    posts(effects, Some(event))
-        .into_iter()
-        .map(|d| {
-            assert!(
-                matches!(&d.destination, Destination::Partner { url } if url == PARTNER_URL),
-                "{event} goes to the partner URL: {:?}",
-                d.destination
-            );
-            assert_eq!(d.body.to_value()["event"], event, "{}", d.body);
-            d.body.to_value()
-        })
-        .collect()
+    let partner = Destination::Partner {
+        url: PARTNER_URL.to_owned(),
+    };
+    let bodies = bodies_to(effects, event, &partner);
+    for body in &bodies {
+        assert_eq!(body["event"], event, "{body}");
+    }
+    bodies
+}
+
+/// The default world's numbers as displayed, in order.
+const DISPLAY_NUMBERS: [&str; 3] = ["15550100001", "4930901820", "902125550101"];
+
+/// The string under `key` in each of `values`, in order.
+fn strings<'a>(values: &'a [Value], key: &str) -> Vec<&'a str> {
+    values.iter().filter_map(|v| v[key].as_str()).collect()
+}
+
+/// The answer to a Cloud API `spring_sale` send from the US number to `to`.
+fn spring_sale(world: &mut World, at: SimTime, to: &str) -> Result<Reply, Refusal> {
+    send_from(world, at, US_NUMBER, template_body(to, "spring_sale"))
+}
+
+/// The answer to a Cloud API text "hi" from the US number to `to`.
+fn hi(world: &mut World, at: SimTime, to: &str) -> Result<Reply, Refusal> {
+    send_from(world, at, US_NUMBER, text_body(to, "hi"))
+}
+
+/// 360dialog's refusal of a blocked endpoint, with `http_status` and `message`.
+fn endpoint_blocked(http_status: u16, message: &str) -> Result<Reply, Refusal> {
+    let message = message.to_owned();
+    Err(Refusal::Blocked {
+        http_status,
+        message,
+    })
 }
 
 /// A send on 360dialog's surface with `key`.
@@ -117,10 +146,7 @@ fn disabling_templates_emits_a_partner_event_per_channel_and_blocks_only_360dial
     );
     assert_eq!(
         blocked.reply,
-        Err(Refusal::Blocked {
-            http_status: 403,
-            message: "The endpoint is blocked".to_owned()
-        })
+        endpoint_blocked(403, "The endpoint is blocked")
     );
     let traced: Vec<&TraceEvent> = events(&blocked.effects);
     assert!(
@@ -142,12 +168,7 @@ fn disabling_templates_emits_a_partner_event_per_channel_and_blocks_only_360dial
     let text = d360_send(&mut world, T0, US_KEY, text_body(ANA_BR, "still here"));
     assert!(is_sent(&text.reply), "{:?}", text.reply);
     // The Cloud API is not 360dialog: a Graph template send is not blocked.
-    assert!(is_sent(&send_from(
-        &mut world,
-        T0,
-        US_NUMBER,
-        template_body(PRIYA_IN, "spring_sale")
-    )));
+    assert!(is_sent(&spring_sale(&mut world, T0, PRIYA_IN)));
     assert_eq!(compliance(&mut world, T0)["template_messaging"], "disabled");
 
     let effects = incident(&mut world, hours(1), Incident::EnableTemplates);
@@ -176,13 +197,7 @@ fn with_template_block_free_form_text_is_blocked_too() {
     inbound(&mut world, T0, ANA_BR);
     incident(&mut world, T0, Incident::DisableTemplates);
     let text = d360_send(&mut world, T0, US_KEY, text_body(ANA_BR, "hello"));
-    assert_eq!(
-        text.reply,
-        Err(Refusal::Blocked {
-            http_status: 403,
-            message: "The endpoint is blocked".to_owned()
-        })
-    );
+    assert_eq!(text.reply, endpoint_blocked(403, "The endpoint is blocked"));
     assert!(events(&text.effects).iter().any(|e| matches!(
         e,
         TraceEvent::SendBlocked { message_type, .. } if *message_type == "text"
@@ -205,10 +220,7 @@ fn template_block_http_status_and_message_change_the_answer() {
     let blocked = d360_send(&mut world, T0, US_KEY, template_body(ANA_BR, "spring_sale"));
     assert_eq!(
         blocked.reply,
-        Err(Refusal::Blocked {
-            http_status: 400,
-            message: "Your WhatsApp for Business API has been disabled".to_owned()
-        })
+        endpoint_blocked(400, "Your WhatsApp for Business API has been disabled")
     );
     assert!(events(&blocked.effects).iter().any(|e| matches!(
         e,
@@ -260,11 +272,7 @@ async fn a_blocked_360dialog_template_send_answers_in_360dialogs_shape_over_http
 #[test]
 fn a_restriction_refuses_templates_with_368_until_its_hours_pass() {
     let mut world = partner_world("");
-    let effects = incident(
-        &mut world,
-        T0,
-        restrict("RESTRICTED_BIZ_INITIATED_MESSAGING", 24),
-    );
+    let effects = incident(&mut world, T0, restrict(BIZ_INITIATED, 24));
     let expiration = EPOCH + 24 * 3600;
     let updates = meta_values(&effects, "account_update");
     assert_eq!(updates.len(), 3, "one per number: {updates:?}");
@@ -292,57 +300,24 @@ fn a_restriction_refuses_templates_with_368_until_its_hours_pass() {
         json!([{"restriction_type": "RESTRICTED_BIZ_INITIATED_MESSAGING", "expiration": expiration}])
     );
 
-    let refused = send_from(
-        &mut world,
-        T0,
-        US_NUMBER,
-        template_body(ANA_BR, "spring_sale"),
-    );
+    let refused = spring_sale(&mut world, T0, ANA_BR);
     assert_eq!(refusal(&refused), (368, 403));
     let d360 = d360_send(&mut world, T0, US_KEY, template_body(ANA_BR, "spring_sale"));
     assert_eq!(refusal(&d360.reply), (368, 403));
     // Free-form outside a window is business-initiated too; inside one it goes.
-    assert_eq!(
-        refusal(&send_from(
-            &mut world,
-            T0,
-            US_NUMBER,
-            text_body(ANA_BR, "hi")
-        ))
-        .0,
-        368
-    );
+    assert_eq!(refusal(&hi(&mut world, T0, ANA_BR)).0, 368);
     inbound(&mut world, T0, ANA_BR);
-    assert!(is_sent(&send_from(
-        &mut world,
-        T0,
-        US_NUMBER,
-        text_body(ANA_BR, "hi")
-    )));
+    assert!(is_sent(&hi(&mut world, T0, ANA_BR)));
 
     let almost = hours(24).minus_ms(1);
     world.advance(almost);
-    assert_eq!(
-        refusal(&send_from(
-            &mut world,
-            almost,
-            US_NUMBER,
-            template_body(PRIYA_IN, "spring_sale")
-        ))
-        .0,
-        368
-    );
+    assert_eq!(refusal(&spring_sale(&mut world, almost, PRIYA_IN)).0, 368);
     let effects = world.advance(hours(24));
     assert!(events(&effects).iter().any(|e| matches!(
         e,
         TraceEvent::AccountIncident { incident, .. } if incident == "restriction_lifted"
     )));
-    assert!(is_sent(&send_from(
-        &mut world,
-        hours(24),
-        US_NUMBER,
-        template_body(PRIYA_IN, "spring_sale")
-    )));
+    assert!(is_sent(&spring_sale(&mut world, hours(24), PRIYA_IN)));
     assert_eq!(compliance(&mut world, hours(24))["restrictions"], json!([]));
 }
 
@@ -355,63 +330,22 @@ fn a_customer_initiated_restriction_refuses_replies_in_the_window_but_not_templa
         T0,
         restrict("RESTRICTED_CUSTOMER_INITIATED_MESSAGING", 2),
     );
-    assert_eq!(
-        refusal(&send_from(
-            &mut world,
-            T0,
-            US_NUMBER,
-            text_body(ANA_BR, "hi")
-        ))
-        .0,
-        368
-    );
-    assert!(is_sent(&send_from(
-        &mut world,
-        T0,
-        US_NUMBER,
-        template_body(ANA_BR, "spring_sale")
-    )));
+    assert_eq!(refusal(&hi(&mut world, T0, ANA_BR)).0, 368);
+    assert!(is_sent(&spring_sale(&mut world, T0, ANA_BR)));
     world.advance(hours(2));
-    assert!(is_sent(&send_from(
-        &mut world,
-        hours(2),
-        US_NUMBER,
-        text_body(ANA_BR, "hi")
-    )));
+    assert!(is_sent(&hi(&mut world, hours(2), ANA_BR)));
 }
 
 #[test]
 fn a_second_restriction_replaces_the_first_and_its_expiry_counts() {
     let mut world = world();
-    incident(
-        &mut world,
-        T0,
-        restrict("RESTRICTED_BIZ_INITIATED_MESSAGING", 2),
-    );
-    incident(
-        &mut world,
-        hours(1),
-        restrict("RESTRICTED_BIZ_INITIATED_MESSAGING", 5),
-    );
+    incident(&mut world, T0, restrict(BIZ_INITIATED, 2));
+    incident(&mut world, hours(1), restrict(BIZ_INITIATED, 5));
     // The first restriction's end (hour 2) must not lift the second (until hour 6).
     world.advance(hours(3));
-    assert_eq!(
-        refusal(&send_from(
-            &mut world,
-            hours(3),
-            US_NUMBER,
-            template_body(ANA_BR, "spring_sale")
-        ))
-        .0,
-        368
-    );
+    assert_eq!(refusal(&spring_sale(&mut world, hours(3), ANA_BR)).0, 368);
     world.advance(hours(6));
-    assert!(is_sent(&send_from(
-        &mut world,
-        hours(6),
-        US_NUMBER,
-        template_body(ANA_BR, "spring_sale")
-    )));
+    assert!(is_sent(&spring_sale(&mut world, hours(6), ANA_BR)));
 }
 
 #[test]
@@ -427,19 +361,9 @@ fn a_terminated_account_refuses_every_send_with_131031_until_reinstated() {
 
     let at = hours(1);
     let refusals = [
-        refusal(&send_from(
-            &mut world,
-            at,
-            US_NUMBER,
-            template_body(PRIYA_IN, "spring_sale"),
-        )),
+        refusal(&spring_sale(&mut world, at, PRIYA_IN)),
         refusal(&send_from(&mut world, at, DE_NUMBER, order_update(LENA_DE))),
-        refusal(&send_from(
-            &mut world,
-            at,
-            US_NUMBER,
-            text_body(ANA_BR, "hi"),
-        )),
+        refusal(&hi(&mut world, at, ANA_BR)),
         refusal(&d360_send(&mut world, at, US_KEY, text_body(ANA_BR, "hi")).reply),
         refusal(&d360_send(&mut world, at, US_KEY, template_body(ANA_BR, "spring_sale")).reply),
     ];
@@ -479,12 +403,7 @@ fn a_terminated_account_refuses_every_send_with_131031_until_reinstated() {
     assert_eq!(reinstated.len(), 1);
     assert_eq!(reinstated[0]["event"], "DISABLED_UPDATE");
     assert_eq!(reinstated[0]["ban_info"]["waba_ban_state"], "REINSTATE");
-    assert!(is_sent(&send_from(
-        &mut world,
-        hours(2),
-        US_NUMBER,
-        template_body(PRIYA_IN, "spring_sale")
-    )));
+    assert!(is_sent(&spring_sale(&mut world, hours(2), PRIYA_IN)));
     assert!(is_sent(
         &d360_send(&mut world, hours(2), US_KEY, text_body(ANA_BR, "back")).reply
     ));
@@ -497,37 +416,21 @@ fn a_terminated_account_refuses_every_send_with_131031_until_reinstated() {
 #[test]
 fn reinstating_also_ends_a_restriction_early() {
     let mut world = world();
-    incident(
-        &mut world,
-        T0,
-        restrict("RESTRICTED_BIZ_INITIATED_MESSAGING", 48),
-    );
+    incident(&mut world, T0, restrict(BIZ_INITIATED, 48));
     incident(&mut world, hours(1), Incident::Terminate);
     incident(&mut world, hours(2), Incident::Reinstate);
-    assert!(is_sent(&send_from(
-        &mut world,
-        hours(2),
-        US_NUMBER,
-        template_body(ANA_BR, "spring_sale")
-    )));
+    assert!(is_sent(&spring_sale(&mut world, hours(2), ANA_BR)));
 }
 
 #[test]
 fn a_violation_emits_account_violation_updates_and_leaves_sends_alone() {
     let mut world = partner_world("");
-    let effects = incident(
-        &mut world,
-        T0,
-        Incident::Violation {
-            violation_type: "SPAM".to_owned(),
-        },
-    );
+    let spam = Incident::Violation {
+        violation_type: "SPAM".to_owned(),
+    };
+    let effects = incident(&mut world, T0, spam);
     let updates = meta_values(&effects, "account_update");
-    let phones: Vec<&str> = updates
-        .iter()
-        .filter_map(|v| v["phone_number"].as_str())
-        .collect();
-    assert_eq!(phones, ["15550100001", "4930901820", "902125550101"]);
+    assert_eq!(strings(&updates, "phone_number"), DISPLAY_NUMBERS);
     for value in &updates {
         assert_eq!(value["event"], "ACCOUNT_VIOLATION", "{value}");
         assert_eq!(value["violation_info"]["violation_type"], "SPAM", "{value}");
@@ -535,12 +438,7 @@ fn a_violation_emits_account_violation_updates_and_leaves_sends_alone() {
     let partner = partner_events(&effects, "account_violation");
     assert_eq!(partner.len(), 3);
     assert_eq!(partner[0]["data"]["violation_type"], "SPAM");
-    assert!(is_sent(&send_from(
-        &mut world,
-        T0,
-        US_NUMBER,
-        template_body(ANA_BR, "spring_sale")
-    )));
+    assert!(is_sent(&spring_sale(&mut world, T0, ANA_BR)));
     assert!(is_sent(
         &d360_send(
             &mut world,
@@ -560,11 +458,7 @@ fn a_tier_change_emits_a_quality_update_per_number_and_one_capability_update() {
     let mut world = world();
     let effects = incident(&mut world, T0, tier("TIER_100K"));
     let updates = meta_values(&effects, "phone_number_quality_update");
-    let phones: Vec<&str> = updates
-        .iter()
-        .filter_map(|v| v["display_phone_number"].as_str())
-        .collect();
-    assert_eq!(phones, ["15550100001", "4930901820", "902125550101"]);
+    assert_eq!(strings(&updates, "display_phone_number"), DISPLAY_NUMBERS);
     for value in &updates {
         assert_eq!(value["event"], "UPGRADE", "{value}");
         assert_eq!(value["old_limit"], "TIER_10K", "{value}");
@@ -684,12 +578,7 @@ async fn the_control_api_plays_incidents_and_shows_the_account() {
         control_get(&state, "/_wasim/account").await.json()["restrictions"],
         json!([])
     );
-    let (_, records) = trace(&state).await;
-    let incidents: Vec<&str> = records
-        .iter()
-        .filter(|r| r["kind"] == "account_incident")
-        .filter_map(|r| r["incident"].as_str())
-        .collect();
+    let incidents = traced(&state, "account_incident", "incident").await;
     assert_eq!(incidents, ["restrict", "restriction_lifted"]);
 }
 

@@ -18,8 +18,8 @@ use std::collections::BTreeSet;
 use axum::http::Method;
 use serde_json::{Value, json};
 use support::{
-    ANA, APP_SECRET, DE_PHONE, LENA, PRIYA, Received, SPRING_SALE, TOKEN, US_PHONE, VERIFY_TOKEN,
-    WABA, Wasim, template, text,
+    ANA, APP_SECRET, DE_KEY, DE_PHONE, LENA, PARTNER_SECRET, PRIYA, Received, SPRING_SALE, TOKEN,
+    US_PHONE, VERIFY_TOKEN, WABA, Wasim, template, text,
 };
 use wasim_sim::WorldSpec;
 use wasim_sim::api::error::GraphError;
@@ -122,10 +122,10 @@ async fn every_webhook_post_carries_content_length_and_is_never_chunked() {
     // A 360dialog channel webhook with a custom header, and the partner webhook.
     let d360 = json!({"url": format!("{}/d360", wasim.receiver_base), "headers": {"X-Channel-Auth": "s3cret"}});
     let (status, _) = wasim
-        .request(
+        .call(
             Method::POST,
             "/v1/configs/webhook",
-            &[("D360-API-KEY", "wasim_test_d360_key_de")],
+            &[("D360-API-KEY", DE_KEY)],
             Some(&d360),
         )
         .await;
@@ -229,7 +229,7 @@ async fn every_wasim_trigger_post_carries_content_length_and_is_never_chunked() 
             Signing::Meta => assert!(post.meta_signed(), "{event}"),
             Signing::Partner => assert_eq!(
                 post.header("x-360dialog-signature"),
-                Some(hmac_hex("wasim_test_partner_secret", &post.body).as_str()),
+                Some(hmac_hex(PARTNER_SECRET, &post.body).as_str()),
                 "{event}"
             ),
         }

@@ -4,10 +4,9 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{ANA, DE_PHONE, PRIYA, Received, SPRING_SALE, TR_PHONE, US_PHONE, Wasim, template};
-
-const TITLE_131049: &str =
-    "This message was not delivered to maintain healthy ecosystem engagement.";
+use support::{
+    ANA, DE_PHONE, PRIYA, Received, SPRING_SALE, TITLE_131049, TR_PHONE, US_PHONE, Wasim, template,
+};
 
 /// The status webhooks received for `wamid`, in arrival order, with their status.
 fn statuses_of(wasim: &Wasim, wamid: &str) -> Vec<(Received, Value)> {

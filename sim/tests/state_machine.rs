@@ -77,25 +77,14 @@ const OPTED_OUT_BR: &str = "5511900000002";
 const WORLD_TOML: &str = r#"
 [recipients]
 count = 200
-[[recipients.named]]
-wa_id = "5511987654321"
-name = "Ana"
-[[recipients.named]]
-wa_id = "919812345678"
-name = "Priya"
-[[recipients.named]]
-wa_id = "14155550123"
-name = "Sam"
-[[recipients.named]]
-wa_id = "4915112345678"
-name = "Lena"
-[[recipients.named]]
-wa_id = "905321234567"
-name = "Deniz"
-[[recipients.named]]
-wa_id = "5511900000002"
-name = "Olga"
-opted_out = true
+named = [
+    { wa_id = "5511987654321", name = "Ana" },
+    { wa_id = "919812345678", name = "Priya" },
+    { wa_id = "14155550123", name = "Sam" },
+    { wa_id = "4915112345678", name = "Lena" },
+    { wa_id = "905321234567", name = "Deniz" },
+    { wa_id = "5511900000002", name = "Olga", opted_out = true },
+]
 "#;
 
 /// A user the transitions pick from, with what the reference knows of them up front.

@@ -7,7 +7,7 @@ use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 use support::http::{
     Client, assert_graph_error, call, control_get, control_post, d360_post, details, graph_post,
-    graph_request, partner_token, send, start, trace,
+    graph_request, partner_token, send, start, trace, traced,
 };
 use support::{ANA, PRIYA, TOKEN, US_KEY, US_PHONE, template, text};
 use wasim_sim::api::extract::BODY_BYTES_MAX;
@@ -36,12 +36,7 @@ async fn a_template_send_answers_contacts_and_an_accepted_message_status() {
     let id = messages[0]["id"].as_str().expect("message id");
     assert!(id.starts_with("wamid."), "{body}");
     assert_eq!(messages[0]["message_status"], "accepted", "{body}");
-    let keys: Vec<&str> = body
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let keys: Vec<&String> = body.as_object().expect("object").keys().collect();
     assert_eq!(
         keys,
         ["messaging_product", "contacts", "messages"],
@@ -1062,12 +1057,7 @@ async fn templates_are_created_into_review_listed_read_unpaused_and_deleted_on_g
         .await;
     assert_eq!(deleted.json(), json!({"success": true}));
     assert_graph_error(&send(&state, &body).await, StatusCode::NOT_FOUND, 132_001);
-    let (_, records) = trace(&state).await;
-    let events: Vec<&str> = records
-        .iter()
-        .filter(|r| r["kind"] == "template_status")
-        .filter_map(|r| r["event"].as_str())
-        .collect();
+    let events = traced(&state, "template_status", "event").await;
     assert_eq!(
         events,
         vec!["PENDING", "APPROVED", "PAUSED", "APPROVED", "DELETED"]
@@ -1142,10 +1132,7 @@ async fn a_partner_lists_channels_rotates_a_key_and_the_old_key_is_refused() {
         .post_empty("/api/v2/partners/wasimPA/channels/wasimCH01/api_keys")
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
-    let new = created.json()["api_key"]
-        .as_str()
-        .expect("a key")
-        .to_owned();
+    let new = created.string("/api_key");
     let refused = d360_post(&state, Some(old), &template(ANA, "spring_sale")).await;
     assert_eq!(
         refused.status,
@@ -1162,7 +1149,7 @@ async fn a_partner_lists_channels_rotates_a_key_and_the_old_key_is_refused() {
     let newer = partner
         .post_empty("/api/v2/partners/wasimPA/channels/wasimCH01/api_keys")
         .await;
-    let newer = newer.json()["api_key"].as_str().expect("a key").to_owned();
+    let newer = newer.string("/api_key");
     assert_eq!(
         d360_post(&state, Some(&new), &template(ANA, "order_update"))
             .await

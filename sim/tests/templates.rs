@@ -54,15 +54,6 @@ fn rejected_code(reply: &Result<Reply, Refusal>) -> Option<u32> {
     }
 }
 
-const PEOPLE: [&str; 6] = [
-    ANA_BR,
-    PRIYA_IN,
-    SAM_US,
-    LENA_DE,
-    "905321234567",
-    "999000000",
-];
-
 #[test]
 fn red_pauses_3_hours_then_6_hours_then_disables() {
     let mut world = world();

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use axum::http::Method;
 use serde_json::{Value, json};
-use support::socket::attempts_of;
+use support::socket::{attempts_of, records_of};
 use support::{
     ANA, APP_SECRET, DE_KEY, DE_PHONE, DELIVERED_THEN_READ, DENIZ, LENA, PARTNER_SECRET, PRIYA,
     Received, SAM, SPRING_SALE, US_KEY, US_PHONE, VERIFY_TOKEN, Wasim, template,
@@ -28,6 +28,28 @@ use wasim_sim::webhook::sign::hmac_hex;
 
 /// How many times (50 ms apart) to poll for something that happens in the background.
 const POLLS_MAX: usize = 100;
+
+/// 360dialog's client webhook setting.
+const D360_CONFIG: &str = "/v1/configs/webhook";
+
+/// The `D360-API-KEY` header presenting `key`.
+fn d360_key(key: &str) -> [(&str, &str); 1] {
+    [("D360-API-KEY", key)]
+}
+
+/// Whether `trace` records a fault of kind `fault`.
+fn faulted(trace: &[Value], fault: &str) -> bool {
+    records_of(trace, "webhook_fault")
+        .iter()
+        .any(|r| r["fault"] == fault)
+}
+
+/// Whether `trace` records an attempt to `destination` that was answered 200.
+fn acknowledged(trace: &[Value], destination: &str) -> bool {
+    records_of(trace, "webhook_attempt")
+        .iter()
+        .any(|r| r["destination"] == destination && r["http_status"] == 200)
+}
 
 /// Polls the trace (bounded) until a record satisfies `wanted`.
 async fn wait_for_record(wasim: &Wasim, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
@@ -211,10 +233,7 @@ async fn a_duplicated_webhook_arrives_twice_identical_and_validly_signed() {
     }
 
     let trace = wasim.trace().await;
-    let emitted: Vec<&Value> = trace
-        .iter()
-        .filter(|r| r["kind"] == "webhook_emitted")
-        .collect();
+    let emitted = records_of(&trace, "webhook_emitted");
     assert_eq!(emitted.len(), 1, "{emitted:?}");
     let attempts = attempts_of(&trace, &emitted[0]["delivery_id"]);
     let copies: Vec<(&str, &Value)> = attempts
@@ -226,12 +245,7 @@ async fn a_duplicated_webhook_arrives_twice_identical_and_validly_signed() {
         [("original", &json!(200)), ("duplicate", &json!(200))],
         "{attempts:?}"
     );
-    assert!(
-        trace
-            .iter()
-            .any(|r| r["kind"] == "webhook_fault" && r["fault"] == "duplicated"),
-        "no duplicated fault traced"
-    );
+    assert!(faulted(&trace, "duplicated"), "no duplicated fault traced");
     let counters = &wasim.webhook_status().await["counters"];
     assert_eq!(counters["duplicated"], 1, "{counters}");
     assert_eq!(counters["acknowledged"], 1, "{counters}");
@@ -267,10 +281,7 @@ async fn a_forged_post_is_refused_by_a_verifying_receiver_and_counted_when_accep
     );
 
     let trace = wasim.trace().await;
-    let attempts: Vec<&Value> = trace
-        .iter()
-        .filter(|r| r["kind"] == "webhook_attempt")
-        .collect();
+    let attempts = records_of(&trace, "webhook_attempt");
     assert!(
         attempts
             .iter()
@@ -283,12 +294,7 @@ async fn a_forged_post_is_refused_by_a_verifying_receiver_and_counted_when_accep
             .any(|a| a["copy"] == "original" && a["http_status"] == 200),
         "{attempts:?}"
     );
-    assert!(
-        trace
-            .iter()
-            .any(|r| r["kind"] == "webhook_fault" && r["fault"] == "forged"),
-        "no forged fault traced"
-    );
+    assert!(faulted(&trace, "forged"), "no forged fault traced");
     let counters = &wasim.webhook_status().await["counters"];
     assert!(counters["forged"].as_u64() >= Some(1), "{counters}");
     assert_eq!(counters["forged_accepted"], 0, "{counters}");
@@ -494,22 +500,12 @@ async fn a_360dialog_webhook_gets_its_custom_headers_and_no_meta_signature() {
     let setting = json!({"url": wasim.url("/d360"), "headers": {"X-Custom-Auth": secret}});
 
     let (status, answer) = wasim
-        .call(
-            Method::POST,
-            "/v1/configs/webhook",
-            &[("D360-API-KEY", US_KEY)],
-            Some(&setting),
-        )
+        .call(Method::POST, D360_CONFIG, &d360_key(US_KEY), Some(&setting))
         .await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer, setting);
     let (status, answer) = wasim
-        .call(
-            Method::GET,
-            "/v1/configs/webhook",
-            &[("D360-API-KEY", US_KEY)],
-            None,
-        )
+        .call(Method::GET, D360_CONFIG, &d360_key(US_KEY), None)
         .await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer, setting);
@@ -518,12 +514,7 @@ async fn a_360dialog_webhook_gets_its_custom_headers_and_no_meta_signature() {
     for method in [Method::POST, Method::GET] {
         let body = (method == Method::POST).then_some(&setting);
         let (status, answer) = wasim
-            .call(
-                method.clone(),
-                "/v1/configs/webhook",
-                &[("D360-API-KEY", "not_a_key")],
-                body,
-            )
+            .call(method.clone(), D360_CONFIG, &d360_key("not_a_key"), body)
             .await;
         assert_eq!(status, 401, "{method}: {answer}");
         assert_eq!(answer["meta"]["success"], false, "{answer}");
@@ -532,8 +523,8 @@ async fn a_360dialog_webhook_gets_its_custom_headers_and_no_meta_signature() {
     let (status, answer) = wasim
         .call(
             Method::POST,
-            "/v1/configs/webhook",
-            &[("D360-API-KEY", US_KEY)],
+            D360_CONFIG,
+            &d360_key(US_KEY),
             Some(&json!({"headers": {"X-Custom-Auth": "other"}})),
         )
         .await;
@@ -557,12 +548,7 @@ async fn a_360dialog_webhook_gets_its_custom_headers_and_no_meta_signature() {
     assert!(wasim.receiver.posts("/webhook").is_empty());
 
     let trace = wasim.trace().await;
-    assert!(
-        trace.iter().any(|r| r["kind"] == "webhook_attempt"
-            && r["destination"] == "d360"
-            && r["http_status"] == 200),
-        "no d360 attempt traced"
-    );
+    assert!(acknowledged(&trace, "d360"), "no d360 attempt traced");
 
     // The WABA webhook, set with the German number's key, takes the German number's messages.
     let waba = json!({"url": wasim.url("/waba"), "headers": {"X-Waba-Auth": "waba-value"}});
@@ -570,18 +556,13 @@ async fn a_360dialog_webhook_gets_its_custom_headers_and_no_meta_signature() {
         .call(
             Method::POST,
             "/waba_webhook",
-            &[("D360-API-KEY", DE_KEY)],
+            &d360_key(DE_KEY),
             Some(&waba),
         )
         .await;
     assert_eq!(status, 200, "{answer}");
     let (status, answer) = wasim
-        .call(
-            Method::GET,
-            "/waba_webhook",
-            &[("D360-API-KEY", DE_KEY)],
-            None,
-        )
+        .call(Method::GET, "/waba_webhook", &d360_key(DE_KEY), None)
         .await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["url"], wasim.url("/waba"), "{answer}");
@@ -641,12 +622,7 @@ async fn a_partner_event_is_signed_with_the_partner_secret() {
     assert!(wasim.receiver.posts("/webhook").is_empty());
 
     let trace = wasim.trace().await;
-    assert!(
-        trace.iter().any(|r| r["kind"] == "webhook_attempt"
-            && r["destination"] == "partner"
-            && r["http_status"] == 200),
-        "no partner attempt traced"
-    );
+    assert!(acknowledged(&trace, "partner"), "no partner attempt traced");
 }
 
 // ---------------------------------------------------------------------------
@@ -741,10 +717,7 @@ async fn a_receiver_dropping_the_connection_gets_an_error_traced_and_a_retry() {
     // The webhook attempt fails without a status and is scheduled again.
     wasim.inbound_to(ANA, US_PHONE).await;
     let trace = wasim.trace().await;
-    let emitted: Vec<&Value> = trace
-        .iter()
-        .filter(|r| r["kind"] == "webhook_emitted")
-        .collect();
+    let emitted = records_of(&trace, "webhook_emitted");
     assert_eq!(emitted.len(), 1, "{emitted:?}");
     let delivery = &emitted[0]["delivery_id"];
     let attempts = attempts_of(&trace, delivery);

@@ -28,6 +28,13 @@ fn set_faults(world: &mut World, at: SimTime, json: Value) -> Vec<Effect> {
     outcome.effects
 }
 
+/// The default world with the fault profile `faults` set from the start.
+fn world_with_faults(faults: Value) -> World {
+    let mut world = world();
+    set_faults(&mut world, T0, faults);
+    world
+}
+
 /// `count` inbound messages from the named and generated recipients, one per
 /// `spacing_ms`, their effects in order.
 fn inbound_burst(world: &mut World, count: usize, spacing_ms: u64) -> Vec<Effect> {
@@ -74,12 +81,7 @@ fn inbound_ids(body: &WebhookBody) -> Vec<String> {
 
 #[test]
 fn duplicate_and_reorder_rates_stay_within_their_seeded_expectation() {
-    let mut world = world();
-    set_faults(
-        &mut world,
-        SimTime::ZERO,
-        json!({"duplicate": "1/4", "reorder": "1/5"}),
-    );
+    let mut world = world_with_faults(json!({"duplicate": "1/4", "reorder": "1/5"}));
     let first = inbound_burst(&mut world, 400, 10);
     let run = drive(&mut world, first, hours(1), |_| Some(200));
     let duplicates = run.posts_of(CopyKind::Duplicate).len();
@@ -114,8 +116,7 @@ fn duplicate_and_reorder_rates_stay_within_their_seeded_expectation() {
 
 #[test]
 fn a_reordered_delivery_is_posted_right_after_the_one_that_overtakes_it() {
-    let mut world = world();
-    set_faults(&mut world, SimTime::ZERO, json!({"reorder": "1/2"}));
+    let mut world = world_with_faults(json!({"reorder": "1/2"}));
     let first = inbound_burst(&mut world, 60, 1_000);
     let run = drive(&mut world, first, hours(1), |_| Some(200));
     let order: Vec<u64> = run
@@ -146,15 +147,8 @@ fn a_reordered_delivery_is_posted_right_after_the_one_that_overtakes_it() {
 
 #[test]
 fn a_held_delivery_nobody_overtakes_is_released_after_the_hold() {
-    let mut world = world();
-    set_faults(
-        &mut world,
-        SimTime::ZERO,
-        json!({"reorder": "1/1", "reorder_hold_ms": 7000}),
-    );
-    let effects = world
-        .apply(SimTime::ZERO, inbound_text(ANA_BR, "hi"))
-        .effects;
+    let mut world = world_with_faults(json!({"reorder": "1/1", "reorder_hold_ms": 7000}));
+    let effects = world.apply(T0, inbound_text(ANA_BR, "hi")).effects;
     assert!(
         posts(&effects).is_empty(),
         "a held delivery is not posted at once"
@@ -171,23 +165,13 @@ fn a_held_delivery_nobody_overtakes_is_released_after_the_hold() {
 
 #[test]
 fn a_delayed_first_attempt_goes_out_within_the_maximum_delay() {
-    let mut world = world();
-    set_faults(
-        &mut world,
-        SimTime::ZERO,
-        json!({"delay": "1/1", "delay_max_ms": 5000}),
-    );
-    let effects = world
-        .apply(SimTime::ZERO, inbound_text(ANA_BR, "hi"))
-        .effects;
+    let mut world = world_with_faults(json!({"delay": "1/1", "delay_max_ms": 5000}));
+    let effects = world.apply(T0, inbound_text(ANA_BR, "hi")).effects;
     assert!(posts(&effects).is_empty());
     let due = world
         .next_deadline()
         .expect("a delayed attempt is scheduled");
-    assert!(
-        due > SimTime::ZERO && due <= SimTime::from_ms(5000),
-        "{due:?}"
-    );
+    assert!(due > T0 && due <= SimTime::from_ms(5000), "{due:?}");
     let later = world.advance(due);
     let later = posts(&later);
     assert_eq!(later.len(), 1);
@@ -196,12 +180,8 @@ fn a_delayed_first_attempt_goes_out_within_the_maximum_delay() {
 
 #[test]
 fn a_burst_gathers_deliveries_and_posts_them_back_to_back() {
-    let mut world = world();
-    set_faults(
-        &mut world,
-        SimTime::ZERO,
-        json!({"burst": "1/1", "burst_size": 5, "burst_hold_ms": 60000}),
-    );
+    let mut world =
+        world_with_faults(json!({"burst": "1/1", "burst_size": 5, "burst_hold_ms": 60000}));
     let senders = [ANA_BR, PRIYA_IN, SAM_US, LENA_DE, "905321234567"];
     for (i, from) in senders.iter().enumerate().take(4) {
         let effects = world
@@ -229,15 +209,9 @@ fn a_burst_gathers_deliveries_and_posts_them_back_to_back() {
 
 #[test]
 fn after_the_heal_delivery_is_clean_and_held_deliveries_are_posted() {
-    let mut world = world();
-    set_faults(
-        &mut world,
-        SimTime::ZERO,
-        json!({"duplicate": "1/1", "reorder": "1/1", "heal_after_s": 60}),
-    );
-    let held = world
-        .apply(SimTime::ZERO, inbound_text(ANA_BR, "hi"))
-        .effects;
+    let mut world =
+        world_with_faults(json!({"duplicate": "1/1", "reorder": "1/1", "heal_after_s": 60}));
+    let held = world.apply(T0, inbound_text(ANA_BR, "hi")).effects;
     assert!(posts(&held).is_empty(), "held under reorder 1/1");
     let healed = world.advance(SimTime::from_ms(60_000));
     assert!(healed.iter().any(|e| matches!(
@@ -263,11 +237,8 @@ fn after_the_heal_delivery_is_clean_and_held_deliveries_are_posted() {
 
 #[test]
 fn a_forged_copy_carries_a_new_message_id_and_is_never_retried() {
-    let mut world = world();
-    set_faults(&mut world, SimTime::ZERO, json!({"forged": "1/1"}));
-    let first = world
-        .apply(SimTime::ZERO, inbound_text(ANA_BR, "hi"))
-        .effects;
+    let mut world = world_with_faults(json!({"forged": "1/1"}));
+    let first = world.apply(T0, inbound_text(ANA_BR, "hi")).effects;
     let run = drive(&mut world, first, hours(1), |d| match d.copy {
         CopyKind::Forged => Some(401),
         _ => Some(200),
@@ -338,9 +309,7 @@ fn routes_follow_the_360dialog_webhooks_and_their_precedence() {
         headers: vec![("X-Auth".to_owned(), "h".into())],
     };
     let destination = |world: &mut World| {
-        let effects = world
-            .apply(SimTime::ZERO, inbound_text(ANA_BR, "hi"))
-            .effects;
+        let effects = world.apply(T0, inbound_text(ANA_BR, "hi")).effects;
         posts(&effects)[0].destination.clone()
     };
     for (precedence, expected) in [("waba", "http://waba/"), ("channel", "http://channel/")] {
@@ -358,7 +327,7 @@ fn routes_follow_the_360dialog_webhooks_and_their_precedence() {
         ] {
             let reply = world
                 .apply(
-                    SimTime::ZERO,
+                    T0,
                     Command::SetD360Webhook {
                         credential: Some(key.into()),
                         scope,
@@ -373,7 +342,7 @@ fn routes_follow_the_360dialog_webhooks_and_their_precedence() {
     let mut world = world();
     let reply = world
         .apply(
-            SimTime::ZERO,
+            T0,
             Command::SetD360Webhook {
                 credential: Some("wrong".into()),
                 scope: D360Scope::Channel,
@@ -388,7 +357,7 @@ fn routes_follow_the_360dialog_webhooks_and_their_precedence() {
 fn a_partner_event_without_a_partner_url_is_skipped_and_counted() {
     let mut world = world();
     let outcome = world.apply(
-        SimTime::ZERO,
+        T0,
         Command::EmitEvent {
             route: Route::Partner,
             field: "channel_live".to_owned(),
@@ -415,14 +384,14 @@ fn interactive_replies_answer_the_latest_business_message_and_open_the_window() 
         phone_number_id: None,
         context,
     };
-    let reply = world.apply(SimTime::ZERO, button(None)).reply;
+    let reply = world.apply(T0, button(None)).reply;
     assert!(
         matches!(&reply, Err(Refusal::Invalid(m)) if m.starts_with("context:")),
         "{reply:?}"
     );
     let wamid = accepted(
         &mut world,
-        SimTime::ZERO,
+        T0,
         US_NUMBER,
         template_body(ANA_BR, "spring_sale"),
     );
@@ -547,7 +516,7 @@ proptest! {
         let mut world = world_with(&format!(
             "[policy]\nwebhook_retry_window_hours = 2\n[webhooks]\nbatch_max = {batch_max}\n"
         ));
-        let mut first = set_faults(&mut world, SimTime::ZERO, json!({
+        let mut first = set_faults(&mut world, T0, json!({
             "delay": delay, "reorder": reorder, "burst": burst, "duplicate": duplicate, "forged": forged,
             "burst_size": burst_size, "delay_max_ms": holds.0, "reorder_hold_ms": holds.1,
             "burst_hold_ms": holds.2, "heal_after_s": heal,

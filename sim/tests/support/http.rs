@@ -48,6 +48,15 @@ impl Answer {
     pub fn text(&self) -> String {
         String::from_utf8(self.body.clone()).expect("the body is UTF-8")
     }
+
+    /// The string at JSON `pointer` in the body; fails the test without one.
+    pub fn string(&self, pointer: &str) -> String {
+        let body = self.json();
+        let string = body.pointer(pointer).and_then(Value::as_str);
+        string
+            .unwrap_or_else(|| panic!("no string at {pointer} in {body}"))
+            .to_owned()
+    }
 }
 
 /// A request with `headers`; a `body`, if any, goes as `application/json`.
@@ -223,10 +232,7 @@ pub async fn login(state: &Arc<AppState>, password: &str) -> Answer {
 pub async fn partner_token(state: &Arc<AppState>) -> String {
     let answer = login(state, PARTNER_PASSWORD).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
-    answer.json()["access_token"]
-        .as_str()
-        .expect("a token")
-        .to_owned()
+    answer.string("/access_token")
 }
 
 /// The trace as JSON Lines text, and its records parsed.
@@ -243,10 +249,13 @@ pub async fn trace(state: &Arc<AppState>) -> (String, Vec<Value>) {
     (text, records)
 }
 
-/// The trace records of `kind`.
-pub async fn records(state: &Arc<AppState>, kind: &str) -> Vec<Value> {
+/// The string `field` of each trace record of `kind`, in order.
+pub async fn traced(state: &Arc<AppState>, kind: &str, field: &str) -> Vec<String> {
     let (_, records) = trace(state).await;
-    records.into_iter().filter(|r| r["kind"] == kind).collect()
+    let of_kind = records.iter().filter(|r| r["kind"] == kind);
+    of_kind
+        .filter_map(|r| r[field].as_str().map(str::to_owned))
+        .collect()
 }
 
 /// Asserts a Graph error answer with `http` status and `code`, in Meta's full shape;

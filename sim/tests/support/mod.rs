@@ -60,6 +60,9 @@ pub const DENIZ: &str = "905321234567";
 pub const NAMED: [&str; 5] = [ANA, PRIYA, SAM, LENA, DENIZ];
 /// A magic recipient: delivered, then read.
 pub const DELIVERED_THEN_READ: &str = "999000000";
+/// The title of error 131049 (the per-user marketing limit).
+pub const TITLE_131049: &str =
+    "This message was not delivered to maintain healthy ecosystem engagement.";
 /// The marketing template, and its id.
 pub const SPRING_SALE: &str = "spring_sale";
 pub const SPRING_SALE_ID: &str = "120000000000001";

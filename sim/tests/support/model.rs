@@ -14,10 +14,22 @@ use wasim_sim::model::{
 use wasim_sim::trace::TraceEvent;
 
 pub use super::{
-    ANA as ANA_BR, DE_PHONE as DE_NUMBER, DENIZ as DENIZ_TR, LENA as LENA_DE, PARTNER_ID,
-    PARTNER_KEY, PRIYA as PRIYA_IN, SAM as SAM_US, TOKEN, TR_PHONE as TR_NUMBER, US_KEY,
-    US_PHONE as US_NUMBER, WABA, order_update, template as template_body, text as text_body,
+    ANA as ANA_BR, DE_PHONE as DE_NUMBER, DELIVERED_THEN_READ, DENIZ as DENIZ_TR, LENA as LENA_DE,
+    PARTNER_ID, PARTNER_KEY, PRIYA as PRIYA_IN, SAM as SAM_US, TOKEN, TR_PHONE as TR_NUMBER,
+    US_KEY, US_PHONE as US_NUMBER, WABA, order_update, template as template_body,
+    text as text_body,
 };
+
+/// People the model tests send to: the named recipients, then a magic one who is
+/// delivered, then reads.
+pub const PEOPLE: [&str; 6] = [
+    ANA_BR,
+    PRIYA_IN,
+    SAM_US,
+    LENA_DE,
+    DENIZ_TR,
+    DELIVERED_THEN_READ,
+];
 
 /// The start of virtual time.
 pub const T0: SimTime = SimTime::ZERO;
@@ -215,25 +227,30 @@ pub fn posts<'a>(effects: &'a [Effect], field: Option<&str>) -> Vec<&'a WebhookD
         .collect()
 }
 
+/// The bodies of the posts among `effects` for `field`, each checked to go to
+/// `destination`.
+pub fn bodies_to(effects: &[Effect], field: &str, destination: &Destination) -> Vec<Value> {
+    let posts = posts(effects, Some(field));
+    for post in &posts {
+        assert_eq!(&post.destination, destination, "where {field} goes");
+    }
+    posts.iter().map(|post| post.body.to_value()).collect()
+}
+
 /// The `value`s of Meta's WABA-level changes of `field` among `effects`, each checked
 /// to go to the app callback in Meta's envelope.
 pub fn meta_values(effects: &[Effect], field: &str) -> Vec<Value> {
-    posts(effects, Some(field))
-        .into_iter()
-        .map(|d| {
-            assert!(
-                matches!(&d.destination, Destination::Meta { url } if url == RECEIVER_URL),
-                "{field} goes to the app callback: {:?}",
-                d.destination
-            );
-            let body = d.body.to_value();
-            assert_eq!(body["object"], "whatsapp_business_account", "{body}");
-            let change = &body["entry"][0]["changes"][0];
-            assert_eq!(body["entry"][0]["id"], WABA, "{body}");
-            assert_eq!(change["field"], field, "{body}");
-            change["value"].clone()
-        })
-        .collect()
+    let callback = Destination::Meta {
+        url: RECEIVER_URL.to_owned(),
+    };
+    let bodies = bodies_to(effects, field, &callback);
+    for body in &bodies {
+        assert_eq!(body["object"], "whatsapp_business_account", "{body}");
+        assert_eq!(body["entry"][0]["id"], WABA, "{body}");
+        assert_eq!(body["entry"][0]["changes"][0]["field"], field, "{body}");
+    }
+    let value = |body: &Value| body["entry"][0]["changes"][0]["value"].clone();
+    bodies.iter().map(value).collect()
 }
 
 /// The status entry about message `id` in the first status webhook among `effects`

@@ -336,32 +336,15 @@ impl Wasim {
         format!("{}{path}", self.receiver_base)
     }
 
-    /// Sends a request to wasim; answers (status, raw body).
-    pub async fn raw(
-        &self,
-        method: Method,
-        path: &str,
-        bearer: Option<&str>,
-        body: Option<&Value>,
-    ) -> (u16, Bytes) {
-        let bearer = bearer.map(|token| format!("Bearer {token}"));
-        let headers: Vec<(&str, &str)> = bearer
-            .as_deref()
-            .map(|value| ("Authorization", value))
-            .into_iter()
-            .collect();
-        self.request(method, path, &headers, body).await
-    }
-
-    /// Sends a request with `headers` to wasim; answers (status, raw body) once
-    /// every webhook it caused has been attempted.
-    pub async fn request(
+    /// Sends a request with `headers` to wasim; answers (status, JSON body, or null
+    /// for an empty one) once every webhook it caused has been attempted.
+    pub async fn call(
         &self,
         method: Method,
         path: &str,
         headers: &[(&str, &str)],
         body: Option<&Value>,
-    ) -> (u16, Bytes) {
+    ) -> (u16, Value) {
         let mut request = self.client.request(method, format!("{}{path}", self.base));
         for (name, value) in headers {
             request = request.header(*name, *value);
@@ -375,19 +358,6 @@ impl Wasim {
         let status = response.status().as_u16();
         let bytes = response.bytes().await.expect("a readable body");
         self.settle().await;
-        (status, bytes)
-    }
-
-    /// Sends a request with `headers`; answers (status, JSON body, or null for an
-    /// empty one).
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<&Value>,
-    ) -> (u16, Value) {
-        let (status, bytes) = self.request(method, path, headers, body).await;
         (status, json_of(path, &bytes))
     }
 
@@ -414,8 +384,12 @@ impl Wasim {
         path: &str,
         body: Option<&Value>,
     ) -> (u16, Value) {
-        let (status, bytes) = self.raw(method, path, bearer, body).await;
-        (status, json_of(path, &bytes))
+        let bearer = bearer.map(|token| format!("Bearer {token}"));
+        let headers: Vec<(&str, &str)> = bearer
+            .iter()
+            .map(|value| ("Authorization", value.as_str()))
+            .collect();
+        self.call(method, path, &headers, body).await
     }
 
     /// A send from `phone` that must be accepted; returns the whole answer.
@@ -485,9 +459,10 @@ impl Wasim {
 
     /// The trace as JSON Lines text.
     pub async fn trace_text(&self) -> String {
-        let (status, bytes) = self.request(Method::GET, "/_wasim/trace", &[], None).await;
-        assert_eq!(status, 200);
-        String::from_utf8(bytes.to_vec()).expect("a UTF-8 trace")
+        let url = format!("{}/_wasim/trace", self.base);
+        let response = self.client.get(url).send().await.expect("wasim answers");
+        assert_eq!(response.status().as_u16(), 200);
+        response.text().await.expect("a UTF-8 trace")
     }
 
     /// The trace records.
@@ -502,7 +477,7 @@ impl Wasim {
     /// The trace records of `kind`.
     pub async fn records(&self, kind: &str) -> Vec<Value> {
         let trace = self.trace().await;
-        trace.into_iter().filter(|r| r["kind"] == kind).collect()
+        records_of(&trace, kind).into_iter().cloned().collect()
     }
 }
 
@@ -522,6 +497,11 @@ fn json_of(path: &str, bytes: &[u8]) -> Value {
             String::from_utf8_lossy(bytes)
         )
     })
+}
+
+/// The records of `kind` in `trace`.
+pub fn records_of<'a>(trace: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    trace.iter().filter(|r| r["kind"] == kind).collect()
 }
 
 /// The attempts of `delivery_id` in `trace`.
