@@ -466,6 +466,22 @@ mod tests {
         }
     }
 
+    /// Whether the decision is to skip the send.
+    fn skipped(decision: Decision) -> bool {
+        matches!(decision, Decision::Skip(_))
+    }
+
+    /// Whether the status was recorded (whatever it changed).
+    fn recorded(outcome: StatusOutcome) -> bool {
+        matches!(outcome, StatusOutcome::Recorded { .. })
+    }
+
+    /// Records `wamid` as a `spring_sale` sent to `to`, the `resends`th in its chain.
+    fn sent_spring_sale(state: &mut State, wamid: &str, to: &str, resends: u32) {
+        let template = spring_sale();
+        state.record_sent(wamid, to, Sent::Template { template, resends });
+    }
+
     /// Moves virtual now by a status webhook for an unrelated message.
     fn tick(state: &mut State, at: u64) {
         state.on_status(&status(
@@ -564,14 +580,8 @@ mod tests {
             InboundOutcome::New
         );
         let update = status("wamid.1", Delivered, T0, "55", &[]);
-        assert!(matches!(
-            state.on_status(&update),
-            StatusOutcome::Recorded { .. }
-        ));
-        assert!(matches!(
-            state.on_status(&update),
-            StatusOutcome::Recorded { .. }
-        ));
+        assert!(recorded(state.on_status(&update)));
+        assert!(recorded(state.on_status(&update)));
     }
 
     #[test]
@@ -589,10 +599,7 @@ mod tests {
     fn duplicate_statuses_are_dropped_by_id_and_status() {
         let mut state = State::new(None);
         let delivered = status("wamid.1", Delivered, T0, "55", &[]);
-        assert!(matches!(
-            state.on_status(&delivered),
-            StatusOutcome::Recorded { .. }
-        ));
+        assert!(recorded(state.on_status(&delivered)));
         assert_eq!(state.on_status(&delivered), StatusOutcome::Duplicate);
         assert!(matches!(
             state.on_status(&status("wamid.1", Read, T0, "55", &[])),
@@ -614,14 +621,7 @@ mod tests {
     #[test]
     fn a_131049_caps_the_user_for_24_hours_without_a_resend() {
         let mut state = State::new(None);
-        state.record_sent(
-            "wamid.1",
-            "919",
-            Sent::Template {
-                template: spring_sale(),
-                resends: 0,
-            },
-        );
+        sent_spring_sale(&mut state, "wamid.1", "919", 0);
         assert_eq!(state.template_decision(SALE, "919"), Decision::Send);
         let outcome = state.on_status(&status("wamid.1", Failed, T0, "919", &[131_049]));
         assert_eq!(
@@ -633,16 +633,10 @@ mod tests {
                 resend: None,
             }
         );
-        assert!(matches!(
-            state.template_decision(SALE, "919"),
-            Decision::Skip(_)
-        ));
+        assert!(skipped(state.template_decision(SALE, "919")));
         assert_eq!(state.template_decision(SALE, "551"), Decision::Send);
         tick(&mut state, T0 + DAY_S - 1);
-        assert!(matches!(
-            state.template_decision(SALE, "919"),
-            Decision::Skip(_)
-        ));
+        assert!(skipped(state.template_decision(SALE, "919")));
         tick(&mut state, T0 + DAY_S);
         assert_eq!(state.template_decision(SALE, "919"), Decision::Send);
     }
@@ -650,14 +644,7 @@ mod tests {
     #[test]
     fn flaw_resend_after_cap_resends_and_ignores_the_cap() {
         let mut state = State::new(Some(Flaw::ResendAfterCap));
-        state.record_sent(
-            "wamid.1",
-            "919",
-            Sent::Template {
-                template: spring_sale(),
-                resends: 0,
-            },
-        );
+        sent_spring_sale(&mut state, "wamid.1", "919", 0);
         let StatusOutcome::Recorded { resend, .. } =
             state.on_status(&status("wamid.1", Failed, T0, "919", &[131_049]))
         else {
@@ -673,14 +660,7 @@ mod tests {
         );
         assert_eq!(state.template_decision(SALE, "919"), Decision::Send);
         // The chain of naive resends is bounded.
-        state.record_sent(
-            "wamid.2",
-            "919",
-            Sent::Template {
-                template: spring_sale(),
-                resends: RESENDS_MAX,
-            },
-        );
+        sent_spring_sale(&mut state, "wamid.2", "919", RESENDS_MAX);
         let StatusOutcome::Recorded { resend, .. } =
             state.on_status(&status("wamid.2", Failed, T0 + 1, "919", &[131_049]))
         else {
@@ -703,10 +683,7 @@ mod tests {
             }
         ));
         tick(&mut state, T0 + 30 * DAY_S);
-        assert!(matches!(
-            state.template_decision(SALE, "999"),
-            Decision::Skip(_)
-        ));
+        assert!(skipped(state.template_decision(SALE, "999")));
     }
 
     #[test]
@@ -716,26 +693,23 @@ mod tests {
         assert_eq!(state.template_decision(SALE, "999"), Decision::Send);
         // The cap still holds: only the opt-out rule is broken.
         state.on_status(&status("wamid.2", Failed, T0, "919", &[131_049]));
-        assert!(matches!(
-            state.template_decision(SALE, "919"),
-            Decision::Skip(_)
-        ));
+        assert!(skipped(state.template_decision(SALE, "919")));
     }
 
     #[test]
     fn text_goes_only_inside_the_24_hour_window() {
         let mut state = State::new(None);
-        assert!(matches!(state.text_decision("55"), Decision::Skip(_)));
+        assert!(skipped(state.text_decision("55")));
         state.on_inbound(&inbound("wamid.in", "55", T0));
         assert_eq!(state.text_decision("55"), Decision::Send);
-        assert!(matches!(state.text_decision("56"), Decision::Skip(_)));
+        assert!(skipped(state.text_decision("56")));
         tick(&mut state, T0 + DAY_S - 1);
         assert_eq!(state.text_decision("55"), Decision::Send);
         tick(&mut state, T0 + DAY_S);
-        assert!(matches!(state.text_decision("55"), Decision::Skip(_)));
+        assert!(skipped(state.text_decision("55")));
         // A late delivery of an older message does not move the window back.
         state.on_inbound(&inbound("wamid.old", "55", T0 - 10));
-        assert!(matches!(state.text_decision("55"), Decision::Skip(_)));
+        assert!(skipped(state.text_decision("55")));
         state.on_inbound(&inbound("wamid.new", "55", T0 + DAY_S + 5));
         assert_eq!(state.text_decision("55"), Decision::Send);
     }
@@ -795,18 +769,12 @@ mod tests {
             state.on_template_refused(SALE, CODE_TEMPLATE_PAUSED),
             TemplateChange::Unusable
         );
-        assert!(matches!(
-            state.template_decision(SALE, "56"),
-            Decision::Skip(_)
-        ));
+        assert!(skipped(state.template_decision(SALE, "56")));
         assert_eq!(
             state.on_template_refused("order_update", CODE_TEMPLATE_DISABLED),
             TemplateChange::Unusable
         );
-        assert!(matches!(
-            state.template_decision("order_update", "55"),
-            Decision::Skip(_)
-        ));
+        assert!(skipped(state.template_decision("order_update", "55")));
         state.on_template_status(SALE, "APPROVED");
         assert_eq!(state.template_decision(SALE, "55"), Decision::Send);
     }
@@ -829,10 +797,7 @@ mod tests {
         assert_eq!(state.template_decision(SALE, "55"), Decision::Send);
         // The other template rules still hold.
         state.on_status(&status("wamid.1", Failed, T0, "999", &[131_050]));
-        assert!(matches!(
-            state.template_decision(SALE, "999"),
-            Decision::Skip(_)
-        ));
+        assert!(skipped(state.template_decision(SALE, "999")));
     }
 
     #[test]
@@ -869,10 +834,7 @@ mod tests {
             TemplateChange::Unusable
         );
         assert!(state.requests_unpause("PAUSED"));
-        assert!(matches!(
-            state.template_decision(SALE, "55"),
-            Decision::Skip(_)
-        ));
+        assert!(skipped(state.template_decision(SALE, "55")));
         assert_eq!(
             state.on_template_status(SALE, "APPROVED"),
             TemplateChange::Usable
@@ -941,24 +903,10 @@ mod tests {
 
     #[test]
     fn only_the_state_level_flaws_change_state_decisions() {
-        let correct = script(None);
-        let differing: Vec<Flaw> = Flaw::ALL
-            .iter()
-            .copied()
-            .filter(|flaw| script(Some(*flaw)) != correct)
-            .collect();
         assert_eq!(
-            differing,
-            [
-                Flaw::NoDedupe,
-                Flaw::StatusRegress,
-                Flaw::ResendAfterCap,
-                Flaw::IgnoreOptOut,
-                Flaw::TextOutsideWindow,
-                Flaw::ResendHeld,
-                Flaw::IgnorePause,
-                Flaw::AutoUnpause,
-            ]
+            Flaw::changing(script),
+            "no-dedupe status-regress resend-after-cap ignore-opt-out text-outside-window \
+             resend-held ignore-pause auto-unpause"
         );
     }
 }

@@ -17,6 +17,8 @@ use sha2::Sha256;
 use tower::ServiceExt;
 
 use crate::config::tests::{full, read};
+use crate::keys::Keys;
+use crate::send::Platform;
 use crate::{Config, Flaw};
 
 /// One request the fake saw.
@@ -247,13 +249,8 @@ impl Fake {
             .route("/v23.0/{id}/register", post(register))
             .route("/v23.0/{id}", post(pin))
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move { axum::serve(listener, app).await });
         Fake {
-            url: format!("http://{addr}"),
+            url: serve_locally(app).await,
             state,
         }
     }
@@ -284,6 +281,28 @@ impl Fake {
     pub(crate) fn requests(&self) -> Vec<Seen> {
         self.with(|state| state.requests.clone())
     }
+}
+
+/// Serves `app` on a free local port in the background; its base URL.
+pub(crate) async fn serve_locally(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+/// The value of header `name` as text, or empty.
+pub(crate) fn header(headers: &HeaderMap, name: &str) -> String {
+    let value = headers.get(name).and_then(|v| v.to_str().ok());
+    value.unwrap_or_default().to_owned()
+}
+
+/// The platform client for `config`, with keys of its own.
+pub(crate) fn platform(config: &Config) -> Platform {
+    let keys = Arc::new(Keys::new(config));
+    Platform::new(config, keys).expect("platform")
 }
 
 /// The whole integration running against a fake platform.
