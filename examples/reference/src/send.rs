@@ -768,6 +768,12 @@ mod tests {
         testing::platform(&config)
     }
 
+    /// Sends a text to 55 as `what`, never pausing; the outcome.
+    async fn send_hi(platform: &Platform, what: &str) -> Result<Accepted, Failure> {
+        let body = crate::action::text_body("55", "hi");
+        platform.send(&body, what, |_| async { true }).await
+    }
+
     /// A platform (under `flaw`) on a 360dialog that takes only key `k2`, whose
     /// channel key turns to `k2` while its first send is in flight; and the keys
     /// 360dialog saw.
@@ -788,8 +794,7 @@ mod tests {
     #[tokio::test]
     async fn a_send_refused_while_the_key_was_rotated_is_retried_once_with_the_new_key() {
         let (platform, seen) = rotated_in_flight(None).await;
-        let body = crate::action::text_body("55", "hi");
-        let accepted = platform.send(&body, "test", |_| async { true }).await;
+        let accepted = send_hi(&platform, "test").await;
         assert_eq!(accepted.map(|a| a.wamid), Ok("wamid.OK".to_owned()));
         assert_eq!(*seen.lock().expect("lock"), ["channel-key-1", "k2"]);
     }
@@ -798,11 +803,7 @@ mod tests {
     async fn a_send_refused_with_an_unchanged_key_is_not_retried() {
         let (url, seen) = d360("k2", || {}).await;
         let platform = platform(&url, None);
-        let body = crate::action::text_body("55", "hi");
-        let failure = platform
-            .send(&body, "test", |_| async { true })
-            .await
-            .expect_err("401");
+        let failure = send_hi(&platform, "test").await.expect_err("401");
         assert_eq!(failure.class(false), FailureClass::BadToken);
         assert_eq!(seen.lock().expect("lock").len(), 1);
     }
@@ -810,19 +811,8 @@ mod tests {
     #[tokio::test]
     async fn flaw_stale_channel_key_presents_the_first_key_and_its_401_drops_the_send() {
         let (platform, seen) = rotated_in_flight(Some(Flaw::StaleChannelKey)).await;
-        let body = crate::action::text_body("55", "hi");
-        assert!(
-            platform
-                .send(&body, "first", |_| async { true })
-                .await
-                .is_err()
-        );
-        assert!(
-            platform
-                .send(&body, "second", |_| async { true })
-                .await
-                .is_err()
-        );
+        assert!(send_hi(&platform, "first").await.is_err());
+        assert!(send_hi(&platform, "second").await.is_err());
         assert_eq!(
             *seen.lock().expect("lock"),
             ["channel-key-1", "channel-key-1"]
@@ -833,13 +823,7 @@ mod tests {
     async fn flaw_hot_loop_auth_also_loops_on_360dialogs_401() {
         let (url, seen) = d360("k2", || {}).await;
         let platform = platform(&url, Some(Flaw::HotLoopAuth));
-        let body = crate::action::text_body("55", "hi");
-        assert!(
-            platform
-                .send(&body, "test", |_| async { true })
-                .await
-                .is_err()
-        );
+        assert!(send_hi(&platform, "test").await.is_err());
         assert_eq!(seen.lock().expect("lock").len(), 51);
     }
 }

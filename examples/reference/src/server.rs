@@ -207,13 +207,12 @@ mod tests {
 
     use axum::body::Body;
     use axum::http::Request;
-    use hmac::{Hmac, Mac};
     use http_body_util::BodyExt;
-    use sha2::Sha256;
     use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
     use tower::ServiceExt;
 
     use super::*;
+    use crate::testing::hmac_hex;
     use crate::worker::{Queued, Shared};
 
     fn config(flaw: Option<Flaw>) -> Arc<Config> {
@@ -260,9 +259,7 @@ mod tests {
     }
 
     fn sign(body: &str) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(b"s3cret").expect("any key");
-        mac.update(body.as_bytes());
-        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+        format!("sha256={}", hmac_hex("s3cret", body.as_bytes()))
     }
 
     fn query(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -379,7 +376,7 @@ mod tests {
     }
 
     fn sign_partner(body: &str) -> String {
-        crate::testing::hmac_hex("partner-webhook-secret", body.as_bytes())
+        hmac_hex("partner-webhook-secret", body.as_bytes())
     }
 
     fn post_partner(body: &str, signature: Option<String>) -> Request<Body> {

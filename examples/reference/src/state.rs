@@ -124,10 +124,10 @@ pub(crate) struct StatusUpdate {
     pub(crate) id: String,
     /// The new status.
     pub(crate) kind: StatusKind,
-    /// Unix seconds (virtual), if it parsed.
-    pub(crate) timestamp: Option<u64>,
     /// The recipient's wa_id.
     pub(crate) recipient_id: String,
+    /// Unix seconds (virtual), if it parsed.
+    pub(crate) timestamp: Option<u64>,
     /// `errors[].code` (on `failed`).
     pub(crate) error_codes: Vec<u64>,
 }
@@ -171,17 +171,6 @@ pub(crate) enum InboundOutcome {
     Duplicate,
 }
 
-/// A template to send again (flaw `resend-after-cap`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Resend {
-    /// The recipient.
-    pub(crate) to: String,
-    /// The template.
-    pub(crate) template: Template,
-    /// Resends in this chain, this one included.
-    pub(crate) resends: u32,
-}
-
 /// What a status webhook changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum StatusOutcome {
@@ -198,6 +187,17 @@ pub(crate) enum StatusOutcome {
         /// A naive resend (only with flaw `resend-after-cap`).
         resend: Option<Resend>,
     },
+}
+
+/// A template to send again (flaw `resend-after-cap`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Resend {
+    /// The recipient.
+    pub(crate) to: String,
+    /// The template.
+    pub(crate) template: Template,
+    /// Resends in this chain, this one included.
+    pub(crate) resends: u32,
 }
 
 /// What a template status webhook or a refused template send changed.
@@ -434,6 +434,7 @@ impl State {
 
 #[cfg(test)]
 mod tests {
+    use super::InboundOutcome::{Duplicate, New};
     use super::*;
 
     const T0: u64 = 1_717_405_200;
@@ -554,31 +555,16 @@ mod tests {
     #[test]
     fn duplicate_inbound_messages_have_no_second_effect() {
         let mut state = State::new(None);
-        assert_eq!(
-            state.on_inbound(&inbound("wamid.in", "55", T0)),
-            InboundOutcome::New
-        );
-        assert_eq!(
-            state.on_inbound(&inbound("wamid.in", "55", T0)),
-            InboundOutcome::Duplicate
-        );
-        assert_eq!(
-            state.on_inbound(&inbound("wamid.in2", "55", T0)),
-            InboundOutcome::New
-        );
+        assert_eq!(state.on_inbound(&inbound("wamid.in", "55", T0)), New);
+        assert_eq!(state.on_inbound(&inbound("wamid.in", "55", T0)), Duplicate);
+        assert_eq!(state.on_inbound(&inbound("wamid.in2", "55", T0)), New);
     }
 
     #[test]
     fn flaw_no_dedupe_processes_duplicates_again() {
         let mut state = State::new(Some(Flaw::NoDedupe));
-        assert_eq!(
-            state.on_inbound(&inbound("wamid.in", "55", T0)),
-            InboundOutcome::New
-        );
-        assert_eq!(
-            state.on_inbound(&inbound("wamid.in", "55", T0)),
-            InboundOutcome::New
-        );
+        assert_eq!(state.on_inbound(&inbound("wamid.in", "55", T0)), New);
+        assert_eq!(state.on_inbound(&inbound("wamid.in", "55", T0)), New);
         let update = status("wamid.1", Delivered, T0, "55", &[]);
         assert!(recorded(state.on_status(&update)));
         assert!(recorded(state.on_status(&update)));

@@ -138,75 +138,71 @@ async fn token(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> 
     })
 }
 
+/// The Partner API's key generation: the partner API key, or a token not yet
+/// refused; answers the channel's new key, which replaces the old one.
+fn issue_key(state: &mut FakeState, credential: &str, channel_id: &str) -> (u16, Value) {
+    let valid = if let Some(key) = credential.strip_prefix("x-api-key:") {
+        key == state.partner_api_key
+    } else if let Some(token) = credential.strip_prefix("bearer:tok-") {
+        token
+            .parse::<u32>()
+            .is_ok_and(|n| n >= state.first_valid_token && n <= state.tokens)
+    } else {
+        false
+    };
+    if !valid {
+        return meta(401, "Invalid token");
+    }
+    state.keys_issued += 1;
+    state.channel_key = format!("key-{}", state.keys_issued);
+    (
+        201,
+        json!({"id": format!("{channel_id}-key"), "address": "https://waba-v2.360dialog.io",
+           "api_key": state.channel_key, "app_id": "110000000000001"}),
+    )
+}
+
 async fn api_keys(
     State(state): State<Shared>,
     Path((_, channel_id)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    answer(
-        &state,
-        "api_keys",
-        &headers,
-        &body,
-        |state, credential, _| {
-            let valid = if let Some(key) = credential.strip_prefix("x-api-key:") {
-                key == state.partner_api_key
-            } else if let Some(token) = credential.strip_prefix("bearer:tok-") {
-                token
-                    .parse::<u32>()
-                    .is_ok_and(|n| n >= state.first_valid_token && n <= state.tokens)
-            } else {
-                false
-            };
-            if !valid {
-                return meta(401, "Invalid token");
-            }
-            state.keys_issued += 1;
-            state.channel_key = format!("key-{}", state.keys_issued);
-            (
-                201,
-                json!({"id": format!("{channel_id}-key"), "address": "https://waba-v2.360dialog.io",
-                   "api_key": state.channel_key, "app_id": "110000000000001"}),
-            )
-        },
-    )
+    let issue = |state: &mut FakeState, credential: &str, _: &Value| {
+        issue_key(state, credential, &channel_id)
+    };
+    answer(&state, "api_keys", &headers, &body, issue)
+}
+
+/// 360dialog's send: the current channel key only, and no template while
+/// templates are blocked.
+fn d360_decision(state: &mut FakeState, credential: &str, body: &Value) -> (u16, Value) {
+    if credential.strip_prefix("key:") != Some(state.channel_key.as_str()) {
+        return meta(401, "Invalid api_key");
+    }
+    if state.templates_blocked && body["type"] == "template" {
+        return meta(403, "Template messaging is disabled for this WABA");
+    }
+    accepted(state, body)
 }
 
 async fn d360_send(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    answer(
-        &state,
-        "d360 send",
-        &headers,
-        &body,
-        |state, credential, body| {
-            if credential.strip_prefix("key:") != Some(state.channel_key.as_str()) {
-                return meta(401, "Invalid api_key");
-            }
-            if state.templates_blocked && body["type"] == "template" {
-                return meta(403, "Template messaging is disabled for this WABA");
-            }
-            accepted(state, body)
-        },
-    )
+    answer(&state, "d360 send", &headers, &body, d360_decision)
+}
+
+/// The Cloud API's send: the access token only.
+fn graph_decision(state: &mut FakeState, credential: &str, body: &Value) -> (u16, Value) {
+    if credential.strip_prefix("bearer:") != Some(state.access_token.as_str()) {
+        return (
+            401,
+            json!({"error": {"message": "Invalid OAuth access token", "code": 190}}),
+        );
+    }
+    accepted(state, body)
 }
 
 async fn graph_send(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    answer(
-        &state,
-        "graph send",
-        &headers,
-        &body,
-        |state, credential, body| {
-            if credential.strip_prefix("bearer:") != Some(state.access_token.as_str()) {
-                return (
-                    401,
-                    json!({"error": {"message": "Invalid OAuth access token", "code": 190}}),
-                );
-            }
-            accepted(state, body)
-        },
-    )
+    answer(&state, "graph send", &headers, &body, graph_decision)
 }
 
 async fn register(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
