@@ -9,7 +9,7 @@ use support::model::*;
 use wasim_sim::model::webhooks::faults::FaultProfile;
 use wasim_sim::model::{
     Command, CopyKind, D360Scope, D360Webhook, Destination, Effect, InboundContent, Refusal, Reply,
-    Route, SimTime, WebhookBody, WebhookDelivery, World, WorldSpec,
+    Route, SimTime, Wamid, WebhookBody, WebhookDelivery, World, WorldSpec,
 };
 use wasim_sim::trace::TraceEvent;
 
@@ -60,6 +60,16 @@ fn posts(effects: &[Effect]) -> Vec<&WebhookDelivery> {
             _ => None,
         })
         .collect()
+}
+
+/// `from` writes `content` to the first number, in reply to `context` if any.
+fn inbound_from(from: &str, content: InboundContent, context: Option<Wamid>) -> Command {
+    Command::Inbound {
+        from: from.into(),
+        content,
+        phone_number_id: None,
+        context,
+    }
 }
 
 /// The ids of the inbound messages a post carries.
@@ -375,15 +385,11 @@ fn a_partner_event_without_a_partner_url_is_skipped_and_counted() {
 #[test]
 fn interactive_replies_answer_the_latest_business_message_and_open_the_window() {
     let mut world = world();
-    let button = |context: Option<wasim_sim::model::Wamid>| Command::Inbound {
-        from: ANA_BR.into(),
-        content: InboundContent::ButtonReply {
-            id: "yes".to_owned(),
-            title: "Yes".to_owned(),
-        },
-        phone_number_id: None,
-        context,
+    let yes = || InboundContent::ButtonReply {
+        id: "yes".to_owned(),
+        title: "Yes".to_owned(),
     };
+    let button = |context: Option<Wamid>| inbound_from(ANA_BR, yes(), context);
     let reply = world.apply(T0, button(None)).reply;
     assert!(
         matches!(&reply, Err(Refusal::Invalid(m)) if m.starts_with("context:")),
@@ -414,36 +420,23 @@ fn interactive_replies_answer_the_latest_business_message_and_open_the_window() 
             .is_some()
     );
 
-    let list = world.apply(
-        SimTime::from_ms(20),
-        Command::Inbound {
-            from: ANA_BR.into(),
-            content: InboundContent::ListReply {
-                id: "row1".to_owned(),
-                title: "Express".to_owned(),
-                description: Some("Next day".to_owned()),
-            },
-            phone_number_id: None,
-            context: Some(wamid.as_str().into()),
-        },
-    );
+    let express = InboundContent::ListReply {
+        id: "row1".to_owned(),
+        title: "Express".to_owned(),
+        description: Some("Next day".to_owned()),
+    };
+    let context = Some(wamid.as_str().into());
+    let list = world.apply(SimTime::from_ms(20), inbound_from(ANA_BR, express, context));
     let post = posts(&list.effects)[0].clone();
     assert_eq!(
         post.body.to_value()["entry"][0]["changes"][0]["value"]["messages"][0]["interactive"],
         json!({"type": "list_reply", "list_reply": {"id": "row1", "title": "Express", "description": "Next day"}})
     );
-    let quick = world.apply(
-        SimTime::from_ms(30),
-        Command::Inbound {
-            from: ANA_BR.into(),
-            content: InboundContent::Button {
-                payload: "STOP".to_owned(),
-                text: "Stop promotions".to_owned(),
-            },
-            phone_number_id: None,
-            context: None,
-        },
-    );
+    let stop = InboundContent::Button {
+        payload: "STOP".to_owned(),
+        text: "Stop promotions".to_owned(),
+    };
+    let quick = world.apply(SimTime::from_ms(30), inbound_from(ANA_BR, stop, None));
     let post = posts(&quick.effects)[0].clone();
     let message = &post.body.to_value()["entry"][0]["changes"][0]["value"]["messages"][0];
     assert_eq!(message["type"], "button");
@@ -451,17 +444,9 @@ fn interactive_replies_answer_the_latest_business_message_and_open_the_window() 
         message["button"],
         json!({"payload": "STOP", "text": "Stop promotions"})
     );
-    let reply = world
-        .apply(
-            SimTime::from_ms(40),
-            Command::Inbound {
-                from: PRIYA_IN.into(),
-                content: InboundContent::Text("hi".to_owned()),
-                phone_number_id: None,
-                context: Some(wamid.into()),
-            },
-        )
-        .reply;
+    let hi = InboundContent::Text("hi".to_owned());
+    let other = inbound_from(PRIYA_IN, hi, Some(wamid.into()));
+    let reply = world.apply(SimTime::from_ms(40), other).reply;
     assert!(matches!(reply, Err(Refusal::Invalid(m)) if m.contains("was not sent to")));
 }
 

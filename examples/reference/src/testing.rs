@@ -71,6 +71,9 @@ pub(crate) struct Fake {
 
 type Shared = Arc<Mutex<FakeState>>;
 
+/// The Partner API's key generation path.
+const API_KEYS: &str = "/api/v2/partners/{partner_id}/channels/{channel_id}/api_keys";
+
 fn credential(headers: &HeaderMap) -> String {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(key) = header("x-api-key") {
@@ -236,10 +239,7 @@ impl Fake {
         }));
         let app = Router::new()
             .route("/api/v2/token", post(token))
-            .route(
-                "/api/v2/partners/{partner_id}/channels/{channel_id}/api_keys",
-                post(api_keys),
-            )
+            .route(API_KEYS, post(api_keys))
             .route("/messages", post(d360_send))
             .route("/v23.0/{id}/messages", post(graph_send))
             .route("/v23.0/{id}/register", post(register))
