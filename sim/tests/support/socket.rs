@@ -16,7 +16,7 @@ use wasim_sim::state::AppState;
 use wasim_sim::webhook::sign::verify_meta_signature;
 use wasim_sim::{ServeConfig, WorldSpec};
 
-use super::{APP_SECRET, TOKEN, VERIFY_TOKEN};
+use super::{ANA, APP_SECRET, SPRING_SALE, TOKEN, US_PHONE, VERIFY_TOKEN, WABA, template, text};
 
 /// One request as the receiver saw it.
 #[derive(Debug, Clone)]
@@ -390,6 +390,82 @@ impl Wasim {
             .map(|value| ("Authorization", value.as_str()))
             .collect();
         self.call(method, path, &headers, body).await
+    }
+
+    /// Makes one Graph call for each way wasim refuses one: a wrong or missing
+    /// token; bodies refused on the messages path (an unknown template, no type, a
+    /// text without its text, both rate limits); a PIN mismatch after a PIN was set
+    /// and malformed PINs; a wrong method, an unknown path, an unknown template to
+    /// delete. Fails the test unless each is refused; answers
+    /// `(method and path, status, JSON body)` per call.
+    pub async fn graph_errors(&self) -> Vec<(String, u16, Value)> {
+        let number = format!("/v23.0/{US_PHONE}");
+        let (status, answer) = self
+            .graph(Method::POST, &number, Some(&json!({"pin": "111111"})))
+            .await;
+        assert_eq!(status, 200, "a PIN to mismatch: {answer}");
+        let messages = format!("{number}/messages");
+        let mut answers = Vec::new();
+        for bearer in [Some("wrong"), None] {
+            let hi = text(ANA, "hi");
+            answers.push(
+                self.refused(bearer, Method::POST, &messages, Some(hi))
+                    .await,
+            );
+        }
+        let only_to = json!({"messaging_product": "whatsapp", "to": ANA});
+        let mut no_text = only_to.clone();
+        no_text["type"] = json!("text");
+        let bodies = [
+            template(ANA, "nope"),
+            only_to,
+            no_text,
+            template("999130429", SPRING_SALE),
+            template("999131056", SPRING_SALE),
+        ];
+        for body in bodies {
+            answers.push(
+                self.refused(Some(TOKEN), Method::POST, &messages, Some(body))
+                    .await,
+            );
+        }
+        let register = |pin: &str| json!({"messaging_product": "whatsapp", "pin": pin});
+        let pins = [
+            ("/register", register("222222")),
+            ("/register", register("12")),
+            ("", json!({"pin": "12"})),
+        ];
+        for (path, body) in pins {
+            let path = format!("{number}{path}");
+            answers.push(
+                self.refused(Some(TOKEN), Method::POST, &path, Some(body))
+                    .await,
+            );
+        }
+        let templates = format!("/v23.0/{WABA}/message_templates?name=nope");
+        for (method, path) in [
+            (Method::GET, messages.as_str()),
+            (Method::GET, "/v23.0/999999999/unknown/path"),
+            (Method::DELETE, templates.as_str()),
+        ] {
+            answers.push(self.refused(Some(TOKEN), method, path, None).await);
+        }
+        answers
+    }
+
+    /// A Graph call presenting `bearer` that must be refused (4xx or 5xx); answers
+    /// `(method and path, status, JSON body)`.
+    async fn refused(
+        &self,
+        bearer: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (String, u16, Value) {
+        let what = format!("{method} {path}");
+        let (status, answer) = self.graph_as(bearer, method, path, body.as_ref()).await;
+        assert!(status >= 400, "{what}: {status} {answer}");
+        (what, status, answer)
     }
 
     /// A send from `phone` that must be accepted; returns the whole answer.
