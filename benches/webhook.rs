@@ -26,7 +26,7 @@ fn webhook_bodies(effects: Vec<Effect>) -> Vec<WebhookBody> {
         .into_iter()
         .filter_map(|effect| match effect {
             Effect::Webhook(delivery) => Some(delivery.body),
-            Effect::Trace { .. } => None,
+            _ => None,
         })
         .collect()
 }

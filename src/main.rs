@@ -1,18 +1,12 @@
 //! The `wasim` command line: parse, call a crate, map the result to an exit code.
 
 mod cmd;
+mod key;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-
-/// Exit codes are an API: CI pipelines branch on them.
-pub(crate) mod exit_code {
-    /// Success (certified, served until stopped).
-    pub(crate) const OK: u8 = 0;
-    /// Harness, configuration or integration failure.
-    pub(crate) const FAILURE: u8 = 2;
-}
+use wasim_reports::exit as exit_code;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -55,6 +49,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    key::install();
     let result = match cli.command {
         Command::Serve(args) => cmd::serve::run(args).map(|()| exit_code::OK),
         Command::Trigger(args) => cmd::trigger::run(args).map(|()| exit_code::OK),
@@ -72,8 +67,46 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", chain(&error));
             ExitCode::from(exit_code::FAILURE)
         }
+    }
+}
+
+/// The error and its causes on one line, each cause once: an error whose
+/// message already quotes its source (`failed to bind …: Address already in
+/// use (os error 98)`) does not get the source appended a second time.
+fn chain(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("failed to bind 127.0.0.1:80: {source}")]
+    struct Bind {
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::AddrInUse, "Address already in use");
+        let error = anyhow::Error::new(Bind { source: io });
+        assert_eq!(
+            chain(&error),
+            "failed to bind 127.0.0.1:80: Address already in use"
+        );
+        let error = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(chain(&error), "outer: inner");
     }
 }

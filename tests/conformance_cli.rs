@@ -1,7 +1,13 @@
 //! `wasim certify` and `wasim run` end to end, through the built binary: the bundled
 //! reference integration certifies; each flawed variant fails exactly the check it
 //! breaks, with proof; crashing, silent and hanging integrations are harness
-//! failures (exit 2); and reports are deterministic apart from their volatile part.
+//! failures (exit 2); an integration that never starts stops the run; scenarios
+//! nothing exercised, skipped or not run are reported as exactly that; and
+//! reports are deterministic apart from their volatile part.
+//!
+//! Some integrations here are small Python scripts: python3 is a stated
+//! requirement of the test suite (see the README), and a test fails, not
+//! passes, without it.
 
 use std::path::Path;
 use std::process::Command;
@@ -45,9 +51,16 @@ fn flawed(flaw: &str) -> String {
 fn certify_passes_the_bundled_reference_integration_and_writes_four_formats() {
     let out = out_dir("certify");
     let regressions = regressions_copy(&out);
-    let (code, _, stderr) = wasim(&["certify", "--out", out.arg(), "--regressions", &regressions]);
+    let (code, stdout, stderr) =
+        wasim(&["certify", "--out", out.arg(), "--regressions", &regressions]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("CERTIFIED"), "{stderr}");
+    // The verdict summary is on stdout, for CI logs and scripts; progress on stderr.
+    assert!(stdout.starts_with("CERTIFIED: "), "{stdout}");
+    assert!(!stderr.contains("CERTIFIED"), "{stderr}");
+    assert!(
+        stdout.contains("checks: every one of the"),
+        "every check exercised: {stdout}"
+    );
     for file in [
         "report.json",
         "report.md",
@@ -59,13 +72,11 @@ fn certify_passes_the_bundled_reference_integration_and_writes_four_formats() {
     let report = report(&out);
     assert_eq!(report["verdict"], "certified");
     let scenarios = report["scenarios"].as_array().expect("scenarios");
-    let regressions = std::fs::read_dir("scenarios/regressions")
-        .map(|dir| dir.count())
-        .unwrap_or(0);
     assert_eq!(
         scenarios.len(),
-        regressions + wasim_conformance::library::BUILTIN.len(),
-        "every saved regression, then every built-in scenario ran"
+        wasim_conformance::library::BUILTIN_REGRESSIONS.len()
+            + wasim_conformance::library::BUILTIN.len(),
+        "every saved regression (the copies are the built-in ones, played once), then every built-in scenario ran"
     );
     assert_eq!(
         report["exploration"]["cases"], 8,
@@ -79,17 +90,26 @@ fn certify_passes_the_bundled_reference_integration_and_writes_four_formats() {
             assert!(out.join(path).is_file(), "artifact {path} missing");
         }
     }
-    // The library exercises every check: each one passes somewhere, none only idles.
-    for check in wasim_conformance::checks::CATALOG {
-        let passed = scenarios.iter().any(|s| {
-            s["checks"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|c| c["id"] == check.id && c["status"] == "pass")
-        });
-        assert!(passed, "no scenario exercises {}", check.id);
+    // The library exercises every check: the report's coverage says in how
+    // many scenarios each applied, and each passed somewhere.
+    let coverage = report["coverage"].as_array().expect("coverage");
+    assert_eq!(coverage.len(), wasim_conformance::checks::CATALOG.len());
+    for (entry, check) in coverage.iter().zip(wasim_conformance::checks::CATALOG) {
+        assert_eq!(entry["id"], check.id, "catalog order");
+        assert!(
+            entry["exercised"].as_u64().unwrap_or(0) >= 1,
+            "no scenario exercises {}: {entry}",
+            check.id
+        );
+        assert!(entry["passed"].as_u64().unwrap_or(0) >= 1, "{entry}");
+        assert_eq!(entry["failed"], 0, "{entry}");
     }
+    let markdown = std::fs::read_to_string(out.join("report.md")).expect("report.md");
+    assert!(
+        markdown.contains("Every one of the 24 checks was exercised at least once."),
+        "{markdown}"
+    );
+    assert_no_secret_in(&out);
 }
 
 /// (flaw, scenario, the check it breaks).
@@ -120,6 +140,7 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("partner-auth-loop", "partner-user-removal", "AUTH-001"),
     ("register-loop", "turkey-registration-day", "REG-001"),
     ("register-loop", "on-prem-registration", "REG-001"),
+    ("drop-parameters", "interactive-reply", "DRV-001"),
 ];
 
 /// Flawed runs at once.
@@ -228,11 +249,7 @@ fn crashing_silent_and_hanging_integrations_are_harness_failures() {
         }
     }
     // A receiver that accepts connections and never answers.
-    let python = Command::new("python3").arg("--version").output();
-    if python.is_err() {
-        eprintln!("SKIPPED the hanging-integration case: python3 is not installed");
-        return;
-    }
+    require_python();
     let out = out_dir("hang");
     let scripts = out_dir("hang-script");
     let script = scripts.write(
@@ -377,27 +394,33 @@ fn partition_slices_merge_into_the_whole_library() {
         .iter()
         .map(|s| s["file"].as_str().unwrap_or_default())
         .collect();
-    let expected: Vec<&str> = wasim_conformance::library::BUILTIN
+    // The built-in saved regressions and the library, in file order.
+    let mut expected: Vec<&str> = wasim_conformance::library::BUILTIN_REGRESSIONS
         .iter()
+        .chain(wasim_conformance::library::BUILTIN)
         .map(|(path, _)| *path)
         .collect();
+    expected.sort_unstable();
     assert_eq!(names, expected);
     assert_eq!(report["partition"], "merged 2/2 slices");
 }
 
-fn python_available() -> bool {
-    let found = Command::new("python3").arg("--version").output().is_ok();
-    if !found {
-        eprintln!("SKIPPED: python3 is not installed");
-    }
-    found
+/// Fails the test when python3 is missing: the scripts it runs need it, and a
+/// test that passes without running them would be greener than what happened.
+fn require_python() {
+    let found = Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    assert!(
+        found,
+        "python3 is required by this test (Debian: apt-get install python3)"
+    );
 }
 
 #[test]
 fn an_integration_without_the_driver_hook_is_judged_on_the_rest_and_skips_the_others() {
-    if !python_available() {
-        return;
-    }
+    require_python();
     // A plain receiver: the handshake, 200 to every webhook, 404 anywhere else.
     let scripts = out_dir("plain-bot");
     let script = scripts.write(
@@ -433,15 +456,31 @@ fn an_integration_without_the_driver_hook_is_judged_on_the_rest_and_skips_the_ot
         .as_str()
         .unwrap_or_default();
     assert!(reason.contains("no driver hook"), "{reason}");
+    // Skipped means not judged: no check verdict, in any format.
+    assert_eq!(report["scenarios"][1]["checks"], serde_json::json!([]));
     let markdown = std::fs::read_to_string(out.join("report.md")).expect("report.md");
     assert!(markdown.contains("opt-out"), "the skip is reported");
+    assert!(
+        markdown.contains("Skipped scenarios (not judged)"),
+        "{markdown}"
+    );
+    assert!(!markdown.contains("Failed checks"), "{markdown}");
+    let junit = std::fs::read_to_string(out.join("report.junit.xml")).expect("junit");
+    let suite = &junit[junit
+        .find("<testsuite name=\"opt-out\"")
+        .expect("opt-out suite")..];
+    let suite = &suite[..suite.find("</testsuite>").expect("closed")];
+    assert_eq!(suite.matches("<testcase ").count(), 1, "{suite}");
+    assert!(suite.contains("<property name=\"outcome\" value=\"skipped\"/>"));
+    assert!(
+        !stderr.contains("CAP-002"),
+        "no check verdict printed: {stderr}"
+    );
 }
 
 #[test]
 fn a_python_integration_written_against_the_protocol_certifies() {
-    if !python_available() {
-        return;
-    }
+    require_python();
     let out = out_dir("python");
     let (code, _, stderr) = wasim(&[
         "certify",
@@ -617,4 +656,408 @@ fn the_default_exploration_budget_finds_every_flaw_of_the_reference_integration(
         "the default budget (32 cases, seed 1) misses:\n{}",
         missed.join("\n")
     );
+}
+
+/// Runs wasim with `args` from `dir`; returns the exit code, stdout and stderr.
+fn wasim_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(WASIM)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("wasim runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn an_integration_that_never_starts_stops_the_run_with_one_line_and_explores_nothing() {
+    // Run from a folder with no scenarios/ beside it: the saved regressions
+    // are the built-in ones all the same, and the first line says so.
+    let elsewhere = out_dir("never-started-cwd");
+    std::fs::create_dir_all(&*elsewhere).expect("a folder");
+    let out = out_dir("never-started");
+    let (code, stdout, stderr) = wasim_in(
+        &elsewhere,
+        &["certify", "--integration", "false", "--out", out.arg()],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    let first = stderr.lines().next().unwrap_or_default();
+    let total = wasim_conformance::library::BUILTIN_REGRESSIONS.len()
+        + wasim_conformance::library::BUILTIN.len();
+    assert!(
+        first.starts_with(&format!("wasim certify: {total} scenario(s) (3 built-in saved regression(s), no folder scenarios/regressions, 26 from the built-in library)")),
+        "{first}"
+    );
+    let stopping: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("stopping: "))
+        .collect();
+    assert_eq!(stopping.len(), 1, "one clear line: {stderr}");
+    let stderr_log = out.join("artifacts/auth-001-1/stderr.log");
+    assert!(
+        stopping[0].contains(&stderr_log.display().to_string()),
+        "the line names the integration's stderr: {}",
+        stopping[0]
+    );
+    assert!(stderr_log.is_file(), "the stderr it names exists");
+    assert_eq!(
+        stderr.matches("HARNESS ERROR").count(),
+        1,
+        "one harness error, not one per scenario: {stderr}"
+    );
+    assert!(
+        !stderr.contains("passed"),
+        "nothing reads as passed: {stderr}"
+    );
+    assert!(
+        !stderr.contains("wasim explore"),
+        "no exploration: {stderr}"
+    );
+    assert!(stdout.starts_with("HARNESS FAILURE: "), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{} not run", total - 1)),
+        "{stdout}"
+    );
+    let report = report(&out);
+    assert_eq!(report["verdict"], "harness_failure");
+    assert!(report["exploration"].is_null());
+    let outcomes: Vec<&str> = report["scenarios"]
+        .as_array()
+        .expect("scenarios")
+        .iter()
+        .map(|s| s["outcome"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(outcomes[0], "harness_error");
+    assert!(
+        outcomes[1..].iter().all(|o| *o == "not_run"),
+        "{outcomes:?}"
+    );
+    let reason = report["scenarios"][1]["reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(reason.contains("never started"), "{reason}");
+    for (file, needle) in [
+        ("report.md", "not run"),
+        ("report.html", "not run"),
+        (
+            "report.junit.xml",
+            "<property name=\"outcome\" value=\"not_run\"/>",
+        ),
+    ] {
+        let text = std::fs::read_to_string(out.join(file)).expect(file);
+        assert!(text.contains(needle), "{file} says {needle}");
+    }
+}
+
+/// A scenario with nothing in it for its one check to judge.
+const IDLE_SCENARIO: &str = r#"name = "idle"
+description = "A user writes hello; the only check is about capped users"
+checks = ["CAP-001"]
+
+[[step]]
+inbound = { from = "5511987654321", text = "hello" }
+"#;
+
+#[test]
+fn a_scenario_none_of_whose_checks_applied_is_not_exercised_and_certifies_nothing() {
+    let scripts = out_dir("idle-scenario");
+    let file = scripts.write("idle.toml", IDLE_SCENARIO);
+    let out = out_dir("idle");
+    let (code, stdout, stderr) = wasim(&["run", file.to_str().expect("utf-8"), "--out", out.arg()]);
+    assert_eq!(code, 2, "nothing judged is not a pass: {stdout}{stderr}");
+    assert!(stdout.starts_with("NOTHING JUDGED: 0 passed"), "{stdout}");
+    assert!(stdout.contains("1 not exercised"), "{stdout}");
+    assert!(
+        stderr.contains("idle") && stderr.contains("not exercised"),
+        "{stderr}"
+    );
+    let report = report(&out);
+    assert_eq!(report["verdict"], "nothing_judged");
+    let scenario = &report["scenarios"][0];
+    assert_eq!(scenario["outcome"], "not_exercised");
+    let reason = scenario["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("none of its checks applied (CAP-001: "),
+        "{reason}"
+    );
+    assert_eq!(scenario["checks"][0]["status"], "not_applicable");
+    let markdown = std::fs::read_to_string(out.join("report.md")).expect("report.md");
+    assert!(
+        markdown.contains("Not exercised (no check applied)"),
+        "{markdown}"
+    );
+    let junit = std::fs::read_to_string(out.join("report.junit.xml")).expect("junit");
+    assert!(
+        junit.contains("<testcase name=\"scenario not exercised\""),
+        "{junit}"
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).expect("html");
+    assert!(html.contains("badge not-exercised"), "the HTML badge");
+    // With a scenario that passed beside it, the run certifies, and the idle one
+    // is still counted apart.
+    let out = out_dir("idle-and-handshake");
+    let (code, stdout, _) = wasim(&[
+        "run",
+        "scenarios/handshake.toml",
+        file.to_str().expect("utf-8"),
+        "--out",
+        out.arg(),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.starts_with("PASSED: 1 passed, 0 failed, 0 skipped, 1 not exercised"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_driver_send_the_platform_refuses_fails_the_integration_not_the_harness() {
+    // The flawed reference sends order_update without its parameter (132000):
+    // the button reply that follows has no business message to answer.
+    let out = out_dir("drop-parameters");
+    let integration = flawed("drop-parameters");
+    let (code, stdout, stderr) = wasim(&[
+        "run",
+        "scenarios/interactive-reply.toml",
+        "--integration",
+        &integration,
+        "--out",
+        out.arg(),
+    ]);
+    assert_eq!(code, 1, "violations, not a harness failure: {stderr}");
+    assert!(stdout.starts_with("VIOLATIONS: "), "{stdout}");
+    assert!(!stderr.contains("HARNESS ERROR"), "{stderr}");
+    let report = report(&out);
+    let scenario = &report["scenarios"][0];
+    assert_eq!(scenario["outcome"], "failed");
+    let reason = scenario["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("stopped early: the platform refused a scenario step")
+            && reason.ends_with("after the integration failed DRV-001"),
+        "{reason}"
+    );
+    let check = scenario["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["id"] == "DRV-001")
+        .expect("DRV-001 judged");
+    assert_eq!(check["status"], "fail");
+    let proof = check["proof"].as_array().expect("proof");
+    assert_eq!(proof[0]["kind"], "driver_action", "{proof:?}");
+    assert!(
+        proof[1]["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("132000"),
+        "the platform's answer is the proof: {proof:?}"
+    );
+}
+
+#[test]
+fn slow_acknowledgements_stop_the_scenario_failed_instead_of_retrying_into_a_harness_error() {
+    require_python();
+    // Echoes the handshake at once, acknowledges every webhook POST after 12 s.
+    let scripts = out_dir("slow-bot");
+    let script = scripts.write(
+        "slow_bot.py",
+        "import os, time, http.server, urllib.parse\n\
+         class H(http.server.BaseHTTPRequestHandler):\n\
+         \x20   def do_GET(self):\n\
+         \x20       q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)\n\
+         \x20       body = q.get('hub.challenge', [''])[0].encode()\n\
+         \x20       self.send_response(200); self.send_header('Content-Length', str(len(body))); self.end_headers(); self.wfile.write(body)\n\
+         \x20   def do_POST(self):\n\
+         \x20       self.rfile.read(int(self.headers.get('Content-Length', 0)))\n\
+         \x20       if self.path == '/webhook': time.sleep(12)\n\
+         \x20       self.send_response(200 if self.path == '/webhook' else 404); self.send_header('Content-Length', '0'); self.end_headers()\n\
+         \x20   def log_message(self, *a): pass\n\
+         http.server.ThreadingHTTPServer(('127.0.0.1', int(os.environ['WASIM_WEBHOOK_PORT'])), H).serve_forever()\n",
+    );
+    let out = out_dir("slow");
+    let integration = format!("python3 {}", script.display());
+    let (code, stdout, stderr) = wasim(&[
+        "run",
+        "scenarios/webhook-duplicates.toml",
+        "--integration",
+        &integration,
+        "--out",
+        out.arg(),
+    ]);
+    assert_eq!(
+        code, 1,
+        "a must failure, not a harness error: {stdout}{stderr}"
+    );
+    let report = report(&out);
+    let scenario = &report["scenarios"][0];
+    assert_eq!(scenario["outcome"], "failed");
+    let reason = scenario["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("stopped early at +") && reason.contains("WH-001 has failed"),
+        "{reason}"
+    );
+    let check = scenario["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["id"] == "WH-001")
+        .expect("WH-001 judged");
+    assert_eq!(check["status"], "fail");
+}
+
+#[test]
+fn saved_regressions_are_found_beside_a_scenario_library_given_by_path() {
+    // A library with its own regressions folder, certified from another folder.
+    let library = out_dir("own-library");
+    library.write(
+        "handshake.toml",
+        &std::fs::read_to_string("scenarios/handshake.toml").expect("handshake"),
+    );
+    std::fs::create_dir_all(library.join("regressions")).expect("regressions");
+    std::fs::write(
+        library.join("regressions/inbound.toml"),
+        std::fs::read_to_string("scenarios/inbound-reply.toml").expect("inbound-reply"),
+    )
+    .expect("written");
+    let elsewhere = out_dir("own-library-cwd");
+    std::fs::create_dir_all(&*elsewhere).expect("a folder");
+    let out = out_dir("own-library-out");
+    let (code, stdout, stderr) = wasim_in(
+        &elsewhere,
+        &[
+            "certify",
+            "--scenarios",
+            library.arg(),
+            "--explore-cases",
+            "0",
+            "--out",
+            out.arg(),
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let first = stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.contains(&format!(
+            "(1 saved regression(s) in {}, 1 from the library in {})",
+            library.join("regressions").display(),
+            library.display()
+        )),
+        "{first}"
+    );
+    let names: Vec<String> = report(&out)["scenarios"]
+        .as_array()
+        .expect("scenarios")
+        .iter()
+        .map(|s| s["name"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["inbound-reply", "handshake"],
+        "regressions first, once each"
+    );
+}
+
+#[test]
+fn exploring_an_integration_that_never_starts_stops_at_the_first_case() {
+    let out = out_dir("explore-never-started");
+    let regressions = out.join("regressions");
+    let (code, _, stderr) = wasim(&[
+        "explore",
+        "--integration",
+        "false",
+        "--cases",
+        "8",
+        "--out",
+        out.arg(),
+        "--regressions",
+        regressions.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(
+        stderr.matches("  case ").count(),
+        1,
+        "one case, then it stops: {stderr}"
+    );
+    assert!(stderr.contains("HARNESS ERROR"), "{stderr}");
+    assert!(
+        !stderr.contains("passed"),
+        "no case reads as passed: {stderr}"
+    );
+    assert!(
+        stderr.contains("stopping: the integration never started"),
+        "{stderr}"
+    );
+    assert!(!regressions.exists(), "nothing saved");
+}
+
+/// Every secret of the default world and every PIN the library and exploration
+/// set: none may appear in any file a run writes (reports, traces, logs).
+fn world_secrets() -> Vec<String> {
+    let spec = wasim_sim::WorldSpec::default();
+    let mut secrets: Vec<String> = [
+        &spec.access_token,
+        &spec.app_secret,
+        &spec.verify_token,
+        &spec.partner.password,
+        &spec.partner.api_key,
+        &spec.partner.webhook_secret,
+    ]
+    .iter()
+    .map(|secret| secret.expose().to_owned())
+    .collect();
+    secrets.extend(
+        spec.waba
+            .phone_numbers
+            .iter()
+            .map(|phone| phone.d360_api_key.expose().to_owned()),
+    );
+    // The PINs the scenario library and the registration family set.
+    for (_, text) in wasim_conformance::library::BUILTIN {
+        for (at, _) in text.match_indices("pin = \"") {
+            secrets.push(text[at + 7..at + 13].to_owned());
+        }
+    }
+    secrets.extend(["246810".to_owned(), "135790".to_owned()]);
+    secrets.sort();
+    secrets.dedup();
+    secrets
+}
+
+/// Fails naming the file and the secret if any file under `dir` holds one.
+fn assert_no_secret_in(dir: &std::path::Path) {
+    let secrets = world_secrets();
+    assert!(secrets.len() >= 10, "{secrets:?}");
+    let mut stack = vec![dir.to_path_buf()];
+    let mut files = 0;
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path).expect("a readable directory") {
+                stack.push(entry.expect("an entry").path());
+            }
+            continue;
+        }
+        files += 1;
+        let text =
+            String::from_utf8_lossy(&std::fs::read(&path).expect("a readable file")).into_owned();
+        for secret in &secrets {
+            assert!(
+                !text.contains(secret.as_str()),
+                "{} holds a secret of the world ({}…)",
+                path.display(),
+                &secret[..2]
+            );
+        }
+        // Credentials the world made during the run (rotated tokens, new keys).
+        for prefix in ["wasim_rotated_", "wasim_key_", "wasim_partner_"] {
+            assert!(
+                !text.contains(prefix),
+                "{} holds a generated credential ({prefix}…)",
+                path.display()
+            );
+        }
+    }
+    assert!(files > 50, "only {files} files under {}", dir.display());
 }

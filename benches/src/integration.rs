@@ -154,14 +154,15 @@ async fn bench(
         .await
         .map_err(|e| format!("cannot start the simulated platform: {e}"))?;
     let state = running.state.clone();
-    let port = free_port()?;
+    let port = free_port().map_err(|e| format!("failed to {e}"))?;
     let env = environment(&spec, running.addr, port, SendSurface::Graph);
     let mut integration = Integration::spawn(
         &options.integration,
         &env,
         &artifacts.join("stdout.log"),
         &artifacts.join("stderr.log"),
-    )?;
+    )
+    .map_err(|e| format!("failed to {e}"))?;
     progress(BenchProgress::Starting);
     let started = wall_now();
     let ready = loop {

@@ -2,7 +2,8 @@
 //! Used for proofs and the reports' timelines. Never shows a secret: the trace
 //! holds only fingerprints.
 
-use wasim_reports::Lane;
+use serde_json::Value;
+use wasim_reports::{Lane, Tone};
 use wasim_sim::TraceEvent;
 
 /// The record's kind as written in the trace (`message_accepted`).
@@ -257,49 +258,148 @@ pub fn summarize(event: &TraceEvent) -> String {
 /// The timeline lane a record belongs to, if it belongs on the timeline.
 pub fn lane(event: &TraceEvent) -> Option<Lane> {
     match event {
-        TraceEvent::ScenarioStep { .. } => Some(Lane::Step),
-        TraceEvent::MessageAccepted { .. } => Some(Lane::Message),
-        TraceEvent::MessageRejected { .. }
-        | TraceEvent::RecipientBlocked { .. }
+        TraceEvent::ScenarioStep { .. }
+        | TraceEvent::CredentialHandedOver { .. }
+        | TraceEvent::Inbound { .. }
+        | TraceEvent::EcosystemMarketing { .. } => Some(Lane::Step),
+        TraceEvent::MessageAccepted { .. }
+        | TraceEvent::MessageRejected { .. }
+        | TraceEvent::MessageHeld { .. }
+        | TraceEvent::TemplateQuality { .. } => Some(Lane::Message),
+        TraceEvent::Status { .. } => Some(Lane::Status),
+        TraceEvent::WebhookAttempt { .. }
+        | TraceEvent::WebhookVerification { .. }
         | TraceEvent::WebhookDropped { .. }
         | TraceEvent::WebhookSkipped { .. }
         | TraceEvent::WebhookFault { .. }
+        | TraceEvent::WebhookFaultsSet { .. }
+        | TraceEvent::WebhookHealed { .. } => Some(Lane::Webhook),
+        TraceEvent::RecipientBlocked { .. }
         | TraceEvent::AccessTokenRotated { .. }
-        | TraceEvent::ApiKeyReplaced { .. } => Some(Lane::Incident),
-        TraceEvent::CredentialHandedOver { .. } => Some(Lane::Step),
-        TraceEvent::SendBlocked { .. }
+        | TraceEvent::ApiKeyReplaced { .. }
+        | TraceEvent::SendBlocked { .. }
         | TraceEvent::AccountIncident { .. }
-        | TraceEvent::UnknownOriginSend { .. } => Some(Lane::Incident),
-        TraceEvent::MessageHeld { .. } | TraceEvent::TemplateQuality { .. } => Some(Lane::Message),
-        TraceEvent::PacingDecided { .. } | TraceEvent::TemplateStatus { .. } => {
-            Some(Lane::Incident)
-        }
-        TraceEvent::Status { error_code, .. } => Some(if error_code.is_some() {
-            Lane::Incident
-        } else {
-            Lane::Status
-        }),
-        TraceEvent::WebhookAttempt {
-            http_status, copy, ..
-        } => {
-            let ok = http_status.is_some_and(|s| (200..300).contains(&s));
-            Some(if ok || *copy == "forged" {
-                Lane::Webhook
-            } else {
-                Lane::Incident
-            })
-        }
-        TraceEvent::WebhookVerification { echoed, .. } => Some(if *echoed {
-            Lane::Webhook
-        } else {
-            Lane::Incident
-        }),
+        | TraceEvent::UnknownOriginSend { .. }
+        | TraceEvent::PacingDecided { .. }
+        | TraceEvent::TemplateStatus { .. } => Some(Lane::Incident),
         TraceEvent::Request { http_status, .. } if *http_status == 401 => Some(Lane::Incident),
-        TraceEvent::Inbound { .. } | TraceEvent::EcosystemMarketing { .. } => Some(Lane::Step),
-        TraceEvent::WebhookFaultsSet { .. } | TraceEvent::WebhookHealed { .. } => {
-            Some(Lane::Webhook)
-        }
         _ => None,
+    }
+}
+
+/// How a timeline record reads: what the scenario injected on purpose (webhook
+/// faults and fault phases, forged copies, incidents it plays), what went wrong
+/// (a refused send, a failed status, an unanswered webhook, a refused
+/// credential), or routine.
+pub fn tone(event: &TraceEvent) -> Tone {
+    match event {
+        TraceEvent::WebhookFault { .. }
+        | TraceEvent::WebhookFaultsSet { .. }
+        | TraceEvent::WebhookHealed { .. }
+        | TraceEvent::AccessTokenRotated { .. }
+        | TraceEvent::AccountIncident { .. }
+        | TraceEvent::UnknownOriginSend { .. } => Tone::Injected,
+        TraceEvent::WebhookAttempt {
+            copy, http_status, ..
+        } => {
+            if *copy == "forged" {
+                // A refused forgery is the receiver doing its job.
+                if http_status.is_some_and(|s| (200..300).contains(&s)) {
+                    Tone::Problem
+                } else {
+                    Tone::Injected
+                }
+            } else if http_status.is_some_and(|s| (200..300).contains(&s)) {
+                Tone::Normal
+            } else {
+                Tone::Problem
+            }
+        }
+        TraceEvent::WebhookVerification { echoed, .. } => {
+            if *echoed {
+                Tone::Normal
+            } else {
+                Tone::Problem
+            }
+        }
+        TraceEvent::Status { error_code, .. } => {
+            if error_code.is_some() {
+                Tone::Problem
+            } else {
+                Tone::Normal
+            }
+        }
+        TraceEvent::MessageRejected { .. }
+        | TraceEvent::RecipientBlocked { .. }
+        | TraceEvent::SendBlocked { .. }
+        | TraceEvent::WebhookDropped { .. }
+        | TraceEvent::WebhookSkipped { .. } => Tone::Problem,
+        TraceEvent::Request { http_status, .. } if *http_status == 401 => Tone::Problem,
+        _ => Tone::Normal,
+    }
+}
+
+/// What a webhook body carries, in a few words: `statuses sent (wamid.X)`,
+/// `message text from 5511987654321`, `message_template_status_update PAUSED
+/// spring_sale`, `partner template_messaging_disabled`.
+pub fn carried(field: &str, body: &Value) -> String {
+    const LISTED_MAX: usize = 3;
+    if let Some(event) = body["event"].as_str() {
+        return format!("partner {event}");
+    }
+    let mut parts: Vec<String> = Vec::new();
+    let mut more = 0usize;
+    let changes = body["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|entry| entry["changes"].as_array().into_iter().flatten());
+    for change in changes {
+        let value = &change["value"];
+        let field = change["field"].as_str().unwrap_or(field);
+        let mut items: Vec<String> = Vec::new();
+        for status in value["statuses"].as_array().into_iter().flatten() {
+            items.push(format!(
+                "status {} ({})",
+                status["status"].as_str().unwrap_or("?"),
+                status["id"].as_str().unwrap_or("?")
+            ));
+        }
+        for message in value["messages"].as_array().into_iter().flatten() {
+            items.push(format!(
+                "message {} from {}",
+                message["type"].as_str().unwrap_or("?"),
+                message["from"].as_str().unwrap_or("?")
+            ));
+        }
+        for error in value["errors"].as_array().into_iter().flatten() {
+            items.push(format!("error {}", error["code"]));
+        }
+        if items.is_empty() {
+            let event = value["event"].as_str().unwrap_or_default();
+            let template = value["message_template_name"].as_str().unwrap_or_default();
+            let quality = value["new_quality_score"].as_str().unwrap_or_default();
+            let words: Vec<&str> = [field, event, quality, template]
+                .into_iter()
+                .filter(|w| !w.is_empty())
+                .collect();
+            items.push(words.join(" "));
+        }
+        for item in items {
+            if parts.len() < LISTED_MAX {
+                parts.push(item);
+            } else {
+                more += 1;
+            }
+        }
+    }
+    if more > 0 {
+        parts.push(format!("{more} more"));
+    }
+    if parts.is_empty() {
+        field.to_owned()
+    } else {
+        parts.join(", ")
     }
 }
 

@@ -22,7 +22,7 @@ use wasim_reports::{CheckStatus, Outcome, ScenarioReport, Severity};
 use wasim_sim::model::InboundContent;
 use wasim_sim::state::wall_now;
 
-use crate::runner::{RunOptions, Session, run_scenario, run_scenario_in};
+use crate::runner::{RunOptions, RunnerError, Session, Start, run_scenario, run_scenario_in};
 use crate::scenario::{Scenario, SendSurface, Step};
 
 /// Named recipients of the default world.
@@ -253,16 +253,22 @@ pub struct Exploration {
     pub integration_starts: u32,
     /// Cases that reused a running integration reset through `POST /wasim/reset`.
     pub resets: u32,
+    /// Why exploration stopped before its budget of cases: the integration never
+    /// started, so no case could be judged.
+    pub stopped: Option<String>,
 }
 
 /// What the caller hears while exploring.
 #[derive(Debug, Clone)]
 pub enum ExploreProgress<'a> {
-    /// A case ran: its number (from 1), its family and the `must` check it
-    /// broke, if any.
-    Case(u32, Family, Option<&'a str>),
+    /// A case ran: its number (from 1), its family, its report entry (whose
+    /// outcome says whether it passed, was not exercised, skipped or a harness
+    /// error) and the `must` check it broke, if any.
+    Case(u32, Family, &'a ScenarioReport, Option<&'a str>),
     /// A shrinking run: its number and the steps left.
     Shrink(u32, usize),
+    /// Exploration stops: the integration never started.
+    Stopping(&'a str),
 }
 
 fn template(name: &str) -> Value {
@@ -664,11 +670,15 @@ pub fn case_scenario(seed: u64, number: u32, case: &Case) -> Scenario {
 
 /// Explores: generates `options.cases` timelines, runs each against the
 /// integration, and shrinks the first failure. Blocking; runs its own runtime.
+///
+/// When the first case's integration never starts (and none has started since
+/// the exploration began), no further case is run: they could only fail the
+/// same way, and a case never played must not read as passed.
 pub fn explore(
     run: &RunOptions,
     options: &ExploreOptions,
     progress: impl FnMut(ExploreProgress<'_>),
-) -> Result<Exploration, String> {
+) -> Result<Exploration, RunnerError> {
     let progress = RefCell::new(progress);
     // Cases play timer instants a second at a time; the minimal case found is
     // confirmed as `wasim run` plays it.
@@ -676,8 +686,7 @@ pub fn explore(
         coalesce_ms: run.coalesce_ms.max(1_000),
         ..run.clone()
     };
-    let runtime = tokio::runtime::Runtime::new()
-        .map_err(|e| format!("failed to start the async runtime: {e}"))?;
+    let runtime = tokio::runtime::Runtime::new().map_err(RunnerError::Runtime)?;
     let started = wall_now();
     let config = Config {
         cases: options.cases,
@@ -692,11 +701,18 @@ pub fn explore(
     let target: RefCell<Option<String>> = RefCell::new(None);
     // Integrations kept running between cases, reset through the driver hook.
     let session = RefCell::new(Session::new());
+    // Whether an integration has listened yet, and why exploration stopped.
+    let listened = Cell::new(false);
+    let stopped: RefCell<Option<String>> = RefCell::new(None);
     let state = RefCell::new((0u32, 0u32, 0u32, false, None::<(ScenarioReport, usize)>));
     let result = runner.run(&cases(options.steps_max), |case| {
         let mut guard = state.borrow_mut();
         let (cases, shrinks, _, out_of_time, _) = &mut *guard;
         let shrinking = target.borrow().is_some();
+        if stopped.borrow().is_some() {
+            // Nothing can be judged: the remaining cases pass unseen and unrun.
+            return Err(TestCaseError::reject("the integration never started"));
+        }
         if wall_now().duration_since(started) > options.budget {
             *out_of_time = true;
             // Out of time: the case passes unseen (and shrinking stops here).
@@ -716,6 +732,22 @@ pub fn explore(
             &cases_run,
             &mut session.borrow_mut(),
         ));
+        match outcome.start {
+            Start::Listened => listened.set(true),
+            Start::NeverStarted if !listened.get() => {
+                let reason = format!(
+                    "the integration never started ({}); no case was explored",
+                    outcome
+                        .report
+                        .reason
+                        .as_deref()
+                        .unwrap_or("no reason given")
+                );
+                (progress.borrow_mut())(ExploreProgress::Stopping(&reason));
+                *stopped.borrow_mut() = Some(reason);
+            }
+            Start::NeverStarted | Start::NotTried => {}
+        }
         let report = outcome.report;
         if report.outcome == Outcome::HarnessError {
             state.borrow_mut().2 += 1;
@@ -739,6 +771,7 @@ pub fn explore(
             (progress.borrow_mut())(ExploreProgress::Case(
                 number,
                 case.family,
+                &report,
                 failed.as_ref().map(|(id, _)| id.as_str()),
             ));
         }
@@ -797,18 +830,24 @@ pub fn explore(
         out_of_time,
         integration_starts: session.starts,
         resets: session.resets,
+        stopped: stopped.into_inner(),
     })
 }
 
 /// Writes a finding to `dir/<check>-<seed>.toml` (the check in lower case) and
 /// returns the path.
-pub fn save(finding: &Finding, seed: u64, dir: &Path) -> Result<PathBuf, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+pub fn save(finding: &Finding, seed: u64, dir: &Path) -> Result<PathBuf, RunnerError> {
+    std::fs::create_dir_all(dir).map_err(|error| RunnerError::CreateDir {
+        path: dir.to_owned(),
+        error,
+    })?;
     let path = dir.join(format!("{}-{seed}.toml", finding.check.to_lowercase()));
     let mut scenario = finding.scenario.clone();
     scenario.checks = Some(vec![finding.check.clone()]);
-    std::fs::write(&path, scenario.to_toml())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    std::fs::write(&path, scenario.to_toml()).map_err(|error| RunnerError::Write {
+        path: path.clone(),
+        error,
+    })?;
     Ok(path)
 }
 

@@ -160,12 +160,51 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
 ];
 
+/// The repository's saved exploration regressions (`scenarios/regressions/`),
+/// compiled in with the library, so `wasim certify` plays the same scenarios
+/// from any directory.
+pub const BUILTIN_REGRESSIONS: &[(&str, &str)] = &[
+    (
+        "scenarios/regressions/auth-001-1.toml",
+        include_str!("../../scenarios/regressions/auth-001-1.toml"),
+    ),
+    (
+        "scenarios/regressions/key-001-1.toml",
+        include_str!("../../scenarios/regressions/key-001-1.toml"),
+    ),
+    (
+        "scenarios/regressions/wh-004-1.toml",
+        include_str!("../../scenarios/regressions/wh-004-1.toml"),
+    ),
+];
+
 /// The built-in library, parsed, in path order.
 pub fn builtin() -> Result<Vec<Scenario>, ScenarioError> {
-    BUILTIN
+    parse(BUILTIN)
+}
+
+/// The built-in saved regressions, parsed, in path order.
+pub fn builtin_regressions() -> Result<Vec<Scenario>, ScenarioError> {
+    parse(BUILTIN_REGRESSIONS)
+}
+
+fn parse(files: &[(&str, &str)]) -> Result<Vec<Scenario>, ScenarioError> {
+    files
         .iter()
         .map(|(path, text)| Scenario::from_toml(text, Path::new(path)))
         .collect()
+}
+
+/// Whether `file` on disk is one of the built-in regressions, unchanged: the
+/// same file name and the same text (so it is not played twice).
+pub fn is_builtin_regression(file: &Path) -> bool {
+    let Some(name) = file.file_name() else {
+        return false;
+    };
+    BUILTIN_REGRESSIONS.iter().any(|(path, text)| {
+        Path::new(path).file_name() == Some(name)
+            && std::fs::read_to_string(file).is_ok_and(|on_disk| on_disk == *text)
+    })
 }
 
 /// Every scenario file under `dir` (recursively), in path order.
@@ -173,11 +212,20 @@ pub fn files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let mut found = Vec::new();
     let mut pending = vec![dir.to_owned()];
     while let Some(current) = pending.pop() {
-        let entries = std::fs::read_dir(&current)
-            .map_err(|e| format!("cannot read scenario directory {}: {e}", current.display()))?;
+        let entries = std::fs::read_dir(&current).map_err(|e| {
+            format!(
+                "failed to read scenario directory {}: {e}",
+                current.display()
+            )
+        })?;
         for entry in entries {
             let path = entry
-                .map_err(|e| format!("cannot read scenario directory {}: {e}", current.display()))?
+                .map_err(|e| {
+                    format!(
+                        "failed to read scenario directory {}: {e}",
+                        current.display()
+                    )
+                })?
                 .path();
             if path.is_dir() {
                 pending.push(path);
@@ -238,6 +286,40 @@ mod tests {
             .collect();
         let built: Vec<&str> = BUILTIN.iter().map(|(path, _)| *path).collect();
         assert_eq!(built, names, "list every file of scenarios/ in BUILTIN");
+    }
+
+    #[test]
+    fn the_builtin_regressions_are_the_saved_ones_and_recognised_on_disk() {
+        let regressions = builtin_regressions().expect("every built-in regression parses");
+        assert_eq!(regressions.len(), BUILTIN_REGRESSIONS.len());
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/regressions");
+        let on_disk = files(&dir).expect("the regressions directory");
+        let names: Vec<String> = on_disk
+            .iter()
+            .map(|p| {
+                format!(
+                    "scenarios/regressions/{}",
+                    p.file_name().unwrap_or_default().to_string_lossy()
+                )
+            })
+            .collect();
+        let built: Vec<&str> = BUILTIN_REGRESSIONS.iter().map(|(path, _)| *path).collect();
+        assert_eq!(
+            built, names,
+            "list every file of scenarios/regressions/ in BUILTIN_REGRESSIONS"
+        );
+        for file in &on_disk {
+            assert!(is_builtin_regression(file), "{}", file.display());
+        }
+        // A changed copy under the same name is not the built-in one.
+        let dir = std::env::temp_dir().join(format!("wasim-library-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temp dir");
+        let changed = dir.join(on_disk[0].file_name().expect("a file name"));
+        std::fs::copy(&on_disk[0], &changed).expect("copied");
+        assert!(is_builtin_regression(&changed), "an unchanged copy is");
+        std::fs::write(&changed, "name = \"changed\"\n").expect("written");
+        assert!(!is_builtin_regression(&changed));
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

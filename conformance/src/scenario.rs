@@ -41,6 +41,7 @@ use crate::duration;
 use serde_json::Value;
 use wasim_sim::model::fields::{self, FieldError};
 use wasim_sim::model::policy::PROFILES;
+use wasim_sim::model::spec::WorldError;
 use wasim_sim::model::webhooks::faults::FaultProfile;
 use wasim_sim::model::{InboundContent, TemplateControl, WorldSpec};
 
@@ -648,8 +649,10 @@ impl Scenario {
 
 /// The default world with `overrides` (a world file's fields).
 fn world_spec(overrides: &toml::Table) -> Result<WorldSpec, FieldError> {
-    let text = toml::to_string(overrides).map_err(|e| FieldError::new("world", e.to_string()))?;
-    WorldSpec::from_toml(&text).map_err(|e| FieldError::new("world", e.to_string()))
+    WorldSpec::from_table(overrides).map_err(|error| match error {
+        WorldError::Field(field) => field.within("world"),
+        WorldError::Toml(message) => FieldError::new("world", message),
+    })
 }
 
 impl Step {
@@ -793,13 +796,14 @@ fn parse_action(value: Value) -> Result<Step, FieldError> {
             )?;
             fields::string(object, "phone_number_id")?;
             fields::string(object, "channel_id")?;
+            let most = DURATION_MS_MAX / 1000;
             if object
                 .get("resume_after_s")
-                .is_none_or(|v| v.as_u64().is_none())
+                .is_none_or(|v| v.as_u64().is_none_or(|s| s > most))
             {
                 return Err(FieldError::new(
                     "resume_after_s",
-                    "expected a whole number of seconds",
+                    format!("expected a whole number of seconds up to {most} (30 days)"),
                 ));
             }
             return Ok(Step::Action(value));
@@ -949,7 +953,14 @@ heal = true
                 "name = \"x\"\n[[step]]\naction = { action = \"send_template\", to = \"1\" }",
                 "step 1: action.template: missing",
             ),
-            ("name = \"x\"\n[world]\nseed = \"x\"", "world:"),
+            (
+                "name = \"x\"\n[world]\nseed = \"x\"",
+                "world.seed: invalid type",
+            ),
+            (
+                "name = \"x\"\n[[step]]\nadvance = \"1h\"\n[world]\nrecipients.count = \"many\"",
+                "world.recipients.count: invalid type: string \"many\"",
+            ),
         ];
         for (text, expected) in cases {
             let error = parse(text).expect_err(text);

@@ -11,8 +11,9 @@
 #
 # The server runs on a free loopback port with a manual clock, and with the
 # `2026-04` policy profile when this wasim has it (pywa 4.5.0 parses webhooks
-# only with business-scoped user ids, reference §13). Exit: 0 every check
-# passed, 1 a check failed, 2 the suite could not run.
+# only with business-scoped user ids; see docs/platform-rules.md). Exit: 0
+# every check passed, 1 a check failed, 2 the suite could not run, with one
+# line saying what is missing (python3, its venv module, PyPI access).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -22,6 +23,10 @@ venv="${PYWA_VENV:-$here/.venv}"
 
 # 1. The virtual environment: exactly the pinned packages, rebuilt when
 #    requirements.txt changes.
+command -v "$python" >/dev/null 2>&1 || {
+    echo "pywa suite: $python not found: install Python 3.10+ with venv (Debian: apt-get install python3 python3-venv)" >&2
+    exit 2
+}
 "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' || {
     echo "pywa suite: $python is older than Python 3.10 (pywa needs 3.10+)" >&2
     exit 2
@@ -30,12 +35,19 @@ want="$("$python" -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1]
 if [[ ! -x "$venv/bin/python" || "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$want" ]]; then
     echo "pywa suite: creating $venv" >&2
     rm -rf "$venv"
-    "$python" -m venv "$venv" || {
-        echo "pywa suite: $python -m venv failed (on Debian: apt-get install python3-venv)" >&2
+    "$python" -m venv "$venv" >/dev/null 2>&1 || {
+        rm -rf "$venv"
+        echo "pywa suite: $python -m venv failed: install the venv module (Debian: apt-get install python3-venv)" >&2
         exit 2
     }
+    pip_log="$(mktemp)"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
-        -r "$here/requirements.txt"
+        -r "$here/requirements.txt" >"$pip_log" 2>&1 || {
+        rm -rf "$venv"
+        echo "pywa suite: pip could not install fidelity/pywa/requirements.txt from PyPI: is PyPI reachable? (pip's output: $pip_log)" >&2
+        exit 2
+    }
+    rm -f "$pip_log"
     "$venv/bin/python" -m pip check --disable-pip-version-check >/dev/null
     echo "$want" >"$venv/.requirements.sha256"
 fi

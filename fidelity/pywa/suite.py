@@ -10,7 +10,7 @@ the transports below send those requests to wasim instead:
 - `GraphTo360dialog` is an *adapter*: it maps pywa's Graph requests to
   360dialog's messaging API (`/messages`, `/v1/configs/templates`, the number's
   `D360-API-KEY` instead of the bearer token) and reshapes 360dialog's template
-  answers into Graph's. No 360dialog client library exists (reference §13), so
+  answers into Graph's. No 360dialog client library exists on PyPI, npm or crates.io, so
   that surface can only be exercised this way, and is labelled as such.
 
 Webhooks come back through pywa's own receiving code: `WhatsApp(server=Flask app)`
@@ -61,7 +61,7 @@ MAGIC_130429 = "999130429"
 BSUID_HINT = (
     "pywa 4.5.0 needs Meta's 2026 business-scoped user ids on the wire: "
     "value.contacts[].user_id on inbound messages, and a value.contacts array on "
-    "status updates (reference §13); serve wasim with `--policy 2026-04`"
+    "status updates (see docs/platform-rules.md); serve wasim with `--policy 2026-04`"
 )
 
 

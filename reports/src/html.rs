@@ -5,10 +5,10 @@ use std::fmt::Write as _;
 
 use crate::text::{
     Counts, LANES, html_escape as esc, lane_index, lane_label, link_target, outcome_label,
-    severity_label, status_label, verdict_icon, verdict_title, vtime, wall,
+    severity_label, status_label, verdict_title, vtime, wall,
 };
 use crate::{
-    CheckResult, CheckStatus, Latency, Outcome, Report, ScenarioReport, Severity, Verdict,
+    CheckResult, CheckStatus, Latency, Outcome, Report, ScenarioReport, Severity, Tone, Verdict,
 };
 
 const STYLE: &str = r#"
@@ -36,7 +36,9 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, "SF Mono", Menlo, Conso
 .banner { border: 1px solid; border-left-width: 6px; border-radius: 6px; padding: 1rem 1.25rem; margin-bottom: 1.5rem; }
 .banner.certified { background: var(--pass-bg); border-color: var(--pass); }
 .banner.violations { background: var(--fail-bg); border-color: var(--fail); }
-.banner.harness-failure { background: var(--warn-bg); border-color: var(--warn); }
+.banner.harness-failure, .banner.nothing-judged { background: var(--warn-bg); border-color: var(--warn); }
+.banner h1 { display: flex; align-items: center; gap: .5rem; }
+.banner svg { flex: none; }
 table { border-collapse: collapse; width: 100%; margin: .4rem 0 1rem; }
 th, td { border: 1px solid var(--border); padding: .3rem .5rem; text-align: left; vertical-align: top; }
 th { background: var(--head); font-weight: 600; }
@@ -45,13 +47,13 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .badge.passed, .badge.pass { color: var(--pass); background: var(--pass-bg); }
 .badge.failed, .badge.fail-must { color: var(--fail); background: var(--fail-bg); }
 .badge.fail-should, .badge.harness-error { color: var(--warn); background: var(--warn-bg); }
-.badge.skipped, .badge.not-applicable { color: var(--skip); background: var(--skip-bg); }
+.badge.skipped, .badge.not-applicable, .badge.not-exercised, .badge.not-run { color: var(--skip); background: var(--skip-bg); }
 tr.fail-must td { background: var(--fail-bg); }
 tr.fail-should td { background: var(--warn-bg); }
 tr.not-applicable td { color: var(--muted); }
 .scenario { border-top: 2px solid var(--border); margin-top: 2rem; padding-top: 1rem; }
 .reason { border-left: 4px solid var(--warn); background: var(--warn-bg); padding: .4rem .75rem; }
-.reason.skipped { border-color: var(--skip); background: var(--skip-bg); }
+.reason.skipped, .reason.not-exercised, .reason.not-run { border-color: var(--skip); background: var(--skip-bg); }
 .stats { display: flex; flex-wrap: wrap; gap: .25rem 1.25rem; list-style: none; padding: 0; margin: .4rem 0; color: var(--muted); }
 .stats b { color: var(--fg); font-variant-numeric: tabular-nums; }
 .failure { border: 1px solid var(--border); border-left: 4px solid var(--fail); border-radius: 4px; padding: .6rem .85rem; margin: .6rem 0; }
@@ -62,6 +64,8 @@ tr.not-applicable td { color: var(--muted); }
 .failure table { margin-bottom: 0; }
 table.timeline { table-layout: fixed; font-size: .88rem; }
 table.timeline col.time { width: 8.5em; }
+table.timeline col.seq { width: 3.5em; }
+table.timeline tr:target td { background: var(--warn-bg); }
 table.timeline td.time { white-space: nowrap; }
 table.timeline th.lane-step { border-top: 3px solid var(--step); }
 table.timeline th.lane-message { border-top: 3px solid var(--message); }
@@ -73,7 +77,11 @@ table.timeline th.lane-incident { border-top: 3px solid var(--incident); }
 .event.lane-message { border-color: var(--message); }
 .event.lane-status { border-color: var(--status); }
 .event.lane-webhook { border-color: var(--webhook); }
-.event.lane-incident { border-color: var(--incident); color: var(--fail); font-weight: 600; }
+.event.lane-incident { border-color: var(--incident); }
+.event.problem { color: var(--fail); font-weight: 600; border-left-width: 4px; }
+.event.injected { border-left-style: dashed; color: var(--muted); font-style: italic; }
+.event.injected::before { content: "injected "; font-style: normal; font-size: .75rem; font-weight: 600; text-transform: uppercase; letter-spacing: .03em; }
+.coverage td.none { color: var(--fail); font-weight: 600; }
 .measurements { border-top: 2px dashed var(--border); margin-top: 2.5rem; padding-top: 1rem; }
 footer { color: var(--muted); font-size: .85rem; margin-top: 2rem; }
 @media print {
@@ -106,6 +114,7 @@ pub fn to_html(report: &Report) -> String {
     out.push_str("</head>\n<body>\n<main>\n");
     banner(&mut out, report);
     overview(&mut out, report);
+    coverage(&mut out, report);
     for (index, scenario) in report.scenarios.iter().enumerate() {
         scenario_section(&mut out, index, scenario);
     }
@@ -125,6 +134,22 @@ fn verdict_class(verdict: Verdict) -> &'static str {
         Verdict::Certified => "certified",
         Verdict::Violations => "violations",
         Verdict::HarnessFailure => "harness-failure",
+        Verdict::NothingJudged => "nothing-judged",
+    }
+}
+
+/// The verdict's glyph as inline SVG: it renders the same without an emoji font.
+fn verdict_svg(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Certified => {
+            "<svg width=\"28\" height=\"28\" viewBox=\"0 0 24 24\" role=\"img\" aria-label=\"certified\"><circle cx=\"12\" cy=\"12\" r=\"11\" fill=\"#1a7f37\"/><path d=\"M6.5 12.5l3.5 3.5 7.5-8\" fill=\"none\" stroke=\"#fff\" stroke-width=\"2.5\" stroke-linecap=\"round\" stroke-linejoin=\"round\"/></svg>"
+        }
+        Verdict::Violations => {
+            "<svg width=\"28\" height=\"28\" viewBox=\"0 0 24 24\" role=\"img\" aria-label=\"violations\"><circle cx=\"12\" cy=\"12\" r=\"11\" fill=\"#cf222e\"/><path d=\"M8 8l8 8M16 8l-8 8\" fill=\"none\" stroke=\"#fff\" stroke-width=\"2.5\" stroke-linecap=\"round\"/></svg>"
+        }
+        Verdict::HarnessFailure | Verdict::NothingJudged => {
+            "<svg width=\"28\" height=\"28\" viewBox=\"0 0 24 24\" role=\"img\" aria-label=\"warning\"><path d=\"M12 2L23 21H1z\" fill=\"#9a6700\"/><path d=\"M12 9v5\" stroke=\"#fff\" stroke-width=\"2.5\" stroke-linecap=\"round\"/><circle cx=\"12\" cy=\"17.5\" r=\"1.4\" fill=\"#fff\"/></svg>"
+        }
     }
 }
 
@@ -133,8 +158,31 @@ fn outcome_class(outcome: Outcome) -> &'static str {
         Outcome::Passed => "passed",
         Outcome::Failed => "failed",
         Outcome::Skipped => "skipped",
+        Outcome::NotExercised => "not-exercised",
+        Outcome::NotRun => "not-run",
         Outcome::HarnessError => "harness-error",
     }
+}
+
+/// A check's sources (separated by `; `): each a link when it is a web
+/// address, else text.
+fn source(reference: &str) -> String {
+    reference
+        .split("; ")
+        .map(|source| {
+            if source.starts_with("https://") && !source.contains(char::is_whitespace) {
+                format!("<a href=\"{0}\">{0}</a>", esc(source))
+            } else {
+                esc(source)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The id of a timeline row: scenario position and trace record.
+fn row_id(index: usize, seq: u64) -> String {
+    format!("{}-seq-{seq}", scenario_id(index))
 }
 
 fn check_class(check: &CheckResult) -> &'static str {
@@ -168,7 +216,7 @@ fn banner(out: &mut String, report: &Report) {
     let _ = writeln!(
         out,
         "<h1>{} {}</h1>",
-        verdict_icon(report.verdict),
+        verdict_svg(report.verdict),
         verdict_title(report.verdict)
     );
     let _ = writeln!(
@@ -238,10 +286,12 @@ fn scenario_section(out: &mut String, index: usize, scenario: &ScenarioReport) {
         esc(&scenario.file)
     );
     match (scenario.outcome, &scenario.reason) {
-        (Outcome::Skipped, reason) => {
+        (Outcome::Skipped | Outcome::NotExercised | Outcome::NotRun, reason) => {
             let _ = writeln!(
                 out,
-                "<p class=\"reason skipped\"><strong>Skipped:</strong> {}</p>",
+                "<p class=\"reason {}\"><strong>{}:</strong> {}</p>",
+                outcome_class(scenario.outcome),
+                capitalized(outcome_label(scenario.outcome)),
                 esc(reason.as_deref().unwrap_or("no reason given"))
             );
         }
@@ -268,8 +318,8 @@ fn scenario_section(out: &mut String, index: usize, scenario: &ScenarioReport) {
         stats.webhook_attempts
     );
     checks_table(out, scenario);
-    failures(out, scenario);
-    timeline(out, scenario);
+    failures(out, index, scenario);
+    timeline(out, index, scenario);
     artifacts(out, scenario);
     out.push_str("</section>\n");
 }
@@ -296,7 +346,54 @@ fn checks_table(out: &mut String, scenario: &ScenarioReport) {
     out.push_str("</tbody>\n</table>\n");
 }
 
-fn failures(out: &mut String, scenario: &ScenarioReport) {
+fn capitalized(label: &str) -> String {
+    let mut chars = label.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
+}
+
+fn coverage(out: &mut String, report: &Report) {
+    if report.coverage.is_empty() {
+        return;
+    }
+    out.push_str("<section class=\"coverage\">\n<h2>Check coverage</h2>\n");
+    let never: Vec<String> = report
+        .unexercised()
+        .map(|c| format!("<code>{}</code>", esc(&c.id)))
+        .collect();
+    if never.is_empty() {
+        let _ = writeln!(
+            out,
+            "<p>Every one of the {} checks was exercised at least once.</p>",
+            report.coverage.len()
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "<p><strong>Never exercised</strong> ({} of {}): {}</p>",
+            never.len(),
+            report.coverage.len(),
+            never.join(", ")
+        );
+    }
+    out.push_str("<table class=\"coverage\">\n<thead><tr><th>Check</th><th>Severity</th><th class=\"num\">Exercised in</th><th class=\"num\">Passed</th><th class=\"num\">Failed</th></tr></thead>\n<tbody>\n");
+    for entry in &report.coverage {
+        let none = if entry.exercised == 0 { " none" } else { "" };
+        let _ = writeln!(
+            out,
+            "<tr><td><code>{}</code></td><td>{}</td><td class=\"num{none}\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            esc(&entry.id),
+            severity_label(entry.severity),
+            entry.exercised,
+            entry.passed,
+            entry.failed,
+        );
+    }
+    out.push_str("</tbody>\n</table>\n</section>\n");
+}
+
+fn failures(out: &mut String, index: usize, scenario: &ScenarioReport) {
     let failed: Vec<&CheckResult> = scenario
         .checks
         .iter()
@@ -318,8 +415,8 @@ fn failures(out: &mut String, scenario: &ScenarioReport) {
         );
         let _ = writeln!(
             out,
-            "<dl><dt>Reference</dt><dd>{}</dd><dt>Found</dt><dd>{}</dd></dl>",
-            esc(&check.reference),
+            "<dl><dt>Source</dt><dd>{}</dd><dt>Found</dt><dd>{}</dd></dl>",
+            source(&check.reference),
             esc(&check.message),
         );
         if check.proof.is_empty() {
@@ -327,10 +424,19 @@ fn failures(out: &mut String, scenario: &ScenarioReport) {
         } else {
             out.push_str("<table class=\"proof\">\n<thead><tr><th class=\"num\">Seq</th><th>Time</th><th>Kind</th><th>Record</th></tr></thead>\n<tbody>\n");
             for record in &check.proof {
+                // A record on the timeline links to its row there.
+                let seq = if scenario.timeline.iter().any(|e| e.seq == record.seq) {
+                    format!(
+                        "<a href=\"#{}\">{}</a>",
+                        row_id(index, record.seq),
+                        record.seq
+                    )
+                } else {
+                    record.seq.to_string()
+                };
                 let _ = writeln!(
                     out,
-                    "<tr><td class=\"num\">{}</td><td class=\"mono\">{}</td><td><code>{}</code></td><td>{}</td></tr>",
-                    record.seq,
+                    "<tr><td class=\"num\">{seq}</td><td class=\"mono\">{}</td><td><code>{}</code></td><td>{}</td></tr>",
                     vtime(record.at_ms),
                     esc(&record.kind),
                     esc(&record.summary),
@@ -342,7 +448,7 @@ fn failures(out: &mut String, scenario: &ScenarioReport) {
     }
 }
 
-fn timeline(out: &mut String, scenario: &ScenarioReport) {
+fn timeline(out: &mut String, index: usize, scenario: &ScenarioReport) {
     out.push_str("<h3>Timeline</h3>\n");
     if scenario.timeline.is_empty() {
         out.push_str("<p class=\"muted\">Nothing recorded.</p>\n");
@@ -350,11 +456,11 @@ fn timeline(out: &mut String, scenario: &ScenarioReport) {
     }
     let mut entries: Vec<_> = scenario.timeline.iter().collect();
     entries.sort_by_key(|entry| entry.at_ms); // stable: ties keep the recorded order
-    out.push_str("<table class=\"timeline\">\n<colgroup><col class=\"time\">");
+    out.push_str("<table class=\"timeline\">\n<colgroup><col class=\"time\"><col class=\"seq\">");
     for _ in LANES {
         out.push_str("<col>");
     }
-    out.push_str("</colgroup>\n<thead><tr><th>Virtual time</th>");
+    out.push_str("</colgroup>\n<thead><tr><th>Virtual time</th><th class=\"num\">Seq</th>");
     for lane in LANES {
         let label = lane_label(lane);
         let _ = write!(
@@ -367,15 +473,22 @@ fn timeline(out: &mut String, scenario: &ScenarioReport) {
     for entry in entries {
         let _ = write!(
             out,
-            "<tr><td class=\"time mono\">{}</td>",
-            vtime(entry.at_ms)
+            "<tr id=\"{}\"><td class=\"time mono\">{}</td><td class=\"num mono\">{}</td>",
+            row_id(index, entry.seq),
+            vtime(entry.at_ms),
+            entry.seq
         );
         let column = lane_index(entry.lane);
-        for index in 0..LANES.len() {
-            if index == column {
+        for lane in 0..LANES.len() {
+            if lane == column {
+                let tone = match entry.tone {
+                    Tone::Normal => "",
+                    Tone::Injected => " injected",
+                    Tone::Problem => " problem",
+                };
                 let _ = write!(
                     out,
-                    "<td><div class=\"event lane-{}\">{}</div></td>",
+                    "<td><div class=\"event lane-{}{tone}\">{}</div></td>",
                     lane_label(entry.lane).to_ascii_lowercase(),
                     esc(&entry.text)
                 );

@@ -1,91 +1,189 @@
 //! The JUnit XML rendering, for CI test tabs.
+//!
+//! Written by hand rather than through a JUnit library so that every attribute
+//! is ours to choose: the counts CI systems sum (`tests`, `failures`, `errors`,
+//! `skipped`) on `<testsuites>` and on each `<testsuite>`, no `disabled` count
+//! (a check that did not apply is skipped, not disabled: counting it as both
+//! would count it twice), and no time or timestamp attributes, so the output is
+//! deterministic. The layout is the JUnit format as Jenkins (junit-10.xsd) and
+//! GitLab read it; `tests/junit_schema.rs` validates it against the schema in
+//! `reports/tests/data/junit.xsd`.
 
 use std::fmt::Write as _;
 
-use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
-
-use crate::text::{severity_label, vtime};
+use crate::text::{outcome_key, outcome_label, severity_label, vtime};
 use crate::{CheckResult, CheckStatus, Outcome, Report, ScenarioReport};
 
 /// The report as JUnit XML: one test suite per scenario, one test case per check
-/// (`CAP-001 rule`). A failed check is a failure (its type the severity, its text the
-/// rule, reference and proof), a check that did not apply is skipped; a skipped
-/// scenario is one skipped test case and a harness error one errored test case of
-/// type `harness`. No time or timestamp attributes: the output is deterministic.
+/// (`CAP-001 rule`). A failed check is a failure (its type the severity, its
+/// text the rule, source and proof), a check that did not apply is skipped. A
+/// skipped, not exercised or not run scenario starts with one skipped test case
+/// saying so (`scenario skipped`, …) and a harness error is one errored test
+/// case of type `harness`. Every suite carries its scenario's `outcome` (as the
+/// JSON writes it) and `reason` as properties.
 pub fn to_junit(report: &Report) -> String {
-    let mut junit = quick_junit::Report::new("wasim");
-    junit.add_test_suites(report.scenarios.iter().map(suite));
-    let mut text = junit
-        .to_string()
-        .expect("serializing JUnit XML into memory cannot fail");
-    if !text.ends_with('\n') {
-        text.push('\n');
+    let suites: Vec<Suite> = report.scenarios.iter().map(suite).collect();
+    let total = |count: fn(&Suite) -> usize| suites.iter().map(count).sum::<usize>();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"wasim\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\">",
+        total(|s| s.cases.len()),
+        total(|s| s.count(Kind::Failure)),
+        total(|s| s.count(Kind::Error)),
+        total(|s| s.count(Kind::Skipped)),
+    );
+    for suite in &suites {
+        suite.write(&mut out);
     }
-    text
+    out.push_str("</testsuites>\n");
+    out
 }
 
-fn suite(scenario: &ScenarioReport) -> TestSuite {
-    let mut suite = TestSuite::new(scenario.name.as_str());
-    suite.add_property(Property::new("file", scenario.file.as_str()));
-    suite.add_property(Property::new("description", scenario.description.as_str()));
-    match scenario.outcome {
-        Outcome::Skipped | Outcome::HarnessError => {
-            let reason = scenario.reason.as_deref().unwrap_or("no reason given");
-            let (name, mut status) = if scenario.outcome == Outcome::Skipped {
-                ("scenario skipped", TestCaseStatus::skipped())
-            } else {
-                let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
-                status.set_type("harness");
-                ("harness error", status)
-            };
-            status.set_message(reason);
-            let mut case = TestCase::new(name, status);
-            case.set_classname(scenario.name.as_str());
-            suite.add_test_case(case);
-        }
-        Outcome::Passed | Outcome::Failed => {
-            suite.add_test_cases(scenario.checks.iter().map(|check| case(scenario, check)));
-        }
-    }
-    let skipped = suite.disabled;
-    suite
-        .extra
-        .insert("skipped".into(), skipped.to_string().into());
-    if !scenario.artifacts.is_empty() {
-        let mut artifacts = String::new();
-        for artifact in &scenario.artifacts {
-            let _ = writeln!(artifacts, "{}: {}", artifact.name, artifact.path);
-        }
-        suite.set_system_out(artifacts);
-    }
-    suite
+/// How a test case ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Success,
+    Failure,
+    Error,
+    Skipped,
 }
 
-fn case(scenario: &ScenarioReport, check: &CheckResult) -> TestCase {
-    let status = match check.status {
-        CheckStatus::Pass => TestCaseStatus::success(),
-        CheckStatus::NotApplicable => {
-            let mut status = TestCaseStatus::skipped();
-            status.set_message(check.message.as_str());
-            status
+#[derive(Debug)]
+struct Case {
+    name: String,
+    kind: Kind,
+    /// The `status` attribute (the check's verdict).
+    status: &'static str,
+    /// `type` of a failure or error.
+    kind_type: &'static str,
+    message: String,
+    text: String,
+}
+
+#[derive(Debug)]
+struct Suite<'a> {
+    scenario: &'a ScenarioReport,
+    cases: Vec<Case>,
+}
+
+impl Suite<'_> {
+    fn count(&self, kind: Kind) -> usize {
+        self.cases.iter().filter(|c| c.kind == kind).count()
+    }
+
+    fn write(&self, out: &mut String) {
+        let scenario = self.scenario;
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\">",
+            attr(&scenario.name),
+            self.cases.len(),
+            self.count(Kind::Failure),
+            self.count(Kind::Error),
+            self.count(Kind::Skipped),
+        );
+        out.push_str("    <properties>\n");
+        let mut properties = vec![
+            ("file", scenario.file.as_str()),
+            ("description", scenario.description.as_str()),
+            ("outcome", outcome_key(scenario.outcome)),
+        ];
+        if let Some(reason) = &scenario.reason {
+            properties.push(("reason", reason));
         }
-        CheckStatus::Fail => {
-            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            status
-                .set_message(check.message.as_str())
-                .set_type(severity_label(check.severity))
-                .set_description(failure_text(check));
-            status
+        for (name, value) in properties {
+            let _ = writeln!(
+                out,
+                "      <property name=\"{name}\" value=\"{}\"/>",
+                attr(value)
+            );
         }
+        out.push_str("    </properties>\n");
+        for case in &self.cases {
+            let _ = write!(
+                out,
+                "    <testcase name=\"{}\" classname=\"{}\" status=\"{}\"",
+                attr(&case.name),
+                attr(&scenario.name),
+                case.status
+            );
+            match case.kind {
+                Kind::Success => out.push_str("/>\n"),
+                Kind::Skipped => {
+                    let _ = writeln!(out, ">\n      <skipped>{}</skipped>", text(&case.message));
+                    out.push_str("    </testcase>\n");
+                }
+                Kind::Failure | Kind::Error => {
+                    let tag = if case.kind == Kind::Failure {
+                        "failure"
+                    } else {
+                        "error"
+                    };
+                    let _ = writeln!(
+                        out,
+                        ">\n      <{tag} type=\"{}\" message=\"{}\">{}</{tag}>",
+                        attr(case.kind_type),
+                        attr(&case.message),
+                        text(&case.text)
+                    );
+                    out.push_str("    </testcase>\n");
+                }
+            }
+        }
+        if !scenario.artifacts.is_empty() {
+            let mut artifacts = String::new();
+            for artifact in &scenario.artifacts {
+                let _ = writeln!(artifacts, "{}: {}", artifact.name, artifact.path);
+            }
+            let _ = writeln!(out, "    <system-out>{}</system-out>", text(&artifacts));
+        }
+        out.push_str("  </testsuite>\n");
+    }
+}
+
+fn suite(scenario: &ScenarioReport) -> Suite<'_> {
+    let reason = scenario.reason.as_deref().unwrap_or("no reason given");
+    let scenario_case = |kind: Kind, kind_type: &'static str| Case {
+        name: format!("scenario {}", outcome_label(scenario.outcome)),
+        kind,
+        status: outcome_key(scenario.outcome),
+        kind_type,
+        message: reason.to_owned(),
+        text: reason.to_owned(),
     };
-    let mut case = TestCase::new(format!("{} {}", check.id, check.rule), status);
-    case.set_classname(scenario.name.as_str());
-    case
+    let mut cases = Vec::new();
+    match scenario.outcome {
+        Outcome::HarnessError => cases.push(scenario_case(Kind::Error, "harness")),
+        Outcome::Skipped | Outcome::NotRun => cases.push(scenario_case(Kind::Skipped, "")),
+        Outcome::NotExercised => {
+            cases.push(scenario_case(Kind::Skipped, ""));
+            cases.extend(scenario.checks.iter().map(case));
+        }
+        Outcome::Passed | Outcome::Failed => cases.extend(scenario.checks.iter().map(case)),
+    }
+    Suite { scenario, cases }
+}
+
+fn case(check: &CheckResult) -> Case {
+    let (kind, status) = match check.status {
+        CheckStatus::Pass => (Kind::Success, "pass"),
+        CheckStatus::NotApplicable => (Kind::Skipped, "not_applicable"),
+        CheckStatus::Fail => (Kind::Failure, "fail"),
+    };
+    Case {
+        name: format!("{} {}", check.id, check.rule),
+        kind,
+        status,
+        kind_type: severity_label(check.severity),
+        message: check.message.clone(),
+        text: failure_text(check),
+    }
 }
 
 fn failure_text(check: &CheckResult) -> String {
     let mut text = format!(
-        "{} ({}): {}\nreference: {}\nfound: {}\n",
+        "{} ({}): {}\nsource: {}\nfound: {}\n",
         check.id,
         severity_label(check.severity),
         check.rule,
@@ -106,4 +204,48 @@ fn failure_text(check: &CheckResult) -> String {
         }
     }
     text
+}
+
+/// Text as XML character data: markup characters escaped, and characters XML
+/// 1.0 cannot hold (most control characters) replaced by U+FFFD.
+fn text(value: &str) -> String {
+    escape(value, false)
+}
+
+/// Text as a double-quoted XML attribute value; line breaks and tabs are kept
+/// as character references so a parser does not fold them into spaces.
+fn attr(value: &str) -> String {
+    escape(value, true)
+}
+
+fn escape(value: &str, attribute: bool) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' if attribute => out.push_str("&quot;"),
+            '\n' if attribute => out.push_str("&#10;"),
+            '\r' if attribute => out.push_str("&#13;"),
+            '\t' if attribute => out.push_str("&#9;"),
+            '\n' | '\r' | '\t' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup_and_drops_what_xml_cannot_hold() {
+        assert_eq!(text("a<b>&\"c\""), "a&lt;b&gt;&amp;\"c\"");
+        assert_eq!(attr("a\"b\nc"), "a&quot;b&#10;c");
+        assert_eq!(text("bell\u{7}"), "bell\u{FFFD}");
+        assert_eq!(text("two\nlines"), "two\nlines");
+    }
 }

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 mod error;
+pub mod exit;
 mod html;
 mod json;
 mod junit;
@@ -26,7 +27,10 @@ pub use merge::merge;
 pub use write::write_all;
 
 /// The report format version; bump on breaking changes to the JSON shape.
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// 2: the outcomes `not_exercised` and `not_run`, the verdict `nothing_judged`,
+/// per-check `coverage`, and a timeline entry's `seq` and `tone`.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The whole result of `wasim run` or `wasim certify`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,6 +49,10 @@ pub struct Report {
     pub verdict: Verdict,
     /// One entry per scenario, in library order.
     pub scenarios: Vec<ScenarioReport>,
+    /// Per check of the catalog, in catalog order: in how many scenarios it was
+    /// exercised (it applied) and how it went there. A check with no exercising
+    /// scenario was never put to the test by this run.
+    pub coverage: Vec<CheckCoverage>,
     /// What property-based exploration did, when it ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exploration: Option<Exploration>,
@@ -88,21 +96,26 @@ pub struct ExplorationFinding {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
-    /// Every applicable `must` check passed in every scenario that ran (exit 0).
+    /// At least one scenario passed and every applicable `must` check passed in
+    /// every scenario that was judged (exit 0). Skipped and not exercised
+    /// scenarios are counted apart and do not count toward it.
     Certified,
     /// At least one `must` check failed (exit 1).
     Violations,
     /// The harness or the integration failed (crash, hang, never listened) (exit 2).
     HarnessFailure,
+    /// Nothing failed, but no scenario passed either: every one was skipped, not
+    /// exercised or not run, so there is nothing to certify (exit 2).
+    NothingJudged,
 }
 
 impl Verdict {
-    /// The exit code CI branches on.
+    /// The exit code CI branches on (see [`exit`]).
     pub fn exit_code(self) -> u8 {
         match self {
-            Verdict::Certified => 0,
-            Verdict::Violations => 1,
-            Verdict::HarnessFailure => 2,
+            Verdict::Certified => exit::OK,
+            Verdict::Violations => exit::VIOLATIONS,
+            Verdict::HarnessFailure | Verdict::NothingJudged => exit::FAILURE,
         }
     }
 }
@@ -118,9 +131,11 @@ pub struct ScenarioReport {
     pub file: String,
     /// The outcome.
     pub outcome: Outcome,
-    /// Why the scenario was skipped or the harness failed, if it was.
+    /// Why the scenario was skipped, not exercised, not run, stopped early or
+    /// failed by the harness, if it was.
     pub reason: Option<String>,
-    /// The checks judged, in catalog order.
+    /// The checks judged, in catalog order. Empty when the scenario was not
+    /// judged (skipped, not run).
     pub checks: Vec<CheckResult>,
     /// What happened, in virtual time: steps, messages, statuses, webhooks, incidents.
     pub timeline: Vec<TimelineEntry>,
@@ -134,12 +149,20 @@ pub struct ScenarioReport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
-    /// Every applicable check passed (or failed only `should` checks).
+    /// At least one check applied, and every applicable `must` check passed
+    /// (`should` checks may have failed).
     Passed,
     /// A `must` check failed.
     Failed,
-    /// Not run: the integration lacks something the scenario needs (the driver hook).
+    /// Not judged: the integration declined something the scenario needs (no
+    /// driver hook, or 501 to an action). No check verdicts.
     Skipped,
+    /// Played to the end, but none of its checks applied: nothing was put to
+    /// the test. Counted apart; does not count toward certification.
+    NotExercised,
+    /// Never started: the run stopped before it (the integration never started
+    /// in an earlier scenario). No check verdicts.
+    NotRun,
     /// The harness or the integration failed; see `reason`.
     HarnessError,
 }
@@ -163,7 +186,8 @@ pub struct CheckResult {
     pub severity: Severity,
     /// The rule, one line.
     pub rule: String,
-    /// The platform reference section it stems from.
+    /// The public source(s) of the rule, separated by `; `: documentation
+    /// addresses, or the seed newsletter by name and date.
     pub reference: String,
     /// The verdict.
     pub status: CheckStatus,
@@ -201,12 +225,45 @@ pub struct ProofRecord {
 /// One line of a scenario's timeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimelineEntry {
+    /// The trace record's sequence number (what a check's proof cites).
+    pub seq: u64,
     /// Virtual time, milliseconds since the world epoch.
     pub at_ms: u64,
     /// Which lane it belongs to.
     pub lane: Lane,
+    /// How to read it: routine, injected on purpose, or a problem.
+    pub tone: Tone,
     /// What happened, in words.
     pub text: String,
+}
+
+/// How a timeline entry reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tone {
+    /// Routine: a step, a send, a status, an answered webhook.
+    Normal,
+    /// Something the scenario did on purpose: a webhook fault (held, reordered,
+    /// duplicated, forged), a fault phase, an incident it plays.
+    Injected,
+    /// Something went wrong: a refused send, a failed status, an unanswered
+    /// webhook, a refused credential.
+    Problem,
+}
+
+/// How one check of the catalog fared over a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckCoverage {
+    /// Stable id (`CAP-001`).
+    pub id: String,
+    /// Severity.
+    pub severity: Severity,
+    /// Scenarios in which it applied (passed or failed).
+    pub exercised: u32,
+    /// Scenarios in which it passed.
+    pub passed: u32,
+    /// Scenarios in which it failed.
+    pub failed: u32,
 }
 
 /// Timeline lanes.
@@ -217,11 +274,12 @@ pub enum Lane {
     Step,
     /// A send by the integration (accepted or rejected).
     Message,
-    /// A message status.
+    /// A message status, delivered or failed.
     Status,
-    /// A webhook delivery or attempt.
+    /// A webhook delivery, attempt or injected fault.
     Webhook,
-    /// Something that went wrong: a fault, a failure, a violation.
+    /// Something that happened to the account, a template or a credential: a
+    /// pause, a key replaced, a refused request.
     Incident,
 }
 
@@ -282,15 +340,74 @@ pub struct Latency {
 }
 
 impl Report {
-    /// The verdict the scenarios add up to.
+    /// The verdict the scenarios add up to: a harness error outweighs a failure,
+    /// a failure outweighs a pass, and with neither at least one scenario must
+    /// have passed to certify.
     pub fn verdict_of(scenarios: &[ScenarioReport]) -> Verdict {
-        if scenarios.iter().any(|s| s.outcome == Outcome::HarnessError) {
+        let any = |outcome: Outcome| scenarios.iter().any(|s| s.outcome == outcome);
+        if any(Outcome::HarnessError) {
             Verdict::HarnessFailure
-        } else if scenarios.iter().any(|s| s.outcome == Outcome::Failed) {
+        } else if any(Outcome::Failed) {
             Verdict::Violations
-        } else {
+        } else if any(Outcome::Passed) {
             Verdict::Certified
+        } else {
+            Verdict::NothingJudged
         }
+    }
+
+    /// Coverage of `catalog` (each check's id and severity, in catalog order)
+    /// by `scenarios`.
+    pub fn coverage_of<'a>(
+        catalog: impl IntoIterator<Item = (&'a str, Severity)>,
+        scenarios: &[ScenarioReport],
+    ) -> Vec<CheckCoverage> {
+        catalog
+            .into_iter()
+            .map(|(id, severity)| {
+                let mut entry = CheckCoverage {
+                    id: id.to_owned(),
+                    severity,
+                    exercised: 0,
+                    passed: 0,
+                    failed: 0,
+                };
+                for check in scenarios.iter().flat_map(|s| &s.checks) {
+                    if check.id != id {
+                        continue;
+                    }
+                    match check.status {
+                        CheckStatus::Pass => entry.passed += 1,
+                        CheckStatus::Fail => entry.failed += 1,
+                        CheckStatus::NotApplicable => continue,
+                    }
+                    entry.exercised += 1;
+                }
+                entry
+            })
+            .collect()
+    }
+
+    /// Recomputes the verdict and the coverage (over the same catalog) after
+    /// scenarios were added.
+    pub fn recount(&mut self) {
+        self.verdict = Report::verdict_of(&self.scenarios);
+        let catalog: Vec<(String, Severity)> = self
+            .coverage
+            .iter()
+            .map(|c| (c.id.clone(), c.severity))
+            .collect();
+        self.coverage = Report::coverage_of(
+            catalog
+                .iter()
+                .map(|(id, severity)| (id.as_str(), *severity)),
+            &self.scenarios,
+        );
+    }
+
+    /// The checks of the catalog no scenario of this run exercised.
+    pub fn unexercised(&self) -> impl Iterator<Item = &CheckCoverage> {
+        self.coverage.iter().filter(|c| c.exercised == 0)
     }
 
     /// The report with its volatile section emptied, for comparing runs.

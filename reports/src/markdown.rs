@@ -9,17 +9,31 @@ use crate::text::{
 use crate::{CheckStatus, Latency, Outcome, Report, ScenarioReport, Severity};
 
 /// The report as GitHub-flavoured Markdown: the verdict and counts, a table of
-/// scenarios, every failed check with its proof, skipped scenarios and harness
-/// errors with their reasons, artifacts as relative links and, last, the wall-time
-/// measurements that vary run to run.
+/// scenarios, every failed check with its proof, the exploration, the scenarios
+/// that were skipped, not exercised, not run or failed by the harness with their
+/// reasons, each check's coverage, artifacts as relative links and, last, the
+/// wall-time measurements that vary run to run.
 pub fn to_markdown(report: &Report) -> String {
     let mut out = String::new();
     headline(&mut out, report);
     scenario_table(&mut out, report);
     failed_checks(&mut out, report);
     exploration(&mut out, report);
-    reasons(&mut out, report, Outcome::Skipped, "Skipped scenarios");
+    reasons(
+        &mut out,
+        report,
+        Outcome::Skipped,
+        "Skipped scenarios (not judged)",
+    );
+    reasons(
+        &mut out,
+        report,
+        Outcome::NotExercised,
+        "Not exercised (no check applied)",
+    );
+    reasons(&mut out, report, Outcome::NotRun, "Not run");
     reasons(&mut out, report, Outcome::HarnessError, "Harness errors");
+    coverage(&mut out, report);
     artifacts(&mut out, report);
     measurements(&mut out, report);
     out
@@ -145,7 +159,7 @@ fn failed_checks(out: &mut String, report: &Report) {
             code(&scenario.name),
         );
         let _ = writeln!(out, "- **Rule:** {}", inline(&check.rule));
-        let _ = writeln!(out, "- **Reference:** {}", inline(&check.reference));
+        let _ = writeln!(out, "- **Source:** {}", inline(&check.reference));
         let _ = writeln!(out, "- **Found:** {}", inline(&check.message));
         if check.proof.is_empty() {
             out.push_str("- **Proof:** none recorded\n");
@@ -176,9 +190,54 @@ fn reasons(out: &mut String, report: &Report, outcome: Outcome, title: &str) {
         return;
     }
     let _ = writeln!(out, "### {} {title}\n", outcome_icon(outcome));
+    // Scenarios that share a reason (every scenario not run, say) share a line.
+    let mut groups: Vec<(&str, Vec<String>)> = Vec::new();
     for scenario in scenarios {
         let reason = scenario.reason.as_deref().unwrap_or("no reason given");
-        let _ = writeln!(out, "- {}: {}", code(&scenario.name), inline(reason));
+        match groups.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, names)) => names.push(code(&scenario.name)),
+            None => groups.push((reason, vec![code(&scenario.name)])),
+        }
+    }
+    for (reason, names) in groups {
+        let _ = writeln!(out, "- {}: {}", names.join(", "), inline(reason));
+    }
+    out.push('\n');
+}
+
+fn coverage(out: &mut String, report: &Report) {
+    if report.coverage.is_empty() {
+        return;
+    }
+    out.push_str("### Check coverage\n\n");
+    let never: Vec<String> = report.unexercised().map(|c| code(&c.id)).collect();
+    if never.is_empty() {
+        let _ = writeln!(
+            out,
+            "Every one of the {} checks was exercised at least once.\n",
+            report.coverage.len()
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "**Never exercised** ({} of {}): {}\n",
+            never.len(),
+            report.coverage.len(),
+            never.join(", ")
+        );
+    }
+    out.push_str("| Check | Severity | Exercised in | Passed | Failed |\n");
+    out.push_str("| --- | --- | ---: | ---: | ---: |\n");
+    for entry in &report.coverage {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            cell(&code(&entry.id)),
+            severity_label(entry.severity),
+            entry.exercised,
+            entry.passed,
+            entry.failed,
+        );
     }
     out.push('\n');
 }

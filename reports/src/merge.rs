@@ -38,7 +38,8 @@ impl std::fmt::Display for Slice {
 /// `tool`, `command` and `integration`. Slices may be missing (the merged
 /// `partition` then reads `merged 2 of 3 slices (1/3, 3/3)`; with every slice it
 /// reads `merged 3/3 slices`). Scenarios are ordered by file then name (the library
-/// order), the verdict is recomputed with [`Report::verdict_of`], wall times are
+/// order), the verdict is recomputed with [`Report::verdict_of`] and the coverage
+/// with [`Report::coverage_of`] over every slice's catalog, wall times are
 /// summed and the per-scenario measurements follow the scenarios' order.
 ///
 /// # Errors
@@ -52,6 +53,14 @@ pub fn merge(reports: Vec<Report>) -> Result<Report, ReportError> {
     let first_slice = Slice::parse(&first.partition)?;
     // Only the first slice of a certification explores.
     let exploration = reports.iter().find_map(|r| r.exploration.clone());
+    // Every slice judges by the same catalog; keep its order, and any check
+    // only some slices list.
+    let mut catalog: Vec<(String, crate::Severity)> = Vec::new();
+    for entry in reports.iter().flat_map(|r| &r.coverage) {
+        if !catalog.iter().any(|(id, _)| *id == entry.id) {
+            catalog.push((entry.id.clone(), entry.severity));
+        }
+    }
     let header = (
         first.format_version,
         first.tool.clone(),
@@ -150,6 +159,12 @@ pub fn merge(reports: Vec<Report>) -> Result<Report, ReportError> {
         integration: header.3,
         partition,
         verdict: Report::verdict_of(&scenarios),
+        coverage: Report::coverage_of(
+            catalog
+                .iter()
+                .map(|(id, severity)| (id.as_str(), *severity)),
+            &scenarios,
+        ),
         scenarios,
         exploration,
         volatile: Volatile {

@@ -60,6 +60,8 @@ pub(crate) struct Counts {
     pub(crate) passed: usize,
     pub(crate) failed: usize,
     pub(crate) skipped: usize,
+    pub(crate) not_exercised: usize,
+    pub(crate) not_run: usize,
     pub(crate) harness_errors: usize,
     pub(crate) checks_passed: usize,
     pub(crate) must_failed: usize,
@@ -78,6 +80,8 @@ impl Counts {
                 Outcome::Passed => counts.passed += 1,
                 Outcome::Failed => counts.failed += 1,
                 Outcome::Skipped => counts.skipped += 1,
+                Outcome::NotExercised => counts.not_exercised += 1,
+                Outcome::NotRun => counts.not_run += 1,
                 Outcome::HarnessError => counts.harness_errors += 1,
             }
             for check in &scenario.checks {
@@ -92,7 +96,8 @@ impl Counts {
         counts
     }
 
-    /// `4 scenarios: 1 passed, 1 failed, 1 skipped, 1 harness error`.
+    /// `6 scenarios: 1 passed, 1 failed, 1 skipped, 1 not exercised, 1 not run,
+    /// 1 harness error` (the last four only when there are any).
     pub(crate) fn scenarios_line(&self) -> String {
         let mut line = format!(
             "{} {}: {} passed, {} failed",
@@ -103,6 +108,12 @@ impl Counts {
         );
         if self.skipped > 0 {
             let _ = write!(line, ", {} skipped", self.skipped);
+        }
+        if self.not_exercised > 0 {
+            let _ = write!(line, ", {} not exercised", self.not_exercised);
+        }
+        if self.not_run > 0 {
+            let _ = write!(line, ", {} not run", self.not_run);
         }
         if self.harness_errors > 0 {
             let _ = write!(
@@ -133,6 +144,7 @@ pub(crate) fn verdict_title(verdict: Verdict) -> &'static str {
         Verdict::Certified => "Certified",
         Verdict::Violations => "Violations",
         Verdict::HarnessFailure => "Harness failure",
+        Verdict::NothingJudged => "Nothing judged",
     }
 }
 
@@ -140,7 +152,7 @@ pub(crate) fn verdict_icon(verdict: Verdict) -> &'static str {
     match verdict {
         Verdict::Certified => "✅",
         Verdict::Violations => "❌",
-        Verdict::HarnessFailure => "⚠️",
+        Verdict::HarnessFailure | Verdict::NothingJudged => "⚠️",
     }
 }
 
@@ -149,7 +161,22 @@ pub(crate) fn outcome_label(outcome: Outcome) -> &'static str {
         Outcome::Passed => "passed",
         Outcome::Failed => "failed",
         Outcome::Skipped => "skipped",
+        Outcome::NotExercised => "not exercised",
+        Outcome::NotRun => "not run",
         Outcome::HarnessError => "harness error",
+    }
+}
+
+/// The outcome as the JSON writes it (`not_exercised`), for CSS classes and
+/// JUnit properties.
+pub(crate) fn outcome_key(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Passed => "passed",
+        Outcome::Failed => "failed",
+        Outcome::Skipped => "skipped",
+        Outcome::NotExercised => "not_exercised",
+        Outcome::NotRun => "not_run",
+        Outcome::HarnessError => "harness_error",
     }
 }
 
@@ -158,6 +185,8 @@ pub(crate) fn outcome_icon(outcome: Outcome) -> &'static str {
         Outcome::Passed => "✅",
         Outcome::Failed => "❌",
         Outcome::Skipped => "⏭️",
+        Outcome::NotExercised => "➖",
+        Outcome::NotRun => "⏹️",
         Outcome::HarnessError => "⚠️",
     }
 }

@@ -31,11 +31,12 @@ fn slice(k: u32, n: u32, indices: &[usize]) -> Report {
 fn two_slices_merge_to_the_whole() {
     let whole = sample();
     // Given out of order, with scenarios interleaved: the merge restores library order.
-    let merged = merge(vec![slice(2, 2, &[3, 1]), slice(1, 2, &[2, 0])]).unwrap();
+    let merged = merge(vec![slice(2, 2, &[3, 1, 5]), slice(1, 2, &[2, 0, 4])]).unwrap();
     assert_eq!(merged.scenarios, whole.scenarios);
     assert_eq!(merged.volatile.scenarios, whole.volatile.scenarios);
     assert_eq!(merged.volatile.wall_ms, 3_000);
     assert_eq!(merged.partition, "merged 2/2 slices");
+    assert_eq!(merged.coverage, whole.coverage, "coverage is recounted");
     assert_eq!(merged.verdict, Verdict::HarnessFailure);
     assert_eq!(merged.verdict, whole.verdict);
     assert_eq!(
@@ -54,6 +55,10 @@ fn verdict_is_recomputed() {
     assert_eq!(merged.verdict, Verdict::Violations);
     let merged = merge(vec![slice(1, 2, &[0]), slice(2, 2, &[2])]).unwrap();
     assert_eq!(merged.verdict, Verdict::Certified);
+    // Skipped, not exercised and not run scenarios alone certify nothing.
+    let merged = merge(vec![slice(1, 2, &[2, 4]), slice(2, 2, &[5])]).unwrap();
+    assert_eq!(merged.verdict, Verdict::NothingJudged);
+    assert_eq!(merged.verdict.exit_code(), wasim_reports::exit::FAILURE);
 }
 
 #[test]

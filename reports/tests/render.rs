@@ -38,7 +38,7 @@ fn json_round_trips() {
 
 #[test]
 fn json_names_a_wrong_format_version() {
-    let text = to_json(&sample()).replacen("\"format_version\": 1", "\"format_version\": 7", 1);
+    let text = to_json(&sample()).replacen("\"format_version\": 2", "\"format_version\": 7", 1);
     let error = from_json(&text).unwrap_err();
     assert!(
         matches!(error, ReportError::FormatVersion { .. }),
@@ -56,7 +56,7 @@ fn json_names_other_problems() {
         from_json("{\"tool\": \"wasim\"}"),
         Err(ReportError::MissingFormatVersion)
     ));
-    let error = from_json("{\"format_version\": 1, \"tool\": \"wasim\"}").unwrap_err();
+    let error = from_json("{\"format_version\": 2, \"tool\": \"wasim\"}").unwrap_err();
     assert!(matches!(error, ReportError::Shape(_)), "{error:?}");
     assert!(error.to_string().contains("command"), "{error}");
 }
@@ -97,14 +97,38 @@ fn junit_counts_match_the_sample() {
     let xml = to_junit(&sample());
     assert!(xml.starts_with("<?xml"));
     assert!(xml.contains("<testsuites name=\"wasim\""));
-    assert_eq!(count(&xml, "<testsuite "), 4);
-    // 3 + 4 checks, one case for the skipped scenario, one for the harness error.
-    assert_eq!(count(&xml, "<testcase "), 9);
+    assert_eq!(count(&xml, "<testsuite "), 6);
+    // 3 + 4 checks, one case for the skipped scenario, one for the harness
+    // error, one for the not exercised scenario and its check, one for the
+    // scenario not run.
+    assert_eq!(count(&xml, "<testcase "), 12);
     // CAP-001 (must) and CAP-004 (should).
     assert_eq!(count(&xml, "<failure"), 2);
-    // TPL-001 (not applicable) and the skipped scenario.
-    assert_eq!(count(&xml, "<skipped"), 2);
+    // TPL-001 (not applicable), the skipped scenario, the not exercised one and
+    // its not applicable check, the one not run.
+    assert_eq!(count(&xml, "<skipped"), 5);
     assert_eq!(count(&xml, "<error"), 1);
+    // The totals CI systems read are on the top element, each outcome once.
+    assert!(
+        xml.contains(
+            "<testsuites name=\"wasim\" tests=\"12\" failures=\"2\" errors=\"1\" skipped=\"5\">"
+        ),
+        "{xml}"
+    );
+    assert!(!xml.contains("disabled="), "skipped is not also disabled");
+    for outcome in [
+        "passed",
+        "failed",
+        "skipped",
+        "harness_error",
+        "not_exercised",
+        "not_run",
+    ] {
+        assert!(
+            xml.contains(&format!("<property name=\"outcome\" value=\"{outcome}\"/>")),
+            "{outcome}"
+        );
+    }
     assert!(xml.contains("type=\"harness\""));
     assert!(xml.contains("the integration exited with status 1 before listening"));
     assert!(!xml.contains("time="));
@@ -151,6 +175,68 @@ fn verdicts_map_to_exit_codes() {
     assert_eq!(Report::verdict_of(&scenarios), Verdict::Violations);
     scenarios.retain(|s| s.outcome != Outcome::Failed);
     assert_eq!(Report::verdict_of(&scenarios), Verdict::Certified);
+    // Without a scenario that passed there is nothing to certify.
+    scenarios.retain(|s| s.outcome != Outcome::Passed);
+    assert_eq!(
+        scenarios.iter().map(|s| s.outcome).collect::<Vec<_>>(),
+        [Outcome::Skipped, Outcome::NotExercised, Outcome::NotRun]
+    );
+    assert_eq!(Report::verdict_of(&scenarios), Verdict::NothingJudged);
+    assert_eq!(Verdict::NothingJudged.exit_code(), 2);
+}
+
+#[test]
+fn every_format_names_every_outcome_and_the_unexercised_checks() {
+    let report = sample();
+    let md = to_markdown(&report);
+    let html = to_html(&report);
+    let json = to_json(&report);
+    for (outcome, label) in [
+        ("not_exercised", "not exercised"),
+        ("not_run", "not run"),
+        ("skipped", "skipped"),
+    ] {
+        assert!(
+            json.contains(&format!("\"outcome\": \"{outcome}\"")),
+            "{outcome}"
+        );
+        assert!(md.contains(label), "{label} in the Markdown");
+        assert!(html.contains(label), "{label} in the HTML");
+    }
+    assert!(md.contains("1 not exercised, 1 not run"), "{md}");
+    // NEVER-001 is in the catalog but no scenario judged it; TPL-001 only
+    // ever did not apply.
+    assert!(
+        md.contains("**Never exercised** (2 of 8): `TPL-001`, `NEVER-001`"),
+        "{md}"
+    );
+    assert!(html.contains("<strong>Never exercised</strong> (2 of 8)"));
+    let coverage = &report.coverage;
+    let cap = coverage.iter().find(|c| c.id == "CAP-001").unwrap();
+    assert_eq!((cap.exercised, cap.passed, cap.failed), (1, 0, 1));
+    let tpl = coverage.iter().find(|c| c.id == "TPL-001").unwrap();
+    assert_eq!(tpl.exercised, 0, "not applicable is not exercised");
+}
+
+#[test]
+fn html_links_proof_to_timeline_rows_and_styles_what_was_injected() {
+    let html = to_html(&sample());
+    // The proof cites seq 41, which the timeline of scenario 2 shows.
+    assert!(
+        html.contains("<a href=\"#scenario-2-seq-41\">41</a>"),
+        "{html}"
+    );
+    assert!(html.contains("<tr id=\"scenario-2-seq-41\">"));
+    // Seq 57 is not on the timeline: shown, not linked.
+    assert!(html.contains("<td class=\"num\">57</td>"));
+    // A fault the scenario injected reads as such, not as a failure.
+    assert!(html.contains("event lane-webhook injected\">fault injected"));
+    // A failed status sits in the Status lane, marked as a problem.
+    assert!(html.contains("event lane-status problem\">wamid.B6 failed"));
+    // The heading's glyph is inline SVG, not an emoji a font may lack.
+    let heading = &html[html.find("<h1>").unwrap()..html.find("</h1>").unwrap()];
+    assert!(heading.contains("<svg"), "{heading}");
+    assert!(heading.is_ascii(), "{heading}");
 }
 
 #[test]

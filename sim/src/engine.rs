@@ -15,7 +15,11 @@ pub struct Sim {
 impl Sim {
     /// A sim over `world`, its trace opened with the world's build record.
     pub fn new(world: World) -> Self {
-        let mut trace = Trace::default();
+        Sim::with_trace(world, Trace::default())
+    }
+
+    /// A sim over `world` writing into `trace` (a window of a given size).
+    pub fn with_trace(world: World, mut trace: Trace) -> Self {
         trace.push(0, world.built_event());
         Sim { world, trace }
     }
@@ -42,9 +46,11 @@ impl Sim {
         self.trace.push(self.world.now().as_ms(), event);
     }
 
-    /// Replaces the world with a fresh one; the trace goes on.
+    /// Replaces the world with a fresh one and frees the records in memory; the
+    /// trace's numbering goes on (a trace file keeps every record).
     pub fn reset(&mut self, world: World) {
         self.world = world;
+        self.trace.clear();
         self.trace.push(0, TraceEvent::WorldReset);
         self.trace.push(0, self.world.built_event());
     }
@@ -54,6 +60,11 @@ impl Sim {
         for effect in effects {
             match effect {
                 Effect::Trace { at, event } => self.trace.push(at.as_ms(), event),
+                Effect::TraceMeasured {
+                    at,
+                    event,
+                    latency_ms,
+                } => self.trace.push_measured(at.as_ms(), event, latency_ms),
                 Effect::Webhook(mut delivery) => {
                     delivery.after_seq = (self.trace.len() as u64).saturating_sub(1);
                     deliveries.push(delivery);

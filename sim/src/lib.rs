@@ -24,5 +24,5 @@ pub mod webhook;
 pub use engine::Sim;
 pub use model::{ClockMode, Command, Outcome, Reply, SimTime, World, WorldSpec};
 pub use server::{Running, ServeError, serve, start};
-pub use state::{AppState, ServeConfig};
+pub use state::{AppState, Limits, ServeConfig};
 pub use trace::{Trace, TraceEvent, TraceRecord};

@@ -3,8 +3,11 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::state::{AppState, ServeConfig};
+use tokio::sync::Semaphore;
+
+use crate::state::{AppState, Limits, ServeConfig};
 
 /// Worker threads of the server's runtime. The world sits behind one lock, so
 /// a second worker only waits for it: on 2 cores, with the load generator on
@@ -78,6 +81,19 @@ impl Drop for Running {
 /// Binds `addr` and serves every surface in the background (on the current tokio
 /// runtime) until stopped.
 pub async fn start(addr: SocketAddr, config: ServeConfig) -> Result<Running, ServeError> {
+    if let Some(token) = &config.control_token
+        && token.chars().count() < crate::api::control::CONTROL_TOKEN_CHARS_MIN
+    {
+        return Err(ServeError::Config(format!(
+            "the control token is {}: pass a token of at least {} characters (e.g. `openssl rand -hex 16`)",
+            if token.is_empty() {
+                "empty".to_owned()
+            } else {
+                format!("{} characters", token.chars().count())
+            },
+            crate::api::control::CONTROL_TOKEN_CHARS_MIN
+        )));
+    }
     if !addr.ip().is_loopback() && config.control_token.is_none() {
         return Err(ServeError::Config(format!(
             "refusing to serve the control API on non-loopback address {addr} without a control token: pass --control-token (or bind 127.0.0.1)"
@@ -91,13 +107,9 @@ pub async fn start(addr: SocketAddr, config: ServeConfig) -> Result<Running, Ser
     let clock = tokio::spawn(state.clone().drive_clock());
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let router = crate::api::router(state.clone());
+    let limits = state.limits();
     let task = tokio::spawn(async move {
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await
-            .map_err(ServeError::Serve);
+        let served = accept(listener, router, limits, stopped).await;
         clock.abort();
         served
     });
@@ -107,6 +119,80 @@ pub async fn start(addr: SocketAddr, config: ServeConfig) -> Result<Running, Ser
         shutdown: Some(shutdown),
         task,
     })
+}
+
+/// How long a stopping server waits for requests in progress.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Accepts connections until `stopped`, each served with the limits; at the
+/// connection cap a new connection is answered 503 and closed, so a flood of idle
+/// or slow connections never starves new clients of an answer.
+async fn accept(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    limits: Limits,
+    mut stopped: tokio::sync::oneshot::Receiver<()>,
+) -> Result<(), ServeError> {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        // Also the idle time allowed between keep-alive requests: waiting for the
+        // next request is reading its head.
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(true);
+    let room = Arc::new(Semaphore::new(limits.connections_max));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of descriptors or a connection reset before accept:
+                    // others may still be served; do not spin.
+                    tracing::warn!("failed to accept a connection: {error}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut stopped => break,
+        };
+        let Ok(permit) = room.clone().try_acquire_owned() else {
+            tokio::spawn(refuse(stream, limits.connections_max));
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let connection = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!("connection ended: {error}");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests still in progress after {SHUTDOWN_GRACE:?}: stopping anyway");
+    }
+    Ok(())
+}
+
+/// Answers a connection over the cap with a 503 and closes it.
+async fn refuse(mut stream: tokio::net::TcpStream, connections_max: usize) {
+    use tokio::io::AsyncWriteExt;
+    let body = serde_json::json!({"error": {
+        "message": format!("wasim is serving its maximum of {connections_max} connections: retry shortly, or close idle ones (--connections-max raises the cap)"),
+    }})
+    .to_string();
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(answer.as_bytes())).await;
+    let _ = stream.shutdown().await;
 }
 
 /// Binds `addr` and serves every surface until the process stops. `on_ready` gets

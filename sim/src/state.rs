@@ -16,7 +16,7 @@ use crate::model::spec::WorldError;
 use crate::model::{
     ClockMode, Command, Refusal, Reply, SimTime, WebhookDelivery, World, WorldSpec,
 };
-use crate::trace::TraceEvent;
+use crate::trace::{TRACE_RECORDS_MAX, Trace, TraceEvent};
 use crate::webhook::deliver::redact_url;
 use crate::webhook::verify::{HandshakeOutcome, handshake};
 use crate::webhook::{Deliverer, DeliveryConfig};
@@ -53,6 +53,30 @@ pub struct ServeConfig {
     /// How long one webhook attempt or handshake may take. Default 10 s (Meta's is
     /// unpublished).
     pub webhook_timeout: Duration,
+    /// What one client may hold of the server.
+    pub limits: Limits,
+    /// Trace records kept in memory (the newest; `trace_path` gets every one).
+    /// Default [`TRACE_RECORDS_MAX`].
+    pub trace_records_max: usize,
+}
+
+/// What the server gives its clients at most (`wasim serve --help` names the flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once; one more is answered 503 and closed. Default 1024.
+    pub connections_max: usize,
+    /// How long a request's headers may take to arrive, and a kept-alive
+    /// connection may stay idle. Default 30 s.
+    pub header_read_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            connections_max: 1024,
+            header_read_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 impl ServeConfig {
@@ -67,6 +91,8 @@ impl ServeConfig {
             trace_path: None,
             control_token: None,
             webhook_timeout: Duration::from_secs(10),
+            limits: Limits::default(),
+            trace_records_max: TRACE_RECORDS_MAX,
         }
     }
 }
@@ -166,7 +192,10 @@ impl AppState {
                 }
             });
             AppState {
-                sim: Mutex::new(Sim::new(world)),
+                sim: Mutex::new(Sim::with_trace(
+                    world,
+                    Trace::with_capacity(config.trace_records_max),
+                )),
                 clock: Mutex::new(ClockState {
                     mode: config.clock,
                     anchor_wall: wall_now(),
@@ -190,6 +219,11 @@ impl AppState {
         lock(&self.clock).mode
     }
 
+    /// What the server gives its clients at most.
+    pub fn limits(&self) -> Limits {
+        self.config.limits
+    }
+
     /// The token the control API requires, if any.
     pub fn control_token(&self) -> Option<&str> {
         self.config.control_token.as_deref()
@@ -200,6 +234,15 @@ impl AppState {
         let clock = lock(&self.clock);
         let world_now = lock(&self.sim).world.now();
         Self::now_from(&clock, world_now)
+    }
+
+    /// The sim, locked, and virtual now (the clock is read under both locks, then
+    /// released: no call holds it while the world works).
+    fn sim_at_now(&self) -> (MutexGuard<'_, Sim>, SimTime) {
+        let clock = lock(&self.clock);
+        let sim = lock(&self.sim);
+        let now = Self::now_from(&clock, sim.world.now());
+        (sim, now)
     }
 
     fn now_from(clock: &ClockState, world_now: SimTime) -> SimTime {
@@ -220,10 +263,7 @@ impl AppState {
     /// Runs `f` on the sim at virtual now, fires what is due, queues the webhooks
     /// produced and writes new trace records to the trace file.
     pub fn with_sim<R>(&self, f: impl FnOnce(&mut Sim, SimTime) -> R) -> R {
-        let clock = lock(&self.clock);
-        let mut sim = lock(&self.sim);
-        let now = Self::now_from(&clock, sim.world.now());
-        drop(clock);
+        let (mut sim, now) = self.sim_at_now();
         // Timers due by now happened before this call: fire them first.
         let due = sim.advance(now);
         self.queue(&mut sim, due);
@@ -362,7 +402,6 @@ impl AppState {
         let Some(file) = &self.trace_file else { return };
         let mut file = lock(file);
         let new = sim.trace.since(file.written);
-        let count = new.len();
         let mut text = String::new();
         for record in new {
             text.push_str(&record.to_json_line());
@@ -371,7 +410,7 @@ impl AppState {
             tracing::error!("failed to write the trace file: {error}");
             return;
         }
-        file.written += count;
+        file.written = sim.trace.len();
     }
 
     /// Fires timers as virtual time passes (real and scaled modes); returns at once in manual mode.
@@ -398,10 +437,7 @@ impl AppState {
             }
             let _one_at_a_time = self.advancing.lock().await;
             {
-                let clock = lock(&self.clock);
-                let mut sim = lock(&self.sim);
-                let now = Self::now_from(&clock, sim.world.now());
-                drop(clock);
+                let (mut sim, now) = self.sim_at_now();
                 let deliveries = sim.advance(now);
                 self.queue(&mut sim, deliveries);
                 self.flush_trace(&sim);

@@ -4,7 +4,8 @@
 mod support;
 
 use support::model::*;
-use wasim_sim::model::{Command, SimTime, StatusKind};
+use wasim_sim::model::partner::{PartnerCall, PartnerCredential};
+use wasim_sim::model::{Command, Refusal, Reply, SimTime, StatusKind};
 use wasim_sim::trace::TraceEvent;
 
 #[test]
@@ -243,22 +244,33 @@ fn the_pair_rate_limit_allows_a_burst_of_45_then_one_per_6_seconds() {
             template_body(ANA_BR, "spring_sale"),
         );
     }
-    let over = send_from(
-        &mut world,
-        SimTime::from_ms(1),
-        US_NUMBER,
-        template_body(ANA_BR, "spring_sale"),
-    );
-    assert_eq!(rejected_code(over), 131_056);
+    let to_ana = |ms: u64, world: &mut wasim_sim::World| {
+        send_from(
+            world,
+            SimTime::from_ms(ms),
+            US_NUMBER,
+            template_body(ANA_BR, "spring_sale"),
+        )
+    };
+    assert_eq!(rejected_code(to_ana(1, &mut world)), 131_056);
     accepted(
         &mut world,
         SimTime::from_ms(1),
         US_NUMBER,
         template_body(PRIYA_IN, "spring_sale"),
     );
+    // Then one per 6 seconds: not a millisecond earlier.
+    assert_eq!(rejected_code(to_ana(5_999, &mut world)), 131_056);
     accepted(
         &mut world,
         SimTime::from_ms(6_000),
+        US_NUMBER,
+        template_body(ANA_BR, "spring_sale"),
+    );
+    assert_eq!(rejected_code(to_ana(11_999, &mut world)), 131_056);
+    accepted(
+        &mut world,
+        SimTime::from_ms(12_000),
         US_NUMBER,
         template_body(ANA_BR, "spring_sale"),
     );
@@ -479,15 +491,42 @@ fn failed_statuses_carry_meta_error_objects() {
 
 #[test]
 fn a_revoked_or_wrong_360dialog_key_is_unauthorized() {
+    fn send(world: &mut wasim_sim::World, key: &str) -> Result<Reply, Refusal> {
+        world
+            .apply(
+                T0,
+                Command::d360_send(key, &template_body(ANA_BR, "spring_sale")),
+            )
+            .reply
+    }
     let mut world = world();
-    let reply = world
+    let current = "wasim_test_d360_key_us";
+    let reply = send(&mut world, current);
+    assert!(
+        matches!(reply, Ok(Reply::Sent { .. })),
+        "the current key sends: {reply:?}"
+    );
+    // Generating a new key for the channel revokes the one before it.
+    let created = world
         .apply(
             T0,
-            Command::d360_send("not-a-key", &template_body(ANA_BR, "spring_sale")),
+            Command::PartnerCall {
+                credential: Some(PartnerCredential::ApiKey(
+                    "wasim_test_partner_api_key".into(),
+                )),
+                partner_id: "wasimPA".into(),
+                call: Ok(PartnerCall::CreateKey {
+                    channel_id: "wasimCH01".into(),
+                }),
+            },
         )
         .reply;
-    assert!(
-        matches!(reply, Err(wasim_sim::model::Refusal::Unauthorized(_))),
-        "{reply:?}"
-    );
+    assert!(created.is_ok(), "a new key: {created:?}");
+    for (key, what) in [(current, "revoked"), ("not-a-key", "wrong")] {
+        let reply = send(&mut world, key);
+        assert!(
+            matches!(reply, Err(Refusal::Unauthorized(_))),
+            "a {what} key: {reply:?}"
+        );
+    }
 }

@@ -1,8 +1,8 @@
 //! Meta's own OpenAPI spec as a standing test (issue 9): every success response of
 //! wasim's Cloud API (Graph) surface and every Meta webhook it emits is validated, with the
 //! `jsonschema` crate, against the schemas of Meta's OpenAPI 3.1 spec
-//! `business-messaging-api_v23.0.yaml` (facebook/openapi, snapshot of 2025-11-21,
-//! reference §14), read from `../shared/reference/openapi/` beside the workspace.
+//! `business-messaging-api_v23.0.yaml` (facebook/openapi, snapshot of 2025-11-21),
+//! vendored with its MIT licence in `sim/tests/data/openapi/`.
 //!
 //! How the spec is read: one JSON Schema (draft 2020-12) document per validated
 //! schema, embedding the spec's `components` so `#/components/schemas/X` resolves.
@@ -12,19 +12,19 @@
 //! from `wasim trigger`'s builder, which is what emits those bytes.
 //!
 //! Graph answers and status webhooks are validated against the spec as published.
-//! Where the spec cannot describe what the platform sends (reference §6, §13), a
+//! Where the spec cannot describe what the platform sends (`docs/platform-rules.md`,
+//! "Webhooks" and "What client libraries require"), a
 //! named [`Correction`] replaces exactly one part of it, a test shows the published
 //! spec rejects wasim's payloads for that reason, and the rest is validated.
 //! Business-scoped user ids (policy `2026-04`) are beyond v23.0: their test strips
 //! exactly those fields and proves they are the only difference from `2025-07`.
 //!
-//! Without the spec file (a clone outside this workspace) each test prints
-//! `skipped: ../shared/reference/openapi/… not found (…)` to stderr and returns.
+//! The spec is part of the repository: without it every test fails, saying
+//! which file is missing (none passes having validated nothing).
 
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -39,17 +39,14 @@ use wasim_sim::WorldSpec;
 use wasim_sim::model::bsuid;
 use wasim_sim::webhook::trigger::{self, EVENTS, Signing};
 
-/// The spec's file name in `../shared/reference/openapi/`.
+/// The spec's file name in `sim/tests/data/openapi/`.
 const SPEC_FILE: &str = "business-messaging-api_v23.0.yaml";
 
-/// Where the spec is: `../shared/reference/openapi/` relative to the workspace root
-/// (the parent of this crate's directory).
+/// Where the vendored spec is: `tests/data/openapi/` in this crate.
 fn spec_path() -> PathBuf {
-    let workspace_root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("wasim-sim lives in the workspace root");
-    let beside = workspace_root.parent().unwrap_or(workspace_root);
-    beside.join("shared/reference/openapi").join(SPEC_FILE)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/openapi")
+        .join(SPEC_FILE)
 }
 
 // ---------------------------------------------------------------------------
@@ -62,17 +59,18 @@ struct Spec {
 }
 
 impl Spec {
-    /// None when the file is absent; a file that is there but unreadable fails.
-    fn load() -> Option<Spec> {
+    /// The vendored spec; a missing or unreadable file fails the test.
+    fn load() -> Spec {
         let path = spec_path();
-        if !path.exists() {
-            return None;
-        }
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|error| panic!("failed to read {}: {error}", path.display()));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|error| {
+            panic!(
+                "failed to read Meta's OpenAPI spec {}: {error} (it is vendored in the repository: git checkout -- sim/tests/data/openapi)",
+                path.display()
+            )
+        });
         let doc: Value = serde_yaml_ng::from_str(&text)
             .unwrap_or_else(|error| panic!("failed to parse {}: {error}", path.display()));
-        Some(Spec { doc })
+        Spec { doc }
     }
 
     /// The schema of `method path`'s `status` answer (`application/json`).
@@ -130,21 +128,11 @@ impl Spec {
     }
 }
 
-static SPEC: OnceLock<Option<Spec>> = OnceLock::new();
+static SPEC: OnceLock<Spec> = OnceLock::new();
 
-/// The spec, or None after printing why the test is skipped.
-fn spec_or_skip() -> Option<&'static Spec> {
-    let spec = SPEC.get_or_init(Spec::load).as_ref();
-    if spec.is_none() {
-        // Straight to the process's stderr, past the test harness's capture, so the
-        // skip shows in every run's output.
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipped: ../shared/reference/openapi/{SPEC_FILE} not found ({}): these tests validate wasim against Meta's OpenAPI spec, which lives beside the workspace",
-            spec_path().display()
-        );
-    }
-    spec
+/// The spec, read once per test binary.
+fn spec() -> &'static Spec {
+    SPEC.get_or_init(Spec::load)
 }
 
 /// Adds, for every OpenAPI `discriminator` with a `mapping`, an `if`/`then` per
@@ -259,10 +247,10 @@ fn incoming_members(schemas: &Map<String, Value>) -> Vec<String> {
 /// and `BaseMessageProperties` is the base of a *send request*: it requires
 /// `messaging_product`, `recipient_type` and `to`, which an inbound message never
 /// has. An inbound message has `from`, `id`, `timestamp` and `type`, and may have
-/// `context` and `referral` (reference §6.3). The correction gives the inbound
+/// `context` and `referral` (Meta's inbound text webhook reference: https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/reference/messages/text). The correction gives the inbound
 /// members that base instead (only webhook validators use it).
 const INBOUND_MESSAGES_BUILD_ON_THE_SEND_REQUEST_BASE: Correction = Correction {
-    why: "IncomingMessage members build on BaseMessageProperties, a send request's base (messaging_product, recipient_type, to required); an inbound message has from, id, timestamp, type (reference §6.3)",
+    why: "IncomingMessage members build on BaseMessageProperties, a send request's base (messaging_product, recipient_type, to required); an inbound message has from, id, timestamp, type (Meta's inbound text webhook reference: https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/reference/messages/text)",
     apply: |schemas| {
         let inbound_base = json!({
             "type": "object",
@@ -324,11 +312,11 @@ const MEMBERS_CLOSE_ONE_ALLOF_BRANCH: Correction = Correction {
 /// schema for any account-level field (`message_template_status_update`,
 /// `message_template_quality_update`, `account_update`, `phone_number_quality_update`,
 /// `business_capability_update`, `security`), which Meta sends with `time` on the
-/// entry and no `metadata` (reference §5.3, §5.4, §6.1, §6.8–6.11). The correction
+/// entry and no `metadata` (Meta's webhook references for those fields, listed in `docs/platform-rules.md`). The correction
 /// lets `Change` hold any field with an object value, so the envelope is still
 /// checked.
 const ACCOUNT_LEVEL_FIELDS_HAVE_NO_SCHEMA: Correction = Correction {
-    why: "Change.field lists only messages and group fields and Change.value has no schema for account-level fields (reference §5.3, §5.4, §6.8-6.11); any field with an object value is let through",
+    why: "Change.field lists only messages and group fields and Change.value has no schema for account-level fields (Meta's webhook references for those fields: https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/account_update and its siblings); any field with an object value is let through",
     apply: |schemas| {
         let change = &mut schemas["Change"];
         change["properties"]["field"] = json!({"type": "string"});
@@ -581,7 +569,7 @@ fn assert_kinds(samples: &[Sample], expected: &[&str]) {
 
 #[test]
 fn the_spec_is_meta_s_v23_openapi_3_1_document_with_the_webhook_payload() {
-    let Some(spec) = spec_or_skip() else { return };
+    let spec = spec();
     assert_eq!(spec.doc["openapi"], "3.1.0");
     assert_eq!(spec.doc["info"]["version"], "v23.0");
     let schemas = spec.doc["components"]["schemas"]
@@ -725,7 +713,7 @@ async fn graph_answers() -> Vec<((&'static str, &'static str), Sample)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_graph_success_answer_matches_its_operation_s_200_schema() {
-    let Some(spec) = spec_or_skip() else { return };
+    let spec = spec();
     let answers = graph_answers().await;
     let mut validated: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for ((path, method), sample) in &answers {
@@ -752,7 +740,7 @@ async fn every_graph_success_answer_matches_its_operation_s_200_schema() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_graph_error_answer_matches_the_spec_s_graph_api_error() {
-    let Some(spec) = spec_or_skip() else { return };
+    let spec = spec();
     let schema = spec.response_schema("/{Version}/{Phone-Number-ID}/register", "post", "400");
     assert_eq!(schema["$ref"], "#/components/schemas/GraphAPIError");
     let validator = spec.validator(&schema, &[]);
@@ -773,7 +761,7 @@ async fn every_graph_error_answer_matches_the_spec_s_graph_api_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unpause_is_a_graph_path_the_v23_spec_lacks_so_its_answer_is_checked_as_a_success_response()
 {
-    let Some(spec) = spec_or_skip() else { return };
+    let spec = spec();
     let paths = spec.doc["paths"].as_object().expect("paths");
     assert!(
         !paths.keys().any(|path| path.ends_with("/unpause")),
@@ -807,7 +795,7 @@ async fn unpause_is_a_graph_path_the_v23_spec_lacks_so_its_answer_is_checked_as_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_status_webhook_matches_webhook_payload_as_published() {
-    let Some(spec) = spec_or_skip() else { return };
+    let spec = spec();
     let validator = spec.validator(&spec.webhook_schema(), &[]);
     let mut statuses = Vec::new();
     for profile in ["2024-05", "2025-07"] {
@@ -864,7 +852,7 @@ async fn every_status_webhook_matches_webhook_payload_as_published() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_inbound_message_webhook_matches_webhook_payload_with_the_two_inbound_corrections() {
-    let Some(spec) = spec_or_skip() else { return };
+    let spec = spec();
     let validator = spec.validator(&spec.webhook_schema(), INBOUND);
     let mut inbound: Vec<Sample> = messages_webhooks(None)
         .await
@@ -897,7 +885,7 @@ async fn every_inbound_message_webhook_matches_webhook_payload_with_the_two_inbo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_published_spec_rejects_every_inbound_message_and_each_inbound_correction_is_needed() {
-    let Some(spec) = spec_or_skip() else { return };
+    let spec = spec();
     let inbound: Vec<Sample> = messages_webhooks(None)
         .await
         .into_iter()
@@ -957,7 +945,7 @@ async fn the_published_spec_rejects_every_inbound_message_and_each_inbound_corre
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_list_reply_to_a_row_without_description_fails_only_the_spec_s_required_description() {
-    let Some(spec) = spec_or_skip() else { return };
+    let spec = spec();
     let wasim = Wasim::start().await;
     wasim.send(US_PHONE, &template(ANA, SPRING_SALE)).await;
     wasim
@@ -1015,7 +1003,7 @@ async fn a_list_reply_to_a_row_without_description_fails_only_the_spec_s_require
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn account_level_webhooks_have_no_schema_in_the_v23_spec_so_only_their_envelope_is_checked() {
-    let Some(spec) = spec_or_skip() else { return };
+    let spec = spec();
     let mut samples = account_level_webhooks().await;
     samples.extend(
         trigger_webhooks(&WorldSpec::default())
@@ -1081,12 +1069,12 @@ async fn account_level_webhooks_have_no_schema_in_the_v23_spec_so_only_their_env
         let entry = &sample.body["entry"][0];
         assert!(
             entry["time"].is_u64(),
-            "{}: time on the entry (§6.1)",
+            "{}: time on the entry (Meta's account-level webhook envelope)",
             sample.what
         );
         assert!(
             entry["changes"][0]["value"].get("metadata").is_none(),
-            "{}: no metadata in the value (§6.1)",
+            "{}: no metadata in the value (Meta's account-level webhook envelope)",
             sample.what
         );
     }
@@ -1138,7 +1126,7 @@ fn strip_bsuid_fields(body: &mut Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_under_2026_04_are_beyond_v23_and_the_bsuid_fields_are_the_only_difference() {
-    let Some(spec) = spec_or_skip() else { return };
+    let spec = spec();
     // The fields really are beyond v23.0: no schema on their path declares them.
     for (schema, field) in [
         ("ContactProfile", "user_id"),

@@ -1,6 +1,7 @@
 //! A reference model of the platform's rules, checked against the real model with
 //! proptest-state-machine. The reference (`Platform`) is a few lines per rule, written
-//! from `reference/whatsapp-platform.md` and the numbers of the default `2024-05`
+//! from the rules in `docs/platform-rules.md` (section numbers below are those of the
+//! platform notes it was first written from) and the numbers of the default `2024-05`
 //! profile rather than from the model's code: a clock in milliseconds; per user, the
 //! last inbound message, other businesses' marketing, this business's counted
 //! marketing, the open marketing conversation, the 131049 answers and the retry block;

@@ -1375,8 +1375,11 @@ async fn registration_sets_the_pin_refuses_a_wrong_one_and_limits_requests() {
 
 #[tokio::test]
 async fn on_premises_numbers_cannot_register_after_15_may_2024() {
-    let spec = WorldSpec::from_toml(
-        r#"
+    // The same On-Premises number in a world whose clock starts at `epoch`.
+    let world_at = |epoch: u64| {
+        let spec = WorldSpec::from_toml(&format!(
+            r#"
+epoch_unix_s = {epoch}
 [[waba.phone_numbers]]
 id = "110000000000009"
 display_phone_number = "15550100009"
@@ -1384,15 +1387,34 @@ country = "US"
 api = "on_premises"
 channel_id = "wasimCH09"
 d360_api_key = "k9"
-"#,
-    )
-    .expect("a world");
-    let state = AppState::start(ServeConfig::new(spec)).expect("builds");
+"#
+        ))
+        .expect("a world");
+        AppState::start(ServeConfig::new(spec)).expect("builds")
+    };
+    let register = json!({"messaging_product": "whatsapp", "pin": "123456"});
+    // 2024-05-14 23:59:59 UTC, a second before registrations close: it registers.
+    let before = world_at(1_715_731_199);
     let answer = graph_post(
-        &state,
+        &before,
         "/v23.0/110000000000009/register",
         Some(TOKEN),
-        &json!({"messaging_product": "whatsapp", "pin": "123456"}),
+        &register,
+    )
+    .await;
+    assert_eq!(
+        answer.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    // 2024-05-15 00:00:00 UTC on, it is refused.
+    let from = world_at(1_715_731_200);
+    let answer = graph_post(
+        &from,
+        "/v23.0/110000000000009/register",
+        Some(TOKEN),
+        &register,
     )
     .await;
     let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 100);

@@ -78,10 +78,12 @@ pub(crate) fn options(args: &IntegrationArgs) -> anyhow::Result<RunOptions> {
     Ok(options)
 }
 
-/// Runs the scenarios with progress, writes every report format, prints a summary
-/// and returns the verdict.
+/// Runs the scenarios with progress (on stderr), writes every report format,
+/// prints the verdict summary (on stdout) and returns the verdict. `origin`
+/// says where the scenarios came from, on the first line.
 pub(crate) fn run_and_report(
     scenarios: &[Scenario],
+    origin: Option<&str>,
     options: &RunOptions,
     command: &str,
     partition: Partition,
@@ -102,7 +104,8 @@ pub(crate) fn run_and_report(
         bar
     });
     eprintln!(
-        "wasim {command}: {count} scenario(s) against {}",
+        "wasim {command}: {count} scenario(s){} against {}",
+        origin.map(|o| format!(" ({o})")).unwrap_or_default(),
         options.integration_label
     );
     let report = runtime.block_on(runner::run_all(
@@ -114,12 +117,22 @@ pub(crate) fn run_and_report(
             (Some(bar), Progress::Started(_, _, name)) => bar.set_message(name.to_owned()),
             (Some(bar), Progress::Finished(report)) => {
                 bar.inc(1);
-                if report.outcome != Outcome::Passed {
+                if !matches!(report.outcome, Outcome::Passed | Outcome::NotRun) {
                     bar.println(line(report));
                 }
             }
+            (Some(bar), Progress::Stopping(reason, stderr)) => {
+                bar.println(stopping(reason, stderr));
+            }
             (None, Progress::Started(..)) => {}
-            (None, Progress::Finished(report)) => eprintln!("{}", line(report)),
+            (None, Progress::Finished(report)) => {
+                if report.outcome != Outcome::NotRun {
+                    eprintln!("{}", line(report));
+                }
+            }
+            (None, Progress::Stopping(reason, stderr)) => {
+                eprintln!("{}", stopping(reason, stderr));
+            }
         },
     ));
     if let Some(bar) = bar {
@@ -132,13 +145,19 @@ pub(crate) fn run_and_report(
     Ok(report.verdict)
 }
 
+/// The one line that says the run stops because the integration never started,
+/// with the path of the stderr it left.
+fn stopping(reason: &str, stderr: Option<&Path>) -> String {
+    let reason = reason.strip_prefix("not run: ").unwrap_or(reason);
+    let reason = reason.split("; its stderr is ").next().unwrap_or(reason);
+    let stderr = stderr
+        .map(|path| format!("; its stderr: {}", path.display()))
+        .unwrap_or_default();
+    format!("stopping: {reason}{stderr}; the remaining scenarios are not run")
+}
+
 fn line(report: &wasim_reports::ScenarioReport) -> String {
-    let outcome = match report.outcome {
-        Outcome::Passed => "passed",
-        Outcome::Failed => "FAILED",
-        Outcome::Skipped => "skipped",
-        Outcome::HarnessError => "HARNESS ERROR",
-    };
+    let outcome = outcome_word(report.outcome);
     let mut text = format!("  {:<34} {outcome}", report.name);
     for check in &report.checks {
         if check.status == wasim_reports::CheckStatus::Fail {
@@ -160,6 +179,20 @@ pub(crate) fn write(report: &Report, dir: &Path) -> anyhow::Result<Vec<PathBuf>>
         .with_context(|| format!("cannot write the reports into {}", dir.display()))
 }
 
+/// A scenario outcome as the console writes it (failures in capitals).
+pub(crate) fn outcome_word(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Passed => "passed",
+        Outcome::Failed => "FAILED",
+        Outcome::Skipped => "skipped (not judged)",
+        Outcome::NotExercised => "not exercised",
+        Outcome::NotRun => "not run",
+        Outcome::HarnessError => "HARNESS ERROR",
+    }
+}
+
+/// The verdict summary, on stdout: what CI logs and scripts read. Progress and
+/// per-scenario lines went to stderr.
 fn summarize(report: &Report, written: &[PathBuf], command: &str) {
     let count = |outcome| {
         report
@@ -173,15 +206,32 @@ fn summarize(report: &Report, written: &[PathBuf], command: &str) {
         Verdict::Certified => "PASSED",
         Verdict::Violations => "VIOLATIONS",
         Verdict::HarnessFailure => "HARNESS FAILURE",
+        Verdict::NothingJudged => "NOTHING JUDGED",
     };
-    eprintln!(
-        "{verdict}: {} passed, {} failed, {} skipped, {} harness error(s)",
+    println!(
+        "{verdict}: {} passed, {} failed, {} skipped, {} not exercised, {} not run, {} harness error(s)",
         count(Outcome::Passed),
         count(Outcome::Failed),
         count(Outcome::Skipped),
+        count(Outcome::NotExercised),
+        count(Outcome::NotRun),
         count(Outcome::HarnessError),
     );
+    let never: Vec<&str> = report.unexercised().map(|c| c.id.as_str()).collect();
+    if never.is_empty() {
+        println!(
+            "checks: every one of the {} was exercised at least once",
+            report.coverage.len()
+        );
+    } else {
+        println!(
+            "checks never exercised ({} of {}): {}",
+            never.len(),
+            report.coverage.len(),
+            never.join(", ")
+        );
+    }
     for path in written {
-        eprintln!("  {}", path.display());
+        println!("  {}", path.display());
     }
 }

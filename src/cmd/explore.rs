@@ -6,9 +6,11 @@ use std::time::Duration;
 use clap::Args;
 use wasim_conformance::explore::{self, ExploreOptions, ExploreProgress};
 use wasim_conformance::runner::RunOptions;
-use wasim_reports::{Exploration, ExplorationFinding, Report, ScenarioReport, Verdict, Volatile};
+use wasim_reports::{
+    Exploration, ExplorationFinding, Outcome, Report, ScenarioReport, Verdict, Volatile,
+};
 
-use super::conformance::{IntegrationArgs, options, reference_command, write};
+use super::conformance::{IntegrationArgs, options, outcome_word, reference_command, write};
 
 /// Arguments of `wasim explore`.
 #[derive(Debug, Args)]
@@ -78,10 +80,16 @@ pub(crate) fn run(args: ExploreArgs) -> anyhow::Result<u8> {
         &args.regressions,
         &replay_integration,
     )?;
-    let mut verdict = Report::verdict_of(&scenarios);
-    if scenarios.is_empty() && harness_errors > 0 {
-        verdict = Verdict::HarnessFailure;
-    }
+    // A finding is a violation; with none, a case that ended in a harness error
+    // (or an integration that never started) is a harness failure, and
+    // otherwise nothing was found.
+    let verdict = if !scenarios.is_empty() {
+        Report::verdict_of(&scenarios)
+    } else if harness_errors > 0 {
+        Verdict::HarnessFailure
+    } else {
+        Verdict::Certified
+    };
     let report = Report {
         format_version: wasim_reports::FORMAT_VERSION,
         tool: format!("wasim {}", env!("CARGO_PKG_VERSION")),
@@ -89,6 +97,7 @@ pub(crate) fn run(args: ExploreArgs) -> anyhow::Result<u8> {
         integration: run_options.integration_label.clone(),
         partition: "1/1".to_owned(),
         verdict,
+        coverage: wasim_conformance::runner::catalog_coverage(&scenarios),
         scenarios,
         exploration: Some(summary),
         volatile: Volatile::default(),
@@ -118,10 +127,18 @@ pub(crate) fn explore_and_save(
         settings.seed, settings.cases, settings.steps_max, run_options.integration_label
     );
     let exploration = explore::explore(run_options, settings, |event| match event {
-        ExploreProgress::Case(number, family, None) => {
-            eprintln!("  case {number:>3} ({:<12}): passed", family.name());
+        ExploreProgress::Case(number, family, report, None) => {
+            let reason = match (report.outcome, &report.reason) {
+                (Outcome::Passed, _) | (_, None) => String::new(),
+                (_, Some(reason)) => format!(": {reason}"),
+            };
+            eprintln!(
+                "  case {number:>3} ({:<12}): {}{reason}",
+                family.name(),
+                outcome_word(report.outcome)
+            );
         }
-        ExploreProgress::Case(number, family, Some(check)) => {
+        ExploreProgress::Case(number, family, _, Some(check)) => {
             eprintln!(
                 "  case {number:>3} ({:<12}): breaks {check}; shrinking",
                 family.name()
@@ -132,8 +149,10 @@ pub(crate) fn explore_and_save(
                 eprintln!("  shrinking run {number:>3}: {steps} step(s)");
             }
         }
-    })
-    .map_err(anyhow::Error::msg)?;
+        ExploreProgress::Stopping(reason) => {
+            eprintln!("stopping: {reason}");
+        }
+    })?;
     eprintln!(
         "Integration processes started: {}; cases run on one reset through POST /wasim/reset: {}.",
         exploration.integration_starts, exploration.resets
@@ -142,8 +161,7 @@ pub(crate) fn explore_and_save(
     let finding = match &exploration.finding {
         None => None,
         Some(finding) => {
-            let file =
-                explore::save(finding, settings.seed, regressions).map_err(anyhow::Error::msg)?;
+            let file = explore::save(finding, settings.seed, regressions)?;
             eprintln!(
                 "\nBreaks {}: {}\nMinimal timeline ({} step(s), shrunk from {}):\n{}",
                 finding.check,
@@ -165,7 +183,9 @@ pub(crate) fn explore_and_save(
             })
         }
     };
-    if exploration.finding.is_none() {
+    if let Some(reason) = &exploration.stopped {
+        eprintln!("Exploration stopped: {reason}.");
+    } else if exploration.finding.is_none() {
         eprintln!(
             "No generated case broke a must check ({} case(s), seed {}{}{}).",
             exploration.cases_run,

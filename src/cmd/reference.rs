@@ -21,10 +21,10 @@ pub(crate) fn run(args: ReferenceArgs) -> anyhow::Result<u8> {
         for flaw in Flaw::ALL {
             println!("{:<22} {}", flaw.name(), flaw.describe());
         }
-        return Ok(0);
+        return Ok(wasim_reports::exit::OK);
     }
     let config = Config::from_env(args.flaw).map_err(anyhow::Error::msg)?;
     let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
     runtime.block_on(wasim_reference::run(config))?;
-    Ok(0)
+    Ok(wasim_reports::exit::OK)
 }

@@ -17,7 +17,8 @@ use super::conformance::{IntegrationArgs, options, run_and_report};
   wasim run --explain scenarios/webhook-reorder.toml
       print the timeline in words, run nothing
 
-Exit codes: 0 every scenario passed, 1 a check failed, 2 harness or integration failure.")]
+Exit codes: 0 passed (at least one scenario passed, none failed), 1 a must check
+failed, 2 harness or integration failure, or nothing judged (no scenario passed).")]
 pub(crate) struct RunArgs {
     /// Scenario files or directories of them.
     #[arg(required = true, value_name = "SCENARIO")]
@@ -38,10 +39,12 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<u8> {
         for scenario in &scenarios {
             println!("{}", scenario.explain());
         }
-        return Ok(0);
+        return Ok(wasim_reports::exit::OK);
     }
     let mut options = options(&args.integration)?;
     options.driver_url = args.driver_url;
-    let verdict = run_and_report(&scenarios, &options, "run", Partition::WHOLE, |_| Ok(()))?;
+    let verdict = run_and_report(&scenarios, None, &options, "run", Partition::WHOLE, |_| {
+        Ok(())
+    })?;
     Ok(verdict.exit_code())
 }

@@ -18,8 +18,8 @@ use wasim_sim::{ClockMode, ServeConfig, WorldSpec};
   wasim serve --world my-world.toml --seed 42 --clock scaled:60 --policy 2025-07
       your world, a different seed, one virtual minute per second, 2025 rules")]
 pub(crate) struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    /// Address to listen on: IP:PORT or HOST:PORT (`localhost:8080`).
+    #[arg(long, default_value = "127.0.0.1:8080", value_parser = parse_addr)]
     addr: SocketAddr,
     /// World file (TOML); fields it leaves out keep the built-in defaults.
     #[arg(long, value_name = "FILE")]
@@ -40,9 +40,41 @@ pub(crate) struct ServeArgs {
     /// Also write the trace as JSON Lines to FILE.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
-    /// Token required in X-Wasim-Control-Token for /_wasim/ calls (required off loopback).
+    /// Token required in X-Wasim-Control-Token for /_wasim/ calls (required off
+    /// loopback; at least 16 characters).
     #[arg(long, env = "WASIM_CONTROL_TOKEN", hide_env_values = true)]
     control_token: Option<String>,
+    /// Trace records kept in memory for GET /_wasim/trace (the newest; --trace FILE
+    /// keeps every one).
+    #[arg(long, value_name = "N", default_value_t = wasim_sim::trace::TRACE_RECORDS_MAX,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000_000))]
+    trace_records: usize,
+    /// Connections served at once; one more is answered 503.
+    #[arg(long, value_name = "N", default_value_t = 1024,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=65_536))]
+    connections_max: usize,
+    /// Seconds a request's headers may take to arrive, and a kept-alive connection
+    /// may stay idle.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout: u64,
+}
+
+/// `IP:PORT`, or `HOST:PORT` resolved (an IPv4 address preferred, so
+/// `localhost` is 127.0.0.1).
+fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let resolved: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(text)
+        .map_err(|e| format!("expected IP:PORT or HOST:PORT, such as 127.0.0.1:8080 ({e})"))?
+        .collect();
+    resolved
+        .iter()
+        .find(|addr| addr.is_ipv4())
+        .or_else(|| resolved.first())
+        .copied()
+        .ok_or_else(|| format!("`{text}` resolves to no address"))
 }
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -70,6 +102,11 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     config.webhook_url = args.webhook_url;
     config.trace_path = args.trace;
     config.control_token = args.control_token;
+    config.trace_records_max = args.trace_records;
+    config.limits = wasim_sim::Limits {
+        connections_max: args.connections_max,
+        header_read_timeout: std::time::Duration::from_secs(args.header_timeout),
+    };
     let runtime =
         wasim_sim::server::server_runtime().context("failed to start the async runtime")?;
     runtime.block_on(wasim_sim::serve(args.addr, config, |addr, state| {
@@ -88,4 +125,23 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         });
     }))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_take_a_host_name_or_an_ip() {
+        assert_eq!(
+            parse_addr("127.0.0.1:8080"),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 8080)))
+        );
+        assert_eq!(
+            parse_addr("localhost:8081"),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 8081)))
+        );
+        let error = parse_addr("localhost").expect_err("no port");
+        assert!(error.contains("HOST:PORT"), "{error}");
+    }
 }

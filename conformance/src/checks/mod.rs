@@ -1,5 +1,5 @@
 //! The check catalog: each check a stable id, a severity, a one-line rule, the
-//! platform reference section it stems from, and a pure function over a
+//! public source of the platform rule it stems from, and a pure function over a
 //! scenario's trace that passes, fails with the records that prove it, or does
 //! not apply.
 //!
@@ -11,7 +11,9 @@
 //!   replaced token).
 //! - [`templates`]: what to do when pacing holds messages or a template is paused.
 //! - [`security`]: keys, account incidents, the compromise response, registration.
+//! - [`driver`]: the sends the driver asks for are carried out, well formed.
 
+pub mod driver;
 pub mod security;
 pub mod sending;
 pub mod templates;
@@ -23,6 +25,11 @@ use wasim_reports::{CheckResult, CheckStatus, ProofRecord, Severity};
 use wasim_sim::{TraceEvent, TraceRecord};
 
 use crate::describe;
+
+/// How a check cites the seed newsletter, which is not online as a page of its
+/// own documentation: "WhatsApp Platform Updates and Best Practices to Keep
+/// Your Account Secure", sent by 360dialog to its partners.
+pub const NEWSLETTER: &str = "360dialog partner newsletter, 9 May 2024";
 
 /// Most proof records cited per failure.
 pub const PROOF_MAX: usize = 6;
@@ -62,6 +69,18 @@ pub enum Judgement {
     NotApplicable(String),
 }
 
+impl Judgement {
+    /// A failure proven by `proof`, put in trace order (each record once).
+    pub fn failed(message: impl Into<String>, mut proof: Vec<u64>) -> Judgement {
+        proof.sort_unstable();
+        proof.dedup();
+        Judgement::Fail {
+            message: message.into(),
+            proof,
+        }
+    }
+}
+
 /// One check of the catalog.
 #[derive(Debug, Clone, Copy)]
 pub struct Check {
@@ -71,7 +90,8 @@ pub struct Check {
     pub severity: Severity,
     /// The rule, one line.
     pub rule: &'static str,
-    /// The reference section (`whatsapp-platform.md §3`).
+    /// The public source(s) of the rule, separated by `; `: each a documentation
+    /// page's `https://` address, or [`NEWSLETTER`].
     pub reference: &'static str,
     /// Why it matters, one or two sentences.
     pub rationale: &'static str,
@@ -104,6 +124,7 @@ pub const CATALOG: &[Check] = &[
     security::COMPROMISE_PIN_RESET,
     security::COMPROMISE_RESUME,
     security::NO_REGISTER_LOOP,
+    driver::DRIVER_SENDS_CARRIED_OUT,
 ];
 
 /// The check called `id`.
@@ -173,13 +194,39 @@ pub(crate) fn judge_events(check: &Check, events: Vec<(u64, TraceEvent)>) -> Jud
     let records: Vec<TraceRecord> = events
         .into_iter()
         .enumerate()
-        .map(|(seq, (at_ms, event))| TraceRecord {
-            seq: seq as u64,
-            at_ms,
-            event,
-        })
+        .map(|(seq, (at_ms, event))| TraceRecord::new(seq as u64, at_ms, event))
         .collect();
     (check.judge)(&Evidence { records: &records })
+}
+
+/// What the checks' tests ask of a judgement over a few events.
+#[cfg(test)]
+pub(crate) mod verdict {
+    use super::{Check, Judgement, judge_events};
+    use wasim_sim::TraceEvent;
+
+    /// The judgement of `check` over `events` (`(at_ms, event)`, numbered from 0).
+    pub(crate) fn judge(check: &Check, events: Vec<(u64, TraceEvent)>) -> Judgement {
+        judge_events(check, events)
+    }
+
+    /// Whether `check` passes.
+    pub(crate) fn passes(check: &Check, events: Vec<(u64, TraceEvent)>) -> bool {
+        matches!(judge(check, events), Judgement::Pass(_))
+    }
+
+    /// Whether `check` does not apply.
+    pub(crate) fn not_applicable(check: &Check, events: Vec<(u64, TraceEvent)>) -> bool {
+        matches!(judge(check, events), Judgement::NotApplicable(_))
+    }
+
+    /// The records that prove `check` failed, if it did.
+    pub(crate) fn proof(check: &Check, events: Vec<(u64, TraceEvent)>) -> Option<Vec<u64>> {
+        match judge(check, events) {
+            Judgement::Fail { proof, .. } => Some(proof),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -196,11 +243,16 @@ mod tests {
             let (area, number) = check.id.split_once('-').expect("AREA-NNN");
             assert!(area.chars().all(|c| c.is_ascii_uppercase()), "{}", check.id);
             assert_eq!(number.len(), 3, "{}", check.id);
-            assert!(
-                check.reference.contains('§'),
-                "{} cites a section",
-                check.id
-            );
+            for source in check.reference.split("; ") {
+                let url = source.starts_with("https://")
+                    && !source.contains(char::is_whitespace)
+                    && source.len() > "https://".len();
+                assert!(
+                    url || source == NEWSLETTER,
+                    "{} cites `{source}`: a public page's https:// address or `{NEWSLETTER}`",
+                    check.id
+                );
+            }
             assert!(!check.rule.contains('\n'), "{}: one-line rule", check.id);
         }
     }

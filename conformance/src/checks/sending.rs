@@ -1,4 +1,4 @@
-//! Checks on what a sender must not do (reference §2, §3, §7).
+//! Checks on what a sender must not do (sources: Meta's per-user limit, error code and throughput pages, cited per check).
 
 use wasim_reports::Severity;
 use wasim_sim::TraceEvent;
@@ -19,7 +19,7 @@ pub const NO_RESEND_AFTER_CAP: Check = Check {
     id: "CAP-001",
     severity: Severity::Must,
     rule: "No marketing template to a user within 24 h after a 131049 for that user",
-    reference: "whatsapp-platform.md §3",
+    reference: "https://developers.facebook.com/documentation/business-messaging/whatsapp/templates/marketing-templates/per-user-limits",
     rationale: "131049 means the user already got enough marketing from all businesses; \
                 Meta says repeated retries can block the user for up to 24 hours. Wait.",
     judge: no_resend_after_cap,
@@ -59,12 +59,10 @@ fn no_resend_after_cap(evidence: &Evidence<'_>) -> Judgement {
             capped.len()
         ))
     } else {
-        proof.sort_unstable();
-        proof.dedup();
-        Judgement::Fail {
-            message: "marketing sent again to a user within 24 h of their 131049".to_owned(),
+        Judgement::failed(
+            "marketing sent again to a user within 24 h of their 131049".to_owned(),
             proof,
-        }
+        )
     }
 }
 
@@ -73,7 +71,7 @@ pub const NO_MARKETING_AFTER_OPT_OUT: Check = Check {
     id: "CAP-002",
     severity: Severity::Must,
     rule: "No marketing template to a user after a 131050 (they stopped marketing)",
-    reference: "whatsapp-platform.md §2",
+    reference: "https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes",
     rationale: "131050 means the user chose to stop marketing from this business; \
                 keep sending and the business's quality and limits suffer.",
     judge: no_marketing_after_opt_out,
@@ -114,12 +112,10 @@ fn no_marketing_after_opt_out(evidence: &Evidence<'_>) -> Judgement {
     if proof.is_empty() {
         Judgement::Pass(format!("{} opted-out user(s) left alone", stopped.len()))
     } else {
-        proof.sort_unstable();
-        proof.dedup();
-        Judgement::Fail {
-            message: "marketing sent again to a user who stopped marketing".to_owned(),
+        Judgement::failed(
+            "marketing sent again to a user who stopped marketing".to_owned(),
             proof,
-        }
+        )
     }
 }
 
@@ -128,7 +124,7 @@ pub const NO_TEXT_OUTSIDE_WINDOW: Check = Check {
     id: "WIN-001",
     severity: Severity::Must,
     rule: "No free-form message outside the 24 h customer service window (131047)",
-    reference: "whatsapp-platform.md §2, §7",
+    reference: "https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes",
     rationale: "Outside the window only templates may be sent; a free-form message \
                 fails with 131047 (re-engagement) and never reaches the user.",
     judge: no_text_outside_window,
@@ -172,7 +168,7 @@ pub const BACKOFF_AFTER_RATE_LIMIT: Check = Check {
     id: "RATE-001",
     severity: Severity::Must,
     rule: "Back off after 130429 or 131056: at most 5 sends to that user in the same instant",
-    reference: "whatsapp-platform.md §7",
+    reference: "https://developers.facebook.com/docs/whatsapp/cloud-api/overview#throughput; https://developers.facebook.com/docs/whatsapp/overview#rate-limits",
     rationale: "Throughput (130429) and pair-rate (131056) errors ask the sender to slow \
                 down; retrying in a tight loop only burns the limit and the API quota.",
     judge: backoff_after_rate_limit,
@@ -209,14 +205,13 @@ fn backoff_after_rate_limit(evidence: &Evidence<'_>) -> Judgement {
             rejected.len()
         ))
     } else {
-        proof.sort_unstable();
-        Judgement::Fail {
-            message: format!(
+        Judgement::failed(
+            format!(
                 "sends refused for a rate limit repeated at once: {}",
                 loops.join(", ")
             ),
             proof,
-        }
+        )
     }
 }
 
@@ -225,7 +220,7 @@ pub const NO_AUTH_HOT_LOOP: Check = Check {
     id: "AUTH-001",
     severity: Severity::Must,
     rule: "Stop on an authentication failure: at most 3 requests with a refused credential in the same instant",
-    reference: "whatsapp-platform.md §1.6, §10",
+    reference: "https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes; https://docs.360dialog.com/docs/support/api-error-message-list",
     rationale: "A refused token or key will not start working by retrying; a hot loop \
                 floods the API and hides the real incident (a reset or revoked key).",
     judge: no_auth_hot_loop,
@@ -255,11 +250,10 @@ fn no_auth_hot_loop(evidence: &Evidence<'_>) -> Judgement {
     if proof.is_empty() {
         Judgement::Pass("refused credentials were not retried in a loop".to_owned())
     } else {
-        proof.sort_unstable();
-        Judgement::Fail {
-            message: format!("{loops} requests repeated a refused credential at once"),
+        Judgement::failed(
+            format!("{loops} requests repeated a refused credential at once"),
             proof,
-        }
+        )
     }
 }
 
@@ -268,7 +262,7 @@ pub const ONLY_CURRENT_KEY: Check = Check {
     id: "KEY-001",
     severity: Severity::Must,
     rule: "Once given a new access token, never use a replaced one again",
-    reference: "whatsapp-platform.md §9.2, §10",
+    reference: "https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes; 360dialog partner newsletter, 9 May 2024",
     rationale: "After a compromise the key or token is reset and only the newest one works; \
                 a process still holding the old one keeps failing and hides the incident.",
     judge: only_current_key,
@@ -317,9 +311,7 @@ fn only_current_key(evidence: &Evidence<'_>) -> Judgement {
 mod tests {
     use super::*;
 
-    fn judge(check: &Check, events: Vec<(u64, TraceEvent)>) -> Judgement {
-        super::super::judge_events(check, events)
-    }
+    use crate::checks::verdict::*;
 
     fn failed(to: &str, code: u32) -> TraceEvent {
         TraceEvent::Status {
@@ -362,37 +354,23 @@ mod tests {
             (0, failed("91", 131_049)),
             (HOUR, accepted("91", "MARKETING", "template")),
         ];
-        assert!(
-            matches!(judge(&NO_RESEND_AFTER_CAP, resend), Judgement::Fail { proof, .. } if proof == vec![0, 1])
-        );
+        assert!(proof(&NO_RESEND_AFTER_CAP, resend) == Some(vec![0, 1]));
         let later = vec![
             (0, failed("91", 131_049)),
             (25 * HOUR, accepted("91", "MARKETING", "template")),
         ];
-        assert!(matches!(
-            judge(&NO_RESEND_AFTER_CAP, later),
-            Judgement::Pass(_)
-        ));
+        assert!(passes(&NO_RESEND_AFTER_CAP, later));
         let utility = vec![
             (0, failed("91", 131_049)),
             (HOUR, accepted("91", "UTILITY", "template")),
         ];
-        assert!(matches!(
-            judge(&NO_RESEND_AFTER_CAP, utility),
-            Judgement::Pass(_)
-        ));
+        assert!(passes(&NO_RESEND_AFTER_CAP, utility));
         let other = vec![
             (0, failed("91", 131_049)),
             (HOUR, accepted("55", "MARKETING", "template")),
         ];
-        assert!(matches!(
-            judge(&NO_RESEND_AFTER_CAP, other),
-            Judgement::Pass(_)
-        ));
-        assert!(matches!(
-            judge(&NO_RESEND_AFTER_CAP, vec![]),
-            Judgement::NotApplicable(_)
-        ));
+        assert!(passes(&NO_RESEND_AFTER_CAP, other));
+        assert!(not_applicable(&NO_RESEND_AFTER_CAP, vec![]));
     }
 
     #[test]
@@ -401,60 +379,44 @@ mod tests {
             (0, failed("91", 131_050)),
             (100 * HOUR, accepted("91", "MARKETING", "template")),
         ];
-        assert!(matches!(
-            judge(&NO_MARKETING_AFTER_OPT_OUT, resend),
-            Judgement::Fail { .. }
-        ));
+        assert!(proof(&NO_MARKETING_AFTER_OPT_OUT, resend).is_some());
         let before = vec![
             (0, accepted("91", "MARKETING", "template")),
             (HOUR, failed("91", 131_050)),
         ];
-        assert!(matches!(
-            judge(&NO_MARKETING_AFTER_OPT_OUT, before),
-            Judgement::Pass(_)
-        ));
+        assert!(passes(&NO_MARKETING_AFTER_OPT_OUT, before));
     }
 
     #[test]
     fn any_131047_fails_the_window_rule() {
         let inside = vec![(0, accepted("91", "SERVICE", "text"))];
-        assert!(matches!(
-            judge(&NO_TEXT_OUTSIDE_WINDOW, inside),
-            Judgement::Pass(_)
-        ));
+        assert!(passes(&NO_TEXT_OUTSIDE_WINDOW, inside));
         let outside = vec![
             (0, accepted("91", "SERVICE", "text")),
             (0, failed("91", 131_047)),
         ];
-        assert!(
-            matches!(judge(&NO_TEXT_OUTSIDE_WINDOW, outside), Judgement::Fail { proof, .. } if proof == vec![1])
-        );
+        assert!(proof(&NO_TEXT_OUTSIDE_WINDOW, outside) == Some(vec![1]));
         let sync = vec![(0, rejected("91", 131_047))];
-        assert!(matches!(
-            judge(&NO_TEXT_OUTSIDE_WINDOW, sync),
-            Judgement::Fail { .. }
-        ));
+        assert!(proof(&NO_TEXT_OUTSIDE_WINDOW, sync).is_some());
     }
 
     #[test]
     fn more_than_five_rate_limited_sends_at_one_instant_is_a_hot_loop() {
-        let backoff: Vec<(u64, TraceEvent)> =
-            (0..4).map(|_| (0, rejected("91", 131_056))).collect();
-        assert!(matches!(
-            judge(&BACKOFF_AFTER_RATE_LIMIT, backoff),
-            Judgement::Pass(_)
-        ));
+        let at_once = |count: usize| -> Vec<(u64, TraceEvent)> {
+            (0..count).map(|_| (0, rejected("91", 131_056))).collect()
+        };
+        // Five at one instant is the most allowed; the sixth makes a hot loop.
+        assert!(passes(&BACKOFF_AFTER_RATE_LIMIT, at_once(RATE_SENDS_MAX)));
+        assert!(
+            proof(&BACKOFF_AFTER_RATE_LIMIT, at_once(RATE_SENDS_MAX + 1)) == Some(vec![0, 1, 2, 5])
+        );
+        assert_eq!(RATE_SENDS_MAX, 5, "the rule's number");
         let spread: Vec<(u64, TraceEvent)> = (0..10)
             .map(|i| (i * 1000, rejected("91", 130_429)))
             .collect();
-        assert!(matches!(
-            judge(&BACKOFF_AFTER_RATE_LIMIT, spread),
-            Judgement::Pass(_)
-        ));
+        assert!(passes(&BACKOFF_AFTER_RATE_LIMIT, spread));
         let hot: Vec<(u64, TraceEvent)> = (0..20).map(|_| (0, rejected("91", 130_429))).collect();
-        assert!(
-            matches!(judge(&BACKOFF_AFTER_RATE_LIMIT, hot), Judgement::Fail { proof, .. } if proof == vec![0, 1, 2, 19])
-        );
+        assert!(proof(&BACKOFF_AFTER_RATE_LIMIT, hot) == Some(vec![0, 1, 2, 19]));
     }
 
     #[test]
@@ -480,15 +442,13 @@ mod tests {
             (0, handover.clone()),
             (0, request("fp_new")),
         ];
-        assert!(matches!(judge(&ONLY_CURRENT_KEY, good), Judgement::Pass(_)));
+        assert!(passes(&ONLY_CURRENT_KEY, good));
         let stale = vec![
             (0, rotated.clone()),
             (0, handover.clone()),
             (0, request("fp_old")),
         ];
-        assert!(
-            matches!(judge(&ONLY_CURRENT_KEY, stale), Judgement::Fail { proof, .. } if proof == vec![1, 2])
-        );
+        assert!(proof(&ONLY_CURRENT_KEY, stale) == Some(vec![1, 2]));
         // A second reset the integration has not been told of yet: using the token
         // it was last given is not stale (found by `wasim explore`).
         let second_reset = vec![
@@ -504,14 +464,8 @@ mod tests {
             ),
             (0, request("fp_new")),
         ];
-        assert!(matches!(
-            judge(&ONLY_CURRENT_KEY, second_reset),
-            Judgement::Pass(_)
-        ));
-        assert!(matches!(
-            judge(&ONLY_CURRENT_KEY, vec![(0, rotated)]),
-            Judgement::NotApplicable(_)
-        ));
+        assert!(passes(&ONLY_CURRENT_KEY, second_reset));
+        assert!(not_applicable(&ONLY_CURRENT_KEY, vec![(0, rotated)]));
     }
 
     #[test]
@@ -524,18 +478,9 @@ mod tests {
             http_status: 401,
             error_code: Some(190),
         };
-        assert!(matches!(
-            judge(&NO_AUTH_HOT_LOOP, vec![(0, request())]),
-            Judgement::Pass(_)
-        ));
+        assert!(passes(&NO_AUTH_HOT_LOOP, vec![(0, request())]));
         let hot: Vec<(u64, TraceEvent)> = (0..10).map(|_| (0, request())).collect();
-        assert!(matches!(
-            judge(&NO_AUTH_HOT_LOOP, hot),
-            Judgement::Fail { .. }
-        ));
-        assert!(matches!(
-            judge(&NO_AUTH_HOT_LOOP, vec![]),
-            Judgement::NotApplicable(_)
-        ));
+        assert!(proof(&NO_AUTH_HOT_LOOP, hot).is_some());
+        assert!(not_applicable(&NO_AUTH_HOT_LOOP, vec![]));
     }
 }

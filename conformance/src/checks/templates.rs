@@ -1,4 +1,4 @@
-//! Checks on template pacing and pausing (reference §4, §5).
+//! Checks on template pacing and pausing (sources: Meta's template pacing and pausing pages, cited per check).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,7 +12,7 @@ pub const HELD_NOT_RESENT: Check = Check {
     id: "TPL-001",
     severity: Severity::Must,
     rule: "A message held for quality assessment is neither treated as failed nor sent again",
-    reference: "whatsapp-platform.md §4",
+    reference: "https://developers.facebook.com/documentation/business-messaging/whatsapp/templates/template-pacing",
     rationale: "`held_for_quality_assessment` means the platform has the message and will \
                 send it or drop it (132015) within the hour; a resend doubles it if released.",
     judge: held_not_resent,
@@ -66,13 +66,10 @@ fn held_not_resent(evidence: &Evidence<'_>) -> Judgement {
             "{held_count} held message(s) waited for their outcome"
         ))
     } else {
-        proof.sort_unstable();
-        proof.dedup();
-        Judgement::Fail {
-            message: "a held message was sent again before the platform released or dropped it"
-                .to_owned(),
+        Judgement::failed(
+            "a held message was sent again before the platform released or dropped it".to_owned(),
             proof,
-        }
+        )
     }
 }
 
@@ -81,7 +78,7 @@ pub const PAUSED_NOT_SENT: Check = Check {
     id: "TPL-002",
     severity: Severity::Must,
     rule: "Stop sending a paused or disabled template: at most one 132015/132016 per template per pause",
-    reference: "whatsapp-platform.md §5.2, §5.3",
+    reference: "https://developers.facebook.com/docs/whatsapp/template-pausing",
     rationale: "A PAUSED or DISABLED status webhook (or one 132015/132016) says the template \
                 cannot be sent; keep trying and every send fails until it is unpaused.",
     judge: paused_not_sent,
@@ -128,14 +125,13 @@ fn paused_not_sent(evidence: &Evidence<'_>) -> Judgement {
     if proof.is_empty() {
         Judgement::Pass("paused templates were left alone".to_owned())
     } else {
-        proof.sort_unstable();
-        Judgement::Fail {
-            message: format!(
+        Judgement::failed(
+            format!(
                 "a paused template kept being sent ({})",
                 repeated.join("; ")
             ),
             proof,
-        }
+        )
     }
 }
 
@@ -144,7 +140,7 @@ pub const STOP_ON_PAUSE_WEBHOOK: Check = Check {
     id: "TPL-003",
     severity: Severity::Must,
     rule: "Once a PAUSED or DISABLED template webhook is acknowledged, send that template no more until it is approved again",
-    reference: "whatsapp-platform.md §5.3",
+    reference: "https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/message_template_status_update",
     rationale: "The message_template_status_update webhook is the platform telling the \
                 integration to stop; an integration that learns only from 132015 answers \
                 still sends into every pause.",
@@ -225,13 +221,10 @@ fn stop_on_pause_webhook(evidence: &Evidence<'_>) -> Judgement {
     if proof.is_empty() {
         Judgement::Pass(format!("{announced} pause webhook(s) heeded"))
     } else {
-        proof.sort_unstable();
-        proof.dedup();
-        Judgement::Fail {
-            message: "a template was sent after its PAUSED/DISABLED webhook was acknowledged"
-                .to_owned(),
+        Judgement::failed(
+            "a template was sent after its PAUSED/DISABLED webhook was acknowledged".to_owned(),
             proof,
-        }
+        )
     }
 }
 
@@ -243,7 +236,7 @@ pub const NO_REFLEX_UNPAUSE: Check = Check {
     id: "TPL-004",
     severity: Severity::Must,
     rule: "A template paused by pacing is unpaused only deliberately, never by reflex within a minute",
-    reference: "whatsapp-platform.md §4",
+    reference: "https://developers.facebook.com/documentation/business-messaging/whatsapp/templates/template-pacing; https://developers.facebook.com/docs/whatsapp/template-pausing",
     rationale: "A pacing pause means recipients reacted badly; unpausing at once by API \
                 sends the same content again and heads for a second pause and disablement.",
     judge: no_reflex_unpause,
@@ -283,12 +276,10 @@ fn no_reflex_unpause(evidence: &Evidence<'_>) -> Judgement {
             pauses.len()
         ))
     } else {
-        proof.sort_unstable();
-        proof.dedup();
-        Judgement::Fail {
-            message: "a template paused by pacing was unpaused by API within a minute".to_owned(),
+        Judgement::failed(
+            "a template paused by pacing was unpaused by API within a minute".to_owned(),
             proof,
-        }
+        )
     }
 }
 
@@ -299,9 +290,7 @@ const PROOF_SENDS: usize = 4;
 mod tests {
     use super::*;
 
-    fn judge(check: &Check, events: Vec<(u64, TraceEvent)>) -> Judgement {
-        super::super::judge_events(check, events)
-    }
+    use crate::checks::verdict::*;
 
     fn accepted(id: &str, to: &str, status: &'static str) -> TraceEvent {
         TraceEvent::MessageAccepted {
@@ -332,28 +321,20 @@ mod tests {
             (0, accepted("w1", "55", held)),
             (0, accepted("w2", "55", "accepted")),
         ];
-        assert!(
-            matches!(judge(&HELD_NOT_RESENT, resent), Judgement::Fail { proof, .. } if proof == vec![0, 1])
-        );
+        assert!(proof(&HELD_NOT_RESENT, resent) == Some(vec![0, 1]));
         let after = vec![
             (0, accepted("w1", "55", held)),
             (1, status("w1", "sent")),
             (2, accepted("w2", "55", "accepted")),
         ];
-        assert!(matches!(judge(&HELD_NOT_RESENT, after), Judgement::Pass(_)));
+        assert!(passes(&HELD_NOT_RESENT, after));
         let others = vec![
             (0, accepted("w1", "55", held)),
             (0, accepted("w2", "91", held)),
         ];
-        assert!(matches!(
-            judge(&HELD_NOT_RESENT, others),
-            Judgement::Pass(_)
-        ));
+        assert!(passes(&HELD_NOT_RESENT, others));
         let none = vec![(0, accepted("w1", "55", "accepted"))];
-        assert!(matches!(
-            judge(&HELD_NOT_RESENT, none),
-            Judgement::NotApplicable(_)
-        ));
+        assert!(not_applicable(&HELD_NOT_RESENT, none));
     }
 
     fn paused(event: &str) -> TraceEvent {
@@ -395,7 +376,6 @@ mod tests {
             after_seq: 0,
             url: String::new(),
             http_status: Some(200),
-            latency_ms: 1,
             error: None,
         };
         let request = TraceEvent::Request {
@@ -412,9 +392,7 @@ mod tests {
             (0, request.clone()),
             (1, refused(132_015)),
         ];
-        assert!(
-            matches!(judge(&STOP_ON_PAUSE_WEBHOOK, after), Judgement::Fail { proof, .. } if proof == vec![1, 3])
-        );
+        assert!(proof(&STOP_ON_PAUSE_WEBHOOK, after) == Some(vec![1, 3]));
         // A send already in flight when the webhook was acknowledged (the next
         // thing the integration did) is not held against it; the one after is.
         let mut racing = vec![
@@ -422,29 +400,18 @@ mod tests {
             (0, ack.clone()),
             (1, refused(132_015)),
         ];
-        assert!(matches!(
-            judge(&STOP_ON_PAUSE_WEBHOOK, racing.clone()),
-            Judgement::Pass(_)
-        ));
+        assert!(passes(&STOP_ON_PAUSE_WEBHOOK, racing.clone()));
         racing.push((1, request.clone()));
         racing.push((1, refused(132_015)));
-        assert!(
-            matches!(judge(&STOP_ON_PAUSE_WEBHOOK, racing), Judgement::Fail { proof, .. } if proof == vec![1, 4])
-        );
+        assert!(proof(&STOP_ON_PAUSE_WEBHOOK, racing) == Some(vec![1, 4]));
         let approved = vec![
             (0, emitted.clone()),
             (0, ack.clone()),
             (1, paused("APPROVED")),
             (2, accepted("w", "55", "accepted")),
         ];
-        assert!(matches!(
-            judge(&STOP_ON_PAUSE_WEBHOOK, approved),
-            Judgement::Pass(_)
-        ));
-        assert!(matches!(
-            judge(&STOP_ON_PAUSE_WEBHOOK, vec![(0, emitted)]),
-            Judgement::NotApplicable(_)
-        ));
+        assert!(passes(&STOP_ON_PAUSE_WEBHOOK, approved));
+        assert!(not_applicable(&STOP_ON_PAUSE_WEBHOOK, vec![(0, emitted)]));
     }
 
     #[test]
@@ -464,18 +431,10 @@ mod tests {
             error_code: None,
         };
         let reflex = vec![(0, pause.clone()), (10, unpause.clone())];
-        assert!(
-            matches!(judge(&NO_REFLEX_UNPAUSE, reflex), Judgement::Fail { proof, .. } if proof == vec![0, 1])
-        );
+        assert!(proof(&NO_REFLEX_UNPAUSE, reflex) == Some(vec![0, 1]));
         let later = vec![(0, pause.clone()), (REFLEX_MS, unpause)];
-        assert!(matches!(
-            judge(&NO_REFLEX_UNPAUSE, later),
-            Judgement::Pass(_)
-        ));
-        assert!(matches!(
-            judge(&NO_REFLEX_UNPAUSE, vec![]),
-            Judgement::NotApplicable(_)
-        ));
+        assert!(passes(&NO_REFLEX_UNPAUSE, later));
+        assert!(not_applicable(&NO_REFLEX_UNPAUSE, vec![]));
     }
 
     #[test]
@@ -487,18 +446,16 @@ mod tests {
             (2, paused("PAUSED")),
             (2, refused(132_015)),
         ];
-        assert!(matches!(judge(&PAUSED_NOT_SENT, once), Judgement::Pass(_)));
+        assert!(passes(&PAUSED_NOT_SENT, once));
         let again = vec![
             (0, paused("PAUSED")),
             (0, refused(132_015)),
             (1, refused(132_015)),
         ];
-        assert!(
-            matches!(judge(&PAUSED_NOT_SENT, again), Judgement::Fail { proof, .. } if proof == vec![1, 2])
-        );
-        assert!(matches!(
-            judge(&PAUSED_NOT_SENT, vec![(0, refused(132_015))]),
-            Judgement::NotApplicable(_)
+        assert!(proof(&PAUSED_NOT_SENT, again) == Some(vec![1, 2]));
+        assert!(not_applicable(
+            &PAUSED_NOT_SENT,
+            vec![(0, refused(132_015))]
         ));
     }
 }

@@ -1,6 +1,7 @@
 //! The runner: one fresh simulated platform per scenario, the integration started
-//! against it with the driver environment (DESIGN.md), the timeline played, due
-//! timers and webhooks drained, the integration stopped, the trace judged.
+//! against it with the driver environment (`docs/protocol.md`), the timeline
+//! played, due timers and webhooks drained, the integration stopped, the trace
+//! judged.
 //!
 //! Virtual time moves only when the runner says so (manual clock). After every
 //! step, and after every timer instant that posted webhooks, the runner waits
@@ -10,9 +11,19 @@
 //! Nothing here can hang: starting, every driver call, every settle and the whole
 //! scenario have wall-time bounds, and an integration that crashes, hangs or never
 //! listens is a classified harness error.
+//!
+//! Outcomes are never greener than what happened: a scenario none of whose
+//! checks applied is not exercised; one the integration declined (no driver
+//! hook, 501) is skipped and not judged; once the integration has failed to
+//! start without ever having listened, the rest of the library is not run; a
+//! scenario whose webhook acknowledgements have already broken WH-001 by
+//! being slow stops there, failed, instead of retrying into them.
 
+mod error;
 pub mod process;
 pub mod summary;
+
+pub use error::RunnerError;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -94,13 +105,37 @@ pub struct ScenarioRun {
     pub report: ScenarioReport,
     /// The wall-time part.
     pub volatile: VolatileScenario,
+    /// How far the integration got: whether it ever listened on its port.
+    pub start: Start,
+}
+
+/// How far the integration got in a scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// It listened on `$WASIM_WEBHOOK_PORT` (or was kept from an earlier case).
+    Listened,
+    /// It exited before listening, never listened in time, or could not be
+    /// started at all.
+    NeverStarted,
+    /// The scenario was not played (the run had stopped), or stopped before
+    /// the integration was started.
+    NotTried,
 }
 
 /// Why a scenario stopped early.
 #[derive(Debug)]
 enum Stop {
-    /// The integration lacks the driver hook.
+    /// The integration declined what the scenario needs (no driver hook, 501).
     NoDriver(String),
+    /// The integration exited before listening or never listened.
+    NeverStarted(String),
+    /// The platform refused a scenario step; whether that is the integration's
+    /// doing (an earlier driver action it did not carry out) is decided once
+    /// the trace is judged.
+    StepRefused(String),
+    /// A `must` check has already failed for good (WH-001 by slow
+    /// acknowledgements): playing on would only retry into it.
+    Decided(String),
     /// The harness or the integration failed.
     Harness(String),
 }
@@ -115,6 +150,8 @@ struct Play<'a> {
     driver_url: String,
     client: reqwest::Client,
     started: Instant,
+    /// Trace records already scanned for slow webhook acknowledgements.
+    ack_scanned: usize,
 }
 
 /// Milliseconds since `started`, by the shell's wall clock.
@@ -144,6 +181,9 @@ impl Play<'_> {
                 self.options.call_timeout
             )));
         }
+        if let Some(reason) = self.slow_acknowledgement() {
+            return Err(Stop::Decided(reason));
+        }
         if wall_now().duration_since(self.started) > self.options.scenario_timeout {
             return Err(Stop::Harness(format!(
                 "the scenario took longer than {:?}: the integration hangs or loops",
@@ -151,6 +191,42 @@ impl Play<'_> {
             )));
         }
         Ok(())
+    }
+
+    /// A genuine webhook the integration acknowledged too slowly (or not before
+    /// the attempt timed out), among the records not scanned yet: WH-001 has
+    /// failed for good, and every further webhook would cost the same wait.
+    fn slow_acknowledgement(&mut self) -> Option<String> {
+        let from = self.ack_scanned;
+        let (found, len) = self.state.read(|sim| {
+            let found = sim
+                .trace
+                .since(from)
+                .find_map(|record| match &record.event {
+                    TraceEvent::WebhookAttempt {
+                        copy,
+                        error,
+                        delivery_id,
+                        ..
+                    } if *copy != "forged"
+                        && (record.latency_ms.unwrap_or(0) > checks::webhooks::ACK_BUDGET_MS
+                            || error.as_deref().is_some_and(|e| e.starts_with("timed out"))) =>
+                    {
+                        Some((record.at_ms, *delivery_id))
+                    }
+                    _ => None,
+                });
+            (found, sim.trace.len())
+        });
+        self.ack_scanned = len;
+        // The latency is wall time: it stays out of the (deterministic) reason.
+        found.map(|(at_ms, delivery_id)| {
+            format!(
+                "stopped early at +{}: webhook {delivery_id} was not acknowledged within {} ms, so WH-001 has failed; playing on would only retry into it",
+                crate::describe::clock(at_ms),
+                checks::webhooks::ACK_BUDGET_MS
+            )
+        })
     }
 
     /// Waits until the trace has been quiet for `quiet` (at most `settle_max`).
@@ -189,7 +265,7 @@ impl Play<'_> {
             self.state
                 .advance_by(to.since(now))
                 .await
-                .map_err(|e| Stop::Harness(e.to_string()))?;
+                .map_err(|e| Stop::Harness(format!("the clock could not advance: {e}")))?;
             let posted = self.state.read(|sim| {
                 sim.trace
                     .since(before)
@@ -219,7 +295,8 @@ impl Play<'_> {
         let name = action["action"].as_str().unwrap_or_default().to_owned();
         self.record(TraceEvent::DriverAction {
             action: name.clone(),
-            body: action.clone(),
+            // A PIN or a token in an action is the trace's as a fingerprint only.
+            body: wasim_sim::trace::redact_secrets(&action),
         });
         if name == "set_access_token" {
             let token = self.state.read(|sim| sim.world.spec().access_token.clone());
@@ -237,11 +314,11 @@ impl Play<'_> {
             .await;
         match answer {
             Ok(response) if response.status().is_success() => Ok(()),
-            Ok(response) if response.status().as_u16() == 404 => Err(Stop::NoDriver(format!(
-                "the integration has no driver hook (POST {url} answered 404)"
-            ))),
+            Ok(response) if response.status().as_u16() == 404 => Err(Stop::NoDriver(
+                "the integration has no driver hook (POST /wasim/actions answered 404)".to_owned(),
+            )),
             Ok(response) if response.status().as_u16() == 501 => Err(Stop::NoDriver(format!(
-                "the integration does not support the `{name}` action (POST {url} answered 501)"
+                "the integration does not support the `{name}` action (POST /wasim/actions answered 501)"
             ))),
             Ok(response) => {
                 let status = response.status().as_u16();
@@ -294,7 +371,7 @@ impl Play<'_> {
                 self.state
                     .verify_webhook()
                     .await
-                    .map_err(|e| Stop::Harness(e.to_string()))?;
+                    .map_err(|e| Stop::Harness(format!("the webhook handshake failed: {e}")))?;
             }
             Step::RotateAccessToken => {
                 self.apply(Command::RotateAccessToken)?;
@@ -317,7 +394,7 @@ impl Play<'_> {
         self.state
             .apply(command)
             .map(drop)
-            .map_err(|refusal| Stop::Harness(format!("the scenario step was refused: {refusal}")))
+            .map_err(|refusal| Stop::StepRefused(refusal.to_string()))
     }
 
     /// Asks the integration what it knows of each message it sent.
@@ -367,7 +444,7 @@ impl Play<'_> {
     }
 }
 
-/// The driver environment of DESIGN.md for world `spec` served at `addr`, the
+/// The driver environment (`docs/protocol.md`) for world `spec` served at `addr`, the
 /// integration listening on `port`.
 pub fn environment(
     spec: &WorldSpec,
@@ -468,20 +545,14 @@ async fn run_in(
     let started = wall_now();
     let artifacts_rel = PathBuf::from("artifacts").join(slug(&scenario.name));
     let artifacts = options.out_dir.join(&artifacts_rel);
-    let mut report = ScenarioReport {
-        name: scenario.name.clone(),
-        description: scenario.description.clone(),
-        file: scenario.file.display().to_string(),
-        outcome: Outcome::Passed,
-        reason: None,
-        checks: Vec::new(),
-        timeline: Vec::new(),
-        stats: Default::default(),
-        artifacts: Vec::new(),
-    };
-    let (stop, records) = match play(scenario, options, &artifacts, started, session).await {
-        Ok((stop, records)) => (stop, records),
-        Err(message) => (Some(Stop::Harness(message)), Vec::new()),
+    let mut report = blank_report(scenario);
+    let played = match play(scenario, options, &artifacts, started, session).await {
+        Ok(played) => played,
+        Err(error) => Played {
+            stop: Some(Stop::Harness(format!("failed to {error}"))),
+            records: Vec::new(),
+            start: Start::NotTried,
+        },
     };
     for (name, file) in [
         ("integration stdout", "stdout.log"),
@@ -495,53 +566,142 @@ async fn run_in(
             });
         }
     }
-    let evidence = Evidence { records: &records };
+    let records = &played.records;
+    let evidence = Evidence { records };
     let chosen: Vec<&checks::Check> = match &scenario.checks {
         Some(ids) => ids.iter().filter_map(|id| checks::find(id)).collect(),
         None => checks::CATALOG.iter().collect(),
     };
     report.checks = chosen.iter().map(|check| check.run(&evidence)).collect();
-    report.timeline = summary::timeline(&records);
-    report.stats = summary::stats(&records);
-    match stop {
-        Some(Stop::Harness(reason)) => {
-            report.outcome = Outcome::HarnessError;
-            report.reason = Some(reason);
+    report.timeline = summary::timeline(records);
+    report.stats = summary::stats(records);
+    let must_failed = report
+        .checks
+        .iter()
+        .any(|c| c.status == CheckStatus::Fail && c.severity == Severity::Must);
+    let (outcome, reason) = match played.stop {
+        Some(Stop::NeverStarted(reason)) => {
+            // Nothing was played: there is nothing to judge.
+            report.checks.clear();
+            (Outcome::HarnessError, Some(reason))
         }
+        Some(Stop::Harness(reason)) => (Outcome::HarnessError, Some(reason)),
         Some(Stop::NoDriver(reason)) => {
-            report.outcome = Outcome::Skipped;
-            report.reason = Some(reason);
+            // Skipped means not judged: the checks of a story the integration
+            // declined to play would only judge its absence.
+            report.checks.clear();
+            (Outcome::Skipped, Some(reason))
         }
-        None => {
-            let failed = report
+        Some(Stop::Decided(reason)) => (Outcome::Failed, Some(reason)),
+        Some(Stop::StepRefused(message)) if must_failed => {
+            // The step needed what the integration failed to do earlier (a
+            // reply to a message it never got sent): its failure, not ours.
+            let failed: Vec<&str> = report
                 .checks
                 .iter()
-                .any(|c| c.status == CheckStatus::Fail && c.severity == Severity::Must);
-            report.outcome = if failed {
-                Outcome::Failed
-            } else {
-                Outcome::Passed
-            };
+                .filter(|c| c.status == CheckStatus::Fail && c.severity == Severity::Must)
+                .map(|c| c.id.as_str())
+                .collect();
+            (
+                Outcome::Failed,
+                Some(format!(
+                    "stopped early: the platform refused a scenario step ({message}) after the integration failed {}",
+                    failed.join(", ")
+                )),
+            )
         }
-    }
+        Some(Stop::StepRefused(message)) => (
+            Outcome::HarnessError,
+            Some(format!("the scenario step was refused: {message}")),
+        ),
+        None if must_failed => (Outcome::Failed, None),
+        None if report
+            .checks
+            .iter()
+            .all(|c| c.status == CheckStatus::NotApplicable) =>
+        {
+            (Outcome::NotExercised, Some(not_exercised_reason(&report)))
+        }
+        None => (Outcome::Passed, None),
+    };
+    report.outcome = outcome;
+    report.reason = reason;
     let volatile = VolatileScenario {
         name: scenario.name.clone(),
         wall_ms: elapsed_ms(started),
-        webhook_latency_ms: summary::latency(&records),
+        webhook_latency_ms: summary::latency(records),
     };
-    ScenarioRun { report, volatile }
+    ScenarioRun {
+        report,
+        volatile,
+        start: played.start,
+    }
 }
 
-/// Plays a scenario; returns why it stopped early (if it did) and the trace.
+/// A scenario's report entry before it is played or judged.
+fn blank_report(scenario: &Scenario) -> ScenarioReport {
+    ScenarioReport {
+        name: scenario.name.clone(),
+        description: scenario.description.clone(),
+        file: scenario.file.display().to_string(),
+        outcome: Outcome::Passed,
+        reason: None,
+        checks: Vec::new(),
+        timeline: Vec::new(),
+        stats: Default::default(),
+        artifacts: Vec::new(),
+    }
+}
+
+/// Why a scenario was not exercised: each check and why it did not apply.
+fn not_exercised_reason(report: &ScenarioReport) -> String {
+    if report.checks.is_empty() {
+        return "no check judges this scenario".to_owned();
+    }
+    let why: Vec<String> = report
+        .checks
+        .iter()
+        .map(|c| format!("{}: {}", c.id, c.message))
+        .collect();
+    format!("none of its checks applied ({})", why.join("; "))
+}
+
+/// A scenario the run did not play, and why.
+fn not_run(scenario: &Scenario, reason: &str) -> ScenarioRun {
+    let mut report = blank_report(scenario);
+    report.outcome = Outcome::NotRun;
+    report.reason = Some(reason.to_owned());
+    ScenarioRun {
+        report,
+        volatile: VolatileScenario {
+            name: scenario.name.clone(),
+            wall_ms: 0,
+            webhook_latency_ms: None,
+        },
+        start: Start::NotTried,
+    }
+}
+
+/// What playing a scenario left: why it stopped early (if it did), its trace
+/// in causal order, and how far the integration got.
+struct Played {
+    stop: Option<Stop>,
+    records: Vec<TraceRecord>,
+    start: Start,
+}
+
+/// Plays a scenario.
 async fn play(
     scenario: &Scenario,
     options: &RunOptions,
     artifacts: &Path,
     started: Instant,
     mut session: Option<&mut Session>,
-) -> Result<(Option<Stop>, Vec<TraceRecord>), String> {
-    std::fs::create_dir_all(artifacts)
-        .map_err(|e| format!("cannot create {}: {e}", artifacts.display()))?;
+) -> Result<Played, RunnerError> {
+    std::fs::create_dir_all(artifacts).map_err(|error| RunnerError::CreateDir {
+        path: artifacts.to_owned(),
+        error,
+    })?;
     let mut config = ServeConfig::new(scenario.world.clone());
     config.spec.webhook_url = None;
     config.policy.clone_from(&scenario.profile);
@@ -550,21 +710,33 @@ async fn play(
         Some(session) => session.take(&config, scenario.surface, options).await,
         None => None,
     };
+    let reused = kept.is_some();
     let (running, live) = match kept {
         Some(kept) => kept,
         None => {
-            let addr: SocketAddr = "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?;
+            let addr = SocketAddr::from(([127, 0, 0, 1], 0));
             let running: Running = start(addr, config.clone())
                 .await
-                .map_err(|e| format!("cannot start the simulated platform: {e}"))?;
+                .map_err(|e| RunnerError::Platform(e.to_string()))?;
             let port = free_port()?;
             let env = environment(&config.spec, running.addr, port, scenario.surface);
-            let integration = Integration::spawn(
+            let integration = match Integration::spawn(
                 &options.integration,
                 &env,
                 &artifacts.join("stdout.log"),
                 &artifacts.join("stderr.log"),
-            )?;
+            ) {
+                Ok(integration) => integration,
+                Err(error @ RunnerError::Spawn { .. }) => {
+                    let _ = running.stop().await;
+                    return Ok(Played {
+                        stop: Some(Stop::NeverStarted(format!("failed to {error}"))),
+                        records: Vec::new(),
+                        start: Start::NeverStarted,
+                    });
+                }
+                Err(error) => return Err(error),
+            };
             if let Some(session) = session.as_deref_mut() {
                 session.starts += 1;
             }
@@ -587,7 +759,7 @@ async fn play(
     let client = reqwest::Client::builder()
         .no_proxy()
         .build()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        .map_err(|e| RunnerError::Client(e.to_string()))?;
     let mut play = Play {
         options,
         quiet: options
@@ -603,19 +775,31 @@ async fn play(
             .to_owned(),
         client,
         started,
+        ack_scanned: 0,
     };
-    let mut stop = play_steps(&mut play, scenario, port).await.err();
+    let mut start_state = if reused {
+        Start::Listened
+    } else {
+        Start::NotTried
+    };
+    let mut stop = play_steps(&mut play, scenario, port, &mut start_state)
+        .await
+        .err();
     if hangs(&play.state) {
         stop = Some(Stop::Harness(format!(
             "the integration listens but answered no webhook within {:?}: it hangs",
             options.call_timeout
         )));
     }
-    if !matches!(stop, Some(Stop::Harness(_))) {
+    let broken = matches!(
+        stop,
+        Some(Stop::Harness(_) | Stop::NeverStarted(_) | Stop::Decided(_))
+    );
+    if !broken {
         play.collect_states().await;
     }
     let state = play.state.clone();
-    let keep = session.is_some() && !matches!(stop, Some(Stop::Harness(_)));
+    let keep = session.is_some() && !broken;
     let stopped = if keep {
         let mut integration = play.integration;
         if integration.exited().is_none()
@@ -654,17 +838,30 @@ async fn play(
         summary::causal_order(&state.read(|sim| sim.trace.records().cloned().collect::<Vec<_>>()));
     let jsonl: String = records.iter().map(TraceRecord::to_json_line).collect();
     let _ = running.stop().await;
-    std::fs::write(artifacts.join("trace.jsonl"), jsonl)
-        .map_err(|e| format!("cannot write the trace artifact: {e}"))?;
-    Ok((stop, records))
+    let trace_file = artifacts.join("trace.jsonl");
+    std::fs::write(&trace_file, jsonl).map_err(|error| RunnerError::Write {
+        path: trace_file,
+        error,
+    })?;
+    Ok(Played {
+        stop,
+        records,
+        start: start_state,
+    })
 }
 
-async fn play_steps(play: &mut Play<'_>, scenario: &Scenario, port: u16) -> Result<(), Stop> {
+async fn play_steps(
+    play: &mut Play<'_>,
+    scenario: &Scenario,
+    port: u16,
+    start_state: &mut Start,
+) -> Result<(), Stop> {
     // Wait for the receiver to listen.
     loop {
         if let Some(status) = play.integration.exited() {
-            return Err(Stop::Harness(format!(
-                "the integration exited before listening on 127.0.0.1:{port} ({}); see its stderr",
+            *start_state = Start::NeverStarted;
+            return Err(Stop::NeverStarted(format!(
+                "the integration exited before listening on $WASIM_WEBHOOK_PORT ({}); see its stderr",
                 describe_exit(Some(status))
             )));
         }
@@ -675,13 +872,15 @@ async fn play_steps(play: &mut Play<'_>, scenario: &Scenario, port: u16) -> Resu
             break;
         }
         if wall_now().duration_since(play.started) > play.options.start_timeout {
-            return Err(Stop::Harness(format!(
-                "the integration never listened on 127.0.0.1:{port} (WASIM_WEBHOOK_PORT) within {:?}",
+            *start_state = Start::NeverStarted;
+            return Err(Stop::NeverStarted(format!(
+                "the integration never listened on 127.0.0.1:$WASIM_WEBHOOK_PORT within {:?} (--start-timeout); see its stderr",
                 play.options.start_timeout
             )));
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    *start_state = Start::Listened;
     play.record(TraceEvent::ScenarioStep {
         index: 0,
         text: "the integration listens on $WASIM_WEBHOOK_PORT; its webhook is set and verified"
@@ -697,7 +896,7 @@ async fn play_steps(play: &mut Play<'_>, scenario: &Scenario, port: u16) -> Resu
     play.state
         .verify_webhook()
         .await
-        .map_err(|e| Stop::Harness(e.to_string()))?;
+        .map_err(|e| Stop::Harness(format!("the webhook handshake failed: {e}")))?;
     play.settle().await?;
     for (index, step) in scenario.steps.iter().enumerate() {
         play.record(TraceEvent::ScenarioStep {
@@ -731,7 +930,7 @@ struct Live {
 /// environment is unchanged), and the integration forgets its state through
 /// `POST /wasim/reset` on the driver hook; one that answers anything but 2xx
 /// there, or whose environment would differ (another world or surface), is not
-/// reused and a new process is started (DESIGN.md, driver protocol).
+/// reused and a new process is started (`docs/protocol.md`, optional endpoints).
 #[derive(Debug, Default)]
 pub struct Session {
     kept: Vec<Live>,
@@ -840,9 +1039,16 @@ pub enum Progress<'a> {
     Started(usize, usize, &'a str),
     /// A scenario ended.
     Finished(&'a ScenarioReport),
+    /// The run stops: the integration never started (why, and its stderr kept
+    /// by the scenario it failed in); the rest is not run.
+    Stopping(&'a str, Option<&'a Path>),
 }
 
 /// Runs `scenarios` (the slice `partition` of them) and builds the report.
+///
+/// When the integration fails to start (exits before listening, never listens)
+/// before it has listened in any scenario of the run, the scenarios not yet
+/// begun are not played: each is reported `not_run` with the reason.
 pub async fn run_all(
     scenarios: &[Scenario],
     options: &RunOptions,
@@ -862,11 +1068,44 @@ pub async fn run_all(
     // `jobs` scenarios play at once, each on its own platform and integration
     // process; results come back in library order, so reports do not depend on it.
     let progress = std::cell::RefCell::new(&mut progress);
+    let listened = std::cell::Cell::new(false);
+    let stopped: std::cell::RefCell<Option<String>> = std::cell::RefCell::new(None);
     let count = chosen.len();
     let mut runs = stream::iter(chosen.iter().enumerate())
         .map(|(index, scenario)| {
-            (progress.borrow_mut())(Progress::Started(index + 1, count, &scenario.name));
-            run_scenario(scenario, options)
+            let (progress, listened, stopped) = (&progress, &listened, &stopped);
+            async move {
+                if let Some(reason) = stopped.borrow().as_deref() {
+                    return not_run(scenario, reason);
+                }
+                (progress.borrow_mut())(Progress::Started(index + 1, count, &scenario.name));
+                let run = run_scenario(scenario, options).await;
+                match run.start {
+                    Start::Listened => listened.set(true),
+                    Start::NeverStarted if !listened.get() && stopped.borrow().is_none() => {
+                        let stderr = run
+                            .report
+                            .artifacts
+                            .iter()
+                            .find(|a| a.name == "integration stderr")
+                            .map(|a| a.path.clone());
+                        let reason = format!(
+                            "not run: the integration never started (in `{}`: {}){}",
+                            scenario.name,
+                            run.report.reason.as_deref().unwrap_or("no reason given"),
+                            stderr
+                                .as_deref()
+                                .map(|path| format!("; its stderr is {path} in the report folder"))
+                                .unwrap_or_default()
+                        );
+                        let stderr = stderr.map(|path| options.out_dir.join(path));
+                        (progress.borrow_mut())(Progress::Stopping(&reason, stderr.as_deref()));
+                        *stopped.borrow_mut() = Some(reason);
+                    }
+                    Start::NeverStarted | Start::NotTried => {}
+                }
+                run
+            }
         })
         .buffered(options.jobs.max(1));
     while let Some(run) = runs.next().await {
@@ -882,6 +1121,7 @@ pub async fn run_all(
         integration: options.integration_label.clone(),
         partition: partition.to_string(),
         verdict: Report::verdict_of(&reports),
+        coverage: catalog_coverage(&reports),
         scenarios: reports,
         exploration: None,
         volatile: Volatile {
@@ -889,4 +1129,12 @@ pub async fn run_all(
             scenarios: volatile,
         },
     }
+}
+
+/// How the whole catalog fared in `scenarios`.
+pub fn catalog_coverage(scenarios: &[ScenarioReport]) -> Vec<wasim_reports::CheckCoverage> {
+    Report::coverage_of(
+        checks::CATALOG.iter().map(|c| (c.id, c.severity)),
+        scenarios,
+    )
 }

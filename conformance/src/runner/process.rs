@@ -9,6 +9,8 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 
+use super::RunnerError;
+
 /// A running integration.
 #[derive(Debug)]
 pub struct Integration {
@@ -23,10 +25,12 @@ impl Integration {
         env: &[(String, String)],
         stdout: &Path,
         stderr: &Path,
-    ) -> Result<Integration, String> {
+    ) -> Result<Integration, RunnerError> {
         let open = |path: &Path| {
-            std::fs::File::create(path)
-                .map_err(|e| format!("cannot create {}: {e}", path.display()))
+            std::fs::File::create(path).map_err(|error| RunnerError::Write {
+                path: path.to_owned(),
+                error,
+            })
         };
         let mut child = Command::new("sh");
         child
@@ -38,9 +42,10 @@ impl Integration {
             .stderr(open(stderr)?)
             .process_group(0)
             .kill_on_drop(true);
-        let child = child
-            .spawn()
-            .map_err(|e| format!("cannot start the integration `{command}`: {e}"))?;
+        let child = child.spawn().map_err(|error| RunnerError::Spawn {
+            command: command.to_owned(),
+            error,
+        })?;
         let pgid = child
             .id()
             .and_then(|id| i32::try_from(id).ok())
@@ -88,13 +93,12 @@ impl Drop for Integration {
 }
 
 /// A free TCP port on 127.0.0.1 for the integration's receiver.
-pub fn free_port() -> Result<u16, String> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| format!("cannot find a free port: {e}"))?;
+pub fn free_port() -> Result<u16, RunnerError> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(RunnerError::Port)?;
     listener
         .local_addr()
         .map(|addr| addr.port())
-        .map_err(|e| format!("cannot find a free port: {e}"))
+        .map_err(RunnerError::Port)
 }
 
 /// Exit status in words (`exit status 1`, `signal 9`).

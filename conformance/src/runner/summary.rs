@@ -1,6 +1,8 @@
 //! A scenario's trace summed up for its report: timeline, counts, latencies.
 
-use wasim_reports::{Latency, ScenarioStats, TimelineEntry};
+use std::collections::BTreeMap;
+
+use wasim_reports::{Latency, ScenarioStats, TimelineEntry, Tone};
 use wasim_sim::{TraceEvent, TraceRecord};
 
 use crate::describe;
@@ -46,25 +48,49 @@ pub fn causal_order(records: &[TraceRecord]) -> Vec<TraceRecord> {
 /// Most timeline entries kept per scenario; the rest is counted in a last line.
 pub const TIMELINE_MAX: usize = 400;
 
-/// The records that belong on a timeline, in words.
+/// The records that belong on a timeline, in words. A webhook attempt says what
+/// its delivery carried (`statuses sent (wamid.…)`).
 pub fn timeline(records: &[TraceRecord]) -> Vec<TimelineEntry> {
-    let mut entries: Vec<TimelineEntry> = records
-        .iter()
-        .filter_map(|record| {
-            describe::lane(&record.event).map(|lane| TimelineEntry {
-                at_ms: record.at_ms,
-                lane,
-                text: describe::summarize(&record.event),
-            })
-        })
-        .collect();
+    let mut carried: BTreeMap<u64, String> = BTreeMap::new();
+    let mut entries: Vec<TimelineEntry> = Vec::new();
+    for record in records {
+        if let TraceEvent::WebhookEmitted {
+            delivery_id,
+            field,
+            body,
+            ..
+        } = &record.event
+        {
+            carried.insert(*delivery_id, describe::carried(field, &body.to_value()));
+        }
+        let Some(lane) = describe::lane(&record.event) else {
+            continue;
+        };
+        let mut text = describe::summarize(&record.event);
+        if let TraceEvent::WebhookAttempt { delivery_id, .. } = &record.event
+            && let Some(what) = carried.get(delivery_id)
+        {
+            text.push_str(": ");
+            text.push_str(what);
+        }
+        entries.push(TimelineEntry {
+            seq: record.seq,
+            at_ms: record.at_ms,
+            lane,
+            tone: describe::tone(&record.event),
+            text,
+        });
+    }
     if entries.len() > TIMELINE_MAX {
         let more = entries.len() - TIMELINE_MAX;
+        // The line stands for the first record left out, and is numbered so.
+        let (seq, at_ms) = (entries[TIMELINE_MAX].seq, entries[TIMELINE_MAX].at_ms);
         entries.truncate(TIMELINE_MAX);
-        let at_ms = entries.last().map_or(0, |e| e.at_ms);
         entries.push(TimelineEntry {
+            seq,
             at_ms,
-            lane: wasim_reports::Lane::Incident,
+            lane: wasim_reports::Lane::Step,
+            tone: Tone::Normal,
             text: format!("… {more} more records (the trace artifact has them all)"),
         });
     }
@@ -93,10 +119,9 @@ pub fn latency(records: &[TraceRecord]) -> Option<Latency> {
         .iter()
         .filter_map(|record| match &record.event {
             TraceEvent::WebhookAttempt {
-                latency_ms,
                 http_status: Some(_),
                 ..
-            } => Some(*latency_ms),
+            } => record.latency_ms,
             _ => None,
         })
         .collect();
@@ -122,11 +147,7 @@ mod tests {
     use super::*;
 
     fn record(seq: u64, event: TraceEvent) -> TraceRecord {
-        TraceRecord {
-            seq,
-            at_ms: 0,
-            event,
-        }
+        TraceRecord::new(seq, 0, event)
     }
 
     fn attempt(after_seq: u64) -> TraceEvent {
@@ -138,7 +159,6 @@ mod tests {
             after_seq,
             url: String::new(),
             http_status: Some(200),
-            latency_ms: 1,
             error: None,
         }
     }
@@ -187,20 +207,23 @@ mod tests {
     #[test]
     fn percentiles_come_from_sorted_latencies() {
         let records: Vec<TraceRecord> = (1..=20u64)
-            .map(|latency| TraceRecord {
-                seq: latency,
-                at_ms: 0,
-                event: TraceEvent::WebhookAttempt {
-                    delivery_id: latency,
-                    attempt: 1,
-                    copy: "original",
-                    destination: "meta",
-                    after_seq: 0,
-                    url: String::new(),
-                    http_status: Some(200),
-                    latency_ms: 21 - latency,
-                    error: None,
-                },
+            .map(|latency| {
+                let mut record = TraceRecord::new(
+                    latency,
+                    0,
+                    TraceEvent::WebhookAttempt {
+                        delivery_id: latency,
+                        attempt: 1,
+                        copy: "original",
+                        destination: "meta",
+                        after_seq: 0,
+                        url: String::new(),
+                        http_status: Some(200),
+                        error: None,
+                    },
+                );
+                record.latency_ms = Some(21 - latency);
+                record
             })
             .collect();
         assert_eq!(

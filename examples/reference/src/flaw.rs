@@ -62,6 +62,9 @@ pub enum Flaw {
     PartnerAuthLoop,
     /// On a `register` error retries the request immediately, up to 12 times.
     RegisterLoop,
+    /// Sends templates without the body parameters the driver gave (so a template
+    /// that takes parameters is refused with 132000).
+    DropParameters,
 }
 
 impl Flaw {
@@ -90,6 +93,7 @@ impl Flaw {
         Flaw::CompromiseResumeEarly,
         Flaw::PartnerAuthLoop,
         Flaw::RegisterLoop,
+        Flaw::DropParameters,
     ];
 
     /// The flaw's name on the command line (`--flaw NAME`).
@@ -118,6 +122,7 @@ impl Flaw {
             Flaw::CompromiseResumeEarly => "compromise-resume-early",
             Flaw::PartnerAuthLoop => "partner-auth-loop",
             Flaw::RegisterLoop => "register-loop",
+            Flaw::DropParameters => "drop-parameters",
         }
     }
 
@@ -179,6 +184,9 @@ impl Flaw {
                 "uses a Partner bearer token despite an API key; on 401 refetches and retries 50 times"
             }
             Flaw::RegisterLoop => "on a register error retries immediately, up to 12 times",
+            Flaw::DropParameters => {
+                "sends templates without the driver's body parameters (refused with 132000)"
+            }
         }
     }
 

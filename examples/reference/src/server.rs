@@ -66,6 +66,25 @@ pub(crate) fn handshake(
     }
 }
 
+/// The action as flaw `drop-parameters` carries it out: templates lose their
+/// body parameters.
+fn drop_parameters(action: Action, flaw: Option<Flaw>) -> Action {
+    if flaw != Some(Flaw::DropParameters) {
+        return action;
+    }
+    match action {
+        Action::Template { to, mut template } => {
+            template.parameters.clear();
+            Action::Template { to, template }
+        }
+        Action::Campaign { to, mut template } => {
+            template.parameters.clear();
+            Action::Campaign { to, template }
+        }
+        other => other,
+    }
+}
+
 /// Whether a post with signature check `result` is taken (flaw `no-signature-check`
 /// takes every post).
 pub(crate) fn signature_verdict(
@@ -157,7 +176,7 @@ async fn receive_partner(State(app): State<App>, headers: HeaderMap, body: Bytes
 }
 
 async fn action(State(app): State<App>, body: Bytes) -> Response {
-    match Action::parse(&body) {
+    match Action::parse(&body).map(|action| drop_parameters(action, app.config.flaw)) {
         Err(error) => {
             println!("refuse action: {error}");
             (StatusCode::BAD_REQUEST, Json(json!({"error": error}))).into_response()

@@ -397,10 +397,13 @@ impl Harness {
         self.webhook(&body).await
     }
 
-    /// Waits until the fake saw no new request for 150 ms (at most 10 s).
+    /// Waits until the fake saw no new request for 150 ms. Fails the test when
+    /// the integration is still busy after 10 s: a test that went on would judge
+    /// a run that had not finished.
     pub(crate) async fn settle(&self) {
+        const POLLS_MAX: usize = 200;
         let mut last = usize::MAX;
-        for _ in 0..200 {
+        for _ in 0..POLLS_MAX {
             tokio::time::sleep(Duration::from_millis(50)).await;
             let now = self.fake.with(|state| state.requests.len());
             if now == last {
@@ -411,5 +414,9 @@ impl Harness {
             }
             last = now;
         }
+        panic!(
+            "the integration never went quiet within 10 s ({} requests so far): it loops, or settle's quiet period is too short for it",
+            self.fake.with(|state| state.requests.len())
+        );
     }
 }

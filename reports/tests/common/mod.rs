@@ -2,7 +2,8 @@
 
 use wasim_reports::{
     Artifact, CheckResult, CheckStatus, FORMAT_VERSION, Lane, Latency, Outcome, ProofRecord,
-    Report, ScenarioReport, ScenarioStats, Severity, TimelineEntry, Volatile, VolatileScenario,
+    Report, ScenarioReport, ScenarioStats, Severity, TimelineEntry, Tone, Volatile,
+    VolatileScenario,
 };
 
 fn check(
@@ -23,12 +24,18 @@ fn check(
     }
 }
 
-fn at(at_ms: u64, lane: Lane, text: &str) -> TimelineEntry {
+fn at(seq: u64, at_ms: u64, lane: Lane, text: &str) -> TimelineEntry {
     TimelineEntry {
+        seq,
         at_ms,
         lane,
+        tone: Tone::Normal,
         text: text.to_owned(),
     }
+}
+
+fn toned(tone: Tone, entry: TimelineEntry) -> TimelineEntry {
+    TimelineEntry { tone, ..entry }
 }
 
 fn artifacts(scenario: &str) -> Vec<Artifact> {
@@ -48,7 +55,8 @@ fn artifacts(scenario: &str) -> Vec<Artifact> {
     ]
 }
 
-/// Four scenarios in library order: passed, failed, skipped, harness error.
+/// Six scenarios in library order: passed, failed, skipped, harness error, not
+/// exercised, not run; and a catalog with a check no scenario exercised.
 pub(crate) fn sample() -> Report {
     let passed = ScenarioReport {
         name: "basics-echo".to_owned(),
@@ -80,15 +88,22 @@ pub(crate) fn sample() -> Report {
             ),
         ],
         timeline: vec![
-            at(0, Lane::Step, "user +15550001 writes \"hello\""),
+            at(40, 0, Lane::Step, "user +15550001 writes \"hello\""),
             at(
+                41,
                 12,
                 Lane::Webhook,
                 "messages webhook delivered, answered 200",
             ),
-            at(140, Lane::Message, "text to +15550001 accepted (wamid.A1)"),
-            at(1_140, Lane::Status, "wamid.A1 delivered"),
             at(
+                42,
+                140,
+                Lane::Message,
+                "text to +15550001 accepted (wamid.A1)",
+            ),
+            at(43, 1_140, Lane::Status, "wamid.A1 delivered"),
+            at(
+                44,
                 1_152,
                 Lane::Webhook,
                 "statuses webhook delivered, answered 200",
@@ -165,24 +180,47 @@ pub(crate) fn sample() -> Report {
             ),
         ],
         timeline: vec![
-            at(0, Lane::Step, "load: 200 users write within 1 s"),
-            at(
-                60_000,
-                Lane::Incident,
-                "fault injected: throughput limit lowered to 80/s",
+            at(38, 0, Lane::Step, "load: 200 users write within 1 s"),
+            toned(
+                Tone::Injected,
+                at(
+                    39,
+                    60_000,
+                    Lane::Webhook,
+                    "fault injected: webhook 7 held, then reordered",
+                ),
             ),
-            at(61_250, Lane::Message, "send to +15550002 rejected (130429)"),
-            at(
-                61_250,
-                Lane::Incident,
-                "CAP-001 violated: retry without back-off",
+            toned(
+                Tone::Problem,
+                at(
+                    41,
+                    61_250,
+                    Lane::Message,
+                    "send to +15550002 rejected (130429)",
+                ),
             ),
-            at(61_258, Lane::Message, "send to +15550002 rejected (130429)"),
-            at(62_000, Lane::Status, "wamid.B7 read"),
-            at(
-                62_010,
-                Lane::Webhook,
-                "statuses webhook attempt 1 timed out; attempt 2 answered 200",
+            toned(
+                Tone::Problem,
+                at(
+                    42,
+                    61_258,
+                    Lane::Message,
+                    "send to +15550002 rejected (130429)",
+                ),
+            ),
+            toned(
+                Tone::Problem,
+                at(43, 61_900, Lane::Status, "wamid.B6 failed (131049)"),
+            ),
+            at(44, 62_000, Lane::Status, "wamid.B7 read"),
+            toned(
+                Tone::Problem,
+                at(
+                    45,
+                    62_010,
+                    Lane::Webhook,
+                    "webhook 9 attempt 1 timed out: status read (wamid.B7)",
+                ),
             ),
         ],
         stats: ScenarioStats {
@@ -204,7 +242,7 @@ pub(crate) fn sample() -> Report {
             "the integration has no driver hook (POST /wasim/actions answered 404)".to_owned(),
         ),
         checks: Vec::new(),
-        timeline: vec![at(0, Lane::Step, "driver: start flow \"signup\"")],
+        timeline: vec![at(52, 0, Lane::Step, "driver: start flow \"signup\"")],
         stats: ScenarioStats::default(),
         artifacts: Vec::new(),
     };
@@ -217,8 +255,9 @@ pub(crate) fn sample() -> Report {
         reason: Some("the integration exited with status 1 before listening".to_owned()),
         checks: Vec::new(),
         timeline: vec![
-            at(0, Lane::Step, "start the integration"),
+            at(53, 0, Lane::Step, "start the integration"),
             at(
+                54,
                 5_000,
                 Lane::Incident,
                 "the integration exited with status 1",
@@ -228,7 +267,49 @@ pub(crate) fn sample() -> Report {
         artifacts: artifacts("webhook-crash")[..2].to_vec(),
     };
 
-    let scenarios = vec![passed, failed, skipped, harness];
+    let not_exercised = ScenarioReport {
+        name: "cap-open-conversation".to_owned(),
+        description: "A template inside an open marketing conversation is not capped".to_owned(),
+        file: "xx/open-conversation.toml".to_owned(),
+        outcome: Outcome::NotExercised,
+        reason: Some(
+            "none of its checks applied (CAP-001: no 131049 failure in the scenario)".to_owned(),
+        ),
+        checks: vec![check(
+            "CAP-001",
+            Severity::Must,
+            "A 429 (code 130429) is retried only after backing off",
+            CheckStatus::NotApplicable,
+            "no 131049 failure in the scenario",
+        )],
+        timeline: vec![at(60, 0, Lane::Step, "driver: send spring_sale")],
+        stats: ScenarioStats::default(),
+        artifacts: Vec::new(),
+    };
+
+    let not_run = ScenarioReport {
+        name: "zz-last".to_owned(),
+        description: "Played after the integration stopped starting".to_owned(),
+        file: "zz/last.toml".to_owned(),
+        outcome: Outcome::NotRun,
+        reason: Some("not run: the integration never started (in `webhook-crash`)".to_owned()),
+        checks: Vec::new(),
+        timeline: Vec::new(),
+        stats: ScenarioStats::default(),
+        artifacts: Vec::new(),
+    };
+
+    let scenarios = vec![passed, failed, skipped, harness, not_exercised, not_run];
+    let catalog = [
+        ("SEND-001", Severity::Must),
+        ("WH-001", Severity::Must),
+        ("WH-002", Severity::Should),
+        ("CAP-001", Severity::Must),
+        ("CAP-002", Severity::Must),
+        ("CAP-004", Severity::Should),
+        ("TPL-001", Severity::Must),
+        ("NEVER-001", Severity::Must),
+    ];
     Report {
         format_version: FORMAT_VERSION,
         tool: "wasim 0.1.0".to_owned(),
@@ -236,6 +317,7 @@ pub(crate) fn sample() -> Report {
         integration: "./target/debug/my-bot --port {port}".to_owned(),
         partition: "1/1".to_owned(),
         verdict: Report::verdict_of(&scenarios),
+        coverage: Report::coverage_of(catalog, &scenarios),
         volatile: Volatile {
             wall_ms: 12_345,
             scenarios: vec![
@@ -265,6 +347,16 @@ pub(crate) fn sample() -> Report {
                 VolatileScenario {
                     name: "webhook-crash".to_owned(),
                     wall_ms: 5_020,
+                    webhook_latency_ms: None,
+                },
+                VolatileScenario {
+                    name: "cap-open-conversation".to_owned(),
+                    wall_ms: 700,
+                    webhook_latency_ms: None,
+                },
+                VolatileScenario {
+                    name: "zz-last".to_owned(),
+                    wall_ms: 0,
                     webhook_latency_ms: None,
                 },
             ],

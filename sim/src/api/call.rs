@@ -20,6 +20,8 @@ use axum::response::Response;
 
 use super::error::fbtrace_id;
 use crate::engine::Sim;
+use crate::model::partner::PartnerCredential;
+use crate::model::secret::Secret;
 use crate::model::{Command, Refusal, Reply};
 use crate::state::AppState;
 use crate::trace::TraceEvent;
@@ -49,20 +51,27 @@ impl RequestLine {
 
 /// Decodes `%XX` escapes and `+` (query strings).
 pub(crate) fn percent_decode(text: &str) -> String {
+    String::from_utf8_lossy(&decode_escapes(text, true)).into_owned()
+}
+
+/// The bytes `text` stands for: `%XX` escapes decoded, and `+` read as a space when
+/// `plus_is_space` (queries; in a path it is itself).
+pub(crate) fn decode_escapes(text: &str, plus_is_space: bool) -> Vec<u8> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let escaped = (bytes[i] == b'%' && i + 3 <= bytes.len())
-            .then(|| std::str::from_utf8(&bytes[i + 1..i + 3]).ok())
+        let escaped = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
             .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
             .and_then(|hex| u8::from_str_radix(hex, 16).ok());
         match (bytes[i], escaped) {
             (_, Some(byte)) => {
                 out.push(byte);
                 i += 3;
             }
-            (b'+', None) => {
+            (b'+', None) if plus_is_space => {
                 out.push(b' ');
                 i += 1;
             }
@@ -72,7 +81,7 @@ pub(crate) fn percent_decode(text: &str) -> String {
             }
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 /// The Graph error code an answer carried, for its `request` record (set by
@@ -86,17 +95,32 @@ pub(crate) trait Dialect {
     /// The surface's name in `request` records (`graph`, `d360`, `partner`).
     const SURFACE: &'static str;
     /// The credential its requests present.
-    type Credential: Clone + Send + Sync + 'static;
+    type Credential: Presented + Clone + Send + Sync + 'static;
 
     /// The credential of a request's headers (none when absent).
     fn credential(headers: &HeaderMap) -> Option<Self::Credential>;
 
-    /// The fingerprint of a credential, for the trace.
-    fn fingerprint(credential: &Self::Credential) -> String;
-
     /// A refusal as this surface answers it. `trace_id` gives the answer's
     /// `fbtrace_id` (Graph's), derived from the seed and the trace's position.
     fn refusal(refusal: Refusal, request: &RequestLine, trace_id: &dyn Fn() -> String) -> Response;
+}
+
+/// A credential as presented: its secret, of which the trace keeps a fingerprint.
+pub(crate) trait Presented {
+    /// The secret presented.
+    fn secret(&self) -> &Secret;
+}
+
+impl Presented for Secret {
+    fn secret(&self) -> &Secret {
+        self
+    }
+}
+
+impl Presented for PartnerCredential {
+    fn secret(&self) -> &Secret {
+        PartnerCredential::secret(self)
+    }
 }
 
 /// A platform request: its line and the credential presented, ready to run one
@@ -135,11 +159,16 @@ impl<D: Dialect> Call<D> {
         &self.request.method
     }
 
+    /// The fingerprint of the credential presented, for the trace (hashed before
+    /// the lock: every call of every connection waits on it).
+    fn fingerprint(&self) -> Option<String> {
+        self.credential.as_ref().map(|c| c.secret().fingerprint())
+    }
+
     /// Runs `command` and answers: a reply through `answer`, a refusal through the
     /// surface's table; the request is recorded under the same lock.
     pub(crate) fn run(self, command: Command, answer: impl FnOnce(Reply) -> Response) -> Response {
-        // Hashed before the lock: every call of every connection waits on it.
-        let fingerprint = self.credential.as_ref().map(D::fingerprint);
+        let fingerprint = self.fingerprint();
         let Call { state, request, .. } = self;
         state.with_sim(|sim, now| {
             let trace_id = trace_id_here(sim);
@@ -158,7 +187,7 @@ impl<D: Dialect> Call<D> {
     /// Answers `refusal` without the model (a request that names no credential the
     /// model checks, such as a malformed token request), and records it.
     pub(crate) fn refuse(self, refusal: Refusal) -> Response {
-        let fingerprint = self.credential.as_ref().map(D::fingerprint);
+        let fingerprint = self.fingerprint();
         let Call { state, request, .. } = self;
         state.with_sim(|sim, _| {
             let trace_id = trace_id_here(sim);

@@ -1,17 +1,27 @@
-//! The harness's own control API under `/_wasim/` (fixed paths from DESIGN.md).
+//! The harness's own control API under `/_wasim/`.
 //!
-//! Loopback-only by default; when a control token is configured every call must
-//! carry it in `X-Wasim-Control-Token`.
+//! It is privileged (it redirects webhooks, resets the world and shows every
+//! credential), so every control request, whatever its path or method, passes
+//! [`guard`] first:
+//! 1. with a control token configured (required off loopback), the request carries
+//!    it in `X-Wasim-Control-Token`;
+//! 2. without one (a loopback server), `Host` names a loopback host: a web page
+//!    whose own name was rebound to 127.0.0.1 (DNS rebinding) is refused;
+//! 3. no `Origin` but a loopback one: browsers send `Origin` with every cross-site
+//!    POST, so a page cannot drive the API (CSRF);
+//! 4. a `POST` is `application/json`, or the form type `curl -d` sends when no
+//!    `Origin` says a browser sent it.
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
 
 use super::error::ControlError;
 use super::extract::{self, AnyJsonBody};
@@ -69,7 +79,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/_wasim/events", post(super::webhooks::event))
         .route("/_wasim/templates/{name}", post(super::templates::control))
         .route("/_wasim/account", get(account).post(incident))
-        .route_layer(middleware::from_fn_with_state(state, require_token))
+        .route_layer(middleware::from_fn_with_state(state, require_guard))
         .method_not_allowed_fallback(wrong_method)
 }
 
@@ -82,7 +92,10 @@ pub fn unknown(path: &str) -> ControlError {
     }
 }
 
-async fn wrong_method(request: Request) -> Response {
+async fn wrong_method(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    if let Some(refused) = guard(&state, request.method(), request.headers()) {
+        return refused;
+    }
     ControlError {
         status: StatusCode::METHOD_NOT_ALLOWED,
         message: format!(
@@ -95,32 +108,119 @@ async fn wrong_method(request: Request) -> Response {
     .into_response()
 }
 
-async fn require_token(
+async fn require_guard(
     State(state): State<Arc<AppState>>,
     request: Request,
     next: Next,
 ) -> Response {
-    if let Some(refused) = refuse_without_token(&state, request.headers()) {
+    if let Some(refused) = guard(&state, request.method(), request.headers()) {
         return refused;
     }
     next.run(request).await
 }
 
-/// The 401 answer when a control token is configured and `headers` lack it.
-pub(crate) fn refuse_without_token(state: &AppState, headers: &HeaderMap) -> Option<Response> {
-    let expected = state.control_token()?;
-    let presented = extract::header(headers, CONTROL_TOKEN_HEADER);
-    if presented.as_deref() == Some(expected) {
-        return None;
-    }
-    let error = ControlError {
-        status: StatusCode::UNAUTHORIZED,
-        message: format!(
-            "missing or wrong {CONTROL_TOKEN_HEADER}: pass the token given to --control-token"
-        ),
-        valid_paths: None,
+/// Shortest control token accepted (characters): a token is the only protection of
+/// a control API served beyond loopback.
+pub const CONTROL_TOKEN_CHARS_MIN: usize = 16;
+
+/// The answer refusing a control request, if it must be refused (see the module
+/// docs for the rules).
+pub(crate) fn guard(state: &AppState, method: &Method, headers: &HeaderMap) -> Option<Response> {
+    let refuse = |status: StatusCode, message: String| {
+        Some(
+            ControlError {
+                status,
+                message,
+                valid_paths: None,
+            }
+            .into_response(),
+        )
     };
-    Some(error.into_response())
+    match state.control_token() {
+        Some(expected) => {
+            let presented = extract::header(headers, CONTROL_TOKEN_HEADER).unwrap_or_default();
+            // Digests compared, so the time taken says nothing of the token.
+            if Sha256::digest(presented.as_bytes()) != Sha256::digest(expected.as_bytes()) {
+                return refuse(
+                    StatusCode::UNAUTHORIZED,
+                    format!(
+                        "missing or wrong {CONTROL_TOKEN_HEADER}: pass the token given to --control-token"
+                    ),
+                );
+            }
+        }
+        None => {
+            // A request with no `Host` at all is not a browser's (HTTP/1.1 requires
+            // it and browsers always send it): in-process callers leave it out.
+            let host = extract::header(headers, header::HOST.as_str());
+            if let Some(host) = host.filter(|host| !is_loopback_host(host)) {
+                return refuse(
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "the control API answers only requests to a loopback host (Host was `{host}`): call it as 127.0.0.1 or localhost, or serve it with --control-token"
+                    ),
+                );
+            }
+        }
+    }
+    let origin = extract::header(headers, header::ORIGIN.as_str());
+    if let Some(origin) = &origin {
+        let host = origin.split_once("://").map_or("", |(_, rest)| rest);
+        if !is_loopback_host(host) {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "the control API refuses requests a web page makes (Origin `{origin}`): call it from a script or curl"
+                ),
+            );
+        }
+    }
+    if *method == Method::POST {
+        let content_type = extract::header(headers, header::CONTENT_TYPE.as_str());
+        let essence = content_type
+            .as_deref()
+            .and_then(|text| text.split(';').next())
+            .map(|e| e.trim().to_ascii_lowercase());
+        let json = essence
+            .as_deref()
+            .is_some_and(|e| e == "application/json" || e.ends_with("+json"));
+        let curl_default = origin.is_none()
+            && essence
+                .as_deref()
+                .is_none_or(|e| e == "application/x-www-form-urlencoded");
+        if !json && !curl_default {
+            return refuse(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
+                    "a control POST must be JSON: send -H 'Content-Type: application/json' (got `{}`)",
+                    content_type.unwrap_or_default()
+                ),
+            );
+        }
+    }
+    None
+}
+
+/// Whether `host` (a `Host` header or an origin's authority: name or address, and
+/// an optional port) is this machine's loopback: `localhost` (and `*.localhost`,
+/// which resolve nowhere else), 127.0.0.0/8 or `[::1]`.
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(name, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                name
+            } else {
+                host
+            }
+        }),
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 async fn health() -> Json<Value> {
@@ -224,7 +324,11 @@ pub(crate) fn read_object(body: AnyJsonBody) -> Result<Map<String, Value>, Contr
     match body.0 {
         Ok(Value::Object(object)) => Ok(object),
         Ok(_) => Err(ControlError::bad_request("the body must be a JSON object")),
-        Err(error) => Err(ControlError::bad_request(error.details())),
+        Err(error) => Err(ControlError {
+            status: StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
+            message: error.details(),
+            valid_paths: None,
+        }),
     }
 }
 
@@ -321,9 +425,80 @@ async fn incident(
         .map(control_json)
 }
 
-async fn trace(State(state): State<Arc<AppState>>) -> Response {
-    let body = state.read(|sim| sim.trace.to_jsonl());
-    ([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response()
+/// Records serialized per hold of the world's lock while a trace is streamed.
+const TRACE_SLICE: usize = 1024;
+
+/// `GET /_wasim/trace[?since=SEQ][&limit=N]`: the records in memory from `since`
+/// (default the oldest kept), at most `limit` of them (default all), as JSON Lines,
+/// streamed a slice at a time so the world's lock is never held for the whole body
+/// and the body is never built whole. `X-Wasim-Trace-First` is the oldest `seq` in
+/// memory (older ones went: `--trace FILE` keeps them); `X-Wasim-Trace-Next` is the
+/// `since` of the next page.
+async fn trace(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<TraceQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ControlError> {
+    let Query(query) = query.map_err(|rejection| {
+        ControlError::bad_request(format!(
+            "{}: pass ?since=SEQ&limit=N (both optional)",
+            rejection.body_text()
+        ))
+    })?;
+    let (first, len) = state.read(|sim| (sim.trace.first_seq(), sim.trace.len()));
+    let from = query.since.unwrap_or(0).max(first as u64);
+    let end = match query.limit {
+        Some(limit) => from.saturating_add(limit).min(len as u64),
+        None => len as u64,
+    };
+    let slices = futures_util::stream::unfold(from, move |cursor| {
+        let state = state.clone();
+        async move {
+            if cursor >= end {
+                return None;
+            }
+            let (text, next) = state.read(|sim| {
+                let mut text = String::new();
+                let mut next = cursor;
+                let wanted = usize::try_from(end - cursor)
+                    .unwrap_or(usize::MAX)
+                    .min(TRACE_SLICE);
+                for record in sim
+                    .trace
+                    .since(usize::try_from(cursor).unwrap_or(usize::MAX))
+                    .take(wanted)
+                {
+                    text.push_str(&record.to_json_line());
+                    next = record.seq + 1;
+                }
+                // Records dropped meanwhile: nothing more from here.
+                (text, if next == cursor { end } else { next })
+            });
+            Some((Ok::<_, std::convert::Infallible>(text), next))
+        }
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-ndjson".to_owned()),
+            (
+                HeaderName::from_static("x-wasim-trace-first"),
+                first.to_string(),
+            ),
+            (
+                HeaderName::from_static("x-wasim-trace-next"),
+                end.to_string(),
+            ),
+        ],
+        axum::body::Body::from_stream(slices),
+    )
+        .into_response())
+}
+
+/// The query of `GET /_wasim/trace`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TraceQuery {
+    since: Option<u64>,
+    limit: Option<u64>,
 }
 
 async fn reset(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ControlError> {

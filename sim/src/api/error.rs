@@ -92,10 +92,6 @@ impl Dialect for Graph {
         extract::bearer(headers).map(|token| Secret::from(token.as_str()))
     }
 
-    fn fingerprint(credential: &Secret) -> String {
-        credential.fingerprint()
-    }
-
     fn refusal(refusal: Refusal, request: &RequestLine, trace_id: &dyn Fn() -> String) -> Response {
         let (status, error) = match refusal {
             Refusal::Platform(error) => (error.http_status(), error),
@@ -192,10 +188,6 @@ impl Dialect for D360Messages {
         D360::credential(headers)
     }
 
-    fn fingerprint(credential: &Secret) -> String {
-        credential.fingerprint()
-    }
-
     fn refusal(refusal: Refusal, request: &RequestLine, trace_id: &dyn Fn() -> String) -> Response {
         match refusal {
             Refusal::Unauthorized(_) | Refusal::Blocked { .. } => {
@@ -217,10 +209,6 @@ impl Dialect for D360 {
 
     fn credential(headers: &HeaderMap) -> Option<Secret> {
         extract::header(headers, "D360-API-KEY").map(|key| Secret::from(key.as_str()))
-    }
-
-    fn fingerprint(credential: &Secret) -> String {
-        credential.fingerprint()
     }
 
     fn refusal(refusal: Refusal, request: &RequestLine, _: &dyn Fn() -> String) -> Response {
@@ -248,7 +236,7 @@ fn meta_status(refusal: Refusal, request: &RequestLine) -> (u16, String) {
             405,
             format!("{method} is not allowed on {}; use {allowed}", request.path),
         ),
-        Refusal::Request(error) => (400, error.details()),
+        Refusal::Request(error) => (error.http_status(), error.details()),
         Refusal::NotFound { object, id } => {
             let word = object.word();
             let mut capital = word[..1].to_ascii_uppercase();
@@ -286,10 +274,6 @@ impl Dialect for Partner {
                 extract::bearer(headers)
                     .map(|token| PartnerCredential::Bearer(Secret::from(token.as_str())))
             })
-    }
-
-    fn fingerprint(credential: &PartnerCredential) -> String {
-        credential.secret().fingerprint()
     }
 
     fn refusal(refusal: Refusal, request: &RequestLine, _: &dyn Fn() -> String) -> Response {

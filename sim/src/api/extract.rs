@@ -6,16 +6,17 @@
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use serde_json::Value;
 
 use crate::model::RequestError;
-pub use crate::model::refusal::BODY_BYTES_MAX;
+pub use crate::model::refusal::{BODY_BYTES_MAX, BODY_READ_SECONDS_MAX};
 use crate::state::AppState;
 
 /// A request body read as JSON: at most [`BODY_BYTES_MAX`] bytes, a JSON content
@@ -83,8 +84,18 @@ async fn read_json(request: Request, check_type: bool) -> Result<Value, RequestE
             return Err(RequestError::ContentType(text.to_owned()));
         }
     }
-    let bytes = axum::body::to_bytes(body, BODY_BYTES_MAX)
+    // A body announced as too large is refused before a byte of it is read.
+    let announced = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.trim().parse::<u64>().ok());
+    if announced.is_some_and(|length| length > BODY_BYTES_MAX as u64) {
+        return Err(RequestError::TooLarge);
+    }
+    let read = axum::body::to_bytes(body, BODY_BYTES_MAX);
+    let bytes = tokio::time::timeout(Duration::from_secs(BODY_READ_SECONDS_MAX), read)
         .await
+        .map_err(|_| RequestError::Slow)?
         .map_err(|_| RequestError::TooLarge)?;
     if bytes.is_empty() {
         return Err(RequestError::Malformed("the body is empty".to_owned()));

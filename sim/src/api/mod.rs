@@ -39,7 +39,27 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(partner::router())
         .merge(graph::router())
         .fallback(unknown_path)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            readable_path,
+        ))
         .with_state(state)
+}
+
+/// A path whose escapes do not decode to UTF-8 names nothing any surface serves:
+/// it is answered as an unknown path in its surface's shape before routing (the
+/// router's own answer would be plain text).
+async fn readable_path(
+    State(state): State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path();
+    if path.contains('%') && String::from_utf8(call::decode_escapes(path, false)).is_err() {
+        let (parts, _) = request.into_parts();
+        return unknown_path_answer(&state, &parts.headers, &parts.method, parts.uri.path());
+    }
+    next.run(request).await
 }
 
 /// The answer for a path no route serves.
@@ -61,7 +81,7 @@ pub(crate) fn unknown_path_answer(
     path: &str,
 ) -> Response {
     if path == "/_wasim" || path.starts_with("/_wasim/") {
-        if let Some(refused) = control::refuse_without_token(state, headers) {
+        if let Some(refused) = control::guard(state, method, headers) {
             return refused;
         }
         return control::unknown(path).into_response();

@@ -22,9 +22,9 @@ use super::error::ControlError;
 use super::extract::AnyJsonBody;
 use crate::model::fields;
 use crate::model::secret::redact_url;
+use crate::model::webhooks::samples::{self, Audience};
 use crate::model::{Command, FaultProfile, Route};
 use crate::state::AppState;
-use crate::webhook::trigger::{Signing, event_body};
 use crate::webhook::verify::HandshakeOutcome;
 
 pub(crate) async fn status(State(state): State<Arc<AppState>>) -> Json<Value> {
@@ -180,30 +180,21 @@ pub(crate) async fn event(
     let object = read_object(body)?;
     let name =
         fields::string(&object, "event").map_err(|e| ControlError::bad_request(e.to_string()))?;
-    let (name, body, signing) = state
-        .read(|sim| event_body(&name, sim.world.spec()))
+    let sample = state
+        .read(|sim| samples::sample(&name, sim.world.spec()))
         .map_err(|e| ControlError::bad_request(e.to_string()))?;
-    let (route, field) = match signing {
-        Signing::Partner => (
-            Route::Partner,
-            name.trim_start_matches("partner.").to_owned(),
-        ),
-        Signing::Meta => {
-            let field = body
-                .pointer("/entry/0/changes/0/field")
-                .and_then(Value::as_str)
-                .unwrap_or("messages")
-                .to_owned();
-            let route = match body
-                .pointer("/entry/0/changes/0/value/metadata/phone_number_id")
-                .and_then(Value::as_str)
-            {
-                Some(phone) => Route::Number(phone.to_owned()),
-                None => Route::Waba,
-            };
-            (route, field)
-        }
+    let route = match sample.audience {
+        Audience::Partner => Route::Partner,
+        Audience::Meta => match sample
+            .body
+            .pointer("/entry/0/changes/0/value/metadata/phone_number_id")
+            .and_then(Value::as_str)
+        {
+            Some(phone) => Route::Number(phone.to_owned()),
+            None => Route::Waba,
+        },
     };
+    let (name, field, body) = (sample.name, sample.field.to_owned(), sample.body);
     apply(&state, Command::EmitEvent { route, field, body }).await?;
     Ok(Json(json!({"success": true, "event": name})))
 }

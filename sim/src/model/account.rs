@@ -19,7 +19,7 @@ use super::secret::Secret;
 use super::send::Sender;
 use super::spec::Category;
 use super::state::Timer;
-use super::time::{HOUR_MS, SimTime};
+use super::time::SimTime;
 use super::webhooks::Route;
 use super::{Effect, Recipient, Reply, Surface, World, send};
 use crate::trace::TraceEvent;
@@ -50,6 +50,15 @@ pub const COMPROMISE_SENDS: u32 = 12;
 
 /// Refused sends after which the unknown origin gives up.
 const COMPROMISE_REFUSALS_MAX: u32 = 3;
+
+/// Longest restriction an incident may ask for, in hours (one year).
+pub const INCIDENT_HOURS_MAX: u64 = 365 * 24;
+
+/// Longest an unknown origin may wait between its sends, in seconds (one day).
+pub const COMPROMISE_EVERY_S_MAX: u64 = 24 * 3600;
+
+/// Most sends one unknown origin may make.
+pub const COMPROMISE_SENDS_MAX: u32 = 10_000;
 
 /// The user id named as `requester` of `security` webhooks.
 pub const SECURITY_REQUESTER: &str = "100000000000099";
@@ -214,12 +223,18 @@ impl Incident {
                 _ => fields::string(object, key),
             }
         };
-        let number = |key: &str, default: u64| -> Result<u64, FieldError> {
+        let number = |key: &str, default: u64, max: u64| -> Result<u64, FieldError> {
             match object.get(key) {
                 None => Ok(default),
-                Some(value) => value.as_u64().filter(|n| *n > 0).ok_or_else(|| {
-                    FieldError::new(key, format!("expected a whole number above 0, got {value}"))
-                }),
+                Some(value) => value
+                    .as_u64()
+                    .filter(|n| (1..=max).contains(n))
+                    .ok_or_else(|| {
+                        FieldError::new(
+                            key,
+                            format!("expected a whole number from 1 to {max}, got {value}"),
+                        )
+                    }),
             }
         };
         Ok(match name {
@@ -244,7 +259,7 @@ impl Incident {
                 }
                 Incident::Restrict {
                     restriction_type,
-                    hours: number("hours", 24)?,
+                    hours: number("hours", 24, INCIDENT_HOURS_MAX)?,
                 }
             }
             "terminate" => Incident::Terminate,
@@ -254,9 +269,13 @@ impl Incident {
                     .get("phone_number_id")
                     .map(|_| text("phone_number_id", None))
                     .transpose()?,
-                every_s: number("every_s", COMPROMISE_EVERY_S)?,
-                sends: u32::try_from(number("sends", u64::from(COMPROMISE_SENDS))?)
-                    .map_err(|_| FieldError::new("sends", "too large"))?,
+                every_s: number("every_s", COMPROMISE_EVERY_S, COMPROMISE_EVERY_S_MAX)?,
+                sends: u32::try_from(number(
+                    "sends",
+                    u64::from(COMPROMISE_SENDS),
+                    u64::from(COMPROMISE_SENDS_MAX),
+                )?)
+                .unwrap_or(COMPROMISE_SENDS_MAX),
             },
             "tier" => {
                 let tier = text("tier", None)?;
@@ -295,6 +314,23 @@ impl Incident {
                 ));
             }
         })
+    }
+}
+
+/// The trace record of something that happened to the account.
+pub(crate) fn incident_record(
+    at: SimTime,
+    incident: &str,
+    phone_number_id: Option<String>,
+    detail: String,
+) -> Effect {
+    Effect::Trace {
+        at,
+        event: TraceEvent::AccountIncident {
+            incident: incident.to_owned(),
+            phone_number_id,
+            detail,
+        },
     }
 }
 
@@ -375,7 +411,7 @@ impl World {
                 restriction_type,
                 hours,
             } => {
-                let until = now.plus_ms(hours * HOUR_MS);
+                let until = now.plus_hours(hours);
                 self.account.restriction = Some((restriction_type.clone(), until));
                 self.account.restriction_epoch += 1;
                 self.timers.push(
@@ -436,7 +472,7 @@ impl World {
                     .ok_or_else(|| Refusal::Invalid("the world has no phone numbers".to_owned()))?;
                 let key = phone.spec.d360_api_key.clone();
                 let id = phone.spec.id.clone();
-                let every_ms = every_s * 1000;
+                let every_ms = every_s.saturating_mul(1000);
                 self.account.compromise_epoch += 1;
                 let epoch = self.account.compromise_epoch;
                 self.account.compromise = Some(Compromise {
@@ -512,14 +548,7 @@ impl World {
                 )
             }
         };
-        effects.push(Effect::Trace {
-            at: now,
-            event: TraceEvent::AccountIncident {
-                incident: name.to_owned(),
-                phone_number_id: phone,
-                detail: detail.clone(),
-            },
-        });
+        effects.push(incident_record(now, name, phone, detail.clone()));
         Ok(detail)
     }
 
@@ -531,32 +560,29 @@ impl World {
     }
 
     fn emit_ban(&mut self, now: SimTime, state: &str) {
-        let date = super::payload::long_date(self.unix_seconds(now));
-        self.emit_account_change(
-            now,
-            "account_update",
-            json!({"event": "DISABLED_UPDATE",
-                   "ban_info": {"waba_ban_state": state, "waba_ban_date": date}}),
-        );
+        let value = super::payload::ban(state, self.unix_seconds(now));
+        self.emit_account_change(now, "account_update", value);
     }
 
     /// One partner event per channel of the WABA, `extra` merged into `data`.
     fn emit_partner_events(&mut self, now: SimTime, event: &str, extra: &Value) {
         for index in 0..self.phone_numbers.len() {
             self.account.partner_events += 1;
-            let mut data = self.channel_object(index);
-            data["phone_number"] = json!(self.phone_numbers[index].spec.display_phone_number);
+            let mut data = super::payload::channel_event_data(
+                self.channel_object(index),
+                &self.phone_numbers[index].spec,
+            );
             if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
                 for (key, value) in extra {
                     data.insert(key.clone(), value.clone());
                 }
             }
-            let body = json!({
-                "id": format!("wasimEV{:06}", self.account.partner_events),
-                "event": event,
-                "created_at": super::payload::iso_8601(self.unix_seconds(now)),
-                "data": data,
-            });
+            let body = super::payload::partner_event(
+                self.account.partner_events,
+                event,
+                self.unix_seconds(now),
+                data,
+            );
             self.emit_change(event.to_owned(), Route::Partner, body);
         }
     }
@@ -567,14 +593,12 @@ impl World {
             return;
         }
         if let Some((kind, _)) = self.account.restriction.take() {
-            effects.push(Effect::Trace {
+            effects.push(incident_record(
                 at,
-                event: TraceEvent::AccountIncident {
-                    incident: "restriction_lifted".to_owned(),
-                    phone_number_id: None,
-                    detail: format!("{kind} expired"),
-                },
-            });
+                "restriction_lifted",
+                None,
+                format!("{kind} expired"),
+            ));
         }
     }
 

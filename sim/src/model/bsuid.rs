@@ -9,7 +9,6 @@
 //! businesses and other seeds see another one, and turning the flag on shifts no
 //! other draw.
 
-use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 /// Digits after `CC.`: as many as Meta's example has.
@@ -43,16 +42,6 @@ pub fn is_well_formed(text: &str) -> bool {
         && country.bytes().all(|b| b.is_ascii_uppercase())
         && (1..=128).contains(&rest.len())
         && rest.bytes().all(|b| b.is_ascii_alphanumeric())
-}
-
-/// The `contacts[]` entry a status webhook carries with BSUIDs on: the user's
-/// profile (its name, if the world knows one), wa_id and BSUID.
-pub(crate) fn status_contact(name: Option<&str>, wa_id: &str, user_id: &str) -> Value {
-    let mut profile = Map::new();
-    if let Some(name) = name {
-        profile.insert("name".to_owned(), json!(name));
-    }
-    json!({"profile": profile, "wa_id": wa_id, "user_id": user_id})
 }
 
 #[cfg(test)]

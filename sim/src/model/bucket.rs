@@ -37,6 +37,15 @@ impl Bucket {
         }
     }
 
+    /// Whether the bucket has refilled by `now`: then it is no different from a new
+    /// one, and a map of buckets may forget it.
+    pub fn is_full(&self, shape: BucketShape, now: SimTime) -> bool {
+        let elapsed = now.since(self.updated_at);
+        self.level
+            .saturating_add(elapsed.saturating_mul(shape.refill))
+            >= shape.full()
+    }
+
     /// Takes one token at `now`; false (and nothing taken) if the bucket is empty.
     pub fn take(&mut self, shape: BucketShape, now: SimTime) -> bool {
         let elapsed = now.since(self.updated_at);

@@ -88,26 +88,7 @@ pub enum Command {
         count: u32,
     },
     /// A webhook delivery attempt finished (reported by the delivery engine).
-    WebhookAttemptFinished {
-        /// Delivery id.
-        delivery_id: u64,
-        /// Attempt number, from 1.
-        attempt: u32,
-        /// Which copy was posted.
-        copy: CopyKind,
-        /// `meta`, `d360` or `partner`.
-        destination: &'static str,
-        /// The trace record the attempt was posted right after ([`WebhookDelivery::after_seq`]).
-        after_seq: u64,
-        /// Target URL (redacted).
-        url: String,
-        /// The receiver's HTTP status, if it answered.
-        http_status: Option<u16>,
-        /// Wall milliseconds the attempt took.
-        latency_ms: u64,
-        /// Why there was no answer.
-        error: Option<String>,
-    },
+    WebhookAttemptFinished(AttemptReport),
     /// A webhook could not be sent at all.
     WebhookSkipped {
         /// Delivery id.
@@ -375,7 +356,7 @@ impl WebhookDelivery {
         latency_ms: u64,
         error: Option<String>,
     ) -> Command {
-        Command::WebhookAttemptFinished {
+        Command::WebhookAttemptFinished(AttemptReport {
             delivery_id: self.id,
             attempt: self.attempt,
             copy: self.copy,
@@ -385,6 +366,45 @@ impl WebhookDelivery {
             http_status,
             latency_ms,
             error,
+        })
+    }
+}
+
+/// How one webhook delivery attempt ended, as the delivery engine reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptReport {
+    /// Delivery id.
+    pub delivery_id: u64,
+    /// Attempt number, from 1.
+    pub attempt: u32,
+    /// Which copy was posted.
+    pub copy: CopyKind,
+    /// `meta`, `d360` or `partner`.
+    pub destination: &'static str,
+    /// The trace record the attempt was posted right after ([`WebhookDelivery::after_seq`]).
+    pub after_seq: u64,
+    /// Target URL (redacted).
+    pub url: String,
+    /// The receiver's HTTP status, if it answered.
+    pub http_status: Option<u16>,
+    /// Wall milliseconds the attempt took.
+    pub latency_ms: u64,
+    /// Why there was no answer.
+    pub error: Option<String>,
+}
+
+impl AttemptReport {
+    /// The attempt as the trace records it.
+    pub fn into_event(self) -> TraceEvent {
+        TraceEvent::WebhookAttempt {
+            delivery_id: self.delivery_id,
+            attempt: self.attempt,
+            copy: self.copy.name(),
+            destination: self.destination,
+            after_seq: self.after_seq,
+            url: self.url,
+            http_status: self.http_status,
+            error: self.error,
         }
     }
 }
@@ -399,8 +419,28 @@ pub enum Effect {
         /// What happened.
         event: TraceEvent,
     },
+    /// Append this record, which took `latency_ms` of wall time (kept beside the
+    /// record, never written with it).
+    TraceMeasured {
+        /// When it happened.
+        at: SimTime,
+        /// What happened.
+        event: TraceEvent,
+        /// Wall milliseconds it took.
+        latency_ms: u64,
+    },
     /// Post this webhook.
     Webhook(WebhookDelivery),
+}
+
+impl Effect {
+    /// The trace event of a trace effect (measured or not).
+    pub fn event(&self) -> Option<&TraceEvent> {
+        match self {
+            Effect::Trace { event, .. } | Effect::TraceMeasured { event, .. } => Some(event),
+            Effect::Webhook(_) => None,
+        }
+    }
 }
 
 /// The result of [`super::World::apply`].

@@ -126,31 +126,16 @@ impl InboundContent {
         }
     }
 
-    /// The type-named part of the message object.
-    fn fields(&self) -> (&'static str, Value) {
+    /// The type-named part of the message object: `text`, `interactive` (a
+    /// button or list reply as [`InboundContent::to_json`] names it) or `button`.
+    pub(crate) fn fields(&self) -> (&'static str, Value) {
         match self {
             InboundContent::Text(body) => ("text", json!({"body": body})),
-            InboundContent::ButtonReply { id, title } => (
-                "interactive",
-                json!({"type": "button_reply", "button_reply": {"id": id, "title": title}}),
-            ),
-            InboundContent::ListReply {
-                id,
-                title,
-                description,
-            } => {
-                let mut reply = json!({"id": id, "title": title});
-                if let Some(description) = description {
-                    reply["description"] = json!(description);
-                }
-                (
-                    "interactive",
-                    json!({"type": "list_reply", "list_reply": reply}),
-                )
+            InboundContent::ButtonReply { .. } | InboundContent::ListReply { .. } => {
+                let (kind, reply) = self.to_json();
+                ("interactive", json!({"type": kind, kind: reply}))
             }
-            InboundContent::Button { payload, text } => {
-                ("button", json!({"payload": payload, "text": text}))
-            }
+            InboundContent::Button { .. } => self.to_json(),
         }
     }
 }
@@ -234,31 +219,19 @@ impl World {
                 text_chars: content.chars(),
             },
         });
-        let timestamp = self.unix_seconds(now).to_string();
-        let (type_field, type_value) = content.fields();
         // BSUIDs (2026-04, §13): `contacts[].user_id` and `messages[].from_user_id`.
         let user_id = self.business_scoped_user_id(from);
-        let mut message = json!({"from": from});
-        if let Some(user_id) = &user_id {
-            message["from_user_id"] = json!(user_id);
-        }
-        message["id"] = json!(message_id);
-        message["timestamp"] = json!(timestamp);
-        message["type"] = json!(content.message_type());
-        if let Some(context) = context {
-            message["context"] = json!({"from": phone.display_phone_number, "id": context});
-        }
-        message[type_field] = type_value;
-        let mut contact = json!({"profile": {"name": name}, "wa_id": from});
-        if let Some(user_id) = &user_id {
-            contact["user_id"] = json!(user_id);
-        }
-        let value = json!({
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": phone.display_phone_number, "phone_number_id": phone.id},
-            "contacts": [contact],
-            "messages": [message],
-        });
+        let view = payload::InboundView {
+            display_phone_number: &phone.display_phone_number,
+            phone_number_id: &phone.id,
+            from,
+            name: &name,
+            user_id: user_id.as_deref(),
+            message_id: &message_id,
+            timestamp: self.unix_seconds(now),
+            context: context.as_deref(),
+        };
+        let value = payload::inbound(&view, &content);
         let body = payload::envelope(&self.spec.waba.id, "messages", value);
         self.emit_change("messages", Route::Number(phone.id), body);
         Ok(Reply::InboundReceived {

@@ -141,21 +141,41 @@ mod tests {
             .filter(|r| r.background_ecosystem())
             .take(200)
             .collect();
-        let counts: Vec<u32> = generated
+        let counts_in = |world: &World, at: SimTime| -> Vec<u32> {
+            generated
+                .iter()
+                .map(|r| window_count(world, r, at))
+                .collect()
+        };
+        let day_0 = SimTime::from_ms(1_000);
+        let counts = counts_in(&world, day_0);
+        // The same seed, user and day give the same count: again, in another
+        // order, and in another world built from the same seed.
+        assert_eq!(counts, counts_in(&world, day_0));
+        let reversed: Vec<u32> = generated
             .iter()
-            .map(|r| window_count(&world, r, SimTime::from_ms(1_000)))
+            .rev()
+            .map(|r| window_count(&world, r, day_0))
             .collect();
-        let again: Vec<u32> = generated
-            .iter()
-            .map(|r| window_count(&world, r, SimTime::from_ms(1_000)))
-            .collect();
-        assert_eq!(counts, again);
+        assert_eq!(counts, reversed.into_iter().rev().collect::<Vec<_>>());
+        let twin = World::new(WorldSpec::default(), Some(3), None).expect("default world");
+        assert_eq!(counts, counts_in(&twin, day_0));
         assert!(
             counts.contains(&0) && counts.contains(&1),
             "with active ratio 1/2 both occur: {counts:?}"
         );
         let max = world.spec.ecosystem.marketing_per_day_max;
         assert!(counts.iter().all(|c| *c <= max));
+        // Another seed draws other counts for the same users on the same day.
+        let other_seed = World::new(WorldSpec::default(), Some(4), None).expect("default world");
+        assert_ne!(counts, counts_in(&other_seed, day_0));
+        // Another day draws other counts; within one day the count stands.
+        let day_9 = SimTime::from_ms(9 * DAY_MS + 1_000);
+        assert_ne!(counts_in(&world, day_9), counts_in(&world, day_0));
+        assert_eq!(
+            counts_in(&world, day_9),
+            counts_in(&world, SimTime::from_ms(9 * DAY_MS + 5_000))
+        );
     }
 
     #[test]

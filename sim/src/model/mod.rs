@@ -109,6 +109,26 @@ pub struct Template {
     pub life: TemplateLife,
 }
 
+impl Template {
+    /// A template as a world file declares it, before anything happened to it.
+    pub fn from_spec(spec: &spec::TemplateSpec) -> Template {
+        Template {
+            id: spec.id.clone(),
+            name: spec.name.clone(),
+            language: spec.language.clone(),
+            category: spec.category,
+            status: spec.status,
+            quality: spec.quality,
+            body_parameters: spec.body_parameters,
+            header_parameters: spec.header_parameters,
+            life: TemplateLife {
+                negative: spec.negative,
+                ..TemplateLife::default()
+            },
+        }
+    }
+}
+
 /// Magic recipients: numbers that always produce one outcome (see the README).
 pub const MAGIC_RECIPIENTS: &[(&str, &str)] = &[
     ("999000000", "delivered, then read"),
@@ -147,6 +167,8 @@ pub struct World {
     /// Messages in the order of their number (the counter in their wamid), so in
     /// wamid order; appended as they are accepted.
     messages: Vec<Message>,
+    /// How many of the oldest messages were forgotten (`limits.messages_kept`).
+    messages_forgotten: u64,
     timers: TimerQueue<Timer>,
     /// By (phone number index, `recipients::encode` of the user's wa_id).
     pair_buckets: BTreeMap<(usize, u64), Bucket>,
@@ -192,20 +214,7 @@ impl World {
             .waba
             .templates
             .iter()
-            .map(|t| Template {
-                id: t.id.clone(),
-                name: t.name.clone(),
-                language: t.language.clone(),
-                category: t.category,
-                status: t.status,
-                quality: t.quality,
-                body_parameters: t.body_parameters,
-                header_parameters: t.header_parameters,
-                life: TemplateLife {
-                    negative: t.negative,
-                    ..TemplateLife::default()
-                },
-            })
+            .map(Template::from_spec)
             .collect();
         let recipients = recipients::Recipients::generate(&spec, &policy, seed);
         let faults = spec.webhook_faults()?;
@@ -227,6 +236,7 @@ impl World {
             templates,
             recipients,
             messages: Vec::new(),
+            messages_forgotten: 0,
             timers: TimerQueue::default(),
             pair_buckets: BTreeMap::new(),
             business_initiated: BTreeMap::new(),
@@ -303,19 +313,43 @@ impl World {
 
     /// Where message `number` is in `messages`.
     fn message_index(&self, number: u64) -> Option<usize> {
-        // Numbers start at 1 and only inbound messages skip one, so message
-        // `number` sits at `number - 1` unless the business was written to
-        // before it, and never later: look there first (one read, where a
-        // search of a campaign's messages misses the cache at every level).
-        let last = usize::try_from(number.checked_sub(1)?)
-            .unwrap_or(usize::MAX)
-            .min(self.messages.len().checked_sub(1)?);
+        // Numbers start at 1 and only inbound messages and forgotten ones skip
+        // one, so message `number` sits at `number - 1 - forgotten` unless the
+        // business was written to before it, and never later: look there first
+        // (one read, where a search of a campaign's messages misses the cache at
+        // every level).
+        let last = usize::try_from(
+            number
+                .checked_sub(1)?
+                .saturating_sub(self.messages_forgotten),
+        )
+        .unwrap_or(usize::MAX)
+        .min(self.messages.len().checked_sub(1)?);
         if self.messages[last].number == number {
             return Some(last);
         }
         self.messages[..last]
             .binary_search_by_key(&number, |message| message.number)
             .ok()
+    }
+
+    /// Forgets the oldest messages whose story is over (every status fired, none
+    /// held) once more than `limits.messages_kept` are kept, a tenth of that at a
+    /// time (a wamid older than them is then unknown to `context` and the probes).
+    fn forget_old_messages(&mut self) {
+        let kept = self.spec.limits.messages_kept as usize;
+        if self.messages.len() < kept + kept / 10 {
+            return;
+        }
+        let over = self.messages.len() - kept;
+        let done = self
+            .messages
+            .iter()
+            .take(over)
+            .take_while(|m| m.pending_timers == 0 && !m.statuses.is_empty())
+            .count();
+        self.messages.drain(..done);
+        self.messages_forgotten += done as u64;
     }
 
     fn message_mut(&mut self, number: u64) -> Option<&mut Message> {
@@ -414,30 +448,18 @@ impl World {
             Command::EcosystemMarketing { to, count } => {
                 self.ecosystem_marketing(now, to.as_str(), count, effects)
             }
-            Command::WebhookAttemptFinished {
-                delivery_id,
-                attempt,
-                copy,
-                destination,
-                after_seq,
-                url,
-                http_status,
-                latency_ms,
-                error,
-            } => {
-                effects.push(Effect::Trace {
+            Command::WebhookAttemptFinished(report) => {
+                let (delivery_id, attempt, copy, http_status, latency_ms) = (
+                    report.delivery_id,
+                    report.attempt,
+                    report.copy,
+                    report.http_status,
+                    report.latency_ms,
+                );
+                effects.push(Effect::TraceMeasured {
                     at: now,
-                    event: TraceEvent::WebhookAttempt {
-                        delivery_id,
-                        attempt,
-                        copy: copy.name(),
-                        destination,
-                        after_seq,
-                        url,
-                        http_status,
-                        latency_ms,
-                        error,
-                    },
+                    event: report.into_event(),
+                    latency_ms,
                 });
                 self.webhook_attempt_finished(
                     now,
@@ -474,7 +496,7 @@ impl World {
                 error,
             } => {
                 self.verification_finished(echoed);
-                effects.push(Effect::Trace {
+                effects.push(Effect::TraceMeasured {
                     at: now,
                     event: TraceEvent::WebhookVerification {
                         verification_id,
@@ -482,9 +504,9 @@ impl World {
                         verify_token: self.spec.verify_token.fingerprint(),
                         http_status,
                         echoed,
-                        latency_ms,
                         error,
                     },
+                    latency_ms,
                 });
                 Ok(Reply::Done)
             }

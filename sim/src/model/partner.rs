@@ -8,6 +8,7 @@
 
 use serde_json::{Value, json};
 
+use super::account::incident_record;
 use super::id::{ChannelId, PartnerId, WabaId};
 use super::refusal::{Object, Refusal};
 use super::secret::Secret;
@@ -324,14 +325,12 @@ impl World {
                     return Err(Refusal::Conflict(format!("User {email} already exists")));
                 }
                 let id = self.invite_partner_user(&email, &role);
-                effects.push(Effect::Trace {
-                    at: now,
-                    event: TraceEvent::AccountIncident {
-                        incident: "invite_partner_user".to_owned(),
-                        phone_number_id: None,
-                        detail: format!("partner user {id} <{email}> invited as {role}"),
-                    },
-                });
+                effects.push(incident_record(
+                    now,
+                    "invite_partner_user",
+                    None,
+                    format!("partner user {id} <{email}> invited as {role}"),
+                ));
                 let user = self
                     .partner
                     .users
@@ -351,14 +350,12 @@ impl World {
                     return Err(Refusal::not_found(Object::PartnerUser, user_id));
                 };
                 let id = self.remove_partner_user_by_email(&email)?;
-                effects.push(Effect::Trace {
-                    at: now,
-                    event: TraceEvent::AccountIncident {
-                        incident: "remove_partner_user".to_owned(),
-                        phone_number_id: None,
-                        detail: format!("partner user {id} <{email}> removed"),
-                    },
-                });
+                effects.push(incident_record(
+                    now,
+                    "remove_partner_user",
+                    None,
+                    format!("partner user {id} <{email}> removed"),
+                ));
                 Reply::Json(json!({"success": true}))
             }
             PartnerCall::Compliance { waba_id } => {
@@ -445,27 +442,11 @@ impl World {
 impl World {
     /// A channel as the Partner API lists it (§9.8), with its standing.
     pub(crate) fn channel_object(&self, index: usize) -> Value {
-        let p = &self.phone_numbers[index].spec;
-        let terminated_at = self
-            .account
-            .terminated_at
-            .map(|at| super::payload::iso_8601(self.unix_seconds(at)));
-        json!({
-            "id": p.channel_id,
-            "client_id": self.spec.client.id,
-            "account_mode": "live",
-            "status": if terminated_at.is_some() { "terminated" } else { "running" },
-            "terminated_at": terminated_at,
-            "current_limit": super::account::tier_of(self.spec.waba.messaging_limit),
-            "current_quality_rating": "GREEN",
-            "setup_info": {"phone_number": p.display_phone_number, "phone_name": self.spec.client.name},
-            "waba_account": {
-                "id": self.spec.waba.id,
-                "fb_account_status": "verified",
-                "template_messaging": if self.account.templates_disabled { "disabled" } else { "enabled" },
-            },
-            "client": {"id": self.spec.client.id, "name": self.spec.client.name},
-        })
+        let standing = super::payload::ChannelStanding {
+            terminated_at_unix_s: self.account.terminated_at.map(|at| self.unix_seconds(at)),
+            templates_disabled: self.account.templates_disabled,
+        };
+        super::payload::channel(&self.spec, &self.phone_numbers[index].spec, standing)
     }
 
     /// Whether a user with this email exists.

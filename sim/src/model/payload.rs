@@ -3,8 +3,12 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::Template;
 use super::error::{ERROR_HREF, async_details_of, title_of};
+use super::inbound::InboundContent;
+use super::spec::{PhoneNumberSpec, Quality, WorldSpec};
 use super::state::{Message, StatusKind};
+use super::templates::quality_name;
 
 /// Meta's envelope around one change.
 pub(crate) fn envelope(waba_id: &str, field: &str, value: Value) -> Value {
@@ -211,6 +215,196 @@ pub(crate) fn status<'a>(
         });
     }
     object
+}
+
+/// Meta's envelope around one account-level change (templates, account, security):
+/// `time` (unix seconds) on the entry and no `metadata` (reference §6.1).
+pub(crate) fn account_envelope(
+    waba_id: &str,
+    time_unix_s: u64,
+    field: &str,
+    value: Value,
+) -> Value {
+    serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{
+            "id": waba_id,
+            "time": time_unix_s,
+            "changes": [{"value": value, "field": field}],
+        }],
+    })
+}
+
+/// A template id as Meta writes `message_template_id`: an integer (our ids are
+/// digits; a world file's other ids pass through as text).
+fn template_id_number(id: &str) -> Value {
+    id.parse::<u64>()
+        .map_or_else(|_| Value::String(id.to_owned()), Value::from)
+}
+
+/// `message_template_status_update`'s value for `event` of `template` (reference
+/// §5.3); callers add `other_info`, `disable_info` or a `reason` other than `NONE`.
+pub(crate) fn template_status(template: &Template, event: &str) -> Value {
+    serde_json::json!({
+        "event": event,
+        "message_template_id": template_id_number(&template.id),
+        "message_template_name": template.name,
+        "message_template_language": template.language,
+        "reason": "NONE",
+        "message_template_category": template.category.name(),
+    })
+}
+
+/// What a pause says: the status event, `other_info.title` and its description.
+/// The `pauses`-th pause of a template that may be paused `pauses_max` times before
+/// it is disabled (reference §5.2, §5.3; the descriptions are ours: Meta documents
+/// only the unpause wording).
+pub(crate) fn pause_notice(
+    pauses: usize,
+    pauses_max: usize,
+) -> (&'static str, &'static str, &'static str) {
+    if pauses > pauses_max {
+        (
+            "DISABLED",
+            "DISABLED",
+            "Your WhatsApp message template has been disabled after repeated pauses.",
+        )
+    } else {
+        (
+            "PAUSED",
+            if pauses == 1 {
+                "FIRST_PAUSE"
+            } else {
+                "SECOND_PAUSE"
+            },
+            "Your WhatsApp message template has been paused because of low quality.",
+        )
+    }
+}
+
+/// `message_template_quality_update`'s value (reference §5.4).
+pub(crate) fn template_quality(template: &Template, previous: Quality, quality: Quality) -> Value {
+    serde_json::json!({
+        "previous_quality_score": quality_name(previous),
+        "new_quality_score": quality_name(quality),
+        "message_template_id": template_id_number(&template.id),
+        "message_template_name": template.name,
+        "message_template_language": template.language,
+    })
+}
+
+/// `account_update`'s value for a ban state (`DISABLE`, `REINSTATE`) on a date, the
+/// way Meta's example writes it (reference §6.8).
+pub(crate) fn ban(state: &str, unix_s: u64) -> Value {
+    serde_json::json!({
+        "event": "DISABLED_UPDATE",
+        "ban_info": {"waba_ban_state": state, "waba_ban_date": long_date(unix_s)},
+    })
+}
+
+/// A 360dialog partner webhook body `{id, event, created_at, data}` (reference
+/// §9.8; the exact payloads are unconfirmed).
+pub(crate) fn partner_event(
+    sequence: u64,
+    event: &str,
+    created_at_unix_s: u64,
+    data: Value,
+) -> Value {
+    serde_json::json!({
+        "id": format!("wasimEV{sequence:06}"),
+        "event": event,
+        "created_at": iso_8601(created_at_unix_s),
+        "data": data,
+    })
+}
+
+/// What a channel's Partner API object says of the account's standing.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ChannelStanding {
+    /// When the account was disabled, while it is.
+    pub(crate) terminated_at_unix_s: Option<u64>,
+    /// Whether 360dialog disabled template messaging.
+    pub(crate) templates_disabled: bool,
+}
+
+/// A channel (one business number) as 360dialog's Partner API lists it and its
+/// partner events carry it (reference §9.8).
+pub(crate) fn channel(
+    spec: &WorldSpec,
+    phone: &PhoneNumberSpec,
+    standing: ChannelStanding,
+) -> Value {
+    let terminated_at = standing.terminated_at_unix_s.map(iso_8601);
+    serde_json::json!({
+        "id": phone.channel_id,
+        "client_id": spec.client.id,
+        "account_mode": "live",
+        "status": if terminated_at.is_some() { "terminated" } else { "running" },
+        "terminated_at": terminated_at,
+        "current_limit": super::account::tier_of(spec.waba.messaging_limit),
+        "current_quality_rating": "GREEN",
+        "setup_info": {"phone_number": phone.display_phone_number, "phone_name": spec.client.name},
+        "waba_account": {
+            "id": spec.waba.id,
+            "fb_account_status": "verified",
+            "template_messaging": if standing.templates_disabled { "disabled" } else { "enabled" },
+        },
+        "client": {"id": spec.client.id, "name": spec.client.name},
+    })
+}
+
+/// A channel as a partner event's `data` carries it: with its number.
+pub(crate) fn channel_event_data(channel: Value, phone: &PhoneNumberSpec) -> Value {
+    let mut data = channel;
+    data["phone_number"] = Value::String(phone.display_phone_number.clone());
+    data
+}
+
+/// A user's inbound message as the `messages` webhook's value carries it (reference
+/// §6.3): the contact (with its BSUID when the policy shows them, §13), the message
+/// with its type-named part and the business message it replies to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InboundView<'a> {
+    /// The business number written to: display number and id.
+    pub(crate) display_phone_number: &'a str,
+    pub(crate) phone_number_id: &'a str,
+    /// The user, its profile name and BSUID.
+    pub(crate) from: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) user_id: Option<&'a str>,
+    /// The wamid, unix seconds, and the context's wamid.
+    pub(crate) message_id: &'a str,
+    pub(crate) timestamp: u64,
+    pub(crate) context: Option<&'a str>,
+}
+
+/// The `messages` change value of an inbound message of `content`.
+pub(crate) fn inbound(view: &InboundView<'_>, content: &InboundContent) -> Value {
+    let (type_field, type_value) = content.fields();
+    let mut message = serde_json::json!({"from": view.from});
+    if let Some(user_id) = view.user_id {
+        message["from_user_id"] = serde_json::json!(user_id);
+    }
+    message["id"] = serde_json::json!(view.message_id);
+    message["timestamp"] = serde_json::json!(view.timestamp.to_string());
+    message["type"] = serde_json::json!(content.message_type());
+    if let Some(context) = view.context {
+        message["context"] = serde_json::json!({"from": view.display_phone_number, "id": context});
+    }
+    message[type_field] = type_value;
+    let mut contact = serde_json::json!({"profile": {"name": view.name}, "wa_id": view.from});
+    if let Some(user_id) = view.user_id {
+        contact["user_id"] = serde_json::json!(user_id);
+    }
+    serde_json::json!({
+        "messaging_product": "whatsapp",
+        "metadata": {
+            "display_phone_number": view.display_phone_number,
+            "phone_number_id": view.phone_number_id,
+        },
+        "contacts": [contact],
+        "messages": [message],
+    })
 }
 
 const MONTHS: [&str; 12] = [
@@ -447,5 +641,14 @@ mod tests {
                     "recipient_id": "5511987654321"}],
             }, "field": "messages"}]}]});
         assert_eq!(body, expected.to_string());
+    }
+
+    #[test]
+    fn civil_dates_match_known_days() {
+        assert_eq!(civil_date(0), (1970, 1, 1));
+        assert_eq!(civil_date(951_782_400), (2000, 2, 29));
+        assert_eq!(civil_date(1_717_405_200), (2024, 6, 3));
+        assert_eq!(iso_8601(1_717_405_200), "2024-06-03T09:00:00Z");
+        assert_eq!(iso_8601(1_767_225_599), "2025-12-31T23:59:59Z");
     }
 }

@@ -196,7 +196,84 @@ pub struct Policy {
     pub bsuid: bool,
 }
 
+/// Longest span a policy may set, in hours (ten years): every hour and millisecond
+/// field is bounded by it, so no time computed from one can overflow.
+pub const POLICY_HOURS_MAX: u64 = 10 * 365 * 24;
+
 impl Policy {
+    /// Checks the numbers a world file may override: spans within
+    /// [`POLICY_HOURS_MAX`], delay ranges low to high. The error names the field.
+    pub fn check(&self) -> Result<(), super::fields::FieldError> {
+        use super::fields::FieldError;
+        let ms_max = POLICY_HOURS_MAX * super::time::HOUR_MS;
+        let hours = [
+            (
+                "marketing_cap_window_hours",
+                self.marketing_cap_window_hours,
+            ),
+            (
+                "marketing_retry_block_hours",
+                self.marketing_retry_block_hours,
+            ),
+            (
+                "customer_service_window_hours",
+                self.customer_service_window_hours,
+            ),
+            ("conversation_hours", self.conversation_hours),
+            (
+                "webhook_retry_window_hours",
+                self.webhook_retry_window_hours,
+            ),
+        ];
+        for (field, value) in hours
+            .into_iter()
+            .chain(self.pause_hours.iter().map(|h| ("pause_hours", *h)))
+        {
+            if value > POLICY_HOURS_MAX {
+                return Err(FieldError::new(
+                    format!("policy.{field}"),
+                    format!("expected at most {POLICY_HOURS_MAX} hours, got {value}"),
+                ));
+            }
+        }
+        let ms = [
+            ("pair_interval_ms", self.pair_interval_ms),
+            ("webhook_retry_initial_ms", self.webhook_retry_initial_ms),
+            (
+                "webhook_retry_interval_max_ms",
+                self.webhook_retry_interval_max_ms,
+            ),
+            ("pacing_decision_ms", self.pacing_decision_ms),
+            ("template_review_ms", self.template_review_ms),
+        ];
+        let delays = [
+            ("sent_delay_ms", self.sent_delay_ms),
+            ("delivered_delay_ms", self.delivered_delay_ms),
+            ("read_delay_ms", self.read_delay_ms),
+        ];
+        for (field, value) in ms.into_iter().chain(
+            delays
+                .iter()
+                .flat_map(|(field, [low, high])| [(*field, *low), (*field, *high)]),
+        ) {
+            if value > ms_max {
+                return Err(FieldError::new(
+                    format!("policy.{field}"),
+                    format!("expected at most {ms_max} ms (ten years), got {value}"),
+                ));
+            }
+        }
+        for (field, [low, high]) in delays {
+            if low > high {
+                return Err(FieldError::new(
+                    format!("policy.{field}"),
+                    format!("expected [low, high] with low <= high, got [{low}, {high}]"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The built-in profile called `name`.
     pub fn named(name: &str) -> Option<Policy> {
         let base = Policy {

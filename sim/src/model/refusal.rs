@@ -9,6 +9,9 @@ use super::error::PlatformError;
 /// Largest request body accepted, in bytes (256 KiB; Meta publishes no figure).
 pub const BODY_BYTES_MAX: usize = 256 * 1024;
 
+/// Longest a request body may take to arrive once its headers have, in seconds.
+pub const BODY_READ_SECONDS_MAX: u64 = 10;
+
 /// Why a request could not be read: it travels inside the command, so the model
 /// decides whether a credential error wins over it (it does, as on the platform).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,6 +33,9 @@ pub enum RequestError {
     /// Not valid JSON.
     #[error("Request body is not valid JSON: {0}.")]
     Malformed(String),
+    /// The body did not arrive within [`BODY_READ_SECONDS_MAX`].
+    #[error("Request body did not arrive within {BODY_READ_SECONDS_MAX} s.")]
+    Slow,
 }
 
 impl RequestError {
@@ -45,6 +51,7 @@ impl RequestError {
             RequestError::TooLarge => 413,
             RequestError::ContentType(_) => 415,
             RequestError::Malformed(_) => 400,
+            RequestError::Slow => 408,
         }
     }
 }

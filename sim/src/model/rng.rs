@@ -206,8 +206,22 @@ impl Serialize for Ratio {
 
 impl<'de> Deserialize<'de> for Ratio {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
+        /// Names the `N/D` form when a ratio is written as a number (`0.33`).
+        struct RatioText;
+
+        impl serde::de::Visitor<'_> for RatioText {
+            type Value = Ratio;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a ratio written as a string \"N/D\" of whole numbers, such as \"1/3\"")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Ratio, E> {
+                text.parse().map_err(E::custom)
+            }
+        }
+
+        deserializer.deserialize_str(RatioText)
     }
 }
 

@@ -17,6 +17,9 @@ use super::time::SimTime;
 use super::{Effect, Reply, Surface, TIMERS_PENDING_MAX, World, pair_shape, throughput_shape};
 use crate::trace::TraceEvent;
 
+/// How many pair-rate buckets a world holds before it forgets the refilled ones.
+const PAIR_BUCKETS_SWEEP_AT: usize = 100_000;
+
 /// Who sends: the integration, whose sends the trace records as its own, or the
 /// unknown origin of a compromise, which records what it did in one record of its
 /// own ([`TraceEvent::UnknownOriginSend`]).
@@ -207,6 +210,13 @@ pub(super) fn send(
         );
     }
     let pair = pair_shape(&world.policy);
+    // A refilled bucket is a new one: forget them all now and then, so sends to
+    // ever new numbers do not grow the map without bound.
+    if world.pair_buckets.len() >= PAIR_BUCKETS_SWEEP_AT {
+        world
+            .pair_buckets
+            .retain(|_, bucket| !bucket.is_full(pair, now));
+    }
     let bucket = world
         .pair_buckets
         .entry((phone_index, outgoing.key))
@@ -298,6 +308,7 @@ pub(super) fn send(
             .last()
             .is_none_or(|m| m.number < message_number)
     );
+    world.forget_old_messages();
     world.messages.push(Message {
         id: message_id.clone(),
         phone_number_id: phone_id.clone(),
@@ -413,36 +424,8 @@ fn decide(
     effects: &mut Vec<Effect>,
 ) -> Fate {
     // Magic recipients (README): one fixed outcome each.
-    match wa_id {
-        "999000000" => {
-            return Fate::Deliver {
-                sent_only: false,
-                read: ReadPlan::Later,
-            };
-        }
-        "999000001" => {
-            return Fate::Deliver {
-                sent_only: false,
-                read: ReadPlan::Never,
-            };
-        }
-        "999000002" => {
-            return Fate::Deliver {
-                sent_only: false,
-                read: ReadPlan::AtOnce,
-            };
-        }
-        "999000003" => {
-            return Fate::Deliver {
-                sent_only: true,
-                read: ReadPlan::Never,
-            };
-        }
-        "999131026" => return Fate::Fail(code::UNDELIVERABLE),
-        "999131047" => return Fate::Fail(code::REENGAGEMENT),
-        "999131049" => return Fate::Fail(code::ECOSYSTEM_ENGAGEMENT),
-        "999131050" => return Fate::Fail(code::MARKETING_OPT_OUT),
-        _ => {}
+    if let Some(fate) = magic_fate(wa_id) {
+        return fate;
     }
     let Some(recipient) = world.recipients.get(wa_id) else {
         return if world.policy.unknown_recipients_undeliverable {
@@ -529,6 +512,22 @@ fn decide(
         sent_only,
         read: ReadPlan::Drawn,
     }
+}
+
+/// The fixed outcome of a magic recipient (`MAGIC_RECIPIENTS`), if `wa_id` is one.
+fn magic_fate(wa_id: &str) -> Option<Fate> {
+    let deliver = |sent_only, read| Fate::Deliver { sent_only, read };
+    Some(match wa_id {
+        "999000000" => deliver(false, ReadPlan::Later),
+        "999000001" => deliver(false, ReadPlan::Never),
+        "999000002" => deliver(false, ReadPlan::AtOnce),
+        "999000003" => deliver(true, ReadPlan::Never),
+        "999131026" => Fate::Fail(code::UNDELIVERABLE),
+        "999131047" => Fate::Fail(code::REENGAGEMENT),
+        "999131049" => Fate::Fail(code::ECOSYSTEM_ENGAGEMENT),
+        "999131050" => Fate::Fail(code::MARKETING_OPT_OUT),
+        _ => return None,
+    })
 }
 
 /// True if reaching `wa_id` outside a service window stays within the messaging limit.

@@ -45,7 +45,29 @@ pub struct WorldSpec {
     pub webhooks: WebhooksSpec,
     /// The policy profile and overrides of its parameters.
     pub policy: toml::Table,
+    /// How much state the world keeps.
+    pub limits: LimitsSpec,
 }
+
+/// How much state a world keeps (`[limits]` of a world file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsSpec {
+    /// Messages kept: past this the oldest whose statuses are all out are
+    /// forgotten, a tenth at a time. Default 250000; at least 1000.
+    pub messages_kept: u32,
+}
+
+impl Default for LimitsSpec {
+    fn default() -> Self {
+        LimitsSpec {
+            messages_kept: 250_000,
+        }
+    }
+}
+
+/// Fewest messages a world may keep (`limits.messages_kept`).
+pub const MESSAGES_KEPT_MIN: u32 = 1_000;
 
 /// The 360dialog partner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -312,6 +334,7 @@ impl Default for WorldSpec {
             ecosystem: EcosystemSpec::default(),
             webhooks: WebhooksSpec::default(),
             policy: toml::Table::new(),
+            limits: LimitsSpec::default(),
         }
     }
 }
@@ -447,6 +470,15 @@ impl Default for EcosystemSpec {
     }
 }
 
+/// Most generated recipients a world may have (each takes about 24 bytes).
+pub const RECIPIENTS_MAX: u32 = 20_000_000;
+
+/// Most named recipients a world file may list.
+pub const NAMED_RECIPIENTS_MAX: usize = 100_000;
+
+/// The last unix second of the year 9999: dates are written with four digits.
+pub const EPOCH_UNIX_S_MAX: u64 = 253_402_300_799;
+
 /// Why a world (a file's text, or a spec with a profile) was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WorldError {
@@ -479,11 +511,70 @@ pub enum SpecError {
     },
 }
 
+/// A TOML error in one line: the dotted field it is about (when its position
+/// shows one), and the message, after `(line L, column C): ` when `position`.
+fn toml_error(text: &str, error: &toml::de::Error, position: bool) -> (Option<String>, String) {
+    let message = error.message().trim_end().to_owned();
+    let Some(span) = error.span() else {
+        return (None, message);
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |at| at + 1) + 1;
+    let field = field_at(text, line);
+    let message = match (position, &field) {
+        (true, Some(_)) => format!("(line {line}, column {column}): {message}"),
+        (true, None) => format!("line {line}, column {column}: {message}"),
+        (false, _) => message,
+    };
+    (field, message)
+}
+
+/// The dotted path of the key set on `line` (1-based) of TOML `text`: its
+/// table header, if any, then the key (`ecosystem.active_ratio`).
+fn field_at(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let (key, _) = lines.get(line.checked_sub(1)?)?.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    if key.is_empty() || key.starts_with('[') {
+        return None;
+    }
+    let table = lines[..line - 1].iter().rev().find_map(|l| {
+        let l = l.trim();
+        l.starts_with('[')
+            .then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned())
+    });
+    Some(match table {
+        Some(table) if !table.is_empty() => format!("{table}.{key}"),
+        _ => key.to_owned(),
+    })
+}
+
 impl WorldSpec {
-    /// Parses and checks a world from TOML text; the error names the field.
+    /// Parses and checks a world from TOML text; the error names the dotted
+    /// field, its line and column, and what was expected, on one line.
     pub fn from_toml(text: &str) -> Result<WorldSpec, WorldError> {
-        let spec: WorldSpec = toml::from_str(text)
-            .map_err(|e| WorldError::Toml(e.to_string().trim_end().to_owned()))?;
+        let spec: WorldSpec = toml::from_str(text).map_err(|e| {
+            let (field, message) = toml_error(text, &e, true);
+            WorldError::Toml(match field {
+                Some(field) => format!("`{field}` {message}"),
+                None => message,
+            })
+        })?;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Checks a world given as a TOML table (a scenario's `[world]`); the error
+    /// names the field, without positions (they would be those of the table's
+    /// own text, not of the file it came from).
+    pub fn from_table(table: &toml::Table) -> Result<WorldSpec, WorldError> {
+        let text = toml::to_string(table).map_err(|e| WorldError::Toml(e.to_string()))?;
+        let spec: WorldSpec =
+            toml::from_str(&text).map_err(|e| match toml_error(&text, &e, false) {
+                (Some(field), message) => WorldError::Field(FieldError::new(field, message)),
+                (None, message) => WorldError::Toml(message),
+            })?;
         spec.validate()?;
         Ok(spec)
     }
@@ -547,6 +638,40 @@ impl WorldSpec {
         self.webhook_faults()?;
         check_batching((self.webhooks.batch_max, self.webhooks.batch_window_ms))
             .map_err(|e| e.within("webhooks"))?;
+        if self.recipients.count > RECIPIENTS_MAX {
+            return Err(FieldError::new(
+                "recipients.count",
+                format!(
+                    "expected at most {RECIPIENTS_MAX} recipients, got {}",
+                    self.recipients.count
+                ),
+            ));
+        }
+        if self.limits.messages_kept < MESSAGES_KEPT_MIN {
+            return Err(FieldError::new(
+                "limits.messages_kept",
+                format!(
+                    "expected at least {MESSAGES_KEPT_MIN}, got {}",
+                    self.limits.messages_kept
+                ),
+            ));
+        }
+        if self.recipients.named.len() > NAMED_RECIPIENTS_MAX {
+            return Err(FieldError::new(
+                "recipients.named",
+                format!("expected at most {NAMED_RECIPIENTS_MAX} named recipients"),
+            ));
+        }
+        if self.epoch_unix_s > EPOCH_UNIX_S_MAX {
+            return Err(FieldError::new(
+                "epoch_unix_s",
+                format!(
+                    "expected a unix time before the year 10000 (at most {EPOCH_UNIX_S_MAX}), got {}",
+                    self.epoch_unix_s
+                ),
+            ));
+        }
+        policy.check()?;
         if self.waba.phone_numbers.is_empty() {
             return Err(FieldError::new(
                 "waba.phone_numbers",
@@ -580,6 +705,15 @@ impl WorldSpec {
             }
         }
         for (index, template) in self.waba.templates.iter().enumerate() {
+            if !is_digits(&template.id) {
+                return Err(FieldError::new(
+                    format!("waba.templates[{index}].id"),
+                    format!(
+                        "expected digits (Meta sends message_template_id as an integer), found `{}`",
+                        template.id
+                    ),
+                ));
+            }
             if template.name.is_empty() || template.language.is_empty() {
                 return Err(FieldError::new(
                     format!("waba.templates[{index}]"),
@@ -692,11 +826,46 @@ mod tests {
     }
 
     #[test]
+    fn type_errors_name_the_dotted_field_on_one_line() {
+        let error = WorldSpec::from_toml("seed = 3\n[ecosystem]\nactive_ratio = 0.33\n")
+            .expect_err("a float ratio")
+            .to_string();
+        assert!(
+            error.starts_with("`ecosystem.active_ratio` (line 3, column 16): "),
+            "{error}"
+        );
+        assert!(error.contains("\"N/D\""), "the form is named: {error}");
+        assert!(!error.contains('\n'), "one line: {error}");
+        let table: toml::Table = toml::from_str("[recipients]\ncount = \"many\"\n").expect("TOML");
+        let error = WorldSpec::from_table(&table)
+            .expect_err("a string count")
+            .to_string();
+        assert!(error.starts_with("recipients.count: "), "{error}");
+        assert!(
+            !error.contains("line"),
+            "no position of generated text: {error}"
+        );
+    }
+
+    #[test]
     fn invalid_values_name_the_field() {
         let error = WorldSpec::from_toml(
             "[[waba.phone_numbers]]\nid = \"x1\"\ndisplay_phone_number = \"1555\"\ncountry = \"US\"\nchannel_id = \"c\"\nd360_api_key = \"k\"\n",
         )
         .expect_err("bad id").to_string();
         assert!(error.contains("waba.phone_numbers[0].id"), "{error}");
+    }
+
+    #[test]
+    fn template_ids_must_be_digits_as_meta_sends_them() {
+        let error = WorldSpec::from_toml(
+            "[[waba.templates]]\nid = \"tpl-1\"\nname = \"x\"\nlanguage = \"en_US\"\ncategory = \"MARKETING\"\n",
+        )
+        .expect_err("not digits")
+        .to_string();
+        assert!(
+            error.starts_with("waba.templates[0].id: expected digits"),
+            "{error}"
+        );
     }
 }

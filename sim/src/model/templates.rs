@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use super::error::{PlatformError, code};
 use super::fields::FieldError;
 use super::id::{TemplateId, WabaId};
+use super::payload;
 use super::refusal::{Object, Refusal};
 use super::rng::Ratio;
 use super::secret::Secret;
@@ -280,13 +281,7 @@ impl World {
                 quality: quality_name(quality).to_owned(),
             },
         });
-        let value = json!({
-            "previous_quality_score": quality_name(previous),
-            "new_quality_score": quality_name(quality),
-            "message_template_id": template_id_number(&template.id),
-            "message_template_name": template.name,
-            "message_template_language": template.language,
-        });
+        let value = payload::template_quality(template, previous, quality);
         self.emit_account_change(at, "message_template_quality_update", value);
         if quality == Quality::Red && self.templates[index].status == TemplateStatus::Approved {
             self.pause_template(at, index, false, effects);
@@ -313,26 +308,13 @@ impl World {
         template.life.pause_epoch += 1;
         let pauses = template.life.pauses as usize;
         let disabled = pauses > pause_hours.len();
-        let (event, title, description) = if disabled {
+        let (event, title, description) = payload::pause_notice(pauses, pause_hours.len());
+        if disabled {
             template.status = TemplateStatus::Disabled;
-            (
-                "DISABLED",
-                "DISABLED",
-                "Your WhatsApp message template has been disabled after repeated pauses.",
-            )
         } else {
             template.status = TemplateStatus::Paused;
             template.life.manual_unpause = by_pacing;
-            (
-                "PAUSED",
-                if pauses == 1 {
-                    "FIRST_PAUSE"
-                } else {
-                    "SECOND_PAUSE"
-                },
-                "Your WhatsApp message template has been paused because of low quality.",
-            )
-        };
+        }
         let epoch = template.life.pause_epoch;
         let category = template.category;
         let name = template.name.clone();
@@ -427,26 +409,12 @@ impl World {
     }
 
     fn template_status_value(&self, index: usize, event: &str) -> Value {
-        let template = &self.templates[index];
-        json!({
-            "event": event,
-            "message_template_id": template_id_number(&template.id),
-            "message_template_name": template.name,
-            "message_template_language": template.language,
-            "reason": "NONE",
-            "message_template_category": template.category.name(),
-        })
+        payload::template_status(&self.templates[index], event)
     }
 
     pub(crate) fn emit_account_change(&mut self, at: SimTime, field: &str, value: Value) {
-        let body = json!({
-            "object": "whatsapp_business_account",
-            "entry": [{
-                "id": self.spec.waba.id,
-                "time": self.unix_seconds(at),
-                "changes": [{"value": value, "field": field}],
-            }],
-        });
+        let body =
+            payload::account_envelope(&self.spec.waba.id, self.unix_seconds(at), field, value);
         self.emit_change(field.to_owned(), Route::Waba, body);
     }
 
@@ -610,10 +578,6 @@ pub fn quality_name(quality: Quality) -> &'static str {
 }
 
 /// A template id as the webhooks write it: an integer when it is digits.
-fn template_id_number(id: &str) -> Value {
-    id.parse::<u64>().map_or_else(|_| json!(id), |n| json!(n))
-}
-
 impl World {
     /// One more message of template `index` went out: its recipient's reaction is
     /// drawn, and at the end of each `quality_window` the quality is recomputed

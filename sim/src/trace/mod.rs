@@ -5,6 +5,7 @@
 //! `fingerprint`s.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -13,7 +14,7 @@ mod body;
 mod fingerprint;
 
 pub use self::body::{WebhookBody, ascii_escape};
-pub use self::fingerprint::fingerprint;
+pub use self::fingerprint::{fingerprint, redact_secrets, set_fingerprint_key};
 
 /// What happened. Serialized with `kind` set to the variant's snake_case name.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -180,8 +181,6 @@ pub enum TraceEvent {
         url: String,
         /// The receiver's HTTP status, if it answered.
         http_status: Option<u16>,
-        /// Wall milliseconds the attempt took (volatile).
-        latency_ms: u64,
         /// Why the attempt failed without an answer.
         error: Option<String>,
     },
@@ -235,8 +234,6 @@ pub enum TraceEvent {
         http_status: Option<u16>,
         /// Whether it answered 200 with the challenge.
         echoed: bool,
-        /// Wall milliseconds it took (volatile).
-        latency_ms: u64,
         /// What went wrong, if anything.
         error: Option<String>,
     },
@@ -403,41 +400,93 @@ pub struct TraceRecord {
     /// What happened.
     #[serde(flatten)]
     pub event: TraceEvent,
+    /// Wall milliseconds the event took (a webhook attempt's or handshake's answer):
+    /// kept beside the record for checks and reports, never written with it, so
+    /// the trace is the same bytes for the same inputs however fast the receiver.
+    #[serde(skip)]
+    pub latency_ms: Option<u64>,
+}
+
+impl TraceRecord {
+    /// A record of `event` at `at_ms`, numbered `seq`, with no wall time.
+    pub fn new(seq: u64, at_ms: u64, event: TraceEvent) -> TraceRecord {
+        TraceRecord {
+            seq,
+            at_ms,
+            event,
+            latency_ms: None,
+        }
+    }
 }
 
 /// Records per chunk of the trace: 16 Ki records of ~176 B, about 2.8 MB.
 const CHUNK: usize = 16 * 1024;
 
+/// Records a trace keeps in memory by default (about 1 GB of records at most): the
+/// oldest chunks go first. `wasim serve --trace FILE` keeps every record on disk.
+pub const TRACE_RECORDS_MAX: usize = 4 * 1024 * 1024;
+
 /// The append-only trace, kept in fixed-size chunks: appending never moves the
 /// records already written. (One growing `Vec` copied the whole trace at every
 /// doubling and briefly held both copies: a 7-day campaign's trace is 966 k
-/// records.)
-#[derive(Debug, Clone, Default)]
+/// records.) Sequence numbers count every record ever appended; the memory keeps
+/// a window of the newest ones (at least `records_max`), dropping whole chunks
+/// from the front.
+#[derive(Debug, Clone)]
 pub struct Trace {
-    chunks: Vec<Vec<TraceRecord>>,
+    /// Each chunk with the sequence number of its first record.
+    chunks: VecDeque<(usize, Vec<TraceRecord>)>,
     len: usize,
+    records_max: usize,
+}
+
+impl Default for Trace {
+    fn default() -> Self {
+        Trace::with_capacity(TRACE_RECORDS_MAX)
+    }
 }
 
 impl Trace {
+    /// A trace that keeps at least the newest `records_max` records in memory.
+    pub fn with_capacity(records_max: usize) -> Trace {
+        Trace {
+            chunks: VecDeque::new(),
+            len: 0,
+            records_max: records_max.max(1),
+        }
+    }
+
     /// Appends an event at `at_ms`.
     pub fn push(&mut self, at_ms: u64, event: TraceEvent) {
-        let record = TraceRecord {
-            seq: self.len as u64,
-            at_ms,
-            event,
-        };
-        match self.chunks.last_mut() {
-            Some(chunk) if chunk.len() < CHUNK => chunk.push(record),
+        self.push_record(TraceRecord::new(self.len as u64, at_ms, event));
+    }
+
+    /// Appends an event at `at_ms` that took `latency_ms` of wall time.
+    pub fn push_measured(&mut self, at_ms: u64, event: TraceEvent, latency_ms: u64) {
+        let mut record = TraceRecord::new(self.len as u64, at_ms, event);
+        record.latency_ms = Some(latency_ms);
+        self.push_record(record);
+    }
+
+    fn push_record(&mut self, record: TraceRecord) {
+        match self.chunks.back_mut() {
+            Some((_, chunk)) if chunk.len() < CHUNK => chunk.push(record),
             _ => {
                 let mut chunk = Vec::with_capacity(CHUNK);
                 chunk.push(record);
-                self.chunks.push(chunk);
+                self.chunks.push_back((self.len, chunk));
+                // Whole chunks go once the window holds enough without them.
+                while self.chunks.len() > 1
+                    && self.retained() - self.chunks[0].1.len() >= self.records_max
+                {
+                    self.chunks.pop_front();
+                }
             }
         }
         self.len += 1;
     }
 
-    /// How many records the trace holds (the next record's `seq`).
+    /// How many records the trace has had (the next record's `seq`).
     pub fn len(&self) -> usize {
         self.len
     }
@@ -447,32 +496,54 @@ impl Trace {
         self.len == 0
     }
 
-    /// The record at position `seq`.
-    pub fn get(&self, seq: usize) -> Option<&TraceRecord> {
-        self.chunks.get(seq / CHUNK)?.get(seq % CHUNK)
+    /// The `seq` of the oldest record still in memory (`len` when none is).
+    pub fn first_seq(&self) -> usize {
+        self.chunks.front().map_or(self.len, |(first, _)| *first)
     }
 
-    /// Every record, in order.
+    /// How many records are in memory.
+    pub fn retained(&self) -> usize {
+        self.chunks.iter().map(|(_, chunk)| chunk.len()).sum()
+    }
+
+    /// Forgets every record in memory; the next record's `seq` goes on from `len`.
+    pub fn clear(&mut self) {
+        self.chunks = VecDeque::new();
+    }
+
+    /// The record `seq`, if it is in memory.
+    pub fn get(&self, seq: usize) -> Option<&TraceRecord> {
+        let index = self.chunks.partition_point(|(first, _)| *first <= seq);
+        let (first, chunk) = self.chunks.get(index.checked_sub(1)?)?;
+        chunk.get(seq - first)
+    }
+
+    /// Every record in memory, in order.
     pub fn records(&self) -> Records<'_> {
         self.since(0)
     }
 
-    /// Records from position `from` on (none past the end).
-    pub fn since(&self, from: usize) -> Records<'_> {
-        let from = from.min(self.len);
-        let chunks = self.chunks.get(from / CHUNK..).unwrap_or(&[]);
-        let (current, rest) = match chunks.split_first() {
-            Some((first, rest)) => (first.get(from % CHUNK..).unwrap_or(&[]), rest),
-            None => (&[][..], &[][..]),
+    /// Records in memory from `seq` on (from the oldest one in memory if `seq` is
+    /// older; none past the end).
+    pub fn since(&self, seq: usize) -> Records<'_> {
+        let from = seq.max(self.first_seq()).min(self.len);
+        let index = self
+            .chunks
+            .partition_point(|(first, _)| *first <= from)
+            .saturating_sub(1);
+        let mut chunks = self.chunks.range(index..);
+        let current = match chunks.next() {
+            Some((first, chunk)) => chunk.get(from - first..).unwrap_or(&[]),
+            None => &[][..],
         };
         Records {
             current: current.iter(),
-            rest: rest.iter(),
+            rest: chunks,
             remaining: self.len - from,
         }
     }
 
-    /// The whole trace as JSON Lines.
+    /// The whole trace in memory as JSON Lines.
     pub fn to_jsonl(&self) -> String {
         let mut out = String::new();
         for record in self.records() {
@@ -486,7 +557,7 @@ impl Trace {
 #[derive(Debug, Clone)]
 pub struct Records<'a> {
     current: std::slice::Iter<'a, TraceRecord>,
-    rest: std::slice::Iter<'a, Vec<TraceRecord>>,
+    rest: std::collections::vec_deque::Iter<'a, (usize, Vec<TraceRecord>)>,
     remaining: usize,
 }
 
@@ -499,7 +570,7 @@ impl<'a> Iterator for Records<'a> {
                 self.remaining -= 1;
                 return Some(record);
             }
-            self.current = self.rest.next()?.iter();
+            self.current = self.rest.next()?.1.iter();
         }
     }
 
@@ -608,22 +679,46 @@ mod tests {
     }
 
     #[test]
+    fn a_bounded_trace_keeps_the_newest_records_and_counts_every_one() {
+        let mut trace = Trace::with_capacity(CHUNK);
+        let total = 3 * CHUNK + 5;
+        for at in 0..total {
+            trace.push(at as u64, TraceEvent::WorldReset);
+        }
+        assert_eq!(trace.len(), total);
+        assert!(trace.retained() >= CHUNK && trace.retained() <= 2 * CHUNK);
+        let first = trace.first_seq();
+        assert_eq!(first, total - trace.retained());
+        assert!(trace.get(first - 1).is_none());
+        assert_eq!(trace.get(first).map(|r| r.seq), Some(first as u64));
+        assert_eq!(trace.get(total - 1).map(|r| r.seq), Some(total as u64 - 1));
+        let since: Vec<u64> = trace.since(0).map(|r| r.seq).collect();
+        assert_eq!(since, (first as u64..total as u64).collect::<Vec<_>>());
+        assert_eq!(trace.since(total - 2).count(), 2);
+        trace.clear();
+        assert_eq!((trace.retained(), trace.first_seq()), (0, total));
+        trace.push(0, TraceEvent::WorldReset);
+        assert_eq!(trace.get(total).map(|r| r.seq), Some(total as u64));
+        assert_eq!(trace.records().count(), 1);
+    }
+
+    #[test]
     fn a_webhook_emitted_line_is_the_bytes_serde_json_gives_the_record() {
         let body = WebhookBody::new(&serde_json::json!({
             "object": "whatsapp_business_account",
             "entry": [{"id": "1", "changes": [{"field": "messages", "value": {"text": "Grüße \"x\""}}]}]
         }));
-        let record = TraceRecord {
-            seq: 7,
-            at_ms: 1_500,
-            event: TraceEvent::WebhookEmitted {
+        let record = TraceRecord::new(
+            7,
+            1_500,
+            TraceEvent::WebhookEmitted {
                 delivery_id: 3,
                 field: Cow::Borrowed("messages"),
                 route: "number:110".to_owned(),
                 changes: 1,
                 body,
             },
-        };
+        );
         let expected = serde_json::to_string(&record).expect("serializes") + "\n";
         assert_eq!(record.to_json_line(), expected);
         let parsed: Value = serde_json::from_str(&expected).expect("JSON");

@@ -1,10 +1,18 @@
-//! The delivery worker: posts each attempt the model asks for, in order, and reports every
+//! The delivery worker: posts each attempt the model asks for and reports every
 //! attempt back to the model as a command.
+//!
+//! Attempts to one destination (scheme, host and port) are posted one at a time, in
+//! order; destinations have lanes of their own, so an endpoint that does not answer
+//! (an unresolvable host, a receiver that hangs until the timeout) holds up only
+//! its own lane. Reports go back to the model in the order the attempts were
+//! queued, whatever order they finish in, so the trace does not depend on which
+//! endpoint answered first.
 
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use super::sign::{META_SIGNATURE_HEADER, PARTNER_SIGNATURE_HEADER, hmac_hex, meta_signature};
 use crate::model::secret::Secret;
@@ -15,6 +23,9 @@ use crate::model::{Command, WebhookDelivery};
 /// The key forged posts are signed with: never a world's secret.
 const FORGED_KEY: &str = "wasim-forged-signature-key";
 
+/// Most destinations with a lane of their own; further ones share lanes.
+pub const LANES_MAX: usize = 16;
+
 /// How webhooks are posted.
 #[derive(Debug, Clone)]
 pub struct DeliveryConfig {
@@ -24,6 +35,8 @@ pub struct DeliveryConfig {
     pub partner_secret: Secret,
     /// Per-attempt timeout. Default 10 s (Meta's is unpublished).
     pub timeout: Duration,
+    /// How long resolving the host and connecting may take. Default 2 s.
+    pub connect_timeout: Duration,
     /// Most webhooks waiting in the queue. Default 100000.
     pub queue_max: usize,
 }
@@ -35,6 +48,7 @@ impl DeliveryConfig {
             app_secret,
             partner_secret,
             timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(2),
             queue_max: 100_000,
         }
     }
@@ -48,22 +62,68 @@ pub type Stopwatch = fn() -> std::time::Instant;
 
 #[derive(Debug)]
 enum Job {
-    Deliver(WebhookDelivery),
+    /// An attempt, holding its place in the bounded queue until it is reported.
+    Deliver(WebhookDelivery, OwnedSemaphorePermit),
     Flush(oneshot::Sender<()>),
+}
+
+/// What the reporter waits for, in queue order.
+#[derive(Debug)]
+enum Pending {
+    /// An attempt's command, once its lane has posted it.
+    Attempt(oneshot::Receiver<Command>, OwnedSemaphorePermit),
+    /// Everything queued before has been reported.
+    Flushed(oneshot::Sender<()>),
 }
 
 /// A handle on the delivery worker.
 #[derive(Debug, Clone)]
 pub struct Deliverer {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::UnboundedSender<Job>,
+    /// One permit per webhook queued or in flight: at most `queue_max`.
+    room: Arc<Semaphore>,
+}
+
+/// The lane key of a destination: scheme, host and port of its URL.
+fn lane_key(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(url) => format!(
+            "{}://{}:{}",
+            url.scheme(),
+            url.host_str().unwrap_or(""),
+            url.port_or_known_default().unwrap_or(0)
+        ),
+        Err(_) => url.to_owned(),
+    }
 }
 
 impl Deliverer {
     /// Starts the worker on the current tokio runtime.
     pub fn start(config: DeliveryConfig, report: Report, stopwatch: Stopwatch) -> Deliverer {
-        let (jobs, mut queue) = mpsc::channel::<Job>(config.queue_max.max(1));
+        let (jobs, mut queue) = mpsc::unbounded_channel::<Job>();
+        let room = Arc::new(Semaphore::new(config.queue_max.max(1)));
+        let (pending, mut reports) = mpsc::unbounded_channel::<Pending>();
+        // Reports go back in queue order.
         tokio::spawn(async move {
-            let client = reqwest::Client::builder().timeout(config.timeout).build();
+            while let Some(next) = reports.recv().await {
+                match next {
+                    Pending::Attempt(command, permit) => {
+                        if let Ok(command) = command.await {
+                            report(command);
+                        }
+                        drop(permit);
+                    }
+                    Pending::Flushed(done) => {
+                        let _ = done.send(());
+                    }
+                }
+            }
+        });
+        tokio::spawn(async move {
+            let client = reqwest::Client::builder()
+                .timeout(config.timeout)
+                .connect_timeout(config.connect_timeout)
+                .build();
             let client = match client {
                 Ok(client) => Some(client),
                 Err(error) => {
@@ -71,18 +131,33 @@ impl Deliverer {
                     None
                 }
             };
+            let config = Arc::new(config);
+            let mut lanes: BTreeMap<String, mpsc::UnboundedSender<Lane>> = BTreeMap::new();
+            let mut order: VecDeque<String> = VecDeque::new();
             while let Some(job) = queue.recv().await {
                 match job {
-                    Job::Deliver(delivery) => {
-                        post(client.as_ref(), &config, &delivery, &*report, stopwatch).await;
+                    Job::Deliver(delivery, permit) => {
+                        let mut key = lane_key(delivery.destination.url());
+                        if !lanes.contains_key(&key) && lanes.len() >= LANES_MAX {
+                            // Bounded: a new destination shares the oldest lane.
+                            key = order.front().cloned().unwrap_or(key);
+                        }
+                        let lane = lanes.entry(key.clone()).or_insert_with(|| {
+                            order.push_back(key);
+                            start_lane(client.clone(), config.clone(), stopwatch)
+                        });
+                        let (done, command) = oneshot::channel();
+                        if lane.send(Lane { delivery, done }).is_ok() {
+                            let _ = pending.send(Pending::Attempt(command, permit));
+                        }
                     }
                     Job::Flush(done) => {
-                        let _ = done.send(());
+                        let _ = pending.send(Pending::Flushed(done));
                     }
                 }
             }
         });
-        Deliverer { jobs }
+        Deliverer { jobs, room }
     }
 
     /// Queues deliveries in order without waiting. Returns a `WebhookSkipped` command
@@ -92,13 +167,16 @@ impl Deliverer {
     pub fn enqueue(&self, deliveries: Vec<WebhookDelivery>) -> Vec<Command> {
         let mut skipped = Vec::new();
         for delivery in deliveries {
-            let id = delivery.id;
-            let copy = delivery.copy;
-            if let Err(error) = self.jobs.try_send(Job::Deliver(delivery)) {
-                let reason = match error {
-                    mpsc::error::TrySendError::Full(_) => "delivery queue full",
-                    mpsc::error::TrySendError::Closed(_) => "delivery worker stopped",
-                };
+            let (id, copy) = (delivery.id, delivery.copy);
+            let reason = match self.room.clone().try_acquire_owned() {
+                Err(_) => Some("delivery queue full"),
+                Ok(permit) => self
+                    .jobs
+                    .send(Job::Deliver(delivery, permit))
+                    .is_err()
+                    .then_some("delivery worker stopped"),
+            };
+            if let Some(reason) = reason {
                 skipped.push(Command::WebhookSkipped {
                     delivery_id: id,
                     copy,
@@ -112,27 +190,53 @@ impl Deliverer {
     /// Waits until every webhook queued before this call has been attempted.
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
-        if self.jobs.send(Job::Flush(done)).await.is_ok() {
+        if self.jobs.send(Job::Flush(done)).is_ok() {
             let _ = wait.await;
         }
     }
+}
+
+/// One attempt for a lane, and where its outcome goes.
+#[derive(Debug)]
+struct Lane {
+    delivery: WebhookDelivery,
+    done: oneshot::Sender<Command>,
+}
+
+/// A lane: posts its destination's attempts one at a time, in order.
+fn start_lane(
+    client: Option<reqwest::Client>,
+    config: Arc<DeliveryConfig>,
+    stopwatch: Stopwatch,
+) -> mpsc::UnboundedSender<Lane> {
+    let (lane, mut attempts) = mpsc::unbounded_channel::<Lane>();
+    tokio::spawn(async move {
+        while let Some(Lane { delivery, done }) = attempts.recv().await {
+            let command = post(client.as_ref(), &config, &delivery, stopwatch).await;
+            let _ = done.send(command);
+        }
+    });
+    lane
+}
+
+/// The key a copy is signed with: a forged copy's is one the receiver does not know.
+fn signing_key(forged: bool, secret: &Secret) -> &str {
+    if forged { FORGED_KEY } else { secret.expose() }
 }
 
 async fn post(
     client: Option<&reqwest::Client>,
     config: &DeliveryConfig,
     delivery: &WebhookDelivery,
-    report: &(dyn Fn(Command) + Send + Sync),
     stopwatch: Stopwatch,
-) {
+) -> Command {
     let url = delivery.destination.url();
     let Some(client) = client else {
-        report(Command::WebhookSkipped {
+        return Command::WebhookSkipped {
             delivery_id: delivery.id,
             copy: delivery.copy,
             reason: "the webhook HTTP client could not be built".to_owned(),
-        });
-        return;
+        };
     };
     // Exactly these bytes are signed and sent, with their length: some receivers
     // refuse a webhook without `Content-Length` (reference §13), so it is never left
@@ -143,27 +247,24 @@ async fn post(
         .post(url)
         .header("Content-Type", "application/json")
         .header("Content-Length", body.len());
+    // A forged copy is signed with a key the receiver does not know.
+    let key = |secret| signing_key(forged, secret);
     match &delivery.destination {
         Destination::Meta { .. } => {
-            let key = if forged {
-                FORGED_KEY
-            } else {
-                config.app_secret.expose()
-            };
-            request = request.header(META_SIGNATURE_HEADER, meta_signature(key, &body));
+            request = request.header(
+                META_SIGNATURE_HEADER,
+                meta_signature(key(&config.app_secret), &body),
+            );
         }
         Destination::Partner { .. } => {
-            let key = if forged {
-                FORGED_KEY
-            } else {
-                config.partner_secret.expose()
-            };
-            request = request.header(PARTNER_SIGNATURE_HEADER, hmac_hex(key, &body));
+            request = request.header(
+                PARTNER_SIGNATURE_HEADER,
+                hmac_hex(key(&config.partner_secret), &body),
+            );
         }
         Destination::D360(webhook) => {
             for (name, value) in &webhook.headers {
-                let value = if forged { FORGED_KEY } else { value.expose() };
-                request = request.header(name.as_str(), value);
+                request = request.header(name.as_str(), key(value));
             }
         }
     }
@@ -179,7 +280,7 @@ async fn post(
         Err(error) if error.is_connect() => (None, Some("connection refused".to_owned())),
         Err(error) => (None, Some(describe_error(error))),
     };
-    report(delivery.finished(redact_url(url), http_status, latency_ms, error));
+    delivery.finished(redact_url(url), http_status, latency_ms, error)
 }
 
 /// A request error with its causes (`error sending request: connection closed

@@ -207,13 +207,7 @@ pub fn outcome(world: &mut World, until: SimTime, id: &str) -> Option<u32> {
 
 /// The trace events among `effects`.
 pub fn events(effects: &[Effect]) -> Vec<&TraceEvent> {
-    effects
-        .iter()
-        .filter_map(|e| match e {
-            Effect::Trace { event, .. } => Some(event),
-            Effect::Webhook(_) => None,
-        })
-        .collect()
+    effects.iter().filter_map(Effect::event).collect()
 }
 
 /// The webhook posts among `effects` for `field` (every post with `None`).
@@ -306,7 +300,9 @@ impl Drive {
         for effect in effects {
             match effect {
                 Effect::Webhook(delivery) => posts.push(delivery),
-                Effect::Trace { event, .. } => self.events.push(event),
+                Effect::Trace { event, .. } | Effect::TraceMeasured { event, .. } => {
+                    self.events.push(event)
+                }
             }
         }
         posts

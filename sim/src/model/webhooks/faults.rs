@@ -132,7 +132,18 @@ impl FaultProfile {
                 "heal_after_s" => {
                     profile.heal_after_s = match value {
                         Value::Null => None,
-                        value => Some(whole(&field, value)?),
+                        value => Some(whole(&field, value)?)
+                            .filter(|s| *s <= FAULT_HOLD_MS_MAX / 1000)
+                            .map(Some)
+                            .ok_or_else(|| {
+                                FieldError::new(
+                                    field.as_str(),
+                                    format!(
+                                        "expected at most {} seconds (7 days), got {value}",
+                                        FAULT_HOLD_MS_MAX / 1000
+                                    ),
+                                )
+                            })?,
                     };
                 }
                 _ => {

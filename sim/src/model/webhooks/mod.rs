@@ -18,6 +18,7 @@
 //!    `webhook_attempts_max` attempts; then it is dropped, and the drop is traced.
 
 pub mod faults;
+pub mod samples;
 
 use serde::Serialize;
 use serde_json::{Value, json};
