@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -25,15 +25,21 @@ pub fn start_with(toml: &str) -> Arc<AppState> {
     AppState::start(ServeConfig::new(spec)).expect("the test world builds")
 }
 
-/// What came back: status, content type and raw body.
+/// What came back: status, headers (the content type apart) and raw body.
 #[derive(Debug)]
 pub struct Answer {
     pub status: StatusCode,
     pub content_type: Option<String>,
+    pub headers: HeaderMap,
     pub body: Vec<u8>,
 }
 
 impl Answer {
+    /// The value of header `name` as text, if present and ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
     /// The body as JSON; fails the test if it is not.
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|error| {
@@ -66,17 +72,31 @@ pub fn request(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> Request<Body> {
+    match body {
+        Some(body) => {
+            let mut headers = headers.to_vec();
+            headers.push((header::CONTENT_TYPE.as_str(), "application/json"));
+            raw_request(method, path, &headers, body)
+        }
+        None => raw_request(method, path, headers, ""),
+    }
+}
+
+/// A request with exactly `headers` and `body`, no content type added: for
+/// requests that are wrong on purpose.
+pub fn raw_request(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Request<Body> {
     let mut builder = Request::builder().method(method).uri(path);
     for (name, value) in headers {
         builder = builder.header(*name, *value);
     }
-    match body {
-        Some(body) => builder
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_owned())),
-        None => builder.body(Body::empty()),
-    }
-    .expect("a valid request")
+    builder
+        .body(Body::from(body.to_owned()))
+        .expect("a valid request")
 }
 
 /// Sends `request` to `state`'s router and reads the whole answer.
@@ -86,8 +106,8 @@ pub async fn call(state: &Arc<AppState>, request: Request<Body>) -> Answer {
         .await
         .expect("the router is infallible");
     let status = response.status();
-    let content_type = response
-        .headers()
+    let headers = response.headers().clone();
+    let content_type = headers
         .get(header::CONTENT_TYPE)
         .map(|v| v.to_str().expect("ASCII content type").to_owned());
     let body = response.into_body().collect().await;
@@ -95,6 +115,7 @@ pub async fn call(state: &Arc<AppState>, request: Request<Body>) -> Answer {
     Answer {
         status,
         content_type,
+        headers,
         body,
     }
 }
