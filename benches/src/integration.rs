@@ -14,17 +14,13 @@ use serde_json::json;
 use wasim_conformance::runner::process::{Integration, describe_exit, free_port};
 use wasim_conformance::runner::{Interrupt, environment};
 use wasim_conformance::scenario::SendSurface;
+use wasim_sim::model::error::code::{PAIR_RATE_LIMIT, RATE_LIMIT_HIT};
 use wasim_sim::model::spec::Category;
 use wasim_sim::server::start;
 use wasim_sim::state::{ServeConfig, wall_now};
 use wasim_sim::{ClockMode, Command, TraceEvent, TraceRecord, WorldSpec};
 
 use crate::load::{Percentiles, histogram};
-
-/// Platform error code: the number's throughput is exceeded.
-pub const RATE_LIMITED: u32 = 130_429;
-/// Platform error code: too many messages to one user in a short time.
-pub const PAIR_LIMITED: u32 = 131_056;
 
 /// How to bench an integration.
 #[derive(Debug, Clone)]
@@ -255,19 +251,12 @@ async fn campaign(
         .map_err(|e| e.to_string())?;
     state.verify_webhook().await.map_err(|e| e.to_string())?;
     let (to, template, language): (Vec<String>, String, String) = state.read(|sim| {
-        // Generated recipients only: the named ones include the magic numbers.
-        let named: BTreeSet<&str> = sim
-            .world
-            .spec()
-            .recipients
-            .named
-            .iter()
-            .map(|n| n.wa_id.as_str())
-            .collect();
+        // Generated recipients only (those with background marketing, as in
+        // `generated_wa_ids`): the named ones include the magic numbers.
         let to = sim
             .world
             .recipients()
-            .filter(|r| !r.opted_out() && !named.contains(r.wa_id().as_str()))
+            .filter(|r| !r.opted_out() && r.background_ecosystem())
             .take(options.recipients)
             .map(|r| r.wa_id())
             .collect();
@@ -450,8 +439,8 @@ pub fn judge(records: &[TraceRecord], campaign: &Campaign) -> IntegrationReport 
             None => {
                 accepted_at.entry(to).or_insert(record.at_ms);
             }
-            Some(code @ (RATE_LIMITED | PAIR_LIMITED)) => {
-                if code == RATE_LIMITED {
+            Some(code @ (RATE_LIMIT_HIT | PAIR_RATE_LIMIT)) => {
+                if code == RATE_LIMIT_HIT {
                     rate_limited += 1;
                 } else {
                     pair_limited += 1;

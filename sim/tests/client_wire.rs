@@ -18,8 +18,8 @@ use std::collections::BTreeSet;
 use axum::http::Method;
 use serde_json::{Value, json};
 use support::{
-    ANA, APP_SECRET, DE_PHONE, LENA, PRIYA, Received, SPRING_SALE, TOKEN, US_PHONE, VERIFY_TOKEN,
-    WABA, Wasim, template, text,
+    ANA, APP_SECRET, DE_KEY, DE_PHONE, LENA, PARTNER_SECRET, PRIYA, Received, SPRING_SALE,
+    US_PHONE, VERIFY_TOKEN, WABA, Wasim, template, text,
 };
 use wasim_sim::WorldSpec;
 use wasim_sim::api::error::GraphError;
@@ -122,10 +122,10 @@ async fn every_webhook_post_carries_content_length_and_is_never_chunked() {
     // A 360dialog channel webhook with a custom header, and the partner webhook.
     let d360 = json!({"url": format!("{}/d360", wasim.receiver_base), "headers": {"X-Channel-Auth": "s3cret"}});
     let (status, _) = wasim
-        .request(
+        .call(
             Method::POST,
             "/v1/configs/webhook",
-            &[("D360-API-KEY", "wasim_test_d360_key_de")],
+            &[("D360-API-KEY", DE_KEY)],
             Some(&d360),
         )
         .await;
@@ -229,7 +229,7 @@ async fn every_wasim_trigger_post_carries_content_length_and_is_never_chunked() 
             Signing::Meta => assert!(post.meta_signed(), "{event}"),
             Signing::Partner => assert_eq!(
                 post.header("x-360dialog-signature"),
-                Some(hmac_hex("wasim_test_partner_secret", &post.body).as_str()),
+                Some(hmac_hex(PARTNER_SECRET, &post.body).as_str()),
                 "{event}"
             ),
         }
@@ -457,89 +457,17 @@ fn every_code_the_model_emits_answers_with_a_non_empty_message() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_graph_error_wasim_answers_has_a_code_and_a_message() {
     let wasim = Wasim::start().await;
-    // A PIN, so that registering with another one is refused (133005).
-    let (status, answer) = wasim
-        .graph(
-            Method::POST,
-            &format!("/v23.0/{US_PHONE}"),
-            Some(&json!({"pin": "111111"})),
-        )
-        .await;
-    assert_eq!(status, 200, "{answer}");
-    let messages = format!("/v23.0/{US_PHONE}/messages");
-    let calls: Vec<(Option<&str>, Method, String, Option<Value>)> = vec![
-        (
-            Some("wrong"),
-            Method::POST,
-            messages.clone(),
-            Some(text(ANA, "hi")),
-        ),
-        (None, Method::POST, messages.clone(), Some(text(ANA, "hi"))),
-        (Some(TOKEN), Method::GET, messages.clone(), None),
-        (
-            Some(TOKEN),
-            Method::POST,
-            messages.clone(),
-            Some(template(ANA, "nope")),
-        ),
-        (
-            Some(TOKEN),
-            Method::POST,
-            messages.clone(),
-            Some(json!({"messaging_product": "whatsapp", "to": ANA})),
-        ),
-        (
-            Some(TOKEN),
-            Method::POST,
-            messages.clone(),
-            Some(template("999130429", SPRING_SALE)),
-        ),
-        (
-            Some(TOKEN),
-            Method::POST,
-            messages.clone(),
-            Some(template("999131056", SPRING_SALE)),
-        ),
-        (
-            Some(TOKEN),
-            Method::POST,
-            format!("/v23.0/{US_PHONE}/register"),
-            Some(json!({"messaging_product": "whatsapp", "pin": "222222"})),
-        ),
-        (
-            Some(TOKEN),
-            Method::POST,
-            format!("/v23.0/{US_PHONE}"),
-            Some(json!({"pin": "12"})),
-        ),
-        (
-            Some(TOKEN),
-            Method::GET,
-            "/v23.0/1/no/such/path".to_owned(),
-            None,
-        ),
-        (
-            Some(TOKEN),
-            Method::DELETE,
-            format!("/v23.0/{WABA}/message_templates?name=nope"),
-            None,
-        ),
-    ];
     let mut codes = BTreeSet::new();
-    for (bearer, method, path, body) in calls {
-        let (status, answer) = wasim
-            .graph_as(bearer, method.clone(), &path, body.as_ref())
-            .await;
-        assert!(status >= 400, "{method} {path}: {status} {answer}");
+    for (what, _, answer) in wasim.graph_errors().await {
         let error = &answer["error"];
         let code = error["code"]
             .as_u64()
-            .unwrap_or_else(|| panic!("{method} {path}: no code in {answer}"));
+            .unwrap_or_else(|| panic!("{what}: no code in {answer}"));
         assert!(
             error["message"]
                 .as_str()
                 .is_some_and(|m| !m.trim().is_empty()),
-            "{method} {path}: no message in {answer}"
+            "{what}: no message in {answer}"
         );
         codes.insert(code);
     }

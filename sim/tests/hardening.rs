@@ -3,14 +3,15 @@
 //! that do not decode, numbers that would overflow, and webhook endpoints that do
 //! not answer.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tower::ServiceExt;
+use support::socket::serve_locally;
 use wasim_sim::state::AppState;
 use wasim_sim::{ServeConfig, WorldSpec};
 
@@ -24,34 +25,13 @@ fn start(token: Option<&str>) -> Arc<AppState> {
 
 /// Status and body (as JSON) of `request`.
 async fn call(state: &Arc<AppState>, request: Request<Body>) -> (StatusCode, Value) {
-    let response = wasim_sim::api::router(state.clone())
-        .oneshot(request)
-        .await
-        .expect("the router is infallible");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("the body reads")
-        .to_bytes();
-    let body = serde_json::from_slice(&bytes).unwrap_or_else(|error| {
-        panic!(
-            "{status}: not JSON ({error}): {}",
-            String::from_utf8_lossy(&bytes)
-        )
-    });
-    (status, body)
+    let answer = support::http::call(state, request).await;
+    (answer.status, answer.json())
 }
 
+/// A request with exactly `headers` and `body` (no content type added).
 fn request(method: Method, path: &str, headers: &[(&str, &str)], body: &str) -> Request<Body> {
-    let mut builder = Request::builder().method(method).uri(path);
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    builder
-        .body(Body::from(body.to_owned()))
-        .expect("a valid request")
+    support::http::raw_request(method.as_str(), path, headers, body)
 }
 
 const JSON: (&str, &str) = ("content-type", "application/json");
@@ -451,12 +431,7 @@ async fn counting_endpoint() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
             async { StatusCode::OK }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let addr = listener.local_addr().expect("an address");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}/partner"), count)
+    (format!("{}/partner", serve_locally(app).await), count)
 }
 
 #[tokio::test]
@@ -606,12 +581,7 @@ async fn a_connection_over_the_cap_is_answered_503_and_a_freed_slot_serves_again
 async fn answering_endpoint() -> String {
     let app =
         axum::Router::new().route("/webhook", axum::routing::any(|| async { StatusCode::OK }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let addr = listener.local_addr().expect("an address");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}/webhook")
+    format!("{}/webhook", serve_locally(app).await)
 }
 
 /// One session against a fresh server: webhooks with faults, sends, replies,
@@ -676,36 +646,19 @@ async fn the_same_seed_and_requests_give_the_same_trace_bytes_with_faults_on() {
 
 /// Status, the two trace headers and the JSON Lines of a `GET /_wasim/trace`.
 async fn trace_page(state: &Arc<AppState>, query: &str) -> (StatusCode, u64, u64, Vec<Value>) {
-    let response = wasim_sim::api::router(state.clone())
-        .oneshot(request(
-            Method::GET,
-            &format!("/_wasim/trace{query}"),
-            &[],
-            "",
-        ))
-        .await
-        .expect("infallible");
-    let status = response.status();
+    let path = format!("/_wasim/trace{query}");
+    let answer = support::http::call(state, request(Method::GET, &path, &[], "")).await;
     let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-            .unwrap_or(u64::MAX)
+        let value = answer.header(name).and_then(|v| v.parse::<u64>().ok());
+        value.unwrap_or(u64::MAX)
     };
     let (first, next) = (header("x-wasim-trace-first"), header("x-wasim-trace-next"));
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("reads")
-        .to_bytes();
-    let lines = String::from_utf8(bytes.to_vec())
-        .expect("UTF-8")
+    let lines = answer
+        .text()
         .lines()
         .map(|line| serde_json::from_str(line).expect("a JSON line"))
         .collect();
-    (status, first, next, lines)
+    (answer.status, first, next, lines)
 }
 
 #[tokio::test]

@@ -1,14 +1,12 @@
 //! Each send-time platform rule, tested against the pure model: every test fails if
 //! its rule is removed.
 
-mod common;
+mod support;
 
-use common::*;
+use support::model::*;
 use wasim_sim::model::partner::{PartnerCall, PartnerCredential};
 use wasim_sim::model::{Command, Refusal, Reply, SimTime, StatusKind};
 use wasim_sim::trace::TraceEvent;
-
-const T0: SimTime = SimTime::ZERO;
 
 #[test]
 fn marketing_to_a_user_capped_by_other_businesses_fails_with_131049_after_a_200() {
@@ -476,24 +474,11 @@ fn failed_statuses_carry_meta_error_objects() {
     let mut world = world();
     let id = marketing(&mut world, T0, US_NUMBER, "999131049");
     let effects = world.advance(hours(1));
-    let failed = effects
-        .iter()
-        .find_map(|effect| match effect {
-            wasim_sim::model::Effect::Webhook(delivery) => {
-                let status =
-                    &delivery.body.to_value()["entry"][0]["changes"][0]["value"]["statuses"][0];
-                (status["id"] == id.as_str()).then(|| status.clone())
-            }
-            _ => None,
-        })
-        .expect("a failed webhook");
+    let failed = status_webhook(&effects, &id).expect("a failed webhook");
     assert_eq!(failed["status"], "failed");
     let error = &failed["errors"][0];
     assert_eq!(error["code"], 131_049);
-    assert_eq!(
-        error["title"],
-        "This message was not delivered to maintain healthy ecosystem engagement."
-    );
+    assert_eq!(error["title"], support::TITLE_131049);
     assert_eq!(error["message"], error["title"]);
     assert!(
         error["error_data"]["details"]

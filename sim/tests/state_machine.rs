@@ -22,17 +22,17 @@
 //! message's first status must be the `failed` code the reference predicted, or
 //! `sent`; delivery timing is seeded-random and is not compared.
 
-mod common;
+mod support;
 
-use common::{
-    ANA_BR, DE_NUMBER, LENA_DE, PRIYA_IN, SAM_US, TOKEN, TR_NUMBER, US_NUMBER, template_body,
-    text_body, world_with,
-};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::FileFailurePersistence;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
 use serde_json::{Value, json};
+use support::model::{
+    ANA_BR, DE_NUMBER, LENA_DE, PRIYA_IN, SAM_US, TOKEN, TR_NUMBER, US_NUMBER, template_body,
+    text_body, world_with,
+};
 use wasim_sim::model::outgoing::parse_read;
 use wasim_sim::model::secret::Secret;
 use wasim_sim::model::spec::Quality;
@@ -78,25 +78,14 @@ const OPTED_OUT_BR: &str = "5511900000002";
 const WORLD_TOML: &str = r#"
 [recipients]
 count = 200
-[[recipients.named]]
-wa_id = "5511987654321"
-name = "Ana"
-[[recipients.named]]
-wa_id = "919812345678"
-name = "Priya"
-[[recipients.named]]
-wa_id = "14155550123"
-name = "Sam"
-[[recipients.named]]
-wa_id = "4915112345678"
-name = "Lena"
-[[recipients.named]]
-wa_id = "905321234567"
-name = "Deniz"
-[[recipients.named]]
-wa_id = "5511900000002"
-name = "Olga"
-opted_out = true
+named = [
+    { wa_id = "5511987654321", name = "Ana" },
+    { wa_id = "919812345678", name = "Priya" },
+    { wa_id = "14155550123", name = "Sam" },
+    { wa_id = "4915112345678", name = "Lena" },
+    { wa_id = "905321234567", name = "Deniz" },
+    { wa_id = "5511900000002", name = "Olga", opted_out = true },
+]
 "#;
 
 /// A user the transitions pick from, with what the reference knows of them up front.

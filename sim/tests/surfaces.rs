@@ -1,225 +1,21 @@
 //! Socketless tests of every HTTP surface (Graph, 360dialog, control) through the router.
 
-use std::sync::Arc;
+mod support;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tower::ServiceExt;
+use support::http::{
+    Client, assert_graph_error, call, control_get, control_post, d360_post, details, graph_post,
+    graph_request, partner_token, send, start, trace, traced,
+};
+use support::{ANA, PRIYA, TOKEN, US_KEY, US_PHONE, template, text};
 use wasim_sim::api::extract::BODY_BYTES_MAX;
 use wasim_sim::state::AppState;
 use wasim_sim::{ServeConfig, WorldSpec};
 
-const TOKEN: &str = "wasim_test_access_token";
-const D360_KEY: &str = "wasim_test_d360_key_us";
-const PHONE: &str = "110000000000001";
 const MESSAGES: &str = "/v23.0/110000000000001/messages";
-const ANA: &str = "5511987654321";
-const PRIYA: &str = "919812345678";
 const WRONG_TOKEN: &str = "not_the_token_7f3a9c";
-
-/// A fresh world with the default spec and a manual clock.
-fn start() -> Arc<AppState> {
-    AppState::start(ServeConfig::new(WorldSpec::default())).expect("the default world builds")
-}
-
-/// What came back: status, content type and raw body.
-struct Answer {
-    status: StatusCode,
-    content_type: Option<String>,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|error| {
-            panic!(
-                "the body is not JSON ({error}): {}",
-                String::from_utf8_lossy(&self.body)
-            )
-        })
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8(self.body.clone()).expect("the body is UTF-8")
-    }
-}
-
-async fn call(state: &Arc<AppState>, request: Request<Body>) -> Answer {
-    let response = wasim_sim::api::router(state.clone())
-        .oneshot(request)
-        .await
-        .expect("the router is infallible");
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .map(|v| v.to_str().expect("ASCII content type").to_owned());
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("the body is readable")
-        .to_bytes()
-        .to_vec();
-    Answer {
-        status,
-        content_type,
-        body,
-    }
-}
-
-/// A Graph request: `token` as bearer (if any), `body` as JSON text (if any).
-fn graph_request(
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&str>,
-) -> Request<Body> {
-    let mut builder = Request::builder().method(method).uri(path);
-    if let Some(token) = token {
-        builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    match body {
-        Some(body) => builder
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_owned())),
-        None => builder.body(Body::empty()),
-    }
-    .expect("a valid request")
-}
-
-async fn graph_post(
-    state: &Arc<AppState>,
-    path: &str,
-    token: Option<&str>,
-    body: &Value,
-) -> Answer {
-    call(
-        state,
-        graph_request("POST", path, token, Some(&body.to_string())),
-    )
-    .await
-}
-
-async fn send(state: &Arc<AppState>, body: &Value) -> Answer {
-    graph_post(state, MESSAGES, Some(TOKEN), body).await
-}
-
-async fn control_get(state: &Arc<AppState>, path: &str) -> Answer {
-    let request = Request::builder()
-        .method("GET")
-        .uri(path)
-        .body(Body::empty())
-        .expect("a valid request");
-    call(state, request).await
-}
-
-async fn control_post(state: &Arc<AppState>, path: &str, body: &Value) -> Answer {
-    let request = Request::builder()
-        .method("POST")
-        .uri(path)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body.to_string()))
-        .expect("a valid request");
-    call(state, request).await
-}
-
-async fn d360_post(state: &Arc<AppState>, key: Option<&str>, body: &Value) -> Answer {
-    let mut builder = Request::builder()
-        .method("POST")
-        .uri("/messages")
-        .header(header::CONTENT_TYPE, "application/json");
-    if let Some(key) = key {
-        builder = builder.header("D360-API-KEY", key);
-    }
-    let request = builder
-        .body(Body::from(body.to_string()))
-        .expect("a valid request");
-    call(state, request).await
-}
-
-fn template(to: &str, name: &str) -> Value {
-    json!({
-        "messaging_product": "whatsapp",
-        "recipient_type": "individual",
-        "to": to,
-        "type": "template",
-        "template": {"name": name, "language": {"code": "en_US"}},
-    })
-}
-
-fn text(to: &str, body: &str) -> Value {
-    json!({
-        "messaging_product": "whatsapp",
-        "to": to,
-        "type": "text",
-        "text": {"body": body},
-    })
-}
-
-/// Asserts a Graph error answer with `http` status and `code`, in Meta's full shape;
-/// returns the `error` object.
-fn assert_graph_error(answer: &Answer, http: StatusCode, code: u64) -> Value {
-    let body = answer.json();
-    assert_eq!(answer.status, http, "HTTP status of {body}");
-    assert_eq!(
-        answer.content_type.as_deref(),
-        Some("application/json"),
-        "{body}"
-    );
-    let error = body
-        .get("error")
-        .unwrap_or_else(|| panic!("no `error` in {body}"));
-    assert_eq!(error["code"], json!(code), "{body}");
-    assert_eq!(error["type"], "OAuthException", "{body}");
-    let trace_id = error["fbtrace_id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no fbtrace_id in {body}"));
-    assert!(!trace_id.is_empty(), "{body}");
-    let message = error["message"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no message in {body}"));
-    if code == 190 {
-        assert!(!message.is_empty(), "{body}");
-        assert!(error.get("error_data").is_none(), "{body}");
-    } else {
-        let title = wasim_sim::model::error::title_of(u32::try_from(code).expect("small code"));
-        if code == 2500 {
-            assert!(message.starts_with(&format!("(#{code}) {title}")), "{body}");
-        } else {
-            assert_eq!(message, format!("(#{code}) {title}"), "{body}");
-        }
-        assert_eq!(
-            error["error_data"]["messaging_product"], "whatsapp",
-            "{body}"
-        );
-        let details = error["error_data"]["details"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no details string in {body}"));
-        assert!(!details.is_empty(), "{body}");
-    }
-    error.clone()
-}
-
-fn details(error: &Value) -> &str {
-    error["error_data"]["details"].as_str().expect("details")
-}
-
-/// Every trace record, parsed.
-async fn trace(state: &Arc<AppState>) -> (String, Vec<Value>) {
-    let answer = control_get(state, "/_wasim/trace").await;
-    assert_eq!(answer.status, StatusCode::OK);
-    let text = answer.text();
-    let records = text
-        .lines()
-        .map(|line| {
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("bad trace line ({e}): {line}"))
-        })
-        .collect();
-    (text, records)
-}
 
 // ---------------------------------------------------------------- Graph: success
 
@@ -240,12 +36,7 @@ async fn a_template_send_answers_contacts_and_an_accepted_message_status() {
     let id = messages[0]["id"].as_str().expect("message id");
     assert!(id.starts_with("wamid."), "{body}");
     assert_eq!(messages[0]["message_status"], "accepted", "{body}");
-    let keys: Vec<&str> = body
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let keys: Vec<&String> = body.as_object().expect("object").keys().collect();
     assert_eq!(
         keys,
         ["messaging_product", "contacts", "messages"],
@@ -556,18 +347,16 @@ async fn a_template_missing_its_body_parameter_gets_132000() {
 #[tokio::test]
 async fn a_get_on_a_messages_path_gets_a_graph_error_not_an_empty_405() {
     let state = start();
-    let answer = call(&state, graph_request("GET", MESSAGES, Some(TOKEN), None)).await;
+    let answer = Client::bearer(&state, TOKEN).get(MESSAGES).await;
     let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 100);
     assert!(details(&error).contains("GET"), "{error}");
 
-    let answer = call(
-        &state,
-        graph_request("GET", "/110000000000001/messages", Some(TOKEN), None),
-    )
-    .await;
+    let answer = Client::bearer(&state, TOKEN)
+        .get("/110000000000001/messages")
+        .await;
     assert_graph_error(&answer, StatusCode::BAD_REQUEST, 100);
 
-    let answer = call(&state, graph_request("GET", MESSAGES, None, None)).await;
+    let answer = Client::anonymous(&state).get(MESSAGES).await;
     assert_graph_error(&answer, StatusCode::UNAUTHORIZED, 190);
 }
 
@@ -592,7 +381,7 @@ async fn an_unknown_graph_path_gets_2500() {
 #[tokio::test]
 async fn a_360dialog_send_with_its_key_answers_in_the_cloud_api_shape() {
     let state = start();
-    let answer = d360_post(&state, Some(D360_KEY), &template(ANA, "spring_sale")).await;
+    let answer = d360_post(&state, Some(US_KEY), &template(ANA, "spring_sale")).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     let body = answer.json();
     assert_eq!(body["messaging_product"], "whatsapp", "{body}");
@@ -626,7 +415,7 @@ async fn a_360dialog_send_without_or_with_a_wrong_key_gets_its_own_401() {
 #[tokio::test]
 async fn a_360dialog_send_validates_the_body_like_the_cloud_api() {
     let state = start();
-    let answer = d360_post(&state, Some(D360_KEY), &template("abc", "spring_sale")).await;
+    let answer = d360_post(&state, Some(US_KEY), &template("abc", "spring_sale")).await;
     assert_graph_error(&answer, StatusCode::BAD_REQUEST, 131_009);
 }
 
@@ -685,7 +474,7 @@ async fn the_world_lists_credentials_numbers_templates_and_recipients() {
     assert!(
         numbers
             .iter()
-            .any(|n| n["id"] == PHONE && n["d360_api_key"] == D360_KEY),
+            .any(|n| n["id"] == US_PHONE && n["d360_api_key"] == US_KEY),
         "{numbers:?}"
     );
 
@@ -1012,7 +801,7 @@ async fn the_trace_never_contains_a_secret_only_credential_fingerprints() {
         StatusCode::OK
     );
     assert_eq!(
-        d360_post(&state, Some(D360_KEY), &template(ANA, "spring_sale"))
+        d360_post(&state, Some(US_KEY), &template(ANA, "spring_sale"))
             .await
             .status,
         StatusCode::OK
@@ -1049,7 +838,7 @@ async fn the_trace_never_contains_a_secret_only_credential_fingerprints() {
     let (text, records) = trace(&state).await;
     for secret in [
         TOKEN,
-        D360_KEY,
+        US_KEY,
         "wasim_test_app_secret",
         "wasim_test_verify_token",
         "wasim_test_partner_password",
@@ -1073,7 +862,7 @@ async fn the_trace_never_contains_a_secret_only_credential_fingerprints() {
         .filter_map(|r| r["credential"].as_str())
         .collect();
     assert_eq!(prints[0], wasim_sim::trace::fingerprint(TOKEN));
-    assert_eq!(prints[1], wasim_sim::trace::fingerprint(D360_KEY));
+    assert_eq!(prints[1], wasim_sim::trace::fingerprint(US_KEY));
     assert_eq!(prints[2], prints[3], "one wrong token, one fingerprint");
     assert_ne!(prints[0], prints[2]);
 }
@@ -1193,20 +982,6 @@ async fn webhook_urls_enter_the_trace_without_user_info_or_query() {
     assert!(attempt["error"].is_string());
 }
 
-fn d360_request(method: &str, path: &str, key: &str, body: Option<&Value>) -> Request<Body> {
-    let builder = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("D360-API-KEY", key);
-    match body {
-        Some(body) => builder
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_string())),
-        None => builder.body(Body::empty()),
-    }
-    .expect("a valid request")
-}
-
 fn new_template(name: &str) -> Value {
     json!({"name": name, "language": "en_US", "category": "UTILITY",
            "components": [{"type": "BODY", "text": "Your code is {{1}}"}]})
@@ -1233,7 +1008,7 @@ async fn templates_are_created_into_review_listed_read_unpaused_and_deleted_on_g
     assert_graph_error(&send(&state, &body).await, StatusCode::NOT_FOUND, 132_001);
     state.advance_by(300_000).await.expect("advance");
     assert_eq!(send(&state, &body).await.status, StatusCode::OK);
-    let listed = call(&state, graph_request("GET", path, Some(TOKEN), None)).await;
+    let listed = Client::bearer(&state, TOKEN).get(path).await;
     let names: Vec<String> = listed.json()["data"]
         .as_array()
         .expect("data")
@@ -1250,16 +1025,9 @@ async fn templates_are_created_into_review_listed_read_unpaused_and_deleted_on_g
         names.contains(&"shipping_code:APPROVED".to_owned()),
         "{names:?}"
     );
-    let quality = call(
-        &state,
-        graph_request(
-            "GET",
-            &format!("/v23.0/{id}?fields=quality_score"),
-            Some(TOKEN),
-            None,
-        ),
-    )
-    .await;
+    let quality = Client::bearer(&state, TOKEN)
+        .get(&format!("/v23.0/{id}?fields=quality_score"))
+        .await;
     assert_eq!(quality.json()["quality_score"]["score"], "UNKNOWN");
     assert!(quality.json()["quality_score"]["date"].is_u64());
     let not_paused = graph_post(
@@ -1284,24 +1052,12 @@ async fn templates_are_created_into_review_listed_read_unpaused_and_deleted_on_g
     )
     .await;
     assert_eq!(unpaused.json(), json!({"success": true}));
-    let deleted = call(
-        &state,
-        graph_request(
-            "DELETE",
-            &format!("{path}?name=shipping_code"),
-            Some(TOKEN),
-            None,
-        ),
-    )
-    .await;
+    let deleted = Client::bearer(&state, TOKEN)
+        .delete(&format!("{path}?name=shipping_code"))
+        .await;
     assert_eq!(deleted.json(), json!({"success": true}));
     assert_graph_error(&send(&state, &body).await, StatusCode::NOT_FOUND, 132_001);
-    let (_, records) = trace(&state).await;
-    let events: Vec<&str> = records
-        .iter()
-        .filter(|r| r["kind"] == "template_status")
-        .filter_map(|r| r["event"].as_str())
-        .collect();
+    let events = traced(&state, "template_status", "event").await;
     assert_eq!(
         events,
         vec!["PENDING", "APPROVED", "PAUSED", "APPROVED", "DELETED"]
@@ -1311,34 +1067,18 @@ async fn templates_are_created_into_review_listed_read_unpaused_and_deleted_on_g
 #[tokio::test]
 async fn templates_are_managed_on_360dialog_with_the_channel_key() {
     let state = start();
-    let created = call(
-        &state,
-        d360_request(
-            "POST",
-            "/v1/configs/templates",
-            "wasim_test_d360_key_us",
-            Some(&new_template("pickup_code")),
-        ),
-    )
-    .await;
+    let created = Client::d360(&state, "wasim_test_d360_key_us")
+        .post("/v1/configs/templates", &new_template("pickup_code"))
+        .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
     assert_eq!(created.json()["status"], "submitted");
-    let wrong = call(
-        &state,
-        d360_request("GET", "/v1/configs/templates", "nope", None),
-    )
-    .await;
+    let wrong = Client::d360(&state, "nope")
+        .get("/v1/configs/templates")
+        .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
-    let listed = call(
-        &state,
-        d360_request(
-            "GET",
-            "/v1/configs/templates",
-            "wasim_test_d360_key_us",
-            None,
-        ),
-    )
-    .await;
+    let listed = Client::d360(&state, "wasim_test_d360_key_us")
+        .get("/v1/configs/templates")
+        .await;
     let body = listed.json();
     assert_eq!(
         body["count"],
@@ -1351,87 +1091,34 @@ async fn templates_are_managed_on_360dialog_with_the_channel_key() {
             .iter()
             .any(|t| t["name"] == "pickup_code" && t["status"] == "submitted")
     );
-    let deleted = call(
-        &state,
-        d360_request(
-            "DELETE",
-            "/v1/configs/templates/pickup_code",
-            "wasim_test_d360_key_us",
-            None,
-        ),
-    )
-    .await;
+    let deleted = Client::d360(&state, "wasim_test_d360_key_us")
+        .delete("/v1/configs/templates/pickup_code")
+        .await;
     assert_eq!(deleted.json()["meta"]["success"], true);
-    let missing = call(
-        &state,
-        d360_request(
-            "DELETE",
-            "/v1/configs/templates/pickup_code",
-            "wasim_test_d360_key_us",
-            None,
-        ),
-    )
-    .await;
+    let missing = Client::d360(&state, "wasim_test_d360_key_us")
+        .delete("/v1/configs/templates/pickup_code")
+        .await;
     assert_eq!(missing.status, StatusCode::BAD_REQUEST);
     assert_eq!(missing.json()["meta"]["success"], false);
-}
-
-async fn partner_call(
-    state: &Arc<AppState>,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&Value>,
-) -> Answer {
-    call(
-        state,
-        graph_request(method, path, token, body.map(Value::to_string).as_deref()),
-    )
-    .await
-}
-
-async fn partner_token(state: &Arc<AppState>) -> String {
-    let answer = partner_call(
-        state,
-        "POST",
-        "/api/v2/token",
-        None,
-        Some(&json!({"username": "partner@wasim.test", "password": "wasim_test_partner_password"})),
-    )
-    .await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
-    answer.json()["access_token"]
-        .as_str()
-        .expect("a token")
-        .to_owned()
 }
 
 #[tokio::test]
 async fn a_partner_lists_channels_rotates_a_key_and_the_old_key_is_refused() {
     let state = start();
     let token = partner_token(&state).await;
-    let listed = partner_call(
-        &state,
-        "GET",
-        "/api/v2/partners/wasimPA/channels?limit=2",
-        Some(&token),
-        None,
-    )
-    .await;
+    let partner = Client::bearer(&state, &token);
+    let listed = partner
+        .get("/api/v2/partners/wasimPA/channels?limit=2")
+        .await;
     let body = listed.json();
     assert_eq!(
         (body["count"].clone(), body["total"].clone()),
         (json!(2), json!(3))
     );
     assert_eq!(body["partner_channels"][0]["id"], "wasimCH01");
-    let filtered = partner_call(
-        &state,
-        "GET",
-        "/api/v2/partners/wasimPA/channels?filters=%7B%22id%22%3A%22wasimCH02%22%7D",
-        Some(&token),
-        None,
-    )
-    .await;
+    let filtered = partner
+        .get("/api/v2/partners/wasimPA/channels?filters=%7B%22id%22%3A%22wasimCH02%22%7D")
+        .await;
     assert_eq!(filtered.json()["total"], 1);
     // Before: the old key sends.
     let old = "wasim_test_d360_key_us";
@@ -1441,19 +1128,11 @@ async fn a_partner_lists_channels_rotates_a_key_and_the_old_key_is_refused() {
             .status,
         StatusCode::OK
     );
-    let created = partner_call(
-        &state,
-        "POST",
-        "/api/v2/partners/wasimPA/channels/wasimCH01/api_keys",
-        Some(&token),
-        None,
-    )
-    .await;
+    let created = partner
+        .post_empty("/api/v2/partners/wasimPA/channels/wasimCH01/api_keys")
+        .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
-    let new = created.json()["api_key"]
-        .as_str()
-        .expect("a key")
-        .to_owned();
+    let new = created.string("/api_key");
     let refused = d360_post(&state, Some(old), &template(ANA, "spring_sale")).await;
     assert_eq!(
         refused.status,
@@ -1467,42 +1146,27 @@ async fn a_partner_lists_channels_rotates_a_key_and_the_old_key_is_refused() {
         StatusCode::OK
     );
     // A second key revokes the first new one too.
-    let newer = partner_call(
-        &state,
-        "POST",
-        "/api/v2/partners/wasimPA/channels/wasimCH01/api_keys",
-        Some(&token),
-        None,
-    )
-    .await;
-    let newer = newer.json()["api_key"].as_str().expect("a key").to_owned();
+    let newer = partner
+        .post_empty("/api/v2/partners/wasimPA/channels/wasimCH01/api_keys")
+        .await;
+    let newer = newer.string("/api_key");
     assert_eq!(
         d360_post(&state, Some(&new), &template(ANA, "order_update"))
             .await
             .status,
         StatusCode::UNAUTHORIZED
     );
-    let keys = partner_call(
-        &state,
-        "GET",
-        "/api/v2/partners/wasimPA/channels/wasimCH01/api_keys",
-        Some(&token),
-        None,
-    )
-    .await;
+    let keys = partner
+        .get("/api/v2/partners/wasimPA/channels/wasimCH01/api_keys")
+        .await;
     let listed_keys = keys.text();
     assert!(
         !listed_keys.contains(&newer),
         "keys are listed as fingerprints, never in clear"
     );
-    let deleted = partner_call(
-        &state,
-        "DELETE",
-        "/api/v2/partners/wasimPA/channels/wasimCH01/api_keys",
-        Some(&token),
-        None,
-    )
-    .await;
+    let deleted = partner
+        .delete("/api/v2/partners/wasimPA/channels/wasimCH01/api_keys")
+        .await;
     assert_eq!(deleted.status, StatusCode::OK);
     assert_eq!(
         d360_post(&state, Some(&newer), &template(ANA, "spring_sale"))
@@ -1527,34 +1191,21 @@ async fn a_partner_lists_channels_rotates_a_key_and_the_old_key_is_refused() {
 #[tokio::test]
 async fn partner_api_errors_use_the_partner_shape() {
     let state = start();
-    let bad_login = partner_call(
-        &state,
-        "POST",
-        "/api/v2/token",
-        None,
-        Some(&json!({"username": "partner@wasim.test", "password": "nope"})),
-    )
-    .await;
+    let bad_login = Client::anonymous(&state)
+        .post(
+            "/api/v2/token",
+            &json!({"username": "partner@wasim.test", "password": "nope"}),
+        )
+        .await;
     assert_eq!(bad_login.status, StatusCode::UNAUTHORIZED);
     assert_eq!(bad_login.json()["meta"]["success"], false);
-    let none = partner_call(
-        &state,
-        "GET",
-        "/api/v2/partners/wasimPA/channels",
-        None,
-        None,
-    )
-    .await;
+    let none = Client::anonymous(&state)
+        .get("/api/v2/partners/wasimPA/channels")
+        .await;
     assert_eq!(none.status, StatusCode::UNAUTHORIZED);
     let token = partner_token(&state).await;
-    let other = partner_call(
-        &state,
-        "GET",
-        "/api/v2/partners/otherPA/channels",
-        Some(&token),
-        None,
-    )
-    .await;
+    let partner = Client::bearer(&state, &token);
+    let other = partner.get("/api/v2/partners/otherPA/channels").await;
     assert_eq!(other.status, StatusCode::FORBIDDEN);
     assert!(
         other.json()["meta"]["developer_message"]
@@ -1562,34 +1213,17 @@ async fn partner_api_errors_use_the_partner_shape() {
             .unwrap_or("")
             .contains("Permission denied for partner otherPA")
     );
-    let bad_page = partner_call(
-        &state,
-        "GET",
-        "/api/v2/partners/wasimPA/channels?limit=0",
-        Some(&token),
-        None,
-    )
-    .await;
+    let bad_page = partner
+        .get("/api/v2/partners/wasimPA/channels?limit=0")
+        .await;
     assert_eq!(bad_page.status, StatusCode::BAD_REQUEST);
     assert_eq!(bad_page.json()["meta"]["http_code"], 400);
-    let unknown = partner_call(
-        &state,
-        "POST",
-        "/api/v2/partners/wasimPA/channels/nope/api_keys",
-        Some(&token),
-        None,
-    )
-    .await;
+    let unknown = partner
+        .post_empty("/api/v2/partners/wasimPA/channels/nope/api_keys")
+        .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     state.advance_by(24 * 3_600_000).await.expect("advance");
-    let expired = partner_call(
-        &state,
-        "GET",
-        "/api/v2/partners/wasimPA/channels",
-        Some(&token),
-        None,
-    )
-    .await;
+    let expired = partner.get("/api/v2/partners/wasimPA/channels").await;
     assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
     assert!(
         expired.json()["meta"]["developer_message"]
@@ -1603,51 +1237,28 @@ async fn partner_api_errors_use_the_partner_shape() {
 async fn a_partner_sets_its_webhook_url_and_lists_its_clients() {
     let state = start();
     let token = partner_token(&state).await;
+    let partner = Client::bearer(&state, &token);
     let path = "/api/v2/partners/wasimPA/webhook_url";
-    let empty = partner_call(&state, "GET", path, Some(&token), None).await;
+    let empty = partner.get(path).await;
     assert_eq!(empty.json(), json!({"webhook_url": null}));
-    let bad = partner_call(
-        &state,
-        "POST",
-        path,
-        Some(&token),
-        Some(&json!({"webhook_url": "ftp://x"})),
-    )
-    .await;
+    let bad = partner.post(path, &json!({"webhook_url": "ftp://x"})).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    let set = partner_call(
-        &state,
-        "POST",
-        path,
-        Some(&token),
-        Some(&json!({"webhook_url": "http://127.0.0.1:9/partner"})),
-    )
-    .await;
+    let set = partner
+        .post(path, &json!({"webhook_url": "http://127.0.0.1:9/partner"}))
+        .await;
     assert_eq!(set.status, StatusCode::OK, "{}", set.text());
-    let got = partner_call(&state, "GET", path, Some(&token), None).await;
+    let got = partner.get(path).await;
     assert_eq!(
         got.json(),
         json!({"webhook_url": "http://127.0.0.1:9/partner"})
     );
     let status = control_get(&state, "/_wasim/webhooks").await;
     assert_eq!(status.json()["partner_url"], "http://127.0.0.1:9/partner");
-    let clients = partner_call(
-        &state,
-        "GET",
-        "/api/v2/partners/wasimPA/clients",
-        Some(&token),
-        None,
-    )
-    .await;
+    let clients = partner.get("/api/v2/partners/wasimPA/clients").await;
     assert_eq!(clients.json()["clients"][0]["id"], "wasimCL");
-    let refused = partner_call(
-        &state,
-        "GET",
-        "/api/v2/partners/wasimPA/clients",
-        Some("wrong"),
-        None,
-    )
-    .await;
+    let refused = Client::bearer(&state, "wrong")
+        .get("/api/v2/partners/wasimPA/clients")
+        .await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
 }
 

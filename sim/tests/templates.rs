@@ -1,10 +1,10 @@
 //! Template quality, pausing and pacing as model rules (reference §4, §5).
 
-mod common;
+mod support;
 
-use common::*;
 use proptest::prelude::*;
 use serde_json::{Value, json};
+use support::model::*;
 use wasim_sim::model::spec::Quality;
 use wasim_sim::model::{
     Command, Effect, PacingOutcome, Refusal, Reply, SimTime, StatusKind, TemplateControl, World,
@@ -53,15 +53,6 @@ fn rejected_code(reply: &Result<Reply, Refusal>) -> Option<u32> {
         _ => None,
     }
 }
-
-const PEOPLE: [&str; 6] = [
-    ANA_BR,
-    PRIYA_IN,
-    SAM_US,
-    LENA_DE,
-    "905321234567",
-    "999000000",
-];
 
 #[test]
 fn red_pauses_3_hours_then_6_hours_then_disables() {

@@ -4,28 +4,19 @@
 //! every Cloud API route answers the same with and without `/v23.0`. And the
 //! single-segment `/{id}` route must not swallow the paths that are not Graph's.
 
+mod support;
+
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use serde_json::{Value, json};
-use tower::ServiceExt;
+use support::http::{client, start};
+use support::{
+    ANA, DE_PHONE, ORDER_UPDATE_ID, SPRING_SALE, SPRING_SALE_ID, TOKEN, US_PHONE, WABA, template,
+};
 use wasim_sim::state::AppState;
-use wasim_sim::{ServeConfig, WorldSpec};
 
-const TOKEN: &str = "wasim_test_access_token";
-const US_PHONE: &str = "110000000000001";
-const DE_PHONE: &str = "110000000000002";
-const WABA: &str = "100000000000001";
-/// `order_update`: one body parameter.
-const ORDER_UPDATE_ID: &str = "120000000000002";
-const SPRING_SALE_ID: &str = "120000000000001";
-
-fn start() -> Arc<AppState> {
-    AppState::start(ServeConfig::new(WorldSpec::default())).expect("the default world builds")
-}
-
+/// A call presenting `token` (or no credential); answers (status, JSON body).
 async fn call(
     state: &Arc<AppState>,
     method: &str,
@@ -33,37 +24,11 @@ async fn call(
     token: Option<&str>,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let mut builder = Request::builder().method(method).uri(path);
-    if let Some(token) = token {
-        builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    let request = match body {
-        Some(body) => builder
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_string())),
-        None => builder.body(Body::empty()),
-    }
-    .expect("a valid request");
-    let response = wasim_sim::api::router(state.clone())
-        .oneshot(request)
-        .await
-        .expect("the router is infallible");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("the body is readable")
-        .to_bytes();
-    let value = serde_json::from_slice(&bytes).unwrap_or_else(|error| {
-        panic!(
-            "{method} {path}: the body is not JSON ({error}): {}",
-            String::from_utf8_lossy(&bytes)
-        )
-    });
-    (status, value)
+    let answer = client(state, token).call(method, path, body.as_ref()).await;
+    (answer.status, answer.json())
 }
 
+/// A Graph call with the world's token; answers (status, JSON body).
 async fn graph(
     state: &Arc<AppState>,
     method: &str,
@@ -126,18 +91,17 @@ async fn every_graph_write_works_without_its_version() {
         same_with_and_without_version("POST", &format!("/{DE_PHONE}/deregister"), None).await;
     assert_eq!(deregistered, json!({"success": true}));
 
-    let template = json!({"name": "winter_sale", "language": "en_US", "category": "MARKETING",
+    let winter_sale = json!({"name": "winter_sale", "language": "en_US", "category": "MARKETING",
                           "components": [{"type": "BODY", "text": "Winter sale!"}]});
     let created = same_with_and_without_version(
         "POST",
         &format!("/{WABA}/message_templates"),
-        Some(template),
+        Some(winter_sale),
     )
     .await;
     assert_eq!(created["status"], "PENDING", "{created}");
 
-    let send = json!({"messaging_product": "whatsapp", "to": "5511987654321", "type": "template",
-                      "template": {"name": "spring_sale", "language": {"code": "en_US"}}});
+    let send = template(ANA, SPRING_SALE);
     let sent =
         same_with_and_without_version("POST", &format!("/{US_PHONE}/messages"), Some(send)).await;
     assert!(
@@ -151,13 +115,8 @@ async fn every_graph_write_works_without_its_version() {
 #[tokio::test]
 async fn deleting_and_unpausing_templates_work_without_the_version() {
     let state = start();
-    let (status, deleted) = graph(
-        &state,
-        "DELETE",
-        &format!("/{WABA}/message_templates?name=login_code"),
-        None,
-    )
-    .await;
+    let path = format!("/{WABA}/message_templates?name=login_code");
+    let (status, deleted) = graph(&state, "DELETE", &path, None).await;
     assert_eq!(
         (status, deleted),
         (StatusCode::OK, json!({"success": true}))
@@ -237,13 +196,9 @@ async fn the_unversioned_routes_do_not_swallow_other_paths() {
 #[tokio::test]
 async fn template_lists_carry_components_and_the_summary_asked_for() {
     let state = start();
-    let (status, body) = graph(
-        &state,
-        "GET",
-        &format!("/{WABA}/message_templates?fields=name,components&summary=total_count%2Cmessage_template_limit"),
-        None,
-    )
-    .await;
+    let summary = "summary=total_count%2Cmessage_template_limit";
+    let path = format!("/{WABA}/message_templates?fields=name,components&{summary}");
+    let (status, body) = graph(&state, "GET", &path, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body["summary"],

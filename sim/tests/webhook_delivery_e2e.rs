@@ -5,455 +5,61 @@
 //! Covered: the verification handshake, signatures on every attempt (duplicates
 //! included), forged posts, fault profiles from a world file and from the control
 //! API (and their healing and validation), 360dialog client webhooks with custom
-//! headers, partner signatures, batching, and a receiver that drops the connection.
+//! headers, partner signatures, batching, a receiver that drops the connection, and
+//! one that answers 500 until it recovers.
 
-use std::net::SocketAddr;
+mod support;
+
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::Method;
 use serde_json::{Value, json};
+use support::socket::{attempts_of, records_of};
+use support::{
+    ANA, APP_SECRET, DE_KEY, DE_PHONE, DELIVERED_THEN_READ, DENIZ, LENA, PARTNER_SECRET, PRIYA,
+    Received, SAM, SPRING_SALE, US_KEY, US_PHONE, VERIFY_TOKEN, Wasim, template,
+};
 use tokio::io::AsyncReadExt;
-use tokio::sync::oneshot;
+use wasim_sim::WorldSpec;
 use wasim_sim::trace::fingerprint;
-use wasim_sim::webhook::sign::{hmac_hex, verify_meta_signature};
-use wasim_sim::{ServeConfig, WorldSpec};
-
-const TOKEN: &str = "wasim_test_access_token";
-const APP_SECRET: &str = "wasim_test_app_secret";
-const VERIFY_TOKEN: &str = "wasim_test_verify_token";
-const PARTNER_SECRET: &str = "wasim_test_partner_secret";
-const US_PHONE: &str = "110000000000001";
-const DE_PHONE: &str = "110000000000002";
-const US_KEY: &str = "wasim_test_d360_key_us";
-const DE_KEY: &str = "wasim_test_d360_key_de";
-const ANA: &str = "5511987654321";
-const PRIYA: &str = "919812345678";
-const SAM: &str = "14155550123";
-const LENA: &str = "4915112345678";
-const DENIZ: &str = "905321234567";
-/// Magic recipient: delivered, then read.
-const DELIVERED_THEN_READ: &str = "999000000";
+use wasim_sim::webhook::sign::hmac_hex;
 
 /// How many times (50 ms apart) to poll for something that happens in the background.
 const POLLS_MAX: usize = 100;
 
-// ---------------------------------------------------------------------------
-// The receiver
-// ---------------------------------------------------------------------------
+/// 360dialog's client webhook setting.
+const D360_CONFIG: &str = "/v1/configs/webhook";
 
-/// One request as the receiver saw it.
-#[derive(Debug, Clone)]
-struct Received {
-    method: Method,
-    path: String,
-    query: Vec<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
+/// The `D360-API-KEY` header presenting `key`.
+fn d360_key(key: &str) -> [(&str, &str); 1] {
+    [("D360-API-KEY", key)]
 }
 
-impl Received {
-    fn query(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .get(name)
-            .map(|v| v.to_str().expect("an ASCII header value"))
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).expect("the webhook body is JSON")
-    }
-
-    fn text(&self) -> &str {
-        std::str::from_utf8(&self.body).expect("the webhook body is UTF-8")
-    }
-
-    /// Whether the body carries a valid `X-Hub-Signature-256` made with the app secret.
-    fn meta_signed(&self) -> bool {
-        self.header("X-Hub-Signature-256")
-            .is_some_and(|signature| verify_meta_signature(APP_SECRET, &self.body, signature))
-    }
-
-    /// The first `statuses[]` entry: `(wamid, status)`, if this is a status webhook.
-    fn status(&self) -> Option<(String, String)> {
-        let status = self.json()["entry"][0]["changes"][0]["value"]["statuses"]
-            .get(0)
-            .cloned()?;
-        Some((
-            status["id"].as_str()?.to_owned(),
-            status["status"].as_str()?.to_owned(),
-        ))
-    }
-
-    /// The first inbound message id, if this is a messages webhook.
-    fn message_id(&self) -> Option<String> {
-        self.json()["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
-            .as_str()
-            .map(str::to_owned)
-    }
-}
-
-/// How the receiver answers.
-#[derive(Debug, Clone)]
-struct Behaviour {
-    /// Status for POSTs, and for GETs that are not an accepted handshake.
-    status: u16,
-    /// Answer 401 to a POST whose `X-Hub-Signature-256` is missing or wrong.
-    verify_meta: bool,
-    /// Echo `hub.challenge` on a GET with `hub.mode=subscribe` and the right token.
-    echo_challenge: bool,
-}
-
-impl Default for Behaviour {
-    fn default() -> Self {
-        Behaviour {
-            status: 200,
-            verify_meta: false,
-            echo_challenge: true,
-        }
-    }
-}
-
-/// A recording HTTP receiver, serving every path.
-#[derive(Debug, Clone, Default)]
-struct Receiver {
-    behaviour: Arc<Mutex<Behaviour>>,
-    log: Arc<Mutex<Vec<Received>>>,
-}
-
-impl Receiver {
-    fn set(&self, change: impl FnOnce(&mut Behaviour)) {
-        change(
-            &mut self
-                .behaviour
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        );
-    }
-
-    fn all(&self) -> Vec<Received> {
-        self.log
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// The POSTs to `path`, in arrival order.
-    fn posts(&self, path: &str) -> Vec<Received> {
-        self.all()
-            .into_iter()
-            .filter(|r| r.method == Method::POST && r.path == path)
-            .collect()
-    }
-
-    /// The GETs to `path`, in arrival order.
-    fn gets(&self, path: &str) -> Vec<Received> {
-        self.all()
-            .into_iter()
-            .filter(|r| r.method == Method::GET && r.path == path)
-            .collect()
-    }
-}
-
-async fn receive(
-    State(receiver): State<Receiver>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let url = reqwest::Url::parse(&format!("http://receiver.test{uri}")).expect("a request URI");
-    let query: Vec<(String, String)> = url
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let received = Received {
-        method: method.clone(),
-        path: uri.path().to_owned(),
-        query,
-        headers,
-        body,
-    };
-    let behaviour = receiver
-        .behaviour
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone();
-    let answer = if method == Method::GET {
-        let accepted = behaviour.echo_challenge
-            && received.query("hub.mode") == Some("subscribe")
-            && received.query("hub.verify_token") == Some(VERIFY_TOKEN);
-        match received.query("hub.challenge") {
-            Some(challenge) if accepted => (StatusCode::OK, challenge.to_owned()),
-            _ => (status_code(behaviour.status), "not verified".to_owned()),
-        }
-    } else if behaviour.verify_meta && !received.meta_signed() {
-        (StatusCode::UNAUTHORIZED, "bad signature".to_owned())
-    } else {
-        (status_code(behaviour.status), String::new())
-    };
-    receiver
-        .log
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(received);
-    answer.into_response()
-}
-
-fn status_code(status: u16) -> StatusCode {
-    StatusCode::from_u16(status).expect("a valid status code")
-}
-
-/// Starts a receiver; returns it and its base URL.
-async fn start_receiver(behaviour: Behaviour) -> (Receiver, String) {
-    let receiver = Receiver::default();
-    receiver.set(|b| *b = behaviour);
-    let app = Router::new().fallback(receive).with_state(receiver.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the receiver");
-    let addr = listener.local_addr().expect("receiver address");
-    tokio::spawn(async move {
-        axum::serve(listener, app)
-            .await
-            .expect("the receiver serves");
-    });
-    (receiver, format!("http://{addr}"))
-}
-
-/// Starts wasim on 127.0.0.1:0; returns its base URL.
-async fn start_wasim(config: ServeConfig) -> String {
-    let (ready, bound) = oneshot::channel::<SocketAddr>();
-    let addr: SocketAddr = "127.0.0.1:0".parse().expect("a socket address");
-    tokio::spawn(async move {
-        let served = wasim_sim::serve(addr, config, move |local, _state| {
-            let _ = ready.send(local);
-        })
-        .await;
-        if let Err(error) = served {
-            panic!("wasim stopped: {error}");
-        }
-    });
-    format!("http://{}", bound.await.expect("wasim reports its address"))
-}
-
-// ---------------------------------------------------------------------------
-// The harness
-// ---------------------------------------------------------------------------
-
-/// wasim, a receiver, and a client for both.
-#[derive(Debug)]
-struct Harness {
-    base: String,
-    receiver: Receiver,
-    receiver_base: String,
-    client: reqwest::Client,
-}
-
-impl Harness {
-    /// The default world; Meta webhooks go to `<receiver>/webhook`.
-    async fn start() -> Harness {
-        Harness::start_with(WorldSpec::default(), Some("/webhook"), Behaviour::default()).await
-    }
-
-    /// `spec` served with the app callback at `callback_path` of the receiver (or none).
-    async fn start_with(
-        spec: WorldSpec,
-        callback_path: Option<&str>,
-        behaviour: Behaviour,
-    ) -> Harness {
-        let (receiver, receiver_base) = start_receiver(behaviour).await;
-        let mut config = ServeConfig::new(spec);
-        config.webhook_url = callback_path.map(|path| format!("{receiver_base}{path}"));
-        let base = start_wasim(config).await;
-        Harness {
-            base,
-            receiver,
-            receiver_base,
-            client: client(),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.receiver_base)
-    }
-
-    async fn request(
-        &self,
-        method: Method,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<&Value>,
-    ) -> (u16, Value) {
-        request(&self.client, &self.base, method, path, headers, body).await
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.request(Method::GET, path, &[], None).await
-    }
-
-    async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        self.request(Method::POST, path, &[], Some(body)).await
-    }
-
-    /// A control call that must answer 200.
-    async fn control(&self, path: &str, body: &Value) -> Value {
-        let (status, answer) = self.post(path, body).await;
-        assert_eq!(status, 200, "{path}: {answer}");
-        answer
-    }
-
-    async fn advance(&self, seconds: u64) {
-        self.control("/_wasim/clock/advance", &json!({"seconds": seconds}))
-            .await;
-    }
-
-    /// A text from `from` to `phone`; returns the inbound wamid.
-    async fn inbound(&self, from: &str, phone: &str) -> String {
-        let answer = self
-            .control(
-                "/_wasim/inbound",
-                &json!({"from": from, "text": "hi", "phone_number_id": phone}),
-            )
-            .await;
-        answer["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no id in {answer}"))
-            .to_owned()
-    }
-
-    /// A Graph send from `phone`; returns the wamid of a 200 answer.
-    async fn send(&self, phone: &str, body: &Value) -> String {
-        let bearer = format!("Bearer {TOKEN}");
-        let path = format!("/v23.0/{phone}/messages");
-        let (status, answer) = self
-            .request(
-                Method::POST,
-                &path,
-                &[("Authorization", bearer.as_str())],
-                Some(body),
-            )
-            .await;
-        assert_eq!(status, 200, "{answer}");
-        answer["messages"][0]["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no wamid in {answer}"))
-            .to_owned()
-    }
-
-    async fn webhooks(&self) -> Value {
-        let (status, answer) = self.get("/_wasim/webhooks").await;
-        assert_eq!(status, 200, "{answer}");
-        answer
-    }
-
-    async fn trace_text(&self) -> String {
-        let response = self
-            .client
-            .get(format!("{}/_wasim/trace", self.base))
-            .send()
-            .await
-            .expect("wasim answers");
-        assert_eq!(response.status().as_u16(), 200);
-        response.text().await.expect("a UTF-8 trace")
-    }
-
-    async fn trace(&self) -> Vec<Value> {
-        self.trace_text()
-            .await
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("a JSON trace line"))
-            .collect()
-    }
-
-    /// The trace records of `kind`.
-    async fn records(&self, kind: &str) -> Vec<Value> {
-        self.trace()
-            .await
-            .into_iter()
-            .filter(|r| r["kind"] == kind)
-            .collect()
-    }
-
-    /// Polls the trace (bounded) until a record satisfies `wanted`.
-    async fn wait_for_record(&self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
-        for _ in 0..POLLS_MAX {
-            if let Some(record) = self.trace().await.into_iter().find(|r| wanted(r)) {
-                return record;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("no {what} in the trace: {}", self.trace_text().await);
-    }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("an HTTP client")
-}
-
-async fn request(
-    client: &reqwest::Client,
-    base: &str,
-    method: Method,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let mut request = client.request(method, format!("{base}{path}"));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    if let Some(body) = body {
-        request = request
-            .header("Content-Type", "application/json")
-            .body(body.to_string());
-    }
-    let response = request.send().await.expect("wasim answers");
-    let status = response.status().as_u16();
-    let bytes = response.bytes().await.expect("a readable body");
-    let value = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-            panic!(
-                "{path} answered non-JSON: {}",
-                String::from_utf8_lossy(&bytes)
-            )
-        })
-    };
-    (status, value)
-}
-
-fn spring_sale(to: &str) -> Value {
-    json!({
-        "messaging_product": "whatsapp",
-        "to": to,
-        "type": "template",
-        "template": {"name": "spring_sale", "language": {"code": "en_US"}},
-    })
-}
-
-/// The attempts of `delivery_id` in the trace.
-fn attempts_of(trace: &[Value], delivery_id: &Value) -> Vec<Value> {
-    trace
+/// Whether `trace` records a fault of kind `fault`.
+fn faulted(trace: &[Value], fault: &str) -> bool {
+    records_of(trace, "webhook_fault")
         .iter()
-        .filter(|r| r["kind"] == "webhook_attempt" && r["delivery_id"] == *delivery_id)
-        .cloned()
-        .collect()
+        .any(|r| r["fault"] == fault)
+}
+
+/// Whether `trace` records an attempt to `destination` that was answered 200.
+fn acknowledged(trace: &[Value], destination: &str) -> bool {
+    records_of(trace, "webhook_attempt")
+        .iter()
+        .any(|r| r["destination"] == destination && r["http_status"] == 200)
+}
+
+/// Polls the trace (bounded) until a record satisfies `wanted`.
+async fn wait_for_record(wasim: &Wasim, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..POLLS_MAX {
+        if let Some(record) = wasim.trace().await.into_iter().find(|r| wanted(r)) {
+            return record;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no {what} in the trace: {}", wasim.trace_text().await);
 }
 
 // ---------------------------------------------------------------------------
@@ -462,17 +68,16 @@ fn attempts_of(trace: &[Value], delivery_id: &Value) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_handshake_runs_at_start_and_on_demand_and_reports_a_refusing_receiver() {
-    let harness = Harness::start().await;
+    let wasim = Wasim::serve().await;
 
     // At start: wasim verifies the callback it was given, in the background.
-    let record = harness
-        .wait_for_record("echoed webhook_verification", |r| {
-            r["kind"] == "webhook_verification" && r["echoed"] == true
-        })
-        .await;
+    let record = wait_for_record(&wasim, "echoed webhook_verification", |r| {
+        r["kind"] == "webhook_verification" && r["echoed"] == true
+    })
+    .await;
     assert_eq!(record["http_status"], 200, "{record}");
     assert_eq!(record["error"], Value::Null, "{record}");
-    let gets = harness.receiver.gets("/webhook");
+    let gets = wasim.receiver.gets("/webhook");
     assert_eq!(gets.len(), 1, "{gets:?}");
     let handshake = &gets[0];
     assert_eq!(handshake.query("hub.mode"), Some("subscribe"));
@@ -484,12 +89,12 @@ async fn the_handshake_runs_at_start_and_on_demand_and_reports_a_refusing_receiv
     );
 
     // On demand.
-    let answer = harness.control("/_wasim/webhooks/verify", &json!({})).await;
+    let answer = wasim.control("/_wasim/webhooks/verify", &json!({})).await;
     assert_eq!(answer["echoed"], true, "{answer}");
     assert_eq!(answer["http_status"], 200, "{answer}");
     assert_eq!(answer["error"], Value::Null, "{answer}");
     assert!(answer["latency_ms"].is_u64(), "{answer}");
-    let gets = harness.receiver.gets("/webhook");
+    let gets = wasim.receiver.gets("/webhook");
     assert_eq!(gets.len(), 2, "{gets:?}");
     assert_ne!(
         gets[0].query("hub.challenge"),
@@ -498,18 +103,18 @@ async fn the_handshake_runs_at_start_and_on_demand_and_reports_a_refusing_receiv
     );
 
     // A receiver refusing the handshake.
-    harness.receiver.set(|b| {
+    wasim.receiver.set(|b| {
         b.echo_challenge = false;
         b.status = 403;
     });
-    let answer = harness.control("/_wasim/webhooks/verify", &json!({})).await;
+    let answer = wasim.control("/_wasim/webhooks/verify", &json!({})).await;
     assert_eq!(answer["echoed"], false, "{answer}");
     assert_eq!(answer["http_status"], 403, "{answer}");
     assert!(answer["error"].is_string(), "{answer}");
 
     // A receiver answering 200 without the challenge does not pass either.
-    harness.receiver.set(|b| b.status = 200);
-    let answer = harness.control("/_wasim/webhooks/verify", &json!({})).await;
+    wasim.receiver.set(|b| b.status = 200);
+    let answer = wasim.control("/_wasim/webhooks/verify", &json!({})).await;
     assert_eq!(answer["echoed"], false, "{answer}");
     assert_eq!(answer["http_status"], 200, "{answer}");
     assert!(
@@ -520,7 +125,7 @@ async fn the_handshake_runs_at_start_and_on_demand_and_reports_a_refusing_receiv
     );
 
     // Traced, counted, and the verify token only as a fingerprint.
-    let verifications = harness.records("webhook_verification").await;
+    let verifications = wasim.records("webhook_verification").await;
     let outcomes: Vec<(Value, Value)> = verifications
         .iter()
         .map(|r| (r["echoed"].clone(), r["http_status"].clone()))
@@ -548,61 +153,61 @@ async fn the_handshake_runs_at_start_and_on_demand_and_reports_a_refusing_receiv
             "{record}"
         );
     }
-    let trace = harness.trace_text().await;
+    let trace = wasim.trace_text().await;
     assert!(
         !trace.contains(VERIFY_TOKEN),
         "the verify token is in the trace"
     );
-    let counters = &harness.webhooks().await["counters"];
+    let counters = &wasim.webhook_status().await["counters"];
     assert_eq!(counters["verifications"], 4, "{counters}");
     assert_eq!(counters["verifications_echoed"], 2, "{counters}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn setting_a_callback_url_performs_the_handshake_and_answers_its_outcome() {
-    let harness = Harness::start_with(WorldSpec::default(), None, Behaviour::default()).await;
+    let wasim = Wasim::start_with_callback(WorldSpec::default(), None, None).await;
     // No callback at start: no handshake, and an on-demand one is refused.
-    let (status, answer) = harness.post("/_wasim/webhooks/verify", &json!({})).await;
+    let (status, answer) = wasim.post("/_wasim/webhooks/verify", &json!({})).await;
     assert_eq!(status, 400, "{answer}");
-    assert!(harness.receiver.all().is_empty());
+    assert!(wasim.receiver.all().is_empty());
 
-    let answer = harness
+    let answer = wasim
         .control(
             "/_wasim/webhooks/config",
-            &json!({"callback_url": harness.url("/hook")}),
+            &json!({"callback_url": wasim.url("/hook")}),
         )
         .await;
     assert_eq!(answer["success"], true, "{answer}");
     assert_eq!(answer["verification"]["echoed"], true, "{answer}");
     assert_eq!(answer["verification"]["http_status"], 200, "{answer}");
     assert_eq!(answer["verification"]["error"], Value::Null, "{answer}");
-    let gets = harness.receiver.gets("/hook");
+    let gets = wasim.receiver.gets("/hook");
     assert_eq!(gets.len(), 1, "{gets:?}");
     assert_eq!(gets[0].query("hub.verify_token"), Some(VERIFY_TOKEN));
 
     // Setting only batching or the partner URL performs no handshake.
-    let answer = harness
+    let answer = wasim
         .control(
             "/_wasim/webhooks/config",
-            &json!({"partner_url": harness.url("/partner")}),
+            &json!({"partner_url": wasim.url("/partner")}),
         )
         .await;
     assert!(answer.get("verification").is_none(), "{answer}");
-    assert_eq!(harness.receiver.all().len(), 1);
+    assert_eq!(wasim.receiver.all().len(), 1);
 
     // And the callback now takes webhooks.
-    let wamid = harness.inbound(ANA, US_PHONE).await;
-    let posts = harness.receiver.posts("/hook");
+    let wamid = wasim.inbound_to(ANA, US_PHONE).await;
+    let posts = wasim.receiver.posts("/hook");
     assert_eq!(posts.len(), 1, "{posts:?}");
     assert_eq!(posts[0].message_id().as_deref(), Some(wamid.as_str()));
     assert!(posts[0].meta_signed());
 
-    let configured = harness.records("webhook_configured").await;
+    let configured = wasim.records("webhook_configured").await;
     assert!(
         configured.iter().any(|r| r["scope"] == "app"),
         "{configured:?}"
     );
-    assert!(!harness.trace_text().await.contains(VERIFY_TOKEN));
+    assert!(!wasim.trace_text().await.contains(VERIFY_TOKEN));
 }
 
 // ---------------------------------------------------------------------------
@@ -611,14 +216,14 @@ async fn setting_a_callback_url_performs_the_handshake_and_answers_its_outcome()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_duplicated_webhook_arrives_twice_identical_and_validly_signed() {
-    let harness = Harness::start().await;
-    let answer = harness
+    let wasim = Wasim::start().await;
+    let answer = wasim
         .control("/_wasim/webhooks/faults", &json!({"duplicate": "1/1"}))
         .await;
     assert_eq!(answer["faults"]["duplicate"], "1/1", "{answer}");
 
-    let wamid = harness.inbound(ANA, US_PHONE).await;
-    let posts = harness.receiver.posts("/webhook");
+    let wamid = wasim.inbound_to(ANA, US_PHONE).await;
+    let posts = wasim.receiver.posts("/webhook");
     assert_eq!(posts.len(), 2, "{posts:?}");
     assert_eq!(posts[0].body, posts[1].body);
     for post in &posts {
@@ -627,11 +232,8 @@ async fn a_duplicated_webhook_arrives_twice_identical_and_validly_signed() {
         assert_eq!(post.header("Content-Type"), Some("application/json"));
     }
 
-    let trace = harness.trace().await;
-    let emitted: Vec<&Value> = trace
-        .iter()
-        .filter(|r| r["kind"] == "webhook_emitted")
-        .collect();
+    let trace = wasim.trace().await;
+    let emitted = records_of(&trace, "webhook_emitted");
     assert_eq!(emitted.len(), 1, "{emitted:?}");
     let attempts = attempts_of(&trace, &emitted[0]["delivery_id"]);
     let copies: Vec<(&str, &Value)> = attempts
@@ -643,13 +245,8 @@ async fn a_duplicated_webhook_arrives_twice_identical_and_validly_signed() {
         [("original", &json!(200)), ("duplicate", &json!(200))],
         "{attempts:?}"
     );
-    assert!(
-        trace
-            .iter()
-            .any(|r| r["kind"] == "webhook_fault" && r["fault"] == "duplicated"),
-        "no duplicated fault traced"
-    );
-    let counters = &harness.webhooks().await["counters"];
+    assert!(faulted(&trace, "duplicated"), "no duplicated fault traced");
+    let counters = &wasim.webhook_status().await["counters"];
     assert_eq!(counters["duplicated"], 1, "{counters}");
     assert_eq!(counters["acknowledged"], 1, "{counters}");
 }
@@ -660,17 +257,14 @@ async fn a_duplicated_webhook_arrives_twice_identical_and_validly_signed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_post_is_refused_by_a_verifying_receiver_and_counted_when_accepted() {
-    let behaviour = Behaviour {
-        verify_meta: true,
-        ..Behaviour::default()
-    };
-    let harness = Harness::start_with(WorldSpec::default(), Some("/webhook"), behaviour).await;
-    harness
+    let wasim = Wasim::start().await;
+    wasim.receiver.set(|b| b.verify_meta = true);
+    wasim
         .control("/_wasim/webhooks/faults", &json!({"forged": "1/1"}))
         .await;
 
-    let wamid = harness.inbound(ANA, US_PHONE).await;
-    let posts = harness.receiver.posts("/webhook");
+    let wamid = wasim.inbound_to(ANA, US_PHONE).await;
+    let posts = wasim.receiver.posts("/webhook");
     assert_eq!(posts.len(), 2, "{posts:?}");
     let genuine: Vec<&Received> = posts.iter().filter(|p| p.meta_signed()).collect();
     let forged: Vec<&Received> = posts.iter().filter(|p| !p.meta_signed()).collect();
@@ -686,11 +280,8 @@ async fn a_forged_post_is_refused_by_a_verifying_receiver_and_counted_when_accep
         "the forgery carries a signature header, a wrong one"
     );
 
-    let trace = harness.trace().await;
-    let attempts: Vec<&Value> = trace
-        .iter()
-        .filter(|r| r["kind"] == "webhook_attempt")
-        .collect();
+    let trace = wasim.trace().await;
+    let attempts = records_of(&trace, "webhook_attempt");
     assert!(
         attempts
             .iter()
@@ -703,13 +294,8 @@ async fn a_forged_post_is_refused_by_a_verifying_receiver_and_counted_when_accep
             .any(|a| a["copy"] == "original" && a["http_status"] == 200),
         "{attempts:?}"
     );
-    assert!(
-        trace
-            .iter()
-            .any(|r| r["kind"] == "webhook_fault" && r["fault"] == "forged"),
-        "no forged fault traced"
-    );
-    let counters = &harness.webhooks().await["counters"];
+    assert!(faulted(&trace, "forged"), "no forged fault traced");
+    let counters = &wasim.webhook_status().await["counters"];
     assert!(counters["forged"].as_u64() >= Some(1), "{counters}");
     assert_eq!(counters["forged_accepted"], 0, "{counters}");
     // The refused forgery is a copy: it does not make the delivery fail or retry.
@@ -717,9 +303,9 @@ async fn a_forged_post_is_refused_by_a_verifying_receiver_and_counted_when_accep
     assert_eq!(counters["retries"], 0, "{counters}");
 
     // A receiver that checks nothing accepts the forgery, and wasim counts it.
-    harness.receiver.set(|b| b.verify_meta = false);
-    harness.inbound(LENA, US_PHONE).await;
-    let counters = &harness.webhooks().await["counters"];
+    wasim.receiver.set(|b| b.verify_meta = false);
+    wasim.inbound_to(LENA, US_PHONE).await;
+    let counters = &wasim.webhook_status().await["counters"];
     assert_eq!(counters["forged"], 2, "{counters}");
     assert!(
         counters["forged_accepted"].as_u64() >= Some(1),
@@ -744,8 +330,8 @@ fn status_rank(status: &str) -> u8 {
 async fn a_world_file_fault_profile_reorders_and_duplicates_on_the_wire() {
     let spec = WorldSpec::from_toml("[webhooks.faults]\nreorder = \"1/2\"\nduplicate = \"1/3\"\n")
         .expect("the world file is valid");
-    let harness = Harness::start_with(spec, Some("/webhook"), Behaviour::default()).await;
-    let faults = &harness.webhooks().await["faults"];
+    let wasim = Wasim::start_with(spec, None).await;
+    let faults = &wasim.webhook_status().await["faults"];
     assert_eq!(faults["reorder"], "1/2", "{faults}");
     assert_eq!(faults["duplicate"], "1/3", "{faults}");
 
@@ -753,14 +339,14 @@ async fn a_world_file_fault_profile_reorders_and_duplicates_on_the_wire() {
     let mut wamids = Vec::new();
     for _ in 0..10 {
         wamids.push(
-            harness
-                .send(US_PHONE, &spring_sale(DELIVERED_THEN_READ))
+            wasim
+                .send_wamid(US_PHONE, &template(DELIVERED_THEN_READ, SPRING_SALE))
                 .await,
         );
-        harness.advance(3600).await;
+        wasim.advance(3600).await;
     }
 
-    let trace = harness.trace().await;
+    let trace = wasim.trace().await;
     let faults: Vec<&str> = trace
         .iter()
         .filter(|r| r["kind"] == "webhook_fault")
@@ -769,7 +355,7 @@ async fn a_world_file_fault_profile_reorders_and_duplicates_on_the_wire() {
     assert!(faults.contains(&"reordered"), "{faults:?}");
     assert!(faults.contains(&"duplicated"), "{faults:?}");
 
-    let posts = harness.receiver.posts("/webhook");
+    let posts = wasim.receiver.posts("/webhook");
     for post in &posts {
         assert!(post.meta_signed(), "bad signature on {}", post.text());
     }
@@ -779,8 +365,8 @@ async fn a_world_file_fault_profile_reorders_and_duplicates_on_the_wire() {
         let seen: Vec<String> = posts
             .iter()
             .filter_map(Received::status)
-            .filter(|(id, _)| id == wamid)
-            .map(|(_, status)| status)
+            .filter(|status| status["id"] == wamid.as_str())
+            .map(|status| status["status"].as_str().unwrap_or_default().to_owned())
             .collect();
         for expected in ["sent", "delivered", "read"] {
             assert!(
@@ -815,11 +401,11 @@ async fn a_world_file_fault_profile_reorders_and_duplicates_on_the_wire() {
         .any(|(i, post)| posts[i + 1..].iter().any(|other| other.body == post.body));
     assert!(duplicated, "no body arrived twice");
 
-    let counters = &harness.webhooks().await["counters"];
+    let counters = &wasim.webhook_status().await["counters"];
     assert!(counters["reordered"].as_u64() >= Some(1), "{counters}");
     assert!(counters["duplicated"].as_u64() >= Some(1), "{counters}");
     assert_eq!(counters["lost"], 0, "{counters}");
-    assert_eq!(harness.webhooks().await["pending"], 0);
+    assert_eq!(wasim.webhook_status().await["pending"], 0);
 }
 
 // ---------------------------------------------------------------------------
@@ -828,30 +414,30 @@ async fn a_world_file_fault_profile_reorders_and_duplicates_on_the_wire() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fault_profile_heals_after_its_time_and_delivery_is_clean_again() {
-    let harness = Harness::start().await;
-    harness
+    let wasim = Wasim::start().await;
+    wasim
         .control(
             "/_wasim/webhooks/faults",
             &json!({"duplicate": "1/1", "heal_after_s": 60}),
         )
         .await;
 
-    harness.inbound(ANA, US_PHONE).await;
-    assert_eq!(harness.receiver.posts("/webhook").len(), 2);
+    wasim.inbound_to(ANA, US_PHONE).await;
+    assert_eq!(wasim.receiver.posts("/webhook").len(), 2);
 
     // Not yet healed at 59 s.
-    harness.advance(59).await;
-    assert!(harness.records("webhook_healed").await.is_empty());
-    assert!(!harness.webhooks().await["faults"].is_null());
+    wasim.advance(59).await;
+    assert!(wasim.records("webhook_healed").await.is_empty());
+    assert!(!wasim.webhook_status().await["faults"].is_null());
 
-    harness.advance(2).await;
-    let healed = harness.records("webhook_healed").await;
+    wasim.advance(2).await;
+    let healed = wasim.records("webhook_healed").await;
     assert_eq!(healed.len(), 1, "{healed:?}");
     assert_eq!(healed[0]["at_ms"], 60_000, "{healed:?}");
-    assert_eq!(harness.webhooks().await["faults"], Value::Null);
+    assert_eq!(wasim.webhook_status().await["faults"], Value::Null);
 
-    let wamid = harness.inbound(LENA, US_PHONE).await;
-    let posts: Vec<Received> = harness
+    let wamid = wasim.inbound_to(LENA, US_PHONE).await;
+    let posts: Vec<Received> = wasim
         .receiver
         .posts("/webhook")
         .into_iter()
@@ -859,7 +445,7 @@ async fn a_fault_profile_heals_after_its_time_and_delivery_is_clean_again() {
         .collect();
     assert_eq!(posts.len(), 1, "{posts:?}");
     assert!(posts[0].meta_signed());
-    assert_eq!(harness.receiver.posts("/webhook").len(), 3);
+    assert_eq!(wasim.receiver.posts("/webhook").len(), 3);
 }
 
 // ---------------------------------------------------------------------------
@@ -868,8 +454,8 @@ async fn a_fault_profile_heals_after_its_time_and_delivery_is_clean_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_fault_settings_are_refused_naming_the_field_and_change_nothing() {
-    let harness = Harness::start().await;
-    assert_eq!(harness.webhooks().await["faults"], Value::Null);
+    let wasim = Wasim::start().await;
+    assert_eq!(wasim.webhook_status().await["faults"], Value::Null);
 
     let cases = [
         (json!({"duplicate": "3/2"}), "faults.duplicate"),
@@ -878,25 +464,29 @@ async fn invalid_fault_settings_are_refused_naming_the_field_and_change_nothing(
         (json!({"burst_size": 1}), "faults.burst_size"),
     ];
     for (body, field) in &cases {
-        let (status, answer) = harness.post("/_wasim/webhooks/faults", body).await;
+        let (status, answer) = wasim.post("/_wasim/webhooks/faults", body).await;
         assert_eq!(status, 400, "{body}: {answer}");
         let message = answer["error"]["message"].as_str().unwrap_or_default();
         assert!(message.contains(field), "{body}: {answer}");
-        assert_eq!(harness.webhooks().await["faults"], Value::Null, "{body}");
+        assert_eq!(
+            wasim.webhook_status().await["faults"],
+            Value::Null,
+            "{body}"
+        );
     }
 
     // With a profile in force, a bad one leaves it in force.
-    harness
+    wasim
         .control("/_wasim/webhooks/faults", &json!({"duplicate": "1/10"}))
         .await;
-    let before = harness.webhooks().await["faults"].clone();
+    let before = wasim.webhook_status().await["faults"].clone();
     assert_eq!(before["duplicate"], "1/10", "{before}");
-    let (status, answer) = harness
+    let (status, answer) = wasim
         .post("/_wasim/webhooks/faults", &json!({"duplicate": "3/2"}))
         .await;
     assert_eq!(status, 400, "{answer}");
-    assert_eq!(harness.webhooks().await["faults"], before);
-    assert_eq!(harness.records("webhook_faults_set").await.len(), 1);
+    assert_eq!(wasim.webhook_status().await["faults"], before);
+    assert_eq!(wasim.records("webhook_faults_set").await.len(), 1);
 }
 
 // ---------------------------------------------------------------------------
@@ -905,27 +495,17 @@ async fn invalid_fault_settings_are_refused_naming_the_field_and_change_nothing(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_360dialog_webhook_gets_its_custom_headers_and_no_meta_signature() {
-    let harness = Harness::start().await;
+    let wasim = Wasim::start().await;
     let secret = "s3cret-value";
-    let setting = json!({"url": harness.url("/d360"), "headers": {"X-Custom-Auth": secret}});
+    let setting = json!({"url": wasim.url("/d360"), "headers": {"X-Custom-Auth": secret}});
 
-    let (status, answer) = harness
-        .request(
-            Method::POST,
-            "/v1/configs/webhook",
-            &[("D360-API-KEY", US_KEY)],
-            Some(&setting),
-        )
+    let (status, answer) = wasim
+        .call(Method::POST, D360_CONFIG, &d360_key(US_KEY), Some(&setting))
         .await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer, setting);
-    let (status, answer) = harness
-        .request(
-            Method::GET,
-            "/v1/configs/webhook",
-            &[("D360-API-KEY", US_KEY)],
-            None,
-        )
+    let (status, answer) = wasim
+        .call(Method::GET, D360_CONFIG, &d360_key(US_KEY), None)
         .await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer, setting);
@@ -933,23 +513,18 @@ async fn a_360dialog_webhook_gets_its_custom_headers_and_no_meta_signature() {
     // Refusals: a wrong key, a body without url.
     for method in [Method::POST, Method::GET] {
         let body = (method == Method::POST).then_some(&setting);
-        let (status, answer) = harness
-            .request(
-                method.clone(),
-                "/v1/configs/webhook",
-                &[("D360-API-KEY", "not_a_key")],
-                body,
-            )
+        let (status, answer) = wasim
+            .call(method.clone(), D360_CONFIG, &d360_key("not_a_key"), body)
             .await;
         assert_eq!(status, 401, "{method}: {answer}");
         assert_eq!(answer["meta"]["success"], false, "{answer}");
         assert_eq!(answer["meta"]["http_code"], 401, "{answer}");
     }
-    let (status, answer) = harness
-        .request(
+    let (status, answer) = wasim
+        .call(
             Method::POST,
-            "/v1/configs/webhook",
-            &[("D360-API-KEY", US_KEY)],
+            D360_CONFIG,
+            &d360_key(US_KEY),
             Some(&json!({"headers": {"X-Custom-Auth": "other"}})),
         )
         .await;
@@ -963,46 +538,36 @@ async fn a_360dialog_webhook_gets_its_custom_headers_and_no_meta_signature() {
     );
 
     // An inbound message to the US number goes to the 360dialog webhook.
-    let wamid = harness.inbound(ANA, US_PHONE).await;
-    let posts = harness.receiver.posts("/d360");
+    let wamid = wasim.inbound_to(ANA, US_PHONE).await;
+    let posts = wasim.receiver.posts("/d360");
     assert_eq!(posts.len(), 1, "{posts:?}");
     let post = &posts[0];
     assert_eq!(post.header("X-Custom-Auth"), Some(secret));
     assert_eq!(post.header("X-Hub-Signature-256"), None);
     assert_eq!(post.message_id().as_deref(), Some(wamid.as_str()));
-    assert!(harness.receiver.posts("/webhook").is_empty());
+    assert!(wasim.receiver.posts("/webhook").is_empty());
 
-    let trace = harness.trace().await;
-    assert!(
-        trace.iter().any(|r| r["kind"] == "webhook_attempt"
-            && r["destination"] == "d360"
-            && r["http_status"] == 200),
-        "no d360 attempt traced"
-    );
+    let trace = wasim.trace().await;
+    assert!(acknowledged(&trace, "d360"), "no d360 attempt traced");
 
     // The WABA webhook, set with the German number's key, takes the German number's messages.
-    let waba = json!({"url": harness.url("/waba"), "headers": {"X-Waba-Auth": "waba-value"}});
-    let (status, answer) = harness
-        .request(
+    let waba = json!({"url": wasim.url("/waba"), "headers": {"X-Waba-Auth": "waba-value"}});
+    let (status, answer) = wasim
+        .call(
             Method::POST,
             "/waba_webhook",
-            &[("D360-API-KEY", DE_KEY)],
+            &d360_key(DE_KEY),
             Some(&waba),
         )
         .await;
     assert_eq!(status, 200, "{answer}");
-    let (status, answer) = harness
-        .request(
-            Method::GET,
-            "/waba_webhook",
-            &[("D360-API-KEY", DE_KEY)],
-            None,
-        )
+    let (status, answer) = wasim
+        .call(Method::GET, "/waba_webhook", &d360_key(DE_KEY), None)
         .await;
     assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["url"], harness.url("/waba"), "{answer}");
-    let wamid = harness.inbound(LENA, DE_PHONE).await;
-    let posts = harness.receiver.posts("/waba");
+    assert_eq!(answer["url"], wasim.url("/waba"), "{answer}");
+    let wamid = wasim.inbound_to(LENA, DE_PHONE).await;
+    let posts = wasim.receiver.posts("/waba");
     assert_eq!(posts.len(), 1, "{posts:?}");
     assert_eq!(posts[0].header("X-Waba-Auth"), Some("waba-value"));
     assert_eq!(posts[0].header("X-Hub-Signature-256"), None);
@@ -1011,17 +576,17 @@ async fn a_360dialog_webhook_gets_its_custom_headers_and_no_meta_signature() {
         posts[0].json()["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"],
         DE_PHONE
     );
-    assert_eq!(harness.receiver.posts("/d360").len(), 1);
-    assert!(harness.receiver.posts("/webhook").is_empty());
+    assert_eq!(wasim.receiver.posts("/d360").len(), 1);
+    assert!(wasim.receiver.posts("/webhook").is_empty());
 
     // The header values are secrets: never in the trace or the status answer.
-    let trace = harness.trace_text().await;
+    let trace = wasim.trace_text().await;
     assert!(!trace.contains(secret), "the custom header value is traced");
     assert!(
         !trace.contains("waba-value"),
         "the WABA header value is traced"
     );
-    let status = harness.webhooks().await.to_string();
+    let status = wasim.webhook_status().await.to_string();
     assert!(!status.contains(secret), "{status}");
     assert!(status.contains("X-Custom-Auth=fp_"), "{status}");
 }
@@ -1032,19 +597,19 @@ async fn a_360dialog_webhook_gets_its_custom_headers_and_no_meta_signature() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partner_event_is_signed_with_the_partner_secret() {
-    let harness = Harness::start().await;
-    harness
+    let wasim = Wasim::start().await;
+    wasim
         .control(
             "/_wasim/webhooks/config",
-            &json!({"partner_url": harness.url("/partner")}),
+            &json!({"partner_url": wasim.url("/partner")}),
         )
         .await;
-    let answer = harness
+    let answer = wasim
         .control("/_wasim/events", &json!({"event": "partner.channel_live"}))
         .await;
     assert_eq!(answer["success"], true, "{answer}");
 
-    let posts = harness.receiver.posts("/partner");
+    let posts = wasim.receiver.posts("/partner");
     assert_eq!(posts.len(), 1, "{posts:?}");
     let post = &posts[0];
     assert_eq!(post.json()["event"], "channel_live", "{}", post.text());
@@ -1054,15 +619,10 @@ async fn a_partner_event_is_signed_with_the_partner_secret() {
     assert_eq!(signature, hmac_hex(PARTNER_SECRET, &post.body));
     assert_ne!(signature, hmac_hex(APP_SECRET, &post.body));
     assert_eq!(post.header("X-Hub-Signature-256"), None);
-    assert!(harness.receiver.posts("/webhook").is_empty());
+    assert!(wasim.receiver.posts("/webhook").is_empty());
 
-    let trace = harness.trace().await;
-    assert!(
-        trace.iter().any(|r| r["kind"] == "webhook_attempt"
-            && r["destination"] == "partner"
-            && r["http_status"] == 200),
-        "no partner attempt traced"
-    );
+    let trace = wasim.trace().await;
+    assert!(acknowledged(&trace, "partner"), "no partner attempt traced");
 }
 
 // ---------------------------------------------------------------------------
@@ -1071,8 +631,8 @@ async fn a_partner_event_is_signed_with_the_partner_secret() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_of_one_instant_are_batched_into_one_signed_post() {
-    let harness = Harness::start().await;
-    let answer = harness
+    let wasim = Wasim::start().await;
+    let answer = wasim
         .control(
             "/_wasim/webhooks/config",
             &json!({"batch_max": 50, "batch_window_ms": 10_000}),
@@ -1082,16 +642,16 @@ async fn changes_of_one_instant_are_batched_into_one_signed_post() {
 
     let mut wamids = Vec::new();
     for from in [ANA, PRIYA, SAM, LENA, DENIZ] {
-        wamids.push(harness.inbound(from, US_PHONE).await);
+        wamids.push(wasim.inbound_to(from, US_PHONE).await);
     }
     assert!(
-        harness.receiver.posts("/webhook").is_empty(),
+        wasim.receiver.posts("/webhook").is_empty(),
         "posted before the batch window closed"
     );
-    assert_eq!(harness.webhooks().await["batching"], wamids.len());
+    assert_eq!(wasim.webhook_status().await["batching"], wamids.len());
 
-    harness.advance(11).await;
-    let posts = harness.receiver.posts("/webhook");
+    wasim.advance(11).await;
+    let posts = wasim.receiver.posts("/webhook");
     assert_eq!(posts.len(), 1, "{posts:?}");
     let post = &posts[0];
     assert!(post.meta_signed(), "bad signature on {}", post.text());
@@ -1104,11 +664,11 @@ async fn changes_of_one_instant_are_batched_into_one_signed_post() {
         .collect();
     assert_eq!(ids, wamids, "{body}");
 
-    let emitted = harness.records("webhook_emitted").await;
+    let emitted = wasim.records("webhook_emitted").await;
     assert_eq!(emitted.len(), 1, "{emitted:?}");
     assert_eq!(emitted[0]["changes"], wamids.len(), "{:?}", emitted[0]);
     assert_eq!(emitted[0]["at_ms"], 10_000, "{:?}", emitted[0]);
-    let counters = &harness.webhooks().await["counters"];
+    let counters = &wasim.webhook_status().await["counters"];
     assert_eq!(counters["changes"], wamids.len(), "{counters}");
     assert_eq!(counters["deliveries"], 1, "{counters}");
 }
@@ -1139,18 +699,11 @@ async fn a_receiver_dropping_the_connection_gets_an_error_traced_and_a_retry() {
             });
         }
     });
-    let base = start_wasim(ServeConfig::new(WorldSpec::default())).await;
-    let (receiver, receiver_base) = start_receiver(Behaviour::default()).await;
-    let harness = Harness {
-        base,
-        receiver,
-        receiver_base,
-        client: client(),
-    };
+    let wasim = Wasim::start_with_callback(WorldSpec::default(), None, None).await;
     let url = format!("http://{receiver_addr}/webhook");
 
     // The handshake fails without a status.
-    let answer = harness
+    let answer = wasim
         .control("/_wasim/webhooks/config", &json!({"callback_url": url}))
         .await;
     assert_eq!(answer["verification"]["echoed"], false, "{answer}");
@@ -1162,12 +715,9 @@ async fn a_receiver_dropping_the_connection_gets_an_error_traced_and_a_retry() {
     assert!(answer["verification"]["error"].is_string(), "{answer}");
 
     // The webhook attempt fails without a status and is scheduled again.
-    harness.inbound(ANA, US_PHONE).await;
-    let trace = harness.trace().await;
-    let emitted: Vec<&Value> = trace
-        .iter()
-        .filter(|r| r["kind"] == "webhook_emitted")
-        .collect();
+    wasim.inbound_to(ANA, US_PHONE).await;
+    let trace = wasim.trace().await;
+    let emitted = records_of(&trace, "webhook_emitted");
     assert_eq!(emitted.len(), 1, "{emitted:?}");
     let delivery = &emitted[0]["delivery_id"];
     let attempts = attempts_of(&trace, delivery);
@@ -1189,8 +739,8 @@ async fn a_receiver_dropping_the_connection_gets_an_error_traced_and_a_retry() {
     assert_eq!(retries[0]["due_ms"], 5_000, "{retries:?}");
 
     // The retry happens when it is due, and fails the same way: still pending, not lost.
-    harness.advance(5).await;
-    let trace = harness.trace().await;
+    wasim.advance(5).await;
+    let trace = wasim.trace().await;
     let attempts = attempts_of(&trace, delivery);
     assert_eq!(attempts.len(), 2, "{attempts:?}");
     assert_eq!(attempts[1]["attempt"], 2, "{attempts:?}");
@@ -1201,7 +751,7 @@ async fn a_receiver_dropping_the_connection_gets_an_error_traced_and_a_retry() {
             && r["attempt"] == 3),
         "no third attempt scheduled"
     );
-    let status = harness.webhooks().await;
+    let status = wasim.webhook_status().await;
     let counters = &status["counters"];
     assert_eq!(counters["failed_attempts"], 2, "{counters}");
     assert_eq!(counters["retries"], 2, "{counters}");
@@ -1209,6 +759,53 @@ async fn a_receiver_dropping_the_connection_gets_an_error_traced_and_a_retry() {
     assert_eq!(status["pending"], 1, "{status}");
     // Handshake, attempt 1, attempt 2.
     assert!(connections.load(Ordering::SeqCst) >= 3);
-    let (code, health) = harness.get("/_wasim/health").await;
+    let (code, health) = wasim.get("/_wasim/health").await;
     assert_eq!((code, health), (200, json!({"status": "ok"})));
+}
+
+// ---------------------------------------------------------------------------
+// 11. A receiver that answers 500 until it recovers
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_receiver_answering_500_gets_the_webhook_again_once_it_recovers() {
+    let wasim = Wasim::start().await;
+    wasim.receiver.set(|b| b.status = 500);
+    wasim.inbound_text(ANA, "hi").await;
+    wasim.advance(60).await;
+    let failed_attempts = wasim.webhooks().len();
+    assert!(
+        failed_attempts >= 3,
+        "retries within the first minute: {failed_attempts}"
+    );
+
+    wasim.receiver.set(|b| b.status = 200);
+    wasim.advance(3600).await;
+    wasim.advance(3600).await;
+
+    let posts = wasim.webhooks();
+    assert_eq!(
+        posts.len(),
+        failed_attempts + 1,
+        "exactly one more attempt after recovery"
+    );
+    assert!(
+        posts
+            .iter()
+            .all(|post| post.meta_signed() && post.body == posts[0].body),
+        "every attempt is the same signed body"
+    );
+
+    let attempts = wasim.records("webhook_attempt").await;
+    let numbers: Vec<u64> = attempts
+        .iter()
+        .map(|a| a["attempt"].as_u64().expect("number"))
+        .collect();
+    assert_eq!(numbers, (1..=posts.len() as u64).collect::<Vec<_>>());
+    assert_eq!(attempts.last().expect("attempts")["http_status"], 200);
+    assert!(
+        attempts[..attempts.len() - 1]
+            .iter()
+            .all(|a| a["http_status"] == 500)
+    );
 }

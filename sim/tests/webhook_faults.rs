@@ -1,15 +1,15 @@
 //! Webhook routing, batching and fault profiles as model policy: tested without
-//! sockets by playing the delivery engine (`common::drive`).
+//! sockets by playing the delivery engine (`support::model::drive`).
 
-mod common;
+mod support;
 
-use common::*;
 use proptest::prelude::*;
 use serde_json::{Value, json};
+use support::model::*;
 use wasim_sim::model::webhooks::faults::FaultProfile;
 use wasim_sim::model::{
     Command, CopyKind, D360Scope, D360Webhook, Destination, Effect, InboundContent, Refusal, Reply,
-    Route, SimTime, WebhookBody, WebhookDelivery, World, WorldSpec,
+    Route, SimTime, Wamid, WebhookBody, WebhookDelivery, World, WorldSpec,
 };
 use wasim_sim::trace::TraceEvent;
 
@@ -26,6 +26,13 @@ fn set_faults(world: &mut World, at: SimTime, json: Value) -> Vec<Effect> {
     );
     assert_eq!(outcome.reply, Ok(Reply::Done));
     outcome.effects
+}
+
+/// The default world with the fault profile `faults` set from the start.
+fn world_with_faults(faults: Value) -> World {
+    let mut world = world();
+    set_faults(&mut world, T0, faults);
+    world
 }
 
 /// `count` inbound messages from the named and generated recipients, one per
@@ -55,6 +62,16 @@ fn posts(effects: &[Effect]) -> Vec<&WebhookDelivery> {
         .collect()
 }
 
+/// `from` writes `content` to the first number, in reply to `context` if any.
+fn inbound_from(from: &str, content: InboundContent, context: Option<Wamid>) -> Command {
+    Command::Inbound {
+        from: from.into(),
+        content,
+        phone_number_id: None,
+        context,
+    }
+}
+
 /// The ids of the inbound messages a post carries.
 fn inbound_ids(body: &WebhookBody) -> Vec<String> {
     body.to_value()["entry"]
@@ -74,12 +91,7 @@ fn inbound_ids(body: &WebhookBody) -> Vec<String> {
 
 #[test]
 fn duplicate_and_reorder_rates_stay_within_their_seeded_expectation() {
-    let mut world = world();
-    set_faults(
-        &mut world,
-        SimTime::ZERO,
-        json!({"duplicate": "1/4", "reorder": "1/5"}),
-    );
+    let mut world = world_with_faults(json!({"duplicate": "1/4", "reorder": "1/5"}));
     let first = inbound_burst(&mut world, 400, 10);
     let run = drive(&mut world, first, hours(1), |_| Some(200));
     let duplicates = run.posts_of(CopyKind::Duplicate).len();
@@ -114,8 +126,7 @@ fn duplicate_and_reorder_rates_stay_within_their_seeded_expectation() {
 
 #[test]
 fn a_reordered_delivery_is_posted_right_after_the_one_that_overtakes_it() {
-    let mut world = world();
-    set_faults(&mut world, SimTime::ZERO, json!({"reorder": "1/2"}));
+    let mut world = world_with_faults(json!({"reorder": "1/2"}));
     let first = inbound_burst(&mut world, 60, 1_000);
     let run = drive(&mut world, first, hours(1), |_| Some(200));
     let order: Vec<u64> = run
@@ -146,15 +157,8 @@ fn a_reordered_delivery_is_posted_right_after_the_one_that_overtakes_it() {
 
 #[test]
 fn a_held_delivery_nobody_overtakes_is_released_after_the_hold() {
-    let mut world = world();
-    set_faults(
-        &mut world,
-        SimTime::ZERO,
-        json!({"reorder": "1/1", "reorder_hold_ms": 7000}),
-    );
-    let effects = world
-        .apply(SimTime::ZERO, inbound_text(ANA_BR, "hi"))
-        .effects;
+    let mut world = world_with_faults(json!({"reorder": "1/1", "reorder_hold_ms": 7000}));
+    let effects = world.apply(T0, inbound_text(ANA_BR, "hi")).effects;
     assert!(
         posts(&effects).is_empty(),
         "a held delivery is not posted at once"
@@ -171,23 +175,13 @@ fn a_held_delivery_nobody_overtakes_is_released_after_the_hold() {
 
 #[test]
 fn a_delayed_first_attempt_goes_out_within_the_maximum_delay() {
-    let mut world = world();
-    set_faults(
-        &mut world,
-        SimTime::ZERO,
-        json!({"delay": "1/1", "delay_max_ms": 5000}),
-    );
-    let effects = world
-        .apply(SimTime::ZERO, inbound_text(ANA_BR, "hi"))
-        .effects;
+    let mut world = world_with_faults(json!({"delay": "1/1", "delay_max_ms": 5000}));
+    let effects = world.apply(T0, inbound_text(ANA_BR, "hi")).effects;
     assert!(posts(&effects).is_empty());
     let due = world
         .next_deadline()
         .expect("a delayed attempt is scheduled");
-    assert!(
-        due > SimTime::ZERO && due <= SimTime::from_ms(5000),
-        "{due:?}"
-    );
+    assert!(due > T0 && due <= SimTime::from_ms(5000), "{due:?}");
     let later = world.advance(due);
     let later = posts(&later);
     assert_eq!(later.len(), 1);
@@ -196,12 +190,8 @@ fn a_delayed_first_attempt_goes_out_within_the_maximum_delay() {
 
 #[test]
 fn a_burst_gathers_deliveries_and_posts_them_back_to_back() {
-    let mut world = world();
-    set_faults(
-        &mut world,
-        SimTime::ZERO,
-        json!({"burst": "1/1", "burst_size": 5, "burst_hold_ms": 60000}),
-    );
+    let mut world =
+        world_with_faults(json!({"burst": "1/1", "burst_size": 5, "burst_hold_ms": 60000}));
     let senders = [ANA_BR, PRIYA_IN, SAM_US, LENA_DE, "905321234567"];
     for (i, from) in senders.iter().enumerate().take(4) {
         let effects = world
@@ -229,15 +219,9 @@ fn a_burst_gathers_deliveries_and_posts_them_back_to_back() {
 
 #[test]
 fn after_the_heal_delivery_is_clean_and_held_deliveries_are_posted() {
-    let mut world = world();
-    set_faults(
-        &mut world,
-        SimTime::ZERO,
-        json!({"duplicate": "1/1", "reorder": "1/1", "heal_after_s": 60}),
-    );
-    let held = world
-        .apply(SimTime::ZERO, inbound_text(ANA_BR, "hi"))
-        .effects;
+    let mut world =
+        world_with_faults(json!({"duplicate": "1/1", "reorder": "1/1", "heal_after_s": 60}));
+    let held = world.apply(T0, inbound_text(ANA_BR, "hi")).effects;
     assert!(posts(&held).is_empty(), "held under reorder 1/1");
     let healed = world.advance(SimTime::from_ms(60_000));
     assert!(healed.iter().any(|e| matches!(
@@ -263,11 +247,8 @@ fn after_the_heal_delivery_is_clean_and_held_deliveries_are_posted() {
 
 #[test]
 fn a_forged_copy_carries_a_new_message_id_and_is_never_retried() {
-    let mut world = world();
-    set_faults(&mut world, SimTime::ZERO, json!({"forged": "1/1"}));
-    let first = world
-        .apply(SimTime::ZERO, inbound_text(ANA_BR, "hi"))
-        .effects;
+    let mut world = world_with_faults(json!({"forged": "1/1"}));
+    let first = world.apply(T0, inbound_text(ANA_BR, "hi")).effects;
     let run = drive(&mut world, first, hours(1), |d| match d.copy {
         CopyKind::Forged => Some(401),
         _ => Some(200),
@@ -338,9 +319,7 @@ fn routes_follow_the_360dialog_webhooks_and_their_precedence() {
         headers: vec![("X-Auth".to_owned(), "h".into())],
     };
     let destination = |world: &mut World| {
-        let effects = world
-            .apply(SimTime::ZERO, inbound_text(ANA_BR, "hi"))
-            .effects;
+        let effects = world.apply(T0, inbound_text(ANA_BR, "hi")).effects;
         posts(&effects)[0].destination.clone()
     };
     for (precedence, expected) in [("waba", "http://waba/"), ("channel", "http://channel/")] {
@@ -358,7 +337,7 @@ fn routes_follow_the_360dialog_webhooks_and_their_precedence() {
         ] {
             let reply = world
                 .apply(
-                    SimTime::ZERO,
+                    T0,
                     Command::SetD360Webhook {
                         credential: Some(key.into()),
                         scope,
@@ -373,7 +352,7 @@ fn routes_follow_the_360dialog_webhooks_and_their_precedence() {
     let mut world = world();
     let reply = world
         .apply(
-            SimTime::ZERO,
+            T0,
             Command::SetD360Webhook {
                 credential: Some("wrong".into()),
                 scope: D360Scope::Channel,
@@ -388,7 +367,7 @@ fn routes_follow_the_360dialog_webhooks_and_their_precedence() {
 fn a_partner_event_without_a_partner_url_is_skipped_and_counted() {
     let mut world = world();
     let outcome = world.apply(
-        SimTime::ZERO,
+        T0,
         Command::EmitEvent {
             route: Route::Partner,
             field: "channel_live".to_owned(),
@@ -406,23 +385,19 @@ fn a_partner_event_without_a_partner_url_is_skipped_and_counted() {
 #[test]
 fn interactive_replies_answer_the_latest_business_message_and_open_the_window() {
     let mut world = world();
-    let button = |context: Option<wasim_sim::model::Wamid>| Command::Inbound {
-        from: ANA_BR.into(),
-        content: InboundContent::ButtonReply {
-            id: "yes".to_owned(),
-            title: "Yes".to_owned(),
-        },
-        phone_number_id: None,
-        context,
+    let yes = || InboundContent::ButtonReply {
+        id: "yes".to_owned(),
+        title: "Yes".to_owned(),
     };
-    let reply = world.apply(SimTime::ZERO, button(None)).reply;
+    let button = |context: Option<Wamid>| inbound_from(ANA_BR, yes(), context);
+    let reply = world.apply(T0, button(None)).reply;
     assert!(
         matches!(&reply, Err(Refusal::Invalid(m)) if m.starts_with("context:")),
         "{reply:?}"
     );
     let wamid = accepted(
         &mut world,
-        SimTime::ZERO,
+        T0,
         US_NUMBER,
         template_body(ANA_BR, "spring_sale"),
     );
@@ -445,36 +420,23 @@ fn interactive_replies_answer_the_latest_business_message_and_open_the_window() 
             .is_some()
     );
 
-    let list = world.apply(
-        SimTime::from_ms(20),
-        Command::Inbound {
-            from: ANA_BR.into(),
-            content: InboundContent::ListReply {
-                id: "row1".to_owned(),
-                title: "Express".to_owned(),
-                description: Some("Next day".to_owned()),
-            },
-            phone_number_id: None,
-            context: Some(wamid.as_str().into()),
-        },
-    );
+    let express = InboundContent::ListReply {
+        id: "row1".to_owned(),
+        title: "Express".to_owned(),
+        description: Some("Next day".to_owned()),
+    };
+    let context = Some(wamid.as_str().into());
+    let list = world.apply(SimTime::from_ms(20), inbound_from(ANA_BR, express, context));
     let post = posts(&list.effects)[0].clone();
     assert_eq!(
         post.body.to_value()["entry"][0]["changes"][0]["value"]["messages"][0]["interactive"],
         json!({"type": "list_reply", "list_reply": {"id": "row1", "title": "Express", "description": "Next day"}})
     );
-    let quick = world.apply(
-        SimTime::from_ms(30),
-        Command::Inbound {
-            from: ANA_BR.into(),
-            content: InboundContent::Button {
-                payload: "STOP".to_owned(),
-                text: "Stop promotions".to_owned(),
-            },
-            phone_number_id: None,
-            context: None,
-        },
-    );
+    let stop = InboundContent::Button {
+        payload: "STOP".to_owned(),
+        text: "Stop promotions".to_owned(),
+    };
+    let quick = world.apply(SimTime::from_ms(30), inbound_from(ANA_BR, stop, None));
     let post = posts(&quick.effects)[0].clone();
     let message = &post.body.to_value()["entry"][0]["changes"][0]["value"]["messages"][0];
     assert_eq!(message["type"], "button");
@@ -482,17 +444,9 @@ fn interactive_replies_answer_the_latest_business_message_and_open_the_window() 
         message["button"],
         json!({"payload": "STOP", "text": "Stop promotions"})
     );
-    let reply = world
-        .apply(
-            SimTime::from_ms(40),
-            Command::Inbound {
-                from: PRIYA_IN.into(),
-                content: InboundContent::Text("hi".to_owned()),
-                phone_number_id: None,
-                context: Some(wamid.into()),
-            },
-        )
-        .reply;
+    let hi = InboundContent::Text("hi".to_owned());
+    let other = inbound_from(PRIYA_IN, hi, Some(wamid.into()));
+    let reply = world.apply(SimTime::from_ms(40), other).reply;
     assert!(matches!(reply, Err(Refusal::Invalid(m)) if m.contains("was not sent to")));
 }
 
@@ -547,7 +501,7 @@ proptest! {
         let mut world = world_with(&format!(
             "[policy]\nwebhook_retry_window_hours = 2\n[webhooks]\nbatch_max = {batch_max}\n"
         ));
-        let mut first = set_faults(&mut world, SimTime::ZERO, json!({
+        let mut first = set_faults(&mut world, T0, json!({
             "delay": delay, "reorder": reorder, "burst": burst, "duplicate": duplicate, "forged": forged,
             "burst_size": burst_size, "delay_max_ms": holds.0, "reorder_hold_ms": holds.1,
             "burst_hold_ms": holds.2, "heal_after_s": heal,

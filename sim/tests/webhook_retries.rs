@@ -1,10 +1,10 @@
 //! Webhook retries are model policy: tested without sockets by playing the delivery
 //! engine's part (report each attempt's outcome back as a command).
 
-mod common;
+mod support;
 
-use common::*;
 use proptest::prelude::*;
+use support::model::*;
 use wasim_sim::model::{
     Command, CopyKind, Effect, SimTime, WebhookDelivery, World, retry_delay_ms,
 };
@@ -18,14 +18,14 @@ struct Log {
     dropped: Vec<(u64, u32)>,
 }
 
-/// [`common::drive`] with a receiver that sees the virtual time, its outcome by kind.
+/// [`support::model::drive`] with a receiver that sees the virtual time, its outcome by kind.
 fn drive(
     world: &mut World,
     first: Vec<Effect>,
     until: SimTime,
     mut receiver: impl FnMut(SimTime, &WebhookDelivery) -> Option<u16>,
 ) -> Log {
-    let run = common::drive(world, first, until, |delivery| {
+    let run = support::model::drive(world, first, until, |delivery| {
         receiver(delivery.at, delivery)
     });
     Log {

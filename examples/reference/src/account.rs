@@ -129,7 +129,7 @@ mod tests {
 
     use super::*;
     use crate::config::tests::{read, required};
-    use crate::keys::Keys;
+    use crate::testing::{self, header, serve_locally};
 
     fn failure(http_status: Option<u16>) -> Failure {
         Failure {
@@ -202,31 +202,21 @@ mod tests {
             post(move |headers: HeaderMap, request: Bytes| {
                 let record = record.clone();
                 async move {
-                    let auth = headers
-                        .get("authorization")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("")
-                        .to_owned();
+                    let auth = header(&headers, "authorization");
                     let json = serde_json::from_slice(&request).unwrap_or(Value::Null);
                     record.lock().expect("lock").push((auth, json));
                     (StatusCode::from_u16(status).expect("status"), body)
                 }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        (format!("http://{addr}"), seen)
+        (serve_locally(app).await, seen)
     }
 
     fn platform(url: &str, flaw: Option<Flaw>) -> Platform {
         let mut config = read(&required()).expect("config");
         config.graph_url = url.to_owned();
         config.flaw = flaw;
-        let keys = Arc::new(Keys::new(&config));
-        Platform::new(&config, keys).expect("platform")
+        testing::platform(&config)
     }
 
     const WRONG_PIN: &str =

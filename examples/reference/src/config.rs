@@ -254,17 +254,13 @@ pub(crate) mod tests {
         assert_eq!(config.d360_api_key.as_deref(), Some("channel-key-1"));
         assert_eq!(config.channel_id.as_deref(), Some("chan_1"));
         assert_eq!(config.waba_id.as_deref(), Some("waba_1"));
-        assert_eq!(
-            config.partner_url.as_deref(),
-            Some("http://127.0.0.1:8099/api/v2")
-        );
         assert_eq!(config.partner_id.as_deref(), Some("partner_1"));
         assert_eq!(config.partner_username.as_deref(), Some("ops@example.com"));
         assert_eq!(config.partner_api_key.as_deref(), Some("partner-api-key"));
-        assert_eq!(
-            config.partner_secret.as_deref(),
-            Some("partner-webhook-secret")
-        );
+        let partner_url = config.partner_url.as_deref();
+        assert_eq!(partner_url, Some("http://127.0.0.1:8099/api/v2"));
+        let partner_secret = config.partner_secret.as_deref();
+        assert_eq!(partner_secret, Some("partner-webhook-secret"));
         let shown = format!("{config:?}");
         for secret in [
             "token\"",

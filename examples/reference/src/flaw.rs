@@ -200,6 +200,23 @@ impl Flaw {
     }
 }
 
+#[cfg(test)]
+impl Flaw {
+    /// The names of the flaws under which `script` comes out otherwise than with no
+    /// flaw, in [`Flaw::ALL`] order, space-separated: which flaws a layer's
+    /// decisions see.
+    pub(crate) fn changing<T: PartialEq>(script: impl Fn(Option<Flaw>) -> T) -> String {
+        let correct = script(None);
+        let changing = Flaw::ALL
+            .iter()
+            .filter(|flaw| script(Some(**flaw)) != correct);
+        changing
+            .map(|flaw| flaw.name())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 impl fmt::Display for Flaw {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -124,6 +124,7 @@ impl fmt::Debug for Keys {
 
 #[cfg(test)]
 mod tests {
+    use super::KeyChange::{IgnoredByFlaw, Replaced};
     use super::*;
     use crate::config::tests::{full, read};
 
@@ -146,9 +147,9 @@ mod tests {
     fn a_new_channel_key_is_presented_from_then_on() {
         let keys = keys(None);
         assert_eq!(keys.channel_key().as_deref(), Some("channel-key-1"));
-        assert_eq!(keys.set_channel_key("k2".to_owned()), KeyChange::Replaced);
+        assert_eq!(keys.set_channel_key("k2".to_owned()), Replaced);
         assert_eq!(keys.channel_key().as_deref(), Some("k2"));
-        assert_eq!(keys.set_access_token("t2".to_owned()), KeyChange::Replaced);
+        assert_eq!(keys.set_access_token("t2".to_owned()), Replaced);
         assert_eq!(keys.access_token(), "t2");
         let shown = format!("{keys:?}");
         assert!(!shown.contains("k2") && !shown.contains("t2\""), "{shown}");
@@ -157,25 +158,19 @@ mod tests {
     #[test]
     fn flaw_stale_channel_key_keeps_presenting_the_first_key_and_only_that() {
         let keys = keys(Some(Flaw::StaleChannelKey));
-        assert_eq!(
-            keys.set_channel_key("k2".to_owned()),
-            KeyChange::IgnoredByFlaw
-        );
+        assert_eq!(keys.set_channel_key("k2".to_owned()), IgnoredByFlaw);
         assert_eq!(keys.channel_key().as_deref(), Some("channel-key-1"));
         // The access token still changes.
-        assert_eq!(keys.set_access_token("t2".to_owned()), KeyChange::Replaced);
+        assert_eq!(keys.set_access_token("t2".to_owned()), Replaced);
         assert_eq!(keys.access_token(), "t2");
     }
 
     #[test]
     fn flaw_stale_token_keeps_the_first_token_and_only_that() {
         let keys = keys(Some(Flaw::StaleToken));
-        assert_eq!(
-            keys.set_access_token("t2".to_owned()),
-            KeyChange::IgnoredByFlaw
-        );
+        assert_eq!(keys.set_access_token("t2".to_owned()), IgnoredByFlaw);
         assert_eq!(keys.access_token(), "token");
-        assert_eq!(keys.set_channel_key("k2".to_owned()), KeyChange::Replaced);
+        assert_eq!(keys.set_channel_key("k2".to_owned()), Replaced);
         assert_eq!(keys.channel_key().as_deref(), Some("k2"));
     }
 }

@@ -10,12 +10,10 @@
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
 
-use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
-use sha2::Sha256;
 
 use crate::send::{Auth, post_json};
-use crate::webhook::SignatureError;
+use crate::webhook::{SignatureError, verify_hex_hmac};
 use crate::{Config, Flaw};
 
 /// The header carrying 360dialog's partner webhook signature.
@@ -36,11 +34,7 @@ pub(crate) fn verify_signature(
 ) -> Result<(), SignatureError> {
     let header = header.ok_or(SignatureError::Missing)?.trim();
     let hex_digest = header.strip_prefix("sha256=").unwrap_or(header);
-    let digest = hex::decode(hex_digest).map_err(|_| SignatureError::Malformed)?;
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
-    mac.update(body);
-    mac.verify_slice(&digest).map_err(|_| SignatureError::Wrong)
+    verify_hex_hmac(secret, body, hex_digest)
 }
 
 /// What a partner webhook says happened.
@@ -387,47 +381,25 @@ impl fmt::Debug for Partner {
 mod tests {
     use super::*;
     use crate::config::tests::{full, read};
-    use crate::testing::Fake;
-
-    fn sign(secret: &str, body: &[u8]) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key");
-        mac.update(body);
-        hex::encode(mac.finalize().into_bytes())
-    }
+    use crate::testing::{Fake, FakeState, hmac_hex as sign};
 
     #[test]
     fn the_signature_is_bare_hex_or_sha256_prefixed_and_anything_else_is_refused() {
+        use SignatureError::{Malformed, Missing, Wrong};
         let body = br#"{"event":"template_messaging_disabled"}"#;
         let good = sign("partner-secret", body);
         assert_eq!(good, good.to_lowercase());
-        assert_eq!(
-            verify_signature("partner-secret", body, Some(&good)),
-            Ok(())
-        );
-        assert_eq!(
-            verify_signature("partner-secret", body, Some(&format!("sha256={good}"))),
-            Ok(())
-        );
-        assert_eq!(
-            verify_signature("partner-secret", body, None),
-            Err(SignatureError::Missing)
-        );
-        assert_eq!(
-            verify_signature("partner-secret", body, Some("not hex")),
-            Err(SignatureError::Malformed)
-        );
-        assert_eq!(
-            verify_signature("other-secret", body, Some(&good)),
-            Err(SignatureError::Wrong)
-        );
-        assert_eq!(
-            verify_signature("partner-secret", b"{}", Some(&good)),
-            Err(SignatureError::Wrong)
-        );
-        assert_eq!(
-            verify_signature("partner-secret", body, Some("")),
-            Err(SignatureError::Wrong)
-        );
+        let check = |header| verify_signature("partner-secret", body, header);
+        assert_eq!(check(Some(&good)), Ok(()));
+        let prefixed = format!("sha256={good}");
+        assert_eq!(check(Some(&prefixed)), Ok(()));
+        assert_eq!(check(None), Err(Missing));
+        assert_eq!(check(Some("not hex")), Err(Malformed));
+        assert_eq!(check(Some("")), Err(Wrong));
+        let other_secret = verify_signature("other-secret", body, Some(&good));
+        assert_eq!(other_secret, Err(Wrong));
+        let other_body = verify_signature("partner-secret", b"{}", Some(&good));
+        assert_eq!(other_body, Err(Wrong));
     }
 
     #[test]
@@ -506,7 +478,10 @@ mod tests {
         assert_eq!(error, "HTTP 403: Permission denied");
     }
 
-    fn client(fake: &Fake, api_key: bool, login: bool, flaw: Option<Flaw>) -> Partner {
+    /// A fresh fake, and a client of its Partner API with the API key and the
+    /// login (each if asked for) under `flaw`.
+    async fn started(api_key: bool, login: bool, flaw: Option<Flaw>) -> (Fake, Partner) {
+        let fake = Fake::start().await;
         let mut config = read(&full()).expect("config");
         config.partner_url = Some(format!("{}/api/v2", fake.url));
         if !api_key {
@@ -516,13 +491,13 @@ mod tests {
             config.partner_username = None;
         }
         config.flaw = flaw;
-        Partner::new(&config).expect("client").expect("configured")
+        let partner = Partner::new(&config).expect("client").expect("configured");
+        (fake, partner)
     }
 
     #[tokio::test]
     async fn an_api_key_is_preferred_and_sent_as_x_api_key() {
-        let fake = Fake::start().await;
-        let partner = client(&fake, true, true, None);
+        let (fake, partner) = started(true, true, None).await;
         assert_eq!(partner.auth_mode(), AuthMode::ApiKey);
         let key = partner.generate_key("chan_1", 100).await.expect("key");
         assert_eq!(key, "key-1");
@@ -531,8 +506,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_bearer_token_is_fetched_once_and_reused_until_it_expires() {
-        let fake = Fake::start().await;
-        let partner = client(&fake, false, true, None);
+        let (fake, partner) = started(false, true, None).await;
         assert_eq!(partner.auth_mode(), AuthMode::Bearer);
         partner.generate_key("chan_1", 100).await.expect("key");
         partner.generate_key("chan_1", 200).await.expect("key");
@@ -553,11 +527,19 @@ mod tests {
         );
     }
 
+    /// A key request with a partner token against a fake that `setup` changed,
+    /// which must fail: the fake and the error.
+    async fn key_refused(setup: impl FnOnce(&mut FakeState)) -> (Fake, String) {
+        let (fake, partner) = started(false, true, None).await;
+        fake.with(setup);
+        let error = partner.generate_key("chan_1", 100).await.expect_err("401");
+        (fake, error)
+    }
+
     #[tokio::test]
     async fn a_refused_token_gets_one_new_token_and_one_retry() {
-        let fake = Fake::start().await;
+        let (fake, partner) = started(false, true, None).await;
         fake.with(|state| state.first_valid_token = 2);
-        let partner = client(&fake, false, true, None);
         assert_eq!(
             partner.generate_key("chan_1", 100).await,
             Ok("key-1".to_owned())
@@ -572,20 +554,14 @@ mod tests {
             ]
         );
         // Refused again after the new token: the operation fails; no loop.
-        let fake = Fake::start().await;
-        fake.with(|state| state.first_valid_token = 99);
-        let partner = client(&fake, false, true, None);
-        let error = partner.generate_key("chan_1", 100).await.expect_err("401");
+        let (fake, error) = key_refused(|state| state.first_valid_token = 99).await;
         assert!(error.contains("401"), "{error}");
         assert_eq!(fake.routes().len(), 4);
     }
 
     #[tokio::test]
     async fn a_refused_login_fails_the_operation_with_one_request() {
-        let fake = Fake::start().await;
-        fake.with(|state| state.login_ok = false);
-        let partner = client(&fake, false, true, None);
-        let error = partner.generate_key("chan_1", 100).await.expect_err("401");
+        let (fake, error) = key_refused(|state| state.login_ok = false).await;
         assert!(error.contains("giving up"), "{error}");
         assert!(!error.contains('\n'));
         assert_eq!(fake.routes(), ["token"]);
@@ -593,8 +569,7 @@ mod tests {
 
     #[tokio::test]
     async fn without_credentials_nothing_is_asked() {
-        let fake = Fake::start().await;
-        let partner = client(&fake, false, false, None);
+        let (fake, partner) = started(false, false, None).await;
         assert_eq!(partner.auth_mode(), AuthMode::Missing);
         let error = partner.generate_key("chan_1", 100).await.expect_err("none");
         assert!(error.contains("WASIM_PARTNER_API_KEY"), "{error}");
@@ -606,9 +581,8 @@ mod tests {
 
     #[tokio::test]
     async fn flaw_partner_auth_loop_uses_a_token_despite_the_key_and_retries_50_times() {
-        let fake = Fake::start().await;
+        let (fake, partner) = started(true, true, Some(Flaw::PartnerAuthLoop)).await;
         fake.with(|state| state.first_valid_token = 99);
-        let partner = client(&fake, true, true, Some(Flaw::PartnerAuthLoop));
         assert_eq!(partner.auth_mode(), AuthMode::Bearer);
         assert!(partner.generate_key("chan_1", 100).await.is_err());
         let routes = fake.routes();
@@ -619,9 +593,8 @@ mod tests {
             "{routes:?}"
         );
         // A refused login is asked again and again too.
-        let fake = Fake::start().await;
+        let (fake, partner) = started(true, true, Some(Flaw::PartnerAuthLoop)).await;
         fake.with(|state| state.login_ok = false);
-        let partner = client(&fake, true, true, Some(Flaw::PartnerAuthLoop));
         assert!(partner.generate_key("chan_1", 100).await.is_err());
         assert_eq!(fake.routes().len(), 51);
     }

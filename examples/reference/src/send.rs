@@ -507,6 +507,7 @@ mod tests {
 
     use super::*;
     use crate::config::tests::{full, read};
+    use crate::testing::{self, header, serve_locally};
 
     fn delays(class: FailureClass, flaw: Option<Flaw>) -> Vec<Duration> {
         (0..)
@@ -566,26 +567,30 @@ mod tests {
         }
     }
 
+    /// The retry delays under `flaw` of a rate limit, a bad token and any other
+    /// failure.
+    fn delays_by_class(flaw: Option<Flaw>) -> [Vec<Duration>; 3] {
+        [
+            FailureClass::RateLimited,
+            FailureClass::BadToken,
+            FailureClass::Other,
+        ]
+        .map(|class| delays(class, flaw))
+    }
+
     #[test]
     fn flaw_hot_loop_rate_retries_rate_limits_50_times_at_once() {
-        let flaw = Some(Flaw::HotLoopRate);
-        assert_eq!(
-            delays(FailureClass::RateLimited, flaw),
-            vec![Duration::ZERO; 50]
-        );
-        assert!(delays(FailureClass::BadToken, flaw).is_empty());
-        assert!(delays(FailureClass::Other, flaw).is_empty());
+        let at_once = vec![Duration::ZERO; 50];
+        let delays = delays_by_class(Some(Flaw::HotLoopRate));
+        assert_eq!(delays, [at_once, Vec::new(), Vec::new()]);
     }
 
     #[test]
     fn flaw_hot_loop_auth_retries_a_bad_token_50_times_at_once() {
-        let flaw = Some(Flaw::HotLoopAuth);
-        assert_eq!(
-            delays(FailureClass::BadToken, flaw),
-            vec![Duration::ZERO; 50]
-        );
-        assert_eq!(delays(FailureClass::RateLimited, flaw).len(), 3);
-        assert!(delays(FailureClass::Other, flaw).is_empty());
+        let [rate_limited, bad_token, other] = delays_by_class(Some(Flaw::HotLoopAuth));
+        assert_eq!(bad_token, vec![Duration::ZERO; 50]);
+        assert_eq!(rate_limited.len(), 3);
+        assert!(other.is_empty());
     }
 
     #[test]
@@ -733,11 +738,7 @@ mod tests {
                 let record = record.clone();
                 let on_first = on_first.clone();
                 async move {
-                    let key = headers
-                        .get(D360_KEY_HEADER)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("")
-                        .to_owned();
+                    let key = header(&headers, D360_KEY_HEADER);
                     let first = {
                         let mut seen = record.lock().expect("lock");
                         seen.push(key.clone());
@@ -757,24 +758,26 @@ mod tests {
                 }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        (format!("http://{addr}"), seen)
+        (serve_locally(app).await, seen)
     }
 
     fn platform(url: &str, flaw: Option<Flaw>) -> Platform {
         let mut config = read(&full()).expect("config");
         config.d360_url = Some(url.to_owned());
         config.flaw = flaw;
-        let keys = Arc::new(Keys::new(&config));
-        Platform::new(&config, keys).expect("platform")
+        testing::platform(&config)
     }
 
-    #[tokio::test]
-    async fn a_send_refused_while_the_key_was_rotated_is_retried_once_with_the_new_key() {
+    /// Sends a text to 55 as `what`, never pausing; the outcome.
+    async fn send_hi(platform: &Platform, what: &str) -> Result<Accepted, Failure> {
+        let body = crate::action::text_body("55", "hi");
+        platform.send(&body, what, |_| async { true }).await
+    }
+
+    /// A platform (under `flaw`) on a 360dialog that takes only key `k2`, whose
+    /// channel key turns to `k2` while its first send is in flight; and the keys
+    /// 360dialog saw.
+    async fn rotated_in_flight(flaw: Option<Flaw>) -> (Platform, Arc<Mutex<Vec<String>>>) {
         let keys_slot = Arc::new(Mutex::new(None::<Platform>));
         let slot = keys_slot.clone();
         let (url, seen) = d360("k2", move || {
@@ -783,10 +786,15 @@ mod tests {
             }
         })
         .await;
-        let platform = platform(&url, None);
+        let platform = platform(&url, flaw);
         *keys_slot.lock().expect("lock") = Some(platform.clone());
-        let body = crate::action::text_body("55", "hi");
-        let accepted = platform.send(&body, "test", |_| async { true }).await;
+        (platform, seen)
+    }
+
+    #[tokio::test]
+    async fn a_send_refused_while_the_key_was_rotated_is_retried_once_with_the_new_key() {
+        let (platform, seen) = rotated_in_flight(None).await;
+        let accepted = send_hi(&platform, "test").await;
         assert_eq!(accepted.map(|a| a.wamid), Ok("wamid.OK".to_owned()));
         assert_eq!(*seen.lock().expect("lock"), ["channel-key-1", "k2"]);
     }
@@ -795,40 +803,16 @@ mod tests {
     async fn a_send_refused_with_an_unchanged_key_is_not_retried() {
         let (url, seen) = d360("k2", || {}).await;
         let platform = platform(&url, None);
-        let body = crate::action::text_body("55", "hi");
-        let failure = platform
-            .send(&body, "test", |_| async { true })
-            .await
-            .expect_err("401");
+        let failure = send_hi(&platform, "test").await.expect_err("401");
         assert_eq!(failure.class(false), FailureClass::BadToken);
         assert_eq!(seen.lock().expect("lock").len(), 1);
     }
 
     #[tokio::test]
     async fn flaw_stale_channel_key_presents_the_first_key_and_its_401_drops_the_send() {
-        let keys_slot = Arc::new(Mutex::new(None::<Platform>));
-        let slot = keys_slot.clone();
-        let (url, seen) = d360("k2", move || {
-            if let Some(platform) = slot.lock().expect("lock").as_ref() {
-                platform.keys().set_channel_key("k2".to_owned());
-            }
-        })
-        .await;
-        let platform = platform(&url, Some(Flaw::StaleChannelKey));
-        *keys_slot.lock().expect("lock") = Some(platform.clone());
-        let body = crate::action::text_body("55", "hi");
-        assert!(
-            platform
-                .send(&body, "first", |_| async { true })
-                .await
-                .is_err()
-        );
-        assert!(
-            platform
-                .send(&body, "second", |_| async { true })
-                .await
-                .is_err()
-        );
+        let (platform, seen) = rotated_in_flight(Some(Flaw::StaleChannelKey)).await;
+        assert!(send_hi(&platform, "first").await.is_err());
+        assert!(send_hi(&platform, "second").await.is_err());
         assert_eq!(
             *seen.lock().expect("lock"),
             ["channel-key-1", "channel-key-1"]
@@ -839,13 +823,7 @@ mod tests {
     async fn flaw_hot_loop_auth_also_loops_on_360dialogs_401() {
         let (url, seen) = d360("k2", || {}).await;
         let platform = platform(&url, Some(Flaw::HotLoopAuth));
-        let body = crate::action::text_body("55", "hi");
-        assert!(
-            platform
-                .send(&body, "test", |_| async { true })
-                .await
-                .is_err()
-        );
+        assert!(send_hi(&platform, "test").await.is_err());
         assert_eq!(seen.lock().expect("lock").len(), 51);
     }
 }

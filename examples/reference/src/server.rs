@@ -226,13 +226,12 @@ mod tests {
 
     use axum::body::Body;
     use axum::http::Request;
-    use hmac::{Hmac, Mac};
     use http_body_util::BodyExt;
-    use sha2::Sha256;
     use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
     use tower::ServiceExt;
 
     use super::*;
+    use crate::testing::hmac_hex;
     use crate::worker::{Queued, Shared};
 
     fn config(flaw: Option<Flaw>) -> Arc<Config> {
@@ -244,11 +243,18 @@ mod tests {
         Arc::new(config)
     }
 
-    fn app(flaw: Option<Flaw>) -> (Router, UnboundedReceiver<Queued>) {
-        let shared = Arc::new(Mutex::new(Shared::new(flaw)));
+    /// The routes over `config`, the state they share with the worker, and the far
+    /// end of the worker's queue.
+    fn served(config: Arc<Config>) -> (Router, Arc<Mutex<Shared>>, UnboundedReceiver<Queued>) {
+        let shared = Arc::new(Mutex::new(Shared::new(config.flaw)));
         let (sender, receiver) = unbounded_channel();
         let queue = Queue::new(shared.clone(), sender);
-        (router(config(flaw), shared, queue), receiver)
+        (router(config, shared.clone(), queue), shared, receiver)
+    }
+
+    fn app(flaw: Option<Flaw>) -> (Router, UnboundedReceiver<Queued>) {
+        let (router, _, jobs) = served(config(flaw));
+        (router, jobs)
     }
 
     async fn call(router: &Router, request: Request<Body>) -> (StatusCode, String) {
@@ -272,9 +278,7 @@ mod tests {
     }
 
     fn sign(body: &str) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(b"s3cret").expect("any key");
-        mac.update(body.as_bytes());
-        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+        format!("sha256={}", hmac_hex("s3cret", body.as_bytes()))
     }
 
     fn query(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -391,7 +395,7 @@ mod tests {
     }
 
     fn sign_partner(body: &str) -> String {
-        crate::testing::hmac_hex("partner-webhook-secret", body.as_bytes())
+        hmac_hex("partner-webhook-secret", body.as_bytes())
     }
 
     fn post_partner(body: &str, signature: Option<String>) -> Request<Body> {
@@ -443,9 +447,7 @@ mod tests {
     async fn without_a_partner_secret_every_partner_webhook_is_refused() {
         let mut config = (*config(None)).clone();
         config.partner_secret = None;
-        let shared = Arc::new(Mutex::new(Shared::new(None)));
-        let (sender, mut jobs) = unbounded_channel();
-        let routes = router(Arc::new(config), shared.clone(), Queue::new(shared, sender));
+        let (routes, _, mut jobs) = served(Arc::new(config));
         let (status, _) = call(
             &routes,
             post_partner(PARTNER_EVENT, Some(sign_partner(PARTNER_EVENT))),
@@ -457,26 +459,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_compromise_notice_halts_sends_before_it_is_answered() {
-        let shared = Arc::new(Mutex::new(Shared::new(None)));
-        let (sender, _jobs) = unbounded_channel();
-        let routes = router(
-            config(None),
-            shared.clone(),
-            Queue::new(shared.clone(), sender),
-        );
+        let (routes, shared, _jobs) = served(config(None));
         assert!(!lock(&shared).outbox.halted());
         let body = r#"{"action":"account_compromised","phone_number_id":"110","channel_id":"chan_1","resume_after_s":3600}"#;
         let (status, _) = call(&routes, post("/wasim/actions", body, None)).await;
         assert_eq!(status, StatusCode::OK);
         assert!(lock(&shared).outbox.halted());
         // A malformed notice halts nothing.
-        let shared = Arc::new(Mutex::new(Shared::new(None)));
-        let (sender, _jobs) = unbounded_channel();
-        let routes = router(
-            config(None),
-            shared.clone(),
-            Queue::new(shared.clone(), sender),
-        );
+        let (routes, shared, _jobs) = served(config(None));
         let body = r#"{"action":"account_compromised","resume_after_s":"soon"}"#;
         let (status, answer) = call(&routes, post("/wasim/actions", body, None)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);

@@ -124,10 +124,10 @@ pub(crate) struct StatusUpdate {
     pub(crate) id: String,
     /// The new status.
     pub(crate) kind: StatusKind,
-    /// Unix seconds (virtual), if it parsed.
-    pub(crate) timestamp: Option<u64>,
     /// The recipient's wa_id.
     pub(crate) recipient_id: String,
+    /// Unix seconds (virtual), if it parsed.
+    pub(crate) timestamp: Option<u64>,
     /// `errors[].code` (on `failed`).
     pub(crate) error_codes: Vec<u64>,
 }
@@ -171,17 +171,6 @@ pub(crate) enum InboundOutcome {
     Duplicate,
 }
 
-/// A template to send again (flaw `resend-after-cap`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Resend {
-    /// The recipient.
-    pub(crate) to: String,
-    /// The template.
-    pub(crate) template: Template,
-    /// Resends in this chain, this one included.
-    pub(crate) resends: u32,
-}
-
 /// What a status webhook changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum StatusOutcome {
@@ -198,6 +187,17 @@ pub(crate) enum StatusOutcome {
         /// A naive resend (only with flaw `resend-after-cap`).
         resend: Option<Resend>,
     },
+}
+
+/// A template to send again (flaw `resend-after-cap`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Resend {
+    /// The recipient.
+    pub(crate) to: String,
+    /// The template.
+    pub(crate) template: Template,
+    /// Resends in this chain, this one included.
+    pub(crate) resends: u32,
 }
 
 /// What a template status webhook or a refused template send changed.
@@ -434,6 +434,7 @@ impl State {
 
 #[cfg(test)]
 mod tests {
+    use super::InboundOutcome::{Duplicate, New};
     use super::*;
 
     const T0: u64 = 1_717_405_200;
@@ -464,6 +465,22 @@ mod tests {
             recipient_id: to.to_owned(),
             error_codes: codes.to_vec(),
         }
+    }
+
+    /// Whether the decision is to skip the send.
+    fn skipped(decision: Decision) -> bool {
+        matches!(decision, Decision::Skip(_))
+    }
+
+    /// Whether the status was recorded (whatever it changed).
+    fn recorded(outcome: StatusOutcome) -> bool {
+        matches!(outcome, StatusOutcome::Recorded { .. })
+    }
+
+    /// Records `wamid` as a `spring_sale` sent to `to`, the `resends`th in its chain.
+    fn sent_spring_sale(state: &mut State, wamid: &str, to: &str, resends: u32) {
+        let template = spring_sale();
+        state.record_sent(wamid, to, Sent::Template { template, resends });
     }
 
     /// Moves virtual now by a status webhook for an unrelated message.
@@ -538,40 +555,19 @@ mod tests {
     #[test]
     fn duplicate_inbound_messages_have_no_second_effect() {
         let mut state = State::new(None);
-        assert_eq!(
-            state.on_inbound(&inbound("wamid.in", "55", T0)),
-            InboundOutcome::New
-        );
-        assert_eq!(
-            state.on_inbound(&inbound("wamid.in", "55", T0)),
-            InboundOutcome::Duplicate
-        );
-        assert_eq!(
-            state.on_inbound(&inbound("wamid.in2", "55", T0)),
-            InboundOutcome::New
-        );
+        assert_eq!(state.on_inbound(&inbound("wamid.in", "55", T0)), New);
+        assert_eq!(state.on_inbound(&inbound("wamid.in", "55", T0)), Duplicate);
+        assert_eq!(state.on_inbound(&inbound("wamid.in2", "55", T0)), New);
     }
 
     #[test]
     fn flaw_no_dedupe_processes_duplicates_again() {
         let mut state = State::new(Some(Flaw::NoDedupe));
-        assert_eq!(
-            state.on_inbound(&inbound("wamid.in", "55", T0)),
-            InboundOutcome::New
-        );
-        assert_eq!(
-            state.on_inbound(&inbound("wamid.in", "55", T0)),
-            InboundOutcome::New
-        );
+        assert_eq!(state.on_inbound(&inbound("wamid.in", "55", T0)), New);
+        assert_eq!(state.on_inbound(&inbound("wamid.in", "55", T0)), New);
         let update = status("wamid.1", Delivered, T0, "55", &[]);
-        assert!(matches!(
-            state.on_status(&update),
-            StatusOutcome::Recorded { .. }
-        ));
-        assert!(matches!(
-            state.on_status(&update),
-            StatusOutcome::Recorded { .. }
-        ));
+        assert!(recorded(state.on_status(&update)));
+        assert!(recorded(state.on_status(&update)));
     }
 
     #[test]
@@ -589,10 +585,7 @@ mod tests {
     fn duplicate_statuses_are_dropped_by_id_and_status() {
         let mut state = State::new(None);
         let delivered = status("wamid.1", Delivered, T0, "55", &[]);
-        assert!(matches!(
-            state.on_status(&delivered),
-            StatusOutcome::Recorded { .. }
-        ));
+        assert!(recorded(state.on_status(&delivered)));
         assert_eq!(state.on_status(&delivered), StatusOutcome::Duplicate);
         assert!(matches!(
             state.on_status(&status("wamid.1", Read, T0, "55", &[])),
@@ -614,14 +607,7 @@ mod tests {
     #[test]
     fn a_131049_caps_the_user_for_24_hours_without_a_resend() {
         let mut state = State::new(None);
-        state.record_sent(
-            "wamid.1",
-            "919",
-            Sent::Template {
-                template: spring_sale(),
-                resends: 0,
-            },
-        );
+        sent_spring_sale(&mut state, "wamid.1", "919", 0);
         assert_eq!(state.template_decision(SALE, "919"), Decision::Send);
         let outcome = state.on_status(&status("wamid.1", Failed, T0, "919", &[131_049]));
         assert_eq!(
@@ -633,16 +619,10 @@ mod tests {
                 resend: None,
             }
         );
-        assert!(matches!(
-            state.template_decision(SALE, "919"),
-            Decision::Skip(_)
-        ));
+        assert!(skipped(state.template_decision(SALE, "919")));
         assert_eq!(state.template_decision(SALE, "551"), Decision::Send);
         tick(&mut state, T0 + DAY_S - 1);
-        assert!(matches!(
-            state.template_decision(SALE, "919"),
-            Decision::Skip(_)
-        ));
+        assert!(skipped(state.template_decision(SALE, "919")));
         tick(&mut state, T0 + DAY_S);
         assert_eq!(state.template_decision(SALE, "919"), Decision::Send);
     }
@@ -650,14 +630,7 @@ mod tests {
     #[test]
     fn flaw_resend_after_cap_resends_and_ignores_the_cap() {
         let mut state = State::new(Some(Flaw::ResendAfterCap));
-        state.record_sent(
-            "wamid.1",
-            "919",
-            Sent::Template {
-                template: spring_sale(),
-                resends: 0,
-            },
-        );
+        sent_spring_sale(&mut state, "wamid.1", "919", 0);
         let StatusOutcome::Recorded { resend, .. } =
             state.on_status(&status("wamid.1", Failed, T0, "919", &[131_049]))
         else {
@@ -673,14 +646,7 @@ mod tests {
         );
         assert_eq!(state.template_decision(SALE, "919"), Decision::Send);
         // The chain of naive resends is bounded.
-        state.record_sent(
-            "wamid.2",
-            "919",
-            Sent::Template {
-                template: spring_sale(),
-                resends: RESENDS_MAX,
-            },
-        );
+        sent_spring_sale(&mut state, "wamid.2", "919", RESENDS_MAX);
         let StatusOutcome::Recorded { resend, .. } =
             state.on_status(&status("wamid.2", Failed, T0 + 1, "919", &[131_049]))
         else {
@@ -703,10 +669,7 @@ mod tests {
             }
         ));
         tick(&mut state, T0 + 30 * DAY_S);
-        assert!(matches!(
-            state.template_decision(SALE, "999"),
-            Decision::Skip(_)
-        ));
+        assert!(skipped(state.template_decision(SALE, "999")));
     }
 
     #[test]
@@ -716,26 +679,23 @@ mod tests {
         assert_eq!(state.template_decision(SALE, "999"), Decision::Send);
         // The cap still holds: only the opt-out rule is broken.
         state.on_status(&status("wamid.2", Failed, T0, "919", &[131_049]));
-        assert!(matches!(
-            state.template_decision(SALE, "919"),
-            Decision::Skip(_)
-        ));
+        assert!(skipped(state.template_decision(SALE, "919")));
     }
 
     #[test]
     fn text_goes_only_inside_the_24_hour_window() {
         let mut state = State::new(None);
-        assert!(matches!(state.text_decision("55"), Decision::Skip(_)));
+        assert!(skipped(state.text_decision("55")));
         state.on_inbound(&inbound("wamid.in", "55", T0));
         assert_eq!(state.text_decision("55"), Decision::Send);
-        assert!(matches!(state.text_decision("56"), Decision::Skip(_)));
+        assert!(skipped(state.text_decision("56")));
         tick(&mut state, T0 + DAY_S - 1);
         assert_eq!(state.text_decision("55"), Decision::Send);
         tick(&mut state, T0 + DAY_S);
-        assert!(matches!(state.text_decision("55"), Decision::Skip(_)));
+        assert!(skipped(state.text_decision("55")));
         // A late delivery of an older message does not move the window back.
         state.on_inbound(&inbound("wamid.old", "55", T0 - 10));
-        assert!(matches!(state.text_decision("55"), Decision::Skip(_)));
+        assert!(skipped(state.text_decision("55")));
         state.on_inbound(&inbound("wamid.new", "55", T0 + DAY_S + 5));
         assert_eq!(state.text_decision("55"), Decision::Send);
     }
@@ -795,18 +755,12 @@ mod tests {
             state.on_template_refused(SALE, CODE_TEMPLATE_PAUSED),
             TemplateChange::Unusable
         );
-        assert!(matches!(
-            state.template_decision(SALE, "56"),
-            Decision::Skip(_)
-        ));
+        assert!(skipped(state.template_decision(SALE, "56")));
         assert_eq!(
             state.on_template_refused("order_update", CODE_TEMPLATE_DISABLED),
             TemplateChange::Unusable
         );
-        assert!(matches!(
-            state.template_decision("order_update", "55"),
-            Decision::Skip(_)
-        ));
+        assert!(skipped(state.template_decision("order_update", "55")));
         state.on_template_status(SALE, "APPROVED");
         assert_eq!(state.template_decision(SALE, "55"), Decision::Send);
     }
@@ -829,10 +783,7 @@ mod tests {
         assert_eq!(state.template_decision(SALE, "55"), Decision::Send);
         // The other template rules still hold.
         state.on_status(&status("wamid.1", Failed, T0, "999", &[131_050]));
-        assert!(matches!(
-            state.template_decision(SALE, "999"),
-            Decision::Skip(_)
-        ));
+        assert!(skipped(state.template_decision(SALE, "999")));
     }
 
     #[test]
@@ -869,10 +820,7 @@ mod tests {
             TemplateChange::Unusable
         );
         assert!(state.requests_unpause("PAUSED"));
-        assert!(matches!(
-            state.template_decision(SALE, "55"),
-            Decision::Skip(_)
-        ));
+        assert!(skipped(state.template_decision(SALE, "55")));
         assert_eq!(
             state.on_template_status(SALE, "APPROVED"),
             TemplateChange::Usable
@@ -941,24 +889,10 @@ mod tests {
 
     #[test]
     fn only_the_state_level_flaws_change_state_decisions() {
-        let correct = script(None);
-        let differing: Vec<Flaw> = Flaw::ALL
-            .iter()
-            .copied()
-            .filter(|flaw| script(Some(*flaw)) != correct)
-            .collect();
         assert_eq!(
-            differing,
-            [
-                Flaw::NoDedupe,
-                Flaw::StatusRegress,
-                Flaw::ResendAfterCap,
-                Flaw::IgnoreOptOut,
-                Flaw::TextOutsideWindow,
-                Flaw::ResendHeld,
-                Flaw::IgnorePause,
-                Flaw::AutoUnpause,
-            ]
+            Flaw::changing(script),
+            "no-dedupe status-regress resend-after-cap ignore-opt-out text-outside-window \
+             resend-held ignore-pause auto-unpause"
         );
     }
 }

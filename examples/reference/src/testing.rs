@@ -17,6 +17,8 @@ use sha2::Sha256;
 use tower::ServiceExt;
 
 use crate::config::tests::{full, read};
+use crate::keys::Keys;
+use crate::send::Platform;
 use crate::{Config, Flaw};
 
 /// One request the fake saw.
@@ -68,6 +70,9 @@ pub(crate) struct Fake {
 }
 
 type Shared = Arc<Mutex<FakeState>>;
+
+/// The Partner API's key generation path.
+const API_KEYS: &str = "/api/v2/partners/{partner_id}/channels/{channel_id}/api_keys";
 
 fn credential(headers: &HeaderMap) -> String {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
@@ -136,75 +141,71 @@ async fn token(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> 
     })
 }
 
+/// The Partner API's key generation: the partner API key, or a token not yet
+/// refused; answers the channel's new key, which replaces the old one.
+fn issue_key(state: &mut FakeState, credential: &str, channel_id: &str) -> (u16, Value) {
+    let valid = if let Some(key) = credential.strip_prefix("x-api-key:") {
+        key == state.partner_api_key
+    } else if let Some(token) = credential.strip_prefix("bearer:tok-") {
+        token
+            .parse::<u32>()
+            .is_ok_and(|n| n >= state.first_valid_token && n <= state.tokens)
+    } else {
+        false
+    };
+    if !valid {
+        return meta(401, "Invalid token");
+    }
+    state.keys_issued += 1;
+    state.channel_key = format!("key-{}", state.keys_issued);
+    (
+        201,
+        json!({"id": format!("{channel_id}-key"), "address": "https://waba-v2.360dialog.io",
+           "api_key": state.channel_key, "app_id": "110000000000001"}),
+    )
+}
+
 async fn api_keys(
     State(state): State<Shared>,
     Path((_, channel_id)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    answer(
-        &state,
-        "api_keys",
-        &headers,
-        &body,
-        |state, credential, _| {
-            let valid = if let Some(key) = credential.strip_prefix("x-api-key:") {
-                key == state.partner_api_key
-            } else if let Some(token) = credential.strip_prefix("bearer:tok-") {
-                token
-                    .parse::<u32>()
-                    .is_ok_and(|n| n >= state.first_valid_token && n <= state.tokens)
-            } else {
-                false
-            };
-            if !valid {
-                return meta(401, "Invalid token");
-            }
-            state.keys_issued += 1;
-            state.channel_key = format!("key-{}", state.keys_issued);
-            (
-                201,
-                json!({"id": format!("{channel_id}-key"), "address": "https://waba-v2.360dialog.io",
-                   "api_key": state.channel_key, "app_id": "110000000000001"}),
-            )
-        },
-    )
+    let issue = |state: &mut FakeState, credential: &str, _: &Value| {
+        issue_key(state, credential, &channel_id)
+    };
+    answer(&state, "api_keys", &headers, &body, issue)
+}
+
+/// 360dialog's send: the current channel key only, and no template while
+/// templates are blocked.
+fn d360_decision(state: &mut FakeState, credential: &str, body: &Value) -> (u16, Value) {
+    if credential.strip_prefix("key:") != Some(state.channel_key.as_str()) {
+        return meta(401, "Invalid api_key");
+    }
+    if state.templates_blocked && body["type"] == "template" {
+        return meta(403, "Template messaging is disabled for this WABA");
+    }
+    accepted(state, body)
 }
 
 async fn d360_send(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    answer(
-        &state,
-        "d360 send",
-        &headers,
-        &body,
-        |state, credential, body| {
-            if credential.strip_prefix("key:") != Some(state.channel_key.as_str()) {
-                return meta(401, "Invalid api_key");
-            }
-            if state.templates_blocked && body["type"] == "template" {
-                return meta(403, "Template messaging is disabled for this WABA");
-            }
-            accepted(state, body)
-        },
-    )
+    answer(&state, "d360 send", &headers, &body, d360_decision)
+}
+
+/// The Cloud API's send: the access token only.
+fn graph_decision(state: &mut FakeState, credential: &str, body: &Value) -> (u16, Value) {
+    if credential.strip_prefix("bearer:") != Some(state.access_token.as_str()) {
+        return (
+            401,
+            json!({"error": {"message": "Invalid OAuth access token", "code": 190}}),
+        );
+    }
+    accepted(state, body)
 }
 
 async fn graph_send(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    answer(
-        &state,
-        "graph send",
-        &headers,
-        &body,
-        |state, credential, body| {
-            if credential.strip_prefix("bearer:") != Some(state.access_token.as_str()) {
-                return (
-                    401,
-                    json!({"error": {"message": "Invalid OAuth access token", "code": 190}}),
-                );
-            }
-            accepted(state, body)
-        },
-    )
+    answer(&state, "graph send", &headers, &body, graph_decision)
 }
 
 async fn register(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
@@ -238,22 +239,14 @@ impl Fake {
         }));
         let app = Router::new()
             .route("/api/v2/token", post(token))
-            .route(
-                "/api/v2/partners/{partner_id}/channels/{channel_id}/api_keys",
-                post(api_keys),
-            )
+            .route(API_KEYS, post(api_keys))
             .route("/messages", post(d360_send))
             .route("/v23.0/{id}/messages", post(graph_send))
             .route("/v23.0/{id}/register", post(register))
             .route("/v23.0/{id}", post(pin))
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move { axum::serve(listener, app).await });
         Fake {
-            url: format!("http://{addr}"),
+            url: serve_locally(app).await,
             state,
         }
     }
@@ -284,6 +277,28 @@ impl Fake {
     pub(crate) fn requests(&self) -> Vec<Seen> {
         self.with(|state| state.requests.clone())
     }
+}
+
+/// Serves `app` on a free local port in the background; its base URL.
+pub(crate) async fn serve_locally(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+/// The value of header `name` as text, or empty.
+pub(crate) fn header(headers: &HeaderMap, name: &str) -> String {
+    let value = headers.get(name).and_then(|v| v.to_str().ok());
+    value.unwrap_or_default().to_owned()
+}
+
+/// The platform client for `config`, with keys of its own.
+pub(crate) fn platform(config: &Config) -> Platform {
+    let keys = Arc::new(Keys::new(config));
+    Platform::new(config, keys).expect("platform")
 }
 
 /// The whole integration running against a fake platform.

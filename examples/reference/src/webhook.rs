@@ -38,11 +38,18 @@ pub(crate) fn verify_signature(
     header: Option<&str>,
 ) -> Result<(), SignatureError> {
     let header = header.ok_or(SignatureError::Missing)?;
-    let digest = header
-        .trim()
-        .strip_prefix("sha256=")
-        .and_then(|hex_digest| hex::decode(hex_digest).ok())
-        .ok_or(SignatureError::Malformed)?;
+    let hex_digest = header.trim().strip_prefix("sha256=");
+    verify_hex_hmac(secret, body, hex_digest.ok_or(SignatureError::Malformed)?)
+}
+
+/// Checks that `hex_digest` is the hex HMAC-SHA256 of `body` keyed with `secret`,
+/// in constant time (Meta's signature and 360dialog's partner signature alike).
+pub(crate) fn verify_hex_hmac(
+    secret: &str,
+    body: &[u8],
+    hex_digest: &str,
+) -> Result<(), SignatureError> {
+    let digest = hex::decode(hex_digest).map_err(|_| SignatureError::Malformed)?;
     let mut mac =
         Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
     mac.update(body);
@@ -200,10 +207,17 @@ mod tests {
 
     use super::*;
 
+    /// The event of a template status change.
+    fn template_status(name: &str, id: &str, event: &str) -> Event {
+        Event::TemplateStatus {
+            name: name.to_owned(),
+            id: Some(id.to_owned()),
+            event: event.to_owned(),
+        }
+    }
+
     fn sign(secret: &str, body: &[u8]) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key");
-        mac.update(body);
-        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+        format!("sha256={}", crate::testing::hmac_hex(secret, body))
     }
 
     #[test]
@@ -314,28 +328,16 @@ mod tests {
         let events = parse_envelope(body.to_string().as_bytes()).expect("valid");
         assert_eq!(events.len(), 8, "{events:?}");
         assert_eq!(events[0], Event::Clock(1_751_247_548));
-        assert_eq!(
-            events[1],
-            Event::TemplateStatus {
-                name: "spring_sale".to_owned(),
-                id: Some("1689556908129832".to_owned()),
-                event: "PAUSED".to_owned(),
-            }
-        );
+        let paused_event = template_status("spring_sale", "1689556908129832", "PAUSED");
+        assert_eq!(events[1], paused_event);
         assert_eq!(events[2], Event::Clock(1_751_247_549));
         assert!(
             matches!(&events[3], Event::Ignored(what) if what.contains("message_template_quality_update")),
             "{events:?}"
         );
         assert_eq!(events[4], Event::Clock(1_751_258_348));
-        assert_eq!(
-            events[5],
-            Event::TemplateStatus {
-                name: "order_update".to_owned(),
-                id: Some("1".to_owned()),
-                event: "APPROVED".to_owned(),
-            }
-        );
+        let approved_event = template_status("order_update", "1", "APPROVED");
+        assert_eq!(events[5], approved_event);
         assert_eq!(events[6], Event::Clock(1_751_258_349));
         assert!(
             matches!(events[7], Event::Ignored(_)),

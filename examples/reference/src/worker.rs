@@ -770,12 +770,23 @@ fn log_template_change(name: &str, cause: &str, change: TemplateChange) {
 
 #[cfg(test)]
 mod tests {
+    use axum::http::StatusCode;
     use serde_json::{Value, json};
 
     use super::*;
     use crate::testing::Harness;
 
     const T0: u64 = 1_717_405_200;
+
+    /// Fails the test unless the integration took the post (a 2xx answer).
+    fn taken(status: StatusCode) {
+        assert!(status.is_success(), "{status}");
+    }
+
+    /// Posts a signed partner event; fails the test unless it is taken.
+    async fn partner_event(harness: &Harness, id: &str, event: &str) {
+        taken(harness.partner_event(id, event).await);
+    }
 
     fn campaign(to: &[&str]) -> Value {
         json!({"action": "send_campaign", "to": to,
@@ -827,18 +838,13 @@ mod tests {
     /// once it is done when `settled`), then one more template.
     async fn rotation_run(flaw: Option<Flaw>, settled: bool) -> Vec<String> {
         let harness = Harness::start(flaw, |_| {}).await;
-        assert!(
-            harness
-                .act(T0, campaign(&["1", "2", "3"]))
-                .await
-                .is_success()
-        );
+        taken(harness.act(T0, campaign(&["1", "2", "3"])).await);
         if settled {
             harness.settle().await;
         }
-        assert!(harness.act(T0, rotate()).await.is_success());
+        taken(harness.act(T0, rotate()).await);
         harness.settle().await;
-        assert!(harness.act(T0 + 1, template("4")).await.is_success());
+        taken(harness.act(T0 + 1, template("4")).await);
         harness.settle().await;
         transcript(&harness, 0)
     }
@@ -909,7 +915,7 @@ mod tests {
                 {"from": from, "id": format!("wamid.in{from}{at}"), "timestamp": at.to_string(), "type": "text", "text": {"body": "hi"}}
             ]}}
         ]}]});
-        assert!(harness.webhook(&body).await.is_success());
+        taken(harness.webhook(&body).await);
     }
 
     /// Template messaging disabled (360dialog blocks templates too), a campaign,
@@ -917,27 +923,17 @@ mod tests {
     async fn disabled_run(flaw: Option<Flaw>) -> (Vec<String>, Vec<String>) {
         let harness = Harness::start(flaw, |_| {}).await;
         harness.fake.with(|state| state.templates_blocked = true);
-        assert!(
-            harness
-                .partner_event("ev1", "template_messaging_disabled")
-                .await
-                .is_success()
-        );
+        partner_event(&harness, "ev1", "template_messaging_disabled").await;
         harness.settle().await;
-        assert!(harness.act(T0, campaign(&["1", "2"])).await.is_success());
+        taken(harness.act(T0, campaign(&["1", "2"])).await);
         inbound(&harness, "55", T0).await;
-        assert!(harness.act(T0, template("1")).await.is_success());
+        taken(harness.act(T0, template("1")).await);
         harness.settle().await;
         let disabled = transcript(&harness, 0);
         let mark = count(&harness);
         harness.fake.with(|state| state.templates_blocked = false);
         for _ in 0..2 {
-            assert!(
-                harness
-                    .partner_event("ev2", "template_messaging_enabled")
-                    .await
-                    .is_success()
-            );
+            partner_event(&harness, "ev2", "template_messaging_enabled").await;
         }
         harness.settle().await;
         (disabled, transcript(&harness, mark))
@@ -976,21 +972,11 @@ mod tests {
     async fn a_template_blocked_by_360dialog_is_held_not_retried() {
         let harness = Harness::start(None, |_| {}).await;
         harness.fake.with(|state| state.templates_blocked = true);
-        assert!(
-            harness
-                .act(T0, campaign(&["1", "2", "3"]))
-                .await
-                .is_success()
-        );
+        taken(harness.act(T0, campaign(&["1", "2", "3"])).await);
         harness.settle().await;
         assert_eq!(transcript(&harness, 0), ["send 1 403 key:channel-key-1"]);
         harness.fake.with(|state| state.templates_blocked = false);
-        assert!(
-            harness
-                .partner_event("ev9", "template_messaging_enabled")
-                .await
-                .is_success()
-        );
+        partner_event(&harness, "ev9", "template_messaging_enabled").await;
         harness.settle().await;
         assert_eq!(
             transcript(&harness, 1),
@@ -1006,32 +992,17 @@ mod tests {
     /// campaign behind it, a tick before the wait is over, then a webhook after it.
     async fn compromise_run(flaw: Option<Flaw>) -> [Vec<String>; 4] {
         let harness = Harness::start(flaw, |_| {}).await;
-        assert!(harness.act(T0, template("1")).await.is_success());
+        taken(harness.act(T0, template("1")).await);
         harness.settle().await;
         let mut marks = vec![count(&harness)];
-        assert!(harness.act(T0 + 10, compromise(3600)).await.is_success());
-        assert!(
-            harness
-                .act(T0 + 10, campaign(&["2", "3"]))
-                .await
-                .is_success()
-        );
+        taken(harness.act(T0 + 10, compromise(3600)).await);
+        taken(harness.act(T0 + 10, campaign(&["2", "3"])).await);
         harness.settle().await;
         marks.push(count(&harness));
-        assert!(
-            harness
-                .act(T0 + 100, json!({"action": "tick"}))
-                .await
-                .is_success()
-        );
+        taken(harness.act(T0 + 100, json!({"action": "tick"})).await);
         harness.settle().await;
         marks.push(count(&harness));
-        assert!(
-            harness
-                .status_webhook(T0 + 10 + 3600 + 1)
-                .await
-                .is_success()
-        );
+        taken(harness.status_webhook(T0 + 10 + 3600 + 1).await);
         harness.settle().await;
         let all = transcript(&harness, 0);
         let phase = |from: usize, to: usize| all[from..to].to_vec();
@@ -1055,7 +1026,7 @@ mod tests {
     #[tokio::test]
     async fn the_pin_is_six_digits_and_sent_with_the_access_token() {
         let harness = Harness::start(None, |_| {}).await;
-        assert!(harness.act(T0, compromise(60)).await.is_success());
+        taken(harness.act(T0, compromise(60)).await);
         harness.settle().await;
         let pins: Vec<_> = harness
             .fake
@@ -1128,22 +1099,17 @@ mod tests {
         let harness = Harness::start(None, |config| config.partner_api_key = None).await;
         // No API key and the login refused: the key step fails, once.
         harness.fake.with(|state| state.login_ok = false);
-        assert!(harness.act(T0, compromise(0)).await.is_success());
-        assert!(harness.act(T0, template("2")).await.is_success());
+        taken(harness.act(T0, compromise(0)).await);
+        taken(harness.act(T0, template("2")).await);
         harness.settle().await;
         assert_eq!(transcript(&harness, 0), ["token 401", "pin 200"]);
         harness.fake.with(|state| state.login_ok = true);
-        assert!(
-            harness
-                .act(T0 + 5, json!({"action": "tick"}))
-                .await
-                .is_success()
-        );
+        taken(harness.act(T0 + 5, json!({"action": "tick"})).await);
         harness.settle().await;
         assert_eq!(transcript(&harness, 2), ["token 200", "api_keys 201"]);
         // Secured at T0 + 5 with no wait: sends go from the next second on.
         let tick = json!({"action": "tick"});
-        assert!(harness.act(T0 + 6, tick).await.is_success());
+        taken(harness.act(T0 + 6, tick).await);
         harness.settle().await;
         assert_eq!(transcript(&harness, 4), ["send 2 200 key:key-1"]);
     }
@@ -1159,7 +1125,7 @@ mod tests {
                 );
             });
             let action = json!({"action": "register", "phone_number_id": "110000000000001", "pin": "123456"});
-            assert!(harness.act(T0, action).await.is_success());
+            taken(harness.act(T0, action).await);
             harness.settle().await;
             assert_eq!(transcript(&harness, 0), vec!["register 400"; expected]);
         }
@@ -1171,16 +1137,15 @@ mod tests {
         harness
             .fake
             .with(|state| state.channel_key = "k-operator".to_owned());
-        assert!(
+        taken(
             harness
                 .act(
                     T0,
-                    json!({"action": "set_d360_api_key", "api_key": "k-operator"})
+                    json!({"action": "set_d360_api_key", "api_key": "k-operator"}),
                 )
-                .await
-                .is_success()
+                .await,
         );
-        assert!(harness.act(T0, template("1")).await.is_success());
+        taken(harness.act(T0, template("1")).await);
         harness.settle().await;
         assert_eq!(transcript(&harness, 0), ["send 1 200 key:k-operator"]);
     }
@@ -1188,7 +1153,7 @@ mod tests {
     #[tokio::test]
     async fn on_the_cloud_api_surface_sends_present_the_access_token() {
         let harness = Harness::start(None, |config| config.surface = Surface::Graph).await;
-        assert!(harness.act(T0, template("1")).await.is_success());
+        taken(harness.act(T0, template("1")).await);
         harness.settle().await;
         assert_eq!(transcript(&harness, 0), ["send 1 200 bearer:token"]);
         let sends = harness.fake.requests();
