@@ -114,21 +114,6 @@ pub fn run(
     let running = servers
         .block_on(start(loopback, config))
         .map_err(|e| format!("cannot start the simulated platform: {e}"))?;
-    let phone = spec
-        .waba
-        .phone_numbers
-        .first()
-        .ok_or("the world has no phone number to send from")?
-        .id
-        .clone();
-    let template = spec
-        .waba
-        .templates
-        .iter()
-        .find(|t| t.category == wasim_sim::model::spec::Category::Marketing)
-        .or(spec.waba.templates.first())
-        .ok_or("the world has no template to send")?
-        .clone();
     let recipients: Vec<String> = running.state.read(|sim| {
         sim.world
             .recipients()
@@ -136,30 +121,7 @@ pub fn run(
             .map(|r| r.wa_id())
             .collect()
     });
-    if recipients.is_empty() {
-        return Err("the world has no recipient to send to".to_owned());
-    }
-    let authorization = format!("Bearer {}", spec.access_token.expose());
-    let path = format!("/v23.0/{phone}/messages");
-    let posts: Vec<Post> = recipients
-        .iter()
-        .map(|to| Post {
-            path: path.clone(),
-            authorization: Some(authorization.clone()),
-            body: Bytes::from(
-                json!({
-                    "messaging_product": "whatsapp",
-                    "to": to,
-                    "type": "template",
-                    "template": {
-                        "name": template.name,
-                        "language": {"code": template.language},
-                    },
-                })
-                .to_string(),
-            ),
-        })
-        .collect();
+    let (workload, posts) = template_sends(&spec, &recipients)?;
     let posts = Arc::new(posts);
     let load_of = |addr| Load {
         addr,
@@ -191,18 +153,68 @@ pub fn run(
         0.0
     };
     Ok(SelfReport {
-        workload: format!(
-            "POST /v23.0/{phone}/messages: {} template `{}` to {} recipients in turn; caps, pacing, pair rate and trace on; throughput limit lifted",
-            template.category.name().to_lowercase(),
-            template.name,
-            recipients.len()
-        ),
+        workload,
         connections: options.connections,
         cpus: std::thread::available_parallelism().map_or(1, usize::from),
         wasim,
         ceiling,
         ratio,
     })
+}
+
+/// The sends the self bench (and the soak bench) make: `spec`'s marketing
+/// template (else its first) from its first number to each of `recipients` in
+/// turn, with the world's access token; and the workload in words.
+pub fn template_sends(
+    spec: &WorldSpec,
+    recipients: &[String],
+) -> Result<(String, Vec<Post>), String> {
+    let phone = spec
+        .waba
+        .phone_numbers
+        .first()
+        .ok_or("the world has no phone number to send from")?
+        .id
+        .clone();
+    let template = spec
+        .waba
+        .templates
+        .iter()
+        .find(|t| t.category == wasim_sim::model::spec::Category::Marketing)
+        .or(spec.waba.templates.first())
+        .ok_or("the world has no template to send")?
+        .clone();
+    if recipients.is_empty() {
+        return Err("the world has no recipient to send to".to_owned());
+    }
+    let authorization = format!("Bearer {}", spec.access_token.expose());
+    let path = format!("/v23.0/{phone}/messages");
+    let posts = recipients
+        .iter()
+        .map(|to| Post {
+            path: path.clone(),
+            authorization: Some(authorization.clone()),
+            body: Bytes::from(
+                json!({
+                    "messaging_product": "whatsapp",
+                    "to": to,
+                    "type": "template",
+                    "template": {
+                        "name": template.name,
+                        "language": {"code": template.language},
+                    },
+                })
+                .to_string(),
+            ),
+        })
+        .collect();
+    let workload = format!(
+        "POST /v23.0/{phone}/messages: {} template `{}` to {} recipients in turn; caps, pacing, pair rate and trace on; throughput limit lifted",
+        template.category.name().to_lowercase(),
+        template.name,
+        recipients.len()
+    );
+    Ok((workload, posts))
 }
 
 /// The ceiling: an axum handler that parses the same JSON and answers a send's
