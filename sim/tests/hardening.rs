@@ -742,3 +742,104 @@ fn a_world_keeps_its_newest_messages_and_forgets_finished_old_ones() {
         assert!(world.message(id.as_str()).is_some(), "{id}");
     }
 }
+
+#[test]
+fn a_message_still_waiting_for_its_read_does_not_keep_newer_finished_ones() {
+    use wasim_sim::model::{Command, Reply, SimTime, World};
+    // Reads come 100 days after delivery: the first message, to a recipient who
+    // reads, stays in play for the whole run; the rest go to one who never reads.
+    let spec = WorldSpec::from_toml(
+        "[limits]\nmessages_kept = 1000\n[policy]\nread_delay_ms = [8640000000, 8640000000]\n",
+    )
+    .expect("valid");
+    let mut world = World::new(spec, None, None).expect("builds");
+    let mut ids = Vec::new();
+    let mut now = SimTime::ZERO;
+    for round in 0..1_300u64 {
+        let to = if round == 0 { "999000000" } else { "999000001" };
+        let body = json!({"messaging_product": "whatsapp", "to": to,
+                          "type": "template", "template": {"name": "order_update",
+                          "language": {"code": "en_US"}, "components": [{"type": "body",
+                          "parameters": [{"type": "text", "text": "x"}]}]}});
+        now = SimTime::from_ms(round * 60_000);
+        world.advance(now);
+        match world
+            .apply(
+                now,
+                Command::graph_send("wasim_test_access_token", "110000000000001", &body),
+            )
+            .reply
+        {
+            Ok(Reply::Sent { message_id, .. }) => ids.push(message_id),
+            other => panic!("send {round}: {other:?}"),
+        }
+    }
+    world.advance(now.plus_hours(1));
+    let kept = world.messages().count();
+    // The bound and its tenth of slack, and the one still in play.
+    assert!((1_000..=1_101).contains(&kept), "{kept} kept");
+    assert!(
+        world.message(ids[0].as_str()).is_some(),
+        "the message waiting for its read is kept"
+    );
+    assert!(
+        world.message(ids[1].as_str()).is_none(),
+        "a finished old one is forgotten"
+    );
+    for id in &ids[ids.len() - (kept - 1)..] {
+        assert!(world.message(id.as_str()).is_some(), "{id}");
+    }
+}
+
+#[test]
+fn messages_still_in_play_are_bounded_and_a_send_past_the_bound_says_which_setting() {
+    use wasim_sim::model::{Command, Reply, SimTime, World};
+    // Every message waits 100 days for its read: none can be forgotten.
+    let spec = WorldSpec::from_toml(
+        "[limits]\nmessages_kept = 1000\nmessages_max = 1000\n[policy]\nread_delay_ms = [8640000000, 8640000000]\n",
+    )
+    .expect("valid");
+    let mut world = World::new(spec, None, None).expect("builds");
+    let send = |world: &mut World, now: SimTime| {
+        let body = json!({"messaging_product": "whatsapp", "to": "999000000",
+                          "type": "template", "template": {"name": "order_update",
+                          "language": {"code": "en_US"}, "components": [{"type": "body",
+                          "parameters": [{"type": "text", "text": "x"}]}]}});
+        world.advance(now);
+        world
+            .apply(
+                now,
+                Command::graph_send("wasim_test_access_token", "110000000000001", &body),
+            )
+            .reply
+    };
+    let mut now = SimTime::ZERO;
+    for round in 0..1_000u64 {
+        now = SimTime::from_ms(round * 60_000);
+        assert!(
+            matches!(send(&mut world, now), Ok(Reply::Sent { .. })),
+            "send {round}"
+        );
+    }
+    let refused = send(&mut world, now.plus_ms(60_000)).expect_err("past the bound");
+    let wasim_sim::model::Refusal::Platform(error) = refused else {
+        panic!("not a platform error: {refused:?}");
+    };
+    assert_eq!(error.code, 131_000);
+    assert!(
+        error.details.contains("limits.messages_max"),
+        "{}",
+        error.details
+    );
+    // Once the reads are out, the old messages go and sends are taken again.
+    let later = now.plus_hours(24 * 101);
+    assert!(matches!(send(&mut world, later), Ok(Reply::Sent { .. })));
+    assert!(world.messages().count() <= 1_000);
+}
+
+#[test]
+fn a_message_bound_below_the_kept_count_is_refused_naming_the_field() {
+    let error = WorldSpec::from_toml("[limits]\nmessages_kept = 5000\nmessages_max = 4000\n")
+        .expect_err("refused");
+    assert!(error.to_string().contains("limits.messages_max"), "{error}");
+}

@@ -169,6 +169,13 @@ pub struct World {
     messages: Vec<Message>,
     /// How many of the oldest messages were forgotten (`limits.messages_kept`).
     messages_forgotten: u64,
+    /// The count of messages at which old ones are looked at again for
+    /// forgetting.
+    messages_forget_at: usize,
+    /// Messages whose story ended (their last pending status fired) since old
+    /// ones were last looked at: at `limits.messages_max`, looking again is
+    /// worth it only once enough have.
+    messages_ended: usize,
     timers: TimerQueue<Timer>,
     /// By (phone number index, `recipients::encode` of the user's wa_id).
     pair_buckets: BTreeMap<(usize, u64), Bucket>,
@@ -237,6 +244,8 @@ impl World {
             recipients,
             messages: Vec::new(),
             messages_forgotten: 0,
+            messages_forget_at: 0,
+            messages_ended: 0,
             timers: TimerQueue::default(),
             pair_buckets: BTreeMap::new(),
             business_initiated: BTreeMap::new(),
@@ -328,28 +337,59 @@ impl World {
         if self.messages[last].number == number {
             return Some(last);
         }
-        self.messages[..last]
+        // Forgotten messages need not be the oldest (one still in play stays),
+        // so the guess can fall short: search them all.
+        self.messages
             .binary_search_by_key(&number, |message| message.number)
             .ok()
     }
 
-    /// Forgets the oldest messages whose story is over (every status fired, none
-    /// held) once more than `limits.messages_kept` are kept, a tenth of that at a
-    /// time (a wamid older than them is then unknown to `context` and the probes).
+    /// Whether one more message fits under `limits.messages_max`, after
+    /// forgetting what may be forgotten.
+    fn room_for_a_message(&mut self) -> bool {
+        let max = self.spec.limits.messages_max as usize;
+        if self.messages.len() < max {
+            return true;
+        }
+        let kept = self.spec.limits.messages_kept as usize;
+        let step = (kept / 10).max(1);
+        // Each look goes through every message: at the bound, not at every
+        // refused send, only once a hundredth of the bound's slack has ended.
+        if self.messages_ended < (step / 10).max(1) {
+            return false;
+        }
+        self.forget_oldest_done((self.messages.len() - kept).max(step));
+        self.messages_forget_at = self.messages.len() + step;
+        self.messages.len() < max
+    }
+
+    /// Forgets, once more than `limits.messages_kept` are kept (and then every
+    /// tenth of that), those of the oldest messages past the bound whose story
+    /// is over: every status fired, none held. A message still waiting for a
+    /// status (a read ten minutes later) stays without holding back the newer
+    /// ones behind it. A forgotten wamid is unknown to `context` and the probes.
     fn forget_old_messages(&mut self) {
         let kept = self.spec.limits.messages_kept as usize;
-        if self.messages.len() < kept + kept / 10 {
+        let step = (kept / 10).max(1);
+        if self.messages.len() < (kept + step).max(self.messages_forget_at) {
             return;
         }
-        let over = self.messages.len() - kept;
-        let done = self
-            .messages
-            .iter()
-            .take(over)
-            .take_while(|m| m.pending_timers == 0 && !m.statuses.is_empty())
-            .count();
-        self.messages.drain(..done);
-        self.messages_forgotten += done as u64;
+        self.forget_oldest_done(self.messages.len() - kept);
+        // The ones still in play are looked at again a tenth later, not at
+        // every send.
+        self.messages_forget_at = self.messages.len() + step;
+    }
+
+    /// Forgets those of the `oldest` messages whose story is over.
+    fn forget_oldest_done(&mut self, oldest: usize) {
+        self.messages_ended = 0;
+        let before = self.messages.len();
+        let mut position = 0usize;
+        self.messages.retain(|m| {
+            position += 1;
+            position > oldest || m.pending_timers > 0 || m.statuses.is_empty()
+        });
+        self.messages_forgotten += (before - self.messages.len()) as u64;
     }
 
     fn message_mut(&mut self, number: u64) -> Option<&mut Message> {

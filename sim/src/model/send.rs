@@ -131,6 +131,19 @@ pub(super) fn send(
             effects,
         );
     }
+    if !world.room_for_a_message() {
+        return reject(
+            PlatformError::new(
+                131_000,
+                format!(
+                    "The simulator holds {} messages still in play (held by template pacing or waiting for a status), its limit (limits.messages_max); advance the clock and retry.",
+                    world.messages.len()
+                ),
+            ),
+            to(),
+            effects,
+        );
+    }
     // The account's standing: disabled, restricted, or templates blocked (§6.8, §10).
     let window_open = world
         .recipients

@@ -56,15 +56,25 @@ pub struct LimitsSpec {
     /// Messages kept: past this the oldest whose statuses are all out are
     /// forgotten, a tenth at a time. Default 250000; at least 1000.
     pub messages_kept: u32,
+    /// Messages held at most: those still in play (held by template pacing
+    /// until its decision, or waiting for a status) count, so a load test
+    /// cannot grow memory without bound; a send past it is refused with 131000
+    /// until the clock moves them on. Default 1000000; at least
+    /// `messages_kept`, at most 50000000.
+    pub messages_max: u32,
 }
 
 impl Default for LimitsSpec {
     fn default() -> Self {
         LimitsSpec {
             messages_kept: 250_000,
+            messages_max: 1_000_000,
         }
     }
 }
+
+/// Most messages a world may be set to hold (`limits.messages_max`).
+pub const MESSAGES_MAX_MAX: u32 = 50_000_000;
 
 /// Fewest messages a world may keep (`limits.messages_kept`).
 pub const MESSAGES_KEPT_MIN: u32 = 1_000;
@@ -653,6 +663,17 @@ impl WorldSpec {
                 format!(
                     "expected at least {MESSAGES_KEPT_MIN}, got {}",
                     self.limits.messages_kept
+                ),
+            ));
+        }
+        if self.limits.messages_max < self.limits.messages_kept
+            || self.limits.messages_max > MESSAGES_MAX_MAX
+        {
+            return Err(FieldError::new(
+                "limits.messages_max",
+                format!(
+                    "expected from limits.messages_kept ({}) to {MESSAGES_MAX_MAX}, got {}",
+                    self.limits.messages_kept, self.limits.messages_max
                 ),
             ));
         }

@@ -35,6 +35,9 @@ impl World {
             message.failure_code = error_code;
         }
         message.pending_timers = message.pending_timers.saturating_sub(1);
+        if message.pending_timers == 0 {
+            self.messages_ended += 1;
+        }
         // Read in place: the message, its number and the recipient are
         // borrowed, not copied, and the body is written straight to text.
         let message = &*message;

@@ -422,9 +422,10 @@ impl TraceRecord {
 /// Records per chunk of the trace: 16 Ki records of ~176 B, about 2.8 MB.
 const CHUNK: usize = 16 * 1024;
 
-/// Records a trace keeps in memory by default (about 1 GB of records at most): the
+/// Records a trace keeps in memory by default (about 1.4 GB resident at most
+/// under a send load, webhook payloads included; see `benches/soak.rs`): the
 /// oldest chunks go first. `wasim serve --trace FILE` keeps every record on disk.
-pub const TRACE_RECORDS_MAX: usize = 4 * 1024 * 1024;
+pub const TRACE_RECORDS_MAX: usize = 1024 * 1024;
 
 /// The append-only trace, kept in fixed-size chunks: appending never moves the
 /// records already written. (One growing `Vec` copied the whole trace at every
