@@ -25,24 +25,11 @@ const SIZES: [u32; 3] = [100_000, 1_000_000, 10_000_000];
 /// Sends measured by the per-message figure.
 const SENDS: usize = 100_000;
 
-/// (`VmRSS`, `VmHWM`) in bytes.
+/// (`VmRSS`, `VmHWM`) of this process, in bytes.
 fn resident() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").expect("Linux /proc/self/status");
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(name))
-            .and_then(|rest| {
-                rest.trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-            })
-            .map(|kb| kb * 1024)
-            .expect("the field is in /proc/self/status")
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    let (rss, peak) = wasim_bench::resident(None);
+    assert!(rss > 0, "VmRSS read from /proc/self/status");
+    (rss, peak)
 }
 
 fn spec(count: u32) -> WorldSpec {

@@ -64,21 +64,8 @@ fn child() {
 
 /// (`VmRSS`, `VmHWM`) of `pid`, in MiB.
 fn resident(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(name))
-            .and_then(|rest| {
-                rest.trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<f64>()
-                    .ok()
-            })
-            .map_or(0.0, |kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    let (rss, peak) = wasim_bench::resident(Some(pid));
+    (rss as f64 / 1048576.0, peak as f64 / 1048576.0)
 }
 
 fn main() {

@@ -41,6 +41,20 @@ fn start(dir: &OutDir, args: &[&str]) -> Child {
         .expect("wasim starts")
 }
 
+/// `wasim run` with `args` against [`stubborn_integration`], reports into
+/// `dir/out`, once the grandchild runs: the process, the report folder, and
+/// the grandchild's pid and group.
+fn run_stubborn(dir: &OutDir, args: &[&str]) -> (Child, std::path::PathBuf, (i32, i32)) {
+    let integration = stubborn_integration(dir);
+    let out = dir.join("out");
+    let mut all = vec!["run", "--integration", &integration];
+    all.extend_from_slice(args);
+    all.extend(["--out", out.to_str().expect("a UTF-8 path")]);
+    let wasim = start(dir, &all);
+    let grandchild = grandchild(dir);
+    (wasim, out, grandchild)
+}
+
 /// Waits for `child` to exit, at most `limit`; kills it and fails if it does not.
 fn exit_code(child: &mut Child, limit: Duration, dir: &Path) -> i32 {
     let begun = wall_now();
@@ -97,6 +111,20 @@ fn process_group(pid: i32) -> Option<i32> {
     (state != "Z").then(|| fields.nth(1)?.parse().ok())?
 }
 
+/// Asserts the grandchild `pid` and every process of its group `group` are gone.
+fn assert_gone(pid: i32, group: i32) {
+    assert_eq!(
+        process_group(pid),
+        None,
+        "the grandchild that ignores TERM survived"
+    );
+    assert_eq!(
+        members(group),
+        Vec::<i32>::new(),
+        "the integration's group survived"
+    );
+}
+
 /// The live processes of group `group`.
 fn members(group: i32) -> Vec<i32> {
     std::fs::read_dir("/proc")
@@ -119,38 +147,21 @@ fn report(dir: &Path) -> Value {
 #[test]
 fn sigterm_stops_the_whole_integration_group_and_writes_the_report_of_what_ran() {
     let dir = OutDir::new("wasim-signal", "term");
-    let integration = stubborn_integration(&dir);
-    let out = dir.join("out");
     // A 10 s quiet period keeps the first scenario playing when the signal comes.
-    let mut wasim = start(
+    let (mut wasim, out, (pid, group)) = run_stubborn(
         &dir,
         &[
-            "run",
             "scenarios/handshake.toml",
             "scenarios/window-24h.toml",
-            "--integration",
-            &integration,
             "--settle-ms",
             "10000",
-            "--out",
-            out.to_str().expect("a UTF-8 path"),
         ],
     );
-    let (pid, group) = grandchild(&dir);
     std::thread::sleep(Duration::from_millis(1500));
     kill(Pid::from_raw(wasim.id() as i32), Signal::SIGTERM).expect("signal wasim");
     let code = exit_code(&mut wasim, Duration::from_secs(30), &dir);
     assert_eq!(code, 143, "stderr:\n{}", read(&dir, "wasim.stderr"));
-    assert_eq!(
-        process_group(pid),
-        None,
-        "the grandchild that ignores TERM survived"
-    );
-    assert_eq!(
-        members(group),
-        Vec::<i32>::new(),
-        "the integration's group survived"
-    );
+    assert_gone(pid, group);
     let report = report(&out);
     assert_eq!(report["verdict"], "interrupted");
     let scenarios = report["scenarios"].as_array().expect("scenarios");
@@ -218,32 +229,10 @@ fn sigint_interrupts_an_exploration_with_exit_130_and_a_report() {
 #[test]
 fn a_grandchild_that_ignores_term_is_killed_when_a_run_ends_normally() {
     let dir = OutDir::new("wasim-signal", "normal");
-    let integration = stubborn_integration(&dir);
-    let out = dir.join("out");
-    let mut wasim = start(
-        &dir,
-        &[
-            "run",
-            "scenarios/handshake.toml",
-            "--integration",
-            &integration,
-            "--out",
-            out.to_str().expect("a UTF-8 path"),
-        ],
-    );
-    let (pid, group) = grandchild(&dir);
+    let (mut wasim, out, (pid, group)) = run_stubborn(&dir, &["scenarios/handshake.toml"]);
     let code = exit_code(&mut wasim, Duration::from_secs(60), &dir);
     assert_eq!(code, 0, "stderr:\n{}", read(&dir, "wasim.stderr"));
-    assert_eq!(
-        process_group(pid),
-        None,
-        "the grandchild that ignores TERM survived"
-    );
-    assert_eq!(
-        members(group),
-        Vec::<i32>::new(),
-        "the integration's group survived"
-    );
+    assert_gone(pid, group);
     let report = report(&out);
     let reason = report["scenarios"][0]["timeline"].to_string();
     assert!(

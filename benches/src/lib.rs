@@ -45,3 +45,27 @@ pub fn generated_wa_ids(world: &World, limit: usize) -> Vec<String> {
         .map(|r| r.wa_id())
         .collect()
 }
+
+/// (`VmRSS`, `VmHWM`) of process `pid` (this process when `None`), in bytes,
+/// from `/proc/<pid>/status`; zeros when it cannot be read.
+pub fn resident(pid: Option<u32>) -> (u64, u64) {
+    let path = pid.map_or_else(
+        || "/proc/self/status".to_owned(),
+        |pid| format!("/proc/{pid}/status"),
+    );
+    let status = std::fs::read_to_string(path).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+            .map_or(0, |kb| kb * 1024)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}

@@ -11,7 +11,7 @@
 
 use std::fmt::Write as _;
 
-use crate::text::{outcome_key, outcome_label, severity_label, vtime};
+use crate::text::{outcome_key, outcome_label, proof_line, severity_label};
 use crate::{CheckResult, CheckStatus, Outcome, Report, ScenarioReport};
 
 /// The report as JUnit XML: one test suite per scenario, one test case per check
@@ -197,11 +197,8 @@ fn failure_text(check: &CheckResult) -> String {
         for record in &check.proof {
             let _ = writeln!(
                 text,
-                "  seq {} at {} {}: {}",
-                record.seq,
-                vtime(record.at_ms),
-                record.kind,
-                record.summary,
+                "  {}",
+                proof_line(record, str::to_owned, str::to_owned)
             );
         }
     }

@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 
 use crate::text::{
-    Counts, link_target, outcome_icon, outcome_label, severity_label, verdict_icon, verdict_title,
-    vtime, wall,
+    Counts, link_target, outcome_icon, outcome_label, proof_line, severity_label, verdict_icon,
+    verdict_title, wall,
 };
 use crate::{CheckStatus, Latency, Outcome, Report, ScenarioReport, Severity};
 
@@ -167,14 +167,7 @@ fn failed_checks(out: &mut String, report: &Report) {
         } else {
             out.push_str("- **Proof:**\n");
             for record in &check.proof {
-                let _ = writeln!(
-                    out,
-                    "  - seq {} at {} {}: {}",
-                    record.seq,
-                    code(&vtime(record.at_ms)),
-                    code(&record.kind),
-                    inline(&record.summary),
-                );
+                let _ = writeln!(out, "  - {}", proof_line(record, code, inline));
             }
         }
         out.push('\n');

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::{CheckStatus, Lane, Outcome, Report, Severity, Verdict};
+use crate::{CheckStatus, Lane, Outcome, ProofRecord, Report, Severity, Verdict};
 
 /// Virtual time as `+HH:MM:SS.mmm` from the world epoch (hours grow past 99 if need be).
 pub(crate) fn vtime(at_ms: u64) -> String {
@@ -14,6 +14,23 @@ pub(crate) fn vtime(at_ms: u64) -> String {
 }
 
 /// A wall-time duration: `850 ms`, `12.345 s`.
+/// A proof record on one line, `seq 41 at +0h00m01s message_accepted: …`, with
+/// the time and kind put through `token` and the summary through `text` (how
+/// the format marks code and escapes prose).
+pub(crate) fn proof_line(
+    record: &ProofRecord,
+    token: impl Fn(&str) -> String,
+    text: impl Fn(&str) -> String,
+) -> String {
+    format!(
+        "seq {} at {} {}: {}",
+        record.seq,
+        token(&vtime(record.at_ms)),
+        token(&record.kind),
+        text(&record.summary)
+    )
+}
+
 pub(crate) fn wall(ms: u64) -> String {
     if ms < 1000 {
         format!("{ms} ms")

@@ -698,34 +698,56 @@ async fn the_trace_is_paged_by_since_and_limit_and_reset_frees_it() {
     assert!(kept.len() <= 3, "{kept:?}");
 }
 
-#[test]
-fn a_world_keeps_its_newest_messages_and_forgets_finished_old_ones() {
-    use wasim_sim::model::{Command, Reply, SimTime, World};
-    let spec = WorldSpec::from_toml("[limits]\nmessages_kept = 1000\n").expect("valid");
-    let mut world = World::new(spec, None, None).expect("builds");
+/// A utility template send to `to` at `now` (after advancing `world` there).
+fn utility_send(
+    world: &mut wasim_sim::model::World,
+    now: wasim_sim::model::SimTime,
+    to: &str,
+) -> Result<wasim_sim::model::Reply, wasim_sim::model::Refusal> {
+    let body = json!({"messaging_product": "whatsapp", "to": to,
+                      "type": "template", "template": {"name": "order_update",
+                      "language": {"code": "en_US"}, "components": [{"type": "body",
+                      "parameters": [{"type": "text", "text": "x"}]}]}});
+    world.advance(now);
+    world
+        .apply(
+            now,
+            wasim_sim::model::Command::graph_send(
+                "wasim_test_access_token",
+                "110000000000001",
+                &body,
+            ),
+        )
+        .reply
+}
+
+/// Sends 1,300 utility templates one a minute (no rate limit refuses them),
+/// the `round`th to `to(round)`, and advances an hour past the last; their
+/// wamids.
+fn thirteen_hundred_a_minute_apart(
+    world: &mut wasim_sim::model::World,
+    to: impl Fn(u64) -> &'static str,
+) -> Vec<wasim_sim::model::Wamid> {
     let mut ids = Vec::new();
-    let mut now = SimTime::ZERO;
+    let mut now = wasim_sim::model::SimTime::ZERO;
     for round in 0..1_300u64 {
-        let body = json!({"messaging_product": "whatsapp", "to": "999000001",
-                          "type": "template", "template": {"name": "order_update",
-                          "language": {"code": "en_US"}, "components": [{"type": "body",
-                          "parameters": [{"type": "text", "text": "x"}]}]}});
-        // One a minute: no rate limit refuses them, and each one's story is over
-        // (sent, delivered) before the next.
-        now = SimTime::from_ms(round * 60_000);
-        world.advance(now);
-        match world
-            .apply(
-                now,
-                Command::graph_send("wasim_test_access_token", "110000000000001", &body),
-            )
-            .reply
-        {
-            Ok(Reply::Sent { message_id, .. }) => ids.push(message_id),
+        now = wasim_sim::model::SimTime::from_ms(round * 60_000);
+        match utility_send(world, now, to(round)) {
+            Ok(wasim_sim::model::Reply::Sent { message_id, .. }) => ids.push(message_id),
             other => panic!("send {round}: {other:?}"),
         }
     }
     world.advance(now.plus_hours(1));
+    ids
+}
+
+#[test]
+fn a_world_keeps_its_newest_messages_and_forgets_finished_old_ones() {
+    use wasim_sim::model::World;
+    let spec = WorldSpec::from_toml("[limits]\nmessages_kept = 1000\n").expect("valid");
+    let mut world = World::new(spec, None, None).expect("builds");
+    // Each one's story is over (sent, delivered) before the next.
+    let ids = thirteen_hundred_a_minute_apart(&mut world, |_| "999000001");
     let kept = world.messages().count();
     assert!((1_000..=1_100).contains(&kept), "{kept} kept");
     assert!(
@@ -745,7 +767,7 @@ fn a_world_keeps_its_newest_messages_and_forgets_finished_old_ones() {
 
 #[test]
 fn a_message_still_waiting_for_its_read_does_not_keep_newer_finished_ones() {
-    use wasim_sim::model::{Command, Reply, SimTime, World};
+    use wasim_sim::model::World;
     // Reads come 100 days after delivery: the first message, to a recipient who
     // reads, stays in play for the whole run; the rest go to one who never reads.
     let spec = WorldSpec::from_toml(
@@ -753,28 +775,9 @@ fn a_message_still_waiting_for_its_read_does_not_keep_newer_finished_ones() {
     )
     .expect("valid");
     let mut world = World::new(spec, None, None).expect("builds");
-    let mut ids = Vec::new();
-    let mut now = SimTime::ZERO;
-    for round in 0..1_300u64 {
-        let to = if round == 0 { "999000000" } else { "999000001" };
-        let body = json!({"messaging_product": "whatsapp", "to": to,
-                          "type": "template", "template": {"name": "order_update",
-                          "language": {"code": "en_US"}, "components": [{"type": "body",
-                          "parameters": [{"type": "text", "text": "x"}]}]}});
-        now = SimTime::from_ms(round * 60_000);
-        world.advance(now);
-        match world
-            .apply(
-                now,
-                Command::graph_send("wasim_test_access_token", "110000000000001", &body),
-            )
-            .reply
-        {
-            Ok(Reply::Sent { message_id, .. }) => ids.push(message_id),
-            other => panic!("send {round}: {other:?}"),
-        }
-    }
-    world.advance(now.plus_hours(1));
+    let ids = thirteen_hundred_a_minute_apart(&mut world, |round| {
+        if round == 0 { "999000000" } else { "999000001" }
+    });
     let kept = world.messages().count();
     // The bound and its tenth of slack, and the one still in play.
     assert!((1_000..=1_101).contains(&kept), "{kept} kept");
@@ -793,26 +796,14 @@ fn a_message_still_waiting_for_its_read_does_not_keep_newer_finished_ones() {
 
 #[test]
 fn messages_still_in_play_are_bounded_and_a_send_past_the_bound_says_which_setting() {
-    use wasim_sim::model::{Command, Reply, SimTime, World};
+    use wasim_sim::model::{Reply, SimTime, World};
     // Every message waits 100 days for its read: none can be forgotten.
     let spec = WorldSpec::from_toml(
         "[limits]\nmessages_kept = 1000\nmessages_max = 1000\n[policy]\nread_delay_ms = [8640000000, 8640000000]\n",
     )
     .expect("valid");
     let mut world = World::new(spec, None, None).expect("builds");
-    let send = |world: &mut World, now: SimTime| {
-        let body = json!({"messaging_product": "whatsapp", "to": "999000000",
-                          "type": "template", "template": {"name": "order_update",
-                          "language": {"code": "en_US"}, "components": [{"type": "body",
-                          "parameters": [{"type": "text", "text": "x"}]}]}});
-        world.advance(now);
-        world
-            .apply(
-                now,
-                Command::graph_send("wasim_test_access_token", "110000000000001", &body),
-            )
-            .reply
-    };
+    let send = |world: &mut World, now: SimTime| utility_send(world, now, "999000000");
     let mut now = SimTime::ZERO;
     for round in 0..1_000u64 {
         now = SimTime::from_ms(round * 60_000);

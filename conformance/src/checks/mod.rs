@@ -227,6 +227,27 @@ pub(crate) mod verdict {
             _ => None,
         }
     }
+
+    /// The first attempt of the original copy of delivery `delivery_id` to
+    /// `destination` (`meta`, `partner`), posted after record `after_seq` to
+    /// `url` and answered 200: an acknowledgement.
+    pub(crate) fn acknowledged(
+        delivery_id: u64,
+        destination: &'static str,
+        after_seq: u64,
+        url: &str,
+    ) -> TraceEvent {
+        TraceEvent::WebhookAttempt {
+            delivery_id,
+            attempt: 1,
+            copy: "original",
+            destination,
+            after_seq,
+            url: url.to_owned(),
+            http_status: Some(200),
+            error: None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -743,16 +743,12 @@ mod tests {
     }
 
     fn partner_ack(after_seq: u64) -> TraceEvent {
-        TraceEvent::WebhookAttempt {
-            delivery_id: 1,
-            attempt: 1,
-            copy: "original",
-            destination: "partner",
+        super::super::verdict::acknowledged(
+            1,
+            "partner",
             after_seq,
-            url: "http://127.0.0.1/partner-webhook".to_owned(),
-            http_status: Some(200),
-            error: None,
-        }
+            "http://127.0.0.1/partner-webhook",
+        )
     }
 
     #[test]

@@ -368,16 +368,7 @@ mod tests {
                 "event": "PAUSED", "message_template_name": "spring_sale"}}]}]}),
             ),
         };
-        let ack = TraceEvent::WebhookAttempt {
-            delivery_id: 7,
-            attempt: 1,
-            copy: "original",
-            destination: "meta",
-            after_seq: 0,
-            url: String::new(),
-            http_status: Some(200),
-            error: None,
-        };
+        let ack = super::super::verdict::acknowledged(7, "meta", 0, "");
         let request = TraceEvent::Request {
             surface: "graph",
             method: "POST".to_owned(),

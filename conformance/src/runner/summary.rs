@@ -151,16 +151,7 @@ mod tests {
     }
 
     fn attempt(after_seq: u64) -> TraceEvent {
-        TraceEvent::WebhookAttempt {
-            delivery_id: 1,
-            attempt: 1,
-            copy: "original",
-            destination: "meta",
-            after_seq,
-            url: String::new(),
-            http_status: Some(200),
-            error: None,
-        }
+        crate::checks::verdict::acknowledged(1, "meta", after_seq, "")
     }
 
     #[test]
@@ -211,16 +202,7 @@ mod tests {
                 let mut record = TraceRecord::new(
                     latency,
                     0,
-                    TraceEvent::WebhookAttempt {
-                        delivery_id: latency,
-                        attempt: 1,
-                        copy: "original",
-                        destination: "meta",
-                        after_seq: 0,
-                        url: String::new(),
-                        http_status: Some(200),
-                        error: None,
-                    },
+                    crate::checks::verdict::acknowledged(latency, "meta", 0, ""),
                 );
                 record.latency_ms = Some(21 - latency);
                 record
