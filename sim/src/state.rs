@@ -373,7 +373,7 @@ impl AppState {
         Ok(())
     }
 
-    /// Performs Meta's verification handshake with the app callback (§6.5) and
+    /// Performs Meta's verification handshake with the app callback and
     /// records the outcome. `Err` when no callback URL is set.
     pub async fn verify_webhook(&self) -> Result<HandshakeOutcome, Refusal> {
         let verification = match self.apply(Command::VerifyWebhook)? {

@@ -1,4 +1,6 @@
-//! What real client libraries require of the wire (reference §13; issue 9), checked
+//! What real client libraries require of the wire (pywa 4.5.0,
+//! <https://pypi.org/project/pywa/>; whatsapp-api-js 6.3.0,
+//! <https://www.npmjs.com/package/whatsapp-api-js>; issue 9), checked
 //! on the requests a receiver actually gets from a wasim on 127.0.0.1 and on the
 //! answers wasim gives:
 //! - webhook bodies are ASCII-only JSON (lowercase `\uXXXX`, surrogate pairs outside

@@ -1,26 +1,30 @@
 //! A reference model of the platform's rules, checked against the real model with
 //! proptest-state-machine. The reference (`Platform`) is a few lines per rule, written
-//! from the rules in `docs/platform-rules.md` (section numbers below are those of the
-//! platform notes it was first written from) and the numbers of the default `2024-05`
-//! profile rather than from the model's code: a clock in milliseconds; per user, the
-//! last inbound message, other businesses' marketing, this business's counted
-//! marketing, the open marketing conversation, the 131049 answers and the retry block;
-//! per template, its pause state and quality; and how often the access token was
-//! reset. It holds five rules: the per-user marketing limit (§3.1, §3.2: at most 2
-//! counted marketing templates from all businesses per 24 h, none counted while a
-//! marketing conversation with the business is open, none from an EEA number or to an
-//! EEA user, and 3 capped retries within 24 h block the user for 24 h; accepted, then
-//! `failed` with 131049); opt-out (marketing to a user who stopped it fails with
-//! 131050); the customer service window (§2: free-form text only within 24 h of the
-//! user's last message, else `failed` with 131047, asynchronous in this profile);
-//! template pausing (§5.2: a paused template is refused at once with 132015 for 3 h,
-//! then 6 h, and the third pause disables it for good with 132016; `RED` quality pauses
-//! an approved template; an unpause makes quality unknown again); and the access-token
-//! reset (§1.6: only the newest token works, any other gets 190 with HTTP 401). The
+//! from the rules in `docs/platform-rules.md` (sources below) and the numbers of the
+//! default `2024-05` profile rather than from the model's code: a clock in
+//! milliseconds; per user, the last inbound message, other businesses' marketing,
+//! this business's counted marketing, the open marketing conversation, the 131049
+//! answers and the retry block; per template, its pause state and quality; and how
+//! often the access token was reset. It holds five rules: the per-user marketing limit
+//! (at most 2 counted marketing templates from all businesses per 24 h, none counted
+//! while a marketing conversation with the business is open, none from an EEA number
+//! or to an EEA user, and 3 capped retries within 24 h block the user for 24 h;
+//! accepted, then `failed` with 131049); opt-out (marketing to a user who stopped it
+//! fails with 131050); the customer service window (free-form text only within 24 h of
+//! the user's last message, else `failed` with 131047, asynchronous in this profile);
+//! template pausing (a paused template is refused at once with 132015 for 3 h, then
+//! 6 h, and the third pause disables it for good with 132016; `RED` quality pauses an
+//! approved template; an unpause makes quality unknown again); and the access-token
+//! reset (only the newest token works, any other gets 190 with HTTP 401). The
 //! real `World` of the default world file is the system under test: after every
 //! transition its synchronous answer must be the reference's, and each accepted
 //! message's first status must be the `failed` code the reference predicted, or
 //! `sent`; delivery timing is seeded-random and is not compared.
+//!
+//! Sources: the per-user limit, the 360dialog partner newsletter, 2024-05-09 and
+//! <https://developers.facebook.com/documentation/business-messaging/whatsapp/templates/marketing-templates/per-user-limits>;
+//! 131050, 131047 and 190: <https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes>;
+//! pausing: <https://developers.facebook.com/docs/whatsapp/template-pausing>.
 
 mod support;
 
@@ -43,22 +47,22 @@ use wasim_sim::model::{
 const HOUR_MS: u64 = 3_600_000;
 const DAY_MS: u64 = 24 * HOUR_MS;
 
-/// §3: counted marketing templates one user may get from all businesses per window
+/// Counted marketing templates one user may get from all businesses per window
 /// (the `2024-05` default; Meta publishes no number).
 const MARKETING_CAP: usize = 2;
-/// §3: the window the cap counts over (`2024-05` default).
+/// The window the cap counts over (`2024-05` default).
 const MARKETING_WINDOW_MS: u64 = DAY_MS;
-/// §3.1: how long a marketing conversation stays open once a marketing template is
+/// How long a marketing conversation stays open once a marketing template is
 /// delivered.
 const MARKETING_CONVERSATION_MS: u64 = DAY_MS;
-/// §2 notes: capped retries within `RETRY_WINDOW_MS` that block the user for
+/// Capped retries within `RETRY_WINDOW_MS` that block the user for
 /// `RETRY_BLOCK_MS` ("up to 24 hours"; the count is the `2024-05` default).
 const RETRY_BLOCK_THRESHOLD: usize = 3;
 const RETRY_WINDOW_MS: u64 = DAY_MS;
 const RETRY_BLOCK_MS: u64 = DAY_MS;
 /// The customer service window a user's message opens.
 const SERVICE_WINDOW_MS: u64 = DAY_MS;
-/// §5.2: the first pause lasts 3 h, the second 6 h, the third disables.
+/// The first pause lasts 3 h, the second 6 h, the third disables.
 const PAUSE_HOURS: [u64; 2] = [3, 6];
 
 const CODE_ACCESS_TOKEN: u32 = 190;
@@ -92,7 +96,7 @@ named = [
 #[derive(Debug)]
 struct UserSpec {
     wa_id: &'static str,
-    /// In a country where the per-user limit is not active (§3.2: EEA, UK, JP, KR).
+    /// In a country where the per-user limit is not active (EEA, UK, JP, KR).
     limit_exempt: bool,
     /// Stopped marketing messages from this business.
     opted_out: bool,
@@ -149,7 +153,7 @@ enum Credential {
 }
 
 impl Credential {
-    /// §1.6: a reset token (or none) gets 190.
+    /// A reset token (or none) gets 190.
     fn is_current(&self) -> bool {
         matches!(self, Credential::Current)
     }
@@ -366,18 +370,19 @@ impl Platform {
         if spec.opted_out {
             return Some(CODE_OPTED_OUT);
         }
-        // §2 notes: after repeated retries "further delivery to them" is unavailable
-        // for up to 24 h. Whether a number in an exempt region (§3.2) still gets
-        // through is not said; the model reads the block as the user's, so a blocked
-        // user gets no marketing from any of the business's numbers (UNCONFIRMED; the
-        // seed in proptest-regressions/state_machine.txt replays this case).
+        // Meta's per-user-limits page: after repeated retries "further delivery to
+        // them" is unavailable for up to 24 h. Whether a number in an exempt region
+        // still gets through is not said; the model reads the block as the user's, so
+        // a blocked user gets no marketing from any of the business's numbers
+        // (UNCONFIRMED; the seed in proptest-regressions/state_machine.txt replays
+        // this case).
         if user.blocked(now) {
             user.record_cap_failure(now);
             return Some(CODE_MARKETING_LIMIT);
         }
-        // §3.2: the limit is not active from or to an exempt region; §3.1 (the
-        // `2024-05` counting): only a template that opens a new marketing
-        // conversation counts.
+        // The limit is not active from or to an exempt region; in the `2024-05`
+        // counting (the 360dialog newsletter) only a template that opens a new
+        // marketing conversation counts.
         let limited = !(NUMBERS[from].1 || spec.limit_exempt);
         if limited && !user.marketing_conversation_open(now) {
             if user.marketing_in_window(now) >= MARKETING_CAP {
@@ -484,7 +489,7 @@ impl ReferenceStateMachine for Platform {
             prop_oneof![5 => steps, 3 => to_deadline].boxed()
         };
         let rating = prop_oneof![Just(Rating::Green), Just(Rating::Red)];
-        // Integrations retry marketing that failed with 131049 (which §2 warns
+        // Integrations retry marketing that failed with 131049 (which Meta warns
         // against): retries to a capped user come up often, to reach the block.
         let capped: Vec<usize> = (0..USERS.len())
             .filter(|user| {
@@ -555,7 +560,7 @@ impl ReferenceStateMachine for Platform {
             } => state.send(*kind, *from, *to, credential),
             Transition::Advance { ms } => {
                 state.now_ms += ms;
-                // A timed pause ends on its own and quality is measured again (§5.2).
+                // A timed pause ends on its own and quality is measured again.
                 for template in &mut state.templates {
                     if let Status::Paused { until_ms } = template.status
                         && until_ms <= state.now_ms
@@ -580,7 +585,7 @@ impl ReferenceStateMachine for Platform {
                 let template = &mut state.templates[*template];
                 if template.rating != Some(*rating) {
                     template.rating = Some(*rating);
-                    // §5.2: a template that reaches RED is paused.
+                    // A template that reaches RED is paused.
                     if *rating == Rating::Red {
                         template.pause(now);
                     }

@@ -1,4 +1,7 @@
-//! Template quality, pausing and pacing as model rules (reference §4, §5).
+//! Template quality, pausing and pacing as model rules
+//! (<https://developers.facebook.com/docs/whatsapp/template-quality>,
+//! <https://developers.facebook.com/docs/whatsapp/template-pausing>,
+//! <https://developers.facebook.com/documentation/business-messaging/whatsapp/templates/template-pacing>).
 
 mod support;
 
@@ -578,8 +581,10 @@ fn quality_follows_the_feedback_of_each_window_of_sent_messages() {
 
 /// Every template webhook the model sends, in one snapshot: quality updates,
 /// FIRST_PAUSE, UNPAUSE, SECOND_PAUSE, DISABLED (with disable_info), a review's
-/// APPROVED and a DELETED (reason null), compared with the reference's shapes
-/// (§5.3, §5.4) when the snapshot was reviewed.
+/// APPROVED and a DELETED (reason null), compared with Meta's shapes
+/// (<https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/message_template_status_update>,
+/// <https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/message_template_quality_update>)
+/// when the snapshot was reviewed.
 #[test]
 fn every_template_webhook_payload_matches_its_snapshot() {
     let mut world = world();

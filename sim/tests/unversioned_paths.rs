@@ -1,7 +1,9 @@
 //! Graph paths without their version segment (`/{phone-number-id}/messages`,
 //! `/{waba-id}/message_templates`, `/{id}/register`, …). Graph serves them at the
-//! app's default version and client libraries call them so (reference §13), so
-//! every Cloud API route answers the same with and without `/v23.0`. And the
+//! app's default version
+//! (<https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-message-templates>) and
+//! client libraries (pywa, whatsapp-api-js) call them so, so every Cloud API route
+//! answers the same with and without `/v23.0`. And the
 //! single-segment `/{id}` route must not swallow the paths that are not Graph's.
 
 mod support;

@@ -1,8 +1,12 @@
 //! 360dialog's messaging surface, with `D360-API-KEY` auth: `POST /messages`
 //! (Cloud-API shaped bodies), the templates (`/v1/configs/templates`), and the
-//! client webhook settings (reference §9.4): `POST|GET /v1/configs/webhook` for
-//! the key's channel and `POST|GET /waba_webhook` for its WABA, each `{url,
-//! headers}`. A missing, wrong or revoked key gets 360dialog's 401.
+//! client webhook settings: `POST|GET /v1/configs/webhook` for the key's channel
+//! and `POST|GET /waba_webhook` for its WABA, each `{url, headers}`. A missing,
+//! wrong or revoked key gets 360dialog's 401. Sources:
+//! <https://docs.360dialog.com/the-basics>,
+//! <https://docs.360dialog.com/docs/waba-messaging/sandbox/how-to-get-started-with-sandbox>,
+//! <https://docs.360dialog.com/docs/waba-basics/waba-integration/onprem-greater-than-cloudapi-migration>,
+//! <https://docs.360dialog.com/docs/support/api-error-message-list>.
 
 use std::sync::Arc;
 

@@ -3,10 +3,11 @@
 //! table): every refusal of a surface is spelled here and nowhere else.
 //!
 //! - Graph (Cloud API): `{"error": {message, type, code, error_data, fbtrace_id}}`
-//!   (reference §1.5); 190 keeps the observed bare message (§1.6).
+//!   (<https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes>);
+//!   190 keeps the observed bare message.
 //! - 360dialog: `{"meta": {success, http_code, developer_message}}` for its own
-//!   layer (§9.3); on its messaging API, Meta's errors pass through in Graph's
-//!   shape.
+//!   layer (<https://docs.360dialog.com/docs/support/api-error-message-list>); on its
+//!   messaging API, Meta's errors pass through in Graph's shape.
 //! - 360dialog Partner API: the same `meta` shape, with its own statuses.
 //! - Control: `{"error": {"message": …}}`, with `valid_paths` on unknown paths.
 

@@ -1,8 +1,9 @@
 //! Meta's Cloud API surface: `POST /{version}/{phone-number-id}/messages`,
 //! `Authorization: Bearer`. Every route is served with its version segment and
 //! without it (`/{phone-number-id}/messages`, `/{waba-id}/message_templates`, …):
-//! Graph serves unversioned paths at its default version and clients use them
-//! (reference §13).
+//! Graph serves unversioned paths at its default version
+//! (<https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-message-templates>) and
+//! clients (pywa, whatsapp-api-js) use them.
 
 use std::sync::Arc;
 

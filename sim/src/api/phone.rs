@@ -1,4 +1,6 @@
-//! Registration on the Cloud API surface (reference §8.1, §8.2):
+//! Registration on the Cloud API surface
+//! (<https://developers.facebook.com/docs/whatsapp/cloud-api/reference/registration>,
+//! <https://developers.facebook.com/docs/whatsapp/cloud-api/reference/two-step-verification>):
 //! `POST /{version}/{phone-number-id}/register` `{"messaging_product", "pin"}`,
 //! `POST /{version}/{phone-number-id}/deregister`, and `POST
 //! /{version}/{phone-number-id}` `{"pin"}` to set the two-step verification PIN.

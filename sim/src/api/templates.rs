@@ -1,4 +1,6 @@
-//! Templates on the Cloud API surface (reference §4, §5): read a template's
+//! Templates on the Cloud API surface
+//! (<https://developers.facebook.com/docs/whatsapp/template-quality>,
+//! <https://developers.facebook.com/docs/whatsapp/template-pausing>): read a template's
 //! quality (`GET /{version}/{template-id}?fields=quality_score`), list the WABA's
 //! templates (`GET /{version}/{waba-id}/message_templates`, with `summary` when
 //! asked), create and delete them there, and unpause one
@@ -148,7 +150,8 @@ fn summary_json(request: &RequestLine, count: usize) -> Option<Value> {
     for field in asked.split(',').map(str::trim) {
         let value = match field {
             "total_count" | "message_template_count" => json!(count),
-            // Meta's limit for a WABA whose business is not verified (reference §9.7).
+            // Meta's limit for a WABA whose business is not verified; 250 per WABA:
+            // https://docs.360dialog.com/partner/messaging/template-messages.
             "message_template_limit" => json!(TEMPLATES_PER_WABA_MAX),
             "are_translations_complete" => json!(true),
             _ => continue,

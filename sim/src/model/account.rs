@@ -1,13 +1,19 @@
-//! The account's health and what happens to it (reference §6.8–6.11, §8.4, §9.8,
-//! §10): 360dialog disabling and re-enabling template messaging for a flagged WABA,
-//! Meta's violations, restrictions and bans, a compromise (an unknown origin sends
-//! with the channel's key until it is replaced), messaging-tier changes, and the
-//! countries Cloud API serves from a date.
+//! The account's health and what happens to it: 360dialog disabling and
+//! re-enabling template messaging for a flagged WABA, Meta's violations,
+//! restrictions and bans, a compromise (an unknown origin sends with the channel's
+//! key until it is replaced), messaging-tier changes, and the countries Cloud API
+//! serves from a date.
 //!
 //! Each incident changes what sends answer and emits the webhooks the platform
-//! sends for it: the partner events of §9.8 (`template_messaging_disabled`,
+//! sends for it: 360dialog's partner events (`template_messaging_disabled`,
 //! `account_violation`, ...) and Meta's `account_update`,
 //! `phone_number_quality_update` and `business_capability_update`.
+//!
+//! Sources: the 360dialog partner newsletter, 2024-05-09 (flagged WABAs, a compromise, Turkey);
+//! <https://docs.360dialog.com/partner/onboarding/webhook-events-and-setup/webhook-events-partner-and-messaging-api>;
+//! <https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/account_update>;
+//! <https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/phone_number_quality_update>;
+//! <https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/reference/business_capability_update>.
 
 use serde_json::{Value, json};
 
@@ -24,7 +30,8 @@ use super::webhooks::Route;
 use super::{Effect, Recipient, Reply, Surface, World, send};
 use crate::trace::TraceEvent;
 
-/// The messaging tiers and the unique users a day each allows (§6.9, §7).
+/// The messaging tiers and the unique users a day each allows
+/// (<https://developers.facebook.com/docs/whatsapp/messaging-limits>).
 pub const TIERS: &[(&str, u32)] = &[
     ("TIER_250", 250),
     ("TIER_2K", 2_000),
@@ -33,7 +40,8 @@ pub const TIERS: &[(&str, u32)] = &[
     ("TIER_UNLIMITED", u32::MAX),
 ];
 
-/// The restriction types Meta documents (§6.8), calling variants aside.
+/// The restriction types Meta documents, calling variants aside
+/// (<https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/account_update>).
 pub const RESTRICTION_TYPES: &[&str] = &[
     "RESTRICTED_BIZ_INITIATED_MESSAGING",
     "RESTRICTED_CUSTOMER_INITIATED_MESSAGING",
@@ -707,7 +715,8 @@ impl World {
             .map(|r| r.wa_id())
     }
 
-    /// Whether Cloud API serves `country` at `now` (§8.4).
+    /// Whether Cloud API serves `country` at `now` (Turkey from May 2024: the
+    /// 360dialog partner newsletter, 2024-05-09).
     pub(crate) fn cloud_api_serves(&self, country: &str, now: SimTime) -> bool {
         self.policy
             .cloud_api_available_from
@@ -754,8 +763,8 @@ impl World {
         None
     }
 
-    /// The account's standing as the Partner API shows it (our shape, §9.8: the
-    /// real compliance fields are UNCONFIRMED).
+    /// The account's standing as the Partner API shows it (our shape: 360dialog
+    /// documents no API for it, so the real compliance fields are UNCONFIRMED).
     pub(crate) fn compliance(&self) -> Value {
         let restriction = self.account.restriction.as_ref().map(|(kind, until)| {
             json!({"restriction_type": kind, "expiration": self.unix_seconds(*until)})

@@ -1,7 +1,10 @@
 //! Credentials, checked once per command: Graph's bearer token (190 when it is
-//! missing, wrong or replaced, reference §1.6), with the phone number of the path;
-//! 360dialog's `D360-API-KEY`, which names its channel's number (only the newest
-//! key of a channel works, §9.2).
+//! missing, wrong or replaced; the HTTP 401 is observed behaviour), with the phone
+//! number of the path; 360dialog's `D360-API-KEY`, which names its channel's number
+//! (only the newest key of a channel works).
+//!
+//! Sources: <https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes>,
+//! <https://docs.360dialog.com/docs/api-key>.
 
 use super::error::{PlatformError, code};
 use super::id::PhoneNumberId;

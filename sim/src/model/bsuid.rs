@@ -1,7 +1,8 @@
-//! Business-scoped user ids (BSUIDs, reference §13): from April 2026 Meta identifies
-//! a WhatsApp user to a business by `CC.<alphanumerics>` (`US.13491208655302741918`),
-//! where `CC` is the user's ISO country. Policy profile `2026-04` puts them on
-//! webhooks (`Policy::bsuid`).
+//! Business-scoped user ids (BSUIDs): from April 2026 Meta identifies a WhatsApp
+//! user to a business by `CC.<alphanumerics>` (`US.13491208655302741918`), where
+//! `CC` is the user's ISO country. Policy profile `2026-04` puts them on webhooks
+//! (`Policy::bsuid`).
+//! <https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids>
 //!
 //! wasim derives one without drawing from any random stream: a SHA-256 of the world
 //! seed, the business (its WABA id) and the user's wa_id, written as 20 decimal

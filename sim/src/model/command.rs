@@ -98,8 +98,8 @@ pub enum Command {
         /// Why.
         reason: String,
     },
-    /// Start a verification handshake with the app callback (§6.5); the reply says
-    /// what to send.
+    /// Start a verification handshake with the app callback; the reply says what
+    /// to send.
     VerifyWebhook,
     /// A verification handshake finished (reported by the shell).
     WebhookVerified {

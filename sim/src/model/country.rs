@@ -1,5 +1,6 @@
 //! Countries: calling codes, how their numbers look, and which are exempt from
-//! the per-user marketing limit (reference §3.2: EEA, UK, Japan, South Korea).
+//! the per-user marketing limit (EEA, UK, Japan, South Korea:
+//! <https://developers.facebook.com/documentation/business-messaging/whatsapp/templates/marketing-templates/per-user-limits>).
 
 /// Member states of the European Economic Area (EU plus Iceland, Liechtenstein, Norway).
 const EEA: &[&str] = &[
@@ -7,7 +8,9 @@ const EEA: &[&str] = &[
     "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "LI", "NO",
 ];
 
-/// Canadian area codes: +1 numbers with these are not US numbers (reference §3.2).
+/// Canadian area codes: +1 numbers with these are not US numbers, so the US
+/// marketing pause (<https://developers.facebook.com/documentation/business-messaging/whatsapp/templates/marketing-templates/per-user-limits>)
+/// does not cover them.
 const CANADA_AREA_CODES: &[&str] = &[
     "204", "226", "236", "249", "250", "263", "289", "306", "343", "354", "365", "367", "382",
     "403", "416", "418", "428", "431", "437", "438", "450", "468", "474", "506", "514", "519",

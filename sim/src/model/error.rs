@@ -2,7 +2,8 @@
 //!
 //! A `PlatformError` is an answer, not a Rust error: the model returns it in an
 //! `Outcome` and each API surface renders it in its own wire dialect. Titles and
-//! details follow `reference/whatsapp-platform.md` §1.5 and §2.
+//! details follow Meta's error codes page
+//! (<https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes>).
 
 use serde::Serialize;
 
@@ -17,7 +18,7 @@ pub struct PlatformError {
     pub details: String,
 }
 
-/// Well-known codes, named (reference §2).
+/// Well-known codes, named.
 pub mod code {
     /// Could not authenticate the app user.
     pub const AUTH_EXCEPTION: u32 = 0;
@@ -106,9 +107,11 @@ impl PlatformError {
         }
     }
 
-    /// The HTTP status this code travels with on a synchronous answer
-    /// (reference §11: 401 for 0/190, 403 for 10/200-299/368/130497/131031/131005,
-    /// 404 for 132001, 500 for 131000/131016/131057, 503 for 2/133004, else 400).
+    /// The HTTP status this code travels with on a synchronous answer: 401 for
+    /// 0/190, 403 for 10/200-299/368/130497/131031/131005, 404 for 132001, 500 for
+    /// 131000/131016/131057, 503 for 2/133004, else 400. Unconfirmed for most codes:
+    /// Meta's error page has no HTTP column; 360dialog gives 403 for 368, 130497 and
+    /// 131031 (<https://docs.360dialog.com/docs/support/api-error-message-list>).
     pub fn http_status(&self) -> u16 {
         match self.code {
             0 | 190 => 401,
@@ -125,7 +128,8 @@ impl PlatformError {
 pub const ERROR_HREF: &str =
     "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/";
 
-/// The standard title of a code (reference §2; 131049 from Meta's status webhook example).
+/// The standard title of a code (Meta's error codes page; 131049 from Meta's status
+/// webhook example, <https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/reference/messages/status>).
 pub fn title_of(code: u32) -> &'static str {
     match code {
         0 => "AuthException",

@@ -1,6 +1,7 @@
-//! A user writes to the business (reference §6.3): text, interactive replies
-//! (button and list) and quick-reply template buttons. Every inbound message opens
-//! the user's customer service window, as on the platform.
+//! A user writes to the business: text, interactive replies (button and list) and
+//! quick-reply template buttons. Every inbound message opens the user's customer
+//! service window, as on the platform.
+//! <https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/reference/messages/text>
 
 use serde_json::{Value, json};
 
@@ -203,7 +204,8 @@ impl World {
             return Err(Refusal::not_found(Object::Recipient, from));
         };
         recipient.last_inbound_at = Some(now);
-        // A reply to marketing opens a window in which marketing does not count (§3.2, 2025-07).
+        // A reply to marketing opens a window in which marketing does not count
+        // (2025-07: https://developers.facebook.com/documentation/business-messaging/whatsapp/templates/marketing-templates/per-user-limits).
         if recipient.last_business_message_marketing {
             recipient.marketing_reply_window_until = Some(now.plus_hours(window_hours));
         }
@@ -219,7 +221,8 @@ impl World {
                 text_chars: content.chars(),
             },
         });
-        // BSUIDs (2026-04, §13): `contacts[].user_id` and `messages[].from_user_id`.
+        // BSUIDs (2026-04): `contacts[].user_id` and `messages[].from_user_id`
+        // (https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids).
         let user_id = self.business_scoped_user_id(from);
         let view = payload::InboundView {
             display_phone_number: &phone.display_phone_number,

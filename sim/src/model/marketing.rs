@@ -1,4 +1,6 @@
-//! The per-user marketing limit (reference §3), counted across all businesses.
+//! The per-user marketing limit, counted across all businesses
+//! (360dialog partner newsletter, 2024-05-09;
+//! <https://developers.facebook.com/documentation/business-messaging/whatsapp/templates/marketing-templates/per-user-limits>).
 //!
 //! A user's window count is: other businesses' background marketing drawn from the
 //! seed (one draw per user and virtual day, so it never depends on the order of

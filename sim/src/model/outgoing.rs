@@ -1,7 +1,9 @@
 //! A send request, parsed at the edge: [`parse`] reads a Cloud API message body
 //! (`POST /{phone-number-id}/messages`, and 360dialog's `POST /messages`, which
 //! takes the same body) into an [`Outgoing`], checking what can be checked
-//! without the world: required fields, types and lengths (reference §1). The
+//! without the world: required fields, types and lengths
+//! (<https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-messages>,
+//! <https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-message-templates>). The
 //! model then applies the platform's rules to it ([`super::send`]).
 
 use serde_json::{Map, Value};

@@ -1,8 +1,13 @@
-//! 360dialog's Partner API (reference §9.8): the bearer token and partner API keys,
-//! the channel and client lists, channel API keys (generating one revokes every
-//! earlier one at once, §9.2, so the messaging API answers 401 to them), the partner
-//! webhook URL, partner users (our shape: §9.8 found no documented endpoints) and
-//! the WABA's compliance and health (our shape too).
+//! 360dialog's Partner API: the bearer token and partner API keys, the channel and
+//! client lists, channel API keys (generating one revokes every earlier one at once,
+//! so the messaging API answers 401 to them), the partner webhook URL, partner users
+//! (our shape: 360dialog documents no endpoints for them) and the WABA's compliance
+//! and health (our shape too).
+//!
+//! Sources: <https://docs.360dialog.com/partner/partner-api/overview>;
+//! <https://docs.360dialog.com/partner/integrations-and-api-development/integration-best-practices/api-key-authentication-for-the-partner-api>;
+//! <https://docs.360dialog.com/partner/waba-management/using-the-partner-api-to-manage-clients-and-channels>;
+//! <https://docs.360dialog.com/docs/api-key>.
 //!
 //! Refusals are answered in 360dialog's partner shape by the handler.
 
@@ -73,7 +78,7 @@ pub enum PartnerCall {
     },
 }
 
-/// The paging of a list call: `limit`, `offset`, `sort` and `filters` (§9.8).
+/// The paging of a list call: `limit`, `offset`, `sort` and `filters`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
     /// Page size (default 20).
@@ -140,7 +145,7 @@ fn compare(a: Option<&Value>, b: Option<&Value>) -> std::cmp::Ordering {
     }
 }
 
-/// How a Partner API call authenticates (§9.8).
+/// How a Partner API call authenticates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PartnerCredential {
     /// `Authorization: Bearer` from `POST /token`.
@@ -440,7 +445,7 @@ impl World {
 }
 
 impl World {
-    /// A channel as the Partner API lists it (§9.8), with its standing.
+    /// A channel as the Partner API lists it, with its standing.
     pub(crate) fn channel_object(&self, index: usize) -> Value {
         let standing = super::payload::ChannelStanding {
             terminated_at_unix_s: self.account.terminated_at.map(|at| self.unix_seconds(at)),

@@ -1,4 +1,6 @@
-//! Webhook payloads in Meta's shapes (reference §6).
+//! Webhook payloads in Meta's shapes
+//! (<https://developers.facebook.com/docs/whatsapp/cloud-api/guides/set-up-webhooks>
+//! and each field's reference page).
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -31,7 +33,8 @@ pub(crate) fn envelope(waba_id: &str, field: &str, value: Value) -> Value {
     Value::Object(root)
 }
 
-/// `value.contacts[]` of a status webhook when BSUIDs are shown (reference §13).
+/// `value.contacts[]` of a status webhook when BSUIDs are shown
+/// (<https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids>).
 #[derive(Debug, Serialize)]
 struct StatusContact<'a> {
     profile: Profile<'a>,
@@ -164,7 +167,9 @@ pub(crate) fn write_status_webhook(
 
 /// One `statuses[]` object. `with_billing` puts `conversation` and `pricing` on it
 /// (on `sent` and on the first of `delivered`/`read`); `recipient_user_id` is the
-/// recipient's BSUID when the policy shows them (`2026-04`, reference §13).
+/// recipient's BSUID when the policy shows them (`2026-04`). Sources:
+/// <https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/reference/messages/status>,
+/// <https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids>.
 pub(crate) fn status<'a>(
     message: &'a Message,
     status: StatusKind,
@@ -218,7 +223,8 @@ pub(crate) fn status<'a>(
 }
 
 /// Meta's envelope around one account-level change (templates, account, security):
-/// `time` (unix seconds) on the entry and no `metadata` (reference §6.1).
+/// `time` (unix seconds) on the entry and no `metadata`, as in Meta's examples
+/// (<https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/account_update>).
 pub(crate) fn account_envelope(
     waba_id: &str,
     time_unix_s: u64,
@@ -242,8 +248,9 @@ fn template_id_number(id: &str) -> Value {
         .map_or_else(|_| Value::String(id.to_owned()), Value::from)
 }
 
-/// `message_template_status_update`'s value for `event` of `template` (reference
-/// §5.3); callers add `other_info`, `disable_info` or a `reason` other than `NONE`.
+/// `message_template_status_update`'s value for `event` of `template`
+/// (<https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/message_template_status_update>);
+/// callers add `other_info`, `disable_info` or a `reason` other than `NONE`.
 pub(crate) fn template_status(template: &Template, event: &str) -> Value {
     serde_json::json!({
         "event": event,
@@ -257,8 +264,8 @@ pub(crate) fn template_status(template: &Template, event: &str) -> Value {
 
 /// What a pause says: the status event, `other_info.title` and its description.
 /// The `pauses`-th pause of a template that may be paused `pauses_max` times before
-/// it is disabled (reference §5.2, §5.3; the descriptions are ours: Meta documents
-/// only the unpause wording).
+/// it is disabled (<https://developers.facebook.com/docs/whatsapp/template-pausing>; the
+/// descriptions are ours: Meta documents only the unpause wording).
 pub(crate) fn pause_notice(
     pauses: usize,
     pauses_max: usize,
@@ -282,7 +289,8 @@ pub(crate) fn pause_notice(
     }
 }
 
-/// `message_template_quality_update`'s value (reference §5.4).
+/// `message_template_quality_update`'s value
+/// (<https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/message_template_quality_update>).
 pub(crate) fn template_quality(template: &Template, previous: Quality, quality: Quality) -> Value {
     serde_json::json!({
         "previous_quality_score": quality_name(previous),
@@ -294,7 +302,8 @@ pub(crate) fn template_quality(template: &Template, previous: Quality, quality: 
 }
 
 /// `account_update`'s value for a ban state (`DISABLE`, `REINSTATE`) on a date, the
-/// way Meta's example writes it (reference §6.8).
+/// way Meta's example writes it
+/// (<https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/account_update>).
 pub(crate) fn ban(state: &str, unix_s: u64) -> Value {
     serde_json::json!({
         "event": "DISABLED_UPDATE",
@@ -302,8 +311,9 @@ pub(crate) fn ban(state: &str, unix_s: u64) -> Value {
     })
 }
 
-/// A 360dialog partner webhook body `{id, event, created_at, data}` (reference
-/// §9.8; the exact payloads are unconfirmed).
+/// A 360dialog partner webhook body `{id, event, created_at, data}` (the exact
+/// payloads are unconfirmed).
+/// <https://docs.360dialog.com/partner/onboarding/webhook-events-and-setup/webhook-events-partner-and-messaging-api>
 pub(crate) fn partner_event(
     sequence: u64,
     event: &str,
@@ -328,7 +338,8 @@ pub(crate) struct ChannelStanding {
 }
 
 /// A channel (one business number) as 360dialog's Partner API lists it and its
-/// partner events carry it (reference §9.8).
+/// partner events carry it
+/// (<https://docs.360dialog.com/partner/waba-management/using-the-partner-api-to-manage-clients-and-channels>).
 pub(crate) fn channel(
     spec: &WorldSpec,
     phone: &PhoneNumberSpec,
@@ -360,9 +371,10 @@ pub(crate) fn channel_event_data(channel: Value, phone: &PhoneNumberSpec) -> Val
     data
 }
 
-/// A user's inbound message as the `messages` webhook's value carries it (reference
-/// §6.3): the contact (with its BSUID when the policy shows them, §13), the message
-/// with its type-named part and the business message it replies to.
+/// A user's inbound message as the `messages` webhook's value carries it
+/// (<https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/reference/messages/text>): the contact
+/// (with its BSUID when the policy shows them), the message with its type-named part
+/// and the business message it replies to.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct InboundView<'a> {
     /// The business number written to: display number and id.
@@ -489,7 +501,8 @@ mod tests {
         }
     }
 
-    /// pywa raises on an error object without `code` and `message` (reference §13).
+    /// pywa raises on an error object without `code` and `message` (pywa 4.5.0,
+    /// <https://pypi.org/project/pywa/>).
     #[test]
     fn every_failed_status_error_carries_code_title_message_and_details() {
         let message = message();

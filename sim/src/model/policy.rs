@@ -4,9 +4,11 @@
 //! history. `2024-05` is the world of 360dialog's May 2024 partner newsletter;
 //! `2025-07` follows Meta's per-message pricing and per-message marketing counting;
 //! `2026-04` keeps 2025-07's rules and adds business-scoped user ids (BSUIDs) to
-//! webhooks, as Meta did from April 2026 (reference §13).
-//! Values marked UNCONFIRMED in `reference/whatsapp-platform.md` are defaults here,
-//! overridable per world file (`[policy]`).
+//! webhooks, as Meta did from April 2026
+//! (<https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids>).
+//! Values no public source states are marked UNCONFIRMED: they are defaults here,
+//! overridable per world file (`[policy]`). `docs/platform-rules.md` gives each
+//! rule's public source.
 
 use std::collections::BTreeMap;
 
@@ -20,7 +22,9 @@ pub const DEFAULT_PROFILE: &str = "2024-05";
 /// The names of every built-in profile.
 pub const PROFILES: &[&str] = &["2024-05", "2025-07", "2026-04"];
 
-/// Which marketing templates count against the per-user marketing limit (reference §3).
+/// Which marketing templates count against the per-user marketing limit (2024-05:
+/// 360dialog partner newsletter, 2024-05-09; 2025-07:
+/// <https://developers.facebook.com/documentation/business-messaging/whatsapp/templates/marketing-templates/per-user-limits>).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MarketingCounting {
@@ -32,7 +36,8 @@ pub enum MarketingCounting {
     EveryDelivered,
 }
 
-/// The pricing model shown in status webhooks (reference §6.2).
+/// The pricing model shown in status webhooks
+/// (<https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/reference/messages/status>).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum PricingModel {
@@ -52,7 +57,7 @@ pub enum ErrorSurface {
     Async,
 }
 
-/// Which 360dialog client webhook wins when both are set (§9.4).
+/// Which 360dialog client webhook wins when both are set (UNCONFIRMED).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum D360WebhookPrecedence {
@@ -68,7 +73,7 @@ pub enum D360WebhookPrecedence {
 pub struct Policy {
     /// The profile's name (`2024-05`).
     pub profile: String,
-    /// Which marketing templates count toward the per-user limit (§3).
+    /// Which marketing templates count toward the per-user limit.
     pub marketing_counting: MarketingCounting,
     /// Counted marketing messages one user may get from all businesses per window.
     /// UNCONFIRMED: Meta publishes no number (the limit is dynamic). Default 2.
@@ -84,20 +89,25 @@ pub struct Policy {
     pub us_marketing_pause: bool,
     /// The pricing model of status webhooks.
     pub pricing_model: PricingModel,
-    /// Messages per second per phone number before 130429 (§7: 80 by default).
+    /// Messages per second per phone number before 130429 (80 by default:
+    /// <https://developers.facebook.com/docs/whatsapp/cloud-api/overview#throughput>).
     pub throughput_mps: u32,
-    /// Pair rate limit: one message per this many milliseconds to one user (§7: 6 s).
+    /// Pair rate limit: one message per this many milliseconds to one user (6 s:
+    /// <https://developers.facebook.com/docs/whatsapp/overview#rate-limits>).
     pub pair_interval_ms: u64,
-    /// Pair rate limit: the burst allowed to one user (§7: 45).
+    /// Pair rate limit: the burst allowed to one user (45, same page).
     pub pair_burst: u32,
     /// Hours a user's message keeps the customer service window open (24).
     pub customer_service_window_hours: u64,
     /// Hours a conversation stays open once started (24).
     pub conversation_hours: u64,
-    /// How 131047 (free-form outside the window) surfaces. UNCONFIRMED (§2); default async.
+    /// How 131047 (free-form outside the window) surfaces. UNCONFIRMED (Meta's error
+    /// codes page gives the code, not how it comes); default async.
+    /// <https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes>
     pub reengagement_surface: ErrorSurface,
-    /// The code a send over the messaging limit fails with (async). UNCONFIRMED (§7);
-    /// default 131048.
+    /// The code a send over the messaging limit fails with (async). UNCONFIRMED (Meta's
+    /// messaging-limits page names none); default 131048.
+    /// <https://developers.facebook.com/docs/whatsapp/messaging-limits>
     pub messaging_limit_error_code: u32,
     /// Least and most milliseconds from accept to `sent`.
     pub sent_delay_ms: [u64; 2],
@@ -110,7 +120,7 @@ pub struct Policy {
     /// Share of reads that happen together with delivery, so `delivered` is skipped.
     pub read_with_delivery_ratio: Ratio,
     /// Share of Turkish (+90) users who accepted the updated terms; the others only
-    /// ever show `sent` (§8.4).
+    /// ever show `sent` (360dialog partner newsletter, 2024-05-09).
     pub turkey_terms_accepted_ratio: Ratio,
     /// Numbers the world does not know are not WhatsApp users: 131026.
     pub unknown_recipients_undeliverable: bool,
@@ -127,14 +137,16 @@ pub struct Policy {
     pub webhook_attempts_max: u32,
     /// Which 360dialog webhook takes a number's changes when both a channel webhook
     /// (`/v1/configs/webhook`) and a WABA webhook (`/waba_webhook`) are set.
-    /// UNCONFIRMED (§9.4); default `waba`, after 360dialog's migration guide ("use the
+    /// UNCONFIRMED; default `waba`, after 360dialog's migration guide ("use the
     /// WABA Webhook endpoint to configure a new Webhook for all Cloud numbers").
+    /// <https://docs.360dialog.com/docs/waba-basics/waba-integration/onprem-greater-than-cloudapi-migration>
     pub d360_webhook_precedence: D360WebhookPrecedence,
-    /// Messages a paced template sends before later ones are held (§4: "an
-    /// unspecified threshold"). UNCONFIRMED; default 100.
+    /// Messages a paced template sends before later ones are held ("an unspecified
+    /// threshold": <https://developers.facebook.com/documentation/business-messaging/whatsapp/templates/template-pacing>).
+    /// UNCONFIRMED; default 100.
     pub pacing_threshold: u32,
     /// Virtual milliseconds from the first held message to the pacing decision
-    /// (§4: "within an hour (99 percentile)"; once "a maximum of 30 minutes").
+    /// (same page: "within an hour (99 percentile)"; once "a maximum of 30 minutes").
     /// Default 1800000.
     pub pacing_decision_ms: u64,
     /// Negative feedback (blocks, reports) among a round's sent messages at which
@@ -144,7 +156,7 @@ pub struct Policy {
     /// template through the control API. Default 1/100.
     pub template_negative_ratio: Ratio,
     /// Hours of the first and second pause of a `RED` template; the next one
-    /// disables it (§5.2: 3 h, 6 h, disabled).
+    /// disables it (3 h, 6 h, disabled: <https://developers.facebook.com/docs/whatsapp/template-pausing>).
     pub pause_hours: Vec<u64>,
     /// Virtual milliseconds a new template waits in review (`PENDING`). Meta says
     /// minutes to 24 h; default 300000 (5 min).
@@ -160,29 +172,34 @@ pub struct Policy {
     /// the template). Default 1/5.
     pub quality_red_ratio: Ratio,
     /// Register and deregister requests one number may make per 72 h before 133016
-    /// (§8.1: 10).
+    /// (10: <https://developers.facebook.com/docs/whatsapp/cloud-api/reference/registration>).
     pub register_requests_max: u32,
     /// Unix seconds from which On-Premises numbers cannot register (360dialog stopped
-    /// onboarding On-Prem on 15 May 2024, §8.3). Default 1715731200.
+    /// onboarding On-Prem on 15 May 2024: 360dialog partner newsletter, 2024-05-09;
+    /// <https://docs.360dialog.com/whatsapp-api/whatsapp-api>). Default 1715731200.
     pub on_prem_registration_closes_unix: u64,
     /// Countries Cloud API does not serve until a date: ISO country → unix seconds
     /// from which it does. Before that date a send to a user there fails with 131026
     /// and a business number there cannot register on Cloud API (error 100; the real
-    /// code is UNCONFIRMED). §8.4: Turkey opened "before the end of May" 2024; the
+    /// code is UNCONFIRMED). Turkey opened "before the end of May" 2024 (the
+    /// 360dialog partner newsletter, 2024-05-09); the
     /// exact day is UNCONFIRMED, the `2024-05` default is 2024-05-28 (1716854400).
     pub cloud_api_available_from: BTreeMap<String, u64>,
     /// The HTTP status 360dialog answers a template send with while it has disabled
-    /// template messaging for a flagged WABA (§10: UNCONFIRMED; 360dialog's error list
-    /// has 403 "The endpoint is blocked" and 400 "Your WhatsApp for Business API has
-    /// been disabled"). Default 403.
+    /// template messaging for a flagged WABA (UNCONFIRMED; 360dialog's error list,
+    /// <https://docs.360dialog.com/docs/support/api-error-message-list>, has 403 "The
+    /// endpoint is blocked" and 400 "Your WhatsApp for Business API has been
+    /// disabled"). Default 403.
     pub template_block_http_status: u16,
     /// The `developer_message` of that answer. Default "The endpoint is blocked".
     pub template_block_message: String,
     /// Whether free-form (session) messages are blocked too while template messaging
-    /// is disabled (§10: probably not; UNCONFIRMED). Default false.
+    /// is disabled (probably not; UNCONFIRMED). Default false.
     pub template_block_free_form: bool,
-    /// Whether webhooks carry business-scoped user ids (reference §13; Meta from
-    /// April 2026, not in the v23.0 OpenAPI spec): `value.contacts[].user_id` and
+    /// Whether webhooks carry business-scoped user ids (Meta from April 2026, not in
+    /// the v23.0 OpenAPI spec:
+    /// <https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids>):
+    /// `value.contacts[].user_id` and
     /// `messages[].from_user_id` on inbound messages; `statuses[].recipient_user_id`
     /// and a `value.contacts` array (`profile`, `wa_id`, `user_id`) on status webhooks.
     /// A BSUID is `CC.<20 digits>`: the user's ISO country, then digits derived from

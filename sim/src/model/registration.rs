@@ -1,9 +1,14 @@
-//! Registration and two-step verification (reference §8.1, §8.2):
+//! Registration and two-step verification:
 //! `POST /{phone-number-id}/register` with the PIN (a wrong one is 133005; the PIN
 //! of a first registration becomes the number's PIN), `/deregister`, both limited
 //! to `register_requests_max` per moving 72 h (133016, then blocked 72 h), and
 //! `POST /{phone-number-id}` with `{"pin"}` to set the PIN. On-Premises numbers
-//! cannot register from `on_prem_registration_closes_unix` (§8.3).
+//! cannot register from `on_prem_registration_closes_unix`.
+//!
+//! Sources: <https://developers.facebook.com/docs/whatsapp/cloud-api/reference/registration>,
+//! <https://developers.facebook.com/docs/whatsapp/cloud-api/reference/two-step-verification>;
+//! On-Premises: the 360dialog partner newsletter, 2024-05-09, and
+//! <https://docs.360dialog.com/whatsapp-api/whatsapp-api>.
 
 use std::collections::VecDeque;
 
@@ -96,7 +101,8 @@ impl World {
         if let PhoneCall::SetPin { pin } = call {
             six_digits(pin.expose())?;
             self.phone_numbers[index].spec.pin = Some(pin);
-            // §6.11: a PIN change fires the `security` webhook.
+            // A PIN change fires the `security` webhook
+            // (https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/security).
             let phone = self.phone_numbers[index].spec.display_phone_number.clone();
             self.emit_account_change(
                 now,

@@ -1,6 +1,6 @@
 //! The send path: apply the send-time rules to a parsed send ([`Outgoing`]), plan
-//! the message's fate (reference §1, §2, §3, §7, §8.4). Credentials were checked
-//! by [`World::authenticate`] before.
+//! the message's fate; each rule cites its public source where it is applied.
+//! Credentials were checked by [`World::authenticate`] before.
 
 use super::bucket::Bucket;
 use super::country::marketing_limit_exempt;
@@ -144,7 +144,10 @@ pub(super) fn send(
             effects,
         );
     }
-    // The account's standing: disabled, restricted, or templates blocked (§6.8, §10).
+    // The account's standing: disabled, restricted
+    // (https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/account_update),
+    // or templates blocked by 360dialog for a flagged WABA (360dialog partner
+    // newsletter, 2024-05-09).
     let window_open = world
         .recipients
         .get(outgoing.wa_id.as_str())
@@ -180,7 +183,8 @@ pub(super) fn send(
         }
         Some(other) => return Err(other),
     }
-    // A paused or disabled template is refused at once (reference §5.2).
+    // A paused or disabled template is refused at once
+    // (https://developers.facebook.com/docs/whatsapp/template-pausing).
     if let Some(refusal) = template_index.and_then(|index| world.template_refusal(index)) {
         let name = template_name.clone().unwrap_or_default();
         let details = if refusal == code::TEMPLATE_DISABLED {
@@ -194,7 +198,8 @@ pub(super) fn send(
         };
         return reject(PlatformError::new(refusal, details), to(), effects);
     }
-    // A number that is not registered cannot send (reference §8.1).
+    // A number that is not registered cannot send (133010:
+    // https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes).
     if !world.phone_numbers[phone_index].spec.registered {
         return reject(
             PlatformError::new(
@@ -207,7 +212,8 @@ pub(super) fn send(
             effects,
         );
     }
-    // Synchronous rate limits (reference §7): magic numbers first, then the buckets.
+    // Synchronous rate limits (https://developers.facebook.com/docs/whatsapp/cloud-api/overview#throughput,
+    // https://developers.facebook.com/docs/whatsapp/overview#rate-limits): magic numbers first, then the buckets.
     if outgoing.wa_id == "999130429"
         || !world.phone_numbers[phone_index]
             .throughput
@@ -379,7 +385,8 @@ pub(super) fn send(
 
 /// The index of the approved (or paused) template a send names, if the send gives
 /// it the parameters it takes: 132001 when there is none by that name and language
-/// or it is not approved, 132000 when the counts differ (reference §5).
+/// or it is not approved, 132000 when the counts differ
+/// (<https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes>).
 fn resolve_template(
     world: &World,
     name: &str,
@@ -456,7 +463,8 @@ fn decide(
         recipient_country == "US",
         marketing_limit_exempt(recipient_country),
     );
-    // Cloud API does not reach users in a country before it opens there (§8.4).
+    // Cloud API does not reach users in a country before it opens there (Turkey:
+    // 360dialog partner newsletter, 2024-05-09).
     if !world.cloud_api_serves(recipient_country, now) {
         return Fate::Fail(code::UNDELIVERABLE);
     }

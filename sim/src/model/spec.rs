@@ -91,7 +91,8 @@ pub struct PartnerSpec {
     pub password: Secret,
     /// Secret signing partner webhooks. Default `wasim_test_partner_secret`.
     pub webhook_secret: Secret,
-    /// A Partner API key, sent as `X-API-Key` (§9.8: the header name is UNCONFIRMED).
+    /// A Partner API key, sent as `X-API-Key`
+    /// (<https://docs.360dialog.com/partner/integrations-and-api-development/integration-best-practices/api-key-authentication-for-the-partner-api>).
     /// Default `wasim_test_partner_api_key`.
     pub api_key: Secret,
     /// Where partner webhooks go. Default: none.
@@ -139,7 +140,8 @@ pub struct WabaSpec {
     /// WABA id. Default `100000000000001`.
     pub id: String,
     /// Unique users reachable outside a customer service window per moving 24 h
-    /// (reference §7, shared across the numbers). Default 10000 (`TIER_10K`).
+    /// (shared across the numbers: <https://developers.facebook.com/docs/whatsapp/messaging-limits>).
+    /// Default 10000 (`TIER_10K`).
     pub messaging_limit: u32,
     /// Phone numbers. Default: a US, a German and a Turkish number.
     pub phone_numbers: Vec<PhoneNumberSpec>,
@@ -317,7 +319,8 @@ pub struct NamedRecipientSpec {
     pub opted_out: bool,
 }
 
-/// Other businesses' marketing, which counts toward the per-user limit (reference §3).
+/// Other businesses' marketing, which counts toward the per-user limit
+/// (<https://developers.facebook.com/documentation/business-messaging/whatsapp/templates/marketing-templates/per-user-limits>).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EcosystemSpec {

@@ -1,4 +1,7 @@
-//! Template quality, pausing and pacing (reference §4, §5).
+//! Template quality, pausing and pacing
+//! (<https://developers.facebook.com/docs/whatsapp/template-quality>,
+//! <https://developers.facebook.com/docs/whatsapp/template-pausing>,
+//! <https://developers.facebook.com/documentation/business-messaging/whatsapp/templates/template-pacing>).
 //!
 //! - **Pausing**: a template whose quality reaches `RED` is paused: 3 h the first
 //!   time, 6 h the second, disabled the third (`pause_hours`). Sends while paused get
@@ -618,7 +621,8 @@ impl World {
     }
 }
 
-/// Longest template name (reference §9.7: 512).
+/// Longest template name: 512
+/// (<https://docs.360dialog.com/partner/messaging/template-messages>).
 pub const TEMPLATE_NAME_CHARS_MAX: usize = 512;
 
 /// Counts `{{n}}` placeholders in a component's text.

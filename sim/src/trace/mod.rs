@@ -341,7 +341,7 @@ pub enum TraceEvent {
         body: Value,
     },
     /// A send was refused before the platform saw it: 360dialog has disabled
-    /// template messaging for the WABA (§10).
+    /// template messaging for the WABA.
     SendBlocked {
         /// `d360`.
         surface: &'static str,

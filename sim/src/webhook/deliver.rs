@@ -239,8 +239,9 @@ async fn post(
         };
     };
     // Exactly these bytes are signed and sent, with their length: some receivers
-    // refuse a webhook without `Content-Length` (reference §13), so it is never left
-    // to the transport.
+    // refuse a webhook without `Content-Length` (whatsapp-api-js 6.3.0,
+    // https://www.npmjs.com/package/whatsapp-api-js), so it is never left to
+    // the transport.
     let body = delivery.body.ascii_bytes();
     let forged = delivery.copy == CopyKind::Forged;
     let mut request = client

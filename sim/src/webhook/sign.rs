@@ -1,4 +1,7 @@
-//! Webhook bodies and signatures as Meta makes them (reference §6.6, §13).
+//! Webhook bodies and signatures as Meta makes them
+//! (<https://developers.facebook.com/docs/whatsapp/cloud-api/guides/set-up-webhooks>),
+//! with the ASCII-only JSON that client libraries check the signature against
+//! (whatsapp-api-js 6.3.0, <https://www.npmjs.com/package/whatsapp-api-js>).
 
 use hmac::{Hmac, Mac};
 use serde_json::Value;
@@ -10,7 +13,9 @@ use crate::trace::ascii_escape;
 pub const META_SIGNATURE_HEADER: &str = "X-Hub-Signature-256";
 
 /// The header carrying 360dialog's partner webhook signature: bare lowercase hex
-/// HMAC-SHA256 of the body keyed with the partner's webhook secret (reference §9.5).
+/// HMAC-SHA256 of the body keyed with the partner's webhook secret (the hex
+/// encoding is unconfirmed).
+/// <https://docs.360dialog.com/partner/onboarding/webhook-events-and-setup/signature-validation>
 pub const PARTNER_SIGNATURE_HEADER: &str = "x-360dialog-signature";
 
 /// Serializes `value` as JSON with every non-ASCII character escaped as `\uXXXX`

@@ -4,10 +4,11 @@
 //! by the running world's own payload writers); [`build`] adds what goes on the
 //! wire: the ASCII-escaped bytes and the signature header that goes with them.
 //! - Meta events (`messages.*`, `statuses.*`, `template.*`, `account_update`) are
-//!   signed `X-Hub-Signature-256: sha256=<hex>` with the app secret (reference
-//!   §6.1, §6.6);
+//!   signed `X-Hub-Signature-256: sha256=<hex>` with the app secret
+//!   (<https://developers.facebook.com/docs/whatsapp/cloud-api/guides/set-up-webhooks>);
 //! - `partner.*` events `x-360dialog-signature: <hex>` with the partner webhook
-//!   secret (§9.5, §9.8).
+//!   secret
+//!   (<https://docs.360dialog.com/partner/onboarding/webhook-events-and-setup/signature-validation>).
 
 use super::sign::{
     META_SIGNATURE_HEADER, PARTNER_SIGNATURE_HEADER, ascii_json, hmac_hex, meta_signature,
@@ -70,8 +71,8 @@ pub struct TriggerPayload {
 
 impl TriggerPayload {
     /// The headers to post with the body, in order: content type, the body's length
-    /// (some receivers refuse a webhook without `Content-Length`, reference §13, so it
-    /// is never left to the transport), then the signature.
+    /// (some receivers, such as whatsapp-api-js, refuse a webhook without
+    /// `Content-Length`, so it is never left to the transport), then the signature.
     pub fn headers(&self) -> [(&'static str, String); 3] {
         [
             ("Content-Type", "application/json".to_owned()),

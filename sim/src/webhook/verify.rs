@@ -1,6 +1,7 @@
-//! Meta's verification handshake (reference §6.5): `GET <callback>?hub.mode=subscribe
+//! Meta's verification handshake: `GET <callback>?hub.mode=subscribe
 //! &hub.challenge=<random>&hub.verify_token=<token>`; a receiver that accepts the
-//! token answers 200 with the challenge as its body.
+//! token answers 200 with the challenge as its body
+//! (<https://developers.facebook.com/docs/whatsapp/cloud-api/guides/set-up-webhooks>).
 
 use std::time::Duration;
 

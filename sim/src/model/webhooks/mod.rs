@@ -1,7 +1,10 @@
-//! Webhooks in the model (reference §6, §9.4–9.5): where each change goes, how
-//! changes become posts, the faults a profile asks for, and whether and when a
-//! failed post is attempted again. The delivery engine (`crate::webhook`) only
-//! posts; every attempt's outcome comes back here as a command.
+//! Webhooks in the model: where each change goes, how changes become posts, the
+//! faults a profile asks for, and whether and when a failed post is attempted
+//! again. The delivery engine (`crate::webhook`) only posts; every attempt's
+//! outcome comes back here as a command. Sources:
+//! <https://developers.facebook.com/docs/whatsapp/cloud-api/guides/set-up-webhooks>,
+//! <https://developers.facebook.com/docs/whatsapp/cloud-api/overview#throughput>,
+//! <https://docs.360dialog.com/docs/waba-basics/waba-integration/onprem-greater-than-cloudapi-migration>.
 //!
 //! The pipeline, all in virtual time and drawn from the seeded webhook stream:
 //! 1. [`World::emit_change`] puts one change (one envelope) in the outbox.
@@ -67,7 +70,7 @@ impl Route {
     }
 }
 
-/// A 360dialog client webhook (`{url, headers}`, §9.4).
+/// A 360dialog client webhook (`{url, headers}`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct D360Webhook {
     /// Where deliveries go.
@@ -741,8 +744,8 @@ impl World {
         }
     }
 
-    /// Where a route's deliveries go now (§9.4: a 360dialog webhook, if set, takes
-    /// the number's and WABA's changes; otherwise Meta's app callback).
+    /// Where a route's deliveries go now: a 360dialog webhook, if set, takes the
+    /// number's and WABA's changes; otherwise Meta's app callback.
     fn destination(&self, route: &Route) -> Option<Destination> {
         let endpoints = &self.webhooks.endpoints;
         let meta = || {
@@ -975,7 +978,7 @@ impl World {
         }
     }
 
-    /// Starts a verification handshake with the app callback (§6.5).
+    /// Starts a verification handshake with the app callback.
     pub(crate) fn start_verification(&mut self) -> Result<Verification, Refusal> {
         let Some(url) = self.webhooks.endpoints.callback_url.clone() else {
             return Err(Refusal::Invalid("no webhook callback URL to verify: pass --webhook-url or POST /_wasim/webhooks/config {\"callback_url\": ...}".to_owned()));

@@ -6,7 +6,7 @@
 //! Everything is deterministic: timestamps are the world epoch plus a fixed offset
 //! and the message ids are fixed, so the same world always gives the same body. A
 //! world whose policy puts business-scoped user ids on webhooks (`2026-04`) gets
-//! them here too, the same ones the running world would send (reference §13).
+//! them here too, the same ones the running world would send.
 
 use serde_json::Value;
 
@@ -224,7 +224,7 @@ fn recipient(spec: &WorldSpec) -> (String, String, Option<String>) {
     }
 }
 
-/// The BSUID of `wa_id` if the world's policy puts BSUIDs on webhooks (§13): the one
+/// The BSUID of `wa_id` if the world's policy puts BSUIDs on webhooks: the one
 /// the running world derives (same seed, WABA and country).
 fn user_id(
     spec: &WorldSpec,
