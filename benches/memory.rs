@@ -65,8 +65,10 @@ fn child_sends() {
         .collect();
     let (before, _) = resident();
     let mut held = 0u64;
-    for (index, command) in commands.into_iter().enumerate() {
-        let outcome = world.apply(SimTime::from_ms(index as u64 * 13), command);
+    // Each send applies a clone: the commands stay allocated until the end, so
+    // memory they would free mid-run cannot hide the world's growth.
+    for (index, command) in commands.iter().enumerate() {
+        let outcome = world.apply(SimTime::from_ms(index as u64 * 13), command.clone());
         if let Ok(Reply::Sent {
             message_status: Some("held_for_quality_assessment"),
             ..
@@ -84,6 +86,7 @@ fn child_sends() {
         world.messages().count()
     );
     black_box(world);
+    black_box(commands);
 }
 
 fn run_child(args: &[&str]) -> Vec<u64> {

@@ -7,7 +7,6 @@
 //! are derived ("User N") except for the spec's named recipients.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 #[expect(
     clippy::disallowed_types,
     reason = "membership tests only, never iterated: one allocation the allocator returns, where a BTreeSet of 10M keys would stay resident"
@@ -36,7 +35,7 @@ pub struct Activity {
     /// Whether the business's latest message to the user was a marketing template.
     pub last_business_message_marketing: bool,
     /// Open conversations by pricing category: (conversation id, expiry).
-    pub conversations: BTreeMap<&'static str, (String, SimTime)>,
+    pub conversations: Conversations,
     /// Times this business's marketing to the user failed with 131049.
     pub cap_failures: Vec<SimTime>,
     /// Until when the user is blocked after repeated retries while capped.
@@ -50,10 +49,37 @@ impl Activity {
         last_inbound_at: None,
         marketing_reply_window_until: None,
         last_business_message_marketing: false,
-        conversations: BTreeMap::new(),
+        conversations: Conversations(Vec::new()),
         cap_failures: Vec::new(),
         blocked_until: None,
     };
+}
+
+/// A user's conversations by pricing category (`marketing`, …): at most four, so
+/// a list sized to what it holds (a map's node would take ten times the memory
+/// of the one entry most users have).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Conversations(Vec<(&'static str, (String, SimTime))>);
+
+impl Conversations {
+    /// The conversation (id, expiry) of `category`, open or not.
+    pub fn get(&self, category: &str) -> Option<&(String, SimTime)> {
+        self.0
+            .iter()
+            .find(|(held, _)| *held == category)
+            .map(|(_, conversation)| conversation)
+    }
+
+    /// Sets the conversation of `category`.
+    pub fn insert(&mut self, category: &'static str, conversation: (String, SimTime)) {
+        match self.0.iter_mut().find(|(held, _)| *held == category) {
+            Some((_, held)) => *held = conversation,
+            None => {
+                self.0.reserve_exact(1);
+                self.0.push((category, conversation));
+            }
+        }
+    }
 }
 
 static NO_ACTIVITY: Activity = Activity::NONE;

@@ -9,6 +9,7 @@
 //! byte-identical run to run) and other machines cannot reverse them. Code that
 //! sets no key gets a built-in one.
 
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use hmac::{Hmac, Mac};
@@ -26,14 +27,42 @@ pub fn set_fingerprint_key(key: [u8; 32]) -> bool {
     KEY.set(key).is_ok()
 }
 
+/// Secrets fingerprinted last on this thread, newest first: (secret, whether the
+/// set key was used, fingerprint).
+type Recent = Vec<(String, bool, String)>;
+
+/// How many recent fingerprints a thread keeps.
+const RECENT_MAX: usize = 8;
+
+thread_local! {
+    /// Every request fingerprints its credential, nearly always one of a few:
+    /// an HMAC per request was a sixth of a send's cost over HTTP.
+    static RECENT: RefCell<Recent> = const { RefCell::new(Vec::new()) };
+}
+
 /// A short, stable fingerprint of a secret: `fp_` and 12 hex digits of its keyed
 /// HMAC-SHA256.
 pub fn fingerprint(secret: &str) -> String {
+    let keyed = KEY.get().is_some();
+    let known = RECENT.with_borrow(|recent| {
+        recent
+            .iter()
+            .find(|(held, with_key, _)| held == secret && *with_key == keyed)
+            .map(|(_, _, print)| print.clone())
+    });
+    if let Some(print) = known {
+        return print;
+    }
     let key = KEY.get().unwrap_or(&BUILT_IN_KEY);
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(secret.as_bytes());
     let digest = mac.finalize().into_bytes();
-    format!("fp_{}", hex::encode(&digest[..6]))
+    let print = format!("fp_{}", hex::encode(&digest[..6]));
+    RECENT.with_borrow_mut(|recent| {
+        recent.insert(0, (secret.to_owned(), keyed, print.clone()));
+        recent.truncate(RECENT_MAX);
+    });
+    print
 }
 
 /// Names of JSON fields that hold secrets (compared without case; `*_token`,
