@@ -792,6 +792,13 @@ mod tests {
         );
     }
 
+    /// The error `toml` is refused with, in words.
+    fn refused(toml: &str) -> String {
+        WorldSpec::from_toml(toml)
+            .expect_err("a refused world file")
+            .to_string()
+    }
+
     #[test]
     fn a_file_overrides_only_the_fields_it_names() {
         let spec = WorldSpec::from_toml("seed = 9\n[partner]\nid = \"otherPA\"\n").expect("valid");
@@ -803,18 +810,14 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_refused_with_their_name_and_the_expected_ones() {
-        let error = WorldSpec::from_toml("[partner]\nidd = \"x\"\n")
-            .expect_err("unknown field")
-            .to_string();
+        let error = refused("[partner]\nidd = \"x\"\n");
         assert!(error.contains("idd"), "{error}");
         assert!(error.contains("username"), "{error}");
     }
 
     #[test]
     fn wrong_types_are_refused_with_the_field_and_the_expected_type() {
-        let error = WorldSpec::from_toml("seed = \"many\"\n")
-            .expect_err("wrong type")
-            .to_string();
+        let error = refused("seed = \"many\"\n");
         assert!(error.contains("seed"), "{error}");
         assert!(error.contains("expected u64"), "{error}");
     }
@@ -835,25 +838,17 @@ mod tests {
 
     #[test]
     fn bad_policy_fields_and_profiles_are_named() {
-        let error = WorldSpec::from_toml("[policy]\nmarketing_kap = 5\n")
-            .expect_err("unknown")
-            .to_string();
+        let error = refused("[policy]\nmarketing_kap = 5\n");
         assert!(error.contains("marketing_kap"), "{error}");
-        let error = WorldSpec::from_toml("[policy]\nprofile = \"1999-01\"\n")
-            .expect_err("unknown profile")
-            .to_string();
+        let error = refused("[policy]\nprofile = \"1999-01\"\n");
         assert!(error.contains("2024-05"), "{error}");
-        let error = WorldSpec::from_toml("[policy]\nread_ratio = \"3/2\"\n")
-            .expect_err("bad ratio")
-            .to_string();
+        let error = refused("[policy]\nread_ratio = \"3/2\"\n");
         assert!(error.contains("N/D"), "{error}");
     }
 
     #[test]
     fn type_errors_name_the_dotted_field_on_one_line() {
-        let error = WorldSpec::from_toml("seed = 3\n[ecosystem]\nactive_ratio = 0.33\n")
-            .expect_err("a float ratio")
-            .to_string();
+        let error = refused("seed = 3\n[ecosystem]\nactive_ratio = 0.33\n");
         assert!(
             error.starts_with("`ecosystem.active_ratio` (line 3, column 16): "),
             "{error}"
