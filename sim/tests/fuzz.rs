@@ -574,6 +574,8 @@ fn the_router_survives_generated_requests() {
     let run = Run::from_env();
     let facts = facts();
     let next = AtomicU64::new(run.only.map_or(0, |index| index / EPOCH));
+    // Cases done, for a progress line every million in a long run.
+    let done = AtomicU64::new(0);
     let end = run.end;
     let stop = AtomicBool::new(false);
     let failures: Mutex<Vec<Failure>> = Mutex::new(Vec::new());
@@ -597,6 +599,14 @@ fn the_router_survives_generated_requests() {
                         stop.store(true, Ordering::Relaxed);
                         failures.lock().expect("failures").push(failure);
                         break;
+                    }
+                    let before = done.fetch_add(to - from, Ordering::SeqCst);
+                    if (before + to - from) / 1_000_000 > before / 1_000_000 {
+                        eprintln!(
+                            "router fuzzer: {} cases in {:.0} s",
+                            before + to - from,
+                            started.elapsed().as_secs_f64()
+                        );
                     }
                 }
                 total.lock().expect("stats").merge(stats);
@@ -739,4 +749,53 @@ fn a_failure_says_how_to_replay_it_and_hides_secrets() {
     assert!(!text.contains(&facts.access_token), "{text}");
     assert!(text.contains("<secret fp_"), "{text}");
     assert!(text.contains("10000 bytes in all"), "{text}");
+}
+
+/// The fuzzer never points a webhook off this machine: every URL string of every
+/// body it sends names a loopback address or does not parse (no host name to
+/// look up, no address to route to).
+#[test]
+fn webhook_urls_the_fuzzer_sends_stay_on_this_machine() {
+    fn strings<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+        match value {
+            Value::String(text) => out.push(text),
+            Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
+            Value::Object(map) => map.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+    let facts = facts();
+    let learned = Learned {
+        d360_keys: facts.d360_keys.clone(),
+        ..Learned::default()
+    };
+    let mut urls = 0;
+    for index in 0..30_000 {
+        let case = generate::case(18, index, &facts, &learned);
+        let Ok(body) = serde_json::from_slice::<Value>(&case.body) else {
+            continue;
+        };
+        let mut texts = Vec::new();
+        strings(&body, &mut texts);
+        for text in texts.into_iter().filter(|t| t.starts_with("http")) {
+            let Ok(url) = reqwest::Url::parse(text) else {
+                continue;
+            };
+            urls += 1;
+            // The URL parser writes IP hosts in their canonical form (`027.0.0.1`
+            // as `23.0.0.1`); anything else is a name.
+            let on_this_machine = url.host_str().is_none_or(|host| {
+                host.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+            });
+            assert!(
+                on_this_machine,
+                "case {index} sends {text:?} (mutations {:?})",
+                case.mutations
+            );
+        }
+    }
+    assert!(urls > 500, "only {urls} URLs in 30,000 cases");
 }

@@ -632,21 +632,36 @@ impl Mutator {
         }
     }
 
-    /// One mutation of the body's bytes.
+    /// A position in `body` (`0..len`, or `0..=len` when `end` may be chosen)
+    /// outside every URL string: a byte edited inside one could turn a loopback
+    /// webhook URL into a real address (a flipped bit makes `127.0.0.1` into
+    /// `027.0.0.1`, octal for 23.0.0.1) or a host name to look up, and the
+    /// server would try to deliver there.
+    fn position(&mut self, body: &[u8], end: bool) -> usize {
+        let at = self.rng.random_range(0..body.len() + usize::from(end));
+        url_strings(body)
+            .into_iter()
+            .find(|range| range.contains(&at))
+            .map_or(at, |range| range.start - 1)
+    }
+
+    /// One mutation of the body's bytes (never inside a URL string, see
+    /// [`Mutator::position`]).
     fn bytes(&mut self, body: &mut Vec<u8>) {
         match self.rng.random_range(0..8) {
             0 if !body.is_empty() => {
+                // A cut anywhere leaves no URL to read: the JSON is cut too.
                 let at = self.rng.random_range(0..body.len());
                 body.truncate(at);
                 self.mutations.push("bytes.truncate");
             }
             1 if !body.is_empty() => {
-                let at = self.rng.random_range(0..body.len());
+                let at = self.position(body, false);
                 body[at] ^= 1 << self.rng.random_range(0..8);
                 self.mutations.push("bytes.flip");
             }
             2 => {
-                let at = self.rng.random_range(0..=body.len());
+                let at = self.position(body, true);
                 let sequences: [&[u8]; 6] = [
                     b"\xff",
                     b"\xc3\x28",
@@ -660,7 +675,7 @@ impl Mutator {
                 self.mutations.push("bytes.invalid_utf8");
             }
             3 => {
-                let at = self.rng.random_range(0..=body.len());
+                let at = self.position(body, true);
                 let n = self.rng.random_range(1..16);
                 let junk: Vec<u8> = (0..n).map(|_| self.rng.random()).collect();
                 body.splice(at..at, junk);
@@ -1154,4 +1169,25 @@ fn node<'a>(value: &'a mut Value, path: &[Step]) -> &'a mut Value {
         };
     }
     node
+}
+
+/// The byte ranges of the JSON strings in `body` that start with `http`: from
+/// just after the opening quote to the closing one included (a byte inserted
+/// before it would extend the URL).
+fn url_strings(body: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let mut ranges = Vec::new();
+    let mut from = 0;
+    while let Some(found) = body[from..].windows(5).position(|w| w == b"\"http") {
+        let start = from + found + 1;
+        let end = body[start..]
+            .iter()
+            .position(|b| *b == b'"')
+            .map_or(body.len(), |n| start + n);
+        ranges.push(start..end + 1);
+        from = end.min(body.len());
+        if from >= body.len() {
+            break;
+        }
+    }
+    ranges
 }

@@ -96,8 +96,9 @@ const fn r(pattern: &'static str, shape: Shape) -> Route {
 
 /// Where a webhook may point: loopback ports nothing listens on, and URLs that do
 /// not parse, so a delivery or handshake fails at once and never leaves the
-/// machine (a host name would need DNS). Mutations keep these hosts: strings are
-/// replaced, cut or extended, never edited inside.
+/// machine (a host name would need DNS, another address a route). Mutations
+/// replace or drop these strings, never edit inside them (see
+/// `Mutator::position`); a test holds every URL the generator sends to loopback.
 pub(crate) const HOOK_URLS: &[&str] = &[
     "http://127.0.0.1:1/hook",
     "http://127.0.0.1:9/hook?token=secret",
