@@ -33,8 +33,8 @@ pub fn router() -> Router<Arc<AppState>> {
             any(super::templates::list),
         )
         .route("/{id}/message_templates", any(super::templates::list))
-        .route("/{version}/{id}", any(super::templates::object))
-        .route("/{id}", any(super::templates::object))
+        .route("/{version}/{id}", any(super::object::object))
+        .route("/{id}", any(super::object::object))
 }
 
 /// True for a Graph version segment such as `v23.0`.

@@ -47,50 +47,8 @@ pub(crate) async fn unpause(call: Call<Graph>, GraphObject(id): GraphObject) -> 
     call.run(command, json_answer)
 }
 
-/// `GET /{version}/{id}`: a template (`fields=quality_score` or its summary);
-/// `POST` with `{"pin"}` on a phone number sets its two-step PIN.
-pub(crate) async fn object(
-    call: Call<Graph>,
-    GraphObject(id): GraphObject,
-    body: JsonBody,
-) -> Response {
-    match call.method().clone() {
-        Method::POST => super::phone::handle(call, id, body.0, super::phone::set_pin_call),
-        Method::GET => {
-            let wants_quality = call
-                .request
-                .query_value("fields")
-                .is_some_and(|fields| fields.split(',').any(|f| f.trim() == "quality_score"));
-            let command = Command::GetTemplate {
-                credential: call.credential.clone(),
-                template_id: TemplateId::from(id),
-            };
-            call.run(command, |reply| match reply {
-                Reply::Template { template, unix_now } => {
-                    let quality =
-                        json!({"score": quality_name(template.quality), "date": unix_now});
-                    Json(if wants_quality {
-                        json!({"quality_score": quality, "id": template.id})
-                    } else {
-                        template_json(&template, quality)
-                    })
-                    .into_response()
-                }
-                other => super::unexpected(&other),
-            })
-        }
-        method => {
-            let command = Command::Unsupported {
-                surface: Surface::Graph,
-                credential: call.credential.clone(),
-                refusal: Refusal::Request(wrong_method(&method, "GET or POST")),
-            };
-            call.run(command, json_answer)
-        }
-    }
-}
 
-fn json_answer(reply: Reply) -> Response {
+pub(crate) fn json_answer(reply: Reply) -> Response {
     match reply {
         Reply::Json(body) => Json(body).into_response(),
         Reply::Message(_) | Reply::Done => Json(json!({"success": true})).into_response(),
@@ -98,7 +56,7 @@ fn json_answer(reply: Reply) -> Response {
     }
 }
 
-fn template_json(template: &Template, quality: Value) -> Value {
+pub(crate) fn template_json(template: &Template, quality: Value) -> Value {
     json!({
         "id": template.id,
         "name": template.name,

@@ -166,12 +166,19 @@ pub enum Command {
         /// The WABA id of the Graph path.
         waba_id: Option<WabaId>,
     },
-    /// Read one template (`GET /{template-id}`).
-    GetTemplate {
+    /// Read one Graph object by id (`GET /{id}`): a template, …
+    GetObject {
         /// The bearer token presented.
         credential: Option<Secret>,
-        /// The template id of the path.
-        template_id: TemplateId,
+        /// The id of the path.
+        id: String,
+    },
+    /// Delete one Graph object by id (`DELETE /{id}`).
+    DeleteObject {
+        /// The bearer token presented.
+        credential: Option<Secret>,
+        /// The id of the path.
+        id: String,
     },
     /// Create a template (`POST /{waba-id}/message_templates`,
     /// `POST /v1/configs/templates`); it goes through review.

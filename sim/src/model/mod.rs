@@ -32,6 +32,7 @@ pub mod webhooks;
 
 mod inbound;
 mod marketing;
+mod object;
 pub mod partner;
 pub(crate) mod payload;
 mod recipients;
@@ -590,20 +591,13 @@ impl World {
                 self.authorize_templates(surface, credential.as_ref(), waba_id.as_ref())?;
                 Ok(Reply::Templates(self.template_list()))
             }
-            Command::GetTemplate {
-                credential,
-                template_id,
-            } => {
+            Command::GetObject { credential, id } => {
                 self.check_access_token(credential.as_ref())?;
-                let template = self
-                    .templates
-                    .iter()
-                    .find(|t| t.id == template_id.as_str())
-                    .ok_or_else(|| Refusal::not_found(Object::Template, template_id))?;
-                Ok(Reply::Template {
-                    template: Box::new(template.clone()),
-                    unix_now: self.unix_seconds(now),
-                })
+                self.get_object(now, &id)
+            }
+            Command::DeleteObject { credential, id } => {
+                self.check_access_token(credential.as_ref())?;
+                self.delete_object(&id)
             }
             Command::CreateTemplate {
                 surface,

@@ -1,0 +1,70 @@
+//! Graph objects read, changed and deleted by id (`/{version}/{id}`): the model
+//! says which kind of object an id names (a template, a phone number, …) and
+//! answers with it; this module renders each kind as Graph does.
+//! `GET /{template-id}` (`fields=quality_score` or the template), `POST
+//! /{phone-number-id}` `{"pin"}` (the two-step PIN), `DELETE /{id}`.
+
+use axum::Json;
+use axum::http::Method;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::call::Call;
+use super::error::Graph;
+use super::extract::{GraphObject, JsonBody, wrong_method};
+use crate::model::templates::quality_name;
+use crate::model::{Command, Refusal, Reply, Surface};
+
+/// `GET|POST|DELETE /{version}/{id}`.
+pub(crate) async fn object(
+    call: Call<Graph>,
+    GraphObject(id): GraphObject,
+    body: JsonBody,
+) -> Response {
+    match call.method().clone() {
+        Method::POST => super::phone::handle(call, id, body.0, super::phone::set_pin_call),
+        Method::GET => {
+            let fields = call.request.query_value("fields");
+            let command = Command::GetObject {
+                credential: call.credential.clone(),
+                id,
+            };
+            call.run(command, |reply| get_answer(reply, fields.as_deref()))
+        }
+        Method::DELETE => {
+            let command = Command::DeleteObject {
+                credential: call.credential.clone(),
+                id,
+            };
+            call.run(command, |reply| match reply {
+                Reply::Done => Json(json!({"success": true})).into_response(),
+                other => super::unexpected(&other),
+            })
+        }
+        method => {
+            let command = Command::Unsupported {
+                surface: Surface::Graph,
+                credential: call.credential.clone(),
+                refusal: Refusal::Request(wrong_method(&method, "GET, POST or DELETE")),
+            };
+            call.run(command, super::templates::json_answer)
+        }
+    }
+}
+
+/// The answer to a `GET` of an object, with the `fields` asked for.
+fn get_answer(reply: Reply, fields: Option<&str>) -> Response {
+    let wants = |field: &str| fields.is_some_and(|f| f.split(',').any(|f| f.trim() == field));
+    match reply {
+        Reply::Template { template, unix_now } => {
+            let quality = json!({"score": quality_name(template.quality), "date": unix_now});
+            Json(if wants("quality_score") {
+                json!({"quality_score": quality, "id": template.id})
+            } else {
+                super::templates::template_json(&template, quality)
+            })
+            .into_response()
+        }
+        other => super::unexpected(&other),
+    }
+}
