@@ -186,6 +186,17 @@ pub fn summarize(event: &TraceEvent) -> String {
             message_type,
             ..
         } => format!("{from} wrote ({message_type}) {message_id}"),
+        TraceEvent::MessageMarkedRead {
+            message_id,
+            from,
+            after_ms,
+            typing,
+            ..
+        } => format!(
+            "{message_id} from {from} marked read after {}{}",
+            clock(*after_ms),
+            if *typing { ", typing shown" } else { "" }
+        ),
         TraceEvent::EcosystemMarketing { to, count } => {
             format!("other businesses sent {count} marketing message(s) to {to}")
         }
@@ -263,6 +274,7 @@ pub fn lane(event: &TraceEvent) -> Option<Lane> {
         | TraceEvent::Inbound { .. }
         | TraceEvent::EcosystemMarketing { .. } => Some(Lane::Step),
         TraceEvent::MessageAccepted { .. }
+        | TraceEvent::MessageMarkedRead { .. }
         | TraceEvent::MessageRejected { .. }
         | TraceEvent::MessageHeld { .. }
         | TraceEvent::TemplateQuality { .. } => Some(Lane::Message),

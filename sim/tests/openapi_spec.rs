@@ -1217,3 +1217,111 @@ async fn webhooks_under_2026_04_are_beyond_v23_and_the_bsuid_fields_are_the_only
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Send requests: Meta's own examples
+// ---------------------------------------------------------------------------
+
+/// The examples of `POST /{phone-number-id}/messages` in the spec, by name.
+fn send_examples() -> Vec<(String, Value)> {
+    let examples = spec().doc["paths"]["/{Version}/{Phone-Number-ID}/messages"]["post"]["requestBody"]
+        ["content"]["application/json"]["examples"]
+        .as_object()
+        .expect("the spec has send examples");
+    examples
+        .iter()
+        .map(|(name, example)| (name.clone(), example["value"].clone()))
+        .collect()
+}
+
+/// Fills an example's placeholders (`<IMAGE_OBJECT_ID>`, `{{Recipient-Phone-Number}}`,
+/// `http(s)://image-url`) with values of their kind, each short and distinct.
+fn fill_placeholders(value: &mut Value, key: &str, counter: &mut u32) {
+    match value {
+        Value::Object(object) => {
+            for (key, inner) in object.iter_mut() {
+                fill_placeholders(inner, key, counter);
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|item| fill_placeholders(item, key, counter)),
+        Value::String(text) if key == "to" => *text = ANA.to_owned(),
+        Value::String(text)
+            if text.contains("http(s)://") || (key == "link" && text.starts_with('<')) =>
+        {
+            *text = "https://cdn.example.com/media".to_owned();
+        }
+        Value::String(text) if text.starts_with('<') || text.contains("{{") => {
+            *counter += 1;
+            *text = format!("x{counter}");
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn every_send_example_of_meta_s_spec_is_taken_or_named_as_not_simulated() {
+    use wasim_sim::model::outgoing::{SendPath, parse_send_path};
+    // Examples that are not valid sends as written, and why.
+    let malformed: BTreeMap<&str, &str> = [
+        // Their `type` is missing, so the platform reads them as text (the default).
+        (
+            "Send Reply to List Message",
+            "no type: read as text, which has no text['body']",
+        ),
+    ]
+    .into_iter()
+    .collect();
+    let mut taken = BTreeSet::new();
+    let mut unsimulated = BTreeSet::new();
+    let mut counter = 0;
+    for (name, mut body) in send_examples() {
+        fill_placeholders(&mut body, "", &mut counter);
+        let error = match parse_send_path(Ok(body.clone())) {
+            SendPath::Message(Ok(_)) | SendPath::Read(Ok(_)) => {
+                taken.insert(name);
+                continue;
+            }
+            SendPath::Message(Err(error)) | SendPath::Read(Err(error)) => error.to_string(),
+        };
+        if error.contains("not simulated") {
+            unsimulated.insert(name);
+        } else {
+            assert!(
+                malformed.contains_key(name.as_str()),
+                "Meta's example \"{name}\" was refused: {error}\n{body}"
+            );
+        }
+    }
+    // Every simulated kind is among the examples taken.
+    for name in [
+        "Send Audio Message by ID",
+        "Send Contact Message",
+        "Send Document Message by URL",
+        "Send Image Message by ID",
+        "Send List Message",
+        "Send Location Message",
+        "Send Reply Button",
+        "Send Reply to Video Message by URL",
+        "Send Reply with Reaction Message",
+        "Send Sticker Message by URL",
+        "Send Text Message",
+        "Send typing indicator and read receipt",
+    ] {
+        assert!(
+            taken.contains(name),
+            "{name} was not taken; taken: {taken:?}"
+        );
+    }
+    // What is not simulated is commerce and flows, each said so.
+    assert!(
+        unsimulated
+            .iter()
+            .all(|name| ["Catalog", "Flow", "Product", "Order"]
+                .iter()
+                .any(|word| name.contains(word))),
+        "{unsimulated:?}"
+    );
+    assert!(unsimulated.len() >= 6, "{unsimulated:?}");
+}

@@ -311,11 +311,12 @@ async fn an_unknown_message_type_gets_100() {
 }
 
 #[tokio::test]
-async fn an_image_message_gets_100_saying_it_is_not_simulated() {
+async fn a_flow_message_gets_100_saying_it_is_not_simulated() {
     let state = start();
     let body = json!({
-        "messaging_product": "whatsapp", "to": ANA, "type": "image",
-        "image": {"link": "https://example.com/a.png"},
+        "messaging_product": "whatsapp", "to": ANA, "type": "interactive",
+        "interactive": {"type": "flow", "body": {"text": "Book"},
+                        "action": {"name": "flow", "parameters": {}}},
     });
     let answer = send(&state, &body).await;
     let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 100);

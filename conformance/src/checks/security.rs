@@ -662,6 +662,7 @@ mod tests {
             phone_number_id: "p1".to_owned(),
             to: to.to_owned(),
             message_type: "template",
+            reply_to: None,
             template: Some("spring_sale".to_owned()),
             category: "MARKETING",
             message_status: Some("accepted"),

@@ -329,6 +329,7 @@ mod tests {
             phone_number_id: "1".to_owned(),
             to: to.to_owned(),
             message_type,
+            reply_to: None,
             template: Some("spring_sale".to_owned()),
             category,
             message_status: None,

@@ -384,6 +384,7 @@ mod tests {
             phone_number_id: "1".to_owned(),
             to: to.to_owned(),
             message_type: "text",
+            reply_to: None,
             template: None,
             category: "SERVICE",
             message_status: None,

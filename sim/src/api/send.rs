@@ -10,7 +10,6 @@ use serde::Serialize;
 
 use super::call::{Call, Dialect};
 use super::extract::JsonBody;
-use crate::model::outgoing::{SendRequestError, parse_read};
 use crate::model::secret::Secret;
 use crate::model::{Command, PhoneNumberId, Reply, Surface};
 
@@ -21,16 +20,12 @@ pub(crate) fn send<D: Dialect<Credential = Secret>>(
     phone_number_id: Option<PhoneNumberId>,
     body: JsonBody,
 ) -> Response {
-    let request = body
-        .when(call.method(), Method::POST, "POST")
-        .map_err(SendRequestError::Unreadable)
-        .and_then(|body| parse_read(Ok(body)));
-    let command = Command::SendMessage {
+    let command = Command::send_path(
         surface,
-        credential: call.credential.clone(),
+        call.credential.clone(),
         phone_number_id,
-        request,
-    };
+        body.when(call.method(), Method::POST, "POST"),
+    );
     call.run(command, sent)
 }
 
@@ -56,6 +51,10 @@ struct SentMessage<'a> {
 }
 
 fn sent(reply: Reply) -> Response {
+    if matches!(reply, Reply::Done) {
+        // A read receipt.
+        return (StatusCode::OK, Json(serde_json::json!({"success": true}))).into_response();
+    }
     let Reply::Sent {
         input,
         wa_id,

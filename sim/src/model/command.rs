@@ -13,7 +13,7 @@ use super::Template;
 use super::account::Incident;
 use super::id::{PartnerId, PhoneNumberId, TemplateId, WaId, WabaId, Wamid};
 use super::inbound::InboundContent;
-use super::outgoing::{Outgoing, SendRequestError};
+use super::outgoing::{Outgoing, ReadReceipt, SendPath, SendRequestError};
 use super::partner::{PartnerCall, PartnerCredential};
 use super::refusal::Refusal;
 use super::registration::PhoneCall;
@@ -57,6 +57,17 @@ pub enum Command {
         phone_number_id: Option<PhoneNumberId>,
         /// The send, or why it could not be read.
         request: Result<Outgoing, SendRequestError>,
+    },
+    /// Mark a received message read (`{"status": "read"}` on the send path).
+    MarkRead {
+        /// Which surface.
+        surface: Surface,
+        /// The credential presented (bearer token or `D360-API-KEY`), if any.
+        credential: Option<Secret>,
+        /// The phone number id of the Graph path.
+        phone_number_id: Option<PhoneNumberId>,
+        /// The receipt, or why it is not one.
+        request: Result<ReadReceipt, SendRequestError>,
     },
     /// A request the path does not serve (a wrong method): refused after its
     /// credential is checked, as every request is.
@@ -252,25 +263,50 @@ pub enum Command {
 }
 
 impl Command {
+    /// The command for a body posted to the send path (`/{phone-number-id}/messages`
+    /// or 360dialog's `/messages`): a send, or a read receipt when the body has
+    /// `status`.
+    pub fn send_path(
+        surface: Surface,
+        credential: Option<Secret>,
+        phone_number_id: Option<PhoneNumberId>,
+        body: Result<Value, super::RequestError>,
+    ) -> Command {
+        match super::outgoing::parse_send_path(body) {
+            SendPath::Message(request) => Command::SendMessage {
+                surface,
+                credential,
+                phone_number_id,
+                request,
+            },
+            SendPath::Read(request) => Command::MarkRead {
+                surface,
+                credential,
+                phone_number_id,
+                request,
+            },
+        }
+    }
+
     /// A 360dialog send of `body` with `key`, as the messaging surface builds it.
     pub fn d360_send(key: &str, body: &Value) -> Command {
-        Command::SendMessage {
-            surface: Surface::D360,
-            credential: Some(Secret::from(key)),
-            phone_number_id: None,
-            request: super::outgoing::parse_read(Ok(body.clone())),
-        }
+        Command::send_path(
+            Surface::D360,
+            Some(Secret::from(key)),
+            None,
+            Ok(body.clone()),
+        )
     }
 
     /// A Graph send of `body`, as the Cloud API surface builds it (tests and
     /// benches use it to drive the model directly).
     pub fn graph_send(token: &str, phone_number_id: &str, body: &Value) -> Command {
-        Command::SendMessage {
-            surface: Surface::Graph,
-            credential: Some(Secret::from(token)),
-            phone_number_id: Some(PhoneNumberId::from(phone_number_id)),
-            request: super::outgoing::parse_read(Ok(body.clone())),
-        }
+        Command::send_path(
+            Surface::Graph,
+            Some(Secret::from(token)),
+            Some(PhoneNumberId::from(phone_number_id)),
+            Ok(body.clone()),
+        )
     }
 }
 

@@ -36,6 +36,12 @@ pub mod code {
     pub const PARAMETER_MISSING: u32 = 131_008;
     /// Parameter value not valid.
     pub const PARAMETER_INVALID: u32 = 131_009;
+    /// A message type the platform does not take in a send.
+    pub const UNSUPPORTED_MESSAGE_TYPE: u32 = 131_051;
+    /// The platform could not download the media a send links to.
+    pub const MEDIA_DOWNLOAD: u32 = 131_052;
+    /// The media could not be uploaded (type or size not supported).
+    pub const MEDIA_UPLOAD: u32 = 131_053;
     /// Re-engagement: free-form outside the customer service window.
     pub const REENGAGEMENT: u32 = 131_047;
     /// Spam rate limit hit (used for the messaging limit by default; unconfirmed).
@@ -79,6 +85,9 @@ pub mod code {
         UNDELIVERABLE,
         PARAMETER_MISSING,
         PARAMETER_INVALID,
+        UNSUPPORTED_MESSAGE_TYPE,
+        MEDIA_DOWNLOAD,
+        MEDIA_UPLOAD,
         REENGAGEMENT,
         SPAM_RATE_LIMIT,
         ECOSYSTEM_ENGAGEMENT,
@@ -142,6 +151,9 @@ pub fn title_of(code: u32) -> &'static str {
         131_008 => "Required parameter is missing",
         131_009 => "Parameter value is not valid",
         131_026 => "Message undeliverable",
+        131_051 => "Unsupported message type",
+        131_052 => "Media download error",
+        131_053 => "Media upload error",
         131_047 => "Re-engagement message",
         131_048 => "Spam rate limit hit",
         131_049 => "This message was not delivered to maintain healthy ecosystem engagement.",
@@ -176,6 +188,8 @@ pub fn async_details_of(code: u32) -> &'static str {
         131_048 => {
             "Message failed to send because there are restrictions on how many messages can be sent from this phone number."
         }
+        131_009 => "Parameter value is not valid.",
+        131_053 => "Unable to upload the media used in the message.",
         132_015 => {
             "The template was paused while the message was held for quality assessment; the message was dropped."
         }

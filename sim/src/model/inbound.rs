@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::fields::{self, FieldError};
 use super::id::{PhoneNumberId, WaId, Wamid};
+use super::received::Received;
 use super::refusal::{Object, Refusal};
 use super::webhooks::Route;
 use super::{Effect, Reply, World, payload};
@@ -209,7 +210,16 @@ impl World {
         if recipient.last_business_message_marketing {
             recipient.marketing_reply_window_until = Some(now.plus_hours(window_hours));
         }
-        let (_, message_id) = self.next_message();
+        let (number, message_id) = self.next_message();
+        self.received.remember(Received {
+            id: message_id.clone(),
+            number,
+            from: from.to_owned(),
+            phone_number_id: phone.id.clone(),
+            at: now,
+            message_type: content.message_type(),
+            read_at: None,
+        });
         effects.push(Effect::Trace {
             at: now,
             event: TraceEvent::Inbound {

@@ -30,11 +30,13 @@ pub mod timers;
 
 pub mod webhooks;
 
+pub mod freeform;
 mod inbound;
 mod marketing;
 mod object;
 pub mod partner;
 pub(crate) mod payload;
+pub mod received;
 mod recipients;
 pub mod registration;
 mod send;
@@ -184,6 +186,8 @@ pub struct World {
     /// window, for the messaging limit.
     business_initiated: BTreeMap<u64, SimTime>,
     business_initiated_log: VecDeque<(SimTime, u64)>,
+    /// Messages users sent the business, for read receipts, reactions and replies.
+    received: received::ReceivedLog,
     webhooks: webhooks::WebhookState,
     partner: partner::PartnerState,
     account: account::AccountState,
@@ -251,6 +255,7 @@ impl World {
             pair_buckets: BTreeMap::new(),
             business_initiated: BTreeMap::new(),
             business_initiated_log: VecDeque::new(),
+            received: received::ReceivedLog::default(),
             webhooks,
             partner: partner::PartnerState::new(&spec.partner),
             account: account::AccountState::default(),
@@ -464,6 +469,16 @@ impl World {
                     request,
                     effects,
                 )
+            }
+            Command::MarkRead {
+                surface,
+                credential,
+                phone_number_id,
+                request,
+            } => {
+                let phone =
+                    self.authenticate(surface, credential.as_ref(), phone_number_id.as_ref())?;
+                self.mark_read(now, phone, surface, request, effects)
             }
             Command::Unsupported {
                 surface,

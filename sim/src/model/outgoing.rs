@@ -9,6 +9,7 @@
 use serde_json::{Map, Value};
 
 use super::error::{PlatformError, code};
+use super::freeform::{self, InteractiveKind, MediaKind, MediaSource, invalid, missing};
 use super::id::WaId;
 use super::refusal::RequestError;
 
@@ -19,16 +20,17 @@ pub const TEXT_BODY_CHARS_MAX: usize = 4_096;
 pub const CALLBACK_DATA_CHARS_MAX: usize = 512;
 
 /// The message types Meta knows but wasim does not simulate yet.
-const UNSIMULATED_TYPES: &[&str] = &[
-    "audio",
-    "contacts",
-    "document",
-    "image",
-    "interactive",
-    "location",
-    "reaction",
-    "sticker",
-    "video",
+const UNSIMULATED_TYPES: &[&str] = &["template_carousel"];
+
+/// Types that only arrive from users (in `messages` webhooks): a send of one is
+/// an unsupported message type (131051).
+const INBOUND_ONLY_TYPES: &[&str] = &[
+    "button",
+    "errors",
+    "order",
+    "system",
+    "unknown",
+    "unsupported",
 ];
 
 /// A send request that is well formed.
@@ -44,6 +46,8 @@ pub struct Outgoing {
     pub content: OutgoingContent,
     /// `biz_opaque_callback_data`, echoed in status webhooks.
     pub callback_data: Option<String>,
+    /// `context.message_id`: the message this one replies to.
+    pub context: Option<String>,
 }
 
 /// What a send carries.
@@ -62,6 +66,82 @@ pub enum OutgoingContent {
         /// Header parameters given.
         header_parameters: u32,
     },
+    /// An image, audio, video, document or sticker.
+    Media {
+        /// Which kind.
+        kind: MediaKind,
+        /// By uploaded id or by link.
+        source: MediaSource,
+    },
+    /// An interactive message.
+    Interactive {
+        /// Which kind.
+        kind: InteractiveKind,
+        /// The media of its header, if the header is media.
+        header_media: Option<(MediaKind, MediaSource)>,
+    },
+    /// A location.
+    Location,
+    /// One or more contact cards.
+    Contacts {
+        /// How many.
+        count: u32,
+    },
+    /// A reaction to a message (an empty emoji removes it).
+    Reaction {
+        /// The wamid reacted to.
+        message_id: String,
+        /// The emoji, or empty.
+        emoji: String,
+    },
+}
+
+impl OutgoingContent {
+    /// The send's `type`.
+    pub fn message_type(&self) -> &'static str {
+        match self {
+            OutgoingContent::Text => "text",
+            OutgoingContent::Template { .. } => "template",
+            OutgoingContent::Media { kind, .. } => kind.name(),
+            OutgoingContent::Interactive { .. } => "interactive",
+            OutgoingContent::Location => "location",
+            OutgoingContent::Contacts { .. } => "contacts",
+            OutgoingContent::Reaction { .. } => "reaction",
+        }
+    }
+
+    /// The media the message carries, if any (its own or its header's).
+    pub fn media(&self) -> Option<(MediaKind, &MediaSource)> {
+        match self {
+            OutgoingContent::Media { kind, source } => Some((*kind, source)),
+            OutgoingContent::Interactive {
+                header_media: Some((kind, source)),
+                ..
+            } => Some((*kind, source)),
+            _ => None,
+        }
+    }
+}
+
+/// A read receipt (`{"status": "read", "message_id"}` on the send path): marks a
+/// message the business received as read, optionally showing a typing indicator
+/// (<https://developers.facebook.com/documentation/business-messaging/whatsapp/messages/mark-message-as-read>,
+/// <https://developers.facebook.com/documentation/business-messaging/whatsapp/typing-indicators>).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadReceipt {
+    /// The wamid marked read.
+    pub message_id: String,
+    /// Whether `typing_indicator: {"type": "text"}` was asked for.
+    pub typing: bool,
+}
+
+/// What a body posted to the send path asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendPath {
+    /// Send a message.
+    Message(Result<Outgoing, SendRequestError>),
+    /// Mark a received message read.
+    Read(Result<ReadReceipt, SendRequestError>),
 }
 
 /// Why a send request was not taken, before any rule of the platform applied.
@@ -97,6 +177,7 @@ impl Outgoing {
                 header_parameters: 0,
             },
             callback_data: None,
+            context: None,
         })
     }
 }
@@ -106,15 +187,73 @@ fn recipient_key(wa_id: &str) -> Option<u64> {
     super::recipients::encode(wa_id).filter(|_| (7..=15).contains(&wa_id.len()))
 }
 
-fn missing(parameter: &str) -> PlatformError {
-    PlatformError::new(
-        code::PARAMETER_MISSING,
-        format!("The parameter {parameter} is required."),
-    )
+/// A read body posted to the send path: a read receipt when it has `status`,
+/// else a send.
+pub fn parse_send_path(body: Result<Value, RequestError>) -> SendPath {
+    match body {
+        Ok(body) if body.get("status").is_some() => SendPath::Read(
+            parse_read_receipt(&body)
+                .map_err(|error| SendRequestError::Invalid { error, to: None }),
+        ),
+        body => SendPath::Message(parse_read(body)),
+    }
 }
 
-fn invalid(details: String) -> PlatformError {
-    PlatformError::new(code::PARAMETER_INVALID, details)
+/// Parses `{"messaging_product": "whatsapp", "status": "read", "message_id",
+/// "typing_indicator"?}`.
+pub fn parse_read_receipt(body: &Value) -> Result<ReadReceipt, PlatformError> {
+    messaging_product(body)?;
+    match body.get("status") {
+        Some(Value::String(status)) if status == "read" => {}
+        Some(other) => {
+            return Err(invalid(format!(
+                "Param status must be \"read\" to mark a message as read, got {other}."
+            )));
+        }
+        None => return Err(missing("status")),
+    }
+    let message_id = match body.get("message_id") {
+        Some(Value::String(id)) if !id.is_empty() => id.clone(),
+        None | Some(Value::Null) => return Err(missing("message_id")),
+        Some(other) => {
+            return Err(invalid(format!(
+                "Param message_id must be a wamid, got {other}."
+            )));
+        }
+    };
+    let typing = match body.get("typing_indicator") {
+        None | Some(Value::Null) => false,
+        Some(indicator) => match indicator.get("type") {
+            Some(Value::String(kind)) if kind == "text" => true,
+            _ => {
+                return Err(invalid(
+                    "Param typing_indicator must be {\"type\": \"text\"}.".to_owned(),
+                ));
+            }
+        },
+    };
+    Ok(ReadReceipt { message_id, typing })
+}
+
+/// The body as an object whose `messaging_product` is `whatsapp`.
+fn messaging_product(body: &Value) -> Result<&Map<String, Value>, PlatformError> {
+    let Some(object) = body.as_object() else {
+        return Err(PlatformError::new(
+            code::INVALID_PARAMETER,
+            "The request body must be a JSON object.",
+        ));
+    };
+    match object.get("messaging_product") {
+        None => Err(PlatformError::new(
+            code::INVALID_PARAMETER,
+            "The parameter messaging_product is required.",
+        )),
+        Some(Value::String(product)) if product == "whatsapp" => Ok(object),
+        Some(other) => Err(PlatformError::new(
+            code::INVALID_PARAMETER,
+            format!("Param messaging_product must be \"whatsapp\", got {other}."),
+        )),
+    }
 }
 
 /// A read body parsed into a send, or the error to answer (with the recipient, if
@@ -129,27 +268,7 @@ pub fn parse_read(body: Result<Value, RequestError>) -> Result<Outgoing, SendReq
 
 /// Parses a send body; the error is the platform's answer.
 pub fn parse(body: &Value) -> Result<Outgoing, PlatformError> {
-    let Some(object) = body.as_object() else {
-        return Err(PlatformError::new(
-            code::INVALID_PARAMETER,
-            "The request body must be a JSON object.",
-        ));
-    };
-    match object.get("messaging_product") {
-        None => {
-            return Err(PlatformError::new(
-                code::INVALID_PARAMETER,
-                "The parameter messaging_product is required.",
-            ));
-        }
-        Some(Value::String(product)) if product == "whatsapp" => {}
-        Some(other) => {
-            return Err(PlatformError::new(
-                code::INVALID_PARAMETER,
-                format!("Param messaging_product must be \"whatsapp\", got {other}."),
-            ));
-        }
-    }
+    let object = messaging_product(body)?;
     if let Some(kind) = object.get("recipient_type")
         && kind != "individual"
     {
@@ -199,14 +318,42 @@ pub fn parse(body: &Value) -> Result<Outgoing, PlatformError> {
             )));
         }
     };
+    let context = match object.get("context") {
+        None | Some(Value::Null) => None,
+        Some(context) => match context.get("message_id") {
+            Some(Value::String(id)) if !id.is_empty() => Some(id.clone()),
+            None | Some(Value::Null) => return Err(missing("context['message_id']")),
+            Some(other) => {
+                return Err(invalid(format!(
+                    "Param context['message_id'] must be a wamid, got {other}."
+                )));
+            }
+        },
+    };
     let content = match kind {
         "text" => text(object)?,
         "template" => template(object.get("template"))?,
+        "interactive" => freeform::interactive(object)?,
+        "location" => freeform::location(object)?,
+        "contacts" => freeform::contacts(object)?,
+        "reaction" => freeform::reaction(object)?,
+        other if MediaKind::from_name(other).is_some() => {
+            let media = MediaKind::from_name(other).expect("checked");
+            freeform::media(object, media)?
+        }
+        other if INBOUND_ONLY_TYPES.contains(&other) => {
+            return Err(PlatformError::new(
+                code::UNSUPPORTED_MESSAGE_TYPE,
+                format!(
+                    "Message type '{other}' is not supported in a send; it only arrives from users."
+                ),
+            ));
+        }
         other if UNSIMULATED_TYPES.contains(&other) => {
             return Err(PlatformError::new(
                 code::INVALID_PARAMETER,
                 format!(
-                    "Message type '{other}' is valid on the platform but not simulated by wasim; use text or template."
+                    "Message type '{other}' is valid on the platform but not simulated by wasim."
                 ),
             ));
         }
@@ -225,6 +372,7 @@ pub fn parse(body: &Value) -> Result<Outgoing, PlatformError> {
         key,
         content,
         callback_data,
+        context,
     })
 }
 
@@ -374,6 +522,14 @@ mod tests {
             ),
             (
                 json!({"messaging_product": "whatsapp", "to": "5511987654321", "type": "image"}),
+                131_008,
+            ),
+            (
+                json!({"messaging_product": "whatsapp", "to": "5511987654321", "type": "order"}),
+                131_051,
+            ),
+            (
+                json!({"messaging_product": "whatsapp", "to": "5511987654321", "type": "selfie"}),
                 100,
             ),
             (

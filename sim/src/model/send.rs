@@ -5,6 +5,7 @@
 use super::bucket::Bucket;
 use super::country::marketing_limit_exempt;
 use super::error::{PlatformError, code};
+use super::freeform::MediaSource;
 use super::id::Wamid;
 use super::marketing::{self, Verdict};
 use super::outgoing::{Outgoing, OutgoingContent, SendRequestError};
@@ -101,7 +102,6 @@ pub(super) fn send(
         }
     };
     let template_index = match &outgoing.content {
-        OutgoingContent::Text => None,
         OutgoingContent::Template {
             name,
             language,
@@ -114,7 +114,9 @@ pub(super) fn send(
                 return reject_with(error, to, None, effects);
             }
         },
+        _ => None,
     };
+    let message_type = outgoing.content.message_type();
     let template_name = template_index.map(|index| world.templates[index].name.clone());
     let reject = |error: PlatformError, to: Option<String>, effects: &mut Vec<Effect>| {
         reject_with(error, to, template_name.clone(), effects)
@@ -166,11 +168,7 @@ pub(super) fn send(
                         surface: surface.name(),
                         phone_number_id: phone_id.clone(),
                         to: to(),
-                        message_type: if template_index.is_some() {
-                            "template"
-                        } else {
-                            "text"
-                        },
+                        message_type,
                         http_status,
                         reason: "360dialog disabled template messaging for the WABA".to_owned(),
                     },
@@ -275,7 +273,8 @@ pub(super) fn send(
     };
     let (message_number, message_id) = world.next_message();
     let (content, category) = match template_index {
-        None => (MessageContent::Text, None),
+        None if message_type == "text" => (MessageContent::Text, None),
+        None => (MessageContent::FreeForm(message_type), None),
         Some(index) => {
             let template = &world.templates[index];
             (
@@ -287,7 +286,7 @@ pub(super) fn send(
             )
         }
     };
-    let fate = decide(
+    let fate = match decide(
         world,
         now,
         phone_index,
@@ -296,7 +295,12 @@ pub(super) fn send(
         in_service_window,
         (message_number, &message_id),
         effects,
-    );
+    ) {
+        Fate::Deliver { .. } if let Some(code) = content_failure(world, now, &outgoing) => {
+            Fate::Fail(code)
+        }
+        fate => fate,
+    };
     let billing = match fate {
         Fate::Deliver { sent_only, .. } => Some(bill(
             world,
@@ -353,11 +357,8 @@ pub(super) fn send(
                 surface: surface.name(),
                 phone_number_id: phone_id,
                 to: outgoing.wa_id.as_str().to_owned(),
-                message_type: if template_name.is_some() {
-                    "template"
-                } else {
-                    "text"
-                },
+                message_type,
+                reply_to: outgoing.context.clone(),
                 template: template_name,
                 category: category.map_or("SERVICE", Category::name),
                 message_status,
@@ -533,6 +534,56 @@ fn decide(
         sent_only,
         read: ReadPlan::Drawn,
     }
+}
+
+/// Why a free-form message that every rule let through still fails, as its
+/// `failed` status code: a reaction to a message that is not in the conversation,
+/// is more than 30 days old or is itself a reaction answers 131009
+/// (<https://developers.facebook.com/documentation/business-messaging/whatsapp/messages/reaction-messages>);
+/// media the platform cannot fetch fails with 131053
+/// (<https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes>):
+/// in the simulator, a link to a host under `.invalid` (RFC 2606), which no
+/// server answers.
+fn content_failure(world: &World, now: SimTime, outgoing: &Outgoing) -> Option<u32> {
+    match &outgoing.content {
+        OutgoingContent::Reaction { message_id, .. } => {
+            let to = outgoing.wa_id.as_str();
+            let target = match world.message(message_id) {
+                Some(sent) if sent.to == to => {
+                    let reaction = sent.content == MessageContent::FreeForm("reaction");
+                    Some((sent.accepted_at, reaction))
+                }
+                _ => world
+                    .received
+                    .get(message_id)
+                    .filter(|received| received.from == to)
+                    .map(|received| (received.at, received.message_type == "reaction")),
+            };
+            match target {
+                Some((at, false)) if at.plus_hours(REACTION_TARGET_HOURS_MAX) >= now => None,
+                _ => Some(code::PARAMETER_INVALID),
+            }
+        }
+        content => match content.media() {
+            Some((_, MediaSource::Link(link))) if link_unreachable(link) => {
+                Some(code::MEDIA_UPLOAD)
+            }
+            _ => None,
+        },
+    }
+}
+
+/// How old a message may be and still take a reaction (30 days).
+const REACTION_TARGET_HOURS_MAX: u64 = 30 * 24;
+
+/// True for a link whose host is under `.invalid`: the platform cannot fetch it.
+fn link_unreachable(link: &str) -> bool {
+    let rest = link.split_once("://").map_or(link, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    let host = host.split(':').next().unwrap_or_default();
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    host == "invalid" || host.ends_with(".invalid")
 }
 
 /// The fixed outcome of a magic recipient (`MAGIC_RECIPIENTS`), if `wa_id` is one.

@@ -34,6 +34,8 @@ impl StatusKind {
 pub enum MessageContent {
     /// Free-form text.
     Text,
+    /// Another free-form type (`image`, `interactive`, `reaction`, …).
+    FreeForm(&'static str),
     /// A template.
     Template {
         /// Template name.

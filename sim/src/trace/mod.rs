@@ -58,8 +58,11 @@ pub enum TraceEvent {
         phone_number_id: String,
         /// Recipient WhatsApp id.
         to: String,
-        /// `text` or `template`.
+        /// `text`, `template`, `image`, `interactive`, `reaction`, ….
         message_type: &'static str,
+        /// The wamid this message replies to (`context`), if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
         /// Template name, for templates.
         template: Option<String>,
         /// Template category or `SERVICE` for free-form.
@@ -269,6 +272,22 @@ pub enum TraceEvent {
         context: Option<String>,
         /// Characters of text (or of the tapped title).
         text_chars: usize,
+    },
+    /// The business marked a message it received as read (a read receipt on the
+    /// send path).
+    MessageMarkedRead {
+        /// `graph` or `d360`.
+        surface: &'static str,
+        /// The business number.
+        phone_number_id: String,
+        /// The wamid marked read.
+        message_id: String,
+        /// The user who sent it.
+        from: String,
+        /// Virtual milliseconds between its arrival and the receipt.
+        after_ms: u64,
+        /// Whether a typing indicator was shown with it.
+        typing: bool,
     },
     /// Other businesses' marketing reached a user.
     EcosystemMarketing {
