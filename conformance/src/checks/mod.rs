@@ -79,6 +79,21 @@ impl Judgement {
             proof,
         }
     }
+
+    /// The verdict of a judge that gathers proof as it reads: a pass saying
+    /// `pass` when it found none, otherwise a failure saying `failure`, proven by
+    /// `proof` (see [`Judgement::failed`]).
+    pub fn unless_proven(
+        pass: impl Into<String>,
+        failure: impl Into<String>,
+        proof: Vec<u64>,
+    ) -> Judgement {
+        if proof.is_empty() {
+            Judgement::Pass(pass.into())
+        } else {
+            Judgement::failed(failure, proof)
+        }
+    }
 }
 
 /// One check of the catalog.

@@ -53,17 +53,11 @@ fn no_resend_after_cap(evidence: &Evidence<'_>) -> Judgement {
             proof.push(record.seq);
         }
     }
-    if proof.is_empty() {
-        Judgement::Pass(format!(
-            "{} capped user(s) left alone for 24 h",
-            capped.len()
-        ))
-    } else {
-        Judgement::failed(
-            "marketing sent again to a user within 24 h of their 131049".to_owned(),
-            proof,
-        )
-    }
+    Judgement::unless_proven(
+        format!("{} capped user(s) left alone for 24 h", capped.len()),
+        "marketing sent again to a user within 24 h of their 131049",
+        proof,
+    )
 }
 
 /// CAP-002.
@@ -109,14 +103,11 @@ fn no_marketing_after_opt_out(evidence: &Evidence<'_>) -> Judgement {
             proof.push(record.seq);
         }
     }
-    if proof.is_empty() {
-        Judgement::Pass(format!("{} opted-out user(s) left alone", stopped.len()))
-    } else {
-        Judgement::failed(
-            "marketing sent again to a user who stopped marketing".to_owned(),
-            proof,
-        )
-    }
+    Judgement::unless_proven(
+        format!("{} opted-out user(s) left alone", stopped.len()),
+        "marketing sent again to a user who stopped marketing",
+        proof,
+    )
 }
 
 /// WIN-001.
@@ -199,20 +190,15 @@ fn backoff_after_rate_limit(evidence: &Evidence<'_>) -> Judgement {
             proof.extend(seqs.last());
         }
     }
-    if loops.is_empty() {
-        Judgement::Pass(format!(
-            "{} rate-limited user(s), no hot loop",
-            rejected.len()
-        ))
-    } else {
-        Judgement::failed(
-            format!(
-                "sends refused for a rate limit repeated at once: {}",
-                loops.join(", ")
-            ),
-            proof,
-        )
-    }
+    // A loop is named exactly when its sends are in the proof.
+    Judgement::unless_proven(
+        format!("{} rate-limited user(s), no hot loop", rejected.len()),
+        format!(
+            "sends refused for a rate limit repeated at once: {}",
+            loops.join(", ")
+        ),
+        proof,
+    )
 }
 
 /// AUTH-001.
@@ -247,14 +233,11 @@ fn no_auth_hot_loop(evidence: &Evidence<'_>) -> Judgement {
             proof.extend(seqs.last());
         }
     }
-    if proof.is_empty() {
-        Judgement::Pass("refused credentials were not retried in a loop".to_owned())
-    } else {
-        Judgement::failed(
-            format!("{loops} requests repeated a refused credential at once"),
-            proof,
-        )
-    }
+    Judgement::unless_proven(
+        "refused credentials were not retried in a loop",
+        format!("{loops} requests repeated a refused credential at once"),
+        proof,
+    )
 }
 
 /// KEY-001.
