@@ -86,7 +86,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::checks::judge_events;
+    use crate::checks::{judge_events, verdict};
 
     fn ask(to: &str) -> TraceEvent {
         TraceEvent::DriverAction {
@@ -96,14 +96,7 @@ mod tests {
     }
 
     fn rejected(code: u32) -> TraceEvent {
-        TraceEvent::MessageRejected {
-            surface: "graph",
-            phone_number_id: Some("110000000000001".to_owned()),
-            to: Some("5511987654321".to_owned()),
-            template: Some("order_update".to_owned()),
-            code,
-            title: "Number of parameters does not match the expected number of params".to_owned(),
-        }
+        verdict::rejected("5511987654321", Some("order_update"), code)
     }
 
     #[test]

@@ -243,6 +243,19 @@ pub(crate) mod verdict {
         }
     }
 
+    /// A Graph send to `to` (of `template`, if any) from phone number `1`, refused
+    /// with `code` and the platform's title for it.
+    pub(crate) fn rejected(to: &str, template: Option<&str>, code: u32) -> TraceEvent {
+        TraceEvent::MessageRejected {
+            surface: "graph",
+            phone_number_id: Some("1".to_owned()),
+            to: Some(to.to_owned()),
+            template: template.map(str::to_owned),
+            code,
+            title: wasim_sim::model::error::title_of(code).to_owned(),
+        }
+    }
+
     /// The first attempt of the original copy of delivery `delivery_id` to
     /// `destination` (`meta`, `partner`), posted after record `after_seq` to
     /// `url` and answered 200: an acknowledgement.

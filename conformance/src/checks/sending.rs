@@ -318,17 +318,6 @@ mod tests {
         }
     }
 
-    fn rejected(to: &str, code: u32) -> TraceEvent {
-        TraceEvent::MessageRejected {
-            surface: "graph",
-            phone_number_id: Some("1".to_owned()),
-            to: Some(to.to_owned()),
-            template: None,
-            code,
-            title: "t".to_owned(),
-        }
-    }
-
     const HOUR: u64 = 3_600_000;
 
     #[test]
@@ -379,14 +368,16 @@ mod tests {
             (0, failed("91", 131_047)),
         ];
         assert!(proof(&NO_TEXT_OUTSIDE_WINDOW, outside) == Some(vec![1]));
-        let sync = vec![(0, rejected("91", 131_047))];
+        let sync = vec![(0, rejected("91", None, 131_047))];
         assert!(proof(&NO_TEXT_OUTSIDE_WINDOW, sync).is_some());
     }
 
     #[test]
     fn more_than_five_rate_limited_sends_at_one_instant_is_a_hot_loop() {
         let at_once = |count: usize| -> Vec<(u64, TraceEvent)> {
-            (0..count).map(|_| (0, rejected("91", 131_056))).collect()
+            (0..count)
+                .map(|_| (0, rejected("91", None, 131_056)))
+                .collect()
         };
         // Five at one instant is the most allowed; the sixth makes a hot loop.
         assert!(passes(&BACKOFF_AFTER_RATE_LIMIT, at_once(RATE_SENDS_MAX)));
@@ -395,10 +386,12 @@ mod tests {
         );
         assert_eq!(RATE_SENDS_MAX, 5, "the rule's number");
         let spread: Vec<(u64, TraceEvent)> = (0..10)
-            .map(|i| (i * 1000, rejected("91", 130_429)))
+            .map(|i| (i * 1000, rejected("91", None, 130_429)))
             .collect();
         assert!(passes(&BACKOFF_AFTER_RATE_LIMIT, spread));
-        let hot: Vec<(u64, TraceEvent)> = (0..20).map(|_| (0, rejected("91", 130_429))).collect();
+        let hot: Vec<(u64, TraceEvent)> = (0..20)
+            .map(|_| (0, rejected("91", None, 130_429)))
+            .collect();
         assert!(proof(&BACKOFF_AFTER_RATE_LIMIT, hot) == Some(vec![0, 1, 2, 19]));
     }
 

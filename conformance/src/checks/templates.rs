@@ -332,14 +332,7 @@ mod tests {
     }
 
     fn refused(code: u32) -> TraceEvent {
-        TraceEvent::MessageRejected {
-            surface: "graph",
-            phone_number_id: Some("1".to_owned()),
-            to: Some("55".to_owned()),
-            template: Some("spring_sale".to_owned()),
-            code,
-            title: "Template is Paused".to_owned(),
-        }
+        rejected("55", Some("spring_sale"), code)
     }
 
     #[test]
