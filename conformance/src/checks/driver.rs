@@ -7,6 +7,7 @@ use wasim_reports::Severity;
 use wasim_sim::TraceEvent;
 
 use super::{Check, Evidence, Judgement};
+use crate::describe;
 
 /// Error codes that say the request itself was built wrong: invalid or missing
 /// parameter, parameter value, template parameter count, unknown template or
@@ -54,14 +55,8 @@ fn driver_sends_carried_out(evidence: &Evidence<'_>) -> Judgement {
                 proof.push(record.seq);
                 refused += 1;
                 first.get_or_insert_with(|| {
-                    format!(
-                        "{code} {title} (send{} to {})",
-                        template
-                            .as_deref()
-                            .map(|t| format!(" of {t}"))
-                            .unwrap_or_default(),
-                        to.as_deref().unwrap_or("?")
-                    )
+                    let send = describe::send(template.as_deref(), to.as_deref());
+                    format!("{code} {title} ({send})")
                 });
             }
             _ => {}
