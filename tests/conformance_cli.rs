@@ -9,14 +9,14 @@
 //! requirement of the test suite (see the README), and a test fails, not
 //! passes, without it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
 
 mod support;
 
-use support::{OutDir, WASIM, wasim};
+use support::{OutDir, WASIM, wasim, wasim_in};
 
 /// A fresh output directory for one test, removed when it passes.
 fn out_dir(name: &str) -> OutDir {
@@ -26,6 +26,16 @@ fn out_dir(name: &str) -> OutDir {
 fn report(dir: &Path) -> Value {
     let text = std::fs::read_to_string(dir.join("report.json")).expect("report.json written");
     serde_json::from_str(&text).expect("report.json is JSON")
+}
+
+/// `field` of every scenario of report.json, in report order.
+fn scenario_fields<'a>(report: &'a Value, field: &str) -> Vec<&'a str> {
+    report["scenarios"]
+        .as_array()
+        .expect("scenarios")
+        .iter()
+        .map(|s| s[field].as_str().unwrap_or_default())
+        .collect()
 }
 
 /// A copy of the repository's saved regressions under `out`: certify runs them
@@ -45,6 +55,39 @@ fn regressions_copy(out: &Path) -> String {
 
 fn flawed(flaw: &str) -> String {
     format!("{WASIM} reference-integration --flaw {flaw}")
+}
+
+/// `wasim run` of `scenarios` against `integration`, writing to `out`; returns
+/// the exit code, stdout and stderr.
+fn run_scenarios(scenarios: &[&str], integration: &str, out: &Path) -> (i32, String, String) {
+    let mut args = vec!["run"];
+    args.extend_from_slice(scenarios);
+    let out = out.to_str().expect("a UTF-8 path");
+    args.extend_from_slice(&["--integration", integration, "--out", out]);
+    wasim(&args)
+}
+
+/// `wasim explore --flaw <flaw>` with `extra` options, writing to `out` and
+/// saving what it finds in `out/regressions`; returns the exit code, stderr and
+/// that folder.
+fn explore_flaw(flaw: &str, extra: &[&str], out: &OutDir) -> (i32, String, PathBuf) {
+    let regressions = out.join("regressions");
+    let mut args = vec!["explore", "--flaw", flaw];
+    args.extend_from_slice(extra);
+    let saved = regressions.to_str().expect("a UTF-8 path");
+    args.extend_from_slice(&["--out", out.arg(), "--regressions", saved]);
+    let (code, _, stderr) = wasim(&args);
+    (code, stderr, regressions)
+}
+
+/// The result of check `id` in a scenario of report.json.
+fn check_result<'a>(scenario: &'a Value, id: &str) -> &'a Value {
+    scenario["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("{id} judged: {scenario}"))
 }
 
 #[test]
@@ -165,15 +208,7 @@ fn each_flawed_variant_fails_the_check_it_breaks_with_proof() {
                     scope.spawn(move || {
                         let out = out_dir(&format!("flaw-{flaw}-{scenario}"));
                         let file = format!("scenarios/{scenario}.toml");
-                        let integration = flawed(flaw);
-                        let (code, _, stderr) = wasim(&[
-                            "run",
-                            &file,
-                            "--integration",
-                            &integration,
-                            "--out",
-                            out.arg(),
-                        ]);
+                        let (code, _, stderr) = run_scenarios(&[&file], &flawed(flaw), &out);
                         (flaw, check, code, stderr, out)
                     })
                 })
@@ -186,13 +221,7 @@ fn each_flawed_variant_fails_the_check_it_breaks_with_proof() {
                     "--flaw {flaw} names {check}: {stderr}"
                 );
                 let report = report(&out);
-                let result = report["scenarios"][0]["checks"]
-                    .as_array()
-                    .expect("checks")
-                    .iter()
-                    .find(|c| c["id"] == *check)
-                    .cloned()
-                    .expect("the check was judged");
+                let result = check_result(&report["scenarios"][0], check);
                 assert_eq!(result["status"], "fail", "--flaw {flaw}: {result}");
                 assert!(
                     !result["proof"].as_array().expect("proof").is_empty(),
@@ -261,14 +290,7 @@ fn crashing_silent_and_hanging_integrations_are_harness_failures() {
          while True:\n    held.append(s.accept()[0])\n",
     );
     let integration = format!("python3 {}", script.display());
-    let (code, _, stderr) = wasim(&[
-        "run",
-        "scenarios/inbound-reply.toml",
-        "--integration",
-        &integration,
-        "--out",
-        out.arg(),
-    ]);
+    let (code, _, stderr) = run_scenarios(&["scenarios/inbound-reply.toml"], &integration, &out);
     assert_eq!(code, 2, "hang: {stderr}");
     let reason = report(&out)["scenarios"][0]["reason"]
         .as_str()
@@ -388,12 +410,7 @@ fn partition_slices_merge_into_the_whole_library() {
     ]);
     assert_eq!(code, 0, "{stderr}");
     let report = report(&merged);
-    let names: Vec<&str> = report["scenarios"]
-        .as_array()
-        .expect("scenarios")
-        .iter()
-        .map(|s| s["file"].as_str().unwrap_or_default())
-        .collect();
+    let names = scenario_fields(&report, "file");
     // The built-in saved regressions and the library, in file order.
     let mut expected: Vec<&str> = wasim_conformance::library::BUILTIN_REGRESSIONS
         .iter()
@@ -418,36 +435,44 @@ fn require_python() {
     );
 }
 
+/// A python3 webhook receiver written to the directory `name`: it echoes the
+/// verification handshake, answers `POST /webhook` with 200 after
+/// `webhook_delay_s` seconds and any other POST with 404 at once. Returns the
+/// directory (keep it while the integration runs) and the command that starts it.
+fn python_receiver(name: &str, webhook_delay_s: u32) -> (OutDir, String) {
+    require_python();
+    let dir = out_dir(name);
+    let script = dir.write(
+        "receiver.py",
+        &format!(
+            "import os, time, http.server, urllib.parse\n\
+             class H(http.server.BaseHTTPRequestHandler):\n\
+             \x20   def do_GET(self):\n\
+             \x20       q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)\n\
+             \x20       body = q.get('hub.challenge', [''])[0].encode()\n\
+             \x20       self.send_response(200); self.send_header('Content-Length', str(len(body))); self.end_headers(); self.wfile.write(body)\n\
+             \x20   def do_POST(self):\n\
+             \x20       self.rfile.read(int(self.headers.get('Content-Length', 0)))\n\
+             \x20       if self.path == '/webhook': time.sleep({webhook_delay_s})\n\
+             \x20       self.send_response(200 if self.path == '/webhook' else 404); self.send_header('Content-Length', '0'); self.end_headers()\n\
+             \x20   def log_message(self, *a): pass\n\
+             http.server.ThreadingHTTPServer(('127.0.0.1', int(os.environ['WASIM_WEBHOOK_PORT'])), H).serve_forever()\n"
+        ),
+    );
+    let integration = format!("python3 {}", script.display());
+    (dir, integration)
+}
+
 #[test]
 fn an_integration_without_the_driver_hook_is_judged_on_the_rest_and_skips_the_others() {
-    require_python();
     // A plain receiver: the handshake, 200 to every webhook, 404 anywhere else.
-    let scripts = out_dir("plain-bot");
-    let script = scripts.write(
-        "plain_bot.py",
-        "import os, http.server, urllib.parse\n\
-         class H(http.server.BaseHTTPRequestHandler):\n\
-         \x20   def do_GET(self):\n\
-         \x20       q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)\n\
-         \x20       body = q.get('hub.challenge', [''])[0].encode()\n\
-         \x20       self.send_response(200); self.send_header('Content-Length', str(len(body))); self.end_headers(); self.wfile.write(body)\n\
-         \x20   def do_POST(self):\n\
-         \x20       self.rfile.read(int(self.headers.get('Content-Length', 0)))\n\
-         \x20       self.send_response(200 if self.path == '/webhook' else 404); self.send_header('Content-Length', '0'); self.end_headers()\n\
-         \x20   def log_message(self, *a): pass\n\
-         http.server.ThreadingHTTPServer(('127.0.0.1', int(os.environ['WASIM_WEBHOOK_PORT'])), H).serve_forever()\n",
-    );
+    let (_script, integration) = python_receiver("plain-bot", 0);
     let out = out_dir("plain");
-    let integration = format!("python3 {}", script.display());
-    let (code, _, stderr) = wasim(&[
-        "run",
-        "scenarios/handshake.toml",
-        "scenarios/opt-out.toml",
-        "--integration",
+    let (code, _, stderr) = run_scenarios(
+        &["scenarios/handshake.toml", "scenarios/opt-out.toml"],
         &integration,
-        "--out",
-        out.arg(),
-    ]);
+        &out,
+    );
     assert_eq!(code, 0, "skipped is not failed: {stderr}");
     let report = report(&out);
     assert_eq!(report["scenarios"][0]["outcome"], "passed");
@@ -511,16 +536,7 @@ fn exploration_finds_a_flaw_shrinks_it_and_the_saved_scenario_replays_it() {
             .map(|(flaw, check)| {
                 scope.spawn(move || {
                     let out = out_dir(&format!("explore-{flaw}"));
-                    let regressions = out.join("regressions");
-                    let (code, _, stderr) = wasim(&[
-                        "explore",
-                        "--flaw",
-                        flaw,
-                        "--out",
-                        out.arg(),
-                        "--regressions",
-                        regressions.to_str().expect("utf-8"),
-                    ]);
+                    let (code, stderr, regressions) = explore_flaw(flaw, &[], &out);
                     (flaw, check, code, stderr, out, regressions)
                 })
             })
@@ -549,19 +565,13 @@ fn exploration_finds_a_flaw_shrinks_it_and_the_saved_scenario_replays_it() {
             );
             // The saved file replays the failure, and the correct integration passes it.
             let replay_out = out.join("replay");
-            let (code, _, stderr) = wasim(&[
-                "run",
-                file.to_str().expect("utf-8"),
-                "--integration",
-                &flawed(flaw),
-                "--out",
-                replay_out.to_str().expect("utf-8"),
-            ]);
+            let file_arg = file.to_str().expect("utf-8");
+            let (code, _, stderr) = run_scenarios(&[file_arg], &flawed(flaw), &replay_out);
             assert_eq!(code, 1, "{flaw}: the saved case fails again: {stderr}");
             assert!(stderr.contains(check), "{stderr}");
             let (code, _, stderr) = wasim(&[
                 "run",
-                file.to_str().expect("utf-8"),
+                file_arg,
                 "--out",
                 replay_out.to_str().expect("utf-8"),
             ]);
@@ -592,18 +602,8 @@ fn the_default_exploration_budget_finds_every_flaw_of_the_reference_integration(
                 .map(|flaw| {
                     scope.spawn(move || {
                         let out = out_dir(&format!("detect-{flaw}"));
-                        let regressions = out.join("regressions");
-                        let (code, _, stderr) = wasim(&[
-                            "explore",
-                            "--flaw",
-                            flaw,
-                            "--shrink-runs",
-                            "0",
-                            "--out",
-                            out.arg(),
-                            "--regressions",
-                            regressions.to_str().expect("utf-8"),
-                        ]);
+                        let (code, stderr, regressions) =
+                            explore_flaw(flaw, &["--shrink-runs", "0"], &out);
                         // The saved case replays the failure with `wasim run`.
                         let saved = std::fs::read_dir(&regressions)
                             .into_iter()
@@ -612,15 +612,8 @@ fn the_default_exploration_budget_finds_every_flaw_of_the_reference_integration(
                             .map(|entry| entry.path())
                             .find(|path| path.extension().is_some_and(|e| e == "toml"));
                         let replay = saved.map(|saved| {
-                            let replay_out = out.join("replay");
-                            wasim(&[
-                                "run",
-                                saved.to_str().expect("utf-8"),
-                                "--integration",
-                                &flawed(flaw),
-                                "--out",
-                                replay_out.to_str().expect("utf-8"),
-                            ])
+                            let saved = saved.to_str().expect("utf-8");
+                            run_scenarios(&[saved], &flawed(flaw), &out.join("replay"))
                         });
                         (flaw, code, stderr, out, replay)
                     })
@@ -656,20 +649,6 @@ fn the_default_exploration_budget_finds_every_flaw_of_the_reference_integration(
         "the default budget (32 cases, seed 1) misses:\n{}",
         missed.join("\n")
     );
-}
-
-/// Runs wasim with `args` from `dir`; returns the exit code, stdout and stderr.
-fn wasim_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(WASIM)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("wasim runs");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
 }
 
 #[test]
@@ -724,12 +703,7 @@ fn an_integration_that_never_starts_stops_the_run_with_one_line_and_explores_not
     let report = report(&out);
     assert_eq!(report["verdict"], "harness_failure");
     assert!(report["exploration"].is_null());
-    let outcomes: Vec<&str> = report["scenarios"]
-        .as_array()
-        .expect("scenarios")
-        .iter()
-        .map(|s| s["outcome"].as_str().unwrap_or_default())
-        .collect();
+    let outcomes = scenario_fields(&report, "outcome");
     assert_eq!(outcomes[0], "harness_error");
     assert!(
         outcomes[1..].iter().all(|o| *o == "not_run"),
@@ -818,15 +792,11 @@ fn a_driver_send_the_platform_refuses_fails_the_integration_not_the_harness() {
     // The flawed reference sends order_update without its parameter (132000):
     // the button reply that follows has no business message to answer.
     let out = out_dir("drop-parameters");
-    let integration = flawed("drop-parameters");
-    let (code, stdout, stderr) = wasim(&[
-        "run",
-        "scenarios/interactive-reply.toml",
-        "--integration",
-        &integration,
-        "--out",
-        out.arg(),
-    ]);
+    let (code, stdout, stderr) = run_scenarios(
+        &["scenarios/interactive-reply.toml"],
+        &flawed("drop-parameters"),
+        &out,
+    );
     assert_eq!(code, 1, "violations, not a harness failure: {stderr}");
     assert!(stdout.starts_with("VIOLATIONS: "), "{stdout}");
     assert!(!stderr.contains("HARNESS ERROR"), "{stderr}");
@@ -839,12 +809,7 @@ fn a_driver_send_the_platform_refuses_fails_the_integration_not_the_harness() {
             && reason.ends_with("after the integration failed DRV-001"),
         "{reason}"
     );
-    let check = scenario["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .find(|c| c["id"] == "DRV-001")
-        .expect("DRV-001 judged");
+    let check = check_result(scenario, "DRV-001");
     assert_eq!(check["status"], "fail");
     let proof = check["proof"].as_array().expect("proof");
     assert_eq!(proof[0]["kind"], "driver_action", "{proof:?}");
@@ -859,34 +824,11 @@ fn a_driver_send_the_platform_refuses_fails_the_integration_not_the_harness() {
 
 #[test]
 fn slow_acknowledgements_stop_the_scenario_failed_instead_of_retrying_into_a_harness_error() {
-    require_python();
     // Echoes the handshake at once, acknowledges every webhook POST after 12 s.
-    let scripts = out_dir("slow-bot");
-    let script = scripts.write(
-        "slow_bot.py",
-        "import os, time, http.server, urllib.parse\n\
-         class H(http.server.BaseHTTPRequestHandler):\n\
-         \x20   def do_GET(self):\n\
-         \x20       q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)\n\
-         \x20       body = q.get('hub.challenge', [''])[0].encode()\n\
-         \x20       self.send_response(200); self.send_header('Content-Length', str(len(body))); self.end_headers(); self.wfile.write(body)\n\
-         \x20   def do_POST(self):\n\
-         \x20       self.rfile.read(int(self.headers.get('Content-Length', 0)))\n\
-         \x20       if self.path == '/webhook': time.sleep(12)\n\
-         \x20       self.send_response(200 if self.path == '/webhook' else 404); self.send_header('Content-Length', '0'); self.end_headers()\n\
-         \x20   def log_message(self, *a): pass\n\
-         http.server.ThreadingHTTPServer(('127.0.0.1', int(os.environ['WASIM_WEBHOOK_PORT'])), H).serve_forever()\n",
-    );
+    let (_script, integration) = python_receiver("slow-bot", 12);
     let out = out_dir("slow");
-    let integration = format!("python3 {}", script.display());
-    let (code, stdout, stderr) = wasim(&[
-        "run",
-        "scenarios/webhook-duplicates.toml",
-        "--integration",
-        &integration,
-        "--out",
-        out.arg(),
-    ]);
+    let (code, stdout, stderr) =
+        run_scenarios(&["scenarios/webhook-duplicates.toml"], &integration, &out);
     assert_eq!(
         code, 1,
         "a must failure, not a harness error: {stdout}{stderr}"
@@ -899,12 +841,7 @@ fn slow_acknowledgements_stop_the_scenario_failed_instead_of_retrying_into_a_har
         reason.starts_with("stopped early at +") && reason.contains("WH-001 has failed"),
         "{reason}"
     );
-    let check = scenario["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .find(|c| c["id"] == "WH-001")
-        .expect("WH-001 judged");
+    let check = check_result(scenario, "WH-001");
     assert_eq!(check["status"], "fail");
 }
 
@@ -947,14 +884,9 @@ fn saved_regressions_are_found_beside_a_scenario_library_given_by_path() {
         )),
         "{first}"
     );
-    let names: Vec<String> = report(&out)["scenarios"]
-        .as_array()
-        .expect("scenarios")
-        .iter()
-        .map(|s| s["name"].as_str().unwrap_or_default().to_owned())
-        .collect();
+    let report = report(&out);
     assert_eq!(
-        names,
+        scenario_fields(&report, "name"),
         ["inbound-reply", "handshake"],
         "regressions first, once each"
     );

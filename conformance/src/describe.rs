@@ -59,12 +59,8 @@ pub fn summarize(event: &TraceEvent) -> String {
             template,
             ..
         } => format!(
-            "send{} to {} rejected: {code} {title}",
-            template
-                .as_deref()
-                .map(|t| format!(" of {t}"))
-                .unwrap_or_default(),
-            to.as_deref().unwrap_or("?")
+            "{} rejected: {code} {title}",
+            send(template.as_deref(), to.as_deref())
         ),
         TraceEvent::MessageHeld {
             message_id,
@@ -264,6 +260,13 @@ pub fn summarize(event: &TraceEvent) -> String {
             clock(*to_ms)
         ),
     }
+}
+
+/// A send in words: `send of spring_sale to 5511987654321`, or `send to ?` when
+/// neither the template nor the recipient is known.
+pub fn send(template: Option<&str>, to: Option<&str>) -> String {
+    let template = template.map(|t| format!(" of {t}")).unwrap_or_default();
+    format!("send{template} to {}", to.unwrap_or("?"))
 }
 
 /// The timeline lane a record belongs to, if it belongs on the timeline.

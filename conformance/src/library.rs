@@ -267,46 +267,48 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<Scenario>, ScenarioError> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_builtin_library_parses_and_matches_the_scenarios_directory() {
-        let scenarios = builtin().expect("every built-in scenario parses");
-        assert_eq!(scenarios.len(), BUILTIN.len());
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-        let on_disk = files(&dir).expect("the scenarios directory");
-        // Saved exploration regressions (scenarios/regressions/) are not built in.
+    /// Asserts that the built-in list `list` (named `list_name`) names exactly
+    /// the files directly in the repository's `folder` (`scenarios/regressions`),
+    /// in file order; returns every file under `folder`.
+    fn assert_lists_the_folder(
+        list: &[(&str, &str)],
+        list_name: &str,
+        folder: &str,
+    ) -> Vec<PathBuf> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(folder);
+        let on_disk = files(&dir).expect(folder);
         let names: Vec<String> = on_disk
             .iter()
             .filter(|p| p.parent() == Some(dir.as_path()))
             .map(|p| {
-                format!(
-                    "scenarios/{}",
-                    p.file_name().unwrap_or_default().to_string_lossy()
-                )
+                let file = p.file_name().unwrap_or_default().to_string_lossy();
+                format!("{folder}/{file}")
             })
             .collect();
-        let built: Vec<&str> = BUILTIN.iter().map(|(path, _)| *path).collect();
-        assert_eq!(built, names, "list every file of scenarios/ in BUILTIN");
+        let listed: Vec<&str> = list.iter().map(|(path, _)| *path).collect();
+        assert_eq!(listed, names, "list every file of {folder}/ in {list_name}");
+        on_disk
+    }
+
+    #[test]
+    fn the_builtin_library_parses_and_matches_the_scenarios_directory() {
+        let scenarios = builtin().expect("every built-in scenario parses");
+        assert_eq!(scenarios.len(), BUILTIN.len());
+        // Saved exploration regressions (scenarios/regressions/) are not built in.
+        assert_lists_the_folder(BUILTIN, "BUILTIN", "scenarios");
     }
 
     #[test]
     fn the_builtin_regressions_are_the_saved_ones_and_recognised_on_disk() {
         let regressions = builtin_regressions().expect("every built-in regression parses");
         assert_eq!(regressions.len(), BUILTIN_REGRESSIONS.len());
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/regressions");
-        let on_disk = files(&dir).expect("the regressions directory");
-        let names: Vec<String> = on_disk
-            .iter()
-            .map(|p| {
-                format!(
-                    "scenarios/regressions/{}",
-                    p.file_name().unwrap_or_default().to_string_lossy()
-                )
-            })
-            .collect();
-        let built: Vec<&str> = BUILTIN_REGRESSIONS.iter().map(|(path, _)| *path).collect();
-        assert_eq!(
-            built, names,
-            "list every file of scenarios/regressions/ in BUILTIN_REGRESSIONS"
+        // A file in a subfolder is not listed, and is not recognised below.
+        let on_disk = assert_lists_the_folder(
+            BUILTIN_REGRESSIONS,
+            "BUILTIN_REGRESSIONS",
+            "scenarios/regressions",
         );
         for file in &on_disk {
             assert!(is_builtin_regression(file), "{}", file.display());

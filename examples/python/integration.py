@@ -605,6 +605,25 @@ def make_handler(app: Integration):
                 return None
             return self.rfile.read(length) if length else b""
 
+        def _json(self, body: bytes, refusal: str):
+            """(True, the JSON in `body`), or (False, None) after logging
+            `refusal` and answering 400."""
+            try:
+                return True, json.loads(body)
+            except ValueError:
+                log(refusal)
+                self._reply(400, {"error": "body is not JSON"})
+                return False, None
+
+        def _signed_json(self, body: bytes, signature_ok, header: str, what: str):
+            """(True, the JSON of a post to `what` signed in `header`), or
+            (False, None) after refusing it: 401 for the signature, 400 for the JSON."""
+            if not signature_ok(body, self.headers.get(header)):
+                log(f"{what} refused: bad or missing {header}")
+                self._reply(401, {"error": "bad signature"})
+                return False, None
+            return self._json(body, f"{what} refused: signed but not JSON")
+
         def do_GET(self):
             parsed = urllib.parse.urlsplit(self.path)
             if parsed.path == "/webhook":
@@ -638,39 +657,23 @@ def make_handler(app: Integration):
                 self._reply(400, {"error": "missing, bad or too large Content-Length"})
                 return
             if path == "/webhook":
-                if not app.signature_ok(body, self.headers.get("X-Hub-Signature-256")):
-                    log("webhook refused: bad or missing X-Hub-Signature-256")
-                    self._reply(401, {"error": "bad signature"})
-                    return
-                try:
-                    envelope = json.loads(body)
-                except ValueError:
-                    log("webhook refused: signed but not JSON")
-                    self._reply(400, {"error": "body is not JSON"})
-                    return
-                app.enqueue("webhook", envelope)
-                self._reply(200, {"ok": True})
+                ok, envelope = self._signed_json(body, app.signature_ok, "X-Hub-Signature-256", "webhook")
+                if ok:
+                    app.enqueue("webhook", envelope)
+                    self._reply(200, {"ok": True})
                 return
             if path == "/partner-webhook":
-                if not app.partner_signature_ok(body, self.headers.get("x-360dialog-signature")):
-                    log("partner webhook refused: bad or missing x-360dialog-signature")
-                    self._reply(401, {"error": "bad signature"})
-                    return
-                try:
-                    event = json.loads(body)
-                except ValueError:
-                    self._reply(400, {"error": "body is not JSON"})
-                    return
-                kind = event.get("type") or event.get("event") if isinstance(event, dict) else None
-                log(f"partner event noted: {kind}")
-                self._reply(200, {"ok": True})
+                ok, event = self._signed_json(
+                    body, app.partner_signature_ok, "x-360dialog-signature", "partner webhook"
+                )
+                if ok:
+                    kind = event.get("type") or event.get("event") if isinstance(event, dict) else None
+                    log(f"partner event noted: {kind}")
+                    self._reply(200, {"ok": True})
                 return
             if path == "/wasim/actions":
-                try:
-                    action = json.loads(body)
-                except ValueError:
-                    log("action refused: body is not JSON")
-                    self._reply(400, {"error": "body is not JSON"})
+                ok, action = self._json(body, "action refused: body is not JSON")
+                if not ok:
                     return
                 unsupported = unsupported_action(action)
                 if unsupported is not None:

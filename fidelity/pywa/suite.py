@@ -326,6 +326,20 @@ class Receiver:
             timeout,
         )
 
+    def template_status_of(self, name: str, status=None, timeout: float = 5.0):
+        """The first template status update for `name` (with `status`, if given)."""
+        return self.wait(
+            lambda: next(
+                (
+                    u
+                    for u in self.template_statuses
+                    if u.template_name == name and (status is None or u.new_status == status)
+                ),
+                None,
+            ),
+            timeout,
+        )
+
     def why_missing(self, what: str, carried: Callable[[Any], bool]) -> str:
         """Why pywa produced no typed update for something: what wasim posted and
         what pywa said about it."""
@@ -425,6 +439,19 @@ def expect_raises(exc_class: type[errors.WhatsAppError], code: int, call: Callab
     raise Failed(
         f"no error raised; pywa returned {result!r}; expected {exc_class.__name__} ({code})"
     )
+
+
+def send_with_parameter(wa: WhatsApp, name: str, parameter: str) -> str:
+    """Sends template `name`, its one body parameter filled, to a recipient who
+    never reads; the check's result names the wamid."""
+    sent = wa.send_template(
+        to=DELIVERED_NEVER_READ,
+        name=name,
+        language=tpl.TemplateLanguage.ENGLISH_US,
+        params=[tpl.BodyText.params(parameter)],
+    )
+    expect(sent.id.startswith("wamid."), f"sent template id {sent.id!r}")
+    return f"id {sent.id}"
 
 
 class Suite:
@@ -546,14 +573,7 @@ class Suite:
             return f"id {msg.id}"
 
         def template_with_parameter():
-            msg = wa.send_template(
-                to=DELIVERED_NEVER_READ,
-                name="order_update",
-                language=tpl.TemplateLanguage.ENGLISH_US,
-                params=[tpl.BodyText.params("A-1001")],
-            )
-            expect(msg.id.startswith("wamid."), f"sent template id {msg.id!r}")
-            return f"id {msg.id}"
+            return send_with_parameter(wa, "order_update", "A-1001")
 
         self.check(f"send text inside the service window ({label})", text_in_window)
         self.check(f"send template spring_sale ({label})", template_accepted)
@@ -742,42 +762,20 @@ class Suite:
             self.post("/_wasim/templates/spring_sale", {"pause": True})
             self.post("/_wasim/templates/spring_sale", {"unpause": True})
             self.post("/_wasim/templates/order_update", {"quality": "YELLOW"})
-            paused = r.wait(
-                lambda: next(
-                    (
-                        u
-                        for u in r.template_statuses
-                        if u.template_name == "spring_sale"
-                        and u.new_status == tpl.TemplateStatus.PAUSED
+            # The pause, then the unpause: each a status update pywa parsed.
+            for status, event, what in [
+                (tpl.TemplateStatus.PAUSED, "PAUSED", "PAUSED"),
+                (tpl.TemplateStatus.APPROVED, "APPROVED", "APPROVED (unpaused)"),
+            ]:
+                update = r.template_status_of("spring_sale", status)
+                expect(
+                    update,
+                    r.why_missing(
+                        f"spring_sale's {what} status update",
+                        lambda b, event=event: _value(b).get("event") == event,
                     ),
-                    None,
                 )
-            )
-            expect(
-                paused,
-                r.why_missing(
-                    "spring_sale's PAUSED status update",
-                    lambda b: _value(b).get("event") == "PAUSED",
-                ),
-            )
-            back = r.wait(
-                lambda: next(
-                    (
-                        u
-                        for u in r.template_statuses
-                        if u.template_name == "spring_sale"
-                        and u.new_status == tpl.TemplateStatus.APPROVED
-                    ),
-                    None,
-                )
-            )
-            expect(
-                back,
-                r.why_missing(
-                    "spring_sale's APPROVED (unpaused) status update",
-                    lambda b: _value(b).get("event") == "APPROVED",
-                ),
-            )
+            back = update  # the last one: APPROVED, the unpause
             quality = r.wait(
                 lambda: next(
                     (u for u in r.template_qualities if u.template_name == "order_update"), None
@@ -907,9 +905,7 @@ class Suite:
             created = wa.create_template(template)
             expect(created.status == tpl.TemplateStatus.PENDING, f"status {created.status}")
             self.advance(6 * 60)
-            approved = r.wait(
-                lambda: next((u for u in r.template_statuses if u.template_name == name), None)
-            )
+            approved = r.template_status_of(name)
             expect(
                 approved,
                 r.why_missing(
@@ -929,14 +925,7 @@ class Suite:
             return f"id {created.id}, PENDING, then APPROVED by webhook and in the list"
 
         def send_created():
-            sent = wa.send_template(
-                to=DELIVERED_NEVER_READ,
-                name=name,
-                language=tpl.TemplateLanguage.ENGLISH_US,
-                params=[tpl.BodyText.params("A-2002")],
-            )
-            expect(sent.id.startswith("wamid."), f"sent template id {sent.id!r}")
-            return f"id {sent.id}"
+            return send_with_parameter(wa, name, "A-2002")
 
         self.check(f"list templates (get_templates) ({label})", listing)
         self.check(f"create a template (create_template) and see it approved ({label})", create)

@@ -11,7 +11,9 @@
 
 use std::fmt::Write as _;
 
-use crate::text::{outcome_key, outcome_label, proof_line, severity_label};
+use crate::text::{
+    markup_reference, outcome_key, outcome_label, proof_line, replace_chars, severity_label,
+};
 use crate::{CheckResult, CheckStatus, Outcome, Report, ScenarioReport};
 
 /// The report as JUnit XML: one test suite per scenario, one test case per check
@@ -218,22 +220,15 @@ fn attr(value: &str) -> String {
 }
 
 fn escape(value: &str, attribute: bool) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' if attribute => out.push_str("&quot;"),
-            '\n' if attribute => out.push_str("&#10;"),
-            '\r' if attribute => out.push_str("&#13;"),
-            '\t' if attribute => out.push_str("&#9;"),
-            '\n' | '\r' | '\t' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
+    replace_chars(value, |c| match c {
+        '"' if attribute => Some("&quot;"),
+        '\n' if attribute => Some("&#10;"),
+        '\r' if attribute => Some("&#13;"),
+        '\t' if attribute => Some("&#9;"),
+        '\n' | '\r' | '\t' => None,
+        c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => Some("\u{FFFD}"),
+        c => markup_reference(c),
+    })
 }
 
 #[cfg(test)]

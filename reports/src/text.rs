@@ -39,20 +39,39 @@ pub(crate) fn wall(ms: u64) -> String {
     }
 }
 
-/// Escapes text for HTML element content and quoted attribute values.
-pub(crate) fn html_escape(text: &str) -> String {
+/// The reference for a character both markup formats (HTML, XML) always
+/// escape: `&`, `<` and `>`.
+pub(crate) fn markup_reference(c: char) -> Option<&'static str> {
+    match c {
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        _ => None,
+    }
+}
+
+/// `text` with every character `replacement` has an answer for replaced by it.
+pub(crate) fn replace_chars(
+    text: &str,
+    replacement: impl Fn(char) -> Option<&'static str>,
+) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+        match replacement(c) {
+            Some(replaced) => out.push_str(replaced),
+            None => out.push(c),
         }
     }
     out
+}
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub(crate) fn html_escape(text: &str) -> String {
+    replace_chars(text, |c| match c {
+        '"' => Some("&quot;"),
+        '\'' => Some("&#39;"),
+        c => markup_reference(c),
+    })
 }
 
 /// Percent-encodes a relative path for a link target: everything but ASCII letters,

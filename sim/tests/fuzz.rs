@@ -336,11 +336,7 @@ fn learn(case: &Case, answer: &Answer, facts: &Facts, learned: &mut Learned) {
         .map_or(case.uri.as_str(), |(p, _)| p);
     if path == "/_wasim/reset" {
         // A fresh world: the keys of the spec again, no token, no messages.
-        *learned = Learned {
-            control_token: learned.control_token.take(),
-            d360_keys: facts.d360_keys.clone(),
-            ..Learned::default()
-        };
+        *learned = Learned::fresh(facts, learned.control_token.take());
         return;
     }
     let body = json_of(answer);
@@ -467,11 +463,7 @@ async fn run_epoch(
     stop: &AtomicBool,
 ) -> Result<(), Failure> {
     let (_state, router, token) = server(epoch);
-    let mut learned = Learned {
-        control_token: token.clone(),
-        d360_keys: facts.d360_keys.clone(),
-        ..Learned::default()
-    };
+    let mut learned = Learned::fresh(facts, token.clone());
     let secrets = |learned: &Learned| {
         let mut secrets = facts.secrets();
         secrets.extend(learned.secrets());
@@ -697,10 +689,7 @@ fn every_route_of_the_router_is_in_the_fuzzer_s_list() {
 #[test]
 fn a_case_is_the_same_from_the_same_seed_and_index() {
     let facts = facts();
-    let learned = Learned {
-        d360_keys: facts.d360_keys.clone(),
-        ..Learned::default()
-    };
+    let learned = Learned::fresh(&facts, None);
     for index in [0, 1, 999, 123_456_789] {
         let a = generate::case(7, index, &facts, &learned);
         let b = generate::case(7, index, &facts, &learned);
@@ -719,10 +708,7 @@ fn a_case_is_the_same_from_the_same_seed_and_index() {
 #[test]
 fn a_failure_says_how_to_replay_it_and_hides_secrets() {
     let facts = facts();
-    let learned = Learned {
-        d360_keys: facts.d360_keys.clone(),
-        ..Learned::default()
-    };
+    let learned = Learned::fresh(&facts, None);
     let case = generate::case(3, 41, &facts, &learned);
     let mut case = case;
     case.headers.push((
@@ -765,10 +751,7 @@ fn webhook_urls_the_fuzzer_sends_stay_on_this_machine() {
         }
     }
     let facts = facts();
-    let learned = Learned {
-        d360_keys: facts.d360_keys.clone(),
-        ..Learned::default()
-    };
+    let learned = Learned::fresh(&facts, None);
     let mut urls = 0;
     for index in 0..30_000 {
         let case = generate::case(18, index, &facts, &learned);

@@ -698,6 +698,19 @@ async fn the_trace_is_paged_by_since_and_limit_and_reset_frees_it() {
     assert!(kept.len() <= 3, "{kept:?}");
 }
 
+/// A model world built from the world file `toml`.
+fn world_of(toml: &str) -> wasim_sim::model::World {
+    let spec = WorldSpec::from_toml(toml).expect("a valid world file");
+    wasim_sim::model::World::new(spec, None, None).expect("the world builds")
+}
+
+/// Asserts that `world` still finds every message of `ids` by its wamid.
+fn assert_found(world: &wasim_sim::model::World, ids: &[wasim_sim::model::Wamid]) {
+    for id in ids {
+        assert!(world.message(id.as_str()).is_some(), "{id}");
+    }
+}
+
 /// A utility template send to `to` at `now` (after advancing `world` there).
 fn utility_send(
     world: &mut wasim_sim::model::World,
@@ -743,9 +756,7 @@ fn thirteen_hundred_a_minute_apart(
 
 #[test]
 fn a_world_keeps_its_newest_messages_and_forgets_finished_old_ones() {
-    use wasim_sim::model::World;
-    let spec = WorldSpec::from_toml("[limits]\nmessages_kept = 1000\n").expect("valid");
-    let mut world = World::new(spec, None, None).expect("builds");
+    let mut world = world_of("[limits]\nmessages_kept = 1000\n");
     // Each one's story is over (sent, delivered) before the next.
     let ids = thirteen_hundred_a_minute_apart(&mut world, |_| "999000001");
     let kept = world.messages().count();
@@ -760,21 +771,16 @@ fn a_world_keeps_its_newest_messages_and_forgets_finished_old_ones() {
         "the newest is kept"
     );
     // Every kept message is still found by its wamid.
-    for id in &ids[ids.len() - kept..] {
-        assert!(world.message(id.as_str()).is_some(), "{id}");
-    }
+    assert_found(&world, &ids[ids.len() - kept..]);
 }
 
 #[test]
 fn a_message_still_waiting_for_its_read_does_not_keep_newer_finished_ones() {
-    use wasim_sim::model::World;
     // Reads come 100 days after delivery: the first message, to a recipient who
     // reads, stays in play for the whole run; the rest go to one who never reads.
-    let spec = WorldSpec::from_toml(
+    let mut world = world_of(
         "[limits]\nmessages_kept = 1000\n[policy]\nread_delay_ms = [8640000000, 8640000000]\n",
-    )
-    .expect("valid");
-    let mut world = World::new(spec, None, None).expect("builds");
+    );
     let ids = thirteen_hundred_a_minute_apart(&mut world, |round| {
         if round == 0 { "999000000" } else { "999000001" }
     });
@@ -789,20 +795,16 @@ fn a_message_still_waiting_for_its_read_does_not_keep_newer_finished_ones() {
         world.message(ids[1].as_str()).is_none(),
         "a finished old one is forgotten"
     );
-    for id in &ids[ids.len() - (kept - 1)..] {
-        assert!(world.message(id.as_str()).is_some(), "{id}");
-    }
+    assert_found(&world, &ids[ids.len() - (kept - 1)..]);
 }
 
 #[test]
 fn messages_still_in_play_are_bounded_and_a_send_past_the_bound_says_which_setting() {
     use wasim_sim::model::{Reply, SimTime, World};
     // Every message waits 100 days for its read: none can be forgotten.
-    let spec = WorldSpec::from_toml(
+    let mut world = world_of(
         "[limits]\nmessages_kept = 1000\nmessages_max = 1000\n[policy]\nread_delay_ms = [8640000000, 8640000000]\n",
-    )
-    .expect("valid");
-    let mut world = World::new(spec, None, None).expect("builds");
+    );
     let send = |world: &mut World, now: SimTime| utility_send(world, now, "999000000");
     let mut now = SimTime::ZERO;
     for round in 0..1_000u64 {

@@ -13,9 +13,14 @@ pub(crate) const WASIM: &str = env!("CARGO_BIN_EXE_wasim");
 /// Runs wasim with `args` from the repository root; returns the exit code,
 /// stdout and stderr.
 pub(crate) fn wasim(args: &[&str]) -> (i32, String, String) {
+    wasim_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
+}
+
+/// Runs wasim with `args` from `dir`; returns the exit code, stdout and stderr.
+pub(crate) fn wasim_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
     let output = Command::new(WASIM)
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(dir)
         .output()
         .expect("wasim runs");
     (

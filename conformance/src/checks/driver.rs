@@ -7,6 +7,7 @@ use wasim_reports::Severity;
 use wasim_sim::TraceEvent;
 
 use super::{Check, Evidence, Judgement};
+use crate::describe;
 
 /// Error codes that say the request itself was built wrong: invalid or missing
 /// parameter, parameter value, template parameter count, unknown template or
@@ -54,14 +55,8 @@ fn driver_sends_carried_out(evidence: &Evidence<'_>) -> Judgement {
                 proof.push(record.seq);
                 refused += 1;
                 first.get_or_insert_with(|| {
-                    format!(
-                        "{code} {title} (send{} to {})",
-                        template
-                            .as_deref()
-                            .map(|t| format!(" of {t}"))
-                            .unwrap_or_default(),
-                        to.as_deref().unwrap_or("?")
-                    )
+                    let send = describe::send(template.as_deref(), to.as_deref());
+                    format!("{code} {title} ({send})")
                 });
             }
             _ => {}
@@ -86,7 +81,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::checks::judge_events;
+    use crate::checks::{judge_events, verdict};
 
     fn ask(to: &str) -> TraceEvent {
         TraceEvent::DriverAction {
@@ -96,14 +91,7 @@ mod tests {
     }
 
     fn rejected(code: u32) -> TraceEvent {
-        TraceEvent::MessageRejected {
-            surface: "graph",
-            phone_number_id: Some("110000000000001".to_owned()),
-            to: Some("5511987654321".to_owned()),
-            template: Some("order_update".to_owned()),
-            code,
-            title: "Number of parameters does not match the expected number of params".to_owned(),
-        }
+        verdict::rejected("5511987654321", Some("order_update"), code)
     }
 
     #[test]

@@ -79,6 +79,21 @@ impl Judgement {
             proof,
         }
     }
+
+    /// The verdict of a judge that gathers proof as it reads: a pass saying
+    /// `pass` when it found none, otherwise a failure saying `failure`, proven by
+    /// `proof` (see [`Judgement::failed`]).
+    pub fn unless_proven(
+        pass: impl Into<String>,
+        failure: impl Into<String>,
+        proof: Vec<u64>,
+    ) -> Judgement {
+        if proof.is_empty() {
+            Judgement::Pass(pass.into())
+        } else {
+            Judgement::failed(failure, proof)
+        }
+    }
 }
 
 /// One check of the catalog.
@@ -225,6 +240,19 @@ pub(crate) mod verdict {
         match judge(check, events) {
             Judgement::Fail { proof, .. } => Some(proof),
             _ => None,
+        }
+    }
+
+    /// A Graph send to `to` (of `template`, if any) from phone number `1`, refused
+    /// with `code` and the platform's title for it.
+    pub(crate) fn rejected(to: &str, template: Option<&str>, code: u32) -> TraceEvent {
+        TraceEvent::MessageRejected {
+            surface: "graph",
+            phone_number_id: Some("1".to_owned()),
+            to: Some(to.to_owned()),
+            template: template.map(str::to_owned),
+            code,
+            title: wasim_sim::model::error::title_of(code).to_owned(),
         }
     }
 

@@ -153,19 +153,16 @@ fn old_channel_key_dropped(evidence: &Evidence<'_>) -> Judgement {
             proof.extend(uses.last());
         }
     }
-    if proof.is_empty() {
-        Judgement::Pass(format!(
+    Judgement::unless_proven(
+        format!(
             "{} key replacement(s); the old key was presented at most {REVOKED_KEY_GRACE} times after each",
             replacements.len()
-        ))
-    } else {
-        Judgement::failed(
-            format!(
-                "{over} request(s) presented a replaced channel key after the new one was generated"
-            ),
-            proof,
-        )
-    }
+        ),
+        format!(
+            "{over} request(s) presented a replaced channel key after the new one was generated"
+        ),
+        proof,
+    )
 }
 
 /// The driver actions of the trace: (seq, name, body).
@@ -605,14 +602,12 @@ fn no_register_loop(evidence: &Evidence<'_>) -> Judgement {
         }
     }
     proof.extend(blocked.iter().take(2));
-    if proof.is_empty() {
-        let refused = calls.iter().filter(|(_, _, code)| code.is_some()).count();
-        return Judgement::Pass(format!(
+    let refused = calls.iter().filter(|(_, _, code)| code.is_some()).count();
+    Judgement::unless_proven(
+        format!(
             "{} register request(s), {refused} refused, none repeated in a loop",
             calls.len()
-        ));
-    }
-    Judgement::failed(
+        ),
         format!(
             "register retried in a loop: {} request(s), {} answered 133016 (blocked for 72 hours)",
             calls.len(),

@@ -53,17 +53,11 @@ fn no_resend_after_cap(evidence: &Evidence<'_>) -> Judgement {
             proof.push(record.seq);
         }
     }
-    if proof.is_empty() {
-        Judgement::Pass(format!(
-            "{} capped user(s) left alone for 24 h",
-            capped.len()
-        ))
-    } else {
-        Judgement::failed(
-            "marketing sent again to a user within 24 h of their 131049".to_owned(),
-            proof,
-        )
-    }
+    Judgement::unless_proven(
+        format!("{} capped user(s) left alone for 24 h", capped.len()),
+        "marketing sent again to a user within 24 h of their 131049",
+        proof,
+    )
 }
 
 /// CAP-002.
@@ -109,14 +103,11 @@ fn no_marketing_after_opt_out(evidence: &Evidence<'_>) -> Judgement {
             proof.push(record.seq);
         }
     }
-    if proof.is_empty() {
-        Judgement::Pass(format!("{} opted-out user(s) left alone", stopped.len()))
-    } else {
-        Judgement::failed(
-            "marketing sent again to a user who stopped marketing".to_owned(),
-            proof,
-        )
-    }
+    Judgement::unless_proven(
+        format!("{} opted-out user(s) left alone", stopped.len()),
+        "marketing sent again to a user who stopped marketing",
+        proof,
+    )
 }
 
 /// WIN-001.
@@ -199,20 +190,15 @@ fn backoff_after_rate_limit(evidence: &Evidence<'_>) -> Judgement {
             proof.extend(seqs.last());
         }
     }
-    if loops.is_empty() {
-        Judgement::Pass(format!(
-            "{} rate-limited user(s), no hot loop",
-            rejected.len()
-        ))
-    } else {
-        Judgement::failed(
-            format!(
-                "sends refused for a rate limit repeated at once: {}",
-                loops.join(", ")
-            ),
-            proof,
-        )
-    }
+    // A loop is named exactly when its sends are in the proof.
+    Judgement::unless_proven(
+        format!("{} rate-limited user(s), no hot loop", rejected.len()),
+        format!(
+            "sends refused for a rate limit repeated at once: {}",
+            loops.join(", ")
+        ),
+        proof,
+    )
 }
 
 /// AUTH-001.
@@ -247,14 +233,11 @@ fn no_auth_hot_loop(evidence: &Evidence<'_>) -> Judgement {
             proof.extend(seqs.last());
         }
     }
-    if proof.is_empty() {
-        Judgement::Pass("refused credentials were not retried in a loop".to_owned())
-    } else {
-        Judgement::failed(
-            format!("{loops} requests repeated a refused credential at once"),
-            proof,
-        )
-    }
+    Judgement::unless_proven(
+        "refused credentials were not retried in a loop",
+        format!("{loops} requests repeated a refused credential at once"),
+        proof,
+    )
 }
 
 /// KEY-001.
@@ -336,17 +319,6 @@ mod tests {
         }
     }
 
-    fn rejected(to: &str, code: u32) -> TraceEvent {
-        TraceEvent::MessageRejected {
-            surface: "graph",
-            phone_number_id: Some("1".to_owned()),
-            to: Some(to.to_owned()),
-            template: None,
-            code,
-            title: "t".to_owned(),
-        }
-    }
-
     const HOUR: u64 = 3_600_000;
 
     #[test]
@@ -397,14 +369,16 @@ mod tests {
             (0, failed("91", 131_047)),
         ];
         assert!(proof(&NO_TEXT_OUTSIDE_WINDOW, outside) == Some(vec![1]));
-        let sync = vec![(0, rejected("91", 131_047))];
+        let sync = vec![(0, rejected("91", None, 131_047))];
         assert!(proof(&NO_TEXT_OUTSIDE_WINDOW, sync).is_some());
     }
 
     #[test]
     fn more_than_five_rate_limited_sends_at_one_instant_is_a_hot_loop() {
         let at_once = |count: usize| -> Vec<(u64, TraceEvent)> {
-            (0..count).map(|_| (0, rejected("91", 131_056))).collect()
+            (0..count)
+                .map(|_| (0, rejected("91", None, 131_056)))
+                .collect()
         };
         // Five at one instant is the most allowed; the sixth makes a hot loop.
         assert!(passes(&BACKOFF_AFTER_RATE_LIMIT, at_once(RATE_SENDS_MAX)));
@@ -413,10 +387,12 @@ mod tests {
         );
         assert_eq!(RATE_SENDS_MAX, 5, "the rule's number");
         let spread: Vec<(u64, TraceEvent)> = (0..10)
-            .map(|i| (i * 1000, rejected("91", 130_429)))
+            .map(|i| (i * 1000, rejected("91", None, 130_429)))
             .collect();
         assert!(passes(&BACKOFF_AFTER_RATE_LIMIT, spread));
-        let hot: Vec<(u64, TraceEvent)> = (0..20).map(|_| (0, rejected("91", 130_429))).collect();
+        let hot: Vec<(u64, TraceEvent)> = (0..20)
+            .map(|_| (0, rejected("91", None, 130_429)))
+            .collect();
         assert!(proof(&BACKOFF_AFTER_RATE_LIMIT, hot) == Some(vec![0, 1, 2, 19]));
     }
 

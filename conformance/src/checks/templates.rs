@@ -61,16 +61,11 @@ fn held_not_resent(evidence: &Evidence<'_>) -> Judgement {
     if held_count == 0 {
         return Judgement::NotApplicable("no message was held for quality assessment".to_owned());
     }
-    if proof.is_empty() {
-        Judgement::Pass(format!(
-            "{held_count} held message(s) waited for their outcome"
-        ))
-    } else {
-        Judgement::failed(
-            "a held message was sent again before the platform released or dropped it".to_owned(),
-            proof,
-        )
-    }
+    Judgement::unless_proven(
+        format!("{held_count} held message(s) waited for their outcome"),
+        "a held message was sent again before the platform released or dropped it",
+        proof,
+    )
 }
 
 /// TPL-002.
@@ -122,17 +117,14 @@ fn paused_not_sent(evidence: &Evidence<'_>) -> Judgement {
             proof.extend(seqs.iter().take(PROOF_SENDS));
         }
     }
-    if proof.is_empty() {
-        Judgement::Pass("paused templates were left alone".to_owned())
-    } else {
-        Judgement::failed(
-            format!(
-                "a paused template kept being sent ({})",
-                repeated.join("; ")
-            ),
-            proof,
-        )
-    }
+    Judgement::unless_proven(
+        "paused templates were left alone",
+        format!(
+            "a paused template kept being sent ({})",
+            repeated.join("; ")
+        ),
+        proof,
+    )
 }
 
 /// TPL-003.
@@ -218,14 +210,11 @@ fn stop_on_pause_webhook(evidence: &Evidence<'_>) -> Judgement {
     if announced == 0 {
         return Judgement::NotApplicable("no pause webhook was acknowledged".to_owned());
     }
-    if proof.is_empty() {
-        Judgement::Pass(format!("{announced} pause webhook(s) heeded"))
-    } else {
-        Judgement::failed(
-            "a template was sent after its PAUSED/DISABLED webhook was acknowledged".to_owned(),
-            proof,
-        )
-    }
+    Judgement::unless_proven(
+        format!("{announced} pause webhook(s) heeded"),
+        "a template was sent after its PAUSED/DISABLED webhook was acknowledged",
+        proof,
+    )
 }
 
 /// How soon after a pacing pause an unpause counts as a reflex, in virtual ms.
@@ -270,17 +259,14 @@ fn no_reflex_unpause(evidence: &Evidence<'_>) -> Judgement {
     if pauses.is_empty() {
         return Judgement::NotApplicable("no template was paused by pacing".to_owned());
     }
-    if proof.is_empty() {
-        Judgement::Pass(format!(
+    Judgement::unless_proven(
+        format!(
             "{} pacing pause(s) left for a person to review",
             pauses.len()
-        ))
-    } else {
-        Judgement::failed(
-            "a template paused by pacing was unpaused by API within a minute".to_owned(),
-            proof,
-        )
-    }
+        ),
+        "a template paused by pacing was unpaused by API within a minute",
+        proof,
+    )
 }
 
 /// Refused sends cited per failure.
@@ -347,14 +333,7 @@ mod tests {
     }
 
     fn refused(code: u32) -> TraceEvent {
-        TraceEvent::MessageRejected {
-            surface: "graph",
-            phone_number_id: Some("1".to_owned()),
-            to: Some("55".to_owned()),
-            template: Some("spring_sale".to_owned()),
-            code,
-            title: "Template is Paused".to_owned(),
-        }
+        rejected("55", Some("spring_sale"), code)
     }
 
     #[test]

@@ -170,20 +170,18 @@ fn duplicates_harmless(evidence: &Evidence<'_>) -> Judgement {
             proof.extend(sent.iter().skip(messages));
         }
     }
-    if extra.is_empty() {
-        Judgement::Pass(format!(
+    // A user is named as extra exactly when their surplus replies are in the proof.
+    Judgement::unless_proven(
+        format!(
             "{} user(s) got repeated deliveries and no more replies than messages",
             repeated_senders.len()
-        ))
-    } else {
-        Judgement::failed(
-            format!(
-                "duplicate deliveries caused extra replies ({})",
-                extra.join("; ")
-            ),
-            proof,
-        )
-    }
+        ),
+        format!(
+            "duplicate deliveries caused extra replies ({})",
+            extra.join("; ")
+        ),
+        proof,
+    )
 }
 
 /// WH-004.
@@ -251,19 +249,14 @@ fn no_status_regression(evidence: &Evidence<'_>) -> Judgement {
             "the integration reported no message state (GET /wasim/messages/{id})".to_owned(),
         );
     }
-    if proof.is_empty() {
-        Judgement::Pass(format!(
-            "{judged} message state(s) match the highest status"
-        ))
-    } else {
-        Judgement::failed(
-            format!(
-                "{} message(s) reported below their highest status",
-                proof.len() / 2
-            ),
-            proof,
-        )
-    }
+    Judgement::unless_proven(
+        format!("{judged} message state(s) match the highest status"),
+        format!(
+            "{} message(s) reported below their highest status",
+            proof.len() / 2
+        ),
+        proof,
+    )
 }
 
 /// WH-005.

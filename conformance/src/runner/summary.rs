@@ -146,8 +146,12 @@ pub fn latency(records: &[TraceRecord]) -> Option<Latency> {
 mod tests {
     use super::*;
 
-    fn record(seq: u64, event: TraceEvent) -> TraceRecord {
-        TraceRecord::new(seq, 0, event)
+    /// `events` as records numbered from 0, all at time 0.
+    fn numbered(events: Vec<TraceEvent>) -> Vec<TraceRecord> {
+        (0..)
+            .zip(events)
+            .map(|(seq, event)| TraceRecord::new(seq, 0, event))
+            .collect()
     }
 
     fn attempt(after_seq: u64) -> TraceEvent {
@@ -161,12 +165,7 @@ mod tests {
             text: String::new(),
         };
         // Posted after record 1; the receiver's reaction (record 2) beat its answer.
-        let records = vec![
-            record(0, step(0)),
-            record(1, step(1)),
-            record(2, step(2)),
-            record(3, attempt(1)),
-        ];
+        let records = numbered(vec![step(0), step(1), step(2), attempt(1)]);
         let ordered = causal_order(&records);
         let seqs: Vec<u64> = ordered.iter().map(|r| r.seq).collect();
         assert_eq!(seqs, vec![0, 1, 2, 3]);
@@ -177,12 +176,7 @@ mod tests {
         );
         assert_eq!(ordered[3].event, step(2));
         // Two attempts posted at the same point keep their posting order.
-        let records = vec![
-            record(0, step(0)),
-            record(1, step(1)),
-            record(2, attempt(0)),
-            record(3, attempt(0)),
-        ];
+        let records = numbered(vec![step(0), step(1), attempt(0), attempt(0)]);
         let ordered = causal_order(&records);
         assert!(matches!(
             ordered[1].event,

@@ -38,6 +38,16 @@ fn toned(tone: Tone, entry: TimelineEntry) -> TimelineEntry {
     TimelineEntry { tone, ..entry }
 }
 
+/// The measurements of scenario `name`: its wall time and, when it had
+/// webhooks, their latency (`p50`, `p95`, `max`).
+fn volatile(name: &str, wall_ms: u64, latency: Option<(u64, u64, u64)>) -> VolatileScenario {
+    VolatileScenario {
+        name: name.to_owned(),
+        wall_ms,
+        webhook_latency_ms: latency.map(|(p50, p95, max)| Latency { p50, p95, max }),
+    }
+}
+
 fn artifacts(scenario: &str) -> Vec<Artifact> {
     vec![
         Artifact {
@@ -321,44 +331,12 @@ pub(crate) fn sample() -> Report {
         volatile: Volatile {
             wall_ms: 12_345,
             scenarios: vec![
-                VolatileScenario {
-                    name: "basics-echo".to_owned(),
-                    wall_ms: 850,
-                    webhook_latency_ms: Some(Latency {
-                        p50: 12,
-                        p95: 30,
-                        max: 41,
-                    }),
-                },
-                VolatileScenario {
-                    name: "cap-naive-retry".to_owned(),
-                    wall_ms: 4_210,
-                    webhook_latency_ms: Some(Latency {
-                        p50: 15,
-                        p95: 88,
-                        max: 120,
-                    }),
-                },
-                VolatileScenario {
-                    name: "flows-driver".to_owned(),
-                    wall_ms: 3,
-                    webhook_latency_ms: None,
-                },
-                VolatileScenario {
-                    name: "webhook-crash".to_owned(),
-                    wall_ms: 5_020,
-                    webhook_latency_ms: None,
-                },
-                VolatileScenario {
-                    name: "cap-open-conversation".to_owned(),
-                    wall_ms: 700,
-                    webhook_latency_ms: None,
-                },
-                VolatileScenario {
-                    name: "zz-last".to_owned(),
-                    wall_ms: 0,
-                    webhook_latency_ms: None,
-                },
+                volatile("basics-echo", 850, Some((12, 30, 41))),
+                volatile("cap-naive-retry", 4_210, Some((15, 88, 120))),
+                volatile("flows-driver", 3, None),
+                volatile("webhook-crash", 5_020, None),
+                volatile("cap-open-conversation", 700, None),
+                volatile("zz-last", 0, None),
             ],
         },
         scenarios,

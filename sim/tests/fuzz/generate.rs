@@ -118,6 +118,16 @@ pub(crate) struct Learned {
 const LEARNED_MAX: usize = 16;
 
 impl Learned {
+    /// What an epoch knows of a fresh world before its first answer: the
+    /// channel keys of the spec, and the control token its server requires.
+    pub(crate) fn fresh(facts: &Facts, control_token: Option<String>) -> Learned {
+        Learned {
+            control_token,
+            d360_keys: facts.d360_keys.clone(),
+            ..Learned::default()
+        }
+    }
+
     /// Remembers `value` in `list`, dropping the oldest past [`LEARNED_MAX`].
     pub(crate) fn remember(list: &mut Vec<String>, value: &str) {
         if list.len() >= LEARNED_MAX {

@@ -115,37 +115,30 @@ pub(crate) fn valid(index: usize, rng: &mut Rng, facts: &Facts, learned: &Learne
     let pattern = ROUTES[index].pattern;
     let phone = pick(rng, &facts.phone_ids).clone();
     let v = version_prefix(rng);
-    let graph = |method: &'static str, path: String, body: Option<Value>| Base {
+    let base = |auth: Auth, method: &'static str, path: String, body: Option<Value>| Base {
         route: index,
         method,
         path,
-        auth: Auth::Graph,
+        auth,
         body,
     };
-    let control = |method: &'static str, path: String, body: Option<Value>| Base {
-        route: index,
-        method,
-        path,
-        auth: Auth::Control,
-        body,
+    let graph = |method: &'static str, path: String, body: Option<Value>| {
+        base(Auth::Graph, method, path, body)
     };
-    let d360 = |rng: &mut Rng, method: &'static str, path: String, body: Option<Value>| Base {
-        route: index,
-        method,
-        path,
-        auth: Auth::D360(rng.random_range(0..facts.d360_keys.len())),
-        body,
+    let control = |method: &'static str, path: String, body: Option<Value>| {
+        base(Auth::Control, method, path, body)
     };
-    let partner = |rng: &mut Rng, method: &'static str, path: String, body: Option<Value>| Base {
-        route: index,
-        method,
-        path,
-        auth: if rng.random_bool(0.5) {
+    let d360 = |rng: &mut Rng, method: &'static str, path: String, body: Option<Value>| {
+        let key = rng.random_range(0..facts.d360_keys.len());
+        base(Auth::D360(key), method, path, body)
+    };
+    let partner = |rng: &mut Rng, method: &'static str, path: String, body: Option<Value>| {
+        let auth = if rng.random_bool(0.5) {
             Auth::PartnerKey
         } else {
             Auth::PartnerBearer
-        },
-        body,
+        };
+        base(auth, method, path, body)
     };
     let p = &facts.partner_id;
     match pattern {

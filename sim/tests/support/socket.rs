@@ -376,6 +376,13 @@ impl Wasim {
         self.graph_as(Some(TOKEN), method, path, body).await
     }
 
+    /// A Graph call with the world's access token that must answer 200; its JSON body.
+    pub async fn graph_ok(&self, method: Method, path: &str, body: Option<&Value>) -> Value {
+        let (status, answer) = self.graph(method.clone(), path, body).await;
+        assert_eq!(status, 200, "{method} {path}: {answer}");
+        answer
+    }
+
     /// A Graph call presenting `bearer`; answers (status, JSON body).
     pub async fn graph_as(
         &self,
