@@ -151,25 +151,50 @@ pub(crate) fn invalid(details: String) -> PlatformError {
     PlatformError::new(code::PARAMETER_INVALID, details)
 }
 
+/// A kind of message Meta documents that wasim does not simulate (100, saying so).
+pub(crate) fn not_simulated(what: String) -> PlatformError {
+    PlatformError::new(
+        code::INVALID_PARAMETER,
+        format!("{what} is valid on the platform but not simulated by wasim."),
+    )
+}
+
 /// A path into the body, as Meta names parameters (`interactive['body']['text']`).
 fn at(path: &str, key: &str) -> String {
-    format!("{path}['{key}']")
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}['{key}']")
+    }
+}
+
+/// The value at `object[key]` as `pick` reads it (`what` it must be, in words);
+/// `None` when absent or null.
+fn field<'a, T>(
+    object: &'a Map<String, Value>,
+    path: &str,
+    key: &str,
+    what: &str,
+    pick: impl Fn(&'a Value) -> Option<T>,
+) -> Result<Option<T>, PlatformError> {
+    match object.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => pick(value).map(Some).ok_or_else(|| {
+            invalid(format!(
+                "Param {} must be {what}, got {value}.",
+                at(path, key)
+            ))
+        }),
+    }
 }
 
 /// The object at `object[key]`; `None` when absent or null.
-fn object_of<'a>(
+pub(crate) fn object_of<'a>(
     object: &'a Map<String, Value>,
     path: &str,
     key: &str,
 ) -> Result<Option<&'a Map<String, Value>>, PlatformError> {
-    match object.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(inner)) => Ok(Some(inner)),
-        Some(other) => Err(invalid(format!(
-            "Param {} must be an object, got {other}.",
-            at(path, key)
-        ))),
-    }
+    field(object, path, key, "an object", Value::as_object)
 }
 
 /// The object at `object[key]`, which must be there.
@@ -188,22 +213,17 @@ fn string_of<'a>(
     key: &str,
     max: usize,
 ) -> Result<Option<&'a str>, PlatformError> {
-    match object.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) if text.chars().count() > max => Err(invalid(format!(
+    match field(object, path, key, "a string", Value::as_str)? {
+        Some(text) if text.chars().count() > max => Err(invalid(format!(
             "Param {} must be at most {max} characters long.",
             at(path, key)
         ))),
-        Some(Value::String(text)) => Ok(Some(text.as_str())),
-        Some(other) => Err(invalid(format!(
-            "Param {} must be a string, got {other}.",
-            at(path, key)
-        ))),
+        text => Ok(text),
     }
 }
 
 /// The non-empty string at `object[key]`, which must be there.
-fn required_string<'a>(
+pub(crate) fn required_string<'a>(
     object: &'a Map<String, Value>,
     path: &str,
     key: &str,
@@ -379,12 +399,9 @@ pub(crate) fn interactive(body: &Map<String, Value>) -> Result<OutgoingContent, 
             "cta_url" => InteractiveKind::CtaUrl,
             "location_request_message" => InteractiveKind::LocationRequest,
             other if UNSIMULATED_INTERACTIVE.contains(&other) => {
-                return Err(PlatformError::new(
-                    code::INVALID_PARAMETER,
-                    format!(
-                        "Interactive type '{other}' is valid on the platform but not simulated by wasim; use button, list, cta_url or location_request_message."
-                    ),
-                ));
+                return Err(not_simulated(format!(
+                    "Interactive type '{other}' (simulated: button, list, cta_url, location_request_message)"
+                )));
             }
             other => {
                 return Err(invalid(format!(

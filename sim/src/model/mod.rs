@@ -475,11 +475,9 @@ impl World {
                 credential,
                 phone_number_id,
                 request,
-            } => {
-                let phone =
-                    self.authenticate(surface, credential.as_ref(), phone_number_id.as_ref())?;
-                self.mark_read(now, phone, surface, request, effects)
-            }
+            } => self
+                .authenticate(surface, credential.as_ref(), phone_number_id.as_ref())
+                .and_then(|phone| self.mark_read(now, phone, surface, request, effects)),
             Command::Unsupported {
                 surface,
                 credential,

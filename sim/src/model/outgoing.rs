@@ -202,7 +202,7 @@ pub fn parse_send_path(body: Result<Value, RequestError>) -> SendPath {
 /// Parses `{"messaging_product": "whatsapp", "status": "read", "message_id",
 /// "typing_indicator"?}`.
 pub fn parse_read_receipt(body: &Value) -> Result<ReadReceipt, PlatformError> {
-    messaging_product(body)?;
+    let object = messaging_product(body)?;
     match body.get("status") {
         Some(Value::String(status)) if status == "read" => {}
         Some(other) => {
@@ -212,15 +212,7 @@ pub fn parse_read_receipt(body: &Value) -> Result<ReadReceipt, PlatformError> {
         }
         None => return Err(missing("status")),
     }
-    let message_id = match body.get("message_id") {
-        Some(Value::String(id)) if !id.is_empty() => id.clone(),
-        None | Some(Value::Null) => return Err(missing("message_id")),
-        Some(other) => {
-            return Err(invalid(format!(
-                "Param message_id must be a wamid, got {other}."
-            )));
-        }
-    };
+    let message_id = freeform::required_string(object, "", "message_id", 256)?.to_owned();
     let typing = match body.get("typing_indicator") {
         None | Some(Value::Null) => false,
         Some(indicator) => match indicator.get("type") {
@@ -318,17 +310,11 @@ pub fn parse(body: &Value) -> Result<Outgoing, PlatformError> {
             )));
         }
     };
-    let context = match object.get("context") {
-        None | Some(Value::Null) => None,
-        Some(context) => match context.get("message_id") {
-            Some(Value::String(id)) if !id.is_empty() => Some(id.clone()),
-            None | Some(Value::Null) => return Err(missing("context['message_id']")),
-            Some(other) => {
-                return Err(invalid(format!(
-                    "Param context['message_id'] must be a wamid, got {other}."
-                )));
-            }
-        },
+    let context = match freeform::object_of(object, "", "context")? {
+        None => None,
+        Some(context) => {
+            Some(freeform::required_string(context, "context", "message_id", 256)?.to_owned())
+        }
     };
     let content = match kind {
         "text" => text(object)?,
@@ -350,12 +336,7 @@ pub fn parse(body: &Value) -> Result<Outgoing, PlatformError> {
             ));
         }
         other if UNSIMULATED_TYPES.contains(&other) => {
-            return Err(PlatformError::new(
-                code::INVALID_PARAMETER,
-                format!(
-                    "Message type '{other}' is valid on the platform but not simulated by wasim."
-                ),
-            ));
+            return Err(freeform::not_simulated(format!("Message type '{other}'")));
         }
         other => {
             return Err(PlatformError::new(
