@@ -171,13 +171,27 @@ fn a_quality_incident_flags_and_unflags_the_number_with_phone_number_quality_upd
 // ---------------------------------------------------------------------------
 
 #[tokio::test]
-async fn get_phone_number_answers_the_spec_s_default_fields() {
+async fn get_phone_number_answers_meta_s_default_fields() {
     let state = start();
     let body = ok(&graph(&state).get(&format!("/v23.0/{US_PHONE}")).await);
     assert_eq!(
+        keys(&body),
+        vec![
+            "verified_name",
+            "code_verification_status",
+            "display_phone_number",
+            "quality_rating",
+            "platform_type",
+            "throughput",
+            "id"
+        ]
+    );
+    assert_eq!(
         body,
-        json!({"id": US_PHONE, "display_phone_number": "+1 555-010-0001",
-               "verified_name": "Wasim Demo Shop", "quality_rating": "GREEN"})
+        json!({"verified_name": "Wasim Demo Shop", "code_verification_status": "VERIFIED",
+               "display_phone_number": "+1 555-010-0001", "quality_rating": "GREEN",
+               "platform_type": "CLOUD_API", "throughput": {"level": "STANDARD"},
+               "id": US_PHONE})
     );
     let unversioned = ok(&graph(&state).get(&format!("/{DE_PHONE}")).await);
     assert_eq!(unversioned["display_phone_number"], "+49 30901820");
@@ -315,6 +329,20 @@ async fn the_waba_answers_its_defaults_and_the_fields_asked_for() {
         asked,
         json!({"currency": "USD", "account_review_status": "APPROVED", "id": WABA})
     );
+    let apps = ok(&client
+        .get(&format!("/v23.0/{WABA}?fields=subscribed_apps"))
+        .await);
+    assert_eq!(
+        apps["subscribed_apps"]["data"][0]["whatsapp_business_api_data"]["id"], "140000000000001",
+        "{apps}"
+    );
+    ok(&client
+        .delete(&format!("/v23.0/{WABA}/subscribed_apps"))
+        .await);
+    let none = ok(&client
+        .get(&format!("/v23.0/{WABA}?fields=subscribed_apps"))
+        .await);
+    assert_eq!(none["subscribed_apps"], json!({"data": []}));
     let named =
         start_with("[waba]\nname = \"Lena's Shoes\"\ncurrency = \"EUR\"\ntimezone_id = \"47\"\n");
     let body = ok(&graph(&named)
@@ -534,6 +562,12 @@ async fn the_business_profile_reads_and_updates_within_meta_s_limits() {
     assert!(profile.get("email").is_none(), "{profile}");
     assert!(profile.get("websites").is_none(), "{profile}");
     assert_eq!(profile["vertical"], "RETAIL", "fields not sent are kept");
+    // pywa clears with empty strings, websites included; a vertical reads UNDEFINED.
+    let cleared = json!({"messaging_product": "whatsapp", "vertical": "", "websites": ""});
+    ok(&client.post(&path, &cleared).await);
+    let profile = ok(&client.get(&path).await)["data"][0].clone();
+    assert_eq!(profile["vertical"], "UNDEFINED", "{profile}");
+    assert_eq!(profile["about"], about, "{profile}");
     let other = ok(&client
         .get(&format!("/v23.0/{DE_PHONE}/whatsapp_business_profile"))
         .await);

@@ -25,7 +25,7 @@ use super::call::{Call, percent_decode};
 use super::error::Graph;
 use super::extract::{GraphObject, JsonBody, OptionalJsonBody, wrong_method};
 use crate::model::numbers::{
-    Fields, PHONE_NUMBERS_DEFAULT, PROFILE_FIELDS, PageRequest, PhoneNumberPage, PhoneNumberView,
+    Fields, PHONE_NUMBER_DEFAULT, PROFILE_FIELDS, PageRequest, PhoneNumberPage, PhoneNumberView,
     ProfileUpdate, SubscribeRequest, SubscribedApp, WabaView,
 };
 use crate::model::spec::BusinessProfileSpec;
@@ -94,6 +94,14 @@ pub(crate) fn waba_json(waba: &WabaView, fields: &[&str]) -> Value {
             "timezone_id" => json!(waba.timezone_id),
             "message_template_namespace" => json!(waba.message_template_namespace),
             "account_review_status" => json!(waba.account_review_status),
+            "subscribed_apps" => {
+                let data: Vec<Value> = waba
+                    .subscribed_apps
+                    .iter()
+                    .map(subscribed_app_json)
+                    .collect();
+                json!({"data": data})
+            }
             _ => return None,
         })
     })
@@ -111,7 +119,9 @@ fn profile_json(profile: &BusinessProfileSpec, fields: &[&str]) -> Value {
             "description" => text(&profile.description),
             "email" => text(&profile.email),
             "profile_picture_url" => text(&profile.profile_picture_url),
-            "vertical" => text(&profile.vertical),
+            // Graph answers a vertical always, `UNDEFINED` when none is set (pywa
+            // 4.5.0 reads it without a default).
+            "vertical" => text(&profile.vertical).or_else(|| Some(json!("UNDEFINED"))),
             "websites" => (!profile.websites.is_empty()).then(|| json!(profile.websites)),
             "messaging_product" => Some(json!("whatsapp")),
             _ => None,
@@ -181,7 +191,7 @@ pub(crate) async fn phone_numbers(
         .map(str::to_owned);
     call.run(command, move |reply| match reply {
         Reply::PhoneNumbers(page) => {
-            let shown = fields.or(PHONE_NUMBERS_DEFAULT);
+            let shown = fields.or(PHONE_NUMBER_DEFAULT);
             let data: Vec<Value> = page
                 .numbers
                 .iter()

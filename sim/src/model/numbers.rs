@@ -78,20 +78,19 @@ pub const PHONE_NUMBER_FIELDS_UNSIMULATED: &[&str] = &[
     "is_on_biz_app",
     "quality_score",
     "official_business_account",
+    "country_code",
+    "country_dial_code",
+    "unified_cert_status",
+    "host_platform",
+    "username",
 ];
 
-/// What `GET /{phone-number-id}` answers without `fields`: the defaults the v23.0
-/// spec documents for the operation.
+/// What a number carries without `fields`, alone (`GET /{phone-number-id}`) or
+/// listed (`GET /{waba-id}/phone_numbers`): the fields of the answer pywa documents
+/// for its phone number call and of Meta's example list, `last_onboarded_time`
+/// aside. (The v23.0 spec says only `id`, `display_phone_number`, `verified_name`
+/// and `quality_rating`; the later fields were added in September 2023.)
 pub const PHONE_NUMBER_DEFAULT: &[&str] = &[
-    "id",
-    "display_phone_number",
-    "verified_name",
-    "quality_rating",
-];
-
-/// What each number of `GET /{waba-id}/phone_numbers` carries without `fields`
-/// (Meta's example answer of the list, `last_onboarded_time` aside).
-pub const PHONE_NUMBERS_DEFAULT: &[&str] = &[
     "verified_name",
     "code_verification_status",
     "display_phone_number",
@@ -109,6 +108,7 @@ pub const WABA_FIELDS: &[&str] = &[
     "timezone_id",
     "message_template_namespace",
     "account_review_status",
+    "subscribed_apps",
 ];
 
 /// A WABA's fields Graph has and wasim does not simulate.
@@ -127,6 +127,10 @@ pub const WABA_FIELDS_UNSIMULATED: &[&str] = &[
     "primary_funding_id",
     "purchase_order_number",
     "status",
+    "owner_business_info",
+    "disable_marketing_messages_on_cloud_api",
+    "phone_numbers",
+    "message_templates",
 ];
 
 /// What `GET /{waba-id}` answers without `fields` (Meta's reference example).
@@ -325,6 +329,8 @@ pub struct WabaView {
     pub message_template_namespace: String,
     /// `APPROVED` (fixed).
     pub account_review_status: &'static str,
+    /// The apps subscribed to its webhooks (the `subscribed_apps` edge).
+    pub subscribed_apps: Vec<SubscribedApp>,
 }
 
 /// An app subscribed to the WABA's webhooks.
@@ -476,6 +482,8 @@ impl ProfileUpdate {
         check(&vertical, check_vertical)?;
         let websites = match object.get("websites") {
             None => None,
+            // An empty string clears them, as an empty list does (pywa sends it).
+            Some(Value::String(text)) if text.is_empty() => Some(Vec::new()),
             Some(Value::Array(items)) => {
                 let mut websites = Vec::with_capacity(items.len());
                 for item in items {
@@ -728,7 +736,21 @@ impl World {
             timezone_id: waba.timezone_id.clone(),
             message_template_namespace: template_namespace(&waba.id),
             account_review_status: "APPROVED",
+            subscribed_apps: self.subscribed_app_list(),
         }
+    }
+
+    /// The app, if it is subscribed to the WABA's webhooks.
+    fn subscribed_app_list(&self) -> Vec<SubscribedApp> {
+        let subscription = &self.webhooks.endpoints.subscription;
+        if !subscription.subscribed {
+            return Vec::new();
+        }
+        vec![SubscribedApp {
+            id: self.spec.app_id.clone(),
+            name: self.spec.app_name.clone(),
+            override_callback_uri: subscription.override_callback_uri.clone(),
+        }]
     }
 
     /// `GET /{id}` of a phone number or the WABA, if `id` names one.
@@ -876,17 +898,7 @@ impl World {
     ) -> Result<Reply, Refusal> {
         self.check_access_token(credential)?;
         self.waba_edge(waba_id, "subscribed_apps")?;
-        let subscription = &self.webhooks.endpoints.subscription;
-        let apps = if subscription.subscribed {
-            vec![SubscribedApp {
-                id: self.spec.app_id.clone(),
-                name: self.spec.app_name.clone(),
-                override_callback_uri: subscription.override_callback_uri.clone(),
-            }]
-        } else {
-            Vec::new()
-        };
-        Ok(Reply::SubscribedApps(apps))
+        Ok(Reply::SubscribedApps(self.subscribed_app_list()))
     }
 
     /// `POST /{waba-id}/subscribed_apps`: subscribes at once without an alternate

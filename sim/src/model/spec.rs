@@ -216,7 +216,7 @@ pub struct PhoneNumberSpec {
 /// answers and its `POST` changes, within Meta's limits
 /// (<https://developers.facebook.com/docs/whatsapp/cloud-api/reference/business-profiles>).
 /// A field left out keeps its default; an empty string unsets one (the answers
-/// leave unset fields out).
+/// leave unset fields out, but for `vertical`, which reads `UNDEFINED`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BusinessProfileSpec {
