@@ -26,7 +26,7 @@
 //! webhook handshake), `rotate_access_token = true`, `template` (`{name, quality |
 //! negative | decide | pause | unpause}`, as `POST /_wasim/templates/{name}`), or
 //! `incident` (`{incident = "disable_templates" | "enable_templates" | "violation" |
-//! "restrict" | "terminate" | "reinstate" | "compromise" | "tier" |
+//! "restrict" | "terminate" | "reinstate" | "compromise" | "tier" | "quality" |
 //! "invite_partner_user" | "remove_partner_user", ...}`, as `POST /_wasim/account`),
 //! or `action` (a driver action, posted to the integration's `/wasim/actions`). A
 //! bad file is refused with the file, the step and the field.
@@ -321,6 +321,14 @@ fn incident_words(incident: &wasim_sim::model::Incident) -> String {
             "the account is compromised: an unknown origin sends with the channel key every {every_s} s"
         ),
         Incident::Tier { tier } => format!("the messaging tier becomes {tier}"),
+        Incident::Quality {
+            phone_number_id,
+            quality,
+        } => format!(
+            "the quality rating of {} becomes {}",
+            phone_number_id.as_deref().unwrap_or("the first number"),
+            wasim_sim::model::templates::quality_name(*quality)
+        ),
         Incident::InvitePartnerUser { email } => format!("partner user {email} is invited"),
         Incident::RemovePartnerUser { email } => format!("partner user {email} is removed"),
     }

@@ -39,7 +39,7 @@ from typing import Any
 import flask
 import httpx
 import pywa
-from pywa import WhatsApp, errors, handlers
+from pywa import WhatsApp, errors, handlers, types
 from pywa.types import MessageStatusType
 from pywa.types import templates as tpl
 from werkzeug.serving import make_server
@@ -90,7 +90,10 @@ class GraphToWasim(httpx.BaseTransport):
         self.inner = httpx.HTTPTransport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.host != GRAPH_HOST:
+        # A `paging.next` URL names wasim itself (the Host it was asked on): pywa
+        # follows it as it is.
+        on_wasim = (request.url.host, request.url.port) == (self.wasim.host, self.wasim.port)
+        if request.url.host != GRAPH_HOST and not on_wasim:
             raise RuntimeError(f"pywa called {request.url}, outside the Graph API")
         url = request.url.copy_with(
             scheme=self.wasim.scheme, host=self.wasim.host, port=self.wasim.port
@@ -808,6 +811,7 @@ class Suite:
             raise Failed("registering again with a wrong PIN was not refused")
 
         self.check("register a number with a PIN (register_phone_number)", register)
+        self.number_checks(wa)
 
         def forged():
             self.post("/_wasim/webhooks/faults", {"forged": "1/1"})
@@ -874,6 +878,117 @@ class Suite:
             return f"{len(requests)} requests: {', '.join(shapes)}"
 
         return run
+
+    def number_checks(self, wa: WhatsApp) -> None:
+        """The number, the WABA, the business profile and the WABA's callback override,
+        read and changed through pywa's own calls."""
+        r = self.receiver
+        us, de, tr = self.phone["US"], self.phone["DE"], self.phone["TR"]
+
+        def phone_number():
+            number = wa.get_business_phone_number()
+            seen = (
+                f"{number.display_phone_number} {number.quality_rating} {number.status} "
+                f"{number.platform_type} {number.throughput} "
+                f"{number.whatsapp_business_manager_messaging_limit}"
+            )
+            expect(number.id == us and number.display_phone_number == "+1 555-010-0001", seen)
+            expect(number.quality_rating == "GREEN" and number.status == "CONNECTED", seen)
+            expect(number.platform_type == "CLOUD_API", seen)
+            expect(number.throughput == {"level": "STANDARD"}, seen)
+            expect(number.whatsapp_business_manager_messaging_limit == "TIER_10K", seen)
+            self.post("/_wasim/account", {"incident": "quality", "quality": "RED"})
+            flagged = wa.get_business_phone_number()
+            self.post("/_wasim/account", {"incident": "quality", "quality": "GREEN"})
+            expect(
+                flagged.quality_rating == "RED" and flagged.status == "FLAGGED",
+                f"after a RED quality incident: {flagged.quality_rating} {flagged.status}",
+            )
+            return f"{seen}; RED and FLAGGED after a quality incident"
+
+        self.check("read the number (get_business_phone_number)", phone_number)
+
+        def phone_numbers():
+            first = wa.get_business_phone_numbers(pagination=types.Pagination(limit=2))
+            ids = [n.id for n in first]
+            expect(ids == [us, de], f"first page {ids}")
+            expect(first.has_next and first.after, "a next page and its cursor")
+            rest = first.next()
+            more = [n.id for n in rest]
+            expect(more == [tr] and not rest.has_next, f"next page {more}")
+            return f"{ids}, then {more} through paging.next"
+
+        self.check("list the numbers page by page (get_business_phone_numbers)", phone_numbers)
+
+        def business_account():
+            waba = wa.get_business_account()
+            seen = f"{waba.name!r} timezone {waba.timezone_id} {waba.currency} {waba.account_review_status}"
+            expect(waba.id == self.waba_id and waba.name == "Wasim Demo Shop", seen)
+            expect(waba.timezone_id == "1" and waba.message_template_namespace, seen)
+            apps = waba.subscribed_apps or ()
+            expect(len(apps) == 1 and apps[0].id and apps[0].link, f"subscribed apps {apps}")
+            return f"{seen}, subscribed app {apps[0].name!r}"
+
+        self.check("read the WABA (get_business_account)", business_account)
+
+        def business_profile():
+            done = wa.update_business_profile(
+                about="Succulent specialists!",
+                email="lucky@luckyshrub.test",
+                websites=["https://luckyshrub.test/"],
+                industry=types.Industry.RETAIL,
+            )
+            expect(done, f"update answered {done!r}")
+            profile = wa.get_business_profile()
+            expect(
+                profile.about == "Succulent specialists!"
+                and profile.email == "lucky@luckyshrub.test"
+                and profile.websites == ("https://luckyshrub.test/",)
+                and profile.industry == types.Industry.RETAIL,
+                f"read back {profile}",
+            )
+            try:
+                wa.update_business_profile(about="a" * 140)
+            except errors.WhatsAppError as e:
+                expect(e.code == 100, f"a 140-character about raised {describe(e)}")
+                return "updated and read back; a 140-character about refused with 100"
+            raise Failed("a 140-character about was accepted")
+
+        self.check(
+            "update and read the business profile (update_business_profile, get_business_profile)",
+            business_profile,
+        )
+
+        def override():
+            asked = len(r.challenges)
+            done = wa.override_waba_callback_url(
+                callback_url=r.url, verify_token=self.world["verify_token"]
+            )
+            expect(done, f"override answered {done!r}")
+            expect(
+                len(r.challenges) == asked + 1 and r.challenges[-1][1] == 200,
+                f"wasim's verification of the override, as pywa answered it: {r.challenges[asked:]}",
+            )
+            apps = wa.api.get_waba_subscribed_apps(self.waba_id)["data"]
+            expect(apps and apps[0].get("override_callback_uri") == r.url, f"subscribed apps {apps}")
+            number = wa.get_business_phone_number()
+            expect(
+                (number.webhook_configuration or {}).get("whatsapp_business_account") == r.url,
+                f"webhook_configuration {number.webhook_configuration}",
+            )
+            text = "through the WABA's override"
+            wamid = self.inbound(LENA, text)
+            m = r.wait(lambda: next((m for m in r.messages if m.id == wamid), None))
+            expect(m, r.why_missing(f"inbound message {wamid}", carries_message(text)))
+            expect(wa.delete_waba_callback_url(), "delete_waba_callback_url answered false")
+            apps = wa.api.get_waba_subscribed_apps(self.waba_id)["data"]
+            expect(apps and "override_callback_uri" not in apps[0], f"after deleting: {apps}")
+            return "verified through pywa's challenge handler, messages arrived, then deleted"
+
+        self.check(
+            "override the WABA's callback URL (override_waba_callback_url, delete_waba_callback_url)",
+            override,
+        )
 
     def template_checks(self, wa: WhatsApp, label: str) -> None:
         r = self.receiver

@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 use crate::engine::Sim;
 use crate::model::spec::WorldError;
 use crate::model::{
-    ClockMode, Command, Refusal, Reply, SimTime, WebhookDelivery, World, WorldSpec,
+    ClockMode, Command, Refusal, Reply, SimTime, Verification, WebhookDelivery, World, WorldSpec,
 };
 use crate::trace::{TRACE_RECORDS_MAX, Trace, TraceEvent};
 use crate::webhook::deliver::redact_url;
@@ -380,8 +380,7 @@ impl AppState {
             Reply::Verify(verification) => verification,
             other => return Err(Refusal::Invalid(format!("unexpected reply {other:?}"))),
         };
-        let timeout = self.config.webhook_timeout;
-        let outcome = handshake(&self.http, &verification, timeout, wall_now).await;
+        let outcome = self.handshake(&verification).await;
         let _ = self.apply(Command::WebhookVerified {
             verification_id: verification.id,
             url: redact_url(&verification.url),
@@ -391,6 +390,18 @@ impl AppState {
             error: outcome.error.clone(),
         });
         Ok(outcome)
+    }
+
+    /// Performs the handshake `verification` describes (no lock is held), within
+    /// the webhook timeout.
+    pub async fn handshake(&self, verification: &Verification) -> HandshakeOutcome {
+        handshake(
+            &self.http,
+            verification,
+            self.config.webhook_timeout,
+            wall_now,
+        )
+        .await
     }
 
     /// Reads the sim without changing it.

@@ -579,6 +579,14 @@ const GRAPH_OPERATIONS: &[(&str, &str)] = &[
     ("/{Version}/{WABA-ID}/message_templates", "post"),
     ("/{Version}/{WABA-ID}/message_templates", "delete"),
     ("/{Version}/{TEMPLATE_ID}", "get"),
+    ("/{Version}/{Phone-Number-ID}", "get"),
+    ("/{Version}/{WABA-ID}", "get"),
+    (
+        "/{Version}/{Phone-Number-ID}/whatsapp_business_profile",
+        "post",
+    ),
+    ("/{Version}/{WABA-ID}/subscribed_apps", "post"),
+    ("/{Version}/{WABA-ID}/subscribed_apps", "delete"),
 ];
 
 /// Calls every Graph operation wasim serves with an answer of 200, and returns each
@@ -671,6 +679,47 @@ async fn graph_answers() -> Vec<((&'static str, &'static str), Sample)> {
         None,
     )
     .await;
+    for query in [
+        "",
+        "?fields=name_status,code_verification_status,status,throughput,platform_type",
+    ] {
+        call(
+            GRAPH_OPERATIONS[8],
+            Method::GET,
+            format!("/v23.0/{US_PHONE}{query}"),
+            None,
+        )
+        .await;
+    }
+    // `name` asked for too: the spec requires it, though Graph answers only the
+    // fields asked for.
+    for query in ["", "?fields=name,currency,account_review_status"] {
+        call(
+            GRAPH_OPERATIONS[9],
+            Method::GET,
+            format!("/v23.0/{WABA}{query}"),
+            None,
+        )
+        .await;
+    }
+    call(
+        GRAPH_OPERATIONS[10],
+        Method::POST,
+        format!("/v23.0/{US_PHONE}/whatsapp_business_profile"),
+        Some(
+            json!({"messaging_product": "whatsapp", "about": "Succulents!", "vertical": "RETAIL"}),
+        ),
+    )
+    .await;
+    let subscribed_apps = format!("/v23.0/{WABA}/subscribed_apps");
+    call(
+        GRAPH_OPERATIONS[12],
+        Method::DELETE,
+        subscribed_apps.clone(),
+        None,
+    )
+    .await;
+    call(GRAPH_OPERATIONS[11], Method::POST, subscribed_apps, None).await;
     answers
 }
 
@@ -1286,4 +1335,229 @@ fn every_send_example_of_meta_s_spec_is_taken_or_named_as_not_simulated() {
         "{unsimulated:?}"
     );
     assert!(unsimulated.len() >= 6, "{unsimulated:?}");
+}
+
+// ---------------------------------------------------------------------------
+// Numbers, business profiles and subscriptions: three list answers the spec
+// describes wrongly
+// ---------------------------------------------------------------------------
+
+/// The statuses Graph's phone number node has (Meta's reference of the node:
+/// https://developers.facebook.com/docs/graph-api/reference/whats-app-business-account-to-number-current-status/).
+const PHONE_NUMBER_STATUSES: &[&str] = &[
+    "PENDING",
+    "DELETED",
+    "MIGRATED",
+    "BANNED",
+    "RESTRICTED",
+    "RATE_LIMITED",
+    "FLAGGED",
+    "CONNECTED",
+    "DISCONNECTED",
+    "UNKNOWN",
+    "UNVERIFIED",
+];
+
+/// `WhatsAppBusinessAccountPhoneNumber` (an item of `GET /{WABA-ID}/phone_numbers`)
+/// requires `status`, which Graph answers only when `fields` asks for it (Meta's
+/// example answer of the list has none:
+/// https://developers.facebook.com/docs/whatsapp/business-management-api/manage-phone-numbers),
+/// and its `status` enum (`LINKED`, `UNLINKED`, …) is not the node's (`CONNECTED`,
+/// `DISCONNECTED`, `FLAGGED`, …). The correction drops `status` from `required` and
+/// gives it the node's values.
+const PHONE_NUMBER_ITEMS_REQUIRE_A_STATUS: Correction = Correction {
+    why: "WhatsAppBusinessAccountPhoneNumber requires status, which Graph answers only when fields asks for it, and lists LINKED/UNLINKED where the phone number node has CONNECTED/DISCONNECTED/FLAGGED (https://developers.facebook.com/docs/graph-api/reference/whats-app-business-account-to-number-current-status/)",
+    apply: |schemas| {
+        let item = &mut schemas["WhatsAppBusinessAccountPhoneNumber"];
+        if let Some(required) = item["required"].as_array_mut() {
+            required.retain(|field| field != "status");
+        }
+        item["properties"]["status"] = json!({"type": "string", "enum": PHONE_NUMBER_STATUSES});
+    },
+};
+
+/// `WhatsAppBusinessProfileResponse` wraps each `data` item in `business_profile`
+/// with nothing required, so it accepts any object; Meta's business profile page
+/// answers the profile's fields in the item itself
+/// (https://developers.facebook.com/documentation/business-messaging/whatsapp/business-phone-numbers/business-profiles),
+/// and documents descriptions of up to 512 characters and the verticals
+/// `UNDEFINED` and `NOT_A_BIZ`, which `WhatsAppBusinessProfile` lacks
+/// (https://developers.facebook.com/docs/whatsapp/cloud-api/reference/business-profiles).
+/// The correction makes each item a `WhatsAppBusinessProfile` with those limits.
+const PROFILE_ITEMS_ARE_WRAPPED: Correction = Correction {
+    why: "WhatsAppBusinessProfileResponse wraps each item in business_profile (nothing required: any object passes); Meta answers the profile's fields in the item, descriptions up to 512 characters, verticals UNDEFINED and NOT_A_BIZ too (https://developers.facebook.com/docs/whatsapp/cloud-api/reference/business-profiles)",
+    apply: |schemas| {
+        schemas["WhatsAppBusinessProfileResponse"]["properties"]["data"]["items"] =
+            json!({"$ref": "#/components/schemas/WhatsAppBusinessProfile"});
+        schemas["WhatsAppBusinessProfileResponse"]["required"] = json!(["data"]);
+        let profile = &mut schemas["WhatsAppBusinessProfile"];
+        profile["properties"]["description"]["maxLength"] = json!(512);
+        profile["additionalProperties"] = json!(false);
+        if let Some(verticals) = schemas["WhatsAppBusinessVertical"]["enum"].as_array_mut() {
+            verticals.extend([json!("UNDEFINED"), json!("NOT_A_BIZ")]);
+        }
+    },
+};
+
+/// `SubscribedApp` (an item of `GET /{WABA-ID}/subscribed_apps`) is `{id, name}`
+/// with nothing required, so it accepts any object; Meta's answer, in the spec's
+/// own examples and on the webhook overrides page, is `{whatsapp_business_api_data:
+/// {id, link, name}, override_callback_uri?}`
+/// (https://developers.facebook.com/docs/whatsapp/embedded-signup/webhooks/override).
+const SUBSCRIBED_APPS_ARE_WRAPPED: Correction = Correction {
+    why: "SubscribedApp is {id, name} with nothing required (any object passes); Meta answers {whatsapp_business_api_data: {id, link, name}, override_callback_uri?} (https://developers.facebook.com/docs/whatsapp/embedded-signup/webhooks/override)",
+    apply: |schemas| {
+        schemas["SubscribedApp"] = json!({
+            "type": "object",
+            "required": ["whatsapp_business_api_data"],
+            "additionalProperties": false,
+            "properties": {
+                "whatsapp_business_api_data": {
+                    "type": "object",
+                    "required": ["id", "link", "name"],
+                    "additionalProperties": false,
+                    "properties": {
+                        "id": {"type": "string"},
+                        "link": {"type": "string"},
+                        "name": {"type": "string"},
+                    },
+                },
+                "override_callback_uri": {"type": "string", "maxLength": 200},
+            },
+        });
+    },
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_phone_number_list_fails_the_published_spec_only_for_its_required_status() {
+    let spec = spec();
+    let schema = spec.response_schema("/{Version}/{WABA-ID}/phone_numbers", "get", "200");
+    let published = spec.validator(&schema, &[]);
+    let corrected = spec.validator(&schema, &[&PHONE_NUMBER_ITEMS_REQUIRE_A_STATUS]);
+    let wasim = Wasim::start().await;
+    let list = format!("/v23.0/{WABA}/phone_numbers");
+    let (status, default) = wasim.graph(Method::GET, &list, None).await;
+    assert_eq!(status, 200, "{default}");
+    let found = violations(&published, &default);
+    assert_eq!(
+        found.len(),
+        3,
+        "one violation per number:\n{}",
+        found.join("\n")
+    );
+    assert!(
+        found
+            .iter()
+            .all(|v| v.contains("\"status\" is a required property")),
+        "only the required status:\n{}",
+        found.join("\n")
+    );
+    let why = corrected_by(&[&PHONE_NUMBER_ITEMS_REQUIRE_A_STATUS]);
+    assert_valid(&corrected, &format!("GET {list}{why}"), &default);
+    wasim
+        .control(
+            "/_wasim/account",
+            &json!({"incident": "quality", "quality": "RED"}),
+        )
+        .await;
+    let asked = format!(
+        "{list}?fields=id,display_phone_number,status,quality_rating,code_verification_status,messaging_limit_tier&limit=2"
+    );
+    let (status, paged) = wasim.graph(Method::GET, &asked, None).await;
+    assert_eq!(status, 200, "{paged}");
+    assert_eq!(paged["data"][0]["status"], "FLAGGED");
+    assert!(paged["paging"]["next"].is_string(), "{paged}");
+    assert_valid(&corrected, &format!("GET {asked}{why}"), &paged);
+    let text = violations(&published, &paged).join("\n");
+    assert!(
+        text.contains(
+            "`/data/0/status` (schema /components/schemas/WhatsAppPhoneNumberStatus/enum)"
+        ),
+        "the published status enum lacks the node's FLAGGED:\n{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_business_profile_matches_the_spec_only_once_its_items_are_profiles() {
+    let spec = spec();
+    let schema = spec.response_schema(
+        "/{Version}/{Phone-Number-ID}/whatsapp_business_profile",
+        "get",
+        "200",
+    );
+    let published = spec.validator(&schema, &[]);
+    let corrected = spec.validator(&schema, &[&PROFILE_ITEMS_ARE_WRAPPED]);
+    // The published item checks nothing: a profile of the wrong types passes.
+    let wrong = json!({"data": [{"about": 5, "websites": "x", "messaging_product": "sms"}]});
+    assert!(violations(&published, &wrong).is_empty());
+    assert!(!violations(&corrected, &wrong).is_empty());
+    let wasim = Wasim::start().await;
+    let path = format!("/v23.0/{US_PHONE}/whatsapp_business_profile");
+    let update = json!({
+        "messaging_product": "whatsapp", "about": "Succulent specialists!",
+        "address": "1 Hacker Way, Menlo Park, CA 94025", "description": "d".repeat(512),
+        "email": "lucky@luckyshrub.test", "websites": ["https://luckyshrub.test/"],
+        "vertical": "NOT_A_BIZ",
+    });
+    let (status, answer) = wasim.graph(Method::POST, &path, Some(&update)).await;
+    assert_eq!(status, 200, "{answer}");
+    let why = corrected_by(&[&PROFILE_ITEMS_ARE_WRAPPED]);
+    for query in ["", "?fields=about,vertical"] {
+        let (status, profile) = wasim
+            .graph(Method::GET, &format!("{path}{query}"), None)
+            .await;
+        assert_eq!(status, 200, "{profile}");
+        assert!(
+            profile["data"][0].get("business_profile").is_none(),
+            "{profile}"
+        );
+        let what = format!("GET {path}{query}{why}");
+        if query.is_empty() {
+            assert_valid(&corrected, &what, &profile);
+        } else {
+            // Without messaging_product (not asked for) the corrected item still
+            // requires it: Graph answers only the fields asked for.
+            let text = violations(&corrected, &profile).join("\n");
+            assert!(
+                text.contains("\"messaging_product\" is a required property"),
+                "{text}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribed_apps_matches_the_spec_only_once_its_items_are_wrapped() {
+    let spec = spec();
+    let schema = spec.response_schema("/{Version}/{WABA-ID}/subscribed_apps", "get", "200");
+    let published = spec.validator(&schema, &[]);
+    let corrected = spec.validator(&schema, &[&SUBSCRIBED_APPS_ARE_WRAPPED]);
+    let wrong = json!({"data": [{"whatsapp_business_api_data": 5}]});
+    assert!(
+        violations(&published, &wrong).is_empty(),
+        "the published item accepts any object"
+    );
+    assert!(!violations(&corrected, &wrong).is_empty());
+    let wasim = Wasim::start().await;
+    let apps = format!("/v23.0/{WABA}/subscribed_apps");
+    let why = corrected_by(&[&SUBSCRIBED_APPS_ARE_WRAPPED]);
+    let (status, plain) = wasim.graph(Method::GET, &apps, None).await;
+    assert_eq!(status, 200, "{plain}");
+    assert_valid(&corrected, &format!("GET {apps}{why}"), &plain);
+    let body = json!({"override_callback_uri": wasim.url("/override"), "verify_token": support::VERIFY_TOKEN});
+    let (status, subscribed) = wasim.graph(Method::POST, &apps, Some(&body)).await;
+    assert_eq!(status, 200, "{subscribed}");
+    let post = spec.validator(
+        &spec.response_schema("/{Version}/{WABA-ID}/subscribed_apps", "post", "200"),
+        &[],
+    );
+    assert_valid(&post, "POST subscribed_apps with an override", &subscribed);
+    let (status, overridden) = wasim.graph(Method::GET, &apps, None).await;
+    assert_eq!(status, 200, "{overridden}");
+    assert!(overridden["data"][0]["override_callback_uri"].is_string());
+    assert_valid(
+        &corrected,
+        &format!("GET {apps} with an override{why}"),
+        &overridden,
+    );
 }

@@ -20,9 +20,10 @@ use axum::response::Response;
 
 use super::error::fbtrace_id;
 use crate::engine::Sim;
+use crate::model::numbers::HandshakeReport;
 use crate::model::partner::PartnerCredential;
 use crate::model::secret::Secret;
-use crate::model::{Command, Refusal, Reply};
+use crate::model::{Command, Refusal, Reply, Verification};
 use crate::state::AppState;
 use crate::trace::TraceEvent;
 
@@ -169,6 +170,16 @@ impl<D: Dialect> Call<D> {
     /// surface's table; the request is recorded under the same lock.
     pub(crate) fn run(self, command: Command, answer: impl FnOnce(Reply) -> Response) -> Response {
         let fingerprint = self.fingerprint();
+        self.run_recorded(command, fingerprint, answer)
+    }
+
+    /// [`Call::run`], recording the credential `fingerprint`.
+    fn run_recorded(
+        self,
+        command: Command,
+        fingerprint: Option<String>,
+        answer: impl FnOnce(Reply) -> Response,
+    ) -> Response {
         let Call { state, request, .. } = self;
         state.with_sim(|sim, now| {
             let trace_id = trace_id_here(sim);
@@ -182,6 +193,57 @@ impl<D: Dialect> Call<D> {
             state.queue(sim, deliveries);
             response
         })
+    }
+
+    /// Runs `command` as [`Call::run`] does, except when the model answers with a
+    /// verification handshake to perform first (an alternate callback URL): then
+    /// the shell performs it outside the lock, and the command `report` builds
+    /// from its outcome is the one answered and recorded.
+    pub(crate) async fn run_with_handshake(
+        self,
+        command: Command,
+        report: impl FnOnce(Verification, HandshakeReport) -> Command,
+        answer: impl FnOnce(Reply) -> Response,
+    ) -> Response {
+        let fingerprint = self.fingerprint();
+        let Call { state, request, .. } = self;
+        let first = state.with_sim(|sim, now| {
+            let trace_id = trace_id_here(sim);
+            let (result, deliveries) = sim.apply(now, command);
+            let first = match result {
+                Ok(Reply::Verify(verification)) => Err((verification, answer)),
+                result => {
+                    let response = match result {
+                        Ok(reply) => answer(reply),
+                        Err(refusal) => D::refusal(refusal, &request, &trace_id),
+                    };
+                    record::<D>(sim, request.clone(), fingerprint.clone(), &response);
+                    Ok(response)
+                }
+            };
+            state.queue(sim, deliveries);
+            first
+        });
+        let (verification, answer) = match first {
+            Ok(response) => return response,
+            Err(pending) => pending,
+        };
+        let outcome = state.handshake(&verification).await;
+        let command = report(
+            verification,
+            HandshakeReport {
+                http_status: outcome.http_status,
+                echoed: outcome.echoed,
+                latency_ms: outcome.latency_ms,
+                error: outcome.error,
+            },
+        );
+        Call::<D> {
+            state,
+            request,
+            credential: None,
+        }
+        .run_recorded(command, fingerprint, answer)
     }
 
     /// Answers `refusal` without the model (a request that names no credential the

@@ -245,6 +245,7 @@ fn world_json(world: &World) -> Value {
                 "channel_id": p.spec.channel_id,
                 "d360_api_key": p.spec.d360_api_key,
                 "registered": p.spec.registered,
+                "quality_rating": p.spec.quality,
                 "throughput_mps": world.policy().throughput_mps,
             })
         })

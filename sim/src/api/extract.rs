@@ -29,6 +29,19 @@ pub(crate) struct JsonBody(pub(crate) Result<Value, RequestError>);
 #[derive(Debug)]
 pub(crate) struct AnyJsonBody(pub(crate) Result<Value, RequestError>);
 
+/// A request body read as [`JsonBody`] is, except that an empty body is `None`
+/// (a Graph POST whose parameters are all optional).
+#[derive(Debug)]
+pub(crate) struct OptionalJsonBody(pub(crate) Result<Option<Value>, RequestError>);
+
+impl<S: Send + Sync> FromRequest<S> for OptionalJsonBody {
+    type Rejection = Infallible;
+
+    async fn from_request(request: Request, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(OptionalJsonBody(read_optional_json(request, true).await))
+    }
+}
+
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = Infallible;
 
@@ -71,6 +84,16 @@ pub(crate) fn wrong_method(method: &Method, allowed: &'static str) -> RequestErr
 }
 
 async fn read_json(request: Request, check_type: bool) -> Result<Value, RequestError> {
+    read_optional_json(request, check_type)
+        .await?
+        .ok_or_else(|| RequestError::Malformed("the body is empty".to_owned()))
+}
+
+/// The body as JSON, `None` when empty.
+async fn read_optional_json(
+    request: Request,
+    check_type: bool,
+) -> Result<Option<Value>, RequestError> {
     let (parts, body) = request.into_parts();
     if let Some(content_type) = parts.headers.get(CONTENT_TYPE).filter(|_| check_type) {
         let text = content_type.to_str().unwrap_or("");
@@ -98,9 +121,11 @@ async fn read_json(request: Request, check_type: bool) -> Result<Value, RequestE
         .map_err(|_| RequestError::Slow)?
         .map_err(|_| RequestError::TooLarge)?;
     if bytes.is_empty() {
-        return Err(RequestError::Malformed("the body is empty".to_owned()));
+        return Ok(None);
     }
-    serde_json::from_slice(&bytes).map_err(|e| RequestError::Malformed(e.to_string()))
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| RequestError::Malformed(e.to_string()))
 }
 
 /// The bearer token of `Authorization`, if any.

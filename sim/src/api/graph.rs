@@ -33,6 +33,27 @@ pub fn router() -> Router<Arc<AppState>> {
             any(super::templates::list),
         )
         .route("/{id}/message_templates", any(super::templates::list))
+        .route(
+            "/{version}/{id}/phone_numbers",
+            any(super::numbers::phone_numbers),
+        )
+        .route("/{id}/phone_numbers", any(super::numbers::phone_numbers))
+        .route(
+            "/{version}/{id}/whatsapp_business_profile",
+            any(super::numbers::business_profile),
+        )
+        .route(
+            "/{id}/whatsapp_business_profile",
+            any(super::numbers::business_profile),
+        )
+        .route(
+            "/{version}/{id}/subscribed_apps",
+            any(super::numbers::subscribed_apps),
+        )
+        .route(
+            "/{id}/subscribed_apps",
+            any(super::numbers::subscribed_apps),
+        )
         .route("/{version}/{id}", any(super::object::object))
         .route("/{id}", any(super::object::object))
 }

@@ -1,7 +1,8 @@
 //! Graph objects read, changed and deleted by id (`/{version}/{id}`): the model
 //! says which kind of object an id names (a template, a phone number, …) and
 //! answers with it; this module renders each kind as Graph does.
-//! `GET /{template-id}` (`fields=quality_score` or the template), `POST
+//! `GET /{template-id}` (`fields=quality_score` or the template),
+//! `GET /{phone-number-id}` and `GET /{waba-id}` (their `fields`), `POST
 //! /{phone-number-id}` `{"pin"}` (the two-step PIN), `DELETE /{id}`.
 
 use axum::Json;
@@ -12,6 +13,8 @@ use serde_json::json;
 use super::call::Call;
 use super::error::Graph;
 use super::extract::{GraphObject, JsonBody, wrong_method};
+use super::numbers;
+use crate::model::numbers::{Fields, PHONE_NUMBER_DEFAULT, WABA_DEFAULT};
 use crate::model::templates::quality_name;
 use crate::model::{Command, Refusal, Reply, Surface};
 
@@ -28,6 +31,7 @@ pub(crate) async fn object(
             let command = Command::GetObject {
                 credential: call.credential.clone(),
                 id,
+                fields: Fields::parse(fields.as_deref()),
             };
             call.run(command, |reply| get_answer(reply, fields.as_deref()))
         }
@@ -64,6 +68,18 @@ fn get_answer(reply: Reply, fields: Option<&str>) -> Response {
                 super::templates::template_json(&template, quality)
             })
             .into_response()
+        }
+        Reply::PhoneNumber(number) => {
+            let fields = Fields::parse(fields);
+            Json(numbers::phone_number_json(
+                &number,
+                &fields.or(PHONE_NUMBER_DEFAULT),
+            ))
+            .into_response()
+        }
+        Reply::Waba(waba) => {
+            let fields = Fields::parse(fields);
+            Json(numbers::waba_json(&waba, &fields.or(WABA_DEFAULT))).into_response()
         }
         other => super::unexpected(&other),
     }

@@ -49,6 +49,10 @@ pub(crate) async fn status(State(state): State<Arc<AppState>>) -> Json<Value> {
             "partner_url": endpoints.partner_url.as_deref().map(redact_url),
             "d360_channel_webhooks": d360_channel,
             "d360_waba_webhook": endpoints.d360_waba.as_ref().map(|w| json!({"url": redact_url(&w.url), "headers": w.header_fingerprints()})),
+            "waba_subscription": {
+                "subscribed": endpoints.subscription.subscribed,
+                "override_callback_uri": endpoints.subscription.override_callback_uri.as_deref().map(redact_url),
+            },
             "batch_max": world.webhook_batching().0,
             "batch_window_ms": world.webhook_batching().1,
             "batching": world.webhooks_batching(),

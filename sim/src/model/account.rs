@@ -1,8 +1,8 @@
 //! The account's health and what happens to it: 360dialog disabling and
 //! re-enabling template messaging for a flagged WABA, Meta's violations,
 //! restrictions and bans, a compromise (an unknown origin sends with the channel's
-//! key until it is replaced), messaging-tier changes, and the countries Cloud API
-//! serves from a date.
+//! key until it is replaced), messaging-tier and number-quality changes, and the
+//! countries Cloud API serves from a date.
 //!
 //! Each incident changes what sends answer and emits the webhooks the platform
 //! sends for it: 360dialog's partner events (`template_messaging_disabled`,
@@ -23,8 +23,9 @@ use super::outgoing::{Outgoing, SendRequestError};
 use super::refusal::{Object, Refusal};
 use super::secret::Secret;
 use super::send::Sender;
-use super::spec::Category;
+use super::spec::{Category, Quality};
 use super::state::Timer;
+use super::templates::quality_name;
 use super::time::SimTime;
 use super::webhooks::Route;
 use super::{Effect, Recipient, Reply, Surface, World, send};
@@ -118,6 +119,15 @@ pub enum Incident {
         /// `TIER_250`, `TIER_2K`, `TIER_10K`, `TIER_100K` or `TIER_UNLIMITED`.
         tier: String,
     },
+    /// A number's quality rating changes. Falling to `RED` flags it
+    /// (`phone_number_quality_update` `FLAGGED`, status `FLAGGED`); leaving `RED`
+    /// unflags it (`UNFLAGGED`): Meta's legacy quality events.
+    Quality {
+        /// The number (default: the first).
+        phone_number_id: Option<String>,
+        /// `GREEN`, `YELLOW`, `RED` or `UNKNOWN`.
+        quality: Quality,
+    },
     /// A partner user is invited (Partner API user management, our shape).
     InvitePartnerUser {
         /// The user's email.
@@ -141,6 +151,7 @@ impl Incident {
         "reinstate",
         "compromise",
         "tier",
+        "quality",
         "invite_partner_user",
         "remove_partner_user",
     ];
@@ -174,6 +185,16 @@ impl Incident {
                 value
             }
             Incident::Tier { tier } => json!({"incident": "tier", "tier": tier}),
+            Incident::Quality {
+                phone_number_id,
+                quality,
+            } => {
+                let mut value = json!({"incident": "quality", "quality": quality_name(*quality)});
+                if let Some(id) = phone_number_id {
+                    value["phone_number_id"] = json!(id);
+                }
+                value
+            }
             Incident::InvitePartnerUser { email } => {
                 json!({"incident": "invite_partner_user", "email": email})
             }
@@ -206,6 +227,7 @@ impl Incident {
             "restrict" => &["restriction_type", "hours"],
             "compromise" => &["phone_number_id", "every_s", "sends"],
             "tier" => &["tier"],
+            "quality" => &["phone_number_id", "quality"],
             "invite_partner_user" | "remove_partner_user" => &["email"],
             _ => &[],
         };
@@ -297,6 +319,29 @@ impl Incident {
                     ));
                 }
                 Incident::Tier { tier }
+            }
+            "quality" => {
+                let quality = match text("quality", None)?.as_str() {
+                    "GREEN" => Quality::Green,
+                    "YELLOW" => Quality::Yellow,
+                    "RED" => Quality::Red,
+                    "UNKNOWN" => Quality::Unknown,
+                    other => {
+                        return Err(FieldError::new(
+                            "quality",
+                            format!(
+                                "unknown quality `{other}`, expected GREEN, YELLOW, RED or UNKNOWN"
+                            ),
+                        ));
+                    }
+                };
+                Incident::Quality {
+                    phone_number_id: object
+                        .get("phone_number_id")
+                        .map(|_| text("phone_number_id", None))
+                        .transpose()?,
+                    quality,
+                }
             }
             "invite_partner_user" | "remove_partner_user" => {
                 let email = text("email", None)?;
@@ -533,6 +578,54 @@ impl World {
                            "max_phone_numbers_per_waba": 25}),
                 );
                 ("tier", None, format!("messaging tier {old} → {tier}"))
+            }
+            Incident::Quality {
+                phone_number_id,
+                quality,
+            } => {
+                let index = match &phone_number_id {
+                    None => 0,
+                    Some(id) => self
+                        .phone_index(id)
+                        .ok_or_else(|| Refusal::not_found(Object::PhoneNumber, id.as_str()))?,
+                };
+                let phone = &mut self.phone_numbers[index].spec;
+                let (id, display) = (phone.id.clone(), phone.display_phone_number.clone());
+                let old = phone.quality;
+                if old == quality {
+                    return Ok(format!(
+                        "the quality of {id} is already {}",
+                        quality_name(quality)
+                    ));
+                }
+                phone.quality = quality;
+                let event = if quality == Quality::Red {
+                    Some("FLAGGED")
+                } else if old == Quality::Red {
+                    Some("UNFLAGGED")
+                } else {
+                    None
+                };
+                if let Some(event) = event {
+                    let tier = tier_of(self.spec.waba.messaging_limit);
+                    self.emit_account_change(
+                        now,
+                        "phone_number_quality_update",
+                        json!({"display_phone_number": display, "event": event,
+                               "current_limit": tier,
+                               "max_daily_conversations_per_business": tier}),
+                    );
+                }
+                (
+                    "quality",
+                    Some(id),
+                    format!(
+                        "quality {} → {}{}",
+                        quality_name(old),
+                        quality_name(quality),
+                        event.map_or_else(String::new, |e| format!(" ({e})"))
+                    ),
+                )
             }
             Incident::InvitePartnerUser { email } => {
                 if self.partner_user_exists(&email) {
@@ -781,7 +874,7 @@ impl World {
                 "display_phone_number": p.spec.display_phone_number,
                 "registered": p.spec.registered,
                 "api": match p.spec.api { super::spec::ApiKind::Cloud => "cloud", super::spec::ApiKind::OnPremises => "on_premises" },
-                "quality_rating": "GREEN",
+                "quality_rating": quality_name(p.spec.quality),
             })).collect::<Vec<_>>(),
         })
     }

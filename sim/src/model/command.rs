@@ -13,11 +13,16 @@ use super::Template;
 use super::account::Incident;
 use super::id::{PartnerId, PhoneNumberId, TemplateId, WaId, WabaId, Wamid};
 use super::inbound::InboundContent;
+use super::numbers::{
+    Fields, HandshakeReport, PageRequest, PhoneNumberPage, PhoneNumberView, ProfileUpdate,
+    SubscribeRequest, SubscribedApp, WabaView,
+};
 use super::outgoing::{Outgoing, ReadReceipt, SendPath, SendRequestError};
 use super::partner::{PartnerCall, PartnerCredential};
 use super::refusal::Refusal;
 use super::registration::PhoneCall;
 use super::secret::Secret;
+use super::spec::BusinessProfileSpec;
 use super::templates::TemplateControl;
 use super::time::SimTime;
 use super::webhooks::{CopyKind, D360Scope, D360Webhook, Destination, FaultProfile, Route};
@@ -177,12 +182,15 @@ pub enum Command {
         /// The WABA id of the Graph path.
         waba_id: Option<WabaId>,
     },
-    /// Read one Graph object by id (`GET /{id}`): a template, …
+    /// Read one Graph object by id (`GET /{id}`): a template, a phone number, the
+    /// WABA.
     GetObject {
         /// The bearer token presented.
         credential: Option<Secret>,
         /// The id of the path.
         id: String,
+        /// The `fields` asked for.
+        fields: Fields,
     },
     /// Delete one Graph object by id (`DELETE /{id}`).
     DeleteObject {
@@ -259,6 +267,67 @@ pub enum Command {
         field: String,
         /// The body.
         body: Value,
+    },
+    /// List the WABA's phone numbers (`GET /{waba-id}/phone_numbers`).
+    ListPhoneNumbers {
+        /// The bearer token presented.
+        credential: Option<Secret>,
+        /// The WABA id of the path.
+        waba_id: WabaId,
+        /// The `fields` asked for.
+        fields: Fields,
+        /// `limit`, `after`, `before`.
+        page: PageRequest,
+    },
+    /// Read a number's business profile (`GET /{phone-number-id}/whatsapp_business_profile`).
+    GetBusinessProfile {
+        /// The bearer token presented.
+        credential: Option<Secret>,
+        /// The phone number id of the path.
+        phone_number_id: PhoneNumberId,
+        /// The `fields` asked for.
+        fields: Fields,
+    },
+    /// Change a number's business profile (`POST …/whatsapp_business_profile`).
+    UpdateBusinessProfile {
+        /// The bearer token presented.
+        credential: Option<Secret>,
+        /// The phone number id of the path.
+        phone_number_id: PhoneNumberId,
+        /// The change, or why the body was refused.
+        update: Result<ProfileUpdate, Refusal>,
+    },
+    /// List the apps subscribed to the WABA's webhooks (`GET /{waba-id}/subscribed_apps`).
+    ListSubscribedApps {
+        /// The bearer token presented.
+        credential: Option<Secret>,
+        /// The WABA id of the path.
+        waba_id: WabaId,
+    },
+    /// Subscribe the app to the WABA's webhooks (`POST /{waba-id}/subscribed_apps`);
+    /// with an alternate callback URL the reply is the handshake to perform.
+    SubscribeApp {
+        /// The bearer token presented.
+        credential: Option<Secret>,
+        /// The WABA id of the path.
+        waba_id: WabaId,
+        /// The request, or why its body was refused.
+        request: Result<SubscribeRequest, Refusal>,
+    },
+    /// An alternate callback URL's handshake finished (reported by the shell):
+    /// the subscription takes it if the receiver echoed the challenge.
+    SubscriptionVerified {
+        /// The handshake the model asked for.
+        verification: Verification,
+        /// How it went.
+        report: HandshakeReport,
+    },
+    /// Unsubscribe the app from the WABA's webhooks (`DELETE /{waba-id}/subscribed_apps`).
+    UnsubscribeApp {
+        /// The bearer token presented.
+        credential: Option<Secret>,
+        /// The WABA id of the path.
+        waba_id: WabaId,
     },
 }
 
@@ -354,6 +423,16 @@ pub enum Reply {
     Message(String),
     /// Done; nothing to answer.
     Done,
+    /// A business phone number (`GET /{phone-number-id}`).
+    PhoneNumber(Box<PhoneNumberView>),
+    /// A page of the WABA's phone numbers.
+    PhoneNumbers(PhoneNumberPage),
+    /// The WABA (`GET /{waba-id}`).
+    Waba(Box<WabaView>),
+    /// A number's business profile.
+    BusinessProfile(Box<BusinessProfileSpec>),
+    /// The apps subscribed to the WABA's webhooks.
+    SubscribedApps(Vec<SubscribedApp>),
 }
 
 /// What a template list answers with.

@@ -86,6 +86,26 @@ pub fn country_of(wa_id: &str) -> &'static str {
         .map_or("ZZ", |(_, country)| country)
 }
 
+/// A number given as digits with its calling code, written the way Graph's phone
+/// number reads show it: `+`, the calling code, a space, the rest (`+1 555-010-0001`
+/// for the +1 plan, otherwise ungrouped: `+49 30901820`).
+pub fn international(digits: &str) -> String {
+    let code_len = if digits.starts_with('1') {
+        1
+    } else {
+        PREFIXES
+            .iter()
+            .find(|(prefix, _)| digits.starts_with(prefix))
+            .map_or(0, |(prefix, _)| prefix.len())
+    };
+    let (code, rest) = digits.split_at(code_len.min(digits.len()));
+    match (code, rest.len()) {
+        ("", _) => format!("+{rest}"),
+        ("1", 10) => format!("+1 {}-{}-{}", &rest[..3], &rest[3..6], &rest[6..]),
+        _ => format!("+{code} {rest}"),
+    }
+}
+
 /// How to make a plausible mobile number for a country: (prefix, random digits).
 pub fn number_shape(country: &str) -> Option<(&'static str, usize)> {
     Some(match country {
@@ -125,6 +145,14 @@ mod tests {
         assert_eq!(country_of("905321234567"), "TR");
         assert_eq!(country_of("999131049"), "ZZ");
         assert_eq!(country_of("3801234"), "ZZ");
+    }
+
+    #[test]
+    fn numbers_are_written_with_plus_and_their_calling_code() {
+        assert_eq!(international("15550100001"), "+1 555-010-0001");
+        assert_eq!(international("4930901820"), "+49 30901820");
+        assert_eq!(international("902125550101"), "+90 2125550101");
+        assert_eq!(international("3801234"), "+3801234");
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub mod code {
     pub const ACCESS_TOKEN: u32 = 190;
     /// Unknown Graph path.
     pub const UNKNOWN_PATH: u32 = 2500;
+    /// A callback URL failed Meta's verification request.
+    pub const CALLBACK_VERIFICATION: u32 = 2200;
     /// Throughput reached.
     pub const RATE_LIMIT_HIT: u32 = 130_429;
     /// Message undeliverable.
@@ -81,6 +83,7 @@ pub mod code {
         INVALID_PARAMETER,
         ACCESS_TOKEN,
         UNKNOWN_PATH,
+        CALLBACK_VERIFICATION,
         RATE_LIMIT_HIT,
         UNDELIVERABLE,
         PARAMETER_MISSING,
@@ -147,6 +150,7 @@ pub fn title_of(code: u32) -> &'static str {
         131_031 => "Business Account locked",
         190 => "Invalid OAuth access token - Cannot parse access token",
         2500 => "Unknown path components",
+        2200 => "Callback verification failed",
         130_429 => "Rate limit hit",
         131_008 => "Required parameter is missing",
         131_009 => "Parameter value is not valid",

@@ -33,6 +33,7 @@ pub mod webhooks;
 pub mod freeform;
 mod inbound;
 mod marketing;
+pub mod numbers;
 mod object;
 pub mod partner;
 pub(crate) mod payload;
@@ -233,6 +234,10 @@ impl World {
         let endpoints = webhooks::Endpoints {
             callback_url: spec.webhook_url.clone(),
             partner_url: spec.partner.webhook_url.clone(),
+            subscription: numbers::Subscription {
+                subscribed: spec.waba.subscribed,
+                override_callback_uri: None,
+            },
             ..webhooks::Endpoints::default()
         };
         let webhooks = webhooks::WebhookState::new(
@@ -604,9 +609,13 @@ impl World {
                 self.authorize_templates(surface, credential.as_ref(), waba_id.as_ref())?;
                 Ok(Reply::Templates(self.template_list()))
             }
-            Command::GetObject { credential, id } => {
+            Command::GetObject {
+                credential,
+                id,
+                fields,
+            } => {
                 self.check_access_token(credential.as_ref())?;
-                self.get_object(now, &id)
+                self.get_object(now, &id, &fields)
             }
             Command::DeleteObject { credential, id } => {
                 self.check_access_token(credential.as_ref())?;
@@ -683,6 +692,39 @@ impl World {
                 self.emit_change(field, route, body);
                 Ok(Reply::Done)
             }
+            Command::ListPhoneNumbers {
+                credential,
+                waba_id,
+                fields,
+                page,
+            } => self.list_phone_numbers(credential.as_ref(), &waba_id, &fields, &page),
+            Command::GetBusinessProfile {
+                credential,
+                phone_number_id,
+                fields,
+            } => self.business_profile(credential.as_ref(), &phone_number_id, &fields),
+            Command::UpdateBusinessProfile {
+                credential,
+                phone_number_id,
+                update,
+            } => self.update_business_profile(credential.as_ref(), &phone_number_id, update),
+            Command::ListSubscribedApps {
+                credential,
+                waba_id,
+            } => self.subscribed_apps(credential.as_ref(), &waba_id),
+            Command::SubscribeApp {
+                credential,
+                waba_id,
+                request,
+            } => self.subscribe_app(now, credential.as_ref(), &waba_id, request, effects),
+            Command::SubscriptionVerified {
+                verification,
+                report,
+            } => self.subscription_verified(now, verification, report, effects),
+            Command::UnsubscribeApp {
+                credential,
+                waba_id,
+            } => self.unsubscribe_app(now, credential.as_ref(), &waba_id, effects),
         }
     }
 

@@ -3,18 +3,28 @@
 //! that names nothing is Graph's unknown object
 //! (<https://developers.facebook.com/docs/graph-api/using-graph-api/error-handling>).
 
+use super::numbers::Fields;
 use super::refusal::{Object, Refusal};
 use super::time::SimTime;
 use super::{Reply, World};
 
 impl World {
-    /// `GET /{id}`: the object the id names.
-    pub(super) fn get_object(&self, now: SimTime, id: &str) -> Result<Reply, Refusal> {
+    /// `GET /{id}`: the object the id names, with the `fields` asked for (a field
+    /// its node type lacks is refused; templates read theirs in the answer).
+    pub(super) fn get_object(
+        &self,
+        now: SimTime,
+        id: &str,
+        fields: &Fields,
+    ) -> Result<Reply, Refusal> {
         if let Some(template) = self.templates.iter().find(|t| t.id == id) {
             return Ok(Reply::Template {
                 template: Box::new(template.clone()),
                 unix_now: self.unix_seconds(now),
             });
+        }
+        if let Some(reply) = self.get_number_or_waba(id, fields) {
+            return reply;
         }
         Err(Refusal::not_found(Object::Template, id))
     }

@@ -353,7 +353,7 @@ pub(crate) fn channel(
         "status": if terminated_at.is_some() { "terminated" } else { "running" },
         "terminated_at": terminated_at,
         "current_limit": super::account::tier_of(spec.waba.messaging_limit),
-        "current_quality_rating": "GREEN",
+        "current_quality_rating": quality_name(phone.quality),
         "setup_info": {"phone_number": phone.display_phone_number, "phone_name": spec.client.name},
         "waba_account": {
             "id": spec.waba.id,

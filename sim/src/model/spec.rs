@@ -29,6 +29,11 @@ pub struct WorldSpec {
     pub app_secret: Secret,
     /// The webhook verify token. Default `wasim_test_verify_token`.
     pub verify_token: Secret,
+    /// The Meta app's id (the app of the access token, subscribed to the WABA's
+    /// webhooks: `GET /{waba-id}/subscribed_apps`). Default `140000000000001`.
+    pub app_id: String,
+    /// The Meta app's name. Default `Wasim Test App`.
+    pub app_name: String,
     /// Where webhooks go; `--webhook-url` overrides it. Default: none.
     pub webhook_url: Option<String>,
     /// The 360dialog partner.
@@ -139,6 +144,16 @@ pub struct ClientSpec {
 pub struct WabaSpec {
     /// WABA id. Default `100000000000001`.
     pub id: String,
+    /// The WABA's name (`GET /{waba-id}`). Default `Wasim Demo Shop`.
+    pub name: String,
+    /// The currency its payments are in (ISO 4217). Default `USD`.
+    pub currency: String,
+    /// Graph's timezone id of the WABA. Default `1`.
+    pub timezone_id: String,
+    /// Whether the Meta app (`app_id`) is subscribed to the WABA's webhooks
+    /// (`POST|DELETE /{waba-id}/subscribed_apps`): unsubscribed, no Meta webhook
+    /// is posted for it. Default true.
+    pub subscribed: bool,
     /// Unique users reachable outside a customer service window per moving 24 h
     /// (shared across the numbers: <https://developers.facebook.com/docs/whatsapp/messaging-limits>).
     /// Default 10000 (`TIER_10K`).
@@ -184,6 +199,55 @@ pub struct PhoneNumberSpec {
     /// first registration becomes it.
     #[serde(default)]
     pub pin: Option<Secret>,
+    /// The business name shown for the number (`verified_name`). Default: the
+    /// client's name.
+    #[serde(default)]
+    pub verified_name: Option<String>,
+    /// The number's quality rating. Default GREEN.
+    #[serde(default = "green")]
+    pub quality: Quality,
+    /// The business profile (`/{phone-number-id}/whatsapp_business_profile`).
+    /// Default: an `about` text and the `OTHER` vertical.
+    #[serde(default)]
+    pub profile: BusinessProfileSpec,
+}
+
+/// A number's business profile: what `GET /{phone-number-id}/whatsapp_business_profile`
+/// answers and its `POST` changes, within Meta's limits
+/// (<https://developers.facebook.com/docs/whatsapp/cloud-api/reference/business-profiles>).
+/// A field left out keeps its default; an empty string unsets one (the answers
+/// leave unset fields out, but for `vertical`, which reads `UNDEFINED`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BusinessProfileSpec {
+    /// The About text (1 to 139 characters). Default `Hey there! We are on WhatsApp.`
+    pub about: Option<String>,
+    /// The address (at most 256 characters).
+    pub address: Option<String>,
+    /// The description (at most 512 characters).
+    pub description: Option<String>,
+    /// The contact email (at most 128 characters).
+    pub email: Option<String>,
+    /// The industry (Meta's vertical enum). Default `OTHER`.
+    pub vertical: Option<String>,
+    /// Up to 2 URLs (`http://` or `https://`, at most 256 characters each).
+    pub websites: Vec<String>,
+    /// The profile picture's URL (set only by a world file: wasim has no upload).
+    pub profile_picture_url: Option<String>,
+}
+
+impl Default for BusinessProfileSpec {
+    fn default() -> Self {
+        BusinessProfileSpec {
+            about: Some("Hey there! We are on WhatsApp.".to_owned()),
+            address: None,
+            description: None,
+            email: None,
+            vertical: Some("OTHER".to_owned()),
+            websites: Vec::new(),
+            profile_picture_url: None,
+        }
+    }
 }
 
 fn registered() -> bool {
@@ -339,6 +403,8 @@ impl Default for WorldSpec {
             access_token: Secret::from("wasim_test_access_token"),
             app_secret: Secret::from("wasim_test_app_secret"),
             verify_token: Secret::from("wasim_test_verify_token"),
+            app_id: "140000000000001".to_owned(),
+            app_name: "Wasim Test App".to_owned(),
             webhook_url: None,
             partner: PartnerSpec::default(),
             client: ClientSpec::default(),
@@ -386,6 +452,9 @@ impl Default for WabaSpec {
                 d360_api_key: Secret::from(key),
                 registered: true,
                 pin: None,
+                verified_name: None,
+                quality: Quality::Green,
+                profile: BusinessProfileSpec::default(),
             };
         let template =
             |id: &str, name: &str, category: Category, body_parameters: u32| TemplateSpec {
@@ -401,6 +470,10 @@ impl Default for WabaSpec {
             };
         WabaSpec {
             id: "100000000000001".to_owned(),
+            name: "Wasim Demo Shop".to_owned(),
+            currency: "USD".to_owned(),
+            timezone_id: "1".to_owned(),
+            subscribed: true,
             messaging_limit: 10_000,
             phone_numbers: vec![
                 phone(
@@ -727,6 +800,47 @@ impl WorldSpec {
                     ),
                 ));
             }
+            if phone
+                .verified_name
+                .as_deref()
+                .is_some_and(|name| name.trim().is_empty())
+            {
+                return Err(FieldError::new(
+                    format!("waba.phone_numbers[{index}].verified_name"),
+                    "expected a non-empty name",
+                ));
+            }
+            super::numbers::check_profile(&phone.profile).map_err(|(field, problem)| {
+                FieldError::new(
+                    format!("waba.phone_numbers[{index}].profile.{field}"),
+                    problem,
+                )
+            })?;
+        }
+        if !is_digits(&self.app_id) {
+            return Err(FieldError::new(
+                "app_id",
+                format!("expected digits, found `{}`", self.app_id),
+            ));
+        }
+        if self.waba.name.trim().is_empty() || self.app_name.trim().is_empty() {
+            let field = if self.app_name.trim().is_empty() {
+                "app_name"
+            } else {
+                "waba.name"
+            };
+            return Err(FieldError::new(field, "expected a non-empty name"));
+        }
+        if self.waba.currency.len() != 3
+            || !self.waba.currency.bytes().all(|b| b.is_ascii_uppercase())
+        {
+            return Err(FieldError::new(
+                "waba.currency",
+                format!(
+                    "expected an ISO 4217 code such as `USD`, found `{}`",
+                    self.waba.currency
+                ),
+            ));
         }
         for (index, template) in self.waba.templates.iter().enumerate() {
             if !is_digits(&template.id) {
@@ -873,6 +987,30 @@ mod tests {
         )
         .expect_err("bad id").to_string();
         assert!(error.contains("waba.phone_numbers[0].id"), "{error}");
+    }
+
+    #[test]
+    fn a_business_profile_in_a_world_file_keeps_meta_s_limits() {
+        let number = "[[waba.phone_numbers]]\nid = \"1\"\ndisplay_phone_number = \"1555\"\ncountry = \"US\"\nchannel_id = \"c\"\nd360_api_key = \"k\"\n";
+        let spec = WorldSpec::from_toml(&format!(
+            "{number}[waba.phone_numbers.profile]\nabout = \"Open 9 to 5\"\nwebsites = [\"https://shop.test\"]\n"
+        ))
+        .expect("valid");
+        let profile = &spec.waba.phone_numbers[0].profile;
+        assert_eq!(profile.about.as_deref(), Some("Open 9 to 5"));
+        assert_eq!(
+            profile.vertical.as_deref(),
+            Some("OTHER"),
+            "fields left out keep their default"
+        );
+        let error = refused(&format!(
+            "{number}[waba.phone_numbers.profile]\nvertical = \"SHOES\"\n"
+        ));
+        assert!(
+            error.starts_with("waba.phone_numbers[0].profile.vertical: "),
+            "{error}"
+        );
+        assert!(refused("[waba]\ncurrency = \"usd\"\n").starts_with("waba.currency"));
     }
 
     #[test]

@@ -86,6 +86,12 @@ pub(crate) const ROUTES: &[Route] = &[
     r("/{id}/deregister", Shape::Graph),
     r("/{version}/{id}/message_templates", Shape::Graph),
     r("/{id}/message_templates", Shape::Graph),
+    r("/{version}/{id}/phone_numbers", Shape::Graph),
+    r("/{id}/phone_numbers", Shape::Graph),
+    r("/{version}/{id}/whatsapp_business_profile", Shape::Graph),
+    r("/{id}/whatsapp_business_profile", Shape::Graph),
+    r("/{version}/{id}/subscribed_apps", Shape::Graph),
+    r("/{id}/subscribed_apps", Shape::Graph),
     r("/{version}/{id}", Shape::Graph),
     r("/{id}", Shape::Graph),
 ];
@@ -462,12 +468,109 @@ pub(crate) fn valid(index: usize, rng: &mut Rng, facts: &Facts, learned: &Learne
                 }
             }
         }
+        "/{version}/{id}/phone_numbers" | "/{id}/phone_numbers" => {
+            let prefix = if pattern.starts_with("/{version}") {
+                v.as_str()
+            } else {
+                ""
+            };
+            let owner = if rng.random_bool(0.9) {
+                facts.waba_id.clone()
+            } else {
+                phone.clone()
+            };
+            let query = match rng.random_range(0..6) {
+                0 => String::new(),
+                1 => "?fields=status,throughput,messaging_limit_tier".to_owned(),
+                2 => format!("?limit={}", rng.random_range(0..5u32)),
+                3 => {
+                    let after =
+                        wasim_sim::model::numbers::cursor(pick(rng, &facts.phone_ids).as_str());
+                    format!("?limit=1&after={after}")
+                }
+                4 => {
+                    let before =
+                        wasim_sim::model::numbers::cursor(pick(rng, &facts.phone_ids).as_str());
+                    format!("?before={before}&fields=id,quality_rating")
+                }
+                _ => "?fields=colour".to_owned(),
+            };
+            graph(
+                "GET",
+                format!("{prefix}/{owner}/phone_numbers{query}"),
+                None,
+            )
+        }
+        "/{version}/{id}/whatsapp_business_profile" | "/{id}/whatsapp_business_profile" => {
+            let prefix = if pattern.starts_with("/{version}") {
+                v.as_str()
+            } else {
+                ""
+            };
+            let path = format!("{prefix}/{phone}/whatsapp_business_profile");
+            if rng.random_bool(0.4) {
+                let query = *pick(
+                    rng,
+                    &["", "?fields=about,websites", "?fields=vertical,colour"],
+                );
+                graph("GET", format!("{path}{query}"), None)
+            } else {
+                graph("POST", path, Some(profile_update(rng)))
+            }
+        }
+        "/{version}/{id}/subscribed_apps" | "/{id}/subscribed_apps" => {
+            let prefix = if pattern.starts_with("/{version}") {
+                v.as_str()
+            } else {
+                ""
+            };
+            let path = format!("{prefix}/{}/subscribed_apps", facts.waba_id);
+            match rng.random_range(0..10) {
+                0..=3 => graph("GET", path, None),
+                4..=5 => graph("POST", path, None),
+                // Overrides now and then only: each is a handshake (at a closed
+                // loopback port) and, verified or not, an unsubscribe stops
+                // every Meta webhook of the epoch.
+                6..=8 => {
+                    let mut body = json!({"override_callback_uri": hook_url(rng)});
+                    if rng.random_bool(0.8) {
+                        body["verify_token"] = json!(facts.verify_token);
+                    }
+                    graph("POST", path, Some(body))
+                }
+                _ => graph("DELETE", path, None),
+            }
+        }
         "/{version}/{id}" | "/{id}" => {
             let prefix = if pattern.starts_with("/{version}") {
                 v.as_str()
             } else {
                 ""
             };
+            if rng.random_bool(0.3) {
+                let (id, fields) = if rng.random_bool(0.6) {
+                    (
+                        phone.clone(),
+                        *pick(
+                            rng,
+                            &[
+                                "",
+                                "?fields=status,quality_rating,throughput",
+                                "?fields=webhook_configuration,colour",
+                            ],
+                        ),
+                    )
+                } else {
+                    (
+                        facts.waba_id.clone(),
+                        *pick(
+                            rng,
+                            &["", "?fields=name,currency,message_template_namespace"],
+                        ),
+                    )
+                };
+                return graph("GET", format!("{prefix}/{id}{fields}"), None);
+            }
             if rng.random_bool(0.5) {
                 let template = template_id(rng, facts, learned);
                 let query = *pick(
@@ -489,6 +592,29 @@ pub(crate) fn valid(index: usize, rng: &mut Rng, facts: &Facts, learned: &Learne
         }
         other => unreachable!("route {other} has no request in the fuzzer's corpus"),
     }
+}
+
+/// A business profile update: within Meta's limits or just past one.
+fn profile_update(rng: &mut Rng) -> Value {
+    let mut body = json!({"messaging_product": "whatsapp"});
+    if rng.random_bool(0.6) {
+        body["about"] = json!("a".repeat(*pick(rng, &[1usize, 139, 140])));
+    }
+    if rng.random_bool(0.4) {
+        body["description"] = json!("d".repeat(*pick(rng, &[0usize, 512, 513])));
+    }
+    if rng.random_bool(0.4) {
+        body["email"] = json!(pick(rng, &["shop@wasim.test", "", "not-an-email"]));
+    }
+    if rng.random_bool(0.4) {
+        body["vertical"] = json!(pick(rng, &["RETAIL", "OTHER", "", "SHOES"]));
+    }
+    if rng.random_bool(0.3) {
+        let count = rng.random_range(0..4usize);
+        // Loopback only, as every URL the fuzzer sends (nothing fetches them).
+        body["websites"] = json!(vec!["http://127.0.0.1:1/shop"; count]);
+    }
+    body
 }
 
 fn hook_url(rng: &mut Rng) -> Value {

@@ -129,6 +129,10 @@ pub struct Endpoints {
     pub d360_channel: BTreeMap<String, D360Webhook>,
     /// The 360dialog WABA webhook.
     pub d360_waba: Option<D360Webhook>,
+    /// Whether the Meta app gets the WABA's webhooks, and the WABA's verified
+    /// alternate callback URL for its `messages` webhooks
+    /// (`/{waba-id}/subscribed_apps`).
+    pub subscription: super::numbers::Subscription,
 }
 
 /// Where one attempt is posted and how it proves where it came from.
@@ -671,6 +675,9 @@ impl World {
                 Route::Partner => {
                     "no partner webhook URL configured (world file `partner.webhook_url` or POST /_wasim/webhooks/config)"
                 }
+                _ if !self.webhooks.endpoints.subscription.subscribed => {
+                    "the app is not subscribed to the WABA's webhooks (POST /{waba-id}/subscribed_apps subscribes it)"
+                }
                 _ => {
                     "no webhook URL configured (pass --webhook-url, or POST /_wasim/webhooks/config, or set a 360dialog webhook)"
                 }
@@ -745,14 +752,20 @@ impl World {
     }
 
     /// Where a route's deliveries go now: a 360dialog webhook, if set, takes the
-    /// number's and WABA's changes; otherwise Meta's app callback.
+    /// number's and WABA's changes; otherwise Meta's, if the app is subscribed to
+    /// the WABA: a number's `messages` changes to the WABA's alternate callback URL
+    /// if one is set, everything else to the app callback (Meta sends template and
+    /// account webhooks to the app callback whatever the override:
+    /// <https://developers.facebook.com/docs/whatsapp/embedded-signup/webhooks/override>).
     fn destination(&self, route: &Route) -> Option<Destination> {
         let endpoints = &self.webhooks.endpoints;
-        let meta = || {
-            endpoints
-                .callback_url
-                .clone()
-                .map(|url| Destination::Meta { url })
+        let subscription = &endpoints.subscription;
+        let meta = |alternate: Option<&String>| {
+            subscription
+                .subscribed
+                .then(|| alternate.or(endpoints.callback_url.as_ref()))
+                .flatten()
+                .map(|url| Destination::Meta { url: url.clone() })
         };
         match route {
             Route::Partner => endpoints
@@ -763,7 +776,7 @@ impl World {
                 .d360_waba
                 .clone()
                 .map(Destination::D360)
-                .or_else(meta),
+                .or_else(|| meta(None)),
             Route::Number(id) => {
                 let channel = endpoints.d360_channel.get(id).cloned();
                 let waba = endpoints.d360_waba.clone();
@@ -771,7 +784,8 @@ impl World {
                     D360WebhookPrecedence::Waba => waba.or(channel),
                     D360WebhookPrecedence::Channel => channel.or(waba),
                 };
-                d360.map(Destination::D360).or_else(meta)
+                d360.map(Destination::D360)
+                    .or_else(|| meta(subscription.override_callback_uri.as_ref()))
             }
         }
     }
@@ -983,13 +997,20 @@ impl World {
         let Some(url) = self.webhooks.endpoints.callback_url.clone() else {
             return Err(Refusal::Invalid("no webhook callback URL to verify: pass --webhook-url or POST /_wasim/webhooks/config {\"callback_url\": ...}".to_owned()));
         };
+        let verify_token = self.spec.verify_token.clone();
+        Ok(self.next_verification(url, verify_token))
+    }
+
+    /// A new handshake with `url`, presenting `verify_token`, with a seeded
+    /// challenge.
+    pub(crate) fn next_verification(&mut self, url: String, verify_token: Secret) -> Verification {
         self.webhooks.verification_counter += 1;
-        Ok(Verification {
+        Verification {
             id: self.webhooks.verification_counter,
             url,
-            verify_token: self.spec.verify_token.clone(),
+            verify_token,
             challenge: self.webhooks.rng.digits(10),
-        })
+        }
     }
 
     /// Records a handshake's outcome.
