@@ -40,7 +40,7 @@ import flask
 import httpx
 import pywa
 from pywa import WhatsApp, errors, handlers, types
-from pywa.types import MessageStatusType
+from pywa.types import Button, Contact, MessageStatusType, Section, SectionList, SectionRow
 from pywa.types import templates as tpl
 from werkzeug.serving import make_server
 
@@ -494,13 +494,12 @@ class Suite:
             body["phone_number_id"] = phone_number_id
         return self.post("/_wasim/inbound", body)["id"]
 
-    def trace_requests(self) -> list[dict]:
+    def trace_records(self, kind: str) -> list[dict]:
         text = self.control.get("/_wasim/trace").text
-        return [
-            r
-            for r in map(json.loads, filter(None, text.splitlines()))
-            if r.get("kind") == "request"
-        ]
+        return [r for r in map(json.loads, filter(None, text.splitlines())) if r.get("kind") == kind]
+
+    def trace_requests(self) -> list[dict]:
+        return self.trace_records("request")
 
     # ---- pywa clients
 
@@ -606,6 +605,84 @@ class Suite:
             return ", ".join(got)
 
         self.check(f"status updates sent, delivered, read parsed by pywa ({label})", statuses)
+
+    def message_type_checks(self, wa: WhatsApp, label: str) -> None:
+        """Every message type pywa sends, and read receipts, taken by wasim."""
+        received: dict[str, str] = {}
+
+        def types_in_window():
+            received["id"] = self.inbound(ANA, f"Can you send my receipt? ({label})")
+            sent = [
+                wa.send_image(to=ANA, image="https://cdn.example.com/receipt.png", caption="Receipt"),
+                wa.send_document(
+                    to=ANA, document="https://cdn.example.com/invoice.pdf", filename="invoice.pdf"
+                ),
+                wa.send_message(
+                    to=ANA,
+                    text="Change or cancel your order?",
+                    footer="Lucky Shrub",
+                    buttons=[Button("Change", "change"), Button("Cancel", "cancel")],
+                    reply_to_message_id=received["id"],
+                ),
+                wa.send_message(
+                    to=ANA,
+                    text="Pick a delivery slot",
+                    buttons=SectionList(
+                        button_title="Slots",
+                        sections=[
+                            Section(
+                                title="Tomorrow",
+                                rows=[SectionRow("Morning", "am"), SectionRow("Evening", "pm")],
+                            )
+                        ],
+                    ),
+                ),
+                wa.send_location(to=ANA, latitude=-23.55, longitude=-46.63, name="Shop"),
+                wa.request_location(to=ANA, text="Where should we deliver?"),
+                wa.send_contact(
+                    to=ANA,
+                    contact=Contact(name=Contact.Name(formatted_name="Support", first_name="Support")),
+                ),
+                wa.send_reaction(to=ANA, emoji="\U0001F44D", message_id=received["id"]),
+                wa.remove_reaction(to=ANA, message_id=received["id"]),
+            ]
+            ids = [m.id for m in sent]
+            expect(all(i.startswith("wamid.") for i in ids), f"message ids {ids}")
+            traced = [
+                r["message_type"]
+                for r in self.trace_records("message_accepted")
+                if r.get("message_id") in ids
+            ]
+            expect(len(traced) == len(ids), f"{len(traced)} of {len(ids)} sends traced as accepted")
+            return ", ".join(traced)
+
+        self.check(f"image, document, buttons, list, location, contact, reaction ({label})", types_in_window)
+
+        def read_receipts():
+            wamid = received.get("id")
+            expect(wamid, "no inbound message to mark read")
+            first = wa.mark_message_as_read(message_id=wamid)
+            typing = wa.indicate_typing(message_id=wamid)
+            expect(first.success and typing.success, f"answers {first!r} {typing!r}")
+            marked = [
+                r for r in self.trace_records("message_marked_read") if r.get("message_id") == wamid
+            ]
+            expect(
+                [r.get("typing") for r in marked] == [False, True],
+                f"message_marked_read records {marked}",
+            )
+            return "mark_message_as_read and indicate_typing answered success"
+
+        self.check(f"mark as read and typing indicator ({label})", read_receipts)
+
+        def read_own_message():
+            msg = wa.send_message(to=ANA, text="ours")
+            e = expect_raises(
+                errors.WhatsAppError, 100, lambda: wa.mark_message_as_read(message_id=msg.id)
+            )
+            return f"{type(e).__name__} {e.code}"
+
+        self.check(f"marking the business's own message read is refused ({label})", read_own_message)
 
     def error_checks(self, wa: WhatsApp, label: str) -> None:
         r = self.receiver
@@ -748,6 +825,7 @@ class Suite:
             "inbound text message parsed by pywa (signed, validated, typed Message)", inbound
         )
         self.status_checks(wa, "Graph")
+        self.message_type_checks(wa, "Graph")
         self.error_checks(wa, "Graph")
 
         def bad_token():
@@ -1059,6 +1137,7 @@ class Suite:
         start = len(self.trace_requests())
 
         self.status_checks(wa, "360dialog")
+        self.message_type_checks(wa, "360dialog")
         self.error_checks(wa, "360dialog")
 
         def bad_key():

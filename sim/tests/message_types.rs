@@ -320,7 +320,8 @@ fn a_reaction_needs_a_message_of_the_conversation_not_older_than_30_days() {
     let react = |to: &str, id: &str, emoji: &str| {
         message(to, "reaction", json!({"message_id": id, "emoji": emoji}))
     };
-    // To Ana's own message: delivered; removing it (empty emoji) too.
+    // To Ana's own message: sent, and only sent, as Meta reports reactions;
+    // removing it (empty emoji) too.
     let ok = accepted(
         &mut world,
         hours(1),
@@ -328,6 +329,7 @@ fn a_reaction_needs_a_message_of_the_conversation_not_older_than_30_days() {
         react(ANA_BR, &received, "\u{2764}"),
     );
     assert_eq!(outcome(&mut world, hours(2), &ok), None);
+    assert_eq!(statuses(&world, &ok), vec![StatusKind::Sent]);
     assert_eq!(
         fate(&mut world, hours(2), react(ANA_BR, &received, "")),
         None

@@ -299,6 +299,14 @@ pub(super) fn send(
         Fate::Deliver { .. } if let Some(code) = content_failure(world, now, &outgoing) => {
             Fate::Fail(code)
         }
+        // A reaction only ever reports `sent`
+        // (https://developers.facebook.com/documentation/business-messaging/whatsapp/messages/reaction-messages).
+        Fate::Deliver { .. } if matches!(outgoing.content, OutgoingContent::Reaction { .. }) => {
+            Fate::Deliver {
+                sent_only: true,
+                read: ReadPlan::Never,
+            }
+        }
         fate => fate,
     };
     let billing = match fate {
