@@ -233,6 +233,28 @@ impl fmt::Display for Step {
                 InboundContent::Button { text, .. } => {
                     write!(f, "user {from} taps the template button \"{text}\"")
                 }
+                InboundContent::Media(media) => {
+                    write!(
+                        f,
+                        "user {from} sends {} ({})",
+                        media.kind.name(),
+                        media.mime_type
+                    )
+                }
+                InboundContent::Location {
+                    latitude,
+                    longitude,
+                    ..
+                } => {
+                    write!(f, "user {from} shares the location {latitude}, {longitude}")
+                }
+                InboundContent::Contacts(contacts) => {
+                    write!(f, "user {from} shares {} contact(s)", contacts.len())
+                }
+                InboundContent::Reaction { message_id, emoji } => match emoji {
+                    Some(emoji) => write!(f, "user {from} reacts {emoji} to {message_id}"),
+                    None => write!(f, "user {from} removes a reaction from {message_id}"),
+                },
             },
             Step::EcosystemMarketing { to, count } => write!(
                 f,
@@ -749,17 +771,9 @@ fn parse_step(step: &toml::Value) -> Result<Step, FieldError> {
 
 fn parse_inbound(value: &Value) -> Result<Step, FieldError> {
     let object = fields::object(value, "")?;
-    fields::known(
-        object,
-        &[
-            "from",
-            "text",
-            "button_reply",
-            "list_reply",
-            "button",
-            "phone_number_id",
-        ],
-    )?;
+    let mut known = vec!["from", "phone_number_id"];
+    known.extend(InboundContent::KINDS);
+    fields::known(object, &known)?;
     Ok(Step::Inbound {
         from: fields::string(object, "from")?,
         content: InboundContent::from_json(object)?,

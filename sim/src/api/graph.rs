@@ -8,12 +8,14 @@
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::response::Response;
 use axum::routing::any;
 
 use super::call::Call;
 use super::error::Graph;
 use super::extract::{GraphObject, JsonBody};
+use crate::model::media::DOWNLOAD_PATH;
 use crate::model::{PhoneNumberId, Surface};
 use crate::state::AppState;
 
@@ -33,8 +35,17 @@ pub fn router() -> Router<Arc<AppState>> {
             any(super::templates::list),
         )
         .route("/{id}/message_templates", any(super::templates::list))
+        .route(
+            "/{version}/{id}/media",
+            any(super::media::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/{id}/media",
+            any(super::media::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route(DOWNLOAD_PATH, any(super::media::download))
         .route("/{version}/{id}", any(super::object::object))
-        .route("/{id}", any(super::object::object))
+        .route("/{id}", any(super::media::object_or_d360))
 }
 
 /// True for a Graph version segment such as `v23.0`.

@@ -47,7 +47,6 @@ pub(crate) async fn unpause(call: Call<Graph>, GraphObject(id): GraphObject) -> 
     call.run(command, json_answer)
 }
 
-
 pub(crate) fn json_answer(reply: Reply) -> Response {
     match reply {
         Reply::Json(body) => Json(body).into_response(),

@@ -3,13 +3,23 @@
 //! that names nothing is Graph's unknown object
 //! (<https://developers.facebook.com/docs/graph-api/using-graph-api/error-handling>).
 
+use super::id::PhoneNumberId;
 use super::refusal::{Object, Refusal};
 use super::time::SimTime;
 use super::{Reply, World};
 
 impl World {
-    /// `GET /{id}`: the object the id names.
-    pub(super) fn get_object(&self, now: SimTime, id: &str) -> Result<Reply, Refusal> {
+    /// `GET /{id}`: the object the id names. `phone_number_id` (the query's)
+    /// must own a media id.
+    pub(super) fn get_object(
+        &self,
+        now: SimTime,
+        id: &str,
+        phone_number_id: Option<&PhoneNumberId>,
+    ) -> Result<Reply, Refusal> {
+        if let Some(answer) = self.get_media_object(now, id, phone_number_id) {
+            return answer;
+        }
         if let Some(template) = self.templates.iter().find(|t| t.id == id) {
             return Ok(Reply::Template {
                 template: Box::new(template.clone()),
@@ -21,7 +31,14 @@ impl World {
 
     /// `DELETE /{id}`: deletes the object the id names, where Graph deletes that
     /// kind by id.
-    pub(super) fn delete_object(&mut self, id: &str) -> Result<Reply, Refusal> {
+    pub(super) fn delete_object(
+        &mut self,
+        id: &str,
+        phone_number_id: Option<&PhoneNumberId>,
+    ) -> Result<Reply, Refusal> {
+        if let Some(answer) = self.delete_media_object(id, phone_number_id) {
+            return answer;
+        }
         Err(Refusal::not_found(Object::Template, id))
     }
 }
