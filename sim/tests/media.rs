@@ -1066,6 +1066,27 @@ async fn the_360dialog_surface_uploads_reads_and_deletes_media_with_its_key() {
     );
 }
 
+/// Found by the router fuzzer (seed 18, case 177): `/_wasim` with a 360dialog
+/// key went to 360dialog's media by id and answered in Graph's shape.
+#[tokio::test]
+async fn a_control_path_with_a_360dialog_key_is_still_the_control_api_s() {
+    let state = start();
+    let answer = http::call(
+        &state,
+        bytes_request("POST", "/_wasim", &[("D360-API-KEY", US_KEY)], Vec::new()),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.text());
+    let body = answer.json();
+    assert!(body["error"]["message"].is_string(), "{body}");
+    assert!(
+        body["error"].get("type").is_none(),
+        "the control API's shape: {body}"
+    );
+    let version = http::Client::d360(&state, US_KEY).get("/v23.0").await;
+    assert_graph_error(&version, StatusCode::BAD_REQUEST, 2500);
+}
+
 #[tokio::test]
 async fn an_inbound_image_through_the_control_api_downloads_as_the_bytes_given() {
     let state = start();

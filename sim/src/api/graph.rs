@@ -15,7 +15,6 @@ use axum::routing::any;
 use super::call::Call;
 use super::error::Graph;
 use super::extract::{GraphObject, JsonBody};
-use crate::model::media::DOWNLOAD_PATH;
 use crate::model::{PhoneNumberId, Surface};
 use crate::state::AppState;
 
@@ -43,7 +42,12 @@ pub fn router() -> Router<Arc<AppState>> {
             "/{id}/media",
             any(super::media::upload).layer(DefaultBodyLimit::disable()),
         )
-        .route(DOWNLOAD_PATH, any(super::media::download))
+        // `model::media::DOWNLOAD_PATH` (a literal here: the fuzzer reads the
+        // patterns from this file).
+        .route(
+            "/whatsapp_business/attachments/",
+            any(super::media::download),
+        )
         .route("/{version}/{id}", any(super::object::object))
         .route("/{id}", any(super::media::object_or_d360))
 }

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{FromRequest, Path, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::handler::Handler;
 use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use axum::http::{HeaderMap, HeaderValue, Method};
@@ -206,7 +206,8 @@ pub(crate) async fn object_or_d360(
 /// (<https://docs.360dialog.com/docs/messaging-api/api-reference/media>).
 async fn d360_object(
     call: Call<D360Messages>,
-    Path(id): Path<String>,
+    // As Graph's `/{id}` reads it: `/_wasim` or a bare version is no object.
+    GraphObject(id): GraphObject,
     headers: HeaderMap,
 ) -> Response {
     let delete = match *call.method() {
