@@ -928,6 +928,53 @@ heal = true
     }
 
     #[test]
+    fn inbound_media_location_contacts_and_reaction_steps_parse_explain_and_round_trip() {
+        let scenario = parse(
+            r#"
+name = "media"
+[[step]]
+inbound = { from = "5511987654321", image = { caption = "Broken?", data = "iVBORw0KGgo=", mime_type = "image/png" } }
+[[step]]
+inbound = { from = "5511987654321", document = { filename = "invoice.pdf" } }
+[[step]]
+inbound = { from = "5511987654321", location = { latitude = 52.52, longitude = 13.405 } }
+[[step]]
+inbound = { from = "5511987654321", contacts = [{ name = { formatted_name = "Ana" } }] }
+[[step]]
+inbound = { from = "5511987654321", reaction = { message_id = "wamid.x", emoji = "👍" } }
+"#,
+        )
+        .unwrap();
+        assert_eq!(scenario.steps.len(), 5);
+        let explained = scenario.explain();
+        for expected in [
+            "user 5511987654321 sends image (image/png)",
+            "user 5511987654321 sends document (application/pdf)",
+            "user 5511987654321 shares the location 52.52, 13.405",
+            "user 5511987654321 shares 1 contact(s)",
+            "user 5511987654321 reacts 👍 to wamid.x",
+        ] {
+            assert!(explained.contains(expected), "{expected}: {explained}");
+        }
+        for step in &scenario.steps {
+            assert_eq!(
+                &Step::from_json(&step.to_json()).expect("reads back"),
+                step,
+                "{}",
+                step.to_json()
+            );
+        }
+        let Step::Inbound {
+            content: InboundContent::Media(image),
+            ..
+        } = &scenario.steps[0]
+        else {
+            panic!("an image step");
+        };
+        assert_eq!(image.data.as_deref(), Some(&b"\x89PNG\r\n\x1a\n"[..]));
+    }
+
+    #[test]
     fn errors_name_the_file_the_step_and_the_field() {
         let cases = [
             (

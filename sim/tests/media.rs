@@ -925,6 +925,26 @@ async fn upload_read_download_and_delete_over_the_wire() {
         .get(&format!("/{id}"))
         .await;
     assert_graph_error(&gone, StatusCode::BAD_REQUEST, 100);
+
+    // Every call is a `request` record; no secret, and no URL signature, in it.
+    let (trace, records) = http::trace(&state).await;
+    assert!(!trace.contains(TOKEN), "the token is fingerprinted");
+    let hash = url.split("hash=").nth(1).expect("a hash");
+    assert!(
+        !trace.contains(hash),
+        "the URL's signature stays out of the trace"
+    );
+    let paths: Vec<&str> = records
+        .iter()
+        .filter(|r| r["kind"] == "request")
+        .filter_map(|r| r["path"].as_str())
+        .collect();
+    assert!(
+        paths.contains(&"/whatsapp_business/attachments/"),
+        "{paths:?}"
+    );
+    let upload_path = format!("/v23.0/{US_PHONE}/media");
+    assert!(paths.contains(&upload_path.as_str()), "{paths:?}");
 }
 
 #[tokio::test]
