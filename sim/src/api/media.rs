@@ -173,15 +173,18 @@ pub(crate) fn base_url(headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
-/// A media's fields and URL, as `GET /{media-id}` answers them on Graph:
-/// `file_size` is a string, as Meta's OpenAPI spec gives it.
+/// A media's fields and URL, as `GET /{media-id}` answers them. `file_size` is
+/// a number: pywa 4.5.0 types it `int` and documents an integer answer, and
+/// 360dialog's API reference, which relays Meta's answer, gives an integer
+/// (<https://docs.360dialog.com/docs/messaging-api/api-reference/media>); Meta's
+/// v23.0 OpenAPI spec quotes its one example as a string (UNCONFIRMED which).
 pub(crate) fn media_json(info: &MediaInfo, base_url: &str) -> Response {
     Json(json!({
         "messaging_product": "whatsapp",
         "url": format!("{base_url}{DOWNLOAD_PATH}?{}", info.url_query),
         "mime_type": info.mime_type,
         "sha256": info.sha256,
-        "file_size": info.file_size.to_string(),
+        "file_size": info.file_size,
         "id": info.id,
     }))
     .into_response()
@@ -201,9 +204,8 @@ pub(crate) async fn object_or_d360(
     }
 }
 
-/// 360dialog's `GET|DELETE /{media-id}`: the key's number's media only.
-/// `file_size` is a number here, as 360dialog's API reference gives it
-/// (<https://docs.360dialog.com/docs/messaging-api/api-reference/media>).
+/// 360dialog's `GET|DELETE /{media-id}`: the key's number's media only, answered
+/// as Graph's.
 async fn d360_object(
     call: Call<D360Messages>,
     // As Graph's `/{id}` reads it: `/_wasim` or a bare version is no object.
@@ -229,15 +231,7 @@ async fn d360_object(
     };
     let base = base_url(&headers);
     call.run(command, move |reply| match reply {
-        Reply::Media(info) => Json(json!({
-            "messaging_product": "whatsapp",
-            "url": format!("{base}{DOWNLOAD_PATH}?{}", info.url_query),
-            "mime_type": info.mime_type,
-            "sha256": info.sha256,
-            "file_size": info.file_size,
-            "id": info.id,
-        }))
-        .into_response(),
+        Reply::Media(info) => media_json(&info, &base),
         Reply::Done => Json(json!({"success": true})).into_response(),
         other => super::unexpected(&other),
     })
