@@ -233,6 +233,28 @@ impl fmt::Display for Step {
                 InboundContent::Button { text, .. } => {
                     write!(f, "user {from} taps the template button \"{text}\"")
                 }
+                InboundContent::Media(media) => {
+                    write!(
+                        f,
+                        "user {from} sends {} ({})",
+                        media.kind.name(),
+                        media.mime_type
+                    )
+                }
+                InboundContent::Location {
+                    latitude,
+                    longitude,
+                    ..
+                } => {
+                    write!(f, "user {from} shares the location {latitude}, {longitude}")
+                }
+                InboundContent::Contacts(contacts) => {
+                    write!(f, "user {from} shares {} contact(s)", contacts.len())
+                }
+                InboundContent::Reaction { message_id, emoji } => match emoji {
+                    Some(emoji) => write!(f, "user {from} reacts {emoji} to {message_id}"),
+                    None => write!(f, "user {from} removes a reaction from {message_id}"),
+                },
             },
             Step::EcosystemMarketing { to, count } => write!(
                 f,
@@ -757,17 +779,9 @@ fn parse_step(step: &toml::Value) -> Result<Step, FieldError> {
 
 fn parse_inbound(value: &Value) -> Result<Step, FieldError> {
     let object = fields::object(value, "")?;
-    fields::known(
-        object,
-        &[
-            "from",
-            "text",
-            "button_reply",
-            "list_reply",
-            "button",
-            "phone_number_id",
-        ],
-    )?;
+    let mut known = vec!["from", "phone_number_id"];
+    known.extend(InboundContent::KINDS);
+    fields::known(object, &known)?;
     Ok(Step::Inbound {
         from: fields::string(object, "from")?,
         content: InboundContent::from_json(object)?,
@@ -919,6 +933,53 @@ heal = true
             explained.contains("webhook faults begin: duplicate 1/2"),
             "{explained}"
         );
+    }
+
+    #[test]
+    fn inbound_media_location_contacts_and_reaction_steps_parse_explain_and_round_trip() {
+        let scenario = parse(
+            r#"
+name = "media"
+[[step]]
+inbound = { from = "5511987654321", image = { caption = "Broken?", data = "iVBORw0KGgo=", mime_type = "image/png" } }
+[[step]]
+inbound = { from = "5511987654321", document = { filename = "invoice.pdf" } }
+[[step]]
+inbound = { from = "5511987654321", location = { latitude = 52.52, longitude = 13.405 } }
+[[step]]
+inbound = { from = "5511987654321", contacts = [{ name = { formatted_name = "Ana" } }] }
+[[step]]
+inbound = { from = "5511987654321", reaction = { message_id = "wamid.x", emoji = "👍" } }
+"#,
+        )
+        .unwrap();
+        assert_eq!(scenario.steps.len(), 5);
+        let explained = scenario.explain();
+        for expected in [
+            "user 5511987654321 sends image (image/png)",
+            "user 5511987654321 sends document (application/pdf)",
+            "user 5511987654321 shares the location 52.52, 13.405",
+            "user 5511987654321 shares 1 contact(s)",
+            "user 5511987654321 reacts 👍 to wamid.x",
+        ] {
+            assert!(explained.contains(expected), "{expected}: {explained}");
+        }
+        for step in &scenario.steps {
+            assert_eq!(
+                &Step::from_json(&step.to_json()).expect("reads back"),
+                step,
+                "{}",
+                step.to_json()
+            );
+        }
+        let Step::Inbound {
+            content: InboundContent::Media(image),
+            ..
+        } = &scenario.steps[0]
+        else {
+            panic!("an image step");
+        };
+        assert_eq!(image.data.as_deref(), Some(&b"\x89PNG\r\n\x1a\n"[..]));
     }
 
     #[test]

@@ -25,6 +25,8 @@ Ends with `N passed, N failed`; exit 1 if any check failed, 2 if it could not ru
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import json
 import logging
 import re
@@ -83,17 +85,19 @@ def _kept_headers(request: httpx.Request, drop: tuple[str, ...] = ()) -> dict[st
 
 class GraphToWasim(httpx.BaseTransport):
     """pywa's Graph API requests, sent to wasim's Cloud API surface unchanged but for
-    scheme, host and port."""
+    scheme, host and port. A media URL wasim answered already points at wasim (as
+    Meta's point at Meta's media host) and is fetched as it is."""
 
     def __init__(self, wasim: httpx.URL):
         self.wasim = wasim
         self.inner = httpx.HTTPTransport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        # A `paging.next` URL names wasim itself (the Host it was asked on): pywa
-        # follows it as it is.
-        on_wasim = (request.url.host, request.url.port) == (self.wasim.host, self.wasim.port)
-        if request.url.host != GRAPH_HOST and not on_wasim:
+        # A media URL or a `paging.next` URL names wasim itself (the Host it was
+        # asked on): pywa follows it as it is.
+        if (request.url.host, request.url.port) == (self.wasim.host, self.wasim.port):
+            return _forward(self.inner, request, request.url, _kept_headers(request))
+        if request.url.host != GRAPH_HOST:
             raise RuntimeError(f"pywa called {request.url}, outside the Graph API")
         url = request.url.copy_with(
             scheme=self.wasim.scheme, host=self.wasim.host, port=self.wasim.port
@@ -876,6 +880,53 @@ class Suite:
             return f"PAUSED, then APPROVED ({back.other_info!r}); quality GREEN -> YELLOW"
 
         self.check("template status and quality updates parsed by pywa", template_webhooks)
+
+        def media():
+            jpeg = b"\xff\xd8\xff\xe0 a wasim pywa check \xff\xd9"
+            uploaded = wa.upload_media(media=jpeg, mime_type="image/jpeg", filename="photo.jpg")
+            url = wa.get_media_url(uploaded.id)
+            expect(url.id == uploaded.id, f"id {url.id!r}, uploaded {uploaded.id!r}")
+            expect(url.mime_type == "image/jpeg", f"mime_type {url.mime_type!r}")
+            expect(url.file_size == len(jpeg), f"file_size {url.file_size!r}")
+            expect(url.sha256 == hashlib.sha256(jpeg).hexdigest(), f"sha256 {url.sha256!r}")
+            got = wa.get_media_bytes(url.url)
+            expect(got == jpeg, f"downloaded {len(got)} bytes, not the {len(jpeg)} uploaded")
+            expect(bool(wa.delete_media(uploaded.id)), "delete_media did not succeed")
+            expect_raises(errors.WhatsAppError, 100, lambda: wa.get_media_url(uploaded.id))
+            gif = lambda: wa.upload_media(media=b"GIF89a", mime_type="image/gif", filename="a.gif")
+            e = expect_raises(errors.WhatsAppError, 100, gif)
+            expect("Received file of type 'image/gif'" in e.message, f"message {e.message!r}")
+            return f"uploaded, read ({url.file_size} bytes), downloaded from {httpx.URL(url.url).path}, deleted"
+
+        self.check(
+            "media uploaded, read, downloaded and deleted through pywa (Graph)", media
+        )
+
+        def inbound_image():
+            png = b"\x89PNG\r\n\x1a\n a wasim pywa check"
+            wamid = self.post(
+                "/_wasim/inbound",
+                {
+                    "from": ANA,
+                    "image": {
+                        "mime_type": "image/png",
+                        "data": base64.b64encode(png).decode(),
+                        "caption": "Is this broken?",
+                    },
+                },
+            )["id"]
+            m = r.wait(lambda: next((m for m in r.messages if m.id == wamid), None))
+            expect(m, r.why_missing(f"inbound image {wamid}", lambda b: "image" in json.dumps(b)))
+            expect(m.image is not None, f"no image on {m!r}")
+            expect(m.caption == "Is this broken?", f"caption {m.caption!r}")
+            expect(m.image.mime_type == "image/png", f"mime_type {m.image.mime_type!r}")
+            expect(m.image.sha256 == hashlib.sha256(png).hexdigest(), f"sha256 {m.image.sha256!r}")
+            # The receiving client has no token: the sending one reads the id.
+            got = wa.get_media_bytes(wa.get_media_url(m.image.id).url)
+            expect(got == png, f"downloaded {len(got)} bytes, not the {len(png)} sent")
+            return f"image {m.image.id} parsed and downloaded"
+
+        self.check("inbound image parsed by pywa and downloaded through its id", inbound_image)
 
         def register():
             de = self.phone["DE"]

@@ -62,6 +62,7 @@ fn number(world: &mut World, id: &str) -> PhoneNumberView {
             credential: Some(TOKEN.into()),
             id: id.to_owned(),
             fields: Fields::default(),
+            phone_number_id: None,
         },
     );
     match outcome.reply {

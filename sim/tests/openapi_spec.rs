@@ -336,6 +336,49 @@ const INBOUND: &[&Correction] = &[
     &MEMBERS_CLOSE_ONE_ALLOF_BRANCH,
 ];
 
+/// `StickerMessage.sticker` is the send request's sticker: exactly `{id}` or
+/// `{link}`, closed. A sticker a user sends has `id`, `mime_type`, `sha256` and
+/// `animated` (Meta's sticker webhook reference). The correction gives it that
+/// object, closed.
+const INBOUND_STICKER_IS_THE_SEND_REQUEST_S: Correction = Correction {
+    why: "StickerMessage.sticker is the send request's closed {id} | {link}; an inbound sticker has id, mime_type, sha256 and animated (Meta's sticker webhook reference: https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/reference/messages/sticker)",
+    apply: |schemas| {
+        schemas["StickerMessage"]["allOf"][1]["properties"]["sticker"] = json!({
+            "type": "object",
+            "required": ["id", "mime_type", "sha256", "animated"],
+            "properties": {
+                "id": {"type": "string"},
+                "mime_type": {"type": "string"},
+                "sha256": {"type": "string"},
+                "animated": {"type": "boolean"},
+            },
+            "additionalProperties": false,
+        });
+    },
+};
+
+/// `LocationMessage.location` types `latitude` and `longitude` as strings; Meta's
+/// location webhook reference writes them as numbers, and client libraries read
+/// them so (pywa's `Location` takes floats). The correction types them as
+/// numbers.
+const LOCATION_COORDINATES_ARE_NUMBERS: Correction = Correction {
+    why: "LocationMessage.location types latitude and longitude as strings; the location webhook sends numbers (Meta's location webhook reference: https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/reference/messages/location)",
+    apply: |schemas| {
+        let location =
+            &mut schemas["LocationMessage"]["allOf"][1]["properties"]["location"]["properties"];
+        location["latitude"] = json!({"type": "number"});
+        location["longitude"] = json!({"type": "number"});
+    },
+};
+
+/// The corrections media, location, contacts and reaction webhooks need.
+const INBOUND_MEDIA: &[&Correction] = &[
+    &INBOUND_MESSAGES_BUILD_ON_THE_SEND_REQUEST_BASE,
+    &MEMBERS_CLOSE_ONE_ALLOF_BRANCH,
+    &INBOUND_STICKER_IS_THE_SEND_REQUEST_S,
+    &LOCATION_COORDINATES_ARE_NUMBERS,
+];
+
 // ---------------------------------------------------------------------------
 // Collecting what wasim sends
 // ---------------------------------------------------------------------------
@@ -430,6 +473,33 @@ async fn messages_webhooks(profile: Option<&str>) -> Vec<Sample> {
     }
     wasim.advance(24 * 3600).await;
     samples_of(&wasim)
+}
+
+/// The `messages` webhooks of every other inbound kind: each media kind (with
+/// bytes and without), a location, contacts and a reaction.
+async fn media_and_other_inbound_webhooks() -> Vec<Sample> {
+    let wasim = Wasim::start().await;
+    let wamid = wasim
+        .send_wamid(US_PHONE, &template(ANA, SPRING_SALE))
+        .await;
+    let bodies = [
+        json!({"image": {"mime_type": "image/png", "data": "iVBORw0KGgo=", "caption": "Broken 😢"}}),
+        json!({"document": {"filename": "invoice.pdf", "caption": "April"}}),
+        json!({"audio": {"voice": true}}),
+        json!({"video": {"mime_type": "video/3gpp"}}),
+        json!({"sticker": {"animated": true}}),
+        json!({"location": {"latitude": 52.52, "longitude": 13.405, "name": "Alexanderplatz", "address": "Berlin"}}),
+        json!({"contacts": [{"name": {"formatted_name": "Lucía Gómez", "first_name": "Lucía"}, "org": {"company": "Google"}, "phones": [{"phone": "+1 (983) 555-2319", "wa_id": "19835552319", "type": "WORK"}]}]}),
+        json!({"reaction": {"message_id": wamid, "emoji": "👍"}}),
+    ];
+    for mut body in bodies {
+        body["from"] = json!(ANA);
+        wasim.control("/_wasim/inbound", &body).await;
+    }
+    samples_of(&wasim)
+        .into_iter()
+        .filter(|s| s.what.starts_with("messages:") && !s.what.starts_with("messages:status:"))
+        .collect()
 }
 
 /// The `failed` statuses the pacing rules give: a held message whose template is
@@ -587,7 +657,43 @@ const GRAPH_OPERATIONS: &[(&str, &str)] = &[
     ),
     ("/{Version}/{WABA-ID}/subscribed_apps", "post"),
     ("/{Version}/{WABA-ID}/subscribed_apps", "delete"),
+    ("/{Version}/{Phone-Number-ID}/media", "post"),
+    ("/{Version}/{Media-ID}", "get"),
+    ("/{Version}/{Media-ID}", "delete"),
 ];
+
+/// The operation whose answer names a media's URL.
+const RETRIEVE_MEDIA_URL: (&str, &str) = ("/{Version}/{Media-ID}", "get");
+
+/// `GET /{Media-ID}`'s 200 schema types `file_size` as a string (its one example
+/// quoted). pywa 4.5.0 types it `int` and documents an integer answer, and
+/// 360dialog's API reference, which relays Meta's answer, gives an integer
+/// (<https://docs.360dialog.com/docs/messaging-api/api-reference/media>): wasim
+/// answers a number, and this correction of the operation's inline schema (not a
+/// component) types it so.
+const FILE_SIZE_IS_A_NUMBER: &str = "GET /{Media-ID} types file_size as a string; pywa 4.5.0 and 360dialog's API reference (https://docs.360dialog.com/docs/messaging-api/api-reference/media) read an integer";
+
+/// The 200 schema of `operation`, with [`FILE_SIZE_IS_A_NUMBER`] applied to
+/// [`RETRIEVE_MEDIA_URL`]'s.
+fn corrected_response_schema(spec: &Spec, (path, method): (&str, &str)) -> Value {
+    let mut schema = spec.response_schema(path, method, "200");
+    if (path, method) == RETRIEVE_MEDIA_URL {
+        schema["properties"]["file_size"] = json!({"type": "integer"});
+    }
+    schema
+}
+
+/// A `multipart/form-data` upload of `bytes` as `mime`: (content type, body).
+fn upload_form(mime: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "wasim-spec-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"messaging_product\"\r\n\r\nwhatsapp\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\n{mime}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\nContent-Type: {mime}\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
 
 /// Calls every Graph operation wasim serves with an answer of 200, and returns each
 /// answer under the spec operation it belongs to.
@@ -595,6 +701,28 @@ async fn graph_answers() -> Vec<((&'static str, &'static str), Sample)> {
     let spec = WorldSpec::from_toml("[policy]\npacing_threshold = 1\n").expect("a valid world");
     let wasim = Wasim::start_with(spec, None).await;
     let mut answers = Vec::new();
+    // The upload is a form, not JSON: sent through the router in process.
+    let (content_type, form) = upload_form("image/jpeg", b"\xFF\xD8\xFF\xE0 jpeg");
+    let upload = support::http::call(
+        wasim.state(),
+        axum::http::Request::builder()
+            .method("POST")
+            .uri(format!("/v23.0/{US_PHONE}/media"))
+            .header("authorization", format!("Bearer {}", support::TOKEN))
+            .header("content-type", content_type)
+            .body(axum::body::Body::from(form))
+            .expect("a valid request"),
+    )
+    .await;
+    assert_eq!(upload.status, 200, "{}", upload.text());
+    let media_id = upload.string("/id");
+    answers.push((
+        GRAPH_OPERATIONS[13],
+        Sample {
+            what: format!("POST /v23.0/{US_PHONE}/media"),
+            body: upload.json(),
+        },
+    ));
     let mut call = async |operation: (&'static str, &'static str),
                           method: Method,
                           path: String,
@@ -720,6 +848,20 @@ async fn graph_answers() -> Vec<((&'static str, &'static str), Sample)> {
     )
     .await;
     call(GRAPH_OPERATIONS[11], Method::POST, subscribed_apps, None).await;
+    call(
+        GRAPH_OPERATIONS[14],
+        Method::GET,
+        format!("/v23.0/{media_id}?phone_number_id={US_PHONE}"),
+        None,
+    )
+    .await;
+    call(
+        GRAPH_OPERATIONS[15],
+        Method::DELETE,
+        format!("/v23.0/{media_id}"),
+        None,
+    )
+    .await;
     answers
 }
 
@@ -729,8 +871,13 @@ async fn every_graph_success_answer_matches_its_operation_s_200_schema() {
     let answers = graph_answers().await;
     let mut validated: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for ((path, method), sample) in &answers {
-        let validator = spec.validator(&spec.response_schema(path, method, "200"), &[]);
-        assert_valid(&validator, &sample.what, &sample.body);
+        let validator = spec.validator(&corrected_response_schema(spec, (path, method)), &[]);
+        let what = if (*path, *method) == RETRIEVE_MEDIA_URL {
+            format!("{} (spec corrected: {FILE_SIZE_IS_A_NUMBER})", sample.what)
+        } else {
+            sample.what.clone()
+        };
+        assert_valid(&validator, &what, &sample.body);
         *validated.entry((path, method)).or_default() += 1;
     }
     for operation in GRAPH_OPERATIONS {
@@ -747,6 +894,26 @@ async fn every_graph_success_answer_matches_its_operation_s_200_schema() {
         statuses,
         BTreeSet::from(["accepted", "held_for_quality_assessment"]),
         "both message_status values a template send answers were validated"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_published_media_url_schema_refuses_wasim_s_answer_only_for_its_numeric_file_size() {
+    let spec = spec();
+    let answers = graph_answers().await;
+    let (_, sample) = answers
+        .iter()
+        .find(|(operation, _)| *operation == RETRIEVE_MEDIA_URL)
+        .expect("a media URL answer");
+    assert!(sample.body["file_size"].is_u64(), "{}", sample.body);
+    let (path, method) = RETRIEVE_MEDIA_URL;
+    let published = spec.validator(&spec.response_schema(path, method, "200"), &[]);
+    let found = violations(&published, &sample.body);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains("/file_size") && found[0].contains("\"string\""),
+        "{}",
+        found[0]
     );
 }
 
@@ -892,6 +1059,82 @@ async fn every_inbound_message_webhook_matches_webhook_payload_with_the_two_inbo
             "messages:interactive:list_reply",
         ],
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_media_location_contacts_and_reaction_webhook_matches_with_the_sticker_and_location_corrections()
+ {
+    let spec = spec();
+    let validator = spec.validator(&spec.webhook_schema(), INBOUND_MEDIA);
+    let inbound = media_and_other_inbound_webhooks().await;
+    let corrected = corrected_by(INBOUND_MEDIA);
+    for sample in &inbound {
+        assert_valid(
+            &validator,
+            &format!("{}{corrected}", sample.what),
+            &sample.body,
+        );
+    }
+    assert_kinds(
+        &inbound,
+        &[
+            "messages:image",
+            "messages:document",
+            "messages:audio",
+            "messages:video",
+            "messages:sticker",
+            "messages:location",
+            "messages:contacts",
+            "messages:reaction",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sticker_and_location_corrections_are_each_needed_and_change_nothing_else() {
+    let spec = spec();
+    let inbound = media_and_other_inbound_webhooks().await;
+    let without = |left_out: &Correction| -> Vec<&Correction> {
+        INBOUND_MEDIA
+            .iter()
+            .copied()
+            .filter(|c| !std::ptr::eq(*c, left_out))
+            .collect()
+    };
+    let no_sticker = spec.validator(
+        &spec.webhook_schema(),
+        &without(&INBOUND_STICKER_IS_THE_SEND_REQUEST_S),
+    );
+    let no_location = spec.validator(
+        &spec.webhook_schema(),
+        &without(&LOCATION_COORDINATES_ARE_NUMBERS),
+    );
+    for sample in &inbound {
+        let sticker = violations(&no_sticker, &sample.body);
+        let location = violations(&no_location, &sample.body);
+        match sample.what.as_str() {
+            "messages:sticker" => {
+                assert!(
+                    sticker.join("\n").contains("/sticker"),
+                    "the published sticker schema refuses an inbound sticker: {sticker:?}"
+                );
+                assert!(location.is_empty(), "{location:?}");
+            }
+            "messages:location" => {
+                let text = location.join("\n");
+                assert!(
+                    text.contains("is not of type \"string\"")
+                        && text.contains("/location/latitude"),
+                    "the published location schema wants string coordinates: {text}"
+                );
+                assert!(sticker.is_empty(), "{sticker:?}");
+            }
+            _ => {
+                assert!(sticker.is_empty(), "{}: {sticker:?}", sample.what);
+                assert!(location.is_empty(), "{}: {location:?}", sample.what);
+            }
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -368,7 +368,7 @@ async fn an_unknown_graph_path_gets_2500() {
         &state,
         graph_request(
             "POST",
-            "/v23.0/110000000000001/media",
+            "/v23.0/110000000000001/block_users",
             Some(TOKEN),
             Some("{}"),
         ),

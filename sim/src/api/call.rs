@@ -118,6 +118,12 @@ impl Presented for Secret {
     }
 }
 
+impl Presented for crate::model::media::MediaCredential {
+    fn secret(&self) -> &Secret {
+        crate::model::media::MediaCredential::secret(self)
+    }
+}
+
 impl Presented for PartnerCredential {
     fn secret(&self) -> &Secret {
         PartnerCredential::secret(self)

@@ -42,7 +42,7 @@ pub const PATHS: &[&str] = &[
     "GET /_wasim/world",
     "GET /_wasim/clock",
     "POST /_wasim/clock/advance {\"seconds\": N}",
-    "POST /_wasim/inbound {\"from\": wa_id, \"text\": \"...\"} (or button_reply, list_reply, button; optional context, phone_number_id)",
+    "POST /_wasim/inbound {\"from\": wa_id, \"text\": \"...\"} (or button_reply, list_reply, button, image, document, audio, video, sticker, location, contacts, reaction; optional context, phone_number_id)",
     "POST /_wasim/ecosystem/marketing {\"to\": wa_id, \"count\": N}",
     "GET /_wasim/trace",
     "GET /_wasim/webhooks",

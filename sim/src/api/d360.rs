@@ -37,6 +37,10 @@ pub const WEBHOOK_URL_CHARS_MAX: usize = 2048;
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/messages", any(send))
+        .route(
+            "/media",
+            any(super::media::d360_upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route("/v1/configs/webhook", any(channel_webhook))
         .route("/waba_webhook", any(waba_webhook))
         .route("/v1/configs/templates", any(templates))

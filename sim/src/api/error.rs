@@ -337,7 +337,7 @@ impl From<Refusal> for ControlError {
                     Object::Template => ": GET /_wasim/world lists the templates",
                     Object::Message => ": name a wamid the business sent",
                     Object::Waba | Object::Channel => ": GET /_wasim/world lists them",
-                    Object::PartnerUser => "",
+                    Object::PartnerUser | Object::Media => "",
                 };
                 ControlError::not_found(format!("unknown {object} `{id}`{hint}"))
             }

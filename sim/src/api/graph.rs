@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::response::Response;
 use axum::routing::any;
 
@@ -54,8 +55,22 @@ pub fn router() -> Router<Arc<AppState>> {
             "/{id}/subscribed_apps",
             any(super::numbers::subscribed_apps),
         )
+        .route(
+            "/{version}/{id}/media",
+            any(super::media::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/{id}/media",
+            any(super::media::upload).layer(DefaultBodyLimit::disable()),
+        )
+        // `model::media::DOWNLOAD_PATH` (a literal here: the fuzzer reads the
+        // patterns from this file).
+        .route(
+            "/whatsapp_business/attachments/",
+            any(super::media::download),
+        )
         .route("/{version}/{id}", any(super::object::object))
-        .route("/{id}", any(super::object::object))
+        .route("/{id}", any(super::media::object_or_d360))
 }
 
 /// True for a Graph version segment such as `v23.0`.

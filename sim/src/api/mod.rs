@@ -16,6 +16,7 @@ pub mod d360;
 pub mod error;
 pub mod extract;
 pub mod graph;
+pub(crate) mod media;
 pub(crate) mod numbers;
 pub(crate) mod object;
 pub mod partner;

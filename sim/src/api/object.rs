@@ -6,7 +6,7 @@
 //! /{phone-number-id}` `{"pin"}` (the two-step PIN), `DELETE /{id}`.
 
 use axum::Json;
-use axum::http::Method;
+use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -16,14 +16,19 @@ use super::extract::{GraphObject, JsonBody, wrong_method};
 use super::numbers;
 use crate::model::numbers::{Fields, PHONE_NUMBER_DEFAULT, WABA_DEFAULT};
 use crate::model::templates::quality_name;
-use crate::model::{Command, Refusal, Reply, Surface};
+use crate::model::{Command, PhoneNumberId, Refusal, Reply, Surface};
 
 /// `GET|POST|DELETE /{version}/{id}`.
 pub(crate) async fn object(
     call: Call<Graph>,
     GraphObject(id): GraphObject,
+    headers: HeaderMap,
     body: JsonBody,
 ) -> Response {
+    let phone_number_id = call
+        .request
+        .query_value("phone_number_id")
+        .map(PhoneNumberId::from);
     match call.method().clone() {
         Method::POST => super::phone::handle(call, id, body.0, super::phone::set_pin_call),
         Method::GET => {
@@ -32,13 +37,18 @@ pub(crate) async fn object(
                 credential: call.credential.clone(),
                 id,
                 fields: Fields::parse(fields.as_deref()),
+                phone_number_id,
             };
-            call.run(command, |reply| get_answer(reply, fields.as_deref()))
+            let base_url = super::media::base_url(&headers);
+            call.run(command, |reply| {
+                get_answer(reply, fields.as_deref(), &base_url)
+            })
         }
         Method::DELETE => {
             let command = Command::DeleteObject {
                 credential: call.credential.clone(),
                 id,
+                phone_number_id,
             };
             call.run(command, |reply| match reply {
                 Reply::Done => Json(json!({"success": true})).into_response(),
@@ -56,8 +66,9 @@ pub(crate) async fn object(
     }
 }
 
-/// The answer to a `GET` of an object, with the `fields` asked for.
-fn get_answer(reply: Reply, fields: Option<&str>) -> Response {
+/// The answer to a `GET` of an object, with the `fields` asked for (`base_url`:
+/// where the simulator was reached, for a media's URL).
+fn get_answer(reply: Reply, fields: Option<&str>, base_url: &str) -> Response {
     let wants = |field: &str| fields.is_some_and(|f| f.split(',').any(|f| f.trim() == field));
     match reply {
         Reply::Template { template, unix_now } => {
@@ -81,6 +92,7 @@ fn get_answer(reply: Reply, fields: Option<&str>) -> Response {
             let fields = Fields::parse(fields);
             Json(numbers::waba_json(&waba, &fields.or(WABA_DEFAULT))).into_response()
         }
+        Reply::Media(info) => super::media::media_json(&info, base_url),
         other => super::unexpected(&other),
     }
 }

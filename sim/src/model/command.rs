@@ -11,15 +11,16 @@ use serde_json::Value;
 
 use super::Template;
 use super::account::Incident;
-use super::id::{PartnerId, PhoneNumberId, TemplateId, WaId, WabaId, Wamid};
+use super::id::{MediaId, PartnerId, PhoneNumberId, TemplateId, WaId, WabaId, Wamid};
 use super::inbound::InboundContent;
+use super::media::{MediaCredential, MediaInfo, MediaUpload, MediaUrlQuery};
 use super::numbers::{
     Fields, HandshakeReport, PageRequest, PhoneNumberPage, PhoneNumberView, ProfileUpdate,
     SubscribeRequest, SubscribedApp, WabaView,
 };
 use super::outgoing::{Outgoing, ReadReceipt, SendPath, SendRequestError};
 use super::partner::{PartnerCall, PartnerCredential};
-use super::refusal::Refusal;
+use super::refusal::{Refusal, RequestError};
 use super::registration::PhoneCall;
 use super::secret::Secret;
 use super::spec::BusinessProfileSpec;
@@ -191,6 +192,8 @@ pub enum Command {
         id: String,
         /// The `fields` asked for.
         fields: Fields,
+        /// `?phone_number_id=`: the number a media must belong to.
+        phone_number_id: Option<PhoneNumberId>,
     },
     /// Delete one Graph object by id (`DELETE /{id}`).
     DeleteObject {
@@ -198,6 +201,37 @@ pub enum Command {
         credential: Option<Secret>,
         /// The id of the path.
         id: String,
+        /// `?phone_number_id=`: the number a media must belong to.
+        phone_number_id: Option<PhoneNumberId>,
+    },
+    /// Upload a media file (`POST /{phone-number-id}/media`, 360dialog's
+    /// `POST /media`).
+    UploadMedia {
+        /// Which surface.
+        surface: Surface,
+        /// The bearer token or `D360-API-KEY` presented.
+        credential: Option<Secret>,
+        /// The phone number id of the Graph path.
+        phone_number_id: Option<PhoneNumberId>,
+        /// The form, or why it could not be read.
+        upload: Result<MediaUpload, RequestError>,
+    },
+    /// Read (`GET`) or delete (`DELETE`) a media file by id on 360dialog's
+    /// messaging API, with `D360-API-KEY`: only the key's number's media.
+    D360Media {
+        /// The `D360-API-KEY` presented.
+        credential: Option<Secret>,
+        /// The media id of the path.
+        id: String,
+        /// Delete it (else read it).
+        delete: bool,
+    },
+    /// Download a media file through the URL `GET /{media-id}` answered.
+    DownloadMedia {
+        /// The bearer token or `D360-API-KEY` presented.
+        credential: Option<MediaCredential>,
+        /// The URL's query.
+        query: MediaUrlQuery,
     },
     /// Create a template (`POST /{waba-id}/message_templates`,
     /// `POST /v1/configs/templates`); it goes through review.
@@ -415,6 +449,17 @@ pub enum Reply {
     },
     /// A template was created (in review); its id.
     TemplateCreated(TemplateId),
+    /// A media file was stored; its id.
+    MediaUploaded(MediaId),
+    /// A media file's fields and the query of its download URL.
+    Media(MediaInfo),
+    /// A media file's bytes, for its download URL.
+    MediaFile {
+        /// Its MIME type (the answer's `Content-Type`).
+        mime_type: String,
+        /// Its bytes.
+        bytes: bytes::Bytes,
+    },
     /// A JSON answer (`{"success": true}`, a Partner API object).
     Json(Value),
     /// A JSON answer for something created (HTTP 201).

@@ -42,54 +42,14 @@ pub const ROW_ID_CHARS_MAX: usize = 200;
 /// Longest list row description.
 pub const ROW_DESCRIPTION_CHARS_MAX: usize = 72;
 
-/// The media types a send may carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MediaKind {
-    /// `audio`.
-    Audio,
-    /// `document`.
-    Document,
-    /// `image`.
-    Image,
-    /// `sticker`.
-    Sticker,
-    /// `video`.
-    Video,
-}
+pub use super::media::MediaKind;
 
-impl MediaKind {
-    /// Every media kind.
-    pub const ALL: [MediaKind; 5] = [
-        MediaKind::Audio,
-        MediaKind::Document,
-        MediaKind::Image,
-        MediaKind::Sticker,
-        MediaKind::Video,
-    ];
-
-    /// The kind's name, as the `type` of a send.
-    pub fn name(self) -> &'static str {
-        match self {
-            MediaKind::Audio => "audio",
-            MediaKind::Document => "document",
-            MediaKind::Image => "image",
-            MediaKind::Sticker => "sticker",
-            MediaKind::Video => "video",
-        }
-    }
-
-    /// The kind named `name`.
-    pub fn from_name(name: &str) -> Option<MediaKind> {
-        MediaKind::ALL.into_iter().find(|kind| kind.name() == name)
-    }
-
-    /// Whether a send of this kind may carry a `caption`.
-    fn takes_caption(self) -> bool {
-        matches!(
-            self,
-            MediaKind::Image | MediaKind::Video | MediaKind::Document
-        )
-    }
+/// Whether a send of `kind` may carry a `caption`.
+fn takes_caption(kind: MediaKind) -> bool {
+    matches!(
+        kind,
+        MediaKind::Image | MediaKind::Video | MediaKind::Document
+    )
 }
 
 /// How a send names its media.
@@ -298,7 +258,7 @@ fn media_object(
     let id = string_of(object, path, "id", 256)?;
     let url = string_of(object, path, "link", 2_048)?;
     if with_caption {
-        if kind.takes_caption() {
+        if takes_caption(kind) {
             string_of(object, path, "caption", CAPTION_CHARS_MAX)?;
         }
         if kind == MediaKind::Document {

@@ -118,6 +118,10 @@ id!(
     ChannelId
 );
 id!(
+    /// A media file's Graph id (16 digits).
+    MediaId
+);
+id!(
     /// A 360dialog partner id.
     PartnerId
 );

@@ -19,6 +19,7 @@ pub mod country;
 pub mod error;
 pub mod fields;
 pub mod id;
+pub mod media;
 pub mod outgoing;
 pub mod policy;
 pub mod refusal;
@@ -48,8 +49,9 @@ pub mod templates;
 pub use self::account::Incident;
 pub use self::command::{Command, Effect, Outcome, Reply, Surface, TemplateList, WebhookDelivery};
 pub use self::fields::FieldError;
-pub use self::id::{ChannelId, PartnerId, PhoneNumberId, TemplateId, WaId, WabaId, Wamid};
-pub use self::inbound::InboundContent;
+pub use self::id::{ChannelId, MediaId, PartnerId, PhoneNumberId, TemplateId, WaId, WabaId, Wamid};
+pub use self::inbound::{CONTACTS_MAX, InboundContent, InboundMedia};
+pub use self::media::{Media, MediaInfo, MediaKind, media_kind_accepts};
 pub use self::outgoing::{Outgoing, OutgoingContent, SendRequestError};
 pub use self::refusal::{Object, Refusal, RequestError};
 pub use self::templates::{PacingOutcome, TemplateControl, TemplateLife};
@@ -200,6 +202,8 @@ pub struct World {
     lifecycle_rng: SimRng,
     ids_rng: SimRng,
     incidents_rng: SimRng,
+    media: media::MediaStore,
+    media_rng: SimRng,
     message_counter: u64,
     now: SimTime,
 }
@@ -274,6 +278,8 @@ impl World {
             lifecycle_rng: SimRng::new(seed, Stream::Lifecycle),
             ids_rng: SimRng::new(seed, Stream::Ids),
             incidents_rng: SimRng::new(seed, Stream::Incidents),
+            media: media::MediaStore::default(),
+            media_rng: SimRng::new(seed, Stream::Media),
             message_counter: 0,
             now: SimTime::ZERO,
             spec,
@@ -613,13 +619,47 @@ impl World {
                 credential,
                 id,
                 fields,
+                phone_number_id,
             } => {
                 self.check_access_token(credential.as_ref())?;
-                self.get_object(now, &id, &fields)
+                self.get_object(now, &id, &fields, phone_number_id.as_ref())
             }
-            Command::DeleteObject { credential, id } => {
+            Command::DeleteObject {
+                credential,
+                id,
+                phone_number_id,
+            } => {
                 self.check_access_token(credential.as_ref())?;
-                self.delete_object(&id)
+                self.delete_object(&id, phone_number_id.as_ref())
+            }
+            Command::UploadMedia {
+                surface,
+                credential,
+                phone_number_id,
+                upload,
+            } => self.upload_media(
+                now,
+                surface,
+                credential.as_ref(),
+                phone_number_id.as_ref(),
+                upload,
+            ),
+            Command::D360Media {
+                credential,
+                id,
+                delete,
+            } => {
+                let phone = self.authenticate(Surface::D360, credential.as_ref(), None)?;
+                let phone_id = PhoneNumberId::from(self.phone_numbers[phone].spec.id.as_str());
+                let answer = if delete {
+                    self.delete_media_object(&id, Some(&phone_id))
+                } else {
+                    self.get_media_object(now, &id, Some(&phone_id))
+                };
+                answer.unwrap_or_else(|| Err(Refusal::not_found(Object::Media, id)))
+            }
+            Command::DownloadMedia { credential, query } => {
+                self.download_media(now, credential.as_ref(), &query)
             }
             Command::CreateTemplate {
                 surface,

@@ -388,11 +388,13 @@ pub(crate) struct InboundView<'a> {
     pub(crate) message_id: &'a str,
     pub(crate) timestamp: u64,
     pub(crate) context: Option<&'a str>,
+    /// The media a media message carries, as stored.
+    pub(crate) media: Option<&'a super::media::Media>,
 }
 
 /// The `messages` change value of an inbound message of `content`.
 pub(crate) fn inbound(view: &InboundView<'_>, content: &InboundContent) -> Value {
-    let (type_field, type_value) = content.fields();
+    let (type_field, type_value) = content.fields(view.media);
     let mut message = serde_json::json!({"from": view.from});
     if let Some(user_id) = view.user_id {
         message["from_user_id"] = serde_json::json!(user_id);

@@ -36,6 +36,17 @@ pub enum RequestError {
     /// The body did not arrive within [`BODY_READ_SECONDS_MAX`].
     #[error("Request body did not arrive within {BODY_READ_SECONDS_MAX} s.")]
     Slow,
+    /// A media upload over the world's `limits.media_upload_bytes_max`.
+    #[error(
+        "The upload exceeds the limit of {limit_bytes} bytes (limits.media_upload_bytes_max of the world file)."
+    )]
+    UploadTooLarge {
+        /// The limit in force.
+        limit_bytes: u64,
+    },
+    /// A media upload whose body is not a readable `multipart/form-data` form.
+    #[error("The upload must be a multipart/form-data form (messaging_product, file, type): {0}.")]
+    Form(String),
 }
 
 impl RequestError {
@@ -52,6 +63,8 @@ impl RequestError {
             RequestError::ContentType(_) => 415,
             RequestError::Malformed(_) => 400,
             RequestError::Slow => 408,
+            RequestError::UploadTooLarge { .. } => 413,
+            RequestError::Form(_) => 400,
         }
     }
 }
@@ -73,6 +86,8 @@ pub enum Object {
     Channel,
     /// A Partner API user.
     PartnerUser,
+    /// A media file (upload or inbound).
+    Media,
 }
 
 impl Object {
@@ -86,6 +101,7 @@ impl Object {
             Object::Recipient => "recipient",
             Object::Channel => "channel",
             Object::PartnerUser => "user",
+            Object::Media => "media",
         }
     }
 }

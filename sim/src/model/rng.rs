@@ -28,6 +28,8 @@ pub enum Stream {
     Feedback = 6,
     /// Account incidents: whom an unknown origin messages with a stolen key.
     Incidents = 7,
+    /// Media ids.
+    Media = 8,
 }
 
 /// A seeded ChaCha8 random number generator for one concern.

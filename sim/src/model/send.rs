@@ -5,7 +5,7 @@
 use super::bucket::Bucket;
 use super::country::marketing_limit_exempt;
 use super::error::{PlatformError, code};
-use super::freeform::MediaSource;
+use super::freeform::{self, MediaSource};
 use super::id::Wamid;
 use super::marketing::{self, Verdict};
 use super::outgoing::{Outgoing, OutgoingContent, SendRequestError};
@@ -117,6 +117,23 @@ pub(super) fn send(
         _ => None,
     };
     let message_type = outgoing.content.message_type();
+    // Media named by id must be media the platform holds (uploaded, or sent by a
+    // user, and not deleted or expired); the refusal's code is unconfirmed.
+    let mut media_unusable = false;
+    if let Some((kind, MediaSource::Id(id))) = outgoing.content.media() {
+        match world.media(id) {
+            None => {
+                let error = freeform::invalid(format!(
+                    "Param {}['id'] is not a valid media id: {id} was never uploaded, was deleted or has expired.",
+                    kind.name()
+                ));
+                return reject_with(error, Some(outgoing.input.clone()), None, effects);
+            }
+            // Media of another kind cannot be sent as this one: it fails as media
+            // the platform cannot use.
+            Some(media) => media_unusable = !kind.accepts(&media.mime_type),
+        }
+    }
     let template_name = template_index.map(|index| world.templates[index].name.clone());
     let reject = |error: PlatformError, to: Option<String>, effects: &mut Vec<Effect>| {
         reject_with(error, to, template_name.clone(), effects)
@@ -296,6 +313,7 @@ pub(super) fn send(
         (message_number, &message_id),
         effects,
     ) {
+        Fate::Deliver { .. } if media_unusable => Fate::Fail(code::MEDIA_UPLOAD),
         Fate::Deliver { .. } if let Some(code) = content_failure(world, now, &outgoing) => {
             Fate::Fail(code)
         }

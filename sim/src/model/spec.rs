@@ -67,6 +67,16 @@ pub struct LimitsSpec {
     /// until the clock moves them on. Default 1000000; at least
     /// `messages_kept`, at most 50000000.
     pub messages_max: u32,
+    /// Bytes of media (uploaded and sent by users) the world keeps at most:
+    /// past it an upload, or an inbound media message, is refused with 131000
+    /// until media are deleted or expire. Default 1073741824 (1 GiB); at most
+    /// [`MEDIA_BYTES_MAX_MAX`].
+    pub media_bytes_max: u64,
+    /// Largest media upload request body (`POST /{phone-number-id}/media`), in
+    /// bytes: the largest file Meta takes (a 100 MB document) and room for the
+    /// form around it. Default 105906176 (101 MiB); from 1024 to
+    /// [`MEDIA_UPLOAD_BYTES_MAX_MAX`]. Past it the request is answered 413.
+    pub media_upload_bytes_max: u64,
 }
 
 impl Default for LimitsSpec {
@@ -74,9 +84,19 @@ impl Default for LimitsSpec {
         LimitsSpec {
             messages_kept: 250_000,
             messages_max: 1_000_000,
+            media_bytes_max: 1 << 30,
+            media_upload_bytes_max: 101 << 20,
         }
     }
 }
+
+/// Most bytes of media a world may be set to keep (`limits.media_bytes_max`):
+/// 64 GiB.
+pub const MEDIA_BYTES_MAX_MAX: u64 = 64 << 30;
+
+/// Largest upload body a world may be set to take
+/// (`limits.media_upload_bytes_max`): 1 GiB, read into memory whole.
+pub const MEDIA_UPLOAD_BYTES_MAX_MAX: u64 = 1 << 30;
 
 /// Most messages a world may be set to hold (`limits.messages_max`).
 pub const MESSAGES_MAX_MAX: u32 = 50_000_000;
@@ -750,6 +770,24 @@ impl WorldSpec {
                 format!(
                     "expected from limits.messages_kept ({}) to {MESSAGES_MAX_MAX}, got {}",
                     self.limits.messages_kept, self.limits.messages_max
+                ),
+            ));
+        }
+        if self.limits.media_bytes_max > MEDIA_BYTES_MAX_MAX {
+            return Err(FieldError::new(
+                "limits.media_bytes_max",
+                format!(
+                    "expected at most {MEDIA_BYTES_MAX_MAX} bytes, got {}",
+                    self.limits.media_bytes_max
+                ),
+            ));
+        }
+        if !(1024..=MEDIA_UPLOAD_BYTES_MAX_MAX).contains(&self.limits.media_upload_bytes_max) {
+            return Err(FieldError::new(
+                "limits.media_upload_bytes_max",
+                format!(
+                    "expected from 1024 to {MEDIA_UPLOAD_BYTES_MAX_MAX} bytes, got {}",
+                    self.limits.media_upload_bytes_max
                 ),
             ));
         }

@@ -56,6 +56,7 @@ pub(crate) const ROUTES: &[Route] = &[
     r("/_wasim/account", Shape::Control),
     // 360dialog messaging and configuration (`sim/src/api/d360.rs`).
     r("/messages", Shape::D360Messages),
+    r("/media", Shape::D360Messages),
     r("/v1/configs/webhook", Shape::Meta),
     r("/waba_webhook", Shape::Meta),
     r("/v1/configs/templates", Shape::Meta),
@@ -76,6 +77,10 @@ pub(crate) const ROUTES: &[Route] = &[
         Shape::Meta,
     ),
     // Cloud API (`sim/src/api/graph.rs`), with and without the version.
+    // The download URL takes the bearer token or a 360dialog key.
+    r("/whatsapp_business/attachments/", Shape::D360Messages),
+    r("/{version}/{id}/media", Shape::Graph),
+    r("/{id}/media", Shape::Graph),
     r("/{version}/{id}/messages", Shape::Graph),
     r("/{id}/messages", Shape::Graph),
     r("/{version}/{id}/unpause", Shape::Graph),
@@ -93,7 +98,8 @@ pub(crate) const ROUTES: &[Route] = &[
     r("/{version}/{id}/subscribed_apps", Shape::Graph),
     r("/{id}/subscribed_apps", Shape::Graph),
     r("/{version}/{id}", Shape::Graph),
-    r("/{id}", Shape::Graph),
+    // Without a version, `/{id}` is 360dialog's media by id too (with a key).
+    r("/{id}", Shape::D360Messages),
 ];
 
 const fn r(pattern: &'static str, shape: Shape) -> Route {
@@ -398,6 +404,35 @@ pub(crate) fn valid(index: usize, rng: &mut Rng, facts: &Facts, learned: &Learne
                 "POST",
                 format!("{prefix}/{phone}/messages"),
                 Some(send_body(rng, facts, learned)),
+            )
+        }
+        "/{version}/{id}/media" | "/{id}/media" => {
+            // JSON, not the multipart form an upload is: the fuzzer sends JSON
+            // bodies only, so this corpus reaches the route's refusals.
+            let prefix = if pattern.starts_with("/{version}") {
+                v.as_str()
+            } else {
+                ""
+            };
+            graph(
+                "POST",
+                format!("{prefix}/{phone}/media"),
+                Some(json!({"messaging_product": "whatsapp", "type": "image/jpeg"})),
+            )
+        }
+        "/media" => d360(
+            rng,
+            "POST",
+            "/media".into(),
+            Some(json!({"messaging_product": "whatsapp", "type": "image/jpeg"})),
+        ),
+        "/whatsapp_business/attachments/" => {
+            let mid = format!("1{:015}", rng.random_range(0..1_000_000_000_000_000u64));
+            let ext = 1_717_405_200 + rng.random_range(0..1_000u64);
+            graph(
+                "GET",
+                format!("/whatsapp_business/attachments/?mid={mid}&ext={ext}&hash=00ff"),
+                None,
             )
         }
         "/{version}/{id}/unpause" | "/{id}/unpause" => {

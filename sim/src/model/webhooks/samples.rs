@@ -256,6 +256,7 @@ fn inbound_text(spec: &WorldSpec) -> Result<Value, SampleError> {
         message_id: INBOUND_MESSAGE_ID,
         timestamp: spec.epoch_unix_s,
         context: None,
+        media: None,
     };
     let content = super::super::InboundContent::Text("Hi! Is the spring sale still on?".to_owned());
     Ok(payload::envelope(
