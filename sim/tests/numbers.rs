@@ -263,30 +263,14 @@ async fn an_unknown_field_is_graph_s_nonexisting_field_error_for_each_node_type(
 async fn edges_on_the_wrong_kind_of_node_are_nonexisting_fields_and_unknown_ids_unknown_objects() {
     let state = start();
     let client = graph(&state);
-    let numbers_of_a_number = client
-        .get(&format!("/v23.0/{US_PHONE}/phone_numbers"))
-        .await;
-    assert_nonexisting_field(
-        &numbers_of_a_number,
-        "phone_numbers",
-        "WhatsAppBusinessPhoneNumber",
-    );
-    let apps_of_a_number = client
-        .get(&format!("/v23.0/{US_PHONE}/subscribed_apps"))
-        .await;
-    assert_nonexisting_field(
-        &apps_of_a_number,
-        "subscribed_apps",
-        "WhatsAppBusinessPhoneNumber",
-    );
-    let profile_of_the_waba = client
-        .get(&format!("/v23.0/{WABA}/whatsapp_business_profile"))
-        .await;
-    assert_nonexisting_field(
-        &profile_of_the_waba,
-        "whatsapp_business_profile",
-        "WhatsAppBusinessAccount",
-    );
+    for (path, edge, node) in [
+        (US_PHONE, "phone_numbers", "WhatsAppBusinessPhoneNumber"),
+        (US_PHONE, "subscribed_apps", "WhatsAppBusinessPhoneNumber"),
+        (WABA, "whatsapp_business_profile", "WhatsAppBusinessAccount"),
+    ] {
+        let answer = client.get(&format!("/v23.0/{path}/{edge}")).await;
+        assert_nonexisting_field(&answer, edge, node);
+    }
     for path in [
         "/v23.0/199999999999999".to_owned(),
         "/v23.0/199999999999999/phone_numbers".to_owned(),

@@ -598,6 +598,23 @@ impl World {
         }
     }
 
+    /// Media `id`, if it names media (`None` otherwise: another kind of object,
+    /// perhaps); refused as unknown when `phone_number_id` (the query's) is not
+    /// the media's number.
+    fn media_of(
+        &self,
+        id: &str,
+        phone_number_id: Option<&PhoneNumberId>,
+    ) -> Option<Result<&Media, Refusal>> {
+        let media = self.media(id)?;
+        Some(match phone_number_id {
+            Some(phone) if *phone != media.phone_number_id => {
+                Err(Refusal::not_found(Object::Media, id))
+            }
+            _ => Ok(media),
+        })
+    }
+
     /// `GET /{media-id}`: `None` when `id` names no media (another kind of
     /// object, perhaps). `phone_number_id` (the query's) must be the media's
     /// number.
@@ -607,10 +624,10 @@ impl World {
         id: &str,
         phone_number_id: Option<&PhoneNumberId>,
     ) -> Option<Result<Reply, Refusal>> {
-        let media = self.media(id)?;
-        if phone_number_id.is_some_and(|phone| *phone != media.phone_number_id) {
-            return Some(Err(Refusal::not_found(Object::Media, id)));
-        }
+        let media = match self.media_of(id, phone_number_id)? {
+            Ok(media) => media,
+            Err(refusal) => return Some(Err(refusal)),
+        };
         let expires = self.unix_seconds(now.plus_ms(URL_VALID_MS));
         let hash = self.media_url_hash(id, expires);
         Some(Ok(Reply::Media(MediaInfo {
@@ -628,9 +645,8 @@ impl World {
         id: &str,
         phone_number_id: Option<&PhoneNumberId>,
     ) -> Option<Result<Reply, Refusal>> {
-        let media = self.media(id)?;
-        if phone_number_id.is_some_and(|phone| *phone != media.phone_number_id) {
-            return Some(Err(Refusal::not_found(Object::Media, id)));
+        if let Err(refusal) = self.media_of(id, phone_number_id)? {
+            return Some(Err(refusal));
         }
         self.media.remove(id);
         Some(Ok(Reply::Done))
