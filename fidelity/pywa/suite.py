@@ -928,6 +928,42 @@ class Suite:
 
         self.check("inbound image parsed by pywa and downloaded through its id", inbound_image)
 
+        def inbound_kinds():
+            ours = wa.send_message(to=ANA, text="Your order shipped")
+            kinds = {
+                "document": {"caption": "the invoice", "filename": "invoice.pdf"},
+                "audio": {"voice": True},
+                "video": {"caption": "unboxing"},
+                "sticker": {"animated": False},
+                "location": {"latitude": -23.55, "longitude": -46.63, "name": "Home"},
+                "contacts": [{"name": {"formatted_name": "Bea", "first_name": "Bea"}}],
+                "reaction": {"message_id": ours.id, "emoji": "\U0001F44D"},
+            }
+            parsed = []
+            for kind, content in kinds.items():
+                wamid = self.post("/_wasim/inbound", {"from": ANA, kind: content})["id"]
+                m = r.wait(lambda: next((m for m in r.messages if m.id == wamid), None))
+                expect(m, r.why_missing(f"inbound {kind} {wamid}", lambda b: kind in json.dumps(b)))
+                expect(str(m.type) == kind, f"{kind}: pywa typed it {m.type!r}")
+                got = getattr(m, kind)
+                expect(got is not None, f"{kind}: pywa read no {kind} on {m!r}")
+                if kind == "location":
+                    expect((got.latitude, got.name) == (-23.55, "Home"), f"location {got!r}")
+                elif kind == "contacts":
+                    name = got[0].name.formatted_name
+                    expect(name == "Bea", f"contact name {name!r}")
+                elif kind == "reaction":
+                    expect(got.message_id == ours.id, f"reaction to {got.message_id!r}")
+                else:
+                    expect(got.id and got.sha256 and got.mime_type, f"{kind} media {got!r}")
+                parsed.append(kind)
+            return ", ".join(parsed)
+
+        self.check(
+            "inbound document, audio, video, sticker, location, contacts and reaction parsed by pywa",
+            inbound_kinds,
+        )
+
         def register():
             de = self.phone["DE"]
             done = wa.register_phone_number(pin="246810", phone_id=de)
