@@ -315,6 +315,36 @@ fn a_link_that_cannot_be_downloaded_is_accepted_then_fails_with_131053() {
 }
 
 #[test]
+fn a_link_to_a_file_of_another_kind_fails_with_131053_and_unknown_extensions_pass() {
+    let (mut world, _) = window_open();
+    let cases = [
+        ("image", "https://cdn.example.com/photo.webp", Some(131_053)),
+        (
+            "image",
+            "https://cdn.example.com/anim.GIF?v=2",
+            Some(131_053),
+        ),
+        ("audio", "https://cdn.example.com/clip.mp4", Some(131_053)),
+        (
+            "sticker",
+            "https://cdn.example.com/thanks.png",
+            Some(131_053),
+        ),
+        ("image", "https://cdn.example.com/photo.JPG#x", None),
+        ("document", "https://cdn.example.com/report.xlsx", None),
+        ("image", "https://cdn.example.com/render?id=7", None),
+    ];
+    for (n, (kind, link, expected)) in (1..).zip(cases) {
+        let failed = fate(
+            &mut world,
+            hours(n),
+            message(ANA_BR, kind, json!({"link": link})),
+        );
+        assert_eq!(failed, expected, "{kind} {link}");
+    }
+}
+
+#[test]
 fn a_reaction_needs_a_message_of_the_conversation_not_older_than_30_days() {
     let (mut world, received) = window_open();
     let react = |to: &str, id: &str, emoji: &str| {

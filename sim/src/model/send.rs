@@ -591,7 +591,10 @@ fn content_failure(world: &World, now: SimTime, outgoing: &Outgoing) -> Option<u
             }
         }
         content => match content.media() {
-            Some((_, MediaSource::Link(link))) if link_unreachable(link) => {
+            Some((kind, MediaSource::Link(link)))
+                if link_unreachable(link)
+                    || link_mime(link).is_some_and(|mime| !kind.accepts(mime)) =>
+            {
                 Some(code::MEDIA_UPLOAD)
             }
             _ => None,
@@ -601,6 +604,38 @@ fn content_failure(world: &World, now: SimTime, outgoing: &Outgoing) -> Option<u
 
 /// How old a message may be and still take a reaction (30 days).
 const REACTION_TARGET_HOURS_MAX: u64 = 30 * 24;
+
+/// The MIME type a link's file extension names, when it names one the
+/// platform knows: a link to a `.webp` sent as an image fails as media the
+/// platform cannot use (integrators meet 131053 this way, e.g.
+/// <https://github.com/chatwoot/chatwoot/issues/12260>).
+fn link_mime(link: &str) -> Option<&'static str> {
+    let path = link.split(['?', '#']).next().unwrap_or_default();
+    let file = path.rsplit('/').next().unwrap_or_default();
+    let (_, extension) = file.rsplit_once('.')?;
+    Some(match extension.to_ascii_lowercase().as_str() {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "webp" => "image/webp",
+        "gif" => "image/gif",
+        "mp4" => "video/mp4",
+        "3gp" => "video/3gpp",
+        "pdf" => "application/pdf",
+        "txt" => "text/plain",
+        "doc" => "application/msword",
+        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "xls" => "application/vnd.ms-excel",
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "ppt" => "application/vnd.ms-powerpoint",
+        "pptx" => "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "aac" => "audio/aac",
+        "amr" => "audio/amr",
+        "mp3" => "audio/mpeg",
+        "m4a" => "audio/mp4",
+        "ogg" | "opus" => "audio/ogg",
+        _ => return None,
+    })
+}
 
 /// True for a link whose host is under `.invalid`: the platform cannot fetch it.
 fn link_unreachable(link: &str) -> bool {
