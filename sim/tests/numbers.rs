@@ -167,6 +167,18 @@ fn a_quality_incident_flags_and_unflags_the_number_with_phone_number_quality_upd
     );
 }
 
+/// The fields a number is answered with when none are asked for, alone or listed
+/// (as pywa documents the answer and Meta's example list shows it).
+const NUMBER_DEFAULT_FIELDS: [&str; 7] = [
+    "verified_name",
+    "code_verification_status",
+    "display_phone_number",
+    "quality_rating",
+    "platform_type",
+    "throughput",
+    "id",
+];
+
 // ---------------------------------------------------------------------------
 // GET /{phone-number-id}, GET /{waba-id}
 // ---------------------------------------------------------------------------
@@ -175,18 +187,7 @@ fn a_quality_incident_flags_and_unflags_the_number_with_phone_number_quality_upd
 async fn get_phone_number_answers_meta_s_default_fields() {
     let state = start();
     let body = ok(&graph(&state).get(&format!("/v23.0/{US_PHONE}")).await);
-    assert_eq!(
-        keys(&body),
-        vec![
-            "verified_name",
-            "code_verification_status",
-            "display_phone_number",
-            "quality_rating",
-            "platform_type",
-            "throughput",
-            "id"
-        ]
-    );
+    assert_eq!(keys(&body), NUMBER_DEFAULT_FIELDS);
     assert_eq!(
         body,
         json!({"verified_name": "Wasim Demo Shop", "code_verification_status": "VERIFIED",
@@ -403,18 +404,7 @@ async fn phone_numbers_lists_every_number_with_the_list_defaults() {
     let data = body["data"].as_array().expect("data");
     let ids: Vec<&str> = data.iter().filter_map(|n| n["id"].as_str()).collect();
     assert_eq!(ids, vec![US_PHONE, DE_PHONE, TR_PHONE]);
-    assert_eq!(
-        keys(&data[0]),
-        vec![
-            "verified_name",
-            "code_verification_status",
-            "display_phone_number",
-            "quality_rating",
-            "platform_type",
-            "throughput",
-            "id"
-        ]
-    );
+    assert_eq!(keys(&data[0]), NUMBER_DEFAULT_FIELDS);
     assert!(body["paging"]["cursors"]["before"].is_string(), "{body}");
     assert!(
         body["paging"].get("next").is_none(),

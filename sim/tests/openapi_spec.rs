@@ -208,6 +208,19 @@ fn violations(validator: &Validator, instance: &Value) -> Vec<String> {
     out
 }
 
+/// Every sample valid against `validator`, which `corrections` made; a failure
+/// names the sample and the corrections.
+fn assert_samples_valid(validator: &Validator, corrections: &[&Correction], samples: &[Sample]) {
+    let corrected = corrected_by(corrections);
+    for sample in samples {
+        assert_valid(
+            validator,
+            &format!("{}{corrected}", sample.what),
+            &sample.body,
+        );
+    }
+}
+
 /// Fails, naming every violation, unless `instance` is valid.
 fn assert_valid(validator: &Validator, what: &str, instance: &Value) {
     let found = violations(validator, instance);
@@ -1042,14 +1055,7 @@ async fn every_inbound_message_webhook_matches_webhook_payload_with_the_two_inbo
             .into_iter()
             .filter(|s| s.what.ends_with("messages.text")),
     );
-    let corrected = corrected_by(INBOUND);
-    for sample in &inbound {
-        assert_valid(
-            &validator,
-            &format!("{}{corrected}", sample.what),
-            &sample.body,
-        );
-    }
+    assert_samples_valid(&validator, INBOUND, &inbound);
     assert_kinds(
         &inbound,
         &[
@@ -1067,14 +1073,7 @@ async fn every_media_location_contacts_and_reaction_webhook_matches_with_the_sti
     let spec = spec();
     let validator = spec.validator(&spec.webhook_schema(), INBOUND_MEDIA);
     let inbound = media_and_other_inbound_webhooks().await;
-    let corrected = corrected_by(INBOUND_MEDIA);
-    for sample in &inbound {
-        assert_valid(
-            &validator,
-            &format!("{}{corrected}", sample.what),
-            &sample.body,
-        );
-    }
+    assert_samples_valid(&validator, INBOUND_MEDIA, &inbound);
     assert_kinds(
         &inbound,
         &[
