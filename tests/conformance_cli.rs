@@ -149,7 +149,7 @@ fn certify_passes_the_bundled_reference_integration_and_writes_four_formats() {
     }
     let markdown = std::fs::read_to_string(out.join("report.md")).expect("report.md");
     assert!(
-        markdown.contains("Every one of the 24 checks was exercised at least once."),
+        markdown.contains("Every one of the 27 checks was exercised at least once."),
         "{markdown}"
     );
     assert_no_secret_in(&out);
@@ -184,7 +184,16 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("register-loop", "turkey-registration-day", "REG-001"),
     ("register-loop", "on-prem-registration", "REG-001"),
     ("drop-parameters", "interactive-reply", "DRV-001"),
+    ("no-mark-read", "reply-buttons", "READ-001"),
+    ("media-resend-loop", "media-link-failed", "MEDIA-001"),
+    ("stale-media-url", "media-url-expired", "MEDIA-002"),
 ];
+
+/// Whether `check` is a `must` rule (a `should` failure is a warning).
+fn is_must(check: &str) -> bool {
+    wasim_conformance::checks::find(check)
+        .is_some_and(|c| c.severity == wasim_reports::Severity::Must)
+}
 
 /// Flawed runs at once.
 const MATRIX_PARALLEL: usize = 8;
@@ -215,7 +224,9 @@ fn each_flawed_variant_fails_the_check_it_breaks_with_proof() {
                 .collect();
             for run in runs {
                 let (flaw, check, code, stderr, out) = run.join().expect("the run finished");
-                assert_eq!(code, 1, "--flaw {flaw} must exit 1 (violations): {stderr}");
+                // A broken `should` rule is a warning: the run still passes.
+                let expected = if is_must(check) { 1 } else { 0 };
+                assert_eq!(code, expected, "--flaw {flaw}: exit {expected}: {stderr}");
                 assert!(
                     stderr.contains(check),
                     "--flaw {flaw} names {check}: {stderr}"
@@ -563,21 +574,27 @@ fn exploration_finds_a_flaw_shrinks_it_and_the_saved_scenario_replays_it() {
                 minimal <= 6,
                 "{flaw}: a minimal timeline of a few steps, not {minimal}"
             );
-            // The saved file replays the failure, and the correct integration passes it.
+            // The saved file replays the failure, and the correct integration does
+            // not fail it: it passes, or (a minimal case can be one the correct
+            // integration rightly does nothing in, such as a lone `send_text`
+            // outside the window) the check does not apply to it.
             let replay_out = out.join("replay");
             let file_arg = file.to_str().expect("utf-8");
             let (code, _, stderr) = run_scenarios(&[file_arg], &flawed(flaw), &replay_out);
             assert_eq!(code, 1, "{flaw}: the saved case fails again: {stderr}");
             assert!(stderr.contains(check), "{stderr}");
+            let correct_out = out.join("correct");
             let (code, _, stderr) = wasim(&[
                 "run",
                 file_arg,
                 "--out",
-                replay_out.to_str().expect("utf-8"),
+                correct_out.to_str().expect("utf-8"),
             ]);
-            assert_eq!(
-                code, 0,
-                "{flaw}: the correct integration passes it: {stderr}"
+            let outcome = self::report(&correct_out)["scenarios"][0]["outcome"].clone();
+            assert!(
+                (code, outcome.as_str()) == (0, Some("passed"))
+                    || (code, outcome.as_str()) == (2, Some("not_exercised")),
+                "{flaw}: the correct integration does not fail it (exit {code}, {outcome}): {stderr}"
             );
         }
     });
@@ -590,9 +607,17 @@ const EXPLORE_PARALLEL: usize = 4;
 fn the_default_exploration_budget_finds_every_flaw_of_the_reference_integration() {
     // Detection and replay of the case as found (no shrinking: the test above
     // covers shrinking).
+    // Exploration hunts broken `must` rules; a flaw that breaks only `should`
+    // rules (READ-001) is a warning it does not chase.
+    let breaks_a_must = |flaw: &str| {
+        MATRIX
+            .iter()
+            .any(|(flawed, _, check)| *flawed == flaw && is_must(check))
+    };
     let flaws: Vec<&str> = wasim_reference::Flaw::ALL
         .iter()
         .map(|flaw| flaw.name())
+        .filter(|flaw| breaks_a_must(flaw))
         .collect();
     let mut missed = Vec::new();
     for chunk in flaws.chunks(EXPLORE_PARALLEL) {
@@ -667,7 +692,7 @@ fn an_integration_that_never_starts_stops_the_run_with_one_line_and_explores_not
     let total = wasim_conformance::library::BUILTIN_REGRESSIONS.len()
         + wasim_conformance::library::BUILTIN.len();
     assert!(
-        first.starts_with(&format!("wasim certify: {total} scenario(s) (3 built-in saved regression(s), no folder scenarios/regressions, 26 from the built-in library)")),
+        first.starts_with(&format!("wasim certify: {total} scenario(s) (3 built-in saved regression(s), no folder scenarios/regressions, 30 from the built-in library)")),
         "{first}"
     );
     let stopping: Vec<&str> = stderr

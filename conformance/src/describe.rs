@@ -44,13 +44,17 @@ pub fn summarize(event: &TraceEvent) -> String {
             message_type,
             template,
             category,
+            media,
             ..
-        } => match template {
-            Some(template) => format!(
+        } => match (template, media) {
+            (Some(template), _) => format!(
                 "{} template {template} to {to} accepted as {message_id}",
                 category.to_lowercase()
             ),
-            None => format!("{message_type} to {to} accepted as {message_id}"),
+            (None, Some(media)) => {
+                format!("{message_type} ({media}) to {to} accepted as {message_id}")
+            }
+            (None, None) => format!("{message_type} to {to} accepted as {message_id}"),
         },
         TraceEvent::MessageRejected {
             to,
@@ -193,6 +197,11 @@ pub fn summarize(event: &TraceEvent) -> String {
             clock(*after_ms),
             if *typing { ", typing shown" } else { "" }
         ),
+        TraceEvent::MediaDownloaded {
+            media_id,
+            url_expires_s,
+            outcome,
+        } => format!("media {media_id}'s URL (expiring at unix {url_expires_s}): {outcome}"),
         TraceEvent::EcosystemMarketing { to, count } => {
             format!("other businesses sent {count} marketing message(s) to {to}")
         }
@@ -278,6 +287,7 @@ pub fn lane(event: &TraceEvent) -> Option<Lane> {
         | TraceEvent::EcosystemMarketing { .. } => Some(Lane::Step),
         TraceEvent::MessageAccepted { .. }
         | TraceEvent::MessageMarkedRead { .. }
+        | TraceEvent::MediaDownloaded { .. }
         | TraceEvent::MessageRejected { .. }
         | TraceEvent::MessageHeld { .. }
         | TraceEvent::TemplateQuality { .. } => Some(Lane::Message),

@@ -430,8 +430,27 @@ fn cloud_event() -> impl Strategy<Value = Vec<Step>> {
         steps.push(send_template_step(&to, "order_update"));
         steps
     });
+    // A receipt by a link the platform cannot fetch (131053), and a photo the
+    // integration archives after its URL expired.
+    let media_link = user().prop_map(|to| {
+        vec![
+            inbound_step(&to, "Receipt please"),
+            Step::Action(json!({"action": "send_media", "to": to,
+                "media": {"type": "document", "link": "https://files.example.invalid/receipt.pdf"}})),
+            minute(),
+        ]
+    });
+    let media_later = user().prop_map(|from| {
+        vec![
+            step(json!({"inbound": {"from": from, "image": {"caption": "Damaged"}}})),
+            Step::Advance { ms: 600_000 },
+            Step::Action(json!({"action": "tick"})),
+        ]
+    });
     prop_oneof![
         1 => inbound,
+        1 => media_link,
+        1 => media_later,
         2 => capped,
         2 => opted_out,
         1 => advance,
@@ -442,7 +461,7 @@ fn cloud_event() -> impl Strategy<Value = Vec<Step>> {
         2 => send_text,
         1 => campaign,
         1 => paused,
-        1 => token_reset,
+        2 => token_reset,
     ]
 }
 

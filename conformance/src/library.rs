@@ -95,12 +95,24 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../scenarios/interactive-reply.toml"),
     ),
     (
+        "scenarios/key-rotation.toml",
+        include_str!("../../scenarios/key-rotation.toml"),
+    ),
+    (
         "scenarios/key-rotation-campaign.toml",
         include_str!("../../scenarios/key-rotation-campaign.toml"),
     ),
     (
-        "scenarios/key-rotation.toml",
-        include_str!("../../scenarios/key-rotation.toml"),
+        "scenarios/media-link-failed.toml",
+        include_str!("../../scenarios/media-link-failed.toml"),
+    ),
+    (
+        "scenarios/media-receipt.toml",
+        include_str!("../../scenarios/media-receipt.toml"),
+    ),
+    (
+        "scenarios/media-url-expired.toml",
+        include_str!("../../scenarios/media-url-expired.toml"),
     ),
     (
         "scenarios/on-prem-registration.toml",
@@ -129,6 +141,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     (
         "scenarios/pause-escalation.toml",
         include_str!("../../scenarios/pause-escalation.toml"),
+    ),
+    (
+        "scenarios/reply-buttons.toml",
+        include_str!("../../scenarios/reply-buttons.toml"),
     ),
     (
         "scenarios/throughput.toml",

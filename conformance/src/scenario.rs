@@ -395,6 +395,8 @@ const STEP_KINDS: &[&str] = &[
 const ACTIONS: &[&str] = &[
     "send_template",
     "send_text",
+    "send_media",
+    "send_buttons",
     "send_campaign",
     "set_access_token",
     "rotate_key",
@@ -864,6 +866,44 @@ fn parse_action(value: Value) -> Result<Step, FieldError> {
         "send_text" => {
             fields::known(object, &["action", "to", "text"])?;
             fields::string(object, "text")?;
+        }
+        "send_media" => {
+            fields::known(object, &["action", "to", "media"])?;
+            let media = object
+                .get("media")
+                .ok_or_else(|| FieldError::new("media", "missing"))
+                .and_then(|m| fields::object(m, "media"))?;
+            let within = |e: FieldError| e.within("media");
+            fields::known(media, &["type", "link", "caption", "filename"]).map_err(within)?;
+            let kind = fields::string(media, "type").map_err(within)?;
+            if !["image", "document", "audio", "video", "sticker"].contains(&kind.as_str()) {
+                return Err(FieldError::new(
+                    "media.type",
+                    "expected image, document, audio, video or sticker",
+                ));
+            }
+            fields::string(media, "link").map_err(within)?;
+            fields::optional_string(media, "caption").map_err(within)?;
+            fields::optional_string(media, "filename").map_err(within)?;
+        }
+        "send_buttons" => {
+            fields::known(object, &["action", "to", "text", "buttons"])?;
+            fields::string(object, "text")?;
+            let buttons = match object.get("buttons") {
+                Some(Value::Array(buttons)) if (1..=3).contains(&buttons.len()) => buttons,
+                _ => {
+                    return Err(FieldError::new(
+                        "buttons",
+                        "expected a list of 1 to 3 {id, title} tables",
+                    ));
+                }
+            };
+            for button in buttons {
+                let button = fields::object(button, "buttons[]")?;
+                fields::known(button, &["id", "title"]).map_err(|e| e.within("buttons[]"))?;
+                fields::string(button, "id").map_err(|e| e.within("buttons[]"))?;
+                fields::string(button, "title").map_err(|e| e.within("buttons[]"))?;
+            }
         }
         _ => {
             fields::known(object, &["action", "to", "template"])?;

@@ -9,7 +9,8 @@ one file:
 
 - ``GET  /webhook``                 verification handshake (echo hub.challenge)
 - ``POST /webhook``                 signed webhooks: verify, answer 200 at once,
-                                    process later, in order, on one worker thread
+                                    process later, in order, on one worker thread;
+                                    each new inbound message is marked read
 - ``POST /wasim/actions``           driver hook: send_template, send_text,
                                     send_campaign, set_access_token (accepted at
                                     once, done on the same worker queue); a
@@ -360,6 +361,7 @@ class Integration:
                 self.state.last_inbound[user] = written
             in_window = self.state.now - self.state.last_inbound[user] < DAY
         kind = message.get("type", "?")
+        self.mark_read(msg_id)
         if not in_window:
             log(f"inbound {msg_id} ({kind}) from {user}: older than 24 h, no reply (window closed)")
             return
@@ -433,6 +435,26 @@ class Integration:
         self.send(user, to, {"type": "template", "template": body}, "template", template=name)
 
     # ----- Cloud API send ----------------------------------------------------
+
+    def mark_read(self, msg_id: str) -> None:
+        """Marks an inbound message read (two blue ticks for the user), once."""
+        with self.state.lock:
+            failed_at = self.state.auth_failed_at
+            if failed_at is not None and self.state.now <= failed_at:
+                log(f"mark {msg_id} read: not sent, credential refused at {failed_at}")
+                return
+        payload = {"messaging_product": "whatsapp", "status": "read", "message_id": msg_id}
+        request = urllib.request.Request(
+            f"{self.graph_url}/{GRAPH_VERSION}/{self.phone_number_id}/messages",
+            data=json.dumps(payload).encode(),
+            method="POST",
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10):
+                log(f"marked {msg_id} read")
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            log(f"mark {msg_id} read: failed ({type(exc).__name__}), not retrying")
 
     def send(self, user: str, to: str, content: dict, what: str, template: str | None = None) -> str | None:
         with self.state.lock:

@@ -442,7 +442,7 @@ fn a_read_receipt_for_an_outbound_or_unknown_message_or_another_number_is_refuse
     settle(&mut world, hours(1));
     for id in [sent.as_str(), "wamid.HBgLnothing"] {
         let code = refused(&mut world, read_receipt(id, false));
-        assert_eq!(code, 100, "{id}");
+        assert_eq!(code, 131_009, "{id}");
     }
     let other_number = world
         .apply(
@@ -451,7 +451,7 @@ fn a_read_receipt_for_an_outbound_or_unknown_message_or_another_number_is_refuse
         )
         .reply;
     assert!(
-        matches!(other_number, Err(Refusal::Platform(ref e)) if e.code == 100),
+        matches!(other_number, Err(Refusal::Platform(ref e)) if e.code == 131_009),
         "{other_number:?}"
     );
     let bad_typing = json!({"messaging_product": "whatsapp", "status": "read", "message_id": received,

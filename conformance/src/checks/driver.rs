@@ -15,7 +15,13 @@ use crate::describe;
 pub const MALFORMED_CODES: &[u32] = &[100, 131_008, 131_009, 132_000, 132_001, 132_012, 132_018];
 
 /// The driver actions that ask for a send.
-const SEND_ACTIONS: &[&str] = &["send_template", "send_text", "send_campaign"];
+const SEND_ACTIONS: &[&str] = &[
+    "send_template",
+    "send_text",
+    "send_campaign",
+    "send_media",
+    "send_buttons",
+];
 
 /// DRV-001.
 pub const DRIVER_SENDS_CARRIED_OUT: Check = Check {

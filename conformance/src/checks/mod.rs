@@ -12,8 +12,11 @@
 //! - [`templates`]: what to do when pacing holds messages or a template is paused.
 //! - [`security`]: keys, account incidents, the compromise response, registration.
 //! - [`driver`]: the sends the driver asks for are carried out, well formed.
+//! - [`messages`]: inbound messages marked read, failed media not resent,
+//!   expired media URLs fetched anew.
 
 pub mod driver;
+pub mod messages;
 pub mod security;
 pub mod sending;
 pub mod templates;
@@ -140,6 +143,9 @@ pub const CATALOG: &[Check] = &[
     security::COMPROMISE_RESUME,
     security::NO_REGISTER_LOOP,
     driver::DRIVER_SENDS_CARRIED_OUT,
+    messages::INBOUND_MARKED_READ,
+    messages::NO_RESEND_OF_FAILED_MEDIA,
+    messages::EXPIRED_MEDIA_URL_REFETCHED,
 ];
 
 /// The check called `id`.

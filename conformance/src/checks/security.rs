@@ -115,9 +115,12 @@ pub const NO_REGISTER_LOOP: Check = Check {
     judge: no_register_loop,
 };
 
-/// Whether a request path is a send (`/messages`).
-fn is_send(path: &str) -> bool {
-    path.ends_with("/messages")
+/// Whether a request is a send: a `/messages` request that is not a read
+/// receipt the platform took (its `message_marked_read` record comes just
+/// before the request's). A read receipt messages nobody, so it is no send to
+/// halt.
+fn is_send(path: &str, previous: Option<&TraceEvent>) -> bool {
+    path.ends_with("/messages") && !matches!(previous, Some(TraceEvent::MessageMarkedRead { .. }))
 }
 
 fn old_channel_key_dropped(evidence: &Evidence<'_>) -> Judgement {
@@ -377,6 +380,7 @@ fn compromise_response<'a>(evidence: &Evidence<'a>) -> Option<Response<'a>> {
     let mut new_key = None;
     let mut pin_reset = None;
     let mut sends = Vec::new();
+    let mut previous = None;
     for (record, event) in evidence.events() {
         match event {
             TraceEvent::UnknownOriginSend { credential, .. } if compromised_key.is_none() => {
@@ -396,9 +400,10 @@ fn compromise_response<'a>(evidence: &Evidence<'a>) -> Option<Response<'a>> {
             } if phone_number_id == phone && action == "set_pin" && pin_reset.is_none() => {
                 pin_reset = Some(record);
             }
-            TraceEvent::Request { path, .. } if is_send(path) => sends.push(record),
+            TraceEvent::Request { path, .. } if is_send(path, previous) => sends.push(record),
             _ => {}
         }
+        previous = Some(event);
     }
     Some(Response {
         notice,
@@ -658,6 +663,7 @@ mod tests {
             to: to.to_owned(),
             message_type: "template",
             reply_to: None,
+            media: None,
             template: Some("spring_sale".to_owned()),
             category: "MARKETING",
             message_status: Some("accepted"),
@@ -837,6 +843,21 @@ mod tests {
         let never: Vec<_> = correct[..4].to_vec();
         assert!(!judge_all(&never)[3]);
         assert!(not_applicable(&COMPROMISE_HALT, vec![(0, send("old"))]));
+        // A read receipt the platform took is no send to halt; a refused one is.
+        let receipt = TraceEvent::MessageMarkedRead {
+            surface: "d360",
+            phone_number_id: "p1".to_owned(),
+            message_id: "wamid.in".to_owned(),
+            from: "a".to_owned(),
+            after_ms: 0,
+            typing: false,
+        };
+        let mut read = correct.clone();
+        read.splice(2..2, [(10, receipt), (10, send("new"))]);
+        assert!(passes(&COMPROMISE_HALT, read));
+        let mut refused = correct.clone();
+        refused.insert(2, (10, request("d360", "/messages", "new", 400)));
+        assert!(!passes(&COMPROMISE_HALT, refused));
     }
 
     fn register(code: Option<u32>) -> TraceEvent {

@@ -313,6 +313,7 @@ mod tests {
             to: to.to_owned(),
             message_type,
             reply_to: None,
+            media: None,
             template: Some("spring_sale".to_owned()),
             category,
             message_status: None,

@@ -286,6 +286,7 @@ mod tests {
             to: to.to_owned(),
             message_type: "template",
             reply_to: None,
+            media: None,
             template: Some("spring_sale".to_owned()),
             category: "MARKETING",
             message_status: Some(status),

@@ -109,6 +109,9 @@ pub const DUPLICATES_HARMLESS: Check = Check {
     judge: duplicates_harmless,
 };
 
+/// The driver actions that ask for one free-form message.
+const FREE_FORM_ACTIONS: &[&str] = &["send_text", "send_media", "send_buttons"];
+
 fn duplicates_harmless(evidence: &Evidence<'_>) -> Judgement {
     // Deliveries posted more than once: duplicated copies and retries.
     let mut posts: BTreeMap<u64, usize> = BTreeMap::new();
@@ -150,6 +153,15 @@ fn duplicates_harmless(evidence: &Evidence<'_>) -> Judgement {
         }
         _ => None,
     }));
+    // Free-form messages the driver asked for are not replies.
+    let asked = group(evidence.events().filter_map(|(_, event)| match event {
+        TraceEvent::DriverAction { action, body }
+            if FREE_FORM_ACTIONS.contains(&action.as_str()) =>
+        {
+            body["to"].as_str().map(|to| (to.to_owned(), ()))
+        }
+        _ => None,
+    }));
     let replies = group(evidence.events().filter_map(|(record, event)| match event {
         TraceEvent::MessageAccepted {
             to, message_type, ..
@@ -162,12 +174,18 @@ fn duplicates_harmless(evidence: &Evidence<'_>) -> Judgement {
     let mut extra = Vec::new();
     for (user, sent) in &replies {
         let messages = inbound.get(user).map_or(0, Vec::len);
-        if sent.len() > messages {
+        let asks = asked.get(user).map_or(0, Vec::len);
+        if sent.len() > messages + asks {
+            let asked = if asks > 0 {
+                format!(" and {asks} driver send(s)")
+            } else {
+                String::new()
+            };
             extra.push(format!(
-                "{user}: {} replies to {messages} message(s)",
+                "{user}: {} replies to {messages} message(s){asked}",
                 sent.len()
             ));
-            proof.extend(sent.iter().skip(messages));
+            proof.extend(sent.iter().skip(messages + asks));
         }
     }
     // A user is named as extra exactly when their surplus replies are in the proof.
@@ -378,6 +396,7 @@ mod tests {
             to: to.to_owned(),
             message_type: "text",
             reply_to: None,
+            media: None,
             template: None,
             category: "SERVICE",
             message_status: None,
@@ -414,6 +433,26 @@ mod tests {
             (0, attempt(1, "original", Some(200))),
         ];
         assert!(not_applicable(&DUPLICATES_HARMLESS, single));
+    }
+
+    #[test]
+    fn a_free_form_send_the_driver_asked_for_is_not_a_second_reply() {
+        let ask = TraceEvent::DriverAction {
+            action: "send_media".to_owned(),
+            body: json!({"action": "send_media", "to": "55"}),
+        };
+        let mut asked = vec![
+            (0, inbound("55")),
+            (0, inbound_emitted(1, "55")),
+            (0, attempt(1, "original", Some(200))),
+            (0, attempt(1, "duplicate", Some(200))),
+            (0, reply("55")),
+            (0, ask),
+            (0, reply("55")),
+        ];
+        assert!(passes(&DUPLICATES_HARMLESS, asked.clone()));
+        asked.push((0, reply("55")));
+        assert_eq!(proof(&DUPLICATES_HARMLESS, asked), Some(vec![7]));
     }
 
     #[test]

@@ -38,6 +38,46 @@ pub(crate) fn text_body(to: &str, text: &str) -> Value {
     json!({"messaging_product": "whatsapp", "to": to, "type": "text", "text": {"body": text}})
 }
 
+/// Media to send by link: `image`, `document`, `audio`, `video` or `sticker`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Media {
+    /// The message type (`document`).
+    pub(crate) kind: String,
+    /// Where the platform fetches it.
+    pub(crate) link: String,
+    /// An optional caption.
+    pub(crate) caption: Option<String>,
+    /// An optional file name (documents).
+    pub(crate) filename: Option<String>,
+}
+
+impl Media {
+    /// The kinds the Cloud API sends by link.
+    const KINDS: &[&str] = &["image", "document", "audio", "video", "sticker"];
+
+    /// The Cloud API send body for this media to `to`.
+    pub(crate) fn body(&self, to: &str) -> Value {
+        let mut media = json!({"link": self.link});
+        if let Some(caption) = &self.caption {
+            media["caption"] = json!(caption);
+        }
+        if let Some(filename) = &self.filename {
+            media["filename"] = json!(filename);
+        }
+        json!({"messaging_product": "whatsapp", "to": to, "type": self.kind, self.kind.as_str(): media})
+    }
+}
+
+/// The Cloud API send body for reply buttons (`(id, title)` each) under `text` to `to`.
+pub(crate) fn buttons_body(to: &str, text: &str, buttons: &[(String, String)]) -> Value {
+    let buttons: Vec<Value> = buttons
+        .iter()
+        .map(|(id, title)| json!({"type": "reply", "reply": {"id": id, "title": title}}))
+        .collect();
+    json!({"messaging_product": "whatsapp", "to": to, "type": "interactive",
+           "interactive": {"type": "button", "body": {"text": text}, "action": {"buttons": buttons}}})
+}
+
 /// What the driver asks the integration to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Action {
@@ -54,6 +94,22 @@ pub(crate) enum Action {
         to: String,
         /// The text.
         text: String,
+    },
+    /// `send_media`: media by link (only inside the customer service window).
+    Media {
+        /// The recipient's wa_id.
+        to: String,
+        /// What to send.
+        media: Media,
+    },
+    /// `send_buttons`: a message with reply buttons (only inside the window).
+    Buttons {
+        /// The recipient's wa_id.
+        to: String,
+        /// The message's text.
+        text: String,
+        /// The buttons: id and title each.
+        buttons: Vec<(String, String)>,
     },
     /// `set_access_token`: the operator replaced the access token; use this one.
     SetAccessToken {
@@ -100,8 +156,9 @@ pub(crate) enum Action {
 }
 
 /// Every action name, for the error on an unknown one.
-const NAMES: &str = "send_template, send_text, send_campaign, set_access_token, \
-                     set_d360_api_key, rotate_key, account_compromised, tick, register";
+const NAMES: &str = "send_template, send_text, send_media, send_buttons, send_campaign, \
+                     set_access_token, set_d360_api_key, rotate_key, account_compromised, tick, \
+                     register";
 
 /// The virtual time an action was given at (`"timestamp"`: unix seconds, a string
 /// like a webhook's, or a number), if it carries one.
@@ -170,6 +227,64 @@ impl Fields<'_> {
         }
     }
 
+    /// The object `field`, read with errors naming `field.inner`.
+    fn object(&self, field: &str) -> Result<Fields<'_>, String> {
+        match self.object.get(field) {
+            Some(Value::Object(object)) => Ok(Fields {
+                action: self.action,
+                object,
+            }),
+            _ => Err(self.error(field, "an object")),
+        }
+    }
+
+    /// `media`: `{type, link, caption?, filename?}`.
+    fn media(&self) -> Result<Media, String> {
+        let media = self.object("media")?;
+        let named = |field: &str, error: String| {
+            error.replacen(&format!("`{field}`"), &format!("`media.{field}`"), 1)
+        };
+        let kind = media.string("type").map_err(|e| named("type", e))?;
+        if !Media::KINDS.contains(&kind.as_str()) {
+            return Err(self.error("media.type", &Media::KINDS.join(", ")));
+        }
+        Ok(Media {
+            kind,
+            link: media.string("link").map_err(|e| named("link", e))?,
+            caption: media
+                .optional_string("caption")
+                .map_err(|e| named("caption", e))?,
+            filename: media
+                .optional_string("filename")
+                .map_err(|e| named("filename", e))?,
+        })
+    }
+
+    /// `buttons`: 1 to 3 `{id, title}` objects.
+    fn buttons(&self) -> Result<Vec<(String, String)>, String> {
+        let expected = "a list of 1 to 3 {id, title} objects";
+        let Some(Value::Array(items)) = self.object.get("buttons") else {
+            return Err(self.error("buttons", expected));
+        };
+        if items.is_empty() || items.len() > 3 {
+            return Err(self.error("buttons", expected));
+        }
+        items
+            .iter()
+            .map(|item| {
+                let text = |key: &str| {
+                    item.get(key)
+                        .and_then(Value::as_str)
+                        .filter(|text| !text.trim().is_empty())
+                        .map(str::to_owned)
+                };
+                text("id")
+                    .zip(text("title"))
+                    .ok_or_else(|| self.error("buttons", expected))
+            })
+            .collect()
+    }
+
     /// `template` (with `parameters` inside it or next to it).
     fn template(&self) -> Result<Template, String> {
         let Some(Value::Object(template)) = self.object.get("template") else {
@@ -232,6 +347,15 @@ impl Action {
             "send_text" => Action::Text {
                 to: fields.string("to")?,
                 text: fields.string("text")?,
+            },
+            "send_media" => Action::Media {
+                to: fields.string("to")?,
+                media: fields.media()?,
+            },
+            "send_buttons" => Action::Buttons {
+                to: fields.string("to")?,
+                text: fields.string("text")?,
+                buttons: fields.buttons()?,
             },
             "send_campaign" => Action::Campaign {
                 to: fields.strings("to")?,
@@ -399,6 +523,34 @@ mod tests {
     }
 
     #[test]
+    fn media_and_buttons_actions_build_the_cloud_api_bodies() {
+        let action = Action::parse(
+            br#"{"action":"send_media","to":"55","media":{"type":"document","link":"https://f.example.com/r.pdf","filename":"r.pdf"}}"#,
+        )
+        .expect("valid");
+        let Action::Media { to, media } = action else {
+            panic!("{action:?}")
+        };
+        assert_eq!(
+            media.body(&to),
+            json!({"messaging_product": "whatsapp", "to": "55", "type": "document",
+                   "document": {"link": "https://f.example.com/r.pdf", "filename": "r.pdf"}})
+        );
+        let action = Action::parse(
+            br#"{"action":"send_buttons","to":"55","text":"How can we help?","buttons":[{"id":"track","title":"Track"}]}"#,
+        )
+        .expect("valid");
+        let Action::Buttons { to, text, buttons } = action else {
+            panic!("{action:?}")
+        };
+        assert_eq!(
+            buttons_body(&to, &text, &buttons)["interactive"],
+            json!({"type": "button", "body": {"text": "How can we help?"},
+                   "action": {"buttons": [{"type": "reply", "reply": {"id": "track", "title": "Track"}}]}})
+        );
+    }
+
+    #[test]
     fn a_malformed_action_names_the_field_at_fault() {
         for (body, field) in [
             (r#"{"action":7}"#, "`action`"),
@@ -435,6 +587,23 @@ mod tests {
             (
                 r#"{"action":"send_campaign","to":["1",""],"template":{"name":"a","language":"en_US"}}"#,
                 "`to`",
+            ),
+            (r#"{"action":"send_media","to":"1"}"#, "`media`"),
+            (
+                r#"{"action":"send_media","to":"1","media":{"type":"gif","link":"https://x/y"}}"#,
+                "`media.type`",
+            ),
+            (
+                r#"{"action":"send_media","to":"1","media":{"type":"image"}}"#,
+                "`media.link`",
+            ),
+            (
+                r#"{"action":"send_buttons","to":"1","text":"t","buttons":[]}"#,
+                "`buttons`",
+            ),
+            (
+                r#"{"action":"send_buttons","to":"1","text":"t","buttons":[{"id":"a"}]}"#,
+                "`buttons`",
             ),
             (r#"{"action":"set_access_token"}"#, "`access_token`"),
         ] {

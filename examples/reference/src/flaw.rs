@@ -65,6 +65,13 @@ pub enum Flaw {
     /// Sends templates without the body parameters the driver gave (so a template
     /// that takes parameters is refused with 132000).
     DropParameters,
+    /// Never marks inbound messages read.
+    NoMarkRead,
+    /// Sends a media message that failed with 131053 again at once, up to 5 times.
+    MediaResendLoop,
+    /// Downloads received media with the URL it first got; when that URL has
+    /// expired, retries it as it is (twice) and gives up.
+    StaleMediaUrl,
 }
 
 impl Flaw {
@@ -94,6 +101,9 @@ impl Flaw {
         Flaw::PartnerAuthLoop,
         Flaw::RegisterLoop,
         Flaw::DropParameters,
+        Flaw::NoMarkRead,
+        Flaw::MediaResendLoop,
+        Flaw::StaleMediaUrl,
     ];
 
     /// The flaw's name on the command line (`--flaw NAME`).
@@ -123,6 +133,9 @@ impl Flaw {
             Flaw::PartnerAuthLoop => "partner-auth-loop",
             Flaw::RegisterLoop => "register-loop",
             Flaw::DropParameters => "drop-parameters",
+            Flaw::NoMarkRead => "no-mark-read",
+            Flaw::MediaResendLoop => "media-resend-loop",
+            Flaw::StaleMediaUrl => "stale-media-url",
         }
     }
 
@@ -186,6 +199,13 @@ impl Flaw {
             Flaw::RegisterLoop => "on a register error retries immediately, up to 12 times",
             Flaw::DropParameters => {
                 "sends templates without the driver's body parameters (refused with 132000)"
+            }
+            Flaw::NoMarkRead => "never marks inbound messages read",
+            Flaw::MediaResendLoop => {
+                "sends a media message that failed with 131053 again at once, up to 5 times"
+            }
+            Flaw::StaleMediaUrl => {
+                "retries an expired media URL as it is instead of fetching a new one, then gives up"
             }
         }
     }

@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use serde_json::Value;
 
 use crate::Flaw;
-use crate::action::{Template, text_body};
+use crate::action::{Media, Template, buttons_body, text_body};
 use crate::state::Sent;
 
 /// What a queued send carries.
@@ -34,6 +34,21 @@ pub(crate) enum Message {
         /// Resends before this one.
         resends: u32,
     },
+    /// Media by link; `resends` counts earlier resends after 131053 (flaw
+    /// `media-resend-loop`).
+    Media {
+        /// What to send.
+        media: Media,
+        /// Resends before this one.
+        resends: u32,
+    },
+    /// Text with reply buttons (`(id, title)` each).
+    Buttons {
+        /// The text.
+        text: String,
+        /// The buttons.
+        buttons: Vec<(String, String)>,
+    },
 }
 
 /// Why a send was queued.
@@ -47,8 +62,11 @@ pub(crate) enum Origin {
     SendTemplate,
     /// One recipient of campaign number `n` (`send_campaign`).
     Campaign(u64),
-    /// A naive resend after 131049 (flaw `resend-after-cap`).
+    /// A naive resend after 131049 (flaw `resend-after-cap`) or 131053 (flaw
+    /// `media-resend-loop`).
     Resend,
+    /// A `send_media` or `send_buttons` action.
+    SendFreeForm,
 }
 
 /// One queued send.
@@ -89,6 +107,29 @@ impl Outgoing {
         }
     }
 
+    /// `message` (media or buttons) to `to`, asked for by the driver.
+    pub(crate) fn free_form(to: &str, message: Message) -> Outgoing {
+        Outgoing {
+            to: to.to_owned(),
+            message,
+            origin: Origin::SendFreeForm,
+        }
+    }
+
+    /// What `sent` carried, to `to` once more (a naive resend).
+    pub(crate) fn resend(to: &str, sent: Sent) -> Option<Outgoing> {
+        let message = match sent {
+            Sent::Template { template, resends } => Message::Template { template, resends },
+            Sent::Media { media, resends } => Message::Media { media, resends },
+            Sent::Text => return None,
+        };
+        Some(Outgoing {
+            to: to.to_owned(),
+            message,
+            origin: Origin::Resend,
+        })
+    }
+
     /// Whether this is a template send.
     pub(crate) fn is_template(&self) -> bool {
         matches!(self.message, Message::Template { .. })
@@ -99,13 +140,19 @@ impl Outgoing {
         match &self.message {
             Message::Text(text) => text_body(&self.to, text),
             Message::Template { template, .. } => template.body(&self.to),
+            Message::Media { media, .. } => media.body(&self.to),
+            Message::Buttons { text, buttons } => buttons_body(&self.to, text, buttons),
         }
     }
 
     /// What is remembered of it once accepted.
     pub(crate) fn sent(&self) -> Sent {
         match &self.message {
-            Message::Text(_) => Sent::Text,
+            Message::Text(_) | Message::Buttons { .. } => Sent::Text,
+            Message::Media { media, resends } => Sent::Media {
+                media: media.clone(),
+                resends: *resends,
+            },
             Message::Template { template, resends } => Sent::Template {
                 template: template.clone(),
                 resends: *resends,
@@ -119,6 +166,13 @@ impl Outgoing {
         match (&self.message, self.origin) {
             (Message::Text(_), Origin::Reply) => format!("reply to {to}"),
             (Message::Text(_), _) => format!("send_text to {to}"),
+            (Message::Media { media, .. }, Origin::Resend) => {
+                format!("resend {} {} to {to}", media.kind, media.link)
+            }
+            (Message::Media { media, .. }, _) => {
+                format!("send_media {} {} to {to}", media.kind, media.link)
+            }
+            (Message::Buttons { .. }, _) => format!("send_buttons to {to}"),
             (Message::Template { template, .. }, Origin::Campaign(n)) => {
                 format!("campaign {n} {} to {to}", template.name)
             }

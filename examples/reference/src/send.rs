@@ -158,10 +158,28 @@ pub(crate) async fn post_json(
     body: String,
     auth: Auth<'_>,
 ) -> Result<(u16, Vec<u8>), Failure> {
-    let mut request = client
+    let request = client
         .post(url)
         .header("Content-Type", "application/json")
         .body(body);
+    exchange(request, auth).await
+}
+
+/// `GET url`; the status and raw answer, or a failure if there was no
+/// (readable) answer.
+pub(crate) async fn get(
+    client: &reqwest::Client,
+    url: &str,
+    auth: Auth<'_>,
+) -> Result<(u16, Vec<u8>), Failure> {
+    exchange(client.get(url), auth).await
+}
+
+/// Sends `request` presenting `auth`; the status and raw answer.
+async fn exchange(
+    mut request: reqwest::RequestBuilder,
+    auth: Auth<'_>,
+) -> Result<(u16, Vec<u8>), Failure> {
     request = match auth {
         Auth::Bearer(token) => request.bearer_auth(token),
         Auth::Header(name, value) => request.header(name, value),
@@ -407,9 +425,79 @@ impl Platform {
         read_unpause_answer(status, &bytes)
     }
 
+    /// Marks inbound message `message_id` read, once (no retry): a read receipt
+    /// on the send path, with the credential sends present.
+    pub(crate) async fn mark_read(&self, message_id: &str) -> Result<(), Failure> {
+        let body =
+            json!({"messaging_product": "whatsapp", "status": "read", "message_id": message_id});
+        let presented = self.usable_credential()?;
+        let (status, bytes) = post_json(
+            &self.client,
+            &self.messages_url,
+            body.to_string(),
+            presented.auth(),
+        )
+        .await?;
+        expect_success(status, &bytes).map(|_| ())
+    }
+
+    /// A fresh download URL for media `media_id`: `GET /{media-id}` on the Cloud
+    /// API (or on 360dialog's messaging API with the channel key).
+    pub(crate) async fn media_url(&self, media_id: &str) -> Result<String, Failure> {
+        let presented = self.usable_credential()?;
+        let url = match self.surface {
+            Surface::Graph => format!("{}/v23.0/{media_id}", self.graph_url),
+            Surface::D360 => self
+                .messages_url
+                .replacen("/messages", &format!("/{media_id}"), 1),
+        };
+        let (status, bytes) = get(&self.client, &url, presented.auth()).await?;
+        let answer = expect_success(status, &bytes)?;
+        answer["url"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| Failure::local("the media answer has no url"))
+    }
+
+    /// Downloads `url` (a media URL) with the credential sends present; the
+    /// file's size in bytes.
+    pub(crate) async fn download(&self, url: &str) -> Result<usize, Failure> {
+        let presented = self.usable_credential()?;
+        let (status, bytes) = get(&self.client, url, presented.auth()).await?;
+        if status == 200 {
+            Ok(bytes.len())
+        } else {
+            Err(error_failure(
+                status,
+                &serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            ))
+        }
+    }
+
+    /// The credential to present, unless there is none or it was refused before.
+    fn usable_credential(&self) -> Result<Presented, Failure> {
+        match self.credential() {
+            None => Err(Failure::local("no credential to present")),
+            Some(presented) if self.known_refused(&presented) => Err(Failure::local(
+                "its credential was refused before; waiting for a new one",
+            )),
+            Some(presented) => Ok(presented),
+        }
+    }
+
     /// The flaw the client was built with.
     pub(crate) fn flaw(&self) -> Option<Flaw> {
         self.flaw
+    }
+}
+
+/// The JSON of a 200 answer, or the failure an error answer describes.
+fn expect_success(status: u16, body: &[u8]) -> Result<Value, Failure> {
+    let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    if status == 200 {
+        Ok(json)
+    } else {
+        Err(error_failure(status, &json))
     }
 }
 

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::Flaw;
-use crate::action::Template;
+use crate::action::{Media, Template};
 
 /// Seconds in the 24 hours both the marketing cap and the service window last.
 pub(crate) const DAY_S: u64 = 24 * 60 * 60;
@@ -19,6 +19,15 @@ pub(crate) const RESENDS_MAX: u32 = 3;
 
 /// Error code: the per-user marketing limit.
 pub(crate) const CODE_MARKETING_LIMIT: u64 = 131_049;
+
+/// Most resends of one media message after 131053 (flaw `media-resend-loop`).
+pub(crate) const MEDIA_RESENDS_MAX: u32 = 5;
+
+/// Error code: the platform could not fetch or accept the media.
+pub(crate) const CODE_MEDIA_FAILED: u64 = 131_053;
+
+/// Most received media files waiting to be archived (older ones are dropped).
+pub(crate) const MEDIA_PENDING_MAX: usize = 100;
 
 /// Error code: the user stopped marketing messages.
 pub(crate) const CODE_STOPPED_MARKETING: u64 = 131_050;
@@ -115,6 +124,18 @@ pub(crate) struct InboundMessage {
     pub(crate) timestamp: Option<u64>,
     /// The message `type`.
     pub(crate) kind: String,
+    /// The media id, for image, document, audio, video and sticker messages.
+    pub(crate) media_id: Option<String>,
+}
+
+/// Media a user sent, waiting to be archived: its id, and the URL the platform
+/// gave for it (valid for 5 minutes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PendingMedia {
+    /// The media id.
+    pub(crate) id: String,
+    /// The download URL last fetched.
+    pub(crate) url: String,
 }
 
 /// A status webhook for one of our messages.
@@ -142,7 +163,14 @@ pub(crate) enum Sent {
         /// Resends before this one in its chain.
         resends: u32,
     },
-    /// Free-form text.
+    /// Media by link; `resends` counts how many times it was already resent.
+    Media {
+        /// What was sent.
+        media: Media,
+        /// Resends before this one.
+        resends: u32,
+    },
+    /// Free-form text (or buttons): never resent.
     Text,
 }
 
@@ -184,20 +212,19 @@ pub(crate) enum StatusOutcome {
         capped_until: Option<u64>,
         /// Set when a 131050 opted the recipient out.
         opted_out: bool,
-        /// A naive resend (only with flaw `resend-after-cap`).
+        /// A naive resend (only with flaws `resend-after-cap` and
+        /// `media-resend-loop`).
         resend: Option<Resend>,
     },
 }
 
-/// A template to send again (flaw `resend-after-cap`).
+/// A message to send again (flaws `resend-after-cap`, `media-resend-loop`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Resend {
     /// The recipient.
     pub(crate) to: String,
-    /// The template.
-    pub(crate) template: Template,
-    /// Resends in this chain, this one included.
-    pub(crate) resends: u32,
+    /// What to send, its resend count including this one.
+    pub(crate) sent: Sent,
 }
 
 /// What a template status webhook or a refused template send changed.
@@ -226,6 +253,7 @@ pub(crate) struct State {
     opted_out: BTreeSet<String>,
     unusable_templates: BTreeSet<String>,
     seen_partner_events: BTreeSet<String>,
+    media_pending: Vec<PendingMedia>,
 }
 
 impl State {
@@ -307,15 +335,31 @@ impl State {
                 *kept = (*kept).max(until);
                 capped_until = Some(*kept);
                 if let (true, Some(Sent::Template { template, resends })) =
-                    (self.has(Flaw::ResendAfterCap), sent)
+                    (self.has(Flaw::ResendAfterCap), sent.clone())
                     && resends < RESENDS_MAX
                 {
                     resend = Some(Resend {
                         to: to.clone(),
-                        template,
-                        resends: resends + 1,
+                        sent: Sent::Template {
+                            template,
+                            resends: resends + 1,
+                        },
                     });
                 }
+            }
+            // 131053: the same media fails the same way; only the flaw resends it.
+            if update.error_codes.contains(&CODE_MEDIA_FAILED)
+                && let (true, Some(Sent::Media { media, resends })) =
+                    (self.has(Flaw::MediaResendLoop), sent)
+                && resends < MEDIA_RESENDS_MAX
+            {
+                resend = Some(Resend {
+                    to: to.clone(),
+                    sent: Sent::Media {
+                        media,
+                        resends: resends + 1,
+                    },
+                });
             }
             if update.error_codes.contains(&CODE_STOPPED_MARKETING) {
                 self.opted_out.insert(to);
@@ -412,6 +456,20 @@ impl State {
         }
     }
 
+    /// Remembers media a user sent, to archive it later (at most
+    /// [`MEDIA_PENDING_MAX`]: the oldest is dropped first).
+    pub(crate) fn media_received(&mut self, media: PendingMedia) {
+        if self.media_pending.len() >= MEDIA_PENDING_MAX {
+            self.media_pending.remove(0);
+        }
+        self.media_pending.push(media);
+    }
+
+    /// The media waiting to be archived, taken.
+    pub(crate) fn take_pending_media(&mut self) -> Vec<PendingMedia> {
+        std::mem::take(&mut self.media_pending)
+    }
+
     /// Remembers a message the Cloud API accepted.
     pub(crate) fn record_sent(&mut self, wamid: &str, to: &str, sent: Sent) {
         let tracked = self
@@ -454,6 +512,7 @@ mod tests {
             from: from.to_owned(),
             timestamp: Some(at),
             kind: "text".to_owned(),
+            media_id: None,
         }
     }
 
@@ -640,8 +699,10 @@ mod tests {
             resend,
             Some(Resend {
                 to: "919".to_owned(),
-                template: spring_sale(),
-                resends: 1,
+                sent: Sent::Template {
+                    template: spring_sale(),
+                    resends: 1,
+                },
             })
         );
         assert_eq!(state.template_decision(SALE, "919"), Decision::Send);
@@ -653,6 +714,58 @@ mod tests {
             panic!("recorded")
         };
         assert_eq!(resend, None);
+    }
+
+    #[test]
+    fn a_131053_resends_media_only_with_the_flaw_and_boundedly() {
+        let media = Media {
+            kind: "document".to_owned(),
+            link: "https://files.example.invalid/r.pdf".to_owned(),
+            caption: None,
+            filename: None,
+        };
+        let failed_media = |flaw, resends| {
+            let mut state = State::new(flaw);
+            let sent = Sent::Media {
+                media: media.clone(),
+                resends,
+            };
+            state.record_sent("wamid.m", "55", sent);
+            match state.on_status(&status("wamid.m", Failed, T0, "55", &[131_053])) {
+                StatusOutcome::Recorded { resend, .. } => resend,
+                StatusOutcome::Duplicate => panic!("recorded"),
+            }
+        };
+        assert_eq!(failed_media(None, 0), None);
+        assert_eq!(
+            failed_media(Some(Flaw::MediaResendLoop), 0),
+            Some(Resend {
+                to: "55".to_owned(),
+                sent: Sent::Media {
+                    media: media.clone(),
+                    resends: 1
+                },
+            })
+        );
+        assert_eq!(
+            failed_media(Some(Flaw::MediaResendLoop), MEDIA_RESENDS_MAX),
+            None
+        );
+    }
+
+    #[test]
+    fn received_media_waits_boundedly_until_taken() {
+        let mut state = State::new(None);
+        for n in 0..=MEDIA_PENDING_MAX {
+            state.media_received(PendingMedia {
+                id: n.to_string(),
+                url: format!("https://x/{n}"),
+            });
+        }
+        let pending = state.take_pending_media();
+        assert_eq!(pending.len(), MEDIA_PENDING_MAX);
+        assert_eq!(pending[0].id, "1", "the oldest is dropped first");
+        assert!(state.take_pending_media().is_empty());
     }
 
     #[test]

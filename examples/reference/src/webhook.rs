@@ -151,11 +151,19 @@ fn timestamp(value: &Value) -> Option<u64> {
 fn inbound(message: &Value) -> Result<InboundMessage, String> {
     let id = string(message, "id").ok_or("inbound message without id")?;
     let from = string(message, "from").ok_or_else(|| format!("inbound {id} without from"))?;
+    let kind = string(message, "type").unwrap_or_else(|| "unknown".to_owned());
+    let media_id = match kind.as_str() {
+        "image" | "document" | "audio" | "video" | "sticker" => message
+            .get(kind.as_str())
+            .and_then(|media| string(media, "id")),
+        _ => None,
+    };
     Ok(InboundMessage {
         timestamp: timestamp(message),
-        kind: string(message, "type").unwrap_or_else(|| "unknown".to_owned()),
+        kind,
         id,
         from,
+        media_id,
     })
 }
 
@@ -275,6 +283,7 @@ mod tests {
                 from: "551".to_owned(),
                 timestamp: Some(1_717_405_200),
                 kind: "text".to_owned(),
+                media_id: None,
             })
         );
         let Event::Status(read) = &events[1] else {
@@ -387,6 +396,23 @@ mod tests {
         ] {
             assert_eq!(id_of(Some(bad.clone())), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn an_inbound_media_message_carries_its_media_id() {
+        let body = json!({"entry": [{"changes": [{"field": "messages", "value": {"messages": [
+            {"from": "551", "id": "wamid.img", "type": "image", "image": {"id": "7001", "mime_type": "image/jpeg"}},
+            {"from": "551", "id": "wamid.loc", "type": "location", "location": {"id": "x"}}
+        ]}}]}]});
+        let events = parse_envelope(body.to_string().as_bytes()).expect("valid");
+        let ids: Vec<Option<String>> = events
+            .iter()
+            .map(|event| match event {
+                Event::Inbound(message) => message.media_id.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(ids, vec![Some("7001".to_owned()), None]);
     }
 
     #[test]

@@ -27,7 +27,7 @@ use crate::outbox::{
 };
 use crate::partner::{Partner, PartnerEvent, PartnerEventKind};
 use crate::send::{FailureClass, Platform, Unpause};
-use crate::state::{Decision, InboundOutcome, State, StatusOutcome, TemplateChange};
+use crate::state::{Decision, InboundOutcome, PendingMedia, State, StatusOutcome, TemplateChange};
 use crate::webhook::Event;
 use crate::{Config, Flaw};
 
@@ -283,7 +283,9 @@ impl Worker {
     fn decision(&self, item: &Outgoing) -> Decision {
         let shared = lock(&self.shared);
         match &item.message {
-            Message::Text(_) => shared.state.text_decision(&item.to),
+            Message::Text(_) | Message::Media { .. } | Message::Buttons { .. } => {
+                shared.state.text_decision(&item.to)
+            }
             Message::Template { template, .. } => {
                 shared.state.template_decision(&template.name, &item.to)
             }
@@ -350,6 +352,10 @@ impl Worker {
                     }
                     InboundOutcome::New => {
                         println!("inbound {id} ({}) from {from}", message.kind);
+                        self.mark_read(id).await;
+                        if let Some(media_id) = &message.media_id {
+                            self.media_received(media_id).await;
+                        }
                         self.push(Outgoing::text(from, REPLY_TEXT, Origin::Reply));
                     }
                 }
@@ -375,17 +381,11 @@ impl Worker {
                 if opted_out {
                     println!("opt-out {to} for good (131050)");
                 }
-                if let Some(resend) = resend {
-                    println!(
-                        "resend {} to {} after 131049 (resend {})",
-                        resend.template.name, resend.to, resend.resends
-                    );
-                    self.push(Outgoing::template(
-                        &resend.to,
-                        &resend.template,
-                        resend.resends,
-                        Origin::Resend,
-                    ));
+                if let Some(item) =
+                    resend.and_then(|resend| Outgoing::resend(&resend.to, resend.sent))
+                {
+                    println!("{} after failing (flaw)", item.what());
+                    self.push(item);
                 }
             }
             Event::TemplateStatus { name, id, event } => {
@@ -401,6 +401,61 @@ impl Worker {
             }
             Event::Clock(time) => lock(&self.shared).state.observe(Some(time)),
             Event::Ignored(what) => println!("ignore {what}"),
+        }
+    }
+
+    /// Marks inbound message `id` read (not with flaw `no-mark-read`); a refusal
+    /// is logged, not retried.
+    async fn mark_read(&self, id: &str) {
+        if self.has(Flaw::NoMarkRead) {
+            return;
+        }
+        match self.platform.mark_read(id).await {
+            Ok(()) => println!("marked {id} read"),
+            Err(failure) => println!("mark {id} read: failed ({})", failure.detail),
+        }
+    }
+
+    /// Media a user sent: its URL is read at once (the metadata tells what it
+    /// is), the file is archived in the background at the next `tick`.
+    async fn media_received(&self, media_id: &str) {
+        match self.platform.media_url(media_id).await {
+            Ok(url) => {
+                println!("media {media_id}: archived at the next tick");
+                lock(&self.shared).state.media_received(PendingMedia {
+                    id: media_id.to_owned(),
+                    url,
+                });
+            }
+            Err(failure) => println!("media {media_id}: no URL ({})", failure.detail),
+        }
+    }
+
+    /// Downloads every media file waiting. A URL lasts 5 minutes: when the one
+    /// kept has expired, a new one is fetched with `GET /{media-id}` (flaw
+    /// `stale-media-url` retries the old one twice and gives up).
+    async fn archive_media(&self) {
+        let pending = lock(&self.shared).state.take_pending_media();
+        for media in pending {
+            let id = &media.id;
+            let mut outcome = self.platform.download(&media.url).await;
+            if let Err(failure) = &outcome {
+                println!("media {id}: download failed ({})", failure.detail);
+                if self.has(Flaw::StaleMediaUrl) {
+                    for _ in 0..2 {
+                        outcome = self.platform.download(&media.url).await;
+                    }
+                } else {
+                    outcome = match self.platform.media_url(id).await {
+                        Ok(url) => self.platform.download(&url).await,
+                        Err(failure) => Err(failure),
+                    };
+                }
+            }
+            match outcome {
+                Ok(bytes) => println!("media {id}: archived ({bytes} bytes)"),
+                Err(failure) => println!("media {id}: not archived ({})", failure.detail),
+            }
         }
     }
 
@@ -464,6 +519,13 @@ impl Worker {
                 self.push(Outgoing::template(&to, &template, 0, Origin::SendTemplate));
             }
             Action::Text { to, text } => self.push(Outgoing::text(&to, &text, Origin::SendText)),
+            Action::Media { to, media } => self.push(Outgoing::free_form(
+                &to,
+                Message::Media { media, resends: 0 },
+            )),
+            Action::Buttons { to, text, buttons } => {
+                self.push(Outgoing::free_form(&to, Message::Buttons { text, buttons }));
+            }
             Action::Campaign { to, template } => {
                 let number = lock(&self.shared).outbox.push_campaign(&to, &template);
                 println!(
@@ -502,7 +564,10 @@ impl Worker {
                 self.compromised(phone_number_id, channel_id, resume_after_s)
                     .await;
             }
-            Action::Tick => self.secure(Trigger::Tick).await,
+            Action::Tick => {
+                self.secure(Trigger::Tick).await;
+                self.archive_media().await;
+            }
             Action::Register {
                 phone_number_id,
                 pin,

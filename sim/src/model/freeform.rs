@@ -61,6 +61,20 @@ pub enum MediaSource {
     Link(String),
 }
 
+impl MediaSource {
+    /// How the trace names the media: `id 123`, or `link` and the address
+    /// without its query or fragment (a signed link's query can be a secret).
+    pub fn traced(&self) -> String {
+        match self {
+            MediaSource::Id(id) => format!("id {id}"),
+            MediaSource::Link(link) => {
+                let end = link.find(['?', '#']).unwrap_or(link.len());
+                format!("link {}", &link[..end])
+            }
+        }
+    }
+}
+
 /// The interactive messages simulated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InteractiveKind {

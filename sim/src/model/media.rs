@@ -36,7 +36,8 @@ use super::id::{MediaId, PhoneNumberId};
 use super::refusal::{Object, Refusal};
 use super::secret::Secret;
 use super::time::SimTime;
-use super::{Reply, Surface, World};
+use super::{Effect, Reply, Surface, World};
+use crate::trace::TraceEvent;
 
 /// A kibibyte.
 pub const KIB: u64 = 1024;
@@ -704,6 +705,40 @@ impl World {
             mime_type: media.mime_type.clone(),
             bytes: media.bytes.clone(),
         })
+    }
+
+    /// Traces a download of a URL the simulator issued (a forged or malformed
+    /// one is only a request): whether the file went out, the URL had expired,
+    /// or the download was refused otherwise.
+    pub(super) fn trace_download(
+        &self,
+        now: SimTime,
+        query: &MediaUrlQuery,
+        answer: &Result<Reply, Refusal>,
+        effects: &mut Vec<Effect>,
+    ) {
+        let (Some(mid), Some(ext), Some(hash)) = (&query.mid, &query.ext, &query.hash) else {
+            return;
+        };
+        let Some(expires) = ext.parse::<u64>().ok() else {
+            return;
+        };
+        if self.media_url_hash(mid, expires) != *hash {
+            return;
+        }
+        let outcome = match answer {
+            Ok(_) => "downloaded",
+            Err(Refusal::Invalid(_)) if self.unix_seconds(now) >= expires => "expired",
+            Err(_) => "refused",
+        };
+        effects.push(Effect::Trace {
+            at: now,
+            event: TraceEvent::MediaDownloaded {
+                media_id: mid.clone(),
+                url_expires_s: expires,
+                outcome,
+            },
+        });
     }
 
     /// The signature of a media URL: the seed, the media id and the expiry,

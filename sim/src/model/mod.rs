@@ -659,7 +659,9 @@ impl World {
                 answer.unwrap_or_else(|| Err(Refusal::not_found(Object::Media, id)))
             }
             Command::DownloadMedia { credential, query } => {
-                self.download_media(now, credential.as_ref(), &query)
+                let answer = self.download_media(now, credential.as_ref(), &query);
+                self.trace_download(now, &query, &answer, effects);
+                answer
             }
             Command::CreateTemplate {
                 surface,

@@ -105,8 +105,10 @@ impl super::World {
             .get_mut(&receipt.message_id)
             .filter(|m| m.phone_number_id == phone_id)
         else {
+            // "If you mark a message as read with an invalid message ID, the API
+            // returns error code 131009" (the mark-message-as-read page).
             return Err(Refusal::Platform(PlatformError::new(
-                code::INVALID_PARAMETER,
+                code::PARAMETER_INVALID,
                 format!(
                     "Param message_id `{}` is not a message phone number {phone_id} received; only received messages can be marked as read.",
                     receipt.message_id

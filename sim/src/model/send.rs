@@ -385,6 +385,7 @@ pub(super) fn send(
                 to: outgoing.wa_id.as_str().to_owned(),
                 message_type,
                 reply_to: outgoing.context.clone(),
+                media: outgoing.content.media().map(|(_, source)| source.traced()),
                 template: template_name,
                 category: category.map_or("SERVICE", Category::name),
                 message_status,

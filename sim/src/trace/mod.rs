@@ -63,6 +63,10 @@ pub enum TraceEvent {
         /// The wamid this message replies to (`context`), if any.
         #[serde(skip_serializing_if = "Option::is_none")]
         reply_to: Option<String>,
+        /// The media sent (`id …` or `link …` without its query), for media
+        /// messages and interactive messages with a media header.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        media: Option<String>,
         /// Template name, for templates.
         template: Option<String>,
         /// Template category or `SERVICE` for free-form.
@@ -288,6 +292,16 @@ pub enum TraceEvent {
         after_ms: u64,
         /// Whether a typing indicator was shown with it.
         typing: bool,
+    },
+    /// A media URL was fetched (the download `GET /{media-id}`'s `url` points at).
+    MediaDownloaded {
+        /// The media id the URL names.
+        media_id: String,
+        /// When the URL expires, in unix seconds (which URL of the media it was).
+        url_expires_s: u64,
+        /// `downloaded`, `expired` (the URL is past its 5 minutes) or `refused`
+        /// (a bad credential, a forged URL, media deleted or of another number).
+        outcome: &'static str,
     },
     /// Other businesses' marketing reached a user.
     EcosystemMarketing {
