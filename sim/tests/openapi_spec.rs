@@ -581,7 +581,7 @@ async fn account_level_webhooks() -> Vec<Sample> {
     wasim.control(&quality, &json!({"unpause": true})).await;
     let create = json!({
         "name": "winter_sale", "language": "en_US", "category": "MARKETING",
-        "components": [{"type": "BODY", "text": "Winter sale: {{1}} off"}],
+        "components": [{"type": "BODY", "text": "Winter sale: {{1}} off", "example": {"body_text": [["25%"]]}}],
     });
     let templates = format!("/v23.0/{WABA}/message_templates");
     wasim
@@ -795,7 +795,7 @@ async fn graph_answers() -> Vec<((&'static str, &'static str), Sample)> {
         templates.clone(),
         Some(json!({
             "name": "winter_sale", "language": "en_US", "category": "MARKETING",
-            "components": [{"type": "BODY", "text": "Winter sale: {{1}} off"}],
+            "components": [{"type": "BODY", "text": "Winter sale: {{1}} off", "example": {"body_text": [["25%"]]}}],
         })),
     )
     .await;
@@ -1522,6 +1522,12 @@ fn every_send_example_of_meta_s_spec_is_taken_or_named_as_not_simulated() {
         (
             "Send Reply to List Message",
             "no type: read as text, which has no text['body']",
+        ),
+        // Its quick-reply button parameters give `text` as a boolean (a quick-reply
+        // button takes a `payload`, and a `text` parameter a string).
+        (
+            "Send Sample Issue Resolution Template",
+            "a text parameter whose text is true",
         ),
     ]
     .into_iter()
