@@ -448,6 +448,19 @@ def expect_raises(exc_class: type[errors.WhatsAppError], code: int, call: Callab
     )
 
 
+def english_template(
+    name: str, category: tpl.TemplateCategory, param_format: tpl.ParamFormat, components: list
+) -> tpl.Template:
+    """A template in en_US, as pywa builds one for create_template."""
+    return tpl.Template(
+        name=name,
+        category=category,
+        language=tpl.TemplateLanguage.ENGLISH_US,
+        parameter_format=param_format,
+        components=components,
+    )
+
+
 def send_with_parameter(wa: WhatsApp, name: str, parameter: str) -> str:
     """Sends template `name`, its one body parameter filled, to a recipient who
     never reads; the check's result names the wamid."""
@@ -1175,12 +1188,11 @@ class Suite:
             return f"{len(by_name)} templates, total_count {result.total_count}"
 
         def create():
-            template = tpl.Template(
-                name=name,
-                category=tpl.TemplateCategory.UTILITY,
-                language=tpl.TemplateLanguage.ENGLISH_US,
-                parameter_format=tpl.ParamFormat.POSITIONAL,
-                components=[tpl.BodyText("Your order {{1}} has shipped.", "A-1")],
+            template = english_template(
+                name,
+                tpl.TemplateCategory.UTILITY,
+                tpl.ParamFormat.POSITIONAL,
+                [tpl.BodyText("Your order {{1}} has shipped.", "A-1")],
             )
             created = wa.create_template(template)
             expect(created.status == tpl.TemplateStatus.PENDING, f"status {created.status}")
@@ -1248,12 +1260,11 @@ class Suite:
             return "new_arrivals: " + ", ".join(kinds(arrivals.components)) + "; login_code OTP"
 
         def create_components():
-            template = tpl.Template(
-                name=name,
-                category=tpl.TemplateCategory.MARKETING,
-                language=tpl.TemplateLanguage.ENGLISH_US,
-                parameter_format=tpl.ParamFormat.NAMED,
-                components=[
+            template = english_template(
+                name,
+                tpl.TemplateCategory.MARKETING,
+                tpl.ParamFormat.NAMED,
+                [
                     tpl.HeaderText("Our {{sale}} is on!", sale="Summer Sale"),
                     tpl.BodyText(
                         "Shop through {{end_date}} with code {{code}}.",
@@ -1317,26 +1328,22 @@ class Suite:
             expect(otp.id.startswith("wamid."), f"sent login_code id {otp.id!r}")
             return f"new_arrivals {sent.id}, login_code {otp.id}"
 
-        def refused_components():
-            expect_raises(
-                errors.TemplateParamFormatMismatch,
-                132012,
-                lambda: wa.send_template(
-                    to=DELIVERED_NEVER_READ,
-                    name="new_arrivals",
-                    language=tpl.TemplateLanguage.ENGLISH_US,
-                    params=arrivals_params(tpl.HeaderText.params("Summer")),
-                ),
+        def send_en(template: str, params: list) -> Callable[[], Any]:
+            return lambda: wa.send_template(
+                to=DELIVERED_NEVER_READ,
+                name=template,
+                language=tpl.TemplateLanguage.ENGLISH_US,
+                params=params,
             )
+
+        def refused_components():
+            header_text = arrivals_params(tpl.HeaderText.params("Summer"))
             expect_raises(
-                errors.TemplateParamCountMismatch,
-                132000,
-                lambda: wa.send_template(
-                    to=DELIVERED_NEVER_READ,
-                    name="login_code",
-                    language=tpl.TemplateLanguage.ENGLISH_US,
-                    params=[tpl.AuthenticationBody.params(otp="482913")],
-                ),
+                errors.TemplateParamFormatMismatch, 132012, send_en("new_arrivals", header_text)
+            )
+            body_only = [tpl.AuthenticationBody.params(otp="482913")]
+            expect_raises(
+                errors.TemplateParamCountMismatch, 132000, send_en("login_code", body_only)
             )
             return "text for an IMAGE header: 132012; an OTP button left out: 132000"
 

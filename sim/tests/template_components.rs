@@ -186,100 +186,48 @@ async fn a_send_giving_every_component_its_parameters_is_accepted() {
 #[tokio::test]
 async fn each_parameter_mismatch_gets_its_code_and_names_the_component() {
     let state = start();
-    let login_body_only =
-        json!([{"type": "body", "parameters": [{"type": "text", "text": "482913"}]}]);
-    let cases = [
+    // new_arrivals' parameters with one value changed (`Null` removes an item).
+    #[rustfmt::skip]
+    let arrivals = [
         // 132000: counts, a required component left out.
-        (
-            "new_arrivals",
-            new_arrivals_with("/0", Value::Null),
-            132_000,
-            "header",
-        ),
-        (
-            "new_arrivals",
-            new_arrivals_with("/1/parameters/2", Value::Null),
-            132_000,
-            "body",
-        ),
-        (
-            "new_arrivals",
-            new_arrivals_with("/2", Value::Null),
-            132_000,
-            "button at index 0 (URL)",
-        ),
-        (
-            "new_arrivals",
-            new_arrivals_with("/3", Value::Null),
-            132_000,
-            "button at index 1 (COPY_CODE)",
-        ),
-        (
-            "login_code",
-            login_body_only,
-            132_000,
-            "button at index 0 (OTP)",
-        ),
+        ("/0", Value::Null, 132_000, "header"),
+        ("/1/parameters/2", Value::Null, 132_000, "body"),
+        ("/2", Value::Null, 132_000, "button at index 0 (URL)"),
+        ("/3", Value::Null, 132_000, "button at index 1 (COPY_CODE)"),
         // 132012: formats.
-        (
-            "new_arrivals",
-            new_arrivals_with("/0/parameters/0", json!({"type": "text", "text": "Summer"})),
-            132_012,
-            "header: parameter 1 is text",
-        ),
-        (
-            "new_arrivals",
-            new_arrivals_with(
-                "/0/parameters/0",
-                json!({"type": "video", "video": {"link": "https://cdn.example.com/a.mp4"}}),
-            ),
-            132_012,
-            "takes image",
-        ),
-        (
-            "new_arrivals",
-            new_arrivals_with("/1/parameters/0/parameter_name", json!("season")),
-            132_012,
-            "`season`",
-        ),
-        (
-            "new_arrivals",
-            new_arrivals_with("/1/parameters/0/parameter_name", Value::Null),
-            132_012,
-            "no parameter_name",
-        ),
-        (
-            "new_arrivals",
-            new_arrivals_with("/3/parameters/0", json!({"type": "text", "text": "NEW10"})),
-            132_012,
-            "takes coupon_code",
-        ),
-        (
-            "order_update",
-            json!([{"type": "body", "parameters": [{"type": "text", "parameter_name": "order", "text": "A-1"}]}]),
-            132_012,
-            "POSITIONAL",
-        ),
+        ("/0/parameters/0", json!({"type": "text", "text": "Summer"}), 132_012, "header: parameter 1 is text"),
+        ("/0/parameters/0", json!({"type": "video", "video": {"link": "https://cdn.example.com/a.mp4"}}), 132_012, "takes image"),
+        ("/1/parameters/0/parameter_name", json!("season"), 132_012, "`season`"),
+        ("/1/parameters/0/parameter_name", Value::Null, 132_012, "no parameter_name"),
+        ("/3/parameters/0", json!({"type": "text", "text": "NEW10"}), 132_012, "takes coupon_code"),
         // 132018: a button component that names no button of the template.
-        (
-            "new_arrivals",
-            new_arrivals_with("/2/index", json!("7")),
-            132_018,
-            "index 7",
-        ),
-        (
-            "new_arrivals",
-            new_arrivals_with("/2/sub_type", json!("quick_reply")),
-            132_018,
-            "sub_type quick_reply",
-        ),
-        (
-            "spring_sale",
-            json!([{"type": "button", "sub_type": "url", "index": "5", "parameters": []}]),
-            132_018,
-            "2 button(s)",
-        ),
+        ("/2/index", json!("7"), 132_018, "index 7"),
+        ("/2/sub_type", json!("quick_reply"), 132_018, "sub_type quick_reply"),
     ];
+    let login_body_only = json!([{"type": "body", "parameters": [{"type": "text", "text": "4"}]}]);
+    let named_order = json!([{"type": "body", "parameters": [
+        {"type": "text", "parameter_name": "order", "text": "A-1"}]}]);
+    let past_buttons = json!([{"type": "button", "sub_type": "url", "index": "5"}]);
+    let cases = arrivals
+        .into_iter()
+        .map(|(pointer, value, code, names)| {
+            (
+                "new_arrivals",
+                new_arrivals_with(pointer, value),
+                code,
+                names,
+            )
+        })
+        .chain([
+            (
+                "login_code",
+                login_body_only,
+                132_000,
+                "button at index 0 (OTP)",
+            ),
+            ("order_update", named_order, 132_012, "POSITIONAL"),
+            ("spring_sale", past_buttons, 132_018, "2 button(s)"),
+        ]);
     for (name, components, code, names) in cases {
         let body = template_send(name, components);
         let error = assert_graph_error(&send(&state, &body).await, StatusCode::BAD_REQUEST, code);

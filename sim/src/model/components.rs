@@ -962,8 +962,23 @@ fn button_of(category: Category, fields: &Fields<'_>) -> Result<Button, Platform
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A marketing template with an IMAGE header, named body parameters and a
+    /// quick-reply and a URL button.
+    pub(crate) fn promo_json() -> Value {
+        json!([
+            {"type": "HEADER", "format": "IMAGE", "example": {"header_handle": ["4::aW1n"]}},
+            {"type": "BODY", "text": "Hi {{first_name}}, use {{code}}.",
+             "example": {"body_text_named_params": [
+                {"param_name": "first_name", "example": "Ana"},
+                {"param_name": "code", "example": "X1"}]}},
+            {"type": "BUTTONS", "buttons": [
+                {"type": "QUICK_REPLY", "text": "Not interested"},
+                {"type": "URL", "text": "Shop", "url": "https://shop.example/{{1}}", "example": ["new"]}]}
+        ])
+    }
 
     fn parse(
         category: Category,
@@ -988,18 +1003,11 @@ mod tests {
 
     #[test]
     fn a_full_marketing_template_round_trips_to_meta_s_shape() {
-        let components = json!([
-            {"type": "HEADER", "format": "IMAGE", "example": {"header_handle": ["4::aW1n"]}},
-            {"type": "BODY", "text": "Hi {{first_name}}, use {{code}}.",
-             "example": {"body_text_named_params": [
-                {"param_name": "first_name", "example": "Ana"},
-                {"param_name": "code", "example": "X1"}]}},
-            {"type": "FOOTER", "text": "Reply STOP to opt out"},
-            {"type": "BUTTONS", "buttons": [
-                {"type": "QUICK_REPLY", "text": "Not interested"},
-                {"type": "URL", "text": "Shop", "url": "https://shop.example/{{1}}", "example": ["https://shop.example/new"]},
-                {"type": "COPY_CODE", "example": "NEW10"}]}
-        ]);
+        let mut components = promo_json();
+        components[2]["buttons"]
+            .as_array_mut()
+            .expect("buttons")
+            .push(json!({"type": "COPY_CODE", "example": "NEW10"}));
         let parsed = parse(
             Category::Marketing,
             ParameterFormat::Named,

@@ -44,6 +44,16 @@ pub enum SentTarget {
     },
 }
 
+/// One component of a send: `{"type": "body", "parameters": […]}`, and for a button
+/// its `sub_type` and `index`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentComponent {
+    /// Where it goes.
+    pub target: SentTarget,
+    /// Its parameters.
+    pub parameters: Vec<SentParameter>,
+}
+
 /// What one parameter is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SentValue {
@@ -85,22 +95,13 @@ impl SentValue {
     }
 }
 
-/// One parameter of a send.
+/// One parameter of a send: its `type`, and its `parameter_name` when named.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentParameter {
     /// Its value's kind.
     pub value: SentValue,
     /// Its `parameter_name` (named parameters).
     pub name: Option<String>,
-}
-
-/// One component of a send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SentComponent {
-    /// Where it goes.
-    pub target: SentTarget,
-    /// Its parameters.
-    pub parameters: Vec<SentParameter>,
 }
 
 impl SentComponent {
@@ -465,20 +466,8 @@ mod tests {
     }
 
     fn promo() -> Components {
-        template(
-            Category::Marketing,
-            ParameterFormat::Named,
-            json!([
-                {"type": "HEADER", "format": "IMAGE", "example": {"header_handle": ["4::aW1n"]}},
-                {"type": "BODY", "text": "Hi {{first_name}}, use {{code}}.",
-                 "example": {"body_text_named_params": [
-                    {"param_name": "first_name", "example": "Ana"},
-                    {"param_name": "code", "example": "X1"}]}},
-                {"type": "BUTTONS", "buttons": [
-                    {"type": "QUICK_REPLY", "text": "Not interested"},
-                    {"type": "URL", "text": "Shop", "url": "https://shop.example/{{1}}", "example": ["new"]}]}
-            ]),
-        )
+        let components = crate::model::components::tests::promo_json();
+        template(Category::Marketing, ParameterFormat::Named, components)
     }
 
     fn sent(components: Value) -> Vec<SentComponent> {
