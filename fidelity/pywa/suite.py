@@ -448,6 +448,19 @@ def expect_raises(exc_class: type[errors.WhatsAppError], code: int, call: Callab
     )
 
 
+def english_template(
+    name: str, category: tpl.TemplateCategory, param_format: tpl.ParamFormat, components: list
+) -> tpl.Template:
+    """A template in en_US, as pywa builds one for create_template."""
+    return tpl.Template(
+        name=name,
+        category=category,
+        language=tpl.TemplateLanguage.ENGLISH_US,
+        parameter_format=param_format,
+        components=components,
+    )
+
+
 def send_with_parameter(wa: WhatsApp, name: str, parameter: str) -> str:
     """Sends template `name`, its one body parameter filled, to a recipient who
     never reads; the check's result names the wamid."""
@@ -1175,12 +1188,11 @@ class Suite:
             return f"{len(by_name)} templates, total_count {result.total_count}"
 
         def create():
-            template = tpl.Template(
-                name=name,
-                category=tpl.TemplateCategory.UTILITY,
-                language=tpl.TemplateLanguage.ENGLISH_US,
-                parameter_format=tpl.ParamFormat.POSITIONAL,
-                components=[tpl.BodyText("Your order {{1}} has shipped.", "A-1")],
+            template = english_template(
+                name,
+                tpl.TemplateCategory.UTILITY,
+                tpl.ParamFormat.POSITIONAL,
+                [tpl.BodyText("Your order {{1}} has shipped.", "A-1")],
             )
             created = wa.create_template(template)
             expect(created.status == tpl.TemplateStatus.PENDING, f"status {created.status}")
@@ -1210,6 +1222,136 @@ class Suite:
         self.check(f"list templates (get_templates) ({label})", listing)
         self.check(f"create a template (create_template) and see it approved ({label})", create)
         self.check(f"send the new template with its body parameter ({label})", send_created)
+        self.component_checks(wa, label)
+
+    def component_checks(self, wa: WhatsApp, label: str) -> None:
+        """Templates with real components: pywa's own template classes parse the
+        listed components, a template created with every kind of component reads
+        back as created, and sends with header media, named and button parameters
+        are taken or refused with the code pywa maps."""
+        name = f"pywa_components_{label.lower()}"
+
+        def kinds(components: list) -> list[str]:
+            out = []
+            for c in components:
+                out.append(type(c).__name__)
+                if isinstance(c, tpl.Buttons):
+                    out.extend(type(b).__name__ for b in c.buttons)
+            return out
+
+        def parsed_defaults():
+            by_name = {t.name: t for t in wa.get_templates()}
+            arrivals = by_name["new_arrivals"]
+            expect(
+                arrivals.parameter_format == tpl.ParamFormat.NAMED,
+                f"new_arrivals parameter_format {arrivals.parameter_format!r}",
+            )
+            want = ["HeaderImage", "BodyText", "FooterText", "Buttons",
+                    "URLButton", "CopyCodeButton", "QuickReplyButton"]
+            expect(kinds(arrivals.components) == want, f"new_arrivals {kinds(arrivals.components)}")
+            body = next(c for c in arrivals.components if isinstance(c, tpl.BodyText))
+            expect(
+                set(body.example) == {"first_name", "collection", "code"},
+                f"new_arrivals body examples {body.example!r}",
+            )
+            login = by_name["login_code"]
+            want = ["AuthenticationBody", "AuthenticationFooter", "Buttons", "CopyCodeOTPButton"]
+            expect(kinds(login.components) == want, f"login_code {kinds(login.components)}")
+            return "new_arrivals: " + ", ".join(kinds(arrivals.components)) + "; login_code OTP"
+
+        def create_components():
+            template = english_template(
+                name,
+                tpl.TemplateCategory.MARKETING,
+                tpl.ParamFormat.NAMED,
+                [
+                    tpl.HeaderText("Our {{sale}} is on!", sale="Summer Sale"),
+                    tpl.BodyText(
+                        "Shop through {{end_date}} with code {{code}}.",
+                        end_date="August", code="25OFF",
+                    ),
+                    tpl.FooterText(text="Reply STOP to opt out"),
+                    tpl.Buttons(buttons=[
+                        tpl.QuickReplyButton(text="Unsubscribe"),
+                        tpl.URLButton(
+                            text="Shop now",
+                            url="https://shop.example.com/{{1}}",
+                            example="https://shop.example.com/summer",
+                        ),
+                        tpl.PhoneNumberButton(text="Call us", phone_number="16467043595"),
+                    ]),
+                ],
+            )
+            wa.create_template(template)
+            self.advance(6 * 60)
+            listed = {t.name: t for t in wa.get_templates()}.get(name)
+            expect(listed is not None, f"{name} is not listed")
+            expect(listed.status == tpl.TemplateStatus.APPROVED, f"status {listed.status}")
+            expect(listed.parameter_format == tpl.ParamFormat.NAMED, f"{listed.parameter_format!r}")
+            want = ["HeaderText", "BodyText", "FooterText", "Buttons",
+                    "QuickReplyButton", "URLButton", "PhoneNumberButton"]
+            expect(kinds(listed.components) == want, f"read back {kinds(listed.components)}")
+            created = [c.to_dict() for c in template.components]
+            back = [c.to_dict() for c in listed.components]
+            # URLButton is a plain class (equal only to itself): compare as shown.
+            expect(repr(back) == repr(created), f"read back {back}, created {created}")
+            return f"{name}: " + ", ".join(want) + ", equal to what was created"
+
+        def arrivals_params(header: Any) -> list:
+            return [
+                header,
+                tpl.BodyText.params(first_name="Ana", collection="summer", code="NEW10"),
+                tpl.URLButton.params(url_variable="summer", index=0),
+                tpl.CopyCodeButton.params(coupon_code="NEW10", index=1),
+                tpl.QuickReplyButton.params(callback_data="not-interested", index=2),
+            ]
+
+        def send_components():
+            sent = wa.send_template(
+                to=DELIVERED_NEVER_READ,
+                name="new_arrivals",
+                language=tpl.TemplateLanguage.ENGLISH_US,
+                params=arrivals_params(
+                    tpl.HeaderImage.params(image="https://cdn.example.com/summer.jpg")
+                ),
+            )
+            expect(sent.id.startswith("wamid."), f"sent template id {sent.id!r}")
+            code = "482913"
+            otp = wa.send_template(
+                to=DELIVERED_NEVER_READ,
+                name="login_code",
+                language=tpl.TemplateLanguage.ENGLISH_US,
+                params=[
+                    tpl.AuthenticationBody.params(otp=code),
+                    tpl.CopyCodeOTPButton.params(otp=code),
+                ],
+            )
+            expect(otp.id.startswith("wamid."), f"sent login_code id {otp.id!r}")
+            return f"new_arrivals {sent.id}, login_code {otp.id}"
+
+        def send_en(template: str, params: list) -> Callable[[], Any]:
+            return lambda: wa.send_template(
+                to=DELIVERED_NEVER_READ,
+                name=template,
+                language=tpl.TemplateLanguage.ENGLISH_US,
+                params=params,
+            )
+
+        def refused_components():
+            header_text = arrivals_params(tpl.HeaderText.params("Summer"))
+            expect_raises(
+                errors.TemplateParamFormatMismatch, 132012, send_en("new_arrivals", header_text)
+            )
+            body_only = [tpl.AuthenticationBody.params(otp="482913")]
+            expect_raises(
+                errors.TemplateParamCountMismatch, 132000, send_en("login_code", body_only)
+            )
+            return "text for an IMAGE header: 132012; an OTP button left out: 132000"
+
+        self.check(f"default templates' components parsed by pywa's template classes ({label})", parsed_defaults)
+        self.check(f"create a template with header, named body, footer and buttons; read it back ({label})", create_components)
+        self.check(f"send templates with header media, named and button parameters ({label})", send_components)
+        self.check(f"template parameter mismatches raise pywa's errors ({label})", refused_components)
 
     # ---- 360dialog surface
 

@@ -375,7 +375,9 @@ fn turkish_users_who_have_not_accepted_the_terms_only_ever_show_sent() {
         DE_NUMBER,
         serde_json::json!({"messaging_product": "whatsapp", "to": to, "type": "template",
             "template": {"name": "login_code", "language": {"code": "en_US"},
-              "components": [{"type": "body", "parameters": [{"type": "text", "text": "123456"}]}]}}),
+              "components": [{"type": "body", "parameters": [{"type": "text", "text": "123456"}]},
+                             {"type": "button", "sub_type": "url", "index": "0",
+                              "parameters": [{"type": "text", "text": "123456"}]}]}}),
     );
     world.advance(hours(2));
     assert_eq!(statuses(&world, &id), vec![StatusKind::Sent]);

@@ -581,7 +581,7 @@ async fn account_level_webhooks() -> Vec<Sample> {
     wasim.control(&quality, &json!({"unpause": true})).await;
     let create = json!({
         "name": "winter_sale", "language": "en_US", "category": "MARKETING",
-        "components": [{"type": "BODY", "text": "Winter sale: {{1}} off"}],
+        "components": [{"type": "BODY", "text": "Winter sale: {{1}} off", "example": {"body_text": [["25%"]]}}],
     });
     let templates = format!("/v23.0/{WABA}/message_templates");
     wasim
@@ -795,10 +795,28 @@ async fn graph_answers() -> Vec<((&'static str, &'static str), Sample)> {
         templates.clone(),
         Some(json!({
             "name": "winter_sale", "language": "en_US", "category": "MARKETING",
-            "components": [{"type": "BODY", "text": "Winter sale: {{1}} off"}],
+            "components": [{"type": "BODY", "text": "Winter sale: {{1}} off", "example": {"body_text": [["25%"]]}}],
         })),
     )
     .await;
+    // Each of Meta's creation examples wasim simulates, then a list that answers
+    // them as created.
+    for (_, example) in template_creation_examples() {
+        if example["components"].to_string().contains("\"FLOW\"")
+            || example["components"].to_string().contains("\"MPM\"")
+            || example["name"] == "authentication_code_autofill_button"
+        {
+            continue;
+        }
+        call(
+            GRAPH_OPERATIONS[5],
+            Method::POST,
+            templates.clone(),
+            Some(example),
+        )
+        .await;
+    }
+    call(GRAPH_OPERATIONS[4], Method::GET, templates.clone(), None).await;
     call(
         GRAPH_OPERATIONS[6],
         Method::DELETE,
@@ -1513,6 +1531,76 @@ fn fill_placeholders(value: &mut Value, key: &str, counter: &mut u32) {
     }
 }
 
+/// The examples of `POST /{WABA-ID}/message_templates` in the spec, by name, each
+/// with a placeholder name (`<TEMPLATE_NAME>`) replaced by a valid one.
+fn template_creation_examples() -> Vec<(String, Value)> {
+    let examples = spec().doc["paths"]["/{Version}/{WABA-ID}/message_templates"]["post"]
+        ["requestBody"]["content"]["application/json"]["examples"]
+        .as_object()
+        .expect("the spec has template creation examples");
+    examples
+        .iter()
+        .enumerate()
+        .map(|(n, (name, example))| {
+            let mut body = example["value"].clone();
+            if body["name"].as_str().is_some_and(|n| n.starts_with('<')) {
+                body["name"] = json!(format!("spec_example_{n}"));
+            }
+            (name.clone(), body)
+        })
+        .collect()
+}
+
+#[test]
+fn every_template_creation_example_of_meta_s_spec_is_created_or_named_as_not_simulated() {
+    use wasim_sim::model::{Command, Reply, SimTime, Surface, World};
+    let mut created = BTreeSet::new();
+    let mut unsimulated = BTreeSet::new();
+    for (name, body) in template_creation_examples() {
+        // A fresh world each: two of Meta's examples share a template name.
+        let mut world = World::new(WorldSpec::default(), None, None).expect("the default world");
+        let outcome = world.apply(
+            SimTime::ZERO,
+            Command::CreateTemplate {
+                surface: Surface::Graph,
+                credential: Some(support::TOKEN.into()),
+                waba_id: Some(WABA.into()),
+                body: Ok(body.clone()),
+            },
+        );
+        match outcome.reply {
+            Ok(Reply::TemplateCreated(_)) => {
+                created.insert(name);
+            }
+            Err(refusal) if refusal.to_string().contains("not simulated") => {
+                unsimulated.insert(name);
+            }
+            other => panic!("Meta's example \"{name}\" was refused: {other:?}\n{body}"),
+        }
+    }
+    for name in [
+        "Create authentication template w/ OTP copy code button",
+        "Create authentication template w/ OTP one-tap autofill button",
+        "Create template w/ document header, text body, a phone number button, and a URL button",
+        "Create template w/ image header, text body, text footer, and 2 call-to-action buttons",
+        "Create template w/ location header, text body, text footer, and a website buttons",
+        "Create template w/ text header, text body, text footer, and 2 quick reply buttons",
+    ] {
+        assert!(
+            created.contains(name),
+            "{name} was not created; created: {created:?}"
+        );
+    }
+    // What is not simulated is flows and multi-product messages, each said so.
+    assert!(
+        unsimulated
+            .iter()
+            .all(|name| name.contains("Flow") || name.contains("multi-product")),
+        "{unsimulated:?}"
+    );
+    assert_eq!(unsimulated.len(), 4, "{unsimulated:?}");
+}
+
 #[test]
 fn every_send_example_of_meta_s_spec_is_taken_or_named_as_not_simulated() {
     use wasim_sim::model::outgoing::{SendPath, parse_send_path};
@@ -1522,6 +1610,12 @@ fn every_send_example_of_meta_s_spec_is_taken_or_named_as_not_simulated() {
         (
             "Send Reply to List Message",
             "no type: read as text, which has no text['body']",
+        ),
+        // Its quick-reply button parameters give `text` as a boolean (a quick-reply
+        // button takes a `payload`, and a `text` parameter a string).
+        (
+            "Send Sample Issue Resolution Template",
+            "a text parameter whose text is true",
         ),
     ]
     .into_iter()

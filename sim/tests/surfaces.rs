@@ -985,7 +985,7 @@ async fn webhook_urls_enter_the_trace_without_user_info_or_query() {
 
 fn new_template(name: &str) -> Value {
     json!({"name": name, "language": "en_US", "category": "UTILITY",
-           "components": [{"type": "BODY", "text": "Your code is {{1}}"}]})
+           "components": [{"type": "BODY", "text": "Your code is {{1}}", "example": {"body_text": [["42"]]}}]})
 }
 
 #[tokio::test]

@@ -603,7 +603,7 @@ fn every_template_webhook_payload_matches_its_snapshot() {
             waba_id: Some("100000000000001".into()),
             body: Ok(
                 json!({"name": "flash_sale", "language": "en_US", "category": "MARKETING",
-                "components": [{"type": "BODY", "text": "Sale ends {{1}}"}]}),
+                "components": [{"type": "BODY", "text": "Sale ends {{1}}", "example": {"body_text": [["Sunday"]]}}]}),
             ),
         },
     );

@@ -257,7 +257,8 @@ fn world_json(world: &World) -> Value {
             json!({
                 "id": t.id, "name": t.name, "language": t.language, "category": t.category,
                 "status": t.status, "quality": t.quality,
-                "body_parameters": t.body_parameters, "header_parameters": t.header_parameters,
+                "body_parameters": t.components.body_parameters(), "header_parameters": t.components.header_parameters(),
+                "parameter_format": t.components.parameter_format.name(), "components": t.components.to_json(),
             })
         })
         .collect();

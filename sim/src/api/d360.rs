@@ -94,7 +94,7 @@ async fn templates(call: Call<D360>, body: JsonBody) -> Response {
                     .map(|t| {
                         json!({
                             "name": t.name, "language": t.language, "category": t.category.name(),
-                            "components": super::templates::components_json(t), "status": status_word(t.status),
+                            "components": t.components.to_json(), "parameter_format": t.components.parameter_format.name(), "status": status_word(t.status),
                             "namespace": list.waba_id, "rejected_reason": if t.status == TemplateStatus::Rejected { "INCORRECT_CATEGORY" } else { "NONE" },
                             "quality_score": {"score": crate::model::templates::quality_name(t.quality)},
                         })

@@ -62,41 +62,10 @@ pub(crate) fn template_json(template: &Template, quality: Value) -> Value {
         "language": template.language,
         "category": template.category.name(),
         "status": template.status,
-        "parameter_format": "POSITIONAL",
-        "components": components_json(template),
+        "parameter_format": template.components.parameter_format.name(),
+        "components": template.components.to_json(),
         "quality_score": quality,
     })
-}
-
-/// A template's components in Meta's shape (clients such as pywa read them, and
-/// refuse a placeholder without its example). The model keeps only how many
-/// header and body parameters a template takes, not its texts, so the texts are
-/// stand-ins: the template's name followed by `{{1}}`, `{{2}}`, … with examples.
-pub(crate) fn components_json(template: &Template) -> Value {
-    let text = |count: u32| {
-        let mut text = template.name.clone();
-        for n in 1..=count {
-            text.push_str(&format!(" {{{{{n}}}}}"));
-        }
-        text
-    };
-    let examples =
-        |count: u32| -> Vec<String> { (1..=count).map(|n| format!("example {n}")).collect() };
-    let mut components = Vec::new();
-    if template.header_parameters > 0 {
-        components.push(json!({
-            "type": "HEADER",
-            "format": "TEXT",
-            "text": text(template.header_parameters),
-            "example": {"header_text": examples(template.header_parameters)},
-        }));
-    }
-    let mut body = json!({"type": "BODY", "text": text(template.body_parameters)});
-    if template.body_parameters > 0 {
-        body["example"] = json!({"body_text": [examples(template.body_parameters)]});
-    }
-    components.push(body);
-    Value::Array(components)
 }
 
 /// The `summary` fields a template list was asked for (`?summary=total_count,…`),

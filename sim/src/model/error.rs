@@ -58,6 +58,10 @@ pub mod code {
     pub const TEMPLATE_PARAM_COUNT: u32 = 132_000;
     /// Template missing in that language or not approved.
     pub const TEMPLATE_NOT_FOUND: u32 = 132_001;
+    /// A template parameter's format does not match the template.
+    pub const TEMPLATE_PARAM_FORMAT: u32 = 132_012;
+    /// Template parameters that match no component of the template.
+    pub const TEMPLATE_PARAM_VALIDATION: u32 = 132_018;
     /// Two-step verification PIN mismatch.
     pub const PIN_MISMATCH: u32 = 133_005;
     /// Phone number not registered.
@@ -98,6 +102,8 @@ pub mod code {
         PAIR_RATE_LIMIT,
         TEMPLATE_PARAM_COUNT,
         TEMPLATE_NOT_FOUND,
+        TEMPLATE_PARAM_FORMAT,
+        TEMPLATE_PARAM_VALIDATION,
         PIN_MISMATCH,
         NOT_REGISTERED,
         REGISTER_RATE_LIMIT,
@@ -167,6 +173,8 @@ pub fn title_of(code: u32) -> &'static str {
         131_056 => "(Business Account, Consumer Account) pair rate limit hit",
         132_000 => "Number of parameters does not match the expected number of params",
         132_001 => "Template name does not exist in the translation",
+        132_012 => "Parameter format does not match format in the created template",
+        132_018 => "There was an issue with the parameters in your template.",
         132_015 => "Template is Paused",
         133_005 => "Two step verification PIN Mismatch",
         133_010 => "Phone number Not Registered",

@@ -263,7 +263,7 @@ fn link(text: &str, parameter: &str) -> Result<String, PlatformError> {
 
 /// A media object (`{"id"}` or `{"link"}`, with a caption and filename where the
 /// kind takes them) at `path`.
-fn media_object(
+pub(crate) fn media_object(
     object: &Map<String, Value>,
     kind: MediaKind,
     path: &str,

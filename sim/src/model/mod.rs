@@ -15,6 +15,7 @@ mod auth;
 pub mod bsuid;
 pub mod bucket;
 pub mod command;
+pub mod components;
 pub mod country;
 pub mod error;
 pub mod fields;
@@ -44,6 +45,7 @@ pub mod registration;
 mod send;
 mod state;
 mod status;
+pub mod template_parameters;
 pub mod templates;
 
 pub use self::account::Incident;
@@ -107,10 +109,8 @@ pub struct Template {
     pub status: TemplateStatus,
     /// Quality rating.
     pub quality: Quality,
-    /// Body parameters a send must supply.
-    pub body_parameters: u32,
-    /// Header parameters a send must supply.
-    pub header_parameters: u32,
+    /// Its header, body, footer and buttons, which a send is checked against.
+    pub components: components::Components,
     /// Pauses, pacing and feedback.
     pub life: TemplateLife,
 }
@@ -125,8 +125,7 @@ impl Template {
             category: spec.category,
             status: spec.status,
             quality: spec.quality,
-            body_parameters: spec.body_parameters,
-            header_parameters: spec.header_parameters,
+            components: spec.components(),
             life: TemplateLife {
                 negative: spec.negative,
                 ..TemplateLife::default()

@@ -12,6 +12,7 @@ use super::error::{PlatformError, code};
 use super::freeform::{self, InteractiveKind, MediaKind, MediaSource, invalid, missing};
 use super::id::WaId;
 use super::refusal::RequestError;
+use super::template_parameters::{self, SentComponent};
 
 /// Longest text body accepted (Meta: 4096 characters).
 pub const TEXT_BODY_CHARS_MAX: usize = 4_096;
@@ -55,16 +56,14 @@ pub struct Outgoing {
 pub enum OutgoingContent {
     /// A free-form text message.
     Text,
-    /// A template message: which template, and how many parameters the send gives.
+    /// A template message: which template, and the parameters the send gives it.
     Template {
         /// The template's name.
         name: String,
         /// Its language code.
         language: String,
-        /// Body parameters given.
-        body_parameters: u32,
-        /// Header parameters given.
-        header_parameters: u32,
+        /// Its header, body and button parameters.
+        components: Vec<SentComponent>,
     },
     /// An image, audio, video, document or sticker.
     Media {
@@ -118,6 +117,7 @@ impl OutgoingContent {
                 header_media: Some((kind, source)),
                 ..
             } => Some((*kind, source)),
+            OutgoingContent::Template { components, .. } => SentComponent::header_media(components),
             _ => None,
         }
     }
@@ -173,8 +173,7 @@ impl Outgoing {
             content: OutgoingContent::Template {
                 name: name.to_owned(),
                 language: language.to_owned(),
-                body_parameters: 0,
-                header_parameters: 0,
+                components: Vec::new(),
             },
             callback_data: None,
             context: None,
@@ -398,65 +397,26 @@ fn template(template: Option<&Value>) -> Result<OutgoingContent, PlatformError> 
             )));
         }
     };
-    let mut body_parameters = 0u32;
-    let mut header_parameters = 0u32;
-    match template.get("components") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(components)) => {
-            for (position, component) in components.iter().enumerate() {
-                let Some(kind) = component.get("type").and_then(Value::as_str) else {
-                    return Err(missing(&format!(
-                        "template['components'][{position}]['type']"
-                    )));
-                };
-                let count = match component.get("parameters") {
-                    None | Some(Value::Null) => 0,
-                    Some(Value::Array(parameters)) => {
-                        for (p, parameter) in parameters.iter().enumerate() {
-                            if parameter.get("type").and_then(Value::as_str).is_none() {
-                                return Err(missing(&format!(
-                                    "template['components'][{position}]['parameters'][{p}]['type']"
-                                )));
-                            }
-                        }
-                        u32::try_from(parameters.len()).unwrap_or(u32::MAX)
-                    }
-                    Some(other) => {
-                        return Err(invalid(format!(
-                            "Param template['components'][{position}]['parameters'] must be an array, got {other}."
-                        )));
-                    }
-                };
-                // Meta documents lower case; clients send upper case too (pywa 4.5.0: "BODY").
-                match kind.to_ascii_lowercase().as_str() {
-                    "body" => body_parameters = body_parameters.saturating_add(count),
-                    "header" => header_parameters = header_parameters.saturating_add(count),
-                    "button" | "footer" => {}
-                    other => {
-                        return Err(invalid(format!(
-                            "Param template['components'][{position}]['type'] must be header, body or button, got '{other}'."
-                        )));
-                    }
-                }
-            }
-        }
+    let components = match template.get("components") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(components)) => template_parameters::parse(components)?,
         Some(other) => {
             return Err(invalid(format!(
                 "Param template['components'] must be an array, got {other}."
             )));
         }
-    }
+    };
     Ok(OutgoingContent::Template {
         name,
         language,
-        body_parameters,
-        header_parameters,
+        components,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::template_parameters::{SentParameter, SentTarget, SentValue};
     use serde_json::json;
 
     #[test]
@@ -482,8 +442,13 @@ mod tests {
             OutgoingContent::Template {
                 name: "order".into(),
                 language: "en_US".into(),
-                body_parameters: 1,
-                header_parameters: 0
+                components: vec![SentComponent {
+                    target: SentTarget::Body,
+                    parameters: vec![SentParameter {
+                        value: SentValue::Text,
+                        name: None
+                    }]
+                }]
             }
         );
     }

@@ -13,6 +13,7 @@ use super::policy::{ErrorSurface, PricingModel};
 use super::refusal::Refusal;
 use super::spec::{Category, TemplateStatus};
 use super::state::{Billing, Message, MessageContent, StatusKind, Timer};
+use super::template_parameters::SentComponent;
 use super::templates::Gate;
 use super::time::SimTime;
 use super::{Effect, Reply, Surface, TIMERS_PENDING_MAX, World, pair_shape, throughput_shape};
@@ -105,9 +106,8 @@ pub(super) fn send(
         OutgoingContent::Template {
             name,
             language,
-            body_parameters,
-            header_parameters,
-        } => match resolve_template(world, name, language, *body_parameters, *header_parameters) {
+            components,
+        } => match resolve_template(world, name, language, components) {
             Ok(index) => Some(index),
             Err(error) => {
                 let to = Some(outgoing.input.clone());
@@ -413,14 +413,14 @@ pub(super) fn send(
 
 /// The index of the approved (or paused) template a send names, if the send gives
 /// it the parameters it takes: 132001 when there is none by that name and language
-/// or it is not approved, 132000 when the counts differ
+/// or it is not approved, else 132000, 132012 or 132018 from its components'
+/// check (`template_parameters`)
 /// (<https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes>).
 fn resolve_template(
     world: &World,
     name: &str,
     language: &str,
-    body_parameters: u32,
-    header_parameters: u32,
+    components: &[SentComponent],
 ) -> Result<usize, PlatformError> {
     let Some(index) = world.templates.iter().position(|t| {
         t.name == name && t.language == language && t.status != TemplateStatus::Deleted
@@ -444,15 +444,7 @@ fn resolve_template(
             ),
         ));
     }
-    if body_parameters != found.body_parameters || header_parameters != found.header_parameters {
-        return Err(PlatformError::new(
-            code::TEMPLATE_PARAM_COUNT,
-            format!(
-                "body: number of localizable_params ({body_parameters}) does not match the expected number of params ({}); header: ({header_parameters}) vs ({})",
-                found.body_parameters, found.header_parameters
-            ),
-        ));
-    }
+    found.components.check_send(components)?;
     Ok(index)
 }
 

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::components::{Components, ParameterFormat};
 use super::fields::FieldError;
 use super::policy::{DEFAULT_PROFILE, PROFILES, Policy};
 use super::rng::Ratio;
@@ -357,10 +358,44 @@ pub struct TemplateSpec {
     /// How many header parameters a send must supply. Default 0.
     #[serde(default)]
     pub header_parameters: u32,
+    /// Its components in Meta's shape, as a creation sends them
+    /// (`[[waba.templates.components]]` with `type = "BODY"`, `text`, `example`, …).
+    /// When left out, stand-ins are derived from `body_parameters` and
+    /// `header_parameters`: the name followed by `{{1}}`, `{{2}}`, … in a text header
+    /// and body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub components: Option<Vec<serde_json::Value>>,
+    /// How its placeholders are named: `POSITIONAL` (default) or `NAMED`.
+    #[serde(default)]
+    pub parameter_format: ParameterFormat,
     /// The share of its recipients who react badly (block, report): its content
     /// profile. Default: the policy's `template_negative_ratio`.
     #[serde(default)]
     pub negative: Option<Ratio>,
+}
+
+impl TemplateSpec {
+    /// Its components: parsed from `components`, or stand-ins for its counts.
+    pub fn components(&self) -> Components {
+        self.parsed_components().unwrap_or_else(|_| {
+            Components::stand_in(&self.name, self.body_parameters, self.header_parameters)
+        })
+    }
+
+    fn parsed_components(&self) -> Result<Components, String> {
+        match &self.components {
+            None => Ok(Components::stand_in(
+                &self.name,
+                self.body_parameters,
+                self.header_parameters,
+            )),
+            Some(_) if self.body_parameters > 0 || self.header_parameters > 0 => Err(
+                "give either components or body_parameters/header_parameters, not both".to_owned(),
+            ),
+            Some(components) => Components::parse(self.category, self.parameter_format, components)
+                .map_err(|error| error.details),
+        }
+    }
 }
 
 fn approved() -> TemplateStatus {
@@ -476,18 +511,27 @@ impl Default for WabaSpec {
                 quality: Quality::Green,
                 profile: BusinessProfileSpec::default(),
             };
-        let template =
-            |id: &str, name: &str, category: Category, body_parameters: u32| TemplateSpec {
-                id: id.to_owned(),
-                name: name.to_owned(),
-                language: "en_US".to_owned(),
-                category,
-                status: TemplateStatus::Approved,
-                quality: Quality::Green,
-                body_parameters,
-                header_parameters: 0,
-                negative: None,
-            };
+        // Realistic components (Meta's components page:
+        // https://developers.facebook.com/documentation/business-messaging/whatsapp/templates/components).
+        // `spring_sale` takes no parameters and `order_update` one body parameter:
+        // the scenario library sends them so.
+        let template = |id: &str,
+                        name: &str,
+                        category: Category,
+                        parameter_format: ParameterFormat,
+                        components: serde_json::Value| TemplateSpec {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            language: "en_US".to_owned(),
+            category,
+            status: TemplateStatus::Approved,
+            quality: Quality::Green,
+            body_parameters: 0,
+            header_parameters: 0,
+            components: components.as_array().cloned(),
+            parameter_format,
+            negative: None,
+        };
         WabaSpec {
             id: "100000000000001".to_owned(),
             name: "Wasim Demo Shop".to_owned(),
@@ -519,9 +563,68 @@ impl Default for WabaSpec {
                 ),
             ],
             templates: vec![
-                template("120000000000001", "spring_sale", Category::Marketing, 0),
-                template("120000000000002", "order_update", Category::Utility, 1),
-                template("120000000000003", "login_code", Category::Authentication, 1),
+                template(
+                    "120000000000001",
+                    "spring_sale",
+                    Category::Marketing,
+                    ParameterFormat::Positional,
+                    serde_json::json!([
+                        {"type": "HEADER", "format": "TEXT", "text": "Spring sale"},
+                        {"type": "BODY", "text": "Our spring sale is on: up to 30% off plants and pots until Sunday."},
+                        {"type": "FOOTER", "text": "Reply STOP to opt out"},
+                        {"type": "BUTTONS", "buttons": [
+                            {"type": "URL", "text": "Shop the sale", "url": "https://shop.wasim.test/spring"},
+                            {"type": "QUICK_REPLY", "text": "Stop promotions"}]}
+                    ]),
+                ),
+                template(
+                    "120000000000002",
+                    "order_update",
+                    Category::Utility,
+                    ParameterFormat::Positional,
+                    serde_json::json!([
+                        {"type": "BODY", "text": "Your order {{1}} has shipped and is on its way.",
+                         "example": {"body_text": [["A-1001"]]}},
+                        {"type": "FOOTER", "text": "Wasim Demo Shop"},
+                        {"type": "BUTTONS", "buttons": [
+                            {"type": "URL", "text": "Track your order", "url": "https://shop.wasim.test/orders"},
+                            {"type": "PHONE_NUMBER", "text": "Call us", "phone_number": "15550100001"}]}
+                    ]),
+                ),
+                template(
+                    "120000000000003",
+                    "login_code",
+                    Category::Authentication,
+                    ParameterFormat::Positional,
+                    serde_json::json!([
+                        {"type": "BODY", "add_security_recommendation": true},
+                        {"type": "FOOTER", "code_expiration_minutes": 10},
+                        {"type": "BUTTONS", "buttons": [
+                            {"type": "OTP", "otp_type": "COPY_CODE", "text": "Copy code"}]}
+                    ]),
+                ),
+                template(
+                    "120000000000004",
+                    "new_arrivals",
+                    Category::Marketing,
+                    ParameterFormat::Named,
+                    serde_json::json!([
+                        {"type": "HEADER", "format": "IMAGE",
+                         "example": {"header_handle": ["4::aW1hZ2UvanBlZw==:wasim-new-arrivals"]}},
+                        {"type": "BODY",
+                         "text": "Hi {{first_name}}, our {{collection}} collection just arrived. Use code {{code}} for 10% off.",
+                         "example": {"body_text_named_params": [
+                            {"param_name": "first_name", "example": "Ana"},
+                            {"param_name": "collection", "example": "summer"},
+                            {"param_name": "code", "example": "NEW10"}]}},
+                        {"type": "FOOTER", "text": "Reply STOP to opt out"},
+                        {"type": "BUTTONS", "buttons": [
+                            {"type": "URL", "text": "See the collection", "url": "https://shop.wasim.test/new/{{1}}",
+                             "example": ["https://shop.wasim.test/new/summer"]},
+                            {"type": "COPY_CODE", "example": "NEW10"},
+                            {"type": "QUICK_REPLY", "text": "Not interested"}]}
+                    ]),
+                ),
             ],
         }
     }
@@ -894,6 +997,12 @@ impl WorldSpec {
                 return Err(FieldError::new(
                     format!("waba.templates[{index}]"),
                     "expected a non-empty name and language",
+                ));
+            }
+            if let Err(problem) = template.parsed_components() {
+                return Err(FieldError::new(
+                    format!("waba.templates[{index}].components"),
+                    problem,
                 ));
             }
         }

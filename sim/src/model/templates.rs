@@ -22,6 +22,7 @@
 
 use serde_json::{Value, json};
 
+use super::components::{Components, ParameterFormat};
 use super::error::{PlatformError, code};
 use super::fields::FieldError;
 use super::id::{TemplateId, WabaId};
@@ -625,12 +626,6 @@ impl World {
 /// (<https://docs.360dialog.com/partner/messaging/template-messages>).
 pub const TEMPLATE_NAME_CHARS_MAX: usize = 512;
 
-/// Counts `{{n}}` placeholders in a component's text.
-fn placeholders(text: &str) -> u32 {
-    let count = text.matches("{{").count();
-    u32::try_from(count).unwrap_or(u32::MAX)
-}
-
 impl World {
     /// Checks a template-management credential: the bearer token with the WABA of
     /// the path on Graph, a known key on 360dialog.
@@ -695,33 +690,30 @@ impl World {
                 )));
             }
         };
+        let parameter_format = match body.get("parameter_format") {
+            None | Some(Value::Null) => ParameterFormat::Positional,
+            Some(Value::String(format)) if format.eq_ignore_ascii_case("POSITIONAL") => {
+                ParameterFormat::Positional
+            }
+            Some(Value::String(format)) if format.eq_ignore_ascii_case("NAMED") => {
+                ParameterFormat::Named
+            }
+            Some(other) => {
+                return Err(invalid(format!(
+                    "Param parameter_format must be POSITIONAL or NAMED, got {other}."
+                )));
+            }
+        };
         let components = match body.get("components") {
-            Some(Value::Array(components)) if !components.is_empty() => components.clone(),
+            Some(Value::Array(components)) if !components.is_empty() => {
+                Components::parse(category, parameter_format, components)?
+            }
             _ => {
                 return Err(invalid(
                     "The parameter components is required: a non-empty array.".to_owned(),
                 ));
             }
         };
-        let mut body_parameters = 0;
-        let mut header_parameters = 0;
-        for component in &components {
-            let text = component["text"].as_str().unwrap_or_default();
-            match component["type"]
-                .as_str()
-                .map(str::to_ascii_uppercase)
-                .as_deref()
-            {
-                Some("BODY") => body_parameters += placeholders(text),
-                Some("HEADER") => header_parameters += placeholders(text),
-                Some("FOOTER" | "BUTTONS") => {}
-                other => {
-                    return Err(invalid(format!(
-                        "Param components[].type must be HEADER, BODY, FOOTER or BUTTONS, got {other:?}."
-                    )));
-                }
-            }
-        }
         if self.templates.iter().any(|t| {
             t.name == name && t.language == language && t.status != TemplateStatus::Deleted
         }) {
@@ -737,8 +729,7 @@ impl World {
             category,
             status: TemplateStatus::Pending,
             quality: Quality::Unknown,
-            body_parameters,
-            header_parameters,
+            components,
             life: TemplateLife {
                 created: true,
                 ..TemplateLife::default()
