@@ -57,7 +57,7 @@ pub(crate) fn expected_shape(uri: &str) -> Shape {
         return Shape::Graph;
     }
     let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
-    for route in ROUTES {
+    for route in ROUTES.iter() {
         let pattern = route.pattern.strip_prefix('/').unwrap_or(route.pattern);
         let parts = pattern.split('/');
         if parts.clone().count() != segments.len() {
