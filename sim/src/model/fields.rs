@@ -103,8 +103,8 @@ pub fn optional_whole(
     }
 }
 
-/// Refuses `value`, read from `field`, unless it is one of `allowed`
-/// (`unknown {what} `…`, expected one of …`).
+/// Refuses `value`, read from `field`, unless it is one of `allowed`; the error
+/// calls it an unknown `what` and lists what is allowed.
 pub fn listed(field: &str, what: &str, value: &str, allowed: &[&str]) -> Result<(), FieldError> {
     if allowed.contains(&value) {
         return Ok(());
