@@ -16,6 +16,14 @@ fn out_dir(name: &str) -> OutDir {
     OutDir::new("wasim-bench", name)
 }
 
+/// Runs `wasim bench` with `args`, writing its report to `out`.
+fn bench(out: &OutDir, args: &[&str]) -> (i32, String, String) {
+    let mut all = vec!["bench"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--out", out.arg()]);
+    wasim(&all)
+}
+
 fn bench_json(dir: &Path) -> Value {
     let text = std::fs::read_to_string(dir.join("bench.json")).expect("bench.json written");
     serde_json::from_str(&text).expect("bench.json is JSON")
@@ -24,18 +32,18 @@ fn bench_json(dir: &Path) -> Value {
 #[test]
 fn the_self_bench_loads_wasim_and_the_bare_handler_and_reports_both() {
     let out = out_dir("self");
-    let (code, stdout, stderr) = wasim(&[
-        "bench",
-        "--self",
-        "--duration",
-        "1",
-        "--connections",
-        "4",
-        "--recipients",
-        "2000",
-        "--out",
-        out.arg(),
-    ]);
+    let (code, stdout, stderr) = bench(
+        &out,
+        &[
+            "--self",
+            "--duration",
+            "1",
+            "--connections",
+            "4",
+            "--recipients",
+            "2000",
+        ],
+    );
     assert_eq!(code, 0, "{stderr}");
     let report = bench_json(&out);
     assert_eq!(report["bench"], "self");
@@ -82,11 +90,11 @@ fn the_self_bench_loads_wasim_and_the_bare_handler_and_reports_both() {
 /// Benches the reference integration (optionally flawed) on a small campaign.
 fn bench_reference(name: &str, flaw: Option<&str>) -> Value {
     let out = out_dir(name);
-    let mut args = vec!["bench", "--recipients", "200", "--out", out.arg()];
+    let mut args = vec!["--recipients", "200"];
     if let Some(flaw) = flaw {
         args.extend_from_slice(&["--flaw", flaw]);
     }
-    let (code, _, stderr) = wasim(&args);
+    let (code, _, stderr) = bench(&out, &args);
     assert_eq!(code, 0, "{stderr}");
     assert!(
         out.join("artifacts/bench/trace.jsonl").exists(),
@@ -128,15 +136,7 @@ fn bench_refuses_an_integration_without_the_driver_hook_with_a_clear_error() {
     let out = out_dir("no-hook");
     // A receiver that answers 404 to everything, like a plain chatbot.
     let script = "python3 -c \"import http.server,os\nclass H(http.server.BaseHTTPRequestHandler):\n  def do_POST(s): s.send_response(404); s.end_headers()\n  def do_GET(s): s.send_response(404); s.end_headers()\n  def log_message(s,*a): pass\nhttp.server.HTTPServer(('127.0.0.1', int(os.environ['WASIM_WEBHOOK_PORT'])), H).serve_forever()\"";
-    let (code, _, stderr) = wasim(&[
-        "bench",
-        "--integration",
-        script,
-        "--recipients",
-        "5",
-        "--out",
-        out.arg(),
-    ]);
+    let (code, _, stderr) = bench(&out, &["--integration", script, "--recipients", "5"]);
     assert_eq!(code, 2, "{stderr}");
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(errors.len(), 1, "one line of error: {stderr}");

@@ -794,15 +794,7 @@ fn parse_inbound(value: &Value) -> Result<Step, FieldError> {
 fn parse_action(value: Value) -> Result<Step, FieldError> {
     let object = fields::object(&value, "")?;
     let kind = fields::string(object, "action")?;
-    if !ACTIONS.contains(&kind.as_str()) {
-        return Err(FieldError::new(
-            "action",
-            format!(
-                "unknown action `{kind}`, expected one of {}",
-                ACTIONS.join(", ")
-            ),
-        ));
-    }
+    fields::listed("action", "action", &kind, ACTIONS)?;
     match kind.as_str() {
         "set_access_token" | "tick" => {
             fields::known(object, &["action"])?;

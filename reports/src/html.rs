@@ -241,9 +241,14 @@ fn banner(out: &mut String, report: &Report) {
 fn overview(out: &mut String, report: &Report) {
     out.push_str("<section class=\"overview\">\n<h2>Scenarios</h2>\n");
     if report.scenarios.is_empty() {
-        out.push_str("<p class=\"muted\">No scenario ran.</p>\n</section>\n");
-        return;
+        out.push_str("<p class=\"muted\">No scenario ran.</p>\n");
+    } else {
+        scenarios_table(out, report);
     }
+    out.push_str("</section>\n");
+}
+
+fn scenarios_table(out: &mut String, report: &Report) {
     out.push_str("<table>\n<thead><tr><th>Scenario</th><th>Outcome</th><th class=\"num\">Passed</th><th class=\"num\">Failed (must)</th><th class=\"num\">Failed (should)</th><th class=\"num\">Not applicable</th><th>Description</th></tr></thead>\n<tbody>\n");
     for (index, scenario) in report.scenarios.iter().enumerate() {
         let count = |class: &str| {
@@ -266,7 +271,7 @@ fn overview(out: &mut String, report: &Report) {
             esc(&scenario.description),
         );
     }
-    out.push_str("</tbody>\n</table>\n</section>\n");
+    out.push_str("</tbody>\n</table>\n");
 }
 
 fn scenario_section(out: &mut String, index: usize, scenario: &ScenarioReport) {

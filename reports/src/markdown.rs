@@ -348,10 +348,14 @@ mod tests {
 
     #[test]
     fn code_spans_outfence_backticks() {
-        assert_eq!(code("plain"), "`plain`");
-        assert_eq!(code("a`b"), "``a`b``");
-        assert_eq!(code("`x`"), "`` `x` ``");
-        assert_eq!(code("two\nlines"), "`two lines`");
+        for (raw, span) in [
+            ("plain", "`plain`"),
+            ("a`b", "``a`b``"),
+            ("`x`", "`` `x` ``"),
+            ("two\nlines", "`two lines`"),
+        ] {
+            assert_eq!(code(raw), span, "{raw:?}");
+        }
     }
 
     #[test]

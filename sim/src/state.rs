@@ -12,13 +12,14 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use crate::engine::Sim;
+use crate::model::numbers::HandshakeReport;
 use crate::model::spec::WorldError;
 use crate::model::{
     ClockMode, Command, Refusal, Reply, SimTime, Verification, WebhookDelivery, World, WorldSpec,
 };
 use crate::trace::{TRACE_RECORDS_MAX, Trace, TraceEvent};
 use crate::webhook::deliver::redact_url;
-use crate::webhook::verify::{HandshakeOutcome, handshake};
+use crate::webhook::verify::handshake;
 use crate::webhook::{Deliverer, DeliveryConfig};
 
 /// Most timer steps one `clock/advance` fires before giving up (a runaway guard).
@@ -375,7 +376,7 @@ impl AppState {
 
     /// Performs Meta's verification handshake with the app callback and
     /// records the outcome. `Err` when no callback URL is set.
-    pub async fn verify_webhook(&self) -> Result<HandshakeOutcome, Refusal> {
+    pub async fn verify_webhook(&self) -> Result<HandshakeReport, Refusal> {
         let verification = match self.apply(Command::VerifyWebhook)? {
             Reply::Verify(verification) => verification,
             other => return Err(Refusal::Invalid(format!("unexpected reply {other:?}"))),
@@ -394,7 +395,7 @@ impl AppState {
 
     /// Performs the handshake `verification` describes (no lock is held), within
     /// the webhook timeout.
-    pub async fn handshake(&self, verification: &Verification) -> HandshakeOutcome {
+    pub async fn handshake(&self, verification: &Verification) -> HandshakeReport {
         handshake(
             &self.http,
             verification,

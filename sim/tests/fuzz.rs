@@ -676,7 +676,7 @@ fn every_route_of_the_router_is_in_the_fuzzer_s_list() {
             "route {pattern} is not in the fuzzer's list (sim/tests/fuzz/routes.rs)"
         );
     }
-    for route in ROUTES {
+    for route in ROUTES.iter() {
         assert!(
             declared.contains(&route.pattern),
             "the fuzzer lists {} but the router does not serve it",

@@ -12,6 +12,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use serde_json::{Value, json};
 use support::socket::serve_locally;
+use support::text_of;
 use wasim_sim::state::AppState;
 use wasim_sim::{ServeConfig, WorldSpec};
 
@@ -27,6 +28,17 @@ fn start(token: Option<&str>) -> Arc<AppState> {
 async fn call(state: &Arc<AppState>, request: Request<Body>) -> (StatusCode, Value) {
     let answer = support::http::call(state, request).await;
     (answer.status, answer.json())
+}
+
+/// Sends a request with exactly `headers` and `body`: (status, JSON body).
+async fn exchange(
+    state: &Arc<AppState>,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (StatusCode, Value) {
+    call(state, request(method, path, headers, body)).await
 }
 
 /// A request with exactly `headers` and `body` (no content type added).
@@ -65,16 +77,11 @@ async fn an_empty_or_short_control_token_is_refused_at_start() {
 async fn a_foreign_host_is_refused_and_a_loopback_host_answered() {
     let state = start(None);
     for host in ["attacker.example", "attacker.example:8080", "10.0.0.7:8080"] {
-        let (status, body) = call(
-            &state,
-            request(Method::GET, "/_wasim/world", &[("host", host)], ""),
-        )
-        .await;
+        let (status, body) =
+            exchange(&state, Method::GET, "/_wasim/world", &[("host", host)], "").await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{host}: {body}");
         assert!(
-            body["error"]["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("loopback")),
+            text_of(&body["error"]["message"]).contains("loopback"),
             "{body}"
         );
     }
@@ -84,11 +91,8 @@ async fn a_foreign_host_is_refused_and_a_loopback_host_answered() {
         "[::1]:8080",
         "wasim.localhost",
     ] {
-        let (status, body) = call(
-            &state,
-            request(Method::GET, "/_wasim/world", &[("host", host)], ""),
-        )
-        .await;
+        let (status, body) =
+            exchange(&state, Method::GET, "/_wasim/world", &[("host", host)], "").await;
         assert_eq!(status, StatusCode::OK, "{host}: {body}");
     }
 }
@@ -106,18 +110,16 @@ async fn a_page_s_cross_site_post_is_refused_whatever_its_content_type() {
         ),
         ("null", "application/json"),
     ] {
-        let (status, body) = call(
+        let (status, body) = exchange(
             &state,
-            request(
-                Method::POST,
-                "/_wasim/webhooks/config",
-                &[
-                    ("host", "127.0.0.1:8080"),
-                    ("origin", origin),
-                    ("content-type", content_type),
-                ],
-                r#"{"callback_url": "http://attacker.example/steal"}"#,
-            ),
+            Method::POST,
+            "/_wasim/webhooks/config",
+            &[
+                ("host", "127.0.0.1:8080"),
+                ("origin", origin),
+                ("content-type", content_type),
+            ],
+            r#"{"callback_url": "http://attacker.example/steal"}"#,
         )
         .await;
         assert_eq!(
@@ -126,28 +128,24 @@ async fn a_page_s_cross_site_post_is_refused_whatever_its_content_type() {
             "{origin} {content_type}: {body}"
         );
     }
-    let (_, webhooks) = call(&state, request(Method::GET, "/_wasim/webhooks", &[], "")).await;
+    let (_, webhooks) = exchange(&state, Method::GET, "/_wasim/webhooks", &[], "").await;
     assert_eq!(webhooks["callback_url"], Value::Null, "nothing was applied");
 }
 
 #[tokio::test]
 async fn a_control_post_must_be_json_unless_it_is_curl_s_form_without_an_origin() {
     let state = start(None);
-    let (status, body) = call(
+    let (status, body) = exchange(
         &state,
-        request(
-            Method::POST,
-            "/_wasim/inbound",
-            &[("content-type", "text/plain")],
-            INBOUND,
-        ),
+        Method::POST,
+        "/_wasim/inbound",
+        &[("content-type", "text/plain")],
+        INBOUND,
     )
     .await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
     assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("Content-Type: application/json")),
+        text_of(&body["error"]["message"]).contains("Content-Type: application/json"),
         "{body}"
     );
     for headers in [
@@ -156,11 +154,8 @@ async fn a_control_post_must_be_json_unless_it_is_curl_s_form_without_an_origin(
         vec![],
         vec![JSON, ("origin", "http://127.0.0.1:8080")],
     ] {
-        let (status, body) = call(
-            &state,
-            request(Method::POST, "/_wasim/inbound", &headers, INBOUND),
-        )
-        .await;
+        let (status, body) =
+            exchange(&state, Method::POST, "/_wasim/inbound", &headers, INBOUND).await;
         assert_eq!(status, StatusCode::OK, "{headers:?}: {body}");
     }
 }
@@ -168,29 +163,25 @@ async fn a_control_post_must_be_json_unless_it_is_curl_s_form_without_an_origin(
 #[tokio::test]
 async fn a_wrong_method_on_a_control_path_asks_for_the_token_first() {
     let state = start(Some(CONTROL_TOKEN));
-    let (status, body) = call(&state, request(Method::DELETE, "/_wasim/world", &[], "")).await;
+    let (status, body) = exchange(&state, Method::DELETE, "/_wasim/world", &[], "").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert!(body["error"].get("valid_paths").is_none(), "{body}");
-    let (status, body) = call(
+    let (status, body) = exchange(
         &state,
-        request(
-            Method::DELETE,
-            "/_wasim/world",
-            &[("x-wasim-control-token", CONTROL_TOKEN)],
-            "",
-        ),
+        Method::DELETE,
+        "/_wasim/world",
+        &[("x-wasim-control-token", CONTROL_TOKEN)],
+        "",
     )
     .await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
     assert!(body["error"]["valid_paths"].is_array(), "{body}");
-    let (status, _) = call(
+    let (status, _) = exchange(
         &state,
-        request(
-            Method::GET,
-            "/_wasim/world",
-            &[("x-wasim-control-token", "a-control-token-of-32-characterX")],
-            "",
-        ),
+        Method::GET,
+        "/_wasim/world",
+        &[("x-wasim-control-token", "a-control-token-of-32-characterX")],
+        "",
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -281,7 +272,7 @@ async fn an_oversized_body_is_413_in_every_surface_s_shape() {
     );
     for (surface, method, path, mut headers) in body_endpoints() {
         headers.push(JSON);
-        let (status, body) = call(&state, request(method, path, &headers, &big)).await;
+        let (status, body) = exchange(&state, method, path, &headers, &big).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{path}: {body}");
         assert!(in_shape(surface, &body), "{path}: {body}");
     }
@@ -315,11 +306,11 @@ async fn a_path_that_does_not_decode_is_answered_in_its_surface_s_shape() {
         "/v1/configs/templates/%ff%fe",
         "/api/v2/partners/%c3%28/channels",
     ] {
-        let (status, body) = call(&state, request(Method::GET, path, &[], "")).await;
+        let (status, body) = exchange(&state, Method::GET, path, &[], "").await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
         assert!(in_shape("graph", &body), "{path}: {body}");
     }
-    let (status, body) = call(&state, request(Method::GET, "/_wasim/%ff", &[], "")).await;
+    let (status, body) = exchange(&state, Method::GET, "/_wasim/%ff", &[], "").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert!(in_shape("control", &body), "{body}");
 }
@@ -347,9 +338,12 @@ async fn numbers_that_would_overflow_are_refused_naming_the_field_and_its_bound(
             "sends",
         ),
     ] {
-        let (status, answer) = call(
+        let (status, answer) = exchange(
             &state,
-            request(Method::POST, "/_wasim/account", &[JSON], &body.to_string()),
+            Method::POST,
+            "/_wasim/account",
+            &[JSON],
+            &body.to_string(),
         )
         .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
@@ -359,18 +353,16 @@ async fn numbers_that_would_overflow_are_refused_naming_the_field_and_its_bound(
             "{message}"
         );
     }
-    let (status, answer) = call(
+    let (status, answer) = exchange(
         &state,
-        request(
-            Method::POST,
-            "/_wasim/webhooks/faults",
-            &[JSON],
-            r#"{"duplicate": "1/2", "heal_after_s": 18446744073709551615}"#,
-        ),
+        Method::POST,
+        "/_wasim/webhooks/faults",
+        &[JSON],
+        r#"{"duplicate": "1/2", "heal_after_s": 18446744073709551615}"#,
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
-    let (_, account) = call(&state, request(Method::GET, "/_wasim/account", &[], "")).await;
+    let (_, account) = exchange(&state, Method::GET, "/_wasim/account", &[], "").await;
     assert!(account["restriction"].is_null(), "{account}");
 }
 
@@ -483,6 +475,13 @@ async fn an_endpoint_that_never_answers_does_not_hold_up_webhooks_to_another() {
 
 // ------------------------------------------------------------------ connections
 
+/// A new connection to `running`.
+async fn connect(running: &wasim_sim::server::Running) -> tokio::net::TcpStream {
+    tokio::net::TcpStream::connect(running.addr)
+        .await
+        .expect("connects")
+}
+
 /// A server with small limits, on a free loopback port.
 async fn small_server(connections_max: usize) -> wasim_sim::server::Running {
     let mut config = ServeConfig::new(WorldSpec::default());
@@ -512,23 +511,17 @@ async fn idle_and_slow_connections_are_closed_after_the_header_timeout() {
     use tokio::io::AsyncWriteExt;
     let running = small_server(64).await;
     // Idle from the start.
-    let mut idle = tokio::net::TcpStream::connect(running.addr)
-        .await
-        .expect("connects");
+    let mut idle = connect(&running).await;
     assert_eq!(read_to_close(&mut idle).await, "");
     // Slowloris: headers that never end.
-    let mut slow = tokio::net::TcpStream::connect(running.addr)
-        .await
-        .expect("connects");
+    let mut slow = connect(&running).await;
     slow.write_all(b"GET /_wasim/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
         .await
         .expect("writes");
     let answer = read_to_close(&mut slow).await;
     assert!(!answer.contains("200 OK"), "{answer}");
     // Kept alive after a request, then idle.
-    let mut kept = tokio::net::TcpStream::connect(running.addr)
-        .await
-        .expect("connects");
+    let mut kept = connect(&running).await;
     kept.write_all(b"GET /_wasim/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         .await
         .expect("writes");
@@ -540,15 +533,9 @@ async fn idle_and_slow_connections_are_closed_after_the_header_timeout() {
 #[tokio::test]
 async fn a_connection_over_the_cap_is_answered_503_and_a_freed_slot_serves_again() {
     let running = small_server(2).await;
-    let first = tokio::net::TcpStream::connect(running.addr)
-        .await
-        .expect("connects");
-    let second = tokio::net::TcpStream::connect(running.addr)
-        .await
-        .expect("connects");
-    let mut third = tokio::net::TcpStream::connect(running.addr)
-        .await
-        .expect("connects");
+    let first = connect(&running).await;
+    let second = connect(&running).await;
+    let mut third = connect(&running).await;
     let answer = read_to_close(&mut third).await;
     assert!(
         answer.starts_with("HTTP/1.1 503 Service Unavailable"),
@@ -665,11 +652,7 @@ async fn trace_page(state: &Arc<AppState>, query: &str) -> (StatusCode, u64, u64
 async fn the_trace_is_paged_by_since_and_limit_and_reset_frees_it() {
     let state = start(None);
     for _ in 0..3 {
-        call(
-            &state,
-            request(Method::POST, "/_wasim/inbound", &[JSON], INBOUND),
-        )
-        .await;
+        exchange(&state, Method::POST, "/_wasim/inbound", &[JSON], INBOUND).await;
     }
     let (status, first, next, all) = trace_page(&state, "").await;
     assert_eq!((status, first), (StatusCode::OK, 0));
@@ -679,18 +662,10 @@ async fn the_trace_is_paged_by_since_and_limit_and_reset_frees_it() {
     assert_eq!(next, 3);
     let (_, _, _, rest) = trace_page(&state, &format!("?since={next}")).await;
     assert_eq!(rest, all[3..]);
-    let (status, _) = call(
-        &state,
-        request(Method::GET, "/_wasim/trace?sinse=1", &[], ""),
-    )
-    .await;
+    let (status, _) = exchange(&state, Method::GET, "/_wasim/trace?sinse=1", &[], "").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     // A reset frees the records; numbering goes on.
-    call(
-        &state,
-        request(Method::POST, "/_wasim/reset", &[JSON], "{}"),
-    )
-    .await;
+    exchange(&state, Method::POST, "/_wasim/reset", &[JSON], "{}").await;
     let (_, first, _, kept) = trace_page(&state, "").await;
     assert_eq!(first, all.len() as u64);
     assert_eq!(kept[0]["kind"], "world_reset");

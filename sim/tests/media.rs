@@ -156,6 +156,14 @@ fn message_of(effects: &[Effect]) -> Value {
     values[0]["messages"][0].clone()
 }
 
+/// The message of an inbound `content` (as the control API reads it) from Ana at T0.
+fn inbound_message(world: &mut World, content_json: Value) -> Value {
+    message_of(&inbound(world, T0, content(content_json)))
+}
+
+/// The 12 bytes of an MP4 header, enough to upload as `video/mp4`.
+const MP4: &[u8] = b"\0\0\0\x18ftypmp42";
+
 const JPEG: &[u8] = b"\xFF\xD8\xFF\xE0 not really a jpeg \xFF\xD9";
 
 // ---------------------------------------------------------------------------
@@ -561,11 +569,10 @@ fn an_inbound_image_is_stored_and_its_webhook_carries_id_type_hash_and_caption()
 #[test]
 fn each_media_kind_carries_its_own_fields_and_a_placeholder_without_data() {
     let mut world = world();
-    let document = message_of(&inbound(
+    let document = inbound_message(
         &mut world,
-        T0,
-        content(json!({"document": {"filename": "invoice.pdf", "caption": "April"}})),
-    ));
+        json!({"document": {"filename": "invoice.pdf", "caption": "April"}}),
+    );
     assert_eq!(document["document"]["filename"], "invoice.pdf");
     assert_eq!(document["document"]["mime_type"], "application/pdf");
     let id = document["document"]["id"].as_str().expect("id");
@@ -576,34 +583,22 @@ fn each_media_kind_carries_its_own_fields_and_a_placeholder_without_data() {
             .bytes()
             .starts_with(b"%PDF-")
     );
-    let audio = message_of(&inbound(
-        &mut world,
-        T0,
-        content(json!({"audio": {"voice": true}})),
-    ));
+    let audio = inbound_message(&mut world, json!({"audio": {"voice": true}}));
     assert_eq!(audio["audio"]["voice"], true);
     assert_eq!(audio["audio"]["mime_type"], "audio/ogg");
-    let plain_audio = message_of(&inbound(&mut world, T0, content(json!({"audio": {}}))));
+    let plain_audio = inbound_message(&mut world, json!({"audio": {}}));
     assert_eq!(
         plain_audio["audio"]["voice"], false,
         "voice is always there"
     );
-    let sticker = message_of(&inbound(
-        &mut world,
-        T0,
-        content(json!({"sticker": {"animated": true}})),
-    ));
+    let sticker = inbound_message(&mut world, json!({"sticker": {"animated": true}}));
     assert_eq!(sticker["sticker"]["animated"], true);
     assert_eq!(sticker["sticker"]["mime_type"], "image/webp");
     let id = sticker["sticker"]["id"].as_str().expect("id");
     assert!(media::is_animated_webp(
         world.media(id).expect("stored").bytes()
     ));
-    let video = message_of(&inbound(
-        &mut world,
-        T0,
-        content(json!({"video": {"caption": "look"}})),
-    ));
+    let video = inbound_message(&mut world, json!({"video": {"caption": "look"}}));
     assert_eq!(video["type"], "video");
     assert_eq!(video["video"]["caption"], "look");
     assert_eq!(video["video"]["mime_type"], "video/mp4");
@@ -671,24 +666,12 @@ fn past_the_media_bound_an_inbound_media_message_is_refused_and_nothing_happens(
 #[test]
 fn location_contacts_and_reaction_webhooks_carry_what_meta_sends() {
     let mut world = world();
-    let location = message_of(&inbound(
-        &mut world,
-        T0,
-        content(
-            json!({"location": {"latitude": 52.52, "longitude": 13.405, "name": "Alexanderplatz"}}),
-        ),
-    ));
+    let place = json!({"latitude": 52.52, "longitude": 13.405, "name": "Alexanderplatz"});
+    let location = inbound_message(&mut world, json!({"location": place.clone()}));
     assert_eq!(location["type"], "location");
-    assert_eq!(
-        location["location"],
-        json!({"latitude": 52.52, "longitude": 13.405, "name": "Alexanderplatz"})
-    );
+    assert_eq!(location["location"], place);
     let card = json!({"name": {"formatted_name": "Lucía Gómez", "first_name": "Lucía"}, "phones": [{"phone": "+1 555 0100", "type": "MOBILE"}]});
-    let contacts = message_of(&inbound(
-        &mut world,
-        T0,
-        content(json!({"contacts": [card.clone()]})),
-    ));
+    let contacts = inbound_message(&mut world, json!({"contacts": [card.clone()]}));
     assert_eq!(contacts["type"], "contacts");
     assert_eq!(contacts["contacts"], json!([card]));
     let wamid = support::model::accepted(
@@ -697,21 +680,16 @@ fn location_contacts_and_reaction_webhooks_carry_what_meta_sends() {
         US_NUMBER,
         template_body(ANA_BR, "spring_sale"),
     );
-    let reaction = message_of(&inbound(
+    let reaction = inbound_message(
         &mut world,
-        T0,
-        content(json!({"reaction": {"message_id": wamid, "emoji": "👍"}})),
-    ));
+        json!({"reaction": {"message_id": wamid, "emoji": "👍"}}),
+    );
     assert_eq!(
         reaction["reaction"],
         json!({"message_id": wamid, "emoji": "👍"})
     );
     assert!(reaction.get("context").is_none(), "{reaction}");
-    let removed = message_of(&inbound(
-        &mut world,
-        T0,
-        content(json!({"reaction": {"message_id": wamid}})),
-    ));
+    let removed = inbound_message(&mut world, json!({"reaction": {"message_id": wamid}}));
     assert_eq!(removed["reaction"], json!({"message_id": wamid}));
 }
 
@@ -821,11 +799,13 @@ fn bytes_request(
         .expect("a valid request")
 }
 
-async fn post_form(
+/// Posts an upload form of `mime` and `bytes` to `path`, presenting `auth` (a header).
+async fn post_upload(
     state: &std::sync::Arc<wasim_sim::state::AppState>,
     path: &str,
     auth: (&str, &str),
-    body: Vec<u8>,
+    mime: &str,
+    bytes: &[u8],
 ) -> Answer {
     let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
     http::call(
@@ -838,10 +818,35 @@ async fn post_form(
                 ("content-type", &content_type),
                 ("host", "sim.test:8080"),
             ],
-            body,
+            multipart(mime, bytes),
         ),
     )
     .await
+}
+
+/// `GET path` on Graph with the access token.
+async fn graph_get(state: &std::sync::Arc<wasim_sim::state::AppState>, path: &str) -> Answer {
+    http::client(state, Some(TOKEN)).get(path).await
+}
+
+/// Uploads to Graph's `path` with the access token.
+async fn graph_upload_to(
+    state: &std::sync::Arc<wasim_sim::state::AppState>,
+    path: &str,
+    mime: &str,
+    bytes: &[u8],
+) -> Answer {
+    let auth = bearer_header();
+    post_upload(state, path, (auth.0, &auth.1), mime, bytes).await
+}
+
+/// Uploads to the US number's `/v23.0/{id}/media` with the access token.
+async fn graph_upload(
+    state: &std::sync::Arc<wasim_sim::state::AppState>,
+    mime: &str,
+    bytes: &[u8],
+) -> Answer {
+    graph_upload_to(state, &format!("/v23.0/{US_PHONE}/media"), mime, bytes).await
 }
 
 fn bearer_header() -> (&'static str, String) {
@@ -852,13 +857,7 @@ fn bearer_header() -> (&'static str, String) {
 async fn upload_read_download_and_delete_over_the_wire() {
     let state = start();
     let auth = bearer_header();
-    let answer = post_form(
-        &state,
-        &format!("/v23.0/{US_PHONE}/media"),
-        (auth.0, &auth.1),
-        multipart("image/jpeg", JPEG),
-    )
-    .await;
+    let answer = graph_upload(&state, "image/jpeg", JPEG).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     let id = answer.string("/id");
     assert_eq!(answer.json(), json!({"id": id}));
@@ -923,9 +922,7 @@ async fn upload_read_download_and_delete_over_the_wire() {
         .await;
     assert_eq!(deleted.status, StatusCode::OK);
     assert_eq!(deleted.json(), json!({"success": true}));
-    let gone = http::client(&state, Some(TOKEN))
-        .get(&format!("/{id}"))
-        .await;
+    let gone = graph_get(&state, &format!("/{id}")).await;
     assert_graph_error(&gone, StatusCode::BAD_REQUEST, 100);
 
     // Every call is a `request` record; no secret, and no URL signature, in it.
@@ -952,50 +949,27 @@ async fn upload_read_download_and_delete_over_the_wire() {
 #[tokio::test]
 async fn the_upload_route_is_served_without_its_version_too() {
     let state = start();
-    let auth = bearer_header();
-    let answer = post_form(
-        &state,
-        &format!("/{US_PHONE}/media"),
-        (auth.0, &auth.1),
-        multipart("application/pdf", b"%PDF-1.4"),
-    )
-    .await;
+    let path = format!("/{US_PHONE}/media");
+    let answer = graph_upload_to(&state, &path, "application/pdf", b"%PDF-1.4").await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     let id = answer.string("/id");
-    let read = http::client(&state, Some(TOKEN))
-        .get(&format!("/{id}?phone_number_id={US_PHONE}"))
-        .await;
+    let read = graph_get(&state, &format!("/{id}?phone_number_id={US_PHONE}")).await;
     assert_eq!(read.status, StatusCode::OK, "{}", read.text());
-    let other = http::client(&state, Some(TOKEN))
-        .get(&format!("/{id}?phone_number_id={DE_PHONE}"))
-        .await;
+    let other = graph_get(&state, &format!("/{id}?phone_number_id={DE_PHONE}")).await;
     assert_graph_error(&other, StatusCode::BAD_REQUEST, 100);
 }
 
 #[tokio::test]
 async fn an_upload_body_over_the_world_s_limit_is_answered_413_naming_the_setting() {
     let state = start_with("[limits]\nmedia_upload_bytes_max = 2048\n");
-    let auth = bearer_header();
-    let answer = post_form(
-        &state,
-        &format!("/v23.0/{US_PHONE}/media"),
-        (auth.0, &auth.1),
-        multipart("text/plain", &[b'a'; 4096]),
-    )
-    .await;
+    let answer = graph_upload(&state, "text/plain", &[b'a'; 4096]).await;
     let error = assert_graph_error(&answer, StatusCode::PAYLOAD_TOO_LARGE, 100);
     assert!(
         support::http::details(&error).contains("limits.media_upload_bytes_max"),
         "{error}"
     );
     // Under the limit, the same route takes it.
-    let small = post_form(
-        &state,
-        &format!("/v23.0/{US_PHONE}/media"),
-        (auth.0, &auth.1),
-        multipart("text/plain", &[b'a'; 512]),
-    )
-    .await;
+    let small = graph_upload(&state, "text/plain", &[b'a'; 512]).await;
     assert_eq!(small.status, StatusCode::OK, "{}", small.text());
 }
 
@@ -1013,14 +987,7 @@ async fn a_body_that_is_not_a_form_is_refused_with_100_and_a_bad_type_with_meta_
         support::http::details(&error).contains("multipart/form-data"),
         "{error}"
     );
-    let auth = bearer_header();
-    let gif = post_form(
-        &state,
-        &format!("/v23.0/{US_PHONE}/media"),
-        (auth.0, &auth.1),
-        multipart("image/gif", b"GIF89a"),
-    )
-    .await;
+    let gif = graph_upload(&state, "image/gif", b"GIF89a").await;
     assert_eq!(gif.status, StatusCode::BAD_REQUEST);
     let message = gif.json()["error"]["message"]
         .as_str()
@@ -1034,22 +1001,14 @@ async fn a_body_that_is_not_a_form_is_refused_with_100_and_a_bad_type_with_meta_
         message.ends_with("Received file of type 'image/gif'."),
         "{message}"
     );
-    let wrong_method = http::client(&state, Some(TOKEN))
-        .get(&format!("/v23.0/{US_PHONE}/media"))
-        .await;
+    let wrong_method = graph_get(&state, &format!("/v23.0/{US_PHONE}/media")).await;
     assert_graph_error(&wrong_method, StatusCode::BAD_REQUEST, 100);
 }
 
 #[tokio::test]
 async fn the_360dialog_surface_uploads_reads_and_deletes_media_with_its_key() {
     let state = start();
-    let answer = post_form(
-        &state,
-        "/media",
-        ("D360-API-KEY", US_KEY),
-        multipart("video/mp4", b"\0\0\0\x18ftypmp42"),
-    )
-    .await;
+    let answer = post_upload(&state, "/media", ("D360-API-KEY", US_KEY), "video/mp4", MP4).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     let id = answer.string("/id");
     let us = http::Client::d360(&state, US_KEY);
@@ -1120,9 +1079,7 @@ async fn an_inbound_image_through_the_control_api_downloads_as_the_bytes_given()
     let ids: Vec<String> =
         state.read(|sim| sim.world.media_all().map(|m| m.id.to_string()).collect());
     assert_eq!(ids.len(), 1);
-    let read = http::client(&state, Some(TOKEN))
-        .get(&format!("/v23.0/{}", ids[0]))
-        .await;
+    let read = graph_get(&state, &format!("/v23.0/{}", ids[0])).await;
     let url = read.string("/url");
     let path = &url[url.find("/whatsapp_business/").expect("the download path")..];
     let auth = bearer_header();

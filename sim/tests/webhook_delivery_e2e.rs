@@ -202,11 +202,9 @@ async fn setting_a_callback_url_performs_the_handshake_and_answers_its_outcome()
     assert_eq!(posts[0].message_id().as_deref(), Some(wamid.as_str()));
     assert!(posts[0].meta_signed());
 
-    let configured = wasim.records("webhook_configured").await;
-    assert!(
-        configured.iter().any(|r| r["scope"] == "app"),
-        "{configured:?}"
-    );
+    wasim
+        .assert_any_record("webhook_configured", |r| r["scope"] == "app")
+        .await;
     assert!(!wasim.trace_text().await.contains(VERIFY_TOKEN));
 }
 

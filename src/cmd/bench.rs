@@ -241,9 +241,7 @@ fn answers(summary: &Summary) -> String {
 }
 
 fn self_markdown(report: &SelfReport) -> String {
-    let mut text = String::new();
-    let _ = writeln!(text, "# wasim bench --self\n");
-    let _ = writeln!(text, "Workload: {}.", report.workload);
+    let mut text = format!("# wasim bench --self\n\nWorkload: {}.\n", report.workload);
     let _ = writeln!(
         text,
         "{} keep-alive connections, {} logical CPUs, load generator on the same machine.\n",
@@ -272,9 +270,10 @@ fn self_markdown(report: &SelfReport) -> String {
 }
 
 fn integration_markdown(report: &IntegrationReport) -> String {
-    let mut text = String::new();
-    let _ = writeln!(text, "# wasim bench --integration\n");
-    let _ = writeln!(text, "Integration: {}", report.integration);
+    let mut text = format!(
+        "# wasim bench --integration\n\nIntegration: {}\n",
+        report.integration
+    );
     let _ = writeln!(
         text,
         "Campaign: `{}` to {} recipients through the driver hook (send_campaign); real-time clock, throughput limit {} messages/s. Ended: {}.\n",

@@ -65,15 +65,31 @@ fn artifacts(scenario: &str) -> Vec<Artifact> {
     ]
 }
 
+/// A scenario with no checks, timeline, counts or artifacts.
+fn scenario(
+    name: &str,
+    description: &str,
+    file: &str,
+    outcome: Outcome,
+    reason: Option<&str>,
+) -> ScenarioReport {
+    ScenarioReport {
+        name: name.to_owned(),
+        description: description.to_owned(),
+        file: file.to_owned(),
+        outcome,
+        reason: reason.map(str::to_owned),
+        checks: Vec::new(),
+        timeline: Vec::new(),
+        stats: ScenarioStats::default(),
+        artifacts: Vec::new(),
+    }
+}
+
 /// Six scenarios in library order: passed, failed, skipped, harness error, not
 /// exercised, not run; and a catalog with a check no scenario exercised.
 pub(crate) fn sample() -> Report {
     let passed = ScenarioReport {
-        name: "basics-echo".to_owned(),
-        description: "A user writes; the integration echoes the text back".to_owned(),
-        file: "basics/echo.toml".to_owned(),
-        outcome: Outcome::Passed,
-        reason: None,
         checks: vec![
             check(
                 "SEND-001",
@@ -127,6 +143,13 @@ pub(crate) fn sample() -> Report {
             webhook_attempts: 5,
         },
         artifacts: artifacts("basics-echo"),
+        ..scenario(
+            "basics-echo",
+            "A user writes; the integration echoes the text back",
+            "basics/echo.toml",
+            Outcome::Passed,
+            None,
+        )
     };
 
     let mut must = check(
@@ -166,11 +189,6 @@ pub(crate) fn sample() -> Report {
         summary: "the 120th send within one second".to_owned(),
     }];
     let failed = ScenarioReport {
-        name: "cap-naive-retry".to_owned(),
-        description: "The platform answers 429 under load; retries must back off".to_owned(),
-        file: "capacity/naive-retry.toml".to_owned(),
-        outcome: Outcome::Failed,
-        reason: None,
         checks: vec![
             must,
             check(
@@ -241,29 +259,27 @@ pub(crate) fn sample() -> Report {
             webhook_attempts: 611,
         },
         artifacts: artifacts("cap-naive-retry"),
+        ..scenario(
+            "cap-naive-retry",
+            "The platform answers 429 under load; retries must back off",
+            "capacity/naive-retry.toml",
+            Outcome::Failed,
+            None,
+        )
     };
 
     let skipped = ScenarioReport {
-        name: "flows-driver".to_owned(),
-        description: "The runner asks the integration to start a flow".to_owned(),
-        file: "flows/driver.toml".to_owned(),
-        outcome: Outcome::Skipped,
-        reason: Some(
-            "the integration has no driver hook (POST /wasim/actions answered 404)".to_owned(),
-        ),
-        checks: Vec::new(),
         timeline: vec![at(52, 0, Lane::Step, "driver: start flow \"signup\"")],
-        stats: ScenarioStats::default(),
-        artifacts: Vec::new(),
+        ..scenario(
+            "flows-driver",
+            "The runner asks the integration to start a flow",
+            "flows/driver.toml",
+            Outcome::Skipped,
+            Some("the integration has no driver hook (POST /wasim/actions answered 404)"),
+        )
     };
 
     let harness = ScenarioReport {
-        name: "webhook-crash".to_owned(),
-        description: "A malformed webhook must not crash the integration".to_owned(),
-        file: "webhooks/crash.toml".to_owned(),
-        outcome: Outcome::HarnessError,
-        reason: Some("the integration exited with status 1 before listening".to_owned()),
-        checks: Vec::new(),
         timeline: vec![
             at(53, 0, Lane::Step, "start the integration"),
             at(
@@ -273,18 +289,17 @@ pub(crate) fn sample() -> Report {
                 "the integration exited with status 1",
             ),
         ],
-        stats: ScenarioStats::default(),
         artifacts: artifacts("webhook-crash")[..2].to_vec(),
+        ..scenario(
+            "webhook-crash",
+            "A malformed webhook must not crash the integration",
+            "webhooks/crash.toml",
+            Outcome::HarnessError,
+            Some("the integration exited with status 1 before listening"),
+        )
     };
 
     let not_exercised = ScenarioReport {
-        name: "cap-open-conversation".to_owned(),
-        description: "A template inside an open marketing conversation is not capped".to_owned(),
-        file: "xx/open-conversation.toml".to_owned(),
-        outcome: Outcome::NotExercised,
-        reason: Some(
-            "none of its checks applied (CAP-001: no 131049 failure in the scenario)".to_owned(),
-        ),
         checks: vec![check(
             "CAP-001",
             Severity::Must,
@@ -293,21 +308,22 @@ pub(crate) fn sample() -> Report {
             "no 131049 failure in the scenario",
         )],
         timeline: vec![at(60, 0, Lane::Step, "driver: send spring_sale")],
-        stats: ScenarioStats::default(),
-        artifacts: Vec::new(),
+        ..scenario(
+            "cap-open-conversation",
+            "A template inside an open marketing conversation is not capped",
+            "xx/open-conversation.toml",
+            Outcome::NotExercised,
+            Some("none of its checks applied (CAP-001: no 131049 failure in the scenario)"),
+        )
     };
 
-    let not_run = ScenarioReport {
-        name: "zz-last".to_owned(),
-        description: "Played after the integration stopped starting".to_owned(),
-        file: "zz/last.toml".to_owned(),
-        outcome: Outcome::NotRun,
-        reason: Some("not run: the integration never started (in `webhook-crash`)".to_owned()),
-        checks: Vec::new(),
-        timeline: Vec::new(),
-        stats: ScenarioStats::default(),
-        artifacts: Vec::new(),
-    };
+    let not_run = scenario(
+        "zz-last",
+        "Played after the integration stopped starting",
+        "zz/last.toml",
+        Outcome::NotRun,
+        Some("not run: the integration never started (in `webhook-crash`)"),
+    );
 
     let scenarios = vec![passed, failed, skipped, harness, not_exercised, not_run];
     let catalog = [

@@ -235,15 +235,7 @@ impl<D: Dialect> Call<D> {
             Err(pending) => pending,
         };
         let outcome = state.handshake(&verification).await;
-        let command = report(
-            verification,
-            HandshakeReport {
-                http_status: outcome.http_status,
-                echoed: outcome.echoed,
-                latency_ms: outcome.latency_ms,
-                error: outcome.error,
-            },
-        );
+        let command = report(verification, outcome);
         Call::<D> {
             state,
             request,

@@ -49,14 +49,8 @@ pub(crate) async fn upload(
     State(state): State<Arc<AppState>>,
     request: Request,
 ) -> Response {
-    let upload = read_when_post(&call.request.method, &state, request).await;
-    let command = Command::UploadMedia {
-        surface: Surface::Graph,
-        credential: call.credential.clone(),
-        phone_number_id: Some(PhoneNumberId::from(phone)),
-        upload,
-    };
-    call.run(command, uploaded)
+    let phone_number_id = Some(PhoneNumberId::from(phone));
+    run_upload(call, Surface::Graph, phone_number_id, &state, request).await
 }
 
 /// 360dialog's `POST /media`.
@@ -65,11 +59,28 @@ pub(crate) async fn d360_upload(
     State(state): State<Arc<AppState>>,
     request: Request,
 ) -> Response {
-    let upload = read_when_post(&call.request.method, &state, request).await;
+    run_upload(call, Surface::D360, None, &state, request).await
+}
+
+/// Reads the form of a `POST` (any other method is refused) and runs it as an
+/// upload on `surface`.
+async fn run_upload<D: Dialect<Credential = Secret>>(
+    call: Call<D>,
+    surface: Surface,
+    phone_number_id: Option<PhoneNumberId>,
+    state: &AppState,
+    request: Request,
+) -> Response {
+    let upload = if call.request.method == Method::POST {
+        let limit = state.read(|sim| sim.world.spec().limits.media_upload_bytes_max);
+        read_upload(request, limit).await
+    } else {
+        Err(wrong_method(&call.request.method, "POST"))
+    };
     let command = Command::UploadMedia {
-        surface: Surface::D360,
+        surface,
         credential: call.credential.clone(),
-        phone_number_id: None,
+        phone_number_id,
         upload,
     };
     call.run(command, uploaded)
@@ -80,18 +91,6 @@ fn uploaded(reply: Reply) -> Response {
         Reply::MediaUploaded(id) => Json(json!({"id": id})).into_response(),
         other => super::unexpected(&other),
     }
-}
-
-async fn read_when_post(
-    method: &Method,
-    state: &AppState,
-    request: Request,
-) -> Result<MediaUpload, RequestError> {
-    if *method != Method::POST {
-        return Err(wrong_method(method, "POST"));
-    }
-    let limit = state.read(|sim| sim.world.spec().limits.media_upload_bytes_max);
-    read_upload(request, limit).await
 }
 
 /// The form of an upload: its `messaging_product`, `type` and first `file` part

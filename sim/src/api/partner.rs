@@ -65,19 +65,35 @@ fn answer(reply: Reply) -> Response {
     }
 }
 
-/// `call` when the request's method is `allowed`.
-fn only(
-    request: &Call<Partner>,
+/// Runs `call` for `partner_id` when the request's method is `allowed`.
+fn run_only(
+    request: Call<Partner>,
+    partner_id: String,
     allowed: Method,
     call: PartnerCall,
-) -> Result<PartnerCall, Refusal> {
-    if *request.method() == allowed {
+) -> Response {
+    let call = if *request.method() == allowed {
         Ok(call)
     } else {
         Err(Refusal::Request(wrong_method(
             request.method(),
             allowed_words(&allowed),
         )))
+    };
+    run(request, partner_id, call)
+}
+
+/// `get` for a GET; for a POST, what `post` reads from its JSON object body.
+fn get_or_post(
+    request: &Call<Partner>,
+    body: AnyJsonBody,
+    get: PartnerCall,
+    post: impl FnOnce(serde_json::Map<String, Value>) -> Result<PartnerCall, Refusal>,
+) -> Result<PartnerCall, Refusal> {
+    match request.method().clone() {
+        Method::GET => Ok(get),
+        Method::POST => object_body(body).and_then(post),
+        method => Err(Refusal::Request(wrong_method(&method, "GET or POST"))),
     }
 }
 
@@ -104,29 +120,25 @@ async fn users(
     Path(partner_id): Path<String>,
     body: AnyJsonBody,
 ) -> Response {
-    let call = match request.method().clone() {
-        Method::GET => Ok(PartnerCall::ListUsers),
-        Method::POST => object_body(body).and_then(|body| {
-            let email = body.get("email").and_then(Value::as_str).unwrap_or("");
-            let role = body.get("role").and_then(Value::as_str).unwrap_or("member");
-            if !email.contains('@') {
-                Err(Refusal::Invalid(
-                    "email: expected {\"email\": \"name@example.com\", \"role\": \"member\"}"
-                        .to_owned(),
-                ))
-            } else if role != "admin" && role != "member" {
-                Err(Refusal::Invalid(format!(
-                    "role: expected admin or member, got `{role}`"
-                )))
-            } else {
-                Ok(PartnerCall::InviteUser {
-                    email: email.to_owned(),
-                    role: role.to_owned(),
-                })
-            }
-        }),
-        method => Err(Refusal::Request(wrong_method(&method, "GET or POST"))),
-    };
+    let call = get_or_post(&request, body, PartnerCall::ListUsers, |body| {
+        let email = body.get("email").and_then(Value::as_str).unwrap_or("");
+        let role = body.get("role").and_then(Value::as_str).unwrap_or("member");
+        if !email.contains('@') {
+            Err(Refusal::Invalid(
+                "email: expected {\"email\": \"name@example.com\", \"role\": \"member\"}"
+                    .to_owned(),
+            ))
+        } else if role != "admin" && role != "member" {
+            Err(Refusal::Invalid(format!(
+                "role: expected admin or member, got `{role}`"
+            )))
+        } else {
+            Ok(PartnerCall::InviteUser {
+                email: email.to_owned(),
+                role: role.to_owned(),
+            })
+        }
+    });
     run(request, partner_id, call)
 }
 
@@ -134,26 +146,21 @@ async fn user(
     request: Call<Partner>,
     Path((partner_id, user_id)): Path<(String, String)>,
 ) -> Response {
-    let call = only(
-        &request,
-        Method::DELETE,
-        PartnerCall::RemoveUser { user_id },
-    );
-    run(request, partner_id, call)
+    let call = PartnerCall::RemoveUser { user_id };
+    run_only(request, partner_id, Method::DELETE, call)
 }
 
 async fn compliance(
     request: Call<Partner>,
     Path((partner_id, waba_id)): Path<(String, String)>,
 ) -> Response {
-    let call = only(
-        &request,
+    let waba_id = WabaId::from(waba_id);
+    run_only(
+        request,
+        partner_id,
         Method::GET,
-        PartnerCall::Compliance {
-            waba_id: WabaId::from(waba_id),
-        },
-    );
-    run(request, partner_id, call)
+        PartnerCall::Compliance { waba_id },
+    )
 }
 
 /// `POST /api/v2/token` `{"username", "password"}`: no credential to check, so a
@@ -274,25 +281,24 @@ async fn webhook_url(
     Path(partner_id): Path<String>,
     body: AnyJsonBody,
 ) -> Response {
-    let call = match request.method().clone() {
-        Method::GET => Ok(PartnerCall::GetWebhookUrl),
-        Method::POST => object_body(body).and_then(|body| {
-            match body.get("webhook_url").and_then(Value::as_str) {
-                Some(url)
-                    if (url.starts_with("http://") || url.starts_with("https://"))
-                        && reqwest::Url::parse(url).is_ok() =>
-                {
-                    Ok(PartnerCall::SetWebhookUrl {
-                        url: url.to_owned(),
-                    })
-                }
-                _ => Err(Refusal::Invalid(
-                    "webhook_url: expected {\"webhook_url\": \"https://...\"}".to_owned(),
-                )),
+    let call = get_or_post(
+        &request,
+        body,
+        PartnerCall::GetWebhookUrl,
+        |body| match body.get("webhook_url").and_then(Value::as_str) {
+            Some(url)
+                if (url.starts_with("http://") || url.starts_with("https://"))
+                    && reqwest::Url::parse(url).is_ok() =>
+            {
+                Ok(PartnerCall::SetWebhookUrl {
+                    url: url.to_owned(),
+                })
             }
-        }),
-        method => Err(Refusal::Request(wrong_method(&method, "GET or POST"))),
-    };
+            _ => Err(Refusal::Invalid(
+                "webhook_url: expected {\"webhook_url\": \"https://...\"}".to_owned(),
+            )),
+        },
+    );
     run(request, partner_id, call)
 }
 

@@ -21,11 +21,11 @@ use super::control::{apply, control_json, read_object};
 use super::error::ControlError;
 use super::extract::AnyJsonBody;
 use crate::model::fields;
+use crate::model::numbers::HandshakeReport;
 use crate::model::secret::redact_url;
 use crate::model::webhooks::samples::{self, Audience};
 use crate::model::{Command, FaultProfile, Route};
 use crate::state::AppState;
-use crate::webhook::verify::HandshakeOutcome;
 
 pub(crate) async fn status(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(state.read(|sim| {
@@ -77,7 +77,7 @@ fn url_setting(value: Option<&Value>, name: &str) -> Result<Option<Option<String
     }
 }
 
-fn handshake_json(outcome: &HandshakeOutcome) -> Value {
+fn handshake_json(outcome: &HandshakeReport) -> Value {
     json!({
         "echoed": outcome.echoed,
         "http_status": outcome.http_status,

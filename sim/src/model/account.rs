@@ -278,15 +278,12 @@ impl Incident {
                     "restriction_type",
                     Some("RESTRICTED_BIZ_INITIATED_MESSAGING"),
                 )?;
-                if !RESTRICTION_TYPES.contains(&restriction_type.as_str()) {
-                    return Err(FieldError::new(
-                        "restriction_type",
-                        format!(
-                            "unknown type `{restriction_type}`, expected one of {}",
-                            RESTRICTION_TYPES.join(", ")
-                        ),
-                    ));
-                }
+                fields::listed(
+                    "restriction_type",
+                    "type",
+                    &restriction_type,
+                    RESTRICTION_TYPES,
+                )?;
                 Incident::Restrict {
                     restriction_type,
                     hours: number("hours", 24, INCIDENT_HOURS_MAX)?,
@@ -309,15 +306,8 @@ impl Incident {
             },
             "tier" => {
                 let tier = text("tier", None)?;
-                if !TIERS.iter().any(|(name, _)| *name == tier) {
-                    return Err(FieldError::new(
-                        "tier",
-                        format!(
-                            "unknown tier `{tier}`, expected one of {}",
-                            TIERS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
-                        ),
-                    ));
-                }
+                let names: Vec<&str> = TIERS.iter().map(|(name, _)| *name).collect();
+                fields::listed("tier", "tier", &tier, &names)?;
                 Incident::Tier { tier }
             }
             "quality" => {
@@ -424,36 +414,13 @@ impl World {
         effects: &mut Vec<Effect>,
     ) -> Result<String, Refusal> {
         let (name, phone, detail) = match incident {
-            Incident::DisableTemplates => {
-                self.account.templates_disabled = true;
-                self.emit_partner_events(now, "template_messaging_disabled", &json!({}));
-                (
-                    "disable_templates",
-                    None,
-                    "360dialog disabled template messaging for the WABA".to_owned(),
-                )
-            }
-            Incident::EnableTemplates => {
-                self.account.templates_disabled = false;
-                self.emit_partner_events(now, "template_messaging_enabled", &json!({}));
-                (
-                    "enable_templates",
-                    None,
-                    "360dialog enabled template messaging again".to_owned(),
-                )
-            }
+            Incident::DisableTemplates => self.set_templates_disabled(now, true),
+            Incident::EnableTemplates => self.set_templates_disabled(now, false),
             Incident::Violation { violation_type } => {
                 self.account.violations.push(violation_type.clone());
                 let extra = json!({"violation_type": violation_type});
                 self.emit_partner_events(now, "account_violation", &extra);
-                for phone in self.display_numbers() {
-                    self.emit_account_change(
-                        now,
-                        "account_update",
-                        json!({"phone_number": phone, "event": "ACCOUNT_VIOLATION",
-                               "violation_info": {"violation_type": violation_type}}),
-                    );
-                }
+                self.emit_account_updates(now, "ACCOUNT_VIOLATION", "violation_info", extra);
                 (
                     "violation",
                     None,
@@ -476,15 +443,8 @@ impl World {
                 let expiration = self.unix_seconds(until);
                 let extra = json!({"restriction_type": restriction_type, "expiration": expiration});
                 self.emit_partner_events(now, "account_restriction", &extra);
-                for phone in self.display_numbers() {
-                    self.emit_account_change(
-                        now,
-                        "account_update",
-                        json!({"phone_number": phone, "event": "ACCOUNT_RESTRICTION",
-                               "restriction_info": [{"restriction_type": restriction_type,
-                                                     "expiration": expiration}]}),
-                    );
-                }
+                let info = json!([extra]);
+                self.emit_account_updates(now, "ACCOUNT_RESTRICTION", "restriction_info", info);
                 (
                     "restrict",
                     None,
@@ -651,6 +611,41 @@ impl World {
         };
         effects.push(incident_record(now, name, phone, detail.clone()));
         Ok(detail)
+    }
+
+    /// Disables or enables template messaging again, as 360dialog does, and tells
+    /// the partner; answers the incident's name, number and description.
+    fn set_templates_disabled(
+        &mut self,
+        now: SimTime,
+        disabled: bool,
+    ) -> (&'static str, Option<String>, String) {
+        self.account.templates_disabled = disabled;
+        let (name, event, detail) = if disabled {
+            (
+                "disable_templates",
+                "template_messaging_disabled",
+                "360dialog disabled template messaging for the WABA",
+            )
+        } else {
+            (
+                "enable_templates",
+                "template_messaging_enabled",
+                "360dialog enabled template messaging again",
+            )
+        };
+        self.emit_partner_events(now, event, &json!({}));
+        (name, None, detail.to_owned())
+    }
+
+    /// Posts an `account_update` change with `event` for every number, `info`
+    /// under `info_key`.
+    fn emit_account_updates(&mut self, now: SimTime, event: &str, info_key: &str, info: Value) {
+        for phone in self.display_numbers() {
+            let mut value = json!({"phone_number": phone, "event": event});
+            value[info_key] = info.clone();
+            self.emit_account_change(now, "account_update", value);
+        }
     }
 
     fn display_numbers(&self) -> Vec<String> {

@@ -132,27 +132,46 @@ pub fn number_shape(country: &str) -> Option<(&'static str, usize)> {
 mod tests {
     use super::*;
 
+    /// Asserts that `map` turns each number of `cases` into what stands beside it.
+    fn assert_each<T: PartialEq<&'static str> + std::fmt::Debug>(
+        map: impl Fn(&str) -> T,
+        cases: &[(&str, &'static str)],
+    ) {
+        for (number, expected) in cases {
+            assert_eq!(map(number), *expected, "{number}");
+        }
+    }
+
     #[test]
     fn plus_one_numbers_are_us_unless_the_area_code_is_canadian() {
-        assert_eq!(country_of("14155550123"), "US");
-        assert_eq!(country_of("14165550123"), "CA");
+        assert_each(country_of, &[("14155550123", "US"), ("14165550123", "CA")]);
     }
 
     #[test]
     fn numbers_map_to_their_calling_code_country() {
-        assert_eq!(country_of("4915112345678"), "DE");
-        assert_eq!(country_of("5511987654321"), "BR");
-        assert_eq!(country_of("905321234567"), "TR");
-        assert_eq!(country_of("999131049"), "ZZ");
-        assert_eq!(country_of("3801234"), "ZZ");
+        assert_each(
+            country_of,
+            &[
+                ("4915112345678", "DE"),
+                ("5511987654321", "BR"),
+                ("905321234567", "TR"),
+                ("999131049", "ZZ"),
+                ("3801234", "ZZ"),
+            ],
+        );
     }
 
     #[test]
     fn numbers_are_written_with_plus_and_their_calling_code() {
-        assert_eq!(international("15550100001"), "+1 555-010-0001");
-        assert_eq!(international("4930901820"), "+49 30901820");
-        assert_eq!(international("902125550101"), "+90 2125550101");
-        assert_eq!(international("3801234"), "+3801234");
+        assert_each(
+            international,
+            &[
+                ("15550100001", "+1 555-010-0001"),
+                ("4930901820", "+49 30901820"),
+                ("902125550101", "+90 2125550101"),
+                ("3801234", "+3801234"),
+            ],
+        );
     }
 
     #[test]

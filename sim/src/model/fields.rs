@@ -103,6 +103,21 @@ pub fn optional_whole(
     }
 }
 
+/// Refuses `value`, read from `field`, unless it is one of `allowed`; the error
+/// calls it an unknown `what` and lists what is allowed.
+pub fn listed(field: &str, what: &str, value: &str, allowed: &[&str]) -> Result<(), FieldError> {
+    if allowed.contains(&value) {
+        return Ok(());
+    }
+    Err(FieldError::new(
+        field,
+        format!(
+            "unknown {what} `{value}`, expected one of {}",
+            allowed.join(", ")
+        ),
+    ))
+}
+
 /// Exactly one of `kinds` present in `object`: its name.
 pub fn one_of<'k>(object: &Map<String, Value>, kinds: &[&'k str]) -> Result<&'k str, FieldError> {
     let present: Vec<&str> = kinds

@@ -414,16 +414,17 @@ impl SubscribeRequest {
     }
 }
 
-/// How an alternate callback URL's handshake went, as the shell reports it.
+/// How a verification handshake went: the shell performs it
+/// (`webhook::verify::handshake`) and reports it to the model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HandshakeReport {
     /// The receiver's HTTP status, if it answered.
     pub http_status: Option<u16>,
-    /// Whether it answered 200 with the challenge.
+    /// Whether it answered 200 with exactly the challenge (surrounding whitespace ignored).
     pub echoed: bool,
     /// Wall milliseconds the handshake took.
     pub latency_ms: u64,
-    /// What went wrong, if anything.
+    /// Why there was no answer, or what was wrong with it.
     pub error: Option<String>,
 }
 

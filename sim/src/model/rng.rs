@@ -231,22 +231,20 @@ impl<'de> Deserialize<'de> for Ratio {
 mod tests {
     use super::*;
 
+    /// The first 16 draws of a fresh RNG for `seed` and `stream`.
+    fn draws(seed: u64, stream: Stream) -> Vec<u64> {
+        let mut rng = SimRng::new(seed, stream);
+        (0..16).map(|_| rng.between(0, 1_000_000)).collect()
+    }
+
     #[test]
     fn the_same_seed_and_stream_draw_the_same_values() {
-        let mut a = SimRng::new(7, Stream::Lifecycle);
-        let mut b = SimRng::new(7, Stream::Lifecycle);
-        let draws_a: Vec<u64> = (0..16).map(|_| a.between(0, 1_000_000)).collect();
-        let draws_b: Vec<u64> = (0..16).map(|_| b.between(0, 1_000_000)).collect();
-        assert_eq!(draws_a, draws_b);
+        assert_eq!(draws(7, Stream::Lifecycle), draws(7, Stream::Lifecycle));
     }
 
     #[test]
     fn streams_of_one_seed_are_independent() {
-        let mut a = SimRng::new(7, Stream::Lifecycle);
-        let mut b = SimRng::new(7, Stream::Ecosystem);
-        let draws_a: Vec<u64> = (0..16).map(|_| a.between(0, 1_000_000)).collect();
-        let draws_b: Vec<u64> = (0..16).map(|_| b.between(0, 1_000_000)).collect();
-        assert_ne!(draws_a, draws_b);
+        assert_ne!(draws(7, Stream::Lifecycle), draws(7, Stream::Ecosystem));
     }
 
     #[test]

@@ -6,23 +6,11 @@
 use std::time::Duration;
 
 use super::deliver::{Stopwatch, describe_error};
+use crate::model::numbers::HandshakeReport;
 use crate::model::webhooks::Verification;
 
 /// Most bytes of a handshake answer read.
 const ANSWER_BYTES_MAX: usize = 4096;
-
-/// How a handshake went.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HandshakeOutcome {
-    /// The receiver's HTTP status, if it answered.
-    pub http_status: Option<u16>,
-    /// Whether it answered 200 with exactly the challenge (surrounding whitespace ignored).
-    pub echoed: bool,
-    /// Wall milliseconds the handshake took.
-    pub latency_ms: u64,
-    /// Why there was no answer, or what was wrong with it.
-    pub error: Option<String>,
-}
 
 /// Performs the handshake `verification` describes.
 pub async fn handshake(
@@ -30,11 +18,11 @@ pub async fn handshake(
     verification: &Verification,
     timeout: Duration,
     stopwatch: Stopwatch,
-) -> HandshakeOutcome {
+) -> HandshakeReport {
     let mut url = match reqwest::Url::parse(&verification.url) {
         Ok(url) => url,
         Err(error) => {
-            return HandshakeOutcome {
+            return HandshakeReport {
                 http_status: None,
                 echoed: false,
                 latency_ms: 0,
@@ -82,7 +70,7 @@ pub async fn handshake(
         Err(error) if error.is_connect() => (None, false, Some("connection refused".to_owned())),
         Err(error) => (None, false, Some(describe_error(error))),
     };
-    HandshakeOutcome {
+    HandshakeReport {
         http_status,
         echoed,
         latency_ms: u64::try_from(stopwatch().duration_since(started).as_millis())

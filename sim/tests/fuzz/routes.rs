@@ -2,8 +2,10 @@
 //! router spells it), the surface whose error shape it answers in, and a
 //! well-formed request for it (the corpus the mutations start from).
 //!
-//! A new route goes into [`ROUTES`] with a request builder in `valid`; the test
+//! A new route goes into [`ROUTES_BY_SHAPE`] with a request builder in `valid`; the test
 //! `every_route_of_the_router_is_in_the_fuzzer_s_list` fails until it is.
+
+use std::sync::LazyLock;
 
 use rand::Rng as _;
 use serde_json::{Value, json};
@@ -36,74 +38,109 @@ pub(crate) struct Route {
 
 /// Every route the router serves, most specific first (the order the classifier
 /// tries them in: static segments win over parameters, as in axum's router).
-pub(crate) const ROUTES: &[Route] = &[
+pub(crate) static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
+    ROUTES_BY_SHAPE
+        .iter()
+        .flat_map(|(shape, patterns)| {
+            patterns.iter().map(|&pattern| Route {
+                pattern,
+                shape: *shape,
+            })
+        })
+        .collect()
+});
+
+/// [`ROUTES`] as the source lists them: runs of patterns sharing an error shape.
+const ROUTES_BY_SHAPE: &[(Shape, &[&str])] = &[
     // Control API (`sim/src/api/control.rs`).
-    r("/_wasim/health", Shape::Control),
-    r("/_wasim/world", Shape::Control),
-    r("/_wasim/clock", Shape::Control),
-    r("/_wasim/clock/advance", Shape::Control),
-    r("/_wasim/inbound", Shape::Control),
-    r("/_wasim/ecosystem/marketing", Shape::Control),
-    r("/_wasim/trace", Shape::Control),
-    r("/_wasim/reset", Shape::Control),
-    r("/_wasim/webhooks", Shape::Control),
-    r("/_wasim/webhooks/config", Shape::Control),
-    r("/_wasim/webhooks/verify", Shape::Control),
-    r("/_wasim/webhooks/faults", Shape::Control),
-    r("/_wasim/webhooks/heal", Shape::Control),
-    r("/_wasim/events", Shape::Control),
-    r("/_wasim/templates/{name}", Shape::Control),
-    r("/_wasim/account", Shape::Control),
-    // 360dialog messaging and configuration (`sim/src/api/d360.rs`).
-    r("/messages", Shape::D360Messages),
-    r("/media", Shape::D360Messages),
-    r("/v1/configs/webhook", Shape::Meta),
-    r("/waba_webhook", Shape::Meta),
-    r("/v1/configs/templates", Shape::Meta),
-    r("/v1/configs/templates/{name}", Shape::Meta),
-    // 360dialog Partner API (`sim/src/api/partner.rs`).
-    r("/api/v2/token", Shape::Meta),
-    r("/api/v2/partners/{partner_id}/channels", Shape::Meta),
-    r(
-        "/api/v2/partners/{partner_id}/channels/{channel_id}/api_keys",
-        Shape::Meta,
+    (
+        Shape::Control,
+        &[
+            "/_wasim/health",
+            "/_wasim/world",
+            "/_wasim/clock",
+            "/_wasim/clock/advance",
+            "/_wasim/inbound",
+            "/_wasim/ecosystem/marketing",
+            "/_wasim/trace",
+            "/_wasim/reset",
+            "/_wasim/webhooks",
+            "/_wasim/webhooks/config",
+            "/_wasim/webhooks/verify",
+            "/_wasim/webhooks/faults",
+            "/_wasim/webhooks/heal",
+            "/_wasim/events",
+            "/_wasim/templates/{name}",
+            "/_wasim/account",
+        ],
     ),
-    r("/api/v2/partners/{partner_id}/clients", Shape::Meta),
-    r("/api/v2/partners/{partner_id}/webhook_url", Shape::Meta),
-    r("/api/v2/partners/{partner_id}/users", Shape::Meta),
-    r("/api/v2/partners/{partner_id}/users/{user_id}", Shape::Meta),
-    r(
-        "/api/v2/partners/{partner_id}/waba_accounts/{waba_id}/compliance",
+    // 360dialog messaging and configuration (`sim/src/api/d360.rs`).
+    (Shape::D360Messages, &["/messages", "/media"]),
+    (
         Shape::Meta,
+        &[
+            "/v1/configs/webhook",
+            "/waba_webhook",
+            "/v1/configs/templates",
+            "/v1/configs/templates/{name}",
+        ],
+    ),
+    // 360dialog Partner API (`sim/src/api/partner.rs`).
+    (
+        Shape::Meta,
+        &[
+            "/api/v2/token",
+            "/api/v2/partners/{partner_id}/channels",
+            "/api/v2/partners/{partner_id}/channels/{channel_id}/api_keys",
+            "/api/v2/partners/{partner_id}/clients",
+            "/api/v2/partners/{partner_id}/webhook_url",
+            "/api/v2/partners/{partner_id}/users",
+            "/api/v2/partners/{partner_id}/users/{user_id}",
+            "/api/v2/partners/{partner_id}/waba_accounts/{waba_id}/compliance",
+        ],
     ),
     // Cloud API (`sim/src/api/graph.rs`), with and without the version.
     // The download URL takes the bearer token or a 360dialog key.
-    r("/whatsapp_business/attachments/", Shape::D360Messages),
-    r("/{version}/{id}/media", Shape::Graph),
-    r("/{id}/media", Shape::Graph),
-    r("/{version}/{id}/messages", Shape::Graph),
-    r("/{id}/messages", Shape::Graph),
-    r("/{version}/{id}/unpause", Shape::Graph),
-    r("/{id}/unpause", Shape::Graph),
-    r("/{version}/{id}/register", Shape::Graph),
-    r("/{id}/register", Shape::Graph),
-    r("/{version}/{id}/deregister", Shape::Graph),
-    r("/{id}/deregister", Shape::Graph),
-    r("/{version}/{id}/message_templates", Shape::Graph),
-    r("/{id}/message_templates", Shape::Graph),
-    r("/{version}/{id}/phone_numbers", Shape::Graph),
-    r("/{id}/phone_numbers", Shape::Graph),
-    r("/{version}/{id}/whatsapp_business_profile", Shape::Graph),
-    r("/{id}/whatsapp_business_profile", Shape::Graph),
-    r("/{version}/{id}/subscribed_apps", Shape::Graph),
-    r("/{id}/subscribed_apps", Shape::Graph),
-    r("/{version}/{id}", Shape::Graph),
+    (Shape::D360Messages, &["/whatsapp_business/attachments/"]),
+    (
+        Shape::Graph,
+        &[
+            "/{version}/{id}/media",
+            "/{id}/media",
+            "/{version}/{id}/messages",
+            "/{id}/messages",
+            "/{version}/{id}/unpause",
+            "/{id}/unpause",
+            "/{version}/{id}/register",
+            "/{id}/register",
+            "/{version}/{id}/deregister",
+            "/{id}/deregister",
+            "/{version}/{id}/message_templates",
+            "/{id}/message_templates",
+            "/{version}/{id}/phone_numbers",
+            "/{id}/phone_numbers",
+            "/{version}/{id}/whatsapp_business_profile",
+            "/{id}/whatsapp_business_profile",
+            "/{version}/{id}/subscribed_apps",
+            "/{id}/subscribed_apps",
+            "/{version}/{id}",
+        ],
+    ),
     // Without a version, `/{id}` is 360dialog's media by id too (with a key).
-    r("/{id}", Shape::D360Messages),
+    (Shape::D360Messages, &["/{id}"]),
 ];
 
-const fn r(pattern: &'static str, shape: Shape) -> Route {
-    Route { pattern, shape }
+/// With chance `chance`, sets `field` of `body` to a number drawn from `range`.
+fn maybe_number(
+    rng: &mut Rng,
+    chance: f64,
+    body: &mut Value,
+    field: &str,
+    range: std::ops::RangeInclusive<u32>,
+) {
+    if rng.random_bool(chance) {
+        body[field] = json!(rng.random_range(range));
+    }
 }
 
 /// Where a webhook may point: loopback ports nothing listens on, and URLs that do
@@ -126,7 +163,13 @@ pub(crate) const HOOK_URLS: &[&str] = &[
 pub(crate) fn valid(index: usize, rng: &mut Rng, facts: &Facts, learned: &Learned) -> Base {
     let pattern = ROUTES[index].pattern;
     let phone = pick(rng, &facts.phone_ids).clone();
-    let v = version_prefix(rng);
+    // A Graph route with the version segment gets one, the one without none.
+    let version = version_prefix(rng);
+    let prefix = if pattern.starts_with("/{version}") {
+        version.as_str()
+    } else {
+        ""
+    };
     let base = |auth: Auth, method: &'static str, path: String, body: Option<Value>| Base {
         route: index,
         method,
@@ -198,32 +241,21 @@ pub(crate) fn valid(index: usize, rng: &mut Rng, facts: &Facts, learned: &Learne
         "/_wasim/reset" => control("POST", "/_wasim/reset".into(), None),
         "/_wasim/webhooks" => control("GET", "/_wasim/webhooks".into(), None),
         "/_wasim/webhooks/config" => {
-            let mut body = serde_json::Map::new();
+            let mut body = json!({});
             // URLs now and then only: once set, every change is attempted and retried.
             if rng.random_bool(0.2) {
-                body.insert("callback_url".into(), hook_url(rng));
+                body["callback_url"] = hook_url(rng);
             }
             if rng.random_bool(0.15) {
-                body.insert("partner_url".into(), hook_url(rng));
+                body["partner_url"] = hook_url(rng);
             }
-            if rng.random_bool(0.4) {
-                body.insert("batch_max".into(), json!(rng.random_range(0..=1001u32)));
-            }
-            if rng.random_bool(0.3) {
-                body.insert(
-                    "batch_window_ms".into(),
-                    json!(rng.random_range(0..=120_000u32)),
-                );
-            }
-            control(
-                "POST",
-                "/_wasim/webhooks/config".into(),
-                Some(Value::Object(body)),
-            )
+            maybe_number(rng, 0.4, &mut body, "batch_max", 0..=1001);
+            maybe_number(rng, 0.3, &mut body, "batch_window_ms", 0..=120_000);
+            control("POST", "/_wasim/webhooks/config".into(), Some(body))
         }
         "/_wasim/webhooks/verify" => control("POST", "/_wasim/webhooks/verify".into(), None),
         "/_wasim/webhooks/faults" => {
-            let mut body = serde_json::Map::new();
+            let mut body = json!({});
             for field in ["delay", "reorder", "burst", "duplicate", "forged"] {
                 if rng.random_bool(0.3) {
                     let ratio = format!(
@@ -231,25 +263,15 @@ pub(crate) fn valid(index: usize, rng: &mut Rng, facts: &Facts, learned: &Learne
                         rng.random_range(0..4u32),
                         rng.random_range(1..6u32)
                     );
-                    body.insert(field.into(), json!(ratio));
+                    body[field] = json!(ratio);
                 }
             }
             for field in ["delay_max_ms", "reorder_hold_ms", "burst_hold_ms"] {
-                if rng.random_bool(0.2) {
-                    body.insert(field.into(), json!(rng.random_range(1..=120_000u32)));
-                }
+                maybe_number(rng, 0.2, &mut body, field, 1..=120_000);
             }
-            if rng.random_bool(0.2) {
-                body.insert("burst_size".into(), json!(rng.random_range(2..=50u32)));
-            }
-            if rng.random_bool(0.2) {
-                body.insert("heal_after_s".into(), json!(rng.random_range(0..=7200u32)));
-            }
-            control(
-                "POST",
-                "/_wasim/webhooks/faults".into(),
-                Some(Value::Object(body)),
-            )
+            maybe_number(rng, 0.2, &mut body, "burst_size", 2..=50);
+            maybe_number(rng, 0.2, &mut body, "heal_after_s", 0..=7200);
+            control("POST", "/_wasim/webhooks/faults".into(), Some(body))
         }
         "/_wasim/webhooks/heal" => control("POST", "/_wasim/webhooks/heal".into(), None),
         "/_wasim/events" => {
@@ -394,26 +416,14 @@ pub(crate) fn valid(index: usize, rng: &mut Rng, facts: &Facts, learned: &Learne
                 None,
             )
         }
-        "/{version}/{id}/messages" | "/{id}/messages" => {
-            let prefix = if pattern.starts_with("/{version}") {
-                v.as_str()
-            } else {
-                ""
-            };
-            graph(
-                "POST",
-                format!("{prefix}/{phone}/messages"),
-                Some(send_body(rng, facts, learned)),
-            )
-        }
+        "/{version}/{id}/messages" | "/{id}/messages" => graph(
+            "POST",
+            format!("{prefix}/{phone}/messages"),
+            Some(send_body(rng, facts, learned)),
+        ),
         "/{version}/{id}/media" | "/{id}/media" => {
             // JSON, not the multipart form an upload is: the fuzzer sends JSON
             // bodies only, so this corpus reaches the route's refusals.
-            let prefix = if pattern.starts_with("/{version}") {
-                v.as_str()
-            } else {
-                ""
-            };
             graph(
                 "POST",
                 format!("{prefix}/{phone}/media"),
@@ -436,40 +446,18 @@ pub(crate) fn valid(index: usize, rng: &mut Rng, facts: &Facts, learned: &Learne
             )
         }
         "/{version}/{id}/unpause" | "/{id}/unpause" => {
-            let prefix = if pattern.starts_with("/{version}") {
-                v.as_str()
-            } else {
-                ""
-            };
             let template = template_id(rng, facts, learned);
             graph("POST", format!("{prefix}/{template}/unpause"), None)
         }
-        "/{version}/{id}/register" | "/{id}/register" => {
-            let prefix = if pattern.starts_with("/{version}") {
-                v.as_str()
-            } else {
-                ""
-            };
-            graph(
-                "POST",
-                format!("{prefix}/{phone}/register"),
-                Some(json!({"messaging_product": "whatsapp", "pin": pin(rng)})),
-            )
-        }
+        "/{version}/{id}/register" | "/{id}/register" => graph(
+            "POST",
+            format!("{prefix}/{phone}/register"),
+            Some(json!({"messaging_product": "whatsapp", "pin": pin(rng)})),
+        ),
         "/{version}/{id}/deregister" | "/{id}/deregister" => {
-            let prefix = if pattern.starts_with("/{version}") {
-                v.as_str()
-            } else {
-                ""
-            };
             graph("POST", format!("{prefix}/{phone}/deregister"), None)
         }
         "/{version}/{id}/message_templates" | "/{id}/message_templates" => {
-            let prefix = if pattern.starts_with("/{version}") {
-                v.as_str()
-            } else {
-                ""
-            };
             let waba = &facts.waba_id;
             match rng.random_range(0..3) {
                 0 => {
@@ -504,11 +492,6 @@ pub(crate) fn valid(index: usize, rng: &mut Rng, facts: &Facts, learned: &Learne
             }
         }
         "/{version}/{id}/phone_numbers" | "/{id}/phone_numbers" => {
-            let prefix = if pattern.starts_with("/{version}") {
-                v.as_str()
-            } else {
-                ""
-            };
             let owner = if rng.random_bool(0.9) {
                 facts.waba_id.clone()
             } else {
@@ -537,11 +520,6 @@ pub(crate) fn valid(index: usize, rng: &mut Rng, facts: &Facts, learned: &Learne
             )
         }
         "/{version}/{id}/whatsapp_business_profile" | "/{id}/whatsapp_business_profile" => {
-            let prefix = if pattern.starts_with("/{version}") {
-                v.as_str()
-            } else {
-                ""
-            };
             let path = format!("{prefix}/{phone}/whatsapp_business_profile");
             if rng.random_bool(0.4) {
                 let query = *pick(
@@ -554,11 +532,6 @@ pub(crate) fn valid(index: usize, rng: &mut Rng, facts: &Facts, learned: &Learne
             }
         }
         "/{version}/{id}/subscribed_apps" | "/{id}/subscribed_apps" => {
-            let prefix = if pattern.starts_with("/{version}") {
-                v.as_str()
-            } else {
-                ""
-            };
             let path = format!("{prefix}/{}/subscribed_apps", facts.waba_id);
             match rng.random_range(0..10) {
                 0..=3 => graph("GET", path, None),
@@ -577,11 +550,6 @@ pub(crate) fn valid(index: usize, rng: &mut Rng, facts: &Facts, learned: &Learne
             }
         }
         "/{version}/{id}" | "/{id}" => {
-            let prefix = if pattern.starts_with("/{version}") {
-                v.as_str()
-            } else {
-                ""
-            };
             if rng.random_bool(0.3) {
                 let (id, fields) = if rng.random_bool(0.6) {
                     (

@@ -23,6 +23,12 @@ use serde_json::{Value, json};
 
 pub use socket::{Behaviour, Received, Receiver, Wasim, start_receiver};
 
+/// The text of a JSON string, or `""` when `value` is no string (absent, `null`,
+/// a number): for asserting what a field says.
+pub fn text_of(value: &Value) -> &str {
+    value.as_str().unwrap_or_default()
+}
+
 /// The default world's Cloud API access token.
 pub const TOKEN: &str = "wasim_test_access_token";
 /// The default world's app secret (signs Meta webhooks).

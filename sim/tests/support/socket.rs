@@ -562,6 +562,16 @@ impl Wasim {
         let trace = self.trace().await;
         records_of(&trace, kind).into_iter().cloned().collect()
     }
+
+    /// Asserts that some trace record of `kind` satisfies `holds` (the failure
+    /// lists them all).
+    pub async fn assert_any_record(&self, kind: &str, holds: impl Fn(&Value) -> bool) {
+        let records = self.records(kind).await;
+        assert!(
+            records.iter().any(holds),
+            "no {kind} record as expected among {records:?}"
+        );
+    }
 }
 
 /// 127.0.0.1 on a free port.

@@ -954,35 +954,30 @@ impl World {
         } else {
             None
         };
-        if let Some(reason) = reason {
+        let event = if let Some(reason) = reason {
             self.webhooks.pending.remove(&delivery_id);
             self.webhooks.stats.dropped += 1;
-            effects.push(Effect::Trace {
-                at: now,
-                event: TraceEvent::WebhookDropped {
+            TraceEvent::WebhookDropped {
+                delivery_id,
+                attempts: attempt,
+                reason,
+            }
+        } else {
+            self.webhooks.stats.retries += 1;
+            self.schedule(
+                next_at,
+                Timer::Webhook(WebhookTimer::Attempt {
                     delivery_id,
-                    attempts: attempt,
-                    reason,
-                },
-            });
-            return;
-        }
-        self.webhooks.stats.retries += 1;
-        effects.push(Effect::Trace {
-            at: now,
-            event: TraceEvent::WebhookRetryScheduled {
+                    attempt: next_attempt,
+                }),
+            );
+            TraceEvent::WebhookRetryScheduled {
                 delivery_id,
                 attempt: next_attempt,
                 due_ms: next_at.as_ms(),
-            },
-        });
-        self.schedule(
-            next_at,
-            Timer::Webhook(WebhookTimer::Attempt {
-                delivery_id,
-                attempt: next_attempt,
-            }),
-        );
+            }
+        };
+        effects.push(Effect::Trace { at: now, event });
     }
 
     /// A delivery the shell could not post at all (queue full) is not retried.
