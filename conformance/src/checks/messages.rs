@@ -122,17 +122,14 @@ fn no_resend_of_failed_media(evidence: &Evidence<'_>) -> Judgement {
             _ => {}
         }
     }
-    if failed.is_empty() {
-        return Judgement::NotApplicable("no media message failed with 131053".to_owned());
-    }
-    Judgement::unless_proven(
-        format!(
-            "{} media message(s) failed with 131053; none was sent again",
-            failed.len()
+    match failed.len() {
+        0 => Judgement::NotApplicable("no media message failed with 131053".to_owned()),
+        count => Judgement::unless_proven(
+            format!("{count} media message(s) failed with 131053; none was sent again"),
+            format!("the same media was sent {resends} more time(s) after failing with 131053"),
+            proof,
         ),
-        format!("the same media was sent {resends} more time(s) after failing with 131053"),
-        proof,
-    )
+    }
 }
 
 /// MEDIA-002.
@@ -235,31 +232,41 @@ mod tests {
         }
     }
 
+    /// Inbound messages (`+id`) and read receipts (`^id`), in order.
+    fn conversation(script: &[&str]) -> Vec<(u64, TraceEvent)> {
+        let event = |step: &&str| match step.split_at(1) {
+            ("+", id) => inbound(id),
+            (_, id) => marked(id),
+        };
+        script
+            .iter()
+            .map(event)
+            .enumerate()
+            .map(|(at, e)| (at as u64, e))
+            .collect()
+    }
+
     #[test]
-    fn every_inbound_message_marked_read_directly_or_through_a_later_one_passes() {
-        let events = vec![
-            (0, inbound("a")),
-            (1, inbound("b")),
-            (2, marked("b")),
-            (3, inbound("c")),
-            (4, marked("c")),
-        ];
+    fn inbound_messages_marked_read_directly_or_through_a_later_one_pass() {
+        let events = conversation(&["+a", "+b", "^b", "+c", "^c"]);
         assert!(passes(&INBOUND_MARKED_READ, events));
+        assert!(not_applicable(&INBOUND_MARKED_READ, conversation(&["^a"])));
     }
 
     #[test]
     fn an_inbound_message_never_marked_read_is_the_proof() {
-        let events = vec![
-            (0, inbound("a")),
-            (1, marked("a")),
-            (2, inbound("b")),
-            (3, inbound("c")),
-        ];
-        assert_eq!(proof(&INBOUND_MARKED_READ, events), Some(vec![2, 3]));
         // Marking an earlier message does not mark the later ones.
-        let events = vec![(0, inbound("a")), (1, inbound("b")), (2, marked("a"))];
-        assert_eq!(proof(&INBOUND_MARKED_READ, events), Some(vec![1]));
-        assert!(not_applicable(&INBOUND_MARKED_READ, vec![(0, marked("a"))]));
+        for (script, unread) in [
+            (&["+a", "^a", "+b", "+c"][..], vec![2, 3]),
+            (&["+a", "+b", "^a"][..], vec![1]),
+        ] {
+            let events = conversation(script);
+            assert_eq!(
+                proof(&INBOUND_MARKED_READ, events),
+                Some(unread),
+                "{script:?}"
+            );
+        }
     }
 
     fn media_sent(id: &str, media: &str) -> TraceEvent {
@@ -290,27 +297,22 @@ mod tests {
     const FIXED: &str = "link https://files.example.com/receipt.pdf";
 
     #[test]
-    fn the_same_media_sent_again_after_131053_fails_with_the_failure_and_the_resend() {
-        let events = vec![
-            (0, media_sent("w1", BROKEN)),
-            (1, failed("w1", 131_053)),
-            (2, media_sent("w2", BROKEN)),
-            (3, media_sent("w3", BROKEN)),
-        ];
-        assert_eq!(
-            proof(&NO_RESEND_OF_FAILED_MEDIA, events),
-            Some(vec![1, 2, 3])
-        );
-    }
-
-    #[test]
-    fn other_media_after_131053_passes_and_other_failures_do_not_apply() {
-        let events = vec![
-            (0, media_sent("w1", BROKEN)),
-            (1, failed("w1", 131_053)),
-            (2, media_sent("w2", FIXED)),
-        ];
-        assert!(passes(&NO_RESEND_OF_FAILED_MEDIA, events));
+    fn the_same_media_sent_again_after_131053_fails_other_media_passes() {
+        // (the second send's media, the failure's code, the verdict)
+        let cases = [(BROKEN, 131_053, Some(vec![1, 2])), (FIXED, 131_053, None)];
+        for (again, code, expected) in cases {
+            let events = vec![
+                (0, media_sent("w1", BROKEN)),
+                (1, failed("w1", code)),
+                (2, media_sent("w2", again)),
+            ];
+            assert_eq!(proof(&NO_RESEND_OF_FAILED_MEDIA, events.clone()), expected);
+            assert_eq!(
+                passes(&NO_RESEND_OF_FAILED_MEDIA, events),
+                expected.is_none()
+            );
+        }
+        // Another failure code: nothing to judge.
         let events = vec![
             (0, media_sent("w1", BROKEN)),
             (1, failed("w1", 131_026)),

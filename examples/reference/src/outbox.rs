@@ -19,7 +19,6 @@ use serde_json::Value;
 
 use crate::Flaw;
 use crate::action::{Media, Template, buttons_body, text_body};
-use crate::state::Sent;
 
 /// What a queued send carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,14 +115,9 @@ impl Outgoing {
         }
     }
 
-    /// What `sent` carried, to `to` once more (a naive resend).
-    pub(crate) fn resend(to: &str, sent: Sent) -> Option<Outgoing> {
-        let message = match sent {
-            Sent::Template { template, resends } => Message::Template { template, resends },
-            Sent::Media { media, resends } => Message::Media { media, resends },
-            Sent::Text => return None,
-        };
-        Some(Outgoing {
+    /// `message` to `to` once more (a naive resend): templates and media only.
+    pub(crate) fn resend(to: &str, message: Message) -> Option<Outgoing> {
+        matches!(message, Message::Template { .. } | Message::Media { .. }).then(|| Outgoing {
             to: to.to_owned(),
             message,
             origin: Origin::Resend,
@@ -145,19 +139,9 @@ impl Outgoing {
         }
     }
 
-    /// What is remembered of it once accepted.
-    pub(crate) fn sent(&self) -> Sent {
-        match &self.message {
-            Message::Text(_) | Message::Buttons { .. } => Sent::Text,
-            Message::Media { media, resends } => Sent::Media {
-                media: media.clone(),
-                resends: *resends,
-            },
-            Message::Template { template, resends } => Sent::Template {
-                template: template.clone(),
-                resends: *resends,
-            },
-        }
+    /// What is remembered of it once accepted: what it carried.
+    pub(crate) fn sent(&self) -> Message {
+        self.message.clone()
     }
 
     /// How log lines name it: `send_template spring_sale to 55`, `reply to 55`, ...

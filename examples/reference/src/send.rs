@@ -393,14 +393,18 @@ impl Platform {
 
     /// One send attempt presenting `presented`.
     async fn post_message(&self, body: &Value, presented: &Presented) -> Result<Accepted, Failure> {
-        let (status, bytes) = post_json(
-            &self.client,
-            &self.messages_url,
-            body.to_string(),
-            presented.auth(),
-        )
-        .await?;
+        let (status, bytes) = self.post_to_messages(body, presented).await?;
         read_answer(status, &bytes)
+    }
+
+    /// Posts `body` to the surface's messages endpoint presenting `presented`.
+    async fn post_to_messages(
+        &self,
+        body: &Value,
+        presented: &Presented,
+    ) -> Result<(u16, Vec<u8>), Failure> {
+        let url = &self.messages_url;
+        post_json(&self.client, url, body.to_string(), presented.auth()).await
     }
 
     /// Posts `body` to the Cloud API at `{graph_url}/v23.0/{path}` with the current
@@ -431,13 +435,7 @@ impl Platform {
         let body =
             json!({"messaging_product": "whatsapp", "status": "read", "message_id": message_id});
         let presented = self.usable_credential()?;
-        let (status, bytes) = post_json(
-            &self.client,
-            &self.messages_url,
-            body.to_string(),
-            presented.auth(),
-        )
-        .await?;
+        let (status, bytes) = self.post_to_messages(&body, &presented).await?;
         expect_success(status, &bytes).map(|_| ())
     }
 

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::Flaw;
-use crate::action::{Media, Template};
+use crate::outbox::Message;
 
 /// Seconds in the 24 hours both the marketing cap and the service window last.
 pub(crate) const DAY_S: u64 = 24 * 60 * 60;
@@ -128,16 +128,6 @@ pub(crate) struct InboundMessage {
     pub(crate) media_id: Option<String>,
 }
 
-/// Media a user sent, waiting to be archived: its id, and the URL the platform
-/// gave for it (valid for 5 minutes).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PendingMedia {
-    /// The media id.
-    pub(crate) id: String,
-    /// The download URL last fetched.
-    pub(crate) url: String,
-}
-
 /// A status webhook for one of our messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StatusUpdate {
@@ -153,32 +143,11 @@ pub(crate) struct StatusUpdate {
     pub(crate) error_codes: Vec<u64>,
 }
 
-/// What we sent in a message, to resend it if need be.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Sent {
-    /// A template; `resends` counts how many times this one was already resent.
-    Template {
-        /// What was sent.
-        template: Template,
-        /// Resends before this one in its chain.
-        resends: u32,
-    },
-    /// Media by link; `resends` counts how many times it was already resent.
-    Media {
-        /// What was sent.
-        media: Media,
-        /// Resends before this one.
-        resends: u32,
-    },
-    /// Free-form text (or buttons): never resent.
-    Text,
-}
-
 #[derive(Debug, Clone)]
 struct Tracked {
     status: StatusKind,
     to: String,
-    sent: Option<Sent>,
+    sent: Option<Message>,
 }
 
 /// Whether to send.
@@ -224,7 +193,7 @@ pub(crate) struct Resend {
     /// The recipient.
     pub(crate) to: String,
     /// What to send, its resend count including this one.
-    pub(crate) sent: Sent,
+    pub(crate) sent: Message,
 }
 
 /// What a template status webhook or a refused template send changed.
@@ -253,7 +222,9 @@ pub(crate) struct State {
     opted_out: BTreeSet<String>,
     unusable_templates: BTreeSet<String>,
     seen_partner_events: BTreeSet<String>,
-    media_pending: Vec<PendingMedia>,
+    /// Media users sent, waiting to be archived: the media id and the download
+    /// URL fetched for it (valid for 5 minutes), oldest first.
+    media_pending: Vec<(String, String)>,
 }
 
 impl State {
@@ -334,13 +305,13 @@ impl State {
                 let kept = self.capped_until.entry(to.clone()).or_insert(until);
                 *kept = (*kept).max(until);
                 capped_until = Some(*kept);
-                if let (true, Some(Sent::Template { template, resends })) =
+                if let (true, Some(Message::Template { template, resends })) =
                     (self.has(Flaw::ResendAfterCap), sent.clone())
                     && resends < RESENDS_MAX
                 {
                     resend = Some(Resend {
                         to: to.clone(),
-                        sent: Sent::Template {
+                        sent: Message::Template {
                             template,
                             resends: resends + 1,
                         },
@@ -349,13 +320,13 @@ impl State {
             }
             // 131053: the same media fails the same way; only the flaw resends it.
             if update.error_codes.contains(&CODE_MEDIA_FAILED)
-                && let (true, Some(Sent::Media { media, resends })) =
+                && let (true, Some(Message::Media { media, resends })) =
                     (self.has(Flaw::MediaResendLoop), sent)
                 && resends < MEDIA_RESENDS_MAX
             {
                 resend = Some(Resend {
                     to: to.clone(),
-                    sent: Sent::Media {
+                    sent: Message::Media {
                         media,
                         resends: resends + 1,
                     },
@@ -458,20 +429,20 @@ impl State {
 
     /// Remembers media a user sent, to archive it later (at most
     /// [`MEDIA_PENDING_MAX`]: the oldest is dropped first).
-    pub(crate) fn media_received(&mut self, media: PendingMedia) {
+    pub(crate) fn media_received(&mut self, media_id: &str, url: String) {
         if self.media_pending.len() >= MEDIA_PENDING_MAX {
             self.media_pending.remove(0);
         }
-        self.media_pending.push(media);
+        self.media_pending.push((media_id.to_owned(), url));
     }
 
-    /// The media waiting to be archived, taken.
-    pub(crate) fn take_pending_media(&mut self) -> Vec<PendingMedia> {
+    /// The media waiting to be archived (id and URL), taken.
+    pub(crate) fn take_pending_media(&mut self) -> Vec<(String, String)> {
         std::mem::take(&mut self.media_pending)
     }
 
     /// Remembers a message the Cloud API accepted.
-    pub(crate) fn record_sent(&mut self, wamid: &str, to: &str, sent: Sent) {
+    pub(crate) fn record_sent(&mut self, wamid: &str, to: &str, sent: Message) {
         let tracked = self
             .messages
             .entry(wamid.to_owned())
@@ -494,6 +465,7 @@ impl State {
 mod tests {
     use super::InboundOutcome::{Duplicate, New};
     use super::*;
+    use crate::action::{Media, Template};
 
     const T0: u64 = 1_717_405_200;
     const SALE: &str = "spring_sale";
@@ -539,7 +511,7 @@ mod tests {
     /// Records `wamid` as a `spring_sale` sent to `to`, the `resends`th in its chain.
     fn sent_spring_sale(state: &mut State, wamid: &str, to: &str, resends: u32) {
         let template = spring_sale();
-        state.record_sent(wamid, to, Sent::Template { template, resends });
+        state.record_sent(wamid, to, Message::Template { template, resends });
     }
 
     /// Moves virtual now by a status webhook for an unrelated message.
@@ -590,7 +562,7 @@ mod tests {
         let mut correct = State::new(None);
         let mut flawed = State::new(flaw);
         for state in [&mut correct, &mut flawed] {
-            state.record_sent("wamid.1", "55", Sent::Text);
+            state.record_sent("wamid.1", "55", Message::Text("hi".to_owned()));
             state.on_status(&status("wamid.1", Read, T0 + 5, "55", &[]));
             state.on_status(&status("wamid.1", SentS, T0 + 1, "55", &[]));
         }
@@ -602,7 +574,7 @@ mod tests {
     fn a_sent_message_is_accepted_until_a_status_arrives() {
         let mut state = State::new(None);
         assert_eq!(state.message_status("wamid.1"), None);
-        state.record_sent("wamid.1", "55", Sent::Text);
+        state.record_sent("wamid.1", "55", Message::Text("hi".to_owned()));
         assert_eq!(state.message_status("wamid.1"), Some(Accepted));
         state.on_status(&status("wamid.1", Delivered, T0, "55", &[]));
         assert_eq!(state.message_status("wamid.1"), Some(Delivered));
@@ -699,7 +671,7 @@ mod tests {
             resend,
             Some(Resend {
                 to: "919".to_owned(),
-                sent: Sent::Template {
+                sent: Message::Template {
                     template: spring_sale(),
                     resends: 1,
                 },
@@ -726,7 +698,7 @@ mod tests {
         };
         let failed_media = |flaw, resends| {
             let mut state = State::new(flaw);
-            let sent = Sent::Media {
+            let sent = Message::Media {
                 media: media.clone(),
                 resends,
             };
@@ -741,7 +713,7 @@ mod tests {
             failed_media(Some(Flaw::MediaResendLoop), 0),
             Some(Resend {
                 to: "55".to_owned(),
-                sent: Sent::Media {
+                sent: Message::Media {
                     media: media.clone(),
                     resends: 1
                 },
@@ -757,14 +729,11 @@ mod tests {
     fn received_media_waits_boundedly_until_taken() {
         let mut state = State::new(None);
         for n in 0..=MEDIA_PENDING_MAX {
-            state.media_received(PendingMedia {
-                id: n.to_string(),
-                url: format!("https://x/{n}"),
-            });
+            state.media_received(&n.to_string(), format!("https://x/{n}"));
         }
         let pending = state.take_pending_media();
         assert_eq!(pending.len(), MEDIA_PENDING_MAX);
-        assert_eq!(pending[0].id, "1", "the oldest is dropped first");
+        assert_eq!(pending[0].0, "1", "the oldest is dropped first");
         assert!(state.take_pending_media().is_empty());
     }
 
@@ -946,13 +915,13 @@ mod tests {
     fn script(flaw: Option<Flaw>) -> Vec<String> {
         let mut state = State::new(flaw);
         let mut log = Vec::new();
-        let template = Sent::Template {
+        let template = Message::Template {
             template: spring_sale(),
             resends: 0,
         };
         log.push(format!("{:?}", state.on_inbound(&inbound("in1", "55", T0))));
         log.push(format!("{:?}", state.on_inbound(&inbound("in1", "55", T0))));
-        state.record_sent("m1", "55", Sent::Text);
+        state.record_sent("m1", "55", Message::Text("hi".to_owned()));
         state.record_sent("m2", "919", template.clone());
         state.record_sent("m3", "999", template);
         for update in [

@@ -27,7 +27,7 @@ use crate::outbox::{
 };
 use crate::partner::{Partner, PartnerEvent, PartnerEventKind};
 use crate::send::{FailureClass, Platform, Unpause};
-use crate::state::{Decision, InboundOutcome, PendingMedia, State, StatusOutcome, TemplateChange};
+use crate::state::{Decision, InboundOutcome, State, StatusOutcome, TemplateChange};
 use crate::webhook::Event;
 use crate::{Config, Flaw};
 
@@ -422,10 +422,7 @@ impl Worker {
         match self.platform.media_url(media_id).await {
             Ok(url) => {
                 println!("media {media_id}: archived at the next tick");
-                lock(&self.shared).state.media_received(PendingMedia {
-                    id: media_id.to_owned(),
-                    url,
-                });
+                lock(&self.shared).state.media_received(media_id, url);
             }
             Err(failure) => println!("media {media_id}: no URL ({})", failure.detail),
         }
@@ -436,17 +433,16 @@ impl Worker {
     /// `stale-media-url` retries the old one twice and gives up).
     async fn archive_media(&self) {
         let pending = lock(&self.shared).state.take_pending_media();
-        for media in pending {
-            let id = &media.id;
-            let mut outcome = self.platform.download(&media.url).await;
+        for (id, url) in pending {
+            let mut outcome = self.platform.download(&url).await;
             if let Err(failure) = &outcome {
                 println!("media {id}: download failed ({})", failure.detail);
                 if self.has(Flaw::StaleMediaUrl) {
                     for _ in 0..2 {
-                        outcome = self.platform.download(&media.url).await;
+                        outcome = self.platform.download(&url).await;
                     }
                 } else {
-                    outcome = match self.platform.media_url(id).await {
+                    outcome = match self.platform.media_url(&id).await {
                         Ok(url) => self.platform.download(&url).await,
                         Err(failure) => Err(failure),
                     };
@@ -872,8 +868,8 @@ mod tests {
                "channel_id": "chan_1", "resume_after_s": resume_after_s})
     }
 
-    /// Every request from `from` on: `send TO STATUS CREDENTIAL` for a send, else
-    /// `ROUTE STATUS`.
+    /// Every request from `from` on: `send TO STATUS CREDENTIAL` for a send,
+    /// `read WAMID STATUS` for a read receipt, else `ROUTE STATUS`.
     fn transcript(harness: &Harness, from: usize) -> Vec<String> {
         harness
             .fake
@@ -881,7 +877,13 @@ mod tests {
             .into_iter()
             .skip(from)
             .map(|seen| {
-                if seen.route.ends_with("send") {
+                if seen.route.ends_with("send") && seen.body["status"] == "read" {
+                    format!(
+                        "read {} {}",
+                        seen.body["message_id"].as_str().unwrap_or("?"),
+                        seen.status
+                    )
+                } else if seen.route.ends_with("send") {
                     format!(
                         "send {} {} {}",
                         seen.body["to"].as_str().unwrap_or("?"),
@@ -1007,7 +1009,13 @@ mod tests {
     #[tokio::test]
     async fn templates_wait_while_disabled_and_go_once_in_order_when_enabled() {
         let (disabled, enabled) = disabled_run(None).await;
-        assert_eq!(disabled, ["send 55 200 key:channel-key-1"]);
+        assert_eq!(
+            disabled,
+            [
+                "read wamid.in551717405200 200",
+                "send 55 200 key:channel-key-1"
+            ]
+        );
         assert_eq!(
             enabled,
             [
@@ -1024,6 +1032,7 @@ mod tests {
         assert_eq!(
             disabled,
             [
+                "read wamid.in551717405200 200",
                 "send 1 403 key:channel-key-1",
                 "send 2 403 key:channel-key-1",
                 "send 55 200 key:channel-key-1",
