@@ -95,12 +95,12 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../scenarios/interactive-reply.toml"),
     ),
     (
-        "scenarios/key-rotation.toml",
-        include_str!("../../scenarios/key-rotation.toml"),
-    ),
-    (
         "scenarios/key-rotation-campaign.toml",
         include_str!("../../scenarios/key-rotation-campaign.toml"),
+    ),
+    (
+        "scenarios/key-rotation.toml",
+        include_str!("../../scenarios/key-rotation.toml"),
     ),
     (
         "scenarios/media-link-failed.toml",
