@@ -6,8 +6,8 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 use support::http::{
-    Client, assert_graph_error, call, control_get, control_post, d360_post, details, graph_post,
-    graph_request, partner_token, send, start, trace, traced,
+    Client, assert_graph_error, assert_unknown_object, call, client, control_get, control_post,
+    d360_post, details, graph_post, graph_request, partner_token, send, start, trace, traced,
 };
 use support::{ANA, PRIYA, TOKEN, US_KEY, US_PHONE, template, text};
 use wasim_sim::api::extract::BODY_BYTES_MAX;
@@ -163,20 +163,6 @@ async fn a_wrong_token_with_a_malformed_body_still_gets_190_because_auth_comes_f
         .expect("a valid request");
     let answer = call(&state, request).await;
     assert_graph_error(&answer, StatusCode::UNAUTHORIZED, 190);
-}
-
-#[tokio::test]
-async fn an_unknown_phone_number_id_gets_invalid_parameter_100_with_http_400() {
-    let state = start();
-    let answer = graph_post(
-        &state,
-        "/v23.0/199999999999999/messages",
-        Some(TOKEN),
-        &template(ANA, "spring_sale"),
-    )
-    .await;
-    let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 100);
-    assert!(details(&error).contains("199999999999999"), "{error}");
 }
 
 // ---------------------------------------------------------------- Graph: bodies
@@ -362,19 +348,49 @@ async fn a_get_on_a_messages_path_gets_a_graph_error_not_an_empty_405() {
 }
 
 #[tokio::test]
-async fn an_unknown_graph_path_gets_2500() {
+async fn an_unknown_graph_path_gets_2500_bare_each_with_its_own_trace_id() {
     let state = start();
-    let answer = call(
+    let mut trace_ids = std::collections::BTreeSet::new();
+    for _ in 0..3 {
+        let answer = call(
+            &state,
+            graph_request(
+                "POST",
+                "/v23.0/110000000000001/block_users",
+                Some(TOKEN),
+                Some("{}"),
+            ),
+        )
+        .await;
+        let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 2500);
+        assert_eq!(
+            error["message"], "Unknown path components: /v23.0/110000000000001/block_users",
+            "{error}"
+        );
+        trace_ids.insert(error["fbtrace_id"].as_str().expect("a trace id").to_owned());
+    }
+    // Refusals through the model draw from the same sequence.
+    let refused = send(&state, &json!({"to": ANA})).await;
+    let error = assert_graph_error(&refused, StatusCode::BAD_REQUEST, 100);
+    trace_ids.insert(error["fbtrace_id"].as_str().expect("a trace id").to_owned());
+    assert_eq!(trace_ids.len(), 4, "{trace_ids:?}");
+}
+
+#[tokio::test]
+async fn an_unknown_phone_number_id_gets_graph_s_method_exception_with_subcode_33() {
+    let state = start();
+    let answer = graph_post(
         &state,
-        graph_request(
-            "POST",
-            "/v23.0/110000000000001/block_users",
-            Some(TOKEN),
-            Some("{}"),
-        ),
+        "/v23.0/199999999999999/messages",
+        Some(TOKEN),
+        &template(ANA, "spring_sale"),
     )
     .await;
-    assert_graph_error(&answer, StatusCode::BAD_REQUEST, 2500);
+    assert_unknown_object(&answer, "post", "199999999999999");
+    let answer = client(&state, Some(TOKEN))
+        .get("/v23.0/199999999999999")
+        .await;
+    assert_unknown_object(&answer, "get", "199999999999999");
 }
 
 // ---------------------------------------------------------------- 360dialog
@@ -1321,11 +1337,12 @@ async fn registration_sets_the_pin_refuses_a_wrong_one_and_limits_requests() {
     )
     .await;
     assert_eq!(gone.json(), json!({"success": true}));
-    assert_graph_error(
+    let error = assert_graph_error(
         &send(&state, &template(ANA, "spring_sale")).await,
         StatusCode::BAD_REQUEST,
         133_010,
     );
+    assert_eq!(error["message"], "(#133010) Account not registered");
     // Register/deregister requests so far: 5 (a malformed PIN counts, a refused token
     // does not); the 11th within 72 h is 133016 and blocks.
     for _ in 0..5 {

@@ -146,8 +146,13 @@ impl PlatformError {
 pub const ERROR_HREF: &str =
     "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/";
 
+/// 131050's title, message and details alike, without a final period (a captured
+/// status webhook).
+const MARKETING_OPT_OUT_TEXT: &str = "Unable to deliver the message. This recipient has chosen to stop receiving marketing messages on WhatsApp from your business";
+
 /// The standard title of a code (Meta's error codes page; 131049 from Meta's status
-/// webhook example, <https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/reference/messages/status>).
+/// webhook example, <https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/reference/messages/status>;
+/// 131050 and 133010 as captured answers spell them).
 pub fn title_of(code: u32) -> &'static str {
     match code {
         0 => "AuthException",
@@ -167,9 +172,7 @@ pub fn title_of(code: u32) -> &'static str {
         131_047 => "Re-engagement message",
         131_048 => "Spam rate limit hit",
         131_049 => "This message was not delivered to maintain healthy ecosystem engagement.",
-        131_050 => {
-            "Unable to deliver the message. This recipient has chosen to stop receiving marketing messages on WhatsApp from your business."
-        }
+        131_050 => MARKETING_OPT_OUT_TEXT,
         131_056 => "(Business Account, Consumer Account) pair rate limit hit",
         132_000 => "Number of parameters does not match the expected number of params",
         132_001 => "Template name does not exist in the translation",
@@ -177,7 +180,7 @@ pub fn title_of(code: u32) -> &'static str {
         132_018 => "There was an issue with the parameters in your template.",
         132_015 => "Template is Paused",
         133_005 => "Two step verification PIN Mismatch",
-        133_010 => "Phone number Not Registered",
+        133_010 => "Account not registered",
         133_016 => "Account register deregister rate limit exceeded",
         132_016 => "Template is Disabled",
         _ => "Something went wrong",
@@ -190,9 +193,7 @@ pub fn async_details_of(code: u32) -> &'static str {
         131_049 => {
             "In order to maintain a healthy ecosystem engagement, the message failed to be delivered."
         }
-        131_050 => {
-            "Unable to deliver the message. This recipient has chosen to stop receiving marketing messages on WhatsApp from your business."
-        }
+        131_050 => MARKETING_OPT_OUT_TEXT,
         131_026 => "Message Undeliverable.",
         131_047 => {
             "Message failed to send because more than 24 hours have passed since the customer last replied to this number."
