@@ -937,6 +937,27 @@ async fn magic_recipients_get_their_rate_limit_error_at_once() {
 }
 
 #[tokio::test]
+async fn a_send_to_the_sending_number_itself_gets_131021_at_once() {
+    let state = start();
+    // US_PHONE is +1 555 010 0001; punctuation does not hide it.
+    for to in ["15550100001", "+1 555-010-0001"] {
+        let answer = send(&state, &text(to, "hi me")).await;
+        let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 131_021);
+        assert_eq!(error["message"], "(#131021) Recipient cannot be sender");
+    }
+    let rejected = traced(&state, "message_rejected", "title").await;
+    assert_eq!(rejected, vec!["Recipient cannot be sender"; 2]);
+    assert!(
+        traced(&state, "message_accepted", "message_id")
+            .await
+            .is_empty()
+    );
+    // Another number of the WABA is a recipient like any other.
+    let answer = send(&state, &template("4930901820", "spring_sale")).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+}
+
+#[tokio::test]
 async fn control_paths_that_end_in_messages_are_not_taken_for_graph_paths() {
     let state = start();
     for path in ["/_wasim/messages", "/_wasim/x/messages"] {

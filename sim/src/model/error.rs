@@ -34,6 +34,8 @@ pub mod code {
     pub const RATE_LIMIT_HIT: u32 = 130_429;
     /// Message undeliverable.
     pub const UNDELIVERABLE: u32 = 131_026;
+    /// A send whose recipient is the sending number itself.
+    pub const RECIPIENT_IS_SENDER: u32 = 131_021;
     /// Required parameter missing.
     pub const PARAMETER_MISSING: u32 = 131_008;
     /// Parameter value not valid.
@@ -90,6 +92,7 @@ pub mod code {
         CALLBACK_VERIFICATION,
         RATE_LIMIT_HIT,
         UNDELIVERABLE,
+        RECIPIENT_IS_SENDER,
         PARAMETER_MISSING,
         PARAMETER_INVALID,
         UNSUPPORTED_MESSAGE_TYPE,
@@ -166,6 +169,7 @@ pub fn title_of(code: u32) -> &'static str {
         131_008 => "Required parameter is missing",
         131_009 => "Parameter value is not valid",
         131_026 => "Message undeliverable",
+        131_021 => "Recipient cannot be sender",
         131_051 => "Unsupported message type",
         131_052 => "Media download error",
         131_053 => "Media upload error",

@@ -102,6 +102,15 @@ pub(super) fn send(
             return reject_with(error, to, None, effects);
         }
     };
+    // A number cannot message itself: 131021, at once
+    // (https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes).
+    if outgoing.wa_id == world.phone_numbers[phone_index].spec.display_phone_number {
+        let error = PlatformError::new(
+            code::RECIPIENT_IS_SENDER,
+            "Sender and recipient phone number is the same.",
+        );
+        return reject_with(error, Some(outgoing.input.clone()), None, effects);
+    }
     let template_index = match &outgoing.content {
         OutgoingContent::Template {
             name,
