@@ -7,7 +7,8 @@ use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 use support::http::{
     Client, assert_graph_error, assert_unknown_object, call, client, control_get, control_post,
-    d360_post, details, graph_post, graph_request, partner_token, send, start, trace, traced,
+    d360_post, details, graph_post, graph_request, message, partner_token, send, start, start_with,
+    trace, traced,
 };
 use support::{ANA, PRIYA, TOKEN, US_KEY, US_PHONE, template, text};
 use wasim_sim::api::extract::BODY_BYTES_MAX;
@@ -258,13 +259,16 @@ async fn a_body_at_exactly_the_size_limit_is_read() {
 }
 
 #[tokio::test]
-async fn a_missing_to_gets_131008() {
-    let state = start();
+async fn a_missing_to_gets_100_naming_it_or_131008_by_the_table() {
     let mut body = template(ANA, "spring_sale");
     body.as_object_mut().expect("object").remove("to");
-    let answer = send(&state, &body).await;
+    let answer = send(&start(), &body).await;
+    let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 100);
+    assert_eq!(message(&error), "(#100) The parameter to is required.");
+    let table = start_with("[policy]\nparameter_errors = \"table\"\n");
+    let answer = send(&table, &body).await;
     let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 131_008);
-    assert!(details(&error).contains("to"), "{error}");
+    assert_eq!(details(&error), "The parameter to is required.");
 }
 
 #[tokio::test]
@@ -276,13 +280,20 @@ async fn a_missing_messaging_product_gets_100() {
         .remove("messaging_product");
     let answer = send(&state, &body).await;
     let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 100);
-    assert!(details(&error).contains("messaging_product"), "{error}");
+    assert_eq!(
+        message(&error),
+        "(#100) The parameter messaging_product is required."
+    );
+    assert!(error.get("error_data").is_none(), "{error}");
 }
 
 #[tokio::test]
-async fn an_invalid_to_gets_131009() {
-    let state = start();
-    let answer = send(&state, &template("abc", "spring_sale")).await;
+async fn an_invalid_to_gets_100_naming_it_or_131009_by_the_table() {
+    let answer = send(&start(), &template("abc", "spring_sale")).await;
+    let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 100);
+    assert!(message(&error).contains("abc"), "{error}");
+    let table = start_with("[policy]\nparameter_errors = \"table\"\n");
+    let answer = send(&table, &template("abc", "spring_sale")).await;
     let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 131_009);
     assert!(details(&error).contains("abc"), "{error}");
 }
@@ -293,7 +304,7 @@ async fn an_unknown_message_type_gets_100() {
     let body = json!({"messaging_product": "whatsapp", "to": ANA, "type": "carrier_pigeon"});
     let answer = send(&state, &body).await;
     let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 100);
-    assert!(details(&error).contains("carrier_pigeon"), "{error}");
+    assert!(message(&error).contains("carrier_pigeon"), "{error}");
 }
 
 #[tokio::test]
@@ -306,7 +317,7 @@ async fn a_flow_message_gets_100_saying_it_is_not_simulated() {
     });
     let answer = send(&state, &body).await;
     let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 100);
-    assert!(details(&error).contains("not simulated"), "{error}");
+    assert!(message(&error).contains("not simulated"), "{error}");
 }
 
 #[tokio::test]
@@ -433,7 +444,11 @@ async fn a_360dialog_send_without_or_with_a_wrong_key_gets_its_own_401() {
 async fn a_360dialog_send_validates_the_body_like_the_cloud_api() {
     let state = start();
     let answer = d360_post(&state, Some(US_KEY), &template("abc", "spring_sale")).await;
-    assert_graph_error(&answer, StatusCode::BAD_REQUEST, 131_009);
+    let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 100);
+    assert!(
+        message(&error).starts_with("(#100) Param to must be"),
+        "{error}"
+    );
 }
 
 // ---------------------------------------------------------------- Control API

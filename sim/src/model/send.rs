@@ -8,7 +8,7 @@ use super::error::{PlatformError, code};
 use super::freeform::{self, MediaSource};
 use super::id::Wamid;
 use super::marketing::{self, Verdict};
-use super::outgoing::{Outgoing, OutgoingContent, SendRequestError};
+use super::outgoing::{Outgoing, OutgoingContent, SendRequestError, parameter_error};
 use super::policy::{ErrorSurface, PricingModel};
 use super::refusal::Refusal;
 use super::spec::{Category, TemplateStatus};
@@ -99,6 +99,7 @@ pub(super) fn send(
         Ok(outgoing) => outgoing,
         Err(SendRequestError::Unreadable(error)) => return Err(Refusal::Request(error)),
         Err(SendRequestError::Invalid { error, to }) => {
+            let error = parameter_error(error, world.policy.parameter_errors);
             return reject_with(error, to, None, effects);
         }
     };

@@ -357,6 +357,11 @@ fn graph_error_object(answer: &Answer, http: StatusCode) -> Value {
     error
 }
 
+/// The `message` of a Graph `error` object.
+pub fn message(error: &Value) -> &str {
+    error["message"].as_str().expect("message")
+}
+
 /// The `error_data.details` of a Graph `error` object.
 pub fn details(error: &Value) -> &str {
     error["error_data"]["details"].as_str().expect("details")
