@@ -952,6 +952,64 @@ async fn magic_recipients_get_their_rate_limit_error_at_once() {
 }
 
 #[tokio::test]
+async fn transient_magic_recipients_refuse_every_other_send_so_a_retry_goes_through() {
+    let state = start();
+    let cases = [
+        (
+            "999131000",
+            StatusCode::INTERNAL_SERVER_ERROR,
+            131_000,
+            "(#131000) Something went wrong",
+        ),
+        (
+            "999131057",
+            StatusCode::INTERNAL_SERVER_ERROR,
+            131_057,
+            "(#131057) Account in maintenance mode",
+        ),
+        (
+            "999133004",
+            StatusCode::SERVICE_UNAVAILABLE,
+            133_004,
+            "(#133004) Server temporarily unavailable",
+        ),
+        (
+            "999000004",
+            StatusCode::BAD_REQUEST,
+            4,
+            "(#4) Application request limit reached",
+        ),
+        (
+            "999080007",
+            StatusCode::BAD_REQUEST,
+            80_007,
+            "(#80007) Rate limit issues",
+        ),
+    ];
+    for (to, http, code, text) in cases {
+        // Two messages, each refused once and accepted on its retry.
+        for _ in 0..2 {
+            let first = send(&state, &template(to, "spring_sale")).await;
+            let error = assert_graph_error(&first, http, code);
+            assert_eq!(message(&error), text);
+            let retry = send(&state, &template(to, "spring_sale")).await;
+            assert_eq!(retry.status, StatusCode::OK, "{to}: {}", retry.text());
+        }
+    }
+    let codes = traced(&state, "message_rejected", "title").await;
+    assert_eq!(codes.len(), 2 * cases.len(), "{codes:?}");
+    let world = control_get(&state, "/_wasim/world").await.json();
+    for (to, ..) in cases {
+        assert!(
+            world["magic_recipients"]
+                .as_array()
+                .is_some_and(|listed| listed.iter().any(|m| m["wa_id"] == to)),
+            "{to} is listed"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_send_to_the_sending_number_itself_gets_131021_at_once() {
     let state = start();
     // US_PHONE is +1 555 010 0001; punctuation does not hide it.

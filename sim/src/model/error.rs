@@ -78,8 +78,17 @@ pub mod code {
     pub const POLICY_BLOCKED: u32 = 368;
     /// The business account is locked (a disabled account).
     pub const ACCOUNT_LOCKED: u32 = 131_031;
-    /// Something went wrong: the fallback (a full timer queue, an unexpected reply).
+    /// Something went wrong: the fallback (a full timer queue, an unexpected reply),
+    /// and a transient error to retry.
     pub const GENERIC: u32 = 131_000;
+    /// The app reached its API call rate limit.
+    pub const APP_RATE_LIMIT: u32 = 4;
+    /// The WhatsApp Business Account reached its API call rate limit.
+    pub const WABA_RATE_LIMIT: u32 = 80_007;
+    /// The business account is in maintenance mode (a throughput upgrade).
+    pub const MAINTENANCE_MODE: u32 = 131_057;
+    /// Server temporarily unavailable.
+    pub const SERVER_UNAVAILABLE: u32 = 133_004;
 
     /// Every code above: each one the simulator may answer with or report in a
     /// `failed` status (the messaging-limit code is a policy parameter, 131048 by
@@ -115,6 +124,10 @@ pub mod code {
         POLICY_BLOCKED,
         ACCOUNT_LOCKED,
         GENERIC,
+        APP_RATE_LIMIT,
+        WABA_RATE_LIMIT,
+        MAINTENANCE_MODE,
+        SERVER_UNAVAILABLE,
     ];
 }
 
@@ -187,6 +200,10 @@ pub fn title_of(code: u32) -> &'static str {
         133_010 => "Account not registered",
         133_016 => "Account register deregister rate limit exceeded",
         132_016 => "Template is Disabled",
+        4 => "Application request limit reached",
+        80_007 => "Rate limit issues",
+        131_057 => "Account in maintenance mode",
+        133_004 => "Server temporarily unavailable",
         _ => "Something went wrong",
     }
 }
