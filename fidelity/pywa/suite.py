@@ -771,7 +771,19 @@ class Suite:
                 self.post("/_wasim/templates/spring_sale", {"unpause": True})
             return f"HTTP {e.status_code}"
 
+        def empty_text():
+            e = expect_raises(errors.WhatsAppError, 100, lambda: wa.send_message(to=ANA, text=""))
+            expect(
+                e.message == "(#100) The parameter text['body'] is required.",
+                f"message {e.message!r}; expected the live API's",
+            )
+            return f"HTTP {e.status_code}: {e.message}"
+
         self.check(f"130429 throughput limit raises pywa's RateLimitHit ({label})", rate_limit)
+        self.check(
+            f"an empty text body is refused as the live API refuses it: 100 naming text['body'] ({label})",
+            empty_text,
+        )
         self.check(
             f"131049 per-user marketing limit arrives as a failed status whose error is "
             f"pywa's MessageUndeliverableDueToHealthyEcosystemEngagement ({label})",

@@ -1,5 +1,7 @@
 //! `Sim`: the world plus its trace. Still pure: the shell owns time and I/O.
 
+use sha2::{Digest, Sha256};
+
 use crate::model::{Command, Effect, Refusal, Reply, SimTime, WebhookDelivery, World};
 use crate::trace::{Trace, TraceEvent};
 
@@ -10,6 +12,9 @@ pub struct Sim {
     pub world: World,
     /// Everything that happened, in order.
     pub trace: Trace,
+    /// How many `fbtrace_id`s error answers have had: each answer draws the next,
+    /// so no two share one (a reset does not restart the count).
+    fbtrace_ids: u64,
 }
 
 impl Sim {
@@ -21,7 +26,11 @@ impl Sim {
     /// A sim over `world` writing into `trace` (a window of a given size).
     pub fn with_trace(world: World, mut trace: Trace) -> Self {
         trace.push(0, world.built_event());
-        Sim { world, trace }
+        Sim {
+            world,
+            trace,
+            fbtrace_ids: 0,
+        }
     }
 
     /// Applies `command` at `now`; traces what happened and returns the reply and
@@ -44,6 +53,13 @@ impl Sim {
     /// Appends a shell-level record (a request, a clock move) at the world's time.
     pub fn record(&mut self, event: TraceEvent) {
         self.trace.push(self.world.now().as_ms(), event);
+    }
+
+    /// The `fbtrace_id` of the next error answer: derived from the seed and the
+    /// count of answers before it, so it is deterministic and unique.
+    pub fn next_fbtrace_id(&mut self) -> String {
+        self.fbtrace_ids += 1;
+        fbtrace_id(self.world.seed(), self.fbtrace_ids)
     }
 
     /// Replaces the world with a fresh one and frees the records in memory; the
@@ -73,4 +89,18 @@ impl Sim {
         }
         deliveries
     }
+}
+
+/// A Graph-style trace id derived from the seed and a sequence number (deterministic).
+pub fn fbtrace_id(seed: u64, seq: u64) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let digest = Sha256::new()
+        .chain_update(seed.to_le_bytes())
+        .chain_update(seq.to_le_bytes())
+        .finalize();
+    digest
+        .iter()
+        .take(23)
+        .map(|b| char::from(ALPHABET[usize::from(*b) % 64]))
+        .collect()
 }

@@ -450,7 +450,9 @@ fn every_code_the_model_emits_answers_with_a_non_empty_message() {
         );
         assert!(error["type"].is_string(), "{body}");
         assert!(error["fbtrace_id"].is_string(), "{body}");
-        if code != code::ACCESS_TOKEN {
+        if code == code::ACCESS_TOKEN || code == code::UNKNOWN_PATH {
+            assert!(error.get("error_data").is_none(), "{body}");
+        } else {
             assert_eq!(error["error_data"]["details"], "what happened", "{body}");
         }
     }
@@ -475,7 +477,7 @@ async fn every_graph_error_wasim_answers_has_a_code_and_a_message() {
     }
     assert_eq!(
         codes,
-        BTreeSet::from([100, 190, 2500, 130_429, 131_008, 131_056, 132_001, 133_005]),
+        BTreeSet::from([100, 190, 2500, 130_429, 131_056, 132_001, 133_005]),
         "the errors answered"
     );
 }
@@ -521,6 +523,13 @@ async fn every_failed_status_webhook_error_has_code_title_message_and_details() 
                 .is_some_and(|t| !t.trim().is_empty()),
             "{code}: no error_data.details in {body}"
         );
+        if code == 131_050 {
+            // As captured: one text for all three, without a final period.
+            let text = "Unable to deliver the message. This recipient has chosen to stop receiving marketing messages on WhatsApp from your business";
+            assert_eq!(error["title"], text, "{body}");
+            assert_eq!(error["message"], text, "{body}");
+            assert_eq!(error["error_data"]["details"], text, "{body}");
+        }
         codes.insert(code);
     }
     for expected in [131_026, 131_047, 131_048, 131_049, 131_050] {

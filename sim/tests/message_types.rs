@@ -9,9 +9,11 @@ use serde_json::{Value, json};
 use support::TOKEN;
 use support::model::{
     ANA_BR, PRIYA_IN, SAM_US, T0, US_NUMBER, accepted, hours, inbound_text, outcome, send_from,
-    settle, statuses, text_body, world,
+    settle, statuses, text_body, world, world_with,
 };
-use wasim_sim::model::{Command, Effect, Refusal, Reply, SimTime, StatusKind, World};
+use wasim_sim::model::{
+    Command, Effect, PlatformError, Refusal, Reply, SimTime, StatusKind, World,
+};
 use wasim_sim::trace::TraceEvent;
 
 /// A send of `kind` carrying `object` to `to`.
@@ -48,7 +50,11 @@ fn list(sections: usize, rows: usize) -> Value {
 /// A world in which Ana wrote first, so her service window is open; the wamid of
 /// her message.
 fn window_open() -> (World, String) {
-    let mut world = world();
+    window_open_in(world())
+}
+
+/// [`window_open`] in `world`.
+fn window_open_in(mut world: World) -> (World, String) {
     let reply = world.apply(T0, inbound_text(ANA_BR, "hello")).reply;
     let Ok(Reply::InboundReceived { message_id }) = reply else {
         panic!("Ana's message was not received: {reply:?}");
@@ -65,10 +71,23 @@ fn fate(world: &mut World, at: SimTime, body: Value) -> Option<u32> {
 
 /// The code of a synchronous refusal of `body`.
 fn refused(world: &mut World, body: Value) -> u32 {
+    refusal(world, body).code
+}
+
+/// The synchronous refusal of `body`.
+fn refusal(world: &mut World, body: Value) -> PlatformError {
     match send_from(world, hours(1), US_NUMBER, body.clone()) {
-        Err(Refusal::Platform(error)) => error.code,
+        Err(Refusal::Platform(error)) => error,
         other => panic!("{body}: expected a platform refusal, got {other:?}"),
     }
+}
+
+/// Asserts a parameter error as the live API answers it (the default): code 100,
+/// the message `starting` with a parameter's name, no details.
+fn assert_live_parameter_error(error: &PlatformError, starting: &str, body: &Value) {
+    assert_eq!(error.code, 100, "{body}: {error:?}");
+    assert!(error.title.starts_with(starting), "{body}: {error:?}");
+    assert!(error.details.is_empty(), "{body}: {error:?}");
 }
 
 /// Sends `body` at `at`; the answer and the trace events the send wrote.
@@ -196,8 +215,10 @@ fn free_form_types_outside_the_window_fail_with_131047_like_text() {
 }
 
 #[test]
-fn missing_fields_get_131008_and_values_out_of_bounds_131009() {
-    let (mut world, _) = window_open();
+fn missing_fields_and_values_out_of_bounds_get_100_naming_the_parameter_or_131008_and_131009_by_the_table()
+ {
+    let (mut live, _) = window_open();
+    let (mut table, _) = window_open_in(world_with("[policy]\nparameter_errors = \"table\"\n"));
     let long = |n: usize| "x".repeat(n);
     let missing = [
         message(ANA_BR, "image", json!({"caption": "no media"})),
@@ -216,7 +237,12 @@ fn missing_fields_get_131008_and_values_out_of_bounds_131009() {
         ),
     ];
     for body in missing {
-        assert_eq!(refused(&mut world, body.clone()), 131_008, "{body}");
+        let error = refusal(&mut live, body.clone());
+        assert_live_parameter_error(&error, "The parameter ", &body);
+        assert!(error.title.ends_with(" is required."), "{body}: {error:?}");
+        let error = refusal(&mut table, body.clone());
+        assert_eq!(error.code, 131_008, "{body}");
+        assert!(error.details.starts_with("The parameter "), "{error:?}");
     }
     let invalid = [
         message(
@@ -261,14 +287,36 @@ fn missing_fields_get_131008_and_values_out_of_bounds_131009() {
             "body": {"text": "b"}, "action": {"button": "Go", "sections": [{"rows": [{"id": "1", "title": "t"}]}]}}),
         ),
     ];
-    for body in invalid {
-        assert_eq!(refused(&mut world, body.clone()), 131_009, "{body}");
-    }
     let mut with_long_body = buttons(&["Yes"]);
     with_long_body["body"]["text"] = json!(long(1_025));
+    for body in invalid
+        .into_iter()
+        .chain([message(ANA_BR, "interactive", with_long_body)])
+    {
+        let error = refusal(&mut live, body.clone());
+        assert_live_parameter_error(&error, "Param ", &body);
+        let error = refusal(&mut table, body.clone());
+        assert_eq!(error.code, 131_009, "{body}");
+        assert!(error.details.starts_with("Param "), "{error:?}");
+    }
+}
+
+#[test]
+fn an_empty_text_body_gets_the_live_api_s_message() {
+    let (mut world, _) = window_open();
+    let body = text_body(ANA_BR, "");
+    let error = refusal(&mut world, body.clone());
     assert_eq!(
-        refused(&mut world, message(ANA_BR, "interactive", with_long_body)),
-        131_009
+        (error.code, error.title.as_str()),
+        (100, "The parameter text['body'] is required."),
+        "{body}"
+    );
+    let (_, events) = send_traced(&mut world, hours(1), &body);
+    assert!(
+        events.iter().any(|event| matches!(event,
+            TraceEvent::MessageRejected { code: 100, title, .. }
+                if title == "The parameter text['body'] is required.")),
+        "{events:?}"
     );
 }
 
@@ -287,7 +335,7 @@ fn an_inbound_only_type_gets_131051_and_an_unsimulated_interactive_says_so() {
     match send_from(&mut world, hours(1), US_NUMBER, flow) {
         Err(Refusal::Platform(error)) => {
             assert_eq!(error.code, 100);
-            assert!(error.details.contains("not simulated"), "{error:?}");
+            assert!(error.title.contains("not simulated"), "{error:?}");
         }
         other => panic!("{other:?}"),
     }
@@ -395,7 +443,12 @@ fn a_reply_with_context_is_traced_with_the_message_it_answers() {
     assert_eq!(reply_to, Some(received));
     let mut broken = text_body(ANA_BR, "x");
     broken["context"] = json!({"message_id": 7});
-    assert_eq!(refused(&mut world, broken), 131_009);
+    let error = refusal(&mut world, broken.clone());
+    assert_live_parameter_error(
+        &error,
+        "Param context['message_id'] must be a string",
+        &broken,
+    );
 }
 
 /// A read receipt for `message_id`, with a typing indicator if `typing`.
@@ -454,14 +507,12 @@ fn a_read_receipt_for_an_outbound_or_unknown_message_or_another_number_is_refuse
         matches!(other_number, Err(Refusal::Platform(ref e)) if e.code == 131_009),
         "{other_number:?}"
     );
+    // A malformed receipt is a parameter error: 100 naming it (live, the default).
     let bad_typing = json!({"messaging_product": "whatsapp", "status": "read", "message_id": received,
                             "typing_indicator": {"type": "audio"}});
-    assert_eq!(refused(&mut world, bad_typing), 131_009);
-    assert_eq!(
-        refused(
-            &mut world,
-            json!({"messaging_product": "whatsapp", "status": "read"})
-        ),
-        131_008
-    );
+    let error = refusal(&mut world, bad_typing.clone());
+    assert_live_parameter_error(&error, "Param typing_indicator", &bad_typing);
+    let no_id = json!({"messaging_product": "whatsapp", "status": "read"});
+    let error = refusal(&mut world, no_id.clone());
+    assert_live_parameter_error(&error, "The parameter message_id is required.", &no_id);
 }

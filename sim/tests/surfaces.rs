@@ -6,8 +6,9 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 use support::http::{
-    Client, assert_graph_error, call, control_get, control_post, d360_post, details, graph_post,
-    graph_request, partner_token, send, start, trace, traced,
+    Client, assert_graph_error, assert_unknown_object, call, client, control_get, control_post,
+    d360_post, details, graph_post, graph_request, message, partner_token, send, start, start_with,
+    trace, traced,
 };
 use support::{ANA, PRIYA, TOKEN, US_KEY, US_PHONE, template, text};
 use wasim_sim::api::extract::BODY_BYTES_MAX;
@@ -165,20 +166,6 @@ async fn a_wrong_token_with_a_malformed_body_still_gets_190_because_auth_comes_f
     assert_graph_error(&answer, StatusCode::UNAUTHORIZED, 190);
 }
 
-#[tokio::test]
-async fn an_unknown_phone_number_id_gets_invalid_parameter_100_with_http_400() {
-    let state = start();
-    let answer = graph_post(
-        &state,
-        "/v23.0/199999999999999/messages",
-        Some(TOKEN),
-        &template(ANA, "spring_sale"),
-    )
-    .await;
-    let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 100);
-    assert!(details(&error).contains("199999999999999"), "{error}");
-}
-
 // ---------------------------------------------------------------- Graph: bodies
 
 #[tokio::test]
@@ -272,13 +259,16 @@ async fn a_body_at_exactly_the_size_limit_is_read() {
 }
 
 #[tokio::test]
-async fn a_missing_to_gets_131008() {
-    let state = start();
+async fn a_missing_to_gets_100_naming_it_or_131008_by_the_table() {
     let mut body = template(ANA, "spring_sale");
     body.as_object_mut().expect("object").remove("to");
-    let answer = send(&state, &body).await;
+    let answer = send(&start(), &body).await;
+    let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 100);
+    assert_eq!(message(&error), "(#100) The parameter to is required.");
+    let table = start_with("[policy]\nparameter_errors = \"table\"\n");
+    let answer = send(&table, &body).await;
     let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 131_008);
-    assert!(details(&error).contains("to"), "{error}");
+    assert_eq!(details(&error), "The parameter to is required.");
 }
 
 #[tokio::test]
@@ -290,13 +280,20 @@ async fn a_missing_messaging_product_gets_100() {
         .remove("messaging_product");
     let answer = send(&state, &body).await;
     let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 100);
-    assert!(details(&error).contains("messaging_product"), "{error}");
+    assert_eq!(
+        message(&error),
+        "(#100) The parameter messaging_product is required."
+    );
+    assert!(error.get("error_data").is_none(), "{error}");
 }
 
 #[tokio::test]
-async fn an_invalid_to_gets_131009() {
-    let state = start();
-    let answer = send(&state, &template("abc", "spring_sale")).await;
+async fn an_invalid_to_gets_100_naming_it_or_131009_by_the_table() {
+    let answer = send(&start(), &template("abc", "spring_sale")).await;
+    let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 100);
+    assert!(message(&error).contains("abc"), "{error}");
+    let table = start_with("[policy]\nparameter_errors = \"table\"\n");
+    let answer = send(&table, &template("abc", "spring_sale")).await;
     let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 131_009);
     assert!(details(&error).contains("abc"), "{error}");
 }
@@ -307,7 +304,7 @@ async fn an_unknown_message_type_gets_100() {
     let body = json!({"messaging_product": "whatsapp", "to": ANA, "type": "carrier_pigeon"});
     let answer = send(&state, &body).await;
     let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 100);
-    assert!(details(&error).contains("carrier_pigeon"), "{error}");
+    assert!(message(&error).contains("carrier_pigeon"), "{error}");
 }
 
 #[tokio::test]
@@ -320,7 +317,7 @@ async fn a_flow_message_gets_100_saying_it_is_not_simulated() {
     });
     let answer = send(&state, &body).await;
     let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 100);
-    assert!(details(&error).contains("not simulated"), "{error}");
+    assert!(message(&error).contains("not simulated"), "{error}");
 }
 
 #[tokio::test]
@@ -362,19 +359,49 @@ async fn a_get_on_a_messages_path_gets_a_graph_error_not_an_empty_405() {
 }
 
 #[tokio::test]
-async fn an_unknown_graph_path_gets_2500() {
+async fn an_unknown_graph_path_gets_2500_bare_each_with_its_own_trace_id() {
     let state = start();
-    let answer = call(
+    let mut trace_ids = std::collections::BTreeSet::new();
+    for _ in 0..3 {
+        let answer = call(
+            &state,
+            graph_request(
+                "POST",
+                "/v23.0/110000000000001/block_users",
+                Some(TOKEN),
+                Some("{}"),
+            ),
+        )
+        .await;
+        let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 2500);
+        assert_eq!(
+            error["message"], "Unknown path components: /v23.0/110000000000001/block_users",
+            "{error}"
+        );
+        trace_ids.insert(error["fbtrace_id"].as_str().expect("a trace id").to_owned());
+    }
+    // Refusals through the model draw from the same sequence.
+    let refused = send(&state, &json!({"to": ANA})).await;
+    let error = assert_graph_error(&refused, StatusCode::BAD_REQUEST, 100);
+    trace_ids.insert(error["fbtrace_id"].as_str().expect("a trace id").to_owned());
+    assert_eq!(trace_ids.len(), 4, "{trace_ids:?}");
+}
+
+#[tokio::test]
+async fn an_unknown_phone_number_id_gets_graph_s_method_exception_with_subcode_33() {
+    let state = start();
+    let answer = graph_post(
         &state,
-        graph_request(
-            "POST",
-            "/v23.0/110000000000001/block_users",
-            Some(TOKEN),
-            Some("{}"),
-        ),
+        "/v23.0/199999999999999/messages",
+        Some(TOKEN),
+        &template(ANA, "spring_sale"),
     )
     .await;
-    assert_graph_error(&answer, StatusCode::BAD_REQUEST, 2500);
+    assert_unknown_object(&answer, "post", "199999999999999");
+    let answer = client(&state, Some(TOKEN))
+        .get("/v23.0/199999999999999")
+        .await;
+    assert_unknown_object(&answer, "get", "199999999999999");
 }
 
 // ---------------------------------------------------------------- 360dialog
@@ -417,7 +444,11 @@ async fn a_360dialog_send_without_or_with_a_wrong_key_gets_its_own_401() {
 async fn a_360dialog_send_validates_the_body_like_the_cloud_api() {
     let state = start();
     let answer = d360_post(&state, Some(US_KEY), &template("abc", "spring_sale")).await;
-    assert_graph_error(&answer, StatusCode::BAD_REQUEST, 131_009);
+    let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 100);
+    assert!(
+        message(&error).starts_with("(#100) Param to must be"),
+        "{error}"
+    );
 }
 
 // ---------------------------------------------------------------- Control API
@@ -921,6 +952,85 @@ async fn magic_recipients_get_their_rate_limit_error_at_once() {
 }
 
 #[tokio::test]
+async fn transient_magic_recipients_refuse_every_other_send_so_a_retry_goes_through() {
+    let state = start();
+    let cases = [
+        (
+            "999131000",
+            StatusCode::INTERNAL_SERVER_ERROR,
+            131_000,
+            "(#131000) Something went wrong",
+        ),
+        (
+            "999131057",
+            StatusCode::INTERNAL_SERVER_ERROR,
+            131_057,
+            "(#131057) Account in maintenance mode",
+        ),
+        (
+            "999133004",
+            StatusCode::SERVICE_UNAVAILABLE,
+            133_004,
+            "(#133004) Server temporarily unavailable",
+        ),
+        (
+            "999000004",
+            StatusCode::BAD_REQUEST,
+            4,
+            "(#4) Application request limit reached",
+        ),
+        (
+            "999080007",
+            StatusCode::BAD_REQUEST,
+            80_007,
+            "(#80007) Rate limit issues",
+        ),
+    ];
+    for (to, http, code, text) in cases {
+        // Two messages, each refused once and accepted on its retry.
+        for _ in 0..2 {
+            let first = send(&state, &template(to, "spring_sale")).await;
+            let error = assert_graph_error(&first, http, code);
+            assert_eq!(message(&error), text);
+            let retry = send(&state, &template(to, "spring_sale")).await;
+            assert_eq!(retry.status, StatusCode::OK, "{to}: {}", retry.text());
+        }
+    }
+    let codes = traced(&state, "message_rejected", "title").await;
+    assert_eq!(codes.len(), 2 * cases.len(), "{codes:?}");
+    let world = control_get(&state, "/_wasim/world").await.json();
+    for (to, ..) in cases {
+        assert!(
+            world["magic_recipients"]
+                .as_array()
+                .is_some_and(|listed| listed.iter().any(|m| m["wa_id"] == to)),
+            "{to} is listed"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_send_to_the_sending_number_itself_gets_131021_at_once() {
+    let state = start();
+    // US_PHONE is +1 555 010 0001; punctuation does not hide it.
+    for to in ["15550100001", "+1 555-010-0001"] {
+        let answer = send(&state, &text(to, "hi me")).await;
+        let error = assert_graph_error(&answer, StatusCode::BAD_REQUEST, 131_021);
+        assert_eq!(error["message"], "(#131021) Recipient cannot be sender");
+    }
+    let rejected = traced(&state, "message_rejected", "title").await;
+    assert_eq!(rejected, vec!["Recipient cannot be sender"; 2]);
+    assert!(
+        traced(&state, "message_accepted", "message_id")
+            .await
+            .is_empty()
+    );
+    // Another number of the WABA is a recipient like any other.
+    let answer = send(&state, &template("4930901820", "spring_sale")).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+}
+
+#[tokio::test]
 async fn control_paths_that_end_in_messages_are_not_taken_for_graph_paths() {
     let state = start();
     for path in ["/_wasim/messages", "/_wasim/x/messages"] {
@@ -1321,11 +1431,12 @@ async fn registration_sets_the_pin_refuses_a_wrong_one_and_limits_requests() {
     )
     .await;
     assert_eq!(gone.json(), json!({"success": true}));
-    assert_graph_error(
+    let error = assert_graph_error(
         &send(&state, &template(ANA, "spring_sale")).await,
         StatusCode::BAD_REQUEST,
         133_010,
     );
+    assert_eq!(error["message"], "(#133010) Account not registered");
     // Register/deregister requests so far: 5 (a malformed PIN counts, a refused token
     // does not); the 11th within 72 h is 133016 and blocks.
     for _ in 0..5 {

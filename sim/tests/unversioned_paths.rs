@@ -192,6 +192,8 @@ async fn the_unversioned_routes_do_not_swallow_other_paths() {
     // An id Graph does not know is Graph's "does not exist", with or without version.
     let (_, body) = graph(&state, "GET", "/999999999999999", None).await;
     assert_eq!(body["error"]["code"], 100, "{body}");
+    assert_eq!(body["error"]["type"], "GraphMethodException", "{body}");
+    assert_eq!(body["error"]["error_subcode"], 33, "{body}");
 }
 
 #[tokio::test]

@@ -18,7 +18,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 
-use super::error::fbtrace_id;
 use crate::engine::Sim;
 use crate::model::numbers::HandshakeReport;
 use crate::model::partner::PartnerCredential;
@@ -101,9 +100,9 @@ pub(crate) trait Dialect {
     /// The credential of a request's headers (none when absent).
     fn credential(headers: &HeaderMap) -> Option<Self::Credential>;
 
-    /// A refusal as this surface answers it. `trace_id` gives the answer's
-    /// `fbtrace_id` (Graph's), derived from the seed and the trace's position.
-    fn refusal(refusal: Refusal, request: &RequestLine, trace_id: &dyn Fn() -> String) -> Response;
+    /// A refusal as this surface answers it, with `fbtrace_id` (Graph's; the
+    /// 360dialog dialects have none).
+    fn refusal(refusal: Refusal, request: &RequestLine, fbtrace_id: String) -> Response;
 }
 
 /// A credential as presented: its secret, of which the trace keeps a fingerprint.
@@ -188,11 +187,10 @@ impl<D: Dialect> Call<D> {
     ) -> Response {
         let Call { state, request, .. } = self;
         state.with_sim(|sim, now| {
-            let trace_id = trace_id_here(sim);
             let (result, deliveries) = sim.apply(now, command);
             let response = match result {
                 Ok(reply) => answer(reply),
-                Err(refusal) => D::refusal(refusal, &request, &trace_id),
+                Err(refusal) => D::refusal(refusal, &request, sim.next_fbtrace_id()),
             };
             record::<D>(sim, request, fingerprint, &response);
             // Queued under the lock, so webhooks keep the model's order.
@@ -214,14 +212,13 @@ impl<D: Dialect> Call<D> {
         let fingerprint = self.fingerprint();
         let Call { state, request, .. } = self;
         let first = state.with_sim(|sim, now| {
-            let trace_id = trace_id_here(sim);
             let (result, deliveries) = sim.apply(now, command);
             let first = match result {
                 Ok(Reply::Verify(verification)) => Err((verification, answer)),
                 result => {
                     let response = match result {
                         Ok(reply) => answer(reply),
-                        Err(refusal) => D::refusal(refusal, &request, &trace_id),
+                        Err(refusal) => D::refusal(refusal, &request, sim.next_fbtrace_id()),
                     };
                     record::<D>(sim, request.clone(), fingerprint.clone(), &response);
                     Ok(response)
@@ -250,19 +247,11 @@ impl<D: Dialect> Call<D> {
         let fingerprint = self.fingerprint();
         let Call { state, request, .. } = self;
         state.with_sim(|sim, _| {
-            let trace_id = trace_id_here(sim);
-            let response = D::refusal(refusal, &request, &trace_id);
+            let response = D::refusal(refusal, &request, sim.next_fbtrace_id());
             record::<D>(sim, request, fingerprint, &response);
             response
         })
     }
-}
-
-/// The `fbtrace_id` of an answer given at this point of the trace (computed only
-/// for errors).
-fn trace_id_here(sim: &Sim) -> impl Fn() -> String + use<> {
-    let (seed, seq) = (sim.world.seed(), sim.trace.len() as u64);
-    move || fbtrace_id(seed, seq)
 }
 
 fn record<D: Dialect>(

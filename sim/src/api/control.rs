@@ -28,7 +28,8 @@ use super::extract::{self, AnyJsonBody};
 use crate::model::fields;
 use crate::model::spec::ApiKind;
 use crate::model::{
-    Command, InboundContent, MAGIC_RECIPIENTS, PhoneNumberId, Reply, WaId, Wamid, World,
+    Command, InboundContent, MAGIC_RECIPIENTS, PhoneNumberId, Reply, TRANSIENT_RECIPIENTS, WaId,
+    Wamid, World,
 };
 use crate::state::AppState;
 use crate::trace::TraceEvent;
@@ -282,6 +283,7 @@ fn world_json(world: &World) -> Value {
         .collect();
     let magic: Vec<Value> = MAGIC_RECIPIENTS
         .iter()
+        .chain(TRANSIENT_RECIPIENTS)
         .map(|(wa_id, outcome)| json!({"wa_id": wa_id, "outcome": outcome}))
         .collect();
     json!({

@@ -4,7 +4,9 @@
 //!
 //! - Graph (Cloud API): `{"error": {message, type, code, error_data, fbtrace_id}}`
 //!   (<https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes>);
-//!   190 keeps the observed bare message.
+//!   190 and 2500 keep the captured bare message, an unknown object id answers a
+//!   `GraphMethodException` with `error_subcode` 33 ([`GraphShape`]), and every
+//!   answer has its own `fbtrace_id`.
 //! - 360dialog: `{"meta": {success, http_code, developer_message}}` for its own
 //!   layer (<https://docs.360dialog.com/docs/support/api-error-message-list>); on its
 //!   messaging API, Meta's errors pass through in Graph's shape.
@@ -15,7 +17,6 @@ use axum::Json;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use super::call::{Dialect, ErrorCode, RequestLine};
 use super::extract;
@@ -33,33 +34,93 @@ pub struct GraphError {
     pub status: u16,
     /// The support trace id.
     pub fbtrace_id: String,
+    /// How Graph spells it.
+    pub shape: GraphShape,
 }
 
+/// How Graph spells an error. The Cloud API's own errors carry "(#code) title" and
+/// their details in `error_data`; Graph's own layer answers with its message alone
+/// (captured answers: 190, 2500), and an object it cannot load with a
+/// `GraphMethodException` and a subcode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GraphShape {
+    /// `OAuthException`, message "(#code) title", `error_data` when there are
+    /// details (a parameter error of the live API has none).
+    Platform,
+    /// `OAuthException`, the title alone as the message, no `error_data`.
+    Bare,
+    /// `GraphMethodException` with `error_subcode`, the title as the message.
+    Method {
+        /// The subcode (33: the object does not exist or cannot be loaded).
+        subcode: u32,
+    },
+}
+
+impl GraphShape {
+    /// The shape Graph gives `code`: 190 and 2500 bare, the rest the Cloud API's own.
+    pub fn of(code: u32) -> GraphShape {
+        match code {
+            code::ACCESS_TOKEN | code::UNKNOWN_PATH => GraphShape::Bare,
+            _ => GraphShape::Platform,
+        }
+    }
+}
+
+/// The subcode of "Object with ID '…' does not exist" (captured answers).
+pub const SUBCODE_UNKNOWN_OBJECT: u32 = 33;
+
 impl GraphError {
-    /// An answer for `error` with its usual HTTP status.
+    /// An answer for `error` with its usual HTTP status and shape (190 and 2500
+    /// bare, the rest as the Cloud API's own errors).
     pub fn new(error: PlatformError, fbtrace_id: String) -> Self {
         GraphError {
             status: error.http_status(),
+            shape: GraphShape::of(error.code),
             error,
             fbtrace_id,
+        }
+    }
+
+    /// Graph's answer for an object id it does not know (`method` lowercased, as
+    /// Graph writes it): HTTP 400, `GraphMethodException`, code 100, subcode 33.
+    pub fn unknown_object(method: &Method, id: &str, fbtrace_id: String) -> Self {
+        let message = format!(
+            "Unsupported {} request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api",
+            method.as_str().to_ascii_lowercase()
+        );
+        GraphError {
+            status: 400,
+            error: PlatformError {
+                code: code::INVALID_PARAMETER,
+                title: message,
+                details: String::new(),
+            },
+            fbtrace_id,
+            shape: GraphShape::Method {
+                subcode: SUBCODE_UNKNOWN_OBJECT,
+            },
         }
     }
 
     /// The JSON body.
     pub fn body(&self) -> Value {
         let e = &self.error;
-        if e.code == code::ACCESS_TOKEN {
-            return json!({"error": {
-                "message": e.title, "type": "OAuthException", "code": e.code, "fbtrace_id": self.fbtrace_id,
-            }});
+        let mut error = match self.shape {
+            GraphShape::Platform => json!({
+                "message": format!("(#{}) {}", e.code, e.title), "type": "OAuthException", "code": e.code,
+            }),
+            GraphShape::Bare => {
+                json!({"message": e.title, "type": "OAuthException", "code": e.code})
+            }
+            GraphShape::Method { subcode } => json!({
+                "message": e.title, "type": "GraphMethodException", "code": e.code, "error_subcode": subcode,
+            }),
+        };
+        if self.shape == GraphShape::Platform && !e.details.is_empty() {
+            error["error_data"] = json!({"messaging_product": "whatsapp", "details": e.details});
         }
-        json!({"error": {
-            "message": format!("(#{}) {}", e.code, e.title),
-            "type": "OAuthException",
-            "code": e.code,
-            "error_data": {"messaging_product": "whatsapp", "details": e.details},
-            "fbtrace_id": self.fbtrace_id,
-        }})
+        error["fbtrace_id"] = json!(self.fbtrace_id);
+        json!({ "error": error })
     }
 }
 
@@ -70,15 +131,6 @@ impl IntoResponse for GraphError {
         response.extensions_mut().insert(ErrorCode(self.error.code));
         response
     }
-}
-
-/// Graph's message for an object id it does not know (`method` lowercased, as
-/// Graph writes it).
-pub(crate) fn unknown_object(method: &Method, id: &str) -> String {
-    format!(
-        "Unsupported {} request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.",
-        method.as_str().to_ascii_lowercase()
-    )
 }
 
 /// Meta's Cloud API: bearer tokens, Graph's error shape.
@@ -93,7 +145,7 @@ impl Dialect for Graph {
         extract::bearer(headers).map(|token| Secret::from(token.as_str()))
     }
 
-    fn refusal(refusal: Refusal, request: &RequestLine, trace_id: &dyn Fn() -> String) -> Response {
+    fn refusal(refusal: Refusal, request: &RequestLine, fbtrace_id: String) -> Response {
         let (status, error) = match refusal {
             Refusal::Platform(error) => (error.http_status(), error),
             Refusal::Request(RequestError::Method { method, allowed }) => (
@@ -107,13 +159,10 @@ impl Dialect for Graph {
                 error.http_status(),
                 PlatformError::new(code::INVALID_PARAMETER, error.details()),
             ),
-            Refusal::NotFound { id, .. } => (
-                400,
-                PlatformError::new(
-                    code::INVALID_PARAMETER,
-                    unknown_object(&request.method, &id),
-                ),
-            ),
+            Refusal::NotFound { id, .. } => {
+                return GraphError::unknown_object(&request.method, &id, fbtrace_id)
+                    .into_response();
+            }
             Refusal::Unauthorized(_) => (
                 401,
                 PlatformError::new(
@@ -139,41 +188,23 @@ impl Dialect for Graph {
         };
         GraphError {
             status,
+            shape: GraphShape::of(error.code),
             error,
-            fbtrace_id: trace_id(),
+            fbtrace_id,
         }
         .into_response()
     }
 }
 
-/// A Graph-style trace id derived from the seed and a sequence number (deterministic).
-pub fn fbtrace_id(seed: u64, seq: u64) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let digest = Sha256::new()
-        .chain_update(seed.to_le_bytes())
-        .chain_update(seq.to_le_bytes())
-        .finalize();
-    digest
-        .iter()
-        .take(23)
-        .map(|b| char::from(ALPHABET[usize::from(*b) % 64]))
-        .collect()
-}
-
-/// Graph's answer to a path it does not know.
-pub fn graph_unknown_path(method: &Method, path: &str) -> GraphError {
+/// Graph's answer to a path it does not know: the message alone, without "(#2500)"
+/// or `error_data` (captured answers).
+pub fn graph_unknown_path(path: &str, fbtrace_id: String) -> GraphError {
     let error = PlatformError {
         code: code::UNKNOWN_PATH,
         title: format!("Unknown path components: {path}"),
-        details: format!(
-            "{method} {path} is not a Cloud API path wasim serves; send to /{{version}}/{{phone-number-id}}/messages."
-        ),
+        details: String::new(),
     };
-    GraphError {
-        status: 400,
-        error,
-        fbtrace_id: fbtrace_id(0, 0),
-    }
+    GraphError::new(error, fbtrace_id)
 }
 
 /// 360dialog's messaging API (`POST /messages`): `D-360-API-KEY`; its own
@@ -189,12 +220,12 @@ impl Dialect for D360Messages {
         D360::credential(headers)
     }
 
-    fn refusal(refusal: Refusal, request: &RequestLine, trace_id: &dyn Fn() -> String) -> Response {
+    fn refusal(refusal: Refusal, request: &RequestLine, fbtrace_id: String) -> Response {
         match refusal {
             Refusal::Unauthorized(_) | Refusal::Blocked { .. } => {
-                D360::refusal(refusal, request, trace_id)
+                D360::refusal(refusal, request, fbtrace_id)
             }
-            other => Graph::refusal(other, request, trace_id),
+            other => Graph::refusal(other, request, fbtrace_id),
         }
     }
 }
@@ -212,7 +243,7 @@ impl Dialect for D360 {
         extract::header(headers, "D360-API-KEY").map(|key| Secret::from(key.as_str()))
     }
 
-    fn refusal(refusal: Refusal, request: &RequestLine, _: &dyn Fn() -> String) -> Response {
+    fn refusal(refusal: Refusal, request: &RequestLine, _: String) -> Response {
         let (status, message) = match refusal {
             Refusal::Unauthorized(_) => return D360Error::invalid_key().into_response(),
             Refusal::Blocked {
@@ -277,7 +308,7 @@ impl Dialect for Partner {
             })
     }
 
-    fn refusal(refusal: Refusal, request: &RequestLine, _: &dyn Fn() -> String) -> Response {
+    fn refusal(refusal: Refusal, request: &RequestLine, _: String) -> Response {
         let (status, message) = meta_status(refusal, request);
         D360Error { status, message }.into_response()
     }

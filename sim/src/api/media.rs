@@ -289,19 +289,21 @@ impl Dialect for MediaDownload {
         }
     }
 
-    fn refusal(refusal: Refusal, request: &RequestLine, trace_id: &dyn Fn() -> String) -> Response {
+    fn refusal(refusal: Refusal, request: &RequestLine, fbtrace_id: String) -> Response {
         let details = match refusal {
             Refusal::Unauthorized(_) => return D360Error::invalid_key().into_response(),
             Refusal::NotFound { id, .. } => {
                 format!("The media {id} does not exist: it was deleted or its id expired.")
             }
             Refusal::Invalid(details) => details,
-            other => return Graph::refusal(other, request, trace_id),
+            other => return Graph::refusal(other, request, fbtrace_id),
         };
         GraphError {
             status: 404,
-            error: PlatformError::new(code::INVALID_PARAMETER, details),
-            fbtrace_id: trace_id(),
+            ..GraphError::new(
+                PlatformError::new(code::INVALID_PARAMETER, details),
+                fbtrace_id,
+            )
         }
         .into_response()
     }

@@ -89,7 +89,8 @@ pub(crate) fn unknown_path_answer(
         }
         return control::unknown(path).into_response();
     }
-    error::graph_unknown_path(method, path).into_response()
+    let fbtrace_id = state.with_sim(|sim, _| sim.next_fbtrace_id());
+    error::graph_unknown_path(path, fbtrace_id).into_response()
 }
 
 /// The answer to a reply a handler does not expect from its command: a bug, never
@@ -100,5 +101,5 @@ pub(crate) fn unexpected(reply: &crate::model::Reply) -> Response {
         crate::model::error::code::GENERIC,
         "The simulator answered a request with a reply of another kind.",
     );
-    error::GraphError::new(error, error::fbtrace_id(0, 0)).into_response()
+    error::GraphError::new(error, crate::engine::fbtrace_id(0, 0)).into_response()
 }

@@ -34,6 +34,8 @@ pub mod code {
     pub const RATE_LIMIT_HIT: u32 = 130_429;
     /// Message undeliverable.
     pub const UNDELIVERABLE: u32 = 131_026;
+    /// A send whose recipient is the sending number itself.
+    pub const RECIPIENT_IS_SENDER: u32 = 131_021;
     /// Required parameter missing.
     pub const PARAMETER_MISSING: u32 = 131_008;
     /// Parameter value not valid.
@@ -76,8 +78,17 @@ pub mod code {
     pub const POLICY_BLOCKED: u32 = 368;
     /// The business account is locked (a disabled account).
     pub const ACCOUNT_LOCKED: u32 = 131_031;
-    /// Something went wrong: the fallback (a full timer queue, an unexpected reply).
+    /// Something went wrong: the fallback (a full timer queue, an unexpected reply),
+    /// and a transient error to retry.
     pub const GENERIC: u32 = 131_000;
+    /// The app reached its API call rate limit.
+    pub const APP_RATE_LIMIT: u32 = 4;
+    /// The WhatsApp Business Account reached its API call rate limit.
+    pub const WABA_RATE_LIMIT: u32 = 80_007;
+    /// The business account is in maintenance mode (a throughput upgrade).
+    pub const MAINTENANCE_MODE: u32 = 131_057;
+    /// Server temporarily unavailable.
+    pub const SERVER_UNAVAILABLE: u32 = 133_004;
 
     /// Every code above: each one the simulator may answer with or report in a
     /// `failed` status (the messaging-limit code is a policy parameter, 131048 by
@@ -90,6 +101,7 @@ pub mod code {
         CALLBACK_VERIFICATION,
         RATE_LIMIT_HIT,
         UNDELIVERABLE,
+        RECIPIENT_IS_SENDER,
         PARAMETER_MISSING,
         PARAMETER_INVALID,
         UNSUPPORTED_MESSAGE_TYPE,
@@ -112,6 +124,10 @@ pub mod code {
         POLICY_BLOCKED,
         ACCOUNT_LOCKED,
         GENERIC,
+        APP_RATE_LIMIT,
+        WABA_RATE_LIMIT,
+        MAINTENANCE_MODE,
+        SERVER_UNAVAILABLE,
     ];
 }
 
@@ -146,8 +162,13 @@ impl PlatformError {
 pub const ERROR_HREF: &str =
     "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/";
 
+/// 131050's title, message and details alike, without a final period (a captured
+/// status webhook).
+const MARKETING_OPT_OUT_TEXT: &str = "Unable to deliver the message. This recipient has chosen to stop receiving marketing messages on WhatsApp from your business";
+
 /// The standard title of a code (Meta's error codes page; 131049 from Meta's status
-/// webhook example, <https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/reference/messages/status>).
+/// webhook example, <https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/reference/messages/status>;
+/// 131050 and 133010 as captured answers spell them).
 pub fn title_of(code: u32) -> &'static str {
     match code {
         0 => "AuthException",
@@ -161,15 +182,14 @@ pub fn title_of(code: u32) -> &'static str {
         131_008 => "Required parameter is missing",
         131_009 => "Parameter value is not valid",
         131_026 => "Message undeliverable",
+        131_021 => "Recipient cannot be sender",
         131_051 => "Unsupported message type",
         131_052 => "Media download error",
         131_053 => "Media upload error",
         131_047 => "Re-engagement message",
         131_048 => "Spam rate limit hit",
         131_049 => "This message was not delivered to maintain healthy ecosystem engagement.",
-        131_050 => {
-            "Unable to deliver the message. This recipient has chosen to stop receiving marketing messages on WhatsApp from your business."
-        }
+        131_050 => MARKETING_OPT_OUT_TEXT,
         131_056 => "(Business Account, Consumer Account) pair rate limit hit",
         132_000 => "Number of parameters does not match the expected number of params",
         132_001 => "Template name does not exist in the translation",
@@ -177,9 +197,13 @@ pub fn title_of(code: u32) -> &'static str {
         132_018 => "There was an issue with the parameters in your template.",
         132_015 => "Template is Paused",
         133_005 => "Two step verification PIN Mismatch",
-        133_010 => "Phone number Not Registered",
+        133_010 => "Account not registered",
         133_016 => "Account register deregister rate limit exceeded",
         132_016 => "Template is Disabled",
+        4 => "Application request limit reached",
+        80_007 => "Rate limit issues",
+        131_057 => "Account in maintenance mode",
+        133_004 => "Server temporarily unavailable",
         _ => "Something went wrong",
     }
 }
@@ -190,9 +214,7 @@ pub fn async_details_of(code: u32) -> &'static str {
         131_049 => {
             "In order to maintain a healthy ecosystem engagement, the message failed to be delivered."
         }
-        131_050 => {
-            "Unable to deliver the message. This recipient has chosen to stop receiving marketing messages on WhatsApp from your business."
-        }
+        131_050 => MARKETING_OPT_OUT_TEXT,
         131_026 => "Message Undeliverable.",
         131_047 => {
             "Message failed to send because more than 24 hours have passed since the customer last replied to this number."

@@ -9,8 +9,10 @@
 //! <https://developers.facebook.com/documentation/business-messaging/whatsapp/messages/interactive-cta-url-messages>,
 //! <https://developers.facebook.com/documentation/business-messaging/whatsapp/messages/location-request-messages>,
 //! <https://developers.facebook.com/documentation/business-messaging/whatsapp/messages/image-messages>
-//! (and the pages of each other type), answering 131008 for a missing field and
-//! 131009 for a value out of bounds, as the rest of the send does.
+//! (and the pages of each other type), with 131008 for a missing field and 131009
+//! for a value out of bounds, as the rest of the send does; the send path answers
+//! them as the policy's `parameter_errors` says (code 100 with the text as the
+//! message, by default: `outgoing::parameter_error`).
 
 use serde_json::{Map, Value};
 

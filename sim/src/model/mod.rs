@@ -160,6 +160,32 @@ pub const MAGIC_RECIPIENTS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Magic recipients of the transient and rate errors an integration must survive:
+/// every other send to one is refused at once (the first, the third, …), so a
+/// retry goes through (see the README).
+pub const TRANSIENT_RECIPIENTS: &[(&str, &str)] = &[
+    (
+        "999131000",
+        "every other send refused at once with 131000 (HTTP 500, something went wrong); the retry is accepted",
+    ),
+    (
+        "999131057",
+        "every other send refused at once with 131057 (HTTP 500, account in maintenance mode); the retry is accepted",
+    ),
+    (
+        "999133004",
+        "every other send refused at once with 133004 (HTTP 503, server temporarily unavailable); the retry is accepted",
+    ),
+    (
+        "999000004",
+        "every other send refused at once with 4 (HTTP 400, application request limit reached); the retry is accepted",
+    ),
+    (
+        "999080007",
+        "every other send refused at once with 80007 (HTTP 400, WABA rate limit); the retry is accepted",
+    ),
+];
+
 /// The whole simulated platform state.
 #[derive(Debug)]
 pub struct World {
@@ -184,6 +210,8 @@ pub struct World {
     timers: TimerQueue<Timer>,
     /// By (phone number index, `recipients::encode` of the user's wa_id).
     pair_buckets: BTreeMap<(usize, u64), Bucket>,
+    /// Sends to each of the [`TRANSIENT_RECIPIENTS`] so far (at most one entry each).
+    transient_sends: BTreeMap<&'static str, u64>,
     /// Last time each user (`recipients::encode`d) was reached outside a service
     /// window, for the messaging limit.
     business_initiated: BTreeMap<u64, SimTime>,
@@ -261,6 +289,7 @@ impl World {
             messages_ended: 0,
             timers: TimerQueue::default(),
             pair_buckets: BTreeMap::new(),
+            transient_sends: BTreeMap::new(),
             business_initiated: BTreeMap::new(),
             business_initiated_log: VecDeque::new(),
             received: received::ReceivedLog::default(),

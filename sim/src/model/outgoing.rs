@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use super::error::{PlatformError, code};
 use super::freeform::{self, InteractiveKind, MediaKind, MediaSource, invalid, missing};
 use super::id::WaId;
+use super::policy::ParameterErrors;
 use super::refusal::RequestError;
 use super::template_parameters::{self, SentComponent};
 
@@ -159,6 +160,25 @@ pub enum SendRequestError {
         /// `to`, when it is a string.
         to: Option<String>,
     },
+}
+
+/// A parameter error of a send body (code 100, 131008 or 131009 from the parse, the
+/// specific text in its details) as `style` answers it: `Live` as code 100 with
+/// that text as the message and no details (so no `error_data`), `Table` as
+/// parsed. Other codes pass unchanged. Sources: `Policy::parameter_errors`.
+pub(crate) fn parameter_error(error: PlatformError, style: ParameterErrors) -> PlatformError {
+    let parameter = matches!(
+        error.code,
+        code::INVALID_PARAMETER | code::PARAMETER_MISSING | code::PARAMETER_INVALID
+    );
+    match style {
+        ParameterErrors::Live if parameter => PlatformError {
+            code: code::INVALID_PARAMETER,
+            title: error.details,
+            details: String::new(),
+        },
+        _ => error,
+    }
 }
 
 impl Outgoing {

@@ -57,6 +57,19 @@ pub enum ErrorSurface {
     Async,
 }
 
+/// How a send's parameter errors are answered (a missing field, a value out of
+/// bounds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParameterErrors {
+    /// As the live API answers: code 100 with the specific message
+    /// ("(#100) The parameter text['body'] is required.") and no `error_data`.
+    Live,
+    /// With the codes of Meta's error table: 131008 for a missing parameter,
+    /// 131009 for a value not valid, the specific text in `error_data.details`.
+    Table,
+}
+
 /// Which 360dialog client webhook wins when both are set (UNCONFIRMED).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -105,6 +118,15 @@ pub struct Policy {
     /// codes page gives the code, not how it comes); default async.
     /// <https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes>
     pub reengagement_surface: ErrorSurface,
+    /// How a send's parameter errors are answered. Default `live`: code 100 with the
+    /// specific message, as the live API answers (a test suite run against it,
+    /// <https://github.com/mglasner/whatsappy/blob/main/tests/test_text_messages.py>,
+    /// and captured answers for `messaging_product`); `table` answers 131008 and
+    /// 131009 of Meta's error codes page
+    /// (<https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes>),
+    /// which the live API was not seen to use for these. Which messages Graph gives
+    /// for values out of bounds is UNCONFIRMED (ours say "Param … must …").
+    pub parameter_errors: ParameterErrors,
     /// The code a send over the messaging limit fails with (async). UNCONFIRMED (Meta's
     /// messaging-limits page names none); default 131048.
     /// <https://developers.facebook.com/docs/whatsapp/messaging-limits>
@@ -308,6 +330,7 @@ impl Policy {
             customer_service_window_hours: 24,
             conversation_hours: 24,
             reengagement_surface: ErrorSurface::Async,
+            parameter_errors: ParameterErrors::Live,
             messaging_limit_error_code: 131_048,
             sent_delay_ms: [200, 1_000],
             delivered_delay_ms: [500, 3_000],

@@ -97,7 +97,10 @@ impl super::World {
         let receipt = match request {
             Ok(receipt) => receipt,
             Err(SendRequestError::Unreadable(error)) => return Err(Refusal::Request(error)),
-            Err(SendRequestError::Invalid { error, .. }) => return Err(Refusal::Platform(error)),
+            Err(SendRequestError::Invalid { error, .. }) => {
+                let error = super::outgoing::parameter_error(error, self.policy.parameter_errors);
+                return Err(Refusal::Platform(error));
+            }
         };
         let phone_id = self.phone_numbers[phone_index].spec.id.clone();
         let Some(message) = self

@@ -280,8 +280,65 @@ pub async fn traced(state: &Arc<AppState>, kind: &str, field: &str) -> Vec<Strin
 }
 
 /// Asserts a Graph error answer with `http` status and `code`, in Meta's full shape;
-/// returns the `error` object.
+/// returns the `error` object. 190 and 2500 carry their message alone; the Cloud
+/// API's own errors "(#code) title" with `error_data.details`, or, for a parameter
+/// error as the live API answers it, "(#code) " and the specific message alone.
 pub fn assert_graph_error(answer: &Answer, http: StatusCode, code: u64) -> Value {
+    let error = graph_error_object(answer, http);
+    let body = answer.json();
+    assert_eq!(error["code"], json!(code), "{body}");
+    assert_eq!(error["type"], "OAuthException", "{body}");
+    let message = error["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no message in {body}"));
+    let title = wasim_sim::model::error::title_of(u32::try_from(code).expect("small code"));
+    match code {
+        190 => assert!(!message.is_empty(), "{body}"),
+        2500 => assert!(message.starts_with(&format!("{title}: /")), "{body}"),
+        _ if error.get("error_data").is_none() => {
+            let specific = message
+                .strip_prefix(&format!("(#{code}) "))
+                .unwrap_or_else(|| panic!("no (#{code}) in {body}"));
+            assert!(!specific.is_empty() && specific != title, "{body}");
+        }
+        _ => {
+            assert_eq!(message, format!("(#{code}) {title}"), "{body}");
+            assert_eq!(
+                error["error_data"]["messaging_product"], "whatsapp",
+                "{body}"
+            );
+            let details = error["error_data"]["details"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no details string in {body}"));
+            assert!(!details.is_empty(), "{body}");
+        }
+    }
+    if matches!(code, 190 | 2500) {
+        assert!(error.get("error_data").is_none(), "{body}");
+    }
+    error
+}
+
+/// Asserts Graph's answer for an object id it does not know (`method` lowercased):
+/// HTTP 400, `GraphMethodException`, code 100, subcode 33 and Graph's message.
+pub fn assert_unknown_object(answer: &Answer, method: &str, id: &str) {
+    let error = graph_error_object(answer, StatusCode::BAD_REQUEST);
+    let body = answer.json();
+    assert_eq!(error["type"], "GraphMethodException", "{body}");
+    assert_eq!(error["code"], 100, "{body}");
+    assert_eq!(error["error_subcode"], 33, "{body}");
+    assert_eq!(
+        error["message"],
+        format!(
+            "Unsupported {method} request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api"
+        ),
+        "{body}"
+    );
+    assert!(error.get("error_data").is_none(), "{body}");
+}
+
+/// The `error` object of a JSON Graph error answer with `http` status and a trace id.
+fn graph_error_object(answer: &Answer, http: StatusCode) -> Value {
     let body = answer.json();
     assert_eq!(answer.status, http, "HTTP status of {body}");
     assert_eq!(
@@ -291,36 +348,18 @@ pub fn assert_graph_error(answer: &Answer, http: StatusCode, code: u64) -> Value
     );
     let error = body
         .get("error")
-        .unwrap_or_else(|| panic!("no `error` in {body}"));
-    assert_eq!(error["code"], json!(code), "{body}");
-    assert_eq!(error["type"], "OAuthException", "{body}");
+        .unwrap_or_else(|| panic!("no `error` in {body}"))
+        .clone();
     let trace_id = error["fbtrace_id"]
         .as_str()
         .unwrap_or_else(|| panic!("no fbtrace_id in {body}"));
     assert!(!trace_id.is_empty(), "{body}");
-    let message = error["message"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no message in {body}"));
-    if code == 190 {
-        assert!(!message.is_empty(), "{body}");
-        assert!(error.get("error_data").is_none(), "{body}");
-    } else {
-        let title = wasim_sim::model::error::title_of(u32::try_from(code).expect("small code"));
-        if code == 2500 {
-            assert!(message.starts_with(&format!("(#{code}) {title}")), "{body}");
-        } else {
-            assert_eq!(message, format!("(#{code}) {title}"), "{body}");
-        }
-        assert_eq!(
-            error["error_data"]["messaging_product"], "whatsapp",
-            "{body}"
-        );
-        let details = error["error_data"]["details"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no details string in {body}"));
-        assert!(!details.is_empty(), "{body}");
-    }
-    error.clone()
+    error
+}
+
+/// The `message` of a Graph `error` object.
+pub fn message(error: &Value) -> &str {
+    error["message"].as_str().expect("message")
 }
 
 /// The `error_data.details` of a Graph `error` object.
