@@ -1,5 +1,5 @@
-//! Meta's Cloud API surface: `POST /{version}/{phone-number-id}/messages`,
-//! `Authorization: Bearer`. Every route is served with its version segment and
+//! Meta's Cloud API surface: `POST /{version}/{phone-number-id}/messages` (and
+//! `/marketing_messages`), `Authorization: Bearer`. Every route is served with its version segment and
 //! without it (`/{phone-number-id}/messages`, `/{waba-id}/message_templates`, …):
 //! Graph serves unversioned paths at its default version
 //! (<https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-message-templates>) and
@@ -23,6 +23,8 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/{version}/{id}/messages", any(send))
         .route("/{id}/messages", any(send))
+        .route("/{version}/{id}/marketing_messages", any(send_marketing))
+        .route("/{id}/marketing_messages", any(send_marketing))
         .route("/{version}/{id}/unpause", any(super::templates::unpause))
         .route("/{id}/unpause", any(super::templates::unpause))
         .route("/{version}/{id}/register", any(super::phone::register))
@@ -88,6 +90,17 @@ pub(crate) fn is_version(segment: &str) -> bool {
 /// `POST /{version}/{phone-number-id}/messages`.
 async fn send(call: Call<Graph>, GraphObject(phone): GraphObject, body: JsonBody) -> Response {
     super::send::send(call, Surface::Graph, Some(PhoneNumberId::from(phone)), body)
+}
+
+/// `POST /{version}/{phone-number-id}/marketing_messages`: the Marketing
+/// Messages API
+/// (<https://developers.facebook.com/documentation/business-messaging/whatsapp/marketing-messages/send-marketing-messages>).
+async fn send_marketing(
+    call: Call<Graph>,
+    GraphObject(phone): GraphObject,
+    body: JsonBody,
+) -> Response {
+    super::send::send_marketing(call, Surface::Graph, Some(PhoneNumberId::from(phone)), body)
 }
 
 #[cfg(test)]

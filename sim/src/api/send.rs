@@ -1,5 +1,6 @@
-//! The send, shared by the Cloud API (`POST /{phone-number-id}/messages`) and
-//! 360dialog's messaging API (`POST /messages`, same body): the body is parsed here
+//! The send, shared by the Cloud API (`POST /{phone-number-id}/messages`, and
+//! `/marketing_messages` for marketing templates) and 360dialog's messaging API
+//! (`POST /messages`, same body): the body is parsed here
 //! into an [`crate::model::Outgoing`] (or the reason it is not one), the model
 //! decides, and an accepted send is answered as Graph answers it.
 
@@ -21,6 +22,23 @@ pub(crate) fn send<D: Dialect<Credential = Secret>>(
     body: JsonBody,
 ) -> Response {
     let command = Command::send_path(
+        surface,
+        call.credential.clone(),
+        phone_number_id,
+        body.when(call.method(), Method::POST, "POST"),
+    );
+    call.run(command, sent)
+}
+
+/// Sends a marketing template through `surface`'s `/marketing_messages`; the
+/// answer is a send's.
+pub(crate) fn send_marketing<D: Dialect<Credential = Secret>>(
+    call: Call<D>,
+    surface: Surface,
+    phone_number_id: Option<PhoneNumberId>,
+    body: JsonBody,
+) -> Response {
+    let command = Command::marketing_messages(
         surface,
         call.credential.clone(),
         phone_number_id,

@@ -744,7 +744,7 @@ impl World {
                         at,
                         phone,
                         Sender::UnknownOrigin(Surface::D360),
-                        request,
+                        (super::marketing_messages::SendEndpoint::Messages, request),
                         effects,
                     )
                 });

@@ -64,6 +64,20 @@ pub enum Command {
         /// The send, or why it could not be read.
         request: Result<Outgoing, SendRequestError>,
     },
+    /// Send a marketing template through the Marketing Messages API
+    /// (`POST /{phone-number-id}/marketing_messages`): the send path of
+    /// [`Command::SendMessage`], marketing templates only
+    /// ([`super::marketing_messages`]).
+    SendMarketingMessage {
+        /// Which surface.
+        surface: Surface,
+        /// The credential presented (bearer token), if any.
+        credential: Option<Secret>,
+        /// The phone number id of the Graph path.
+        phone_number_id: Option<PhoneNumberId>,
+        /// The send, or why it could not be read or is not a template.
+        request: Result<Outgoing, SendRequestError>,
+    },
     /// Mark a received message read (`{"status": "read"}` on the send path).
     MarkRead {
         /// Which surface.
@@ -391,6 +405,22 @@ impl Command {
         }
     }
 
+    /// The command for a body posted to `/{phone-number-id}/marketing_messages`
+    /// (never a read receipt: the endpoint takes templates only).
+    pub fn marketing_messages(
+        surface: Surface,
+        credential: Option<Secret>,
+        phone_number_id: Option<PhoneNumberId>,
+        body: Result<Value, super::RequestError>,
+    ) -> Command {
+        Command::SendMarketingMessage {
+            surface,
+            credential,
+            phone_number_id,
+            request: super::marketing_messages::parse(body),
+        }
+    }
+
     /// A 360dialog send of `body` with `key`, as the messaging surface builds it.
     pub fn d360_send(key: &str, body: &Value) -> Command {
         Command::send_path(
@@ -405,6 +435,17 @@ impl Command {
     /// benches use it to drive the model directly).
     pub fn graph_send(token: &str, phone_number_id: &str, body: &Value) -> Command {
         Command::send_path(
+            Surface::Graph,
+            Some(Secret::from(token)),
+            Some(PhoneNumberId::from(phone_number_id)),
+            Ok(body.clone()),
+        )
+    }
+
+    /// A Graph send of `body` through `/marketing_messages` (tests drive the
+    /// model with it).
+    pub fn graph_marketing_send(token: &str, phone_number_id: &str, body: &Value) -> Command {
+        Command::marketing_messages(
             Surface::Graph,
             Some(Secret::from(token)),
             Some(PhoneNumberId::from(phone_number_id)),

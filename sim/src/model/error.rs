@@ -54,6 +54,9 @@ pub mod code {
     pub const MARKETING_OPT_OUT: u32 = 131_050;
     /// Pair rate limit.
     pub const PAIR_RATE_LIMIT: u32 = 131_056;
+    /// A template of a category the endpoint does not send (a utility or
+    /// authentication template on `/marketing_messages`).
+    pub const METHOD_NOT_ALLOWED: u32 = 131_055;
     /// Template parameter count mismatch.
     pub const TEMPLATE_PARAM_COUNT: u32 = 132_000;
     /// Template missing in that language or not approved.
@@ -100,6 +103,7 @@ pub mod code {
         ECOSYSTEM_ENGAGEMENT,
         MARKETING_OPT_OUT,
         PAIR_RATE_LIMIT,
+        METHOD_NOT_ALLOWED,
         TEMPLATE_PARAM_COUNT,
         TEMPLATE_NOT_FOUND,
         TEMPLATE_PARAM_FORMAT,
@@ -171,6 +175,7 @@ pub fn title_of(code: u32) -> &'static str {
             "Unable to deliver the message. This recipient has chosen to stop receiving marketing messages on WhatsApp from your business."
         }
         131_056 => "(Business Account, Consumer Account) pair rate limit hit",
+        131_055 => "Method not allowed",
         132_000 => "Number of parameters does not match the expected number of params",
         132_001 => "Template name does not exist in the translation",
         132_012 => "Parameter format does not match format in the created template",

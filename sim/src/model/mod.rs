@@ -35,6 +35,7 @@ pub mod webhooks;
 pub mod freeform;
 mod inbound;
 mod marketing;
+pub mod marketing_messages;
 pub mod numbers;
 mod object;
 pub mod partner;
@@ -72,6 +73,7 @@ pub use self::state::{Message, MessageContent, StatusKind};
 pub use self::time::{ClockMode, SimTime};
 
 use self::bucket::{Bucket, BucketShape};
+use self::marketing_messages::SendEndpoint;
 use self::rng::{SimRng, Stream};
 use self::send::Sender;
 use self::spec::{Category, PhoneNumberSpec, Quality, TemplateStatus};
@@ -476,7 +478,24 @@ impl World {
                     now,
                     phone,
                     Sender::Integration(surface),
-                    request,
+                    (SendEndpoint::Messages, request),
+                    effects,
+                )
+            }
+            Command::SendMarketingMessage {
+                surface,
+                credential,
+                phone_number_id,
+                request,
+            } => {
+                let phone =
+                    self.authenticate(surface, credential.as_ref(), phone_number_id.as_ref())?;
+                send::send(
+                    self,
+                    now,
+                    phone,
+                    Sender::Integration(surface),
+                    (SendEndpoint::MarketingMessages, request),
                     effects,
                 )
             }

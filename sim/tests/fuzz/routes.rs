@@ -109,6 +109,8 @@ const ROUTES_BY_SHAPE: &[(Shape, &[&str])] = &[
             "/{id}/media",
             "/{version}/{id}/messages",
             "/{id}/messages",
+            "/{version}/{id}/marketing_messages",
+            "/{id}/marketing_messages",
             "/{version}/{id}/unpause",
             "/{id}/unpause",
             "/{version}/{id}/register",
@@ -419,6 +421,13 @@ pub(crate) fn valid(index: usize, rng: &mut Rng, facts: &Facts, learned: &Learne
         "/{version}/{id}/messages" | "/{id}/messages" => graph(
             "POST",
             format!("{prefix}/{phone}/messages"),
+            Some(send_body(rng, facts, learned)),
+        ),
+        // Every kind of send body: the endpoint's refusals of what is not a
+        // marketing template are part of what it answers.
+        "/{version}/{id}/marketing_messages" | "/{id}/marketing_messages" => graph(
+            "POST",
+            format!("{prefix}/{phone}/marketing_messages"),
             Some(send_body(rng, facts, learned)),
         ),
         "/{version}/{id}/media" | "/{id}/media" => {

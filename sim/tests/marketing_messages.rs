@@ -1,0 +1,162 @@
+//! The Marketing Messages API (`POST /{phone-number-id}/marketing_messages`): what
+//! it takes, what it refuses, and how its messages are priced.
+
+mod support;
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use support::http::{self, Client, assert_graph_error};
+use support::model::{
+    ANA_BR, T0, TOKEN, US_NUMBER, events, hours, inbound, status_webhook, template_body, text_body,
+    world, world_with,
+};
+use support::{ANA, US_PHONE, order_update, template, text};
+use wasim_sim::model::{Command, Reply, World};
+use wasim_sim::trace::TraceEvent;
+
+/// A `login_code` (authentication) send body, its code filled.
+fn login_code(to: &str) -> Value {
+    json!({"messaging_product": "whatsapp", "to": to, "type": "template",
+        "template": {"name": "login_code", "language": {"code": "en_US"},
+          "components": [{"type": "body", "parameters": [{"type": "text", "text": "123456"}]},
+                         {"type": "button", "sub_type": "url", "index": "0",
+                          "parameters": [{"type": "text", "text": "123456"}]}]}})
+}
+
+/// Sends `body` through `/marketing_messages` of the model: the reply and the
+/// trace events.
+fn marketing_send(
+    world: &mut World,
+    body: &Value,
+) -> (Result<Reply, wasim_sim::model::Refusal>, Vec<TraceEvent>) {
+    let outcome = world.apply(T0, Command::graph_marketing_send(TOKEN, US_NUMBER, body));
+    let traced = events(&outcome.effects).into_iter().cloned().collect();
+    (outcome.reply, traced)
+}
+
+/// The pricing of the `sent` status webhook of the message `body` was accepted
+/// as, sent through `/marketing_messages` (to a user who wrote first, so every
+/// profile delivers it).
+fn priced(world: &mut World, body: &Value) -> Value {
+    inbound(world, T0, ANA_BR);
+    let (reply, _) = marketing_send(world, body);
+    let Ok(Reply::Sent { message_id, .. }) = reply else {
+        panic!("not accepted: {reply:?}");
+    };
+    let effects = world.advance(hours(1));
+    status_webhook(&effects, message_id.as_str()).expect("a status webhook")["pricing"].clone()
+}
+
+#[test]
+fn a_marketing_template_is_accepted_with_its_message_status_and_traced_as_the_endpoint_s() {
+    let mut world = world();
+    let (reply, traced) = marketing_send(&mut world, &template_body(ANA_BR, "spring_sale"));
+    assert!(
+        matches!(
+            reply,
+            Ok(Reply::Sent {
+                message_status: Some("accepted"),
+                ..
+            })
+        ),
+        "{reply:?}"
+    );
+    let surfaces: Vec<&str> = traced
+        .iter()
+        .filter_map(|event| match event {
+            TraceEvent::MessageAccepted {
+                surface, category, ..
+            } => {
+                assert_eq!(*category, "MARKETING");
+                Some(*surface)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(surfaces, ["graph_marketing_messages"]);
+}
+
+#[test]
+fn its_status_webhooks_are_priced_marketing_lite_under_per_message_pricing_only() {
+    let body = template_body(ANA_BR, "spring_sale");
+    let cases = [
+        ("2025-07", "PMP", "marketing_lite"),
+        ("2026-04", "PMP", "marketing_lite"),
+        ("2024-05", "CBP", "marketing"),
+    ];
+    for (profile, model, category) in cases {
+        let mut world = world_with(&format!("[policy]\nprofile = \"{profile}\"\n"));
+        let pricing = priced(&mut world, &body);
+        assert_eq!(pricing["pricing_model"], model, "{profile}: {pricing}");
+        assert_eq!(pricing["category"], category, "{profile}: {pricing}");
+        assert_eq!(pricing["billable"], true, "{profile}: {pricing}");
+    }
+    // The same template through `/messages` stays `marketing`.
+    let mut world = world_with("[policy]\nprofile = \"2025-07\"\n");
+    inbound(&mut world, T0, ANA_BR);
+    let id = support::model::accepted(&mut world, T0, US_NUMBER, body);
+    let effects = world.advance(hours(1));
+    let status = status_webhook(&effects, &id).expect("a status webhook");
+    assert_eq!(status["pricing"]["category"], "marketing", "{status}");
+}
+
+#[test]
+fn what_is_not_a_marketing_template_is_refused_with_its_code_and_traced() {
+    let cases = [
+        ("a text", text_body(ANA_BR, "hi"), 100),
+        (
+            "a body with no type (read as text)",
+            json!({"messaging_product": "whatsapp", "to": ANA_BR, "text": {"body": "hi"}}),
+            100,
+        ),
+        ("a utility template", order_update(ANA_BR), 131_055),
+        ("an authentication template", login_code(ANA_BR), 131_055),
+    ];
+    for (what, body, code) in cases {
+        let mut world = world();
+        let (reply, traced) = marketing_send(&mut world, &body);
+        assert_eq!(
+            support::model::refusal(&reply),
+            (code, 400),
+            "{what}: {reply:?}"
+        );
+        let rejected: Vec<(&str, u32)> = traced
+            .iter()
+            .filter_map(|event| match event {
+                TraceEvent::MessageRejected { surface, code, .. } => Some((*surface, *code)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(rejected, [("graph_marketing_messages", code)], "{what}");
+    }
+}
+
+#[tokio::test]
+async fn the_graph_path_answers_as_meta_documents_it_with_and_without_its_version() {
+    let state = http::start();
+    let client = Client::bearer(&state, TOKEN);
+    for path in [
+        format!("/v23.0/{US_PHONE}/marketing_messages"),
+        format!("/{US_PHONE}/marketing_messages"),
+    ] {
+        let answer = client.post(&path, &template(ANA, "spring_sale")).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.text());
+        let body = answer.json();
+        assert_eq!(body["messaging_product"], "whatsapp", "{body}");
+        assert_eq!(body["contacts"][0]["wa_id"], ANA, "{body}");
+        assert_eq!(body["messages"][0]["message_status"], "accepted", "{body}");
+    }
+    let path = format!("/v23.0/{US_PHONE}/marketing_messages");
+    let refused = client.post(&path, &text(ANA, "hi")).await;
+    let error = assert_graph_error(&refused, StatusCode::BAD_REQUEST, 100);
+    assert!(
+        support::http::details(&error).contains("template"),
+        "{error}"
+    );
+    let utility = client.post(&path, &order_update(ANA)).await;
+    assert_graph_error(&utility, StatusCode::BAD_REQUEST, 131_055);
+    let anonymous = Client::anonymous(&state)
+        .post(&path, &template(ANA, "spring_sale"))
+        .await;
+    assert_graph_error(&anonymous, StatusCode::UNAUTHORIZED, 190);
+}
