@@ -27,6 +27,7 @@
 //! negative | decide | pause | unpause}`, as `POST /_wasim/templates/{name}`), or
 //! `incident` (`{incident = "disable_templates" | "enable_templates" | "violation" |
 //! "restrict" | "terminate" | "reinstate" | "compromise" | "tier" | "quality" |
+//! "marketing_on_cloud_api" |
 //! "invite_partner_user" | "remove_partner_user", ...}`, as `POST /_wasim/account`),
 //! or `action` (a driver action, posted to the integration's `/wasim/actions`). A
 //! bad file is refused with the file, the step and the field.
@@ -343,6 +344,12 @@ fn incident_words(incident: &wasim_sim::model::Incident) -> String {
             "the account is compromised: an unknown origin sends with the channel key every {every_s} s"
         ),
         Incident::Tier { tier } => format!("the messaging tier becomes {tier}"),
+        Incident::MarketingOnCloudApi { enabled: true } => {
+            "the WABA sends marketing through /messages again".to_owned()
+        }
+        Incident::MarketingOnCloudApi { enabled: false } => {
+            "the WABA disables marketing messages on Cloud API's /messages".to_owned()
+        }
         Incident::Quality {
             phone_number_id,
             quality,

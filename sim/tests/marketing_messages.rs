@@ -1,5 +1,6 @@
 //! The Marketing Messages API (`POST /{phone-number-id}/marketing_messages`): what
-//! it takes, what it refuses, and how its messages are priced.
+//! it takes, what it refuses, how its messages are priced, and the WABA setting
+//! that closes Cloud API's `/messages` to marketing.
 
 mod support;
 
@@ -10,9 +11,12 @@ use support::model::{
     ANA_BR, T0, TOKEN, US_NUMBER, events, hours, inbound, status_webhook, template_body, text_body,
     world, world_with,
 };
-use support::{ANA, US_PHONE, order_update, template, text};
+use support::{ANA, US_PHONE, WABA, order_update, template, text};
 use wasim_sim::model::{Command, Reply, World};
 use wasim_sim::trace::TraceEvent;
+
+/// The WABA setting `disable_marketing_messages_on_cloud_api`, in a world file.
+const MARKETING_OFF: &str = "[waba]\nmarketing_on_cloud_api = false\n";
 
 /// A `login_code` (authentication) send body, its code filled.
 fn login_code(to: &str) -> Value {
@@ -159,4 +163,90 @@ async fn the_graph_path_answers_as_meta_documents_it_with_and_without_its_versio
         .post(&path, &template(ANA, "spring_sale"))
         .await;
     assert_graph_error(&anonymous, StatusCode::UNAUTHORIZED, 190);
+}
+
+#[test]
+fn with_marketing_off_cloud_api_messages_refuses_marketing_with_131063_and_the_endpoint_sends_it() {
+    let mut world = world_with(MARKETING_OFF);
+    let on_messages = support::model::send_from(
+        &mut world,
+        T0,
+        US_NUMBER,
+        template_body(ANA_BR, "spring_sale"),
+    );
+    assert_eq!(support::model::refusal(&on_messages), (131_063, 400));
+    // Other categories and free-form still go through `/messages`.
+    inbound(&mut world, T0, ANA_BR);
+    for body in [order_update(ANA_BR), text_body(ANA_BR, "hi")] {
+        let reply = support::model::send_from(&mut world, T0, US_NUMBER, body.clone());
+        assert!(support::model::is_sent(&reply), "{body}: {reply:?}");
+    }
+    let (reply, _) = marketing_send(&mut world, &template_body(ANA_BR, "spring_sale"));
+    assert!(support::model::is_sent(&reply), "{reply:?}");
+    // Without the setting, `/messages` sends marketing as before.
+    let mut open = world_with("");
+    let reply = support::model::send_from(
+        &mut open,
+        T0,
+        US_NUMBER,
+        template_body(ANA_BR, "spring_sale"),
+    );
+    assert!(support::model::is_sent(&reply), "{reply:?}");
+}
+
+#[test]
+fn the_setting_closes_cloud_api_only_and_360dialog_s_messages_still_sends_marketing() {
+    let mut world = world_with(MARKETING_OFF);
+    let reply = world
+        .apply(
+            T0,
+            Command::d360_send(support::US_KEY, &template_body(ANA_BR, "spring_sale")),
+        )
+        .reply;
+    assert!(support::model::is_sent(&reply), "{reply:?}");
+}
+
+#[tokio::test]
+async fn the_waba_answers_its_setting_as_disable_marketing_messages_on_cloud_api() {
+    for (toml, disabled) in [("", false), (MARKETING_OFF, true)] {
+        let state = http::start_with(toml);
+        let answer = Client::bearer(&state, TOKEN)
+            .get(&format!(
+                "/v23.0/{WABA}?fields=disable_marketing_messages_on_cloud_api"
+            ))
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+        assert_eq!(
+            answer.json(),
+            json!({"disable_marketing_messages_on_cloud_api": disabled, "id": WABA}),
+            "{toml}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_control_api_turns_the_setting_on_and_off_mid_run() {
+    let state = http::start();
+    let off = json!({"incident": "marketing_on_cloud_api", "enabled": false});
+    let played = http::account_incident(&state, &off).await;
+    assert_eq!(played.status, StatusCode::OK, "{}", played.text());
+    let refused = http::send(&state, &template(ANA, "spring_sale")).await;
+    assert_graph_error(&refused, StatusCode::BAD_REQUEST, 131_063);
+    let on = json!({"incident": "marketing_on_cloud_api", "enabled": true});
+    let played = http::account_incident(&state, &on).await;
+    assert_eq!(played.status, StatusCode::OK, "{}", played.text());
+    let sent = http::send(&state, &template(ANA, "spring_sale")).await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.text());
+    for bad in [
+        json!({"incident": "marketing_on_cloud_api"}),
+        json!({"incident": "marketing_on_cloud_api", "enabled": "no"}),
+    ] {
+        let answer = http::account_incident(&state, &bad).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{bad}: {}",
+            answer.text()
+        );
+    }
 }

@@ -3,7 +3,9 @@
 //! (<https://developers.facebook.com/documentation/business-messaging/whatsapp/marketing-messages/send-marketing-messages>).
 //! A send through it takes the same send path as `/messages` ([`super::send`]:
 //! pacing, the per-user limit, statuses); this module holds what differs by
-//! endpoint: which bodies and templates each takes, and the pricing category of the endpoint's status webhooks (`marketing_lite`).
+//! endpoint: which bodies and templates each takes, the WABA setting that closes
+//! `/messages` to marketing (`disable_marketing_messages_on_cloud_api`), and the
+//! pricing category of the endpoint's status webhooks (`marketing_lite`).
 
 use serde_json::Value;
 
@@ -41,10 +43,18 @@ impl SendEndpoint {
     }
 
     /// Why a template of `category` named `name` cannot be sent through this
-    /// endpoint, if it cannot: a utility or authentication template on
+    /// endpoint of `surface`, if it cannot: a utility or authentication template on
     /// `/marketing_messages` answers 131055 (Meta's send page above; 360dialog's
-    /// expected errors of the MM API).
-    pub(crate) fn template_refusal(self, category: Category, name: &str) -> Option<PlatformError> {
+    /// expected errors of the MM API), and a marketing template on Cloud API's
+    /// `/messages` answers 131063 when the WABA has turned marketing off there
+    /// (the code from pywa's `errors.py`; Meta's wording is unconfirmed).
+    pub(crate) fn template_refusal(
+        self,
+        surface: Surface,
+        category: Category,
+        name: &str,
+        marketing_on_cloud_api: bool,
+    ) -> Option<PlatformError> {
         match (self, category) {
             (SendEndpoint::MarketingMessages, Category::Marketing) => None,
             (SendEndpoint::MarketingMessages, other) => Some(PlatformError::new(
@@ -54,6 +64,16 @@ impl SendEndpoint {
                     other.name()
                 ),
             )),
+            (SendEndpoint::Messages, Category::Marketing)
+                if surface == Surface::Graph && !marketing_on_cloud_api =>
+            {
+                Some(PlatformError::new(
+                    code::MARKETING_OFF_CLOUD_API,
+                    format!(
+                        "Marketing template {name} cannot be sent through /messages: the WABA has disabled marketing messages on Cloud API (disable_marketing_messages_on_cloud_api). Send it through /marketing_messages."
+                    ),
+                ))
+            }
             (SendEndpoint::Messages, _) => None,
         }
     }

@@ -146,8 +146,10 @@ pub(super) fn send(
     // Each endpoint takes its own categories (`marketing_messages` module).
     if let Some(index) = template_index
         && let Some(error) = endpoint.template_refusal(
+            surface,
             world.templates[index].category,
             &world.templates[index].name,
+            world.spec.waba.marketing_on_cloud_api,
         )
     {
         return reject(error, to(), effects);
