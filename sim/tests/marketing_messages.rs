@@ -12,7 +12,7 @@ use support::model::{
     world, world_with,
 };
 use support::{ANA, US_PHONE, WABA, order_update, template, text};
-use wasim_sim::model::{Command, Reply, World};
+use wasim_sim::model::{Command, Reply, SendEndpoint, World};
 use wasim_sim::trace::TraceEvent;
 
 /// The WABA setting `disable_marketing_messages_on_cloud_api`, in a world file.
@@ -33,7 +33,10 @@ fn marketing_send(
     world: &mut World,
     body: &Value,
 ) -> (Result<Reply, wasim_sim::model::Refusal>, Vec<TraceEvent>) {
-    let outcome = world.apply(T0, Command::graph_marketing_send(TOKEN, US_NUMBER, body));
+    let outcome = world.apply(
+        T0,
+        Command::graph_send_to(SendEndpoint::MarketingMessages, TOKEN, US_NUMBER, body),
+    );
     let traced = events(&outcome.effects).into_iter().cloned().collect();
     (outcome.reply, traced)
 }

@@ -15,7 +15,7 @@ use axum::routing::any;
 use super::call::Call;
 use super::error::Graph;
 use super::extract::{GraphObject, JsonBody};
-use crate::model::{PhoneNumberId, Surface};
+use crate::model::{PhoneNumberId, SendEndpoint, Surface};
 use crate::state::AppState;
 
 /// The Cloud API routes.
@@ -89,7 +89,8 @@ pub(crate) fn is_version(segment: &str) -> bool {
 
 /// `POST /{version}/{phone-number-id}/messages`.
 async fn send(call: Call<Graph>, GraphObject(phone): GraphObject, body: JsonBody) -> Response {
-    super::send::send(call, Surface::Graph, Some(PhoneNumberId::from(phone)), body)
+    let endpoint = (SendEndpoint::Messages, Surface::Graph);
+    super::send::send(call, endpoint, Some(PhoneNumberId::from(phone)), body)
 }
 
 /// `POST /{version}/{phone-number-id}/marketing_messages`: the Marketing
@@ -100,7 +101,8 @@ async fn send_marketing(
     GraphObject(phone): GraphObject,
     body: JsonBody,
 ) -> Response {
-    super::send::send_marketing(call, Surface::Graph, Some(PhoneNumberId::from(phone)), body)
+    let endpoint = (SendEndpoint::MarketingMessages, Surface::Graph);
+    super::send::send(call, endpoint, Some(PhoneNumberId::from(phone)), body)
 }
 
 #[cfg(test)]

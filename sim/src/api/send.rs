@@ -12,33 +12,18 @@ use serde::Serialize;
 use super::call::{Call, Dialect};
 use super::extract::JsonBody;
 use crate::model::secret::Secret;
-use crate::model::{Command, PhoneNumberId, Reply, Surface};
+use crate::model::{Command, PhoneNumberId, Reply, SendEndpoint, Surface};
 
-/// Sends through `surface` (the Graph path's number, or the key's on 360dialog).
+/// Sends through `surface`'s `endpoint` (the Graph path's number, or the key's
+/// on 360dialog).
 pub(crate) fn send<D: Dialect<Credential = Secret>>(
     call: Call<D>,
-    surface: Surface,
+    (endpoint, surface): (SendEndpoint, Surface),
     phone_number_id: Option<PhoneNumberId>,
     body: JsonBody,
 ) -> Response {
-    let command = Command::send_path(
-        surface,
-        call.credential.clone(),
-        phone_number_id,
-        body.when(call.method(), Method::POST, "POST"),
-    );
-    call.run(command, sent)
-}
-
-/// Sends a marketing template through `surface`'s `/marketing_messages`; the
-/// answer is a send's.
-pub(crate) fn send_marketing<D: Dialect<Credential = Secret>>(
-    call: Call<D>,
-    surface: Surface,
-    phone_number_id: Option<PhoneNumberId>,
-    body: JsonBody,
-) -> Response {
-    let command = Command::marketing_messages(
+    let command = Command::posted(
+        endpoint,
         surface,
         call.credential.clone(),
         phone_number_id,

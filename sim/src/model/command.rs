@@ -13,6 +13,7 @@ use super::Template;
 use super::account::Incident;
 use super::id::{MediaId, PartnerId, PhoneNumberId, TemplateId, WaId, WabaId, Wamid};
 use super::inbound::InboundContent;
+use super::marketing_messages::SendEndpoint;
 use super::media::{MediaCredential, MediaInfo, MediaUpload, MediaUrlQuery};
 use super::numbers::{
     Fields, HandshakeReport, PageRequest, PhoneNumberPage, PhoneNumberView, ProfileUpdate,
@@ -55,6 +56,9 @@ pub enum Command {
     /// Send a message. `phone_number_id` comes from the Graph path; the 360dialog
     /// surface finds the number from its key.
     SendMessage {
+        /// Which endpoint: `/messages`, or `/marketing_messages` (marketing
+        /// templates only, [`super::marketing_messages`]).
+        endpoint: SendEndpoint,
         /// Which surface.
         surface: Surface,
         /// The credential presented (bearer token or `D360-API-KEY`), if any.
@@ -62,20 +66,6 @@ pub enum Command {
         /// The phone number id of the Graph path.
         phone_number_id: Option<PhoneNumberId>,
         /// The send, or why it could not be read.
-        request: Result<Outgoing, SendRequestError>,
-    },
-    /// Send a marketing template through the Marketing Messages API
-    /// (`POST /{phone-number-id}/marketing_messages`): the send path of
-    /// [`Command::SendMessage`], marketing templates only
-    /// ([`super::marketing_messages`]).
-    SendMarketingMessage {
-        /// Which surface.
-        surface: Surface,
-        /// The credential presented (bearer token), if any.
-        credential: Option<Secret>,
-        /// The phone number id of the Graph path.
-        phone_number_id: Option<PhoneNumberId>,
-        /// The send, or why it could not be read or is not a template.
         request: Result<Outgoing, SendRequestError>,
     },
     /// Mark a received message read (`{"status": "read"}` on the send path).
@@ -391,6 +381,7 @@ impl Command {
     ) -> Command {
         match super::outgoing::parse_send_path(body) {
             SendPath::Message(request) => Command::SendMessage {
+                endpoint: SendEndpoint::Messages,
                 surface,
                 credential,
                 phone_number_id,
@@ -405,19 +396,27 @@ impl Command {
         }
     }
 
-    /// The command for a body posted to `/{phone-number-id}/marketing_messages`
-    /// (never a read receipt: the endpoint takes templates only).
-    pub fn marketing_messages(
+    /// The command for a body posted to `endpoint`: [`Command::send_path`] for
+    /// `/messages`, a send for `/marketing_messages` (never a read receipt: the
+    /// endpoint takes templates only).
+    pub fn posted(
+        endpoint: SendEndpoint,
         surface: Surface,
         credential: Option<Secret>,
         phone_number_id: Option<PhoneNumberId>,
         body: Result<Value, super::RequestError>,
     ) -> Command {
-        Command::SendMarketingMessage {
-            surface,
-            credential,
-            phone_number_id,
-            request: super::marketing_messages::parse(body),
+        match endpoint {
+            SendEndpoint::Messages => {
+                Command::send_path(surface, credential, phone_number_id, body)
+            }
+            SendEndpoint::MarketingMessages => Command::SendMessage {
+                endpoint,
+                surface,
+                credential,
+                phone_number_id,
+                request: super::marketing_messages::parse(body),
+            },
         }
     }
 
@@ -434,18 +433,18 @@ impl Command {
     /// A Graph send of `body`, as the Cloud API surface builds it (tests and
     /// benches use it to drive the model directly).
     pub fn graph_send(token: &str, phone_number_id: &str, body: &Value) -> Command {
-        Command::send_path(
-            Surface::Graph,
-            Some(Secret::from(token)),
-            Some(PhoneNumberId::from(phone_number_id)),
-            Ok(body.clone()),
-        )
+        Command::graph_send_to(SendEndpoint::Messages, token, phone_number_id, body)
     }
 
-    /// A Graph send of `body` through `/marketing_messages` (tests drive the
-    /// model with it).
-    pub fn graph_marketing_send(token: &str, phone_number_id: &str, body: &Value) -> Command {
-        Command::marketing_messages(
+    /// A Graph send of `body` to `endpoint`.
+    pub fn graph_send_to(
+        endpoint: SendEndpoint,
+        token: &str,
+        phone_number_id: &str,
+        body: &Value,
+    ) -> Command {
+        Command::posted(
+            endpoint,
             Surface::Graph,
             Some(Secret::from(token)),
             Some(PhoneNumberId::from(phone_number_id)),

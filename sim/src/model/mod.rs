@@ -54,6 +54,7 @@ pub use self::command::{Command, Effect, Outcome, Reply, Surface, TemplateList, 
 pub use self::fields::FieldError;
 pub use self::id::{ChannelId, MediaId, PartnerId, PhoneNumberId, TemplateId, WaId, WabaId, Wamid};
 pub use self::inbound::{CONTACTS_MAX, InboundContent, InboundMedia};
+pub use self::marketing_messages::SendEndpoint;
 pub use self::media::{Media, MediaInfo, MediaKind, media_kind_accepts};
 pub use self::outgoing::{Outgoing, OutgoingContent, SendRequestError};
 pub use self::refusal::{Object, Refusal, RequestError};
@@ -73,7 +74,6 @@ pub use self::state::{Message, MessageContent, StatusKind};
 pub use self::time::{ClockMode, SimTime};
 
 use self::bucket::{Bucket, BucketShape};
-use self::marketing_messages::SendEndpoint;
 use self::rng::{SimRng, Stream};
 use self::send::Sender;
 use self::spec::{Category, PhoneNumberSpec, Quality, TemplateStatus};
@@ -466,6 +466,7 @@ impl World {
     ) -> Result<Reply, Refusal> {
         match command {
             Command::SendMessage {
+                endpoint,
                 surface,
                 credential,
                 phone_number_id,
@@ -478,24 +479,7 @@ impl World {
                     now,
                     phone,
                     Sender::Integration(surface),
-                    (SendEndpoint::Messages, request),
-                    effects,
-                )
-            }
-            Command::SendMarketingMessage {
-                surface,
-                credential,
-                phone_number_id,
-                request,
-            } => {
-                let phone =
-                    self.authenticate(surface, credential.as_ref(), phone_number_id.as_ref())?;
-                send::send(
-                    self,
-                    now,
-                    phone,
-                    Sender::Integration(surface),
-                    (SendEndpoint::MarketingMessages, request),
+                    (endpoint, request),
                     effects,
                 )
             }
