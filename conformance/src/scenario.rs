@@ -24,7 +24,8 @@
 //! `ecosystem_marketing` (`{to, count}`), `advance` (a duration: `90s`, `15m`, `2h`,
 //! `1d`), `faults` (a webhook fault profile), `heal = true`, `verify = true` (the
 //! webhook handshake), `rotate_access_token = true`, `template` (`{name, quality |
-//! negative | decide | pause | unpause}`, as `POST /_wasim/templates/{name}`), or
+//! negative | decide | category | pause | unpause}`, as
+//! `POST /_wasim/templates/{name}`), or
 //! `incident` (`{incident = "disable_templates" | "enable_templates" | "violation" |
 //! "restrict" | "terminate" | "reinstate" | "compromise" | "tier" | "quality" |
 //! "marketing_on_cloud_api" |
@@ -292,6 +293,9 @@ impl fmt::Display for Step {
                 }
                 TemplateControl::Pause => write!(f, "template {name} is paused"),
                 TemplateControl::Unpause => write!(f, "template {name} is unpaused"),
+                TemplateControl::Category(category) => {
+                    write!(f, "template {name} is re-categorised {}", category.name())
+                }
             },
             Step::Verify => write!(f, "the platform verifies the webhook (GET handshake)"),
             Step::RotateAccessToken => {

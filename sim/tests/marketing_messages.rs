@@ -8,11 +8,12 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 use support::http::{self, Client, assert_graph_error};
 use support::model::{
-    ANA_BR, T0, TOKEN, US_NUMBER, events, hours, inbound, status_webhook, template_body, text_body,
-    world, world_with,
+    ANA_BR, T0, TOKEN, US_NUMBER, events, hours, inbound, meta_values, status_webhook,
+    template_body, text_body, world, world_with,
 };
 use support::{ANA, US_PHONE, WABA, order_update, template, text};
-use wasim_sim::model::{Command, Reply, SendEndpoint, World};
+use wasim_sim::model::spec::Category;
+use wasim_sim::model::{Command, Reply, SendEndpoint, TemplateControl, World};
 use wasim_sim::trace::TraceEvent;
 
 /// The WABA setting `disable_marketing_messages_on_cloud_api`, in a world file.
@@ -252,4 +253,82 @@ async fn the_control_api_turns_the_setting_on_and_off_mid_run() {
             answer.text()
         );
     }
+}
+
+#[test]
+fn a_utility_template_re_categorised_as_marketing_mid_campaign_moves_to_the_endpoint() {
+    let mut world = world_with(MARKETING_OFF);
+    inbound(&mut world, T0, ANA_BR);
+    // Before: a utility template goes through `/messages`, not the endpoint.
+    let (reply, _) = marketing_send(&mut world, &order_update(ANA_BR));
+    assert_eq!(support::model::refusal(&reply).0, 131_055, "{reply:?}");
+    let before = support::model::accepted(&mut world, T0, US_NUMBER, order_update(ANA_BR));
+    let outcome = world.apply(
+        T0,
+        Command::TemplateControl {
+            name: "order_update".to_owned(),
+            control: TemplateControl::Category(Category::Marketing),
+        },
+    );
+    assert_eq!(
+        outcome.reply,
+        Ok(Reply::Message("category UTILITY → MARKETING".to_owned()))
+    );
+    let mut effects = outcome.effects;
+    effects.extend(world.advance(hours(1)));
+    let values = meta_values(&effects, "template_category_update");
+    assert_eq!(
+        values,
+        [json!({
+            "message_template_id": 120_000_000_000_002_u64,
+            "message_template_name": "order_update",
+            "message_template_language": "en_US",
+            "previous_category": "UTILITY",
+            "new_category": "MARKETING",
+        })]
+    );
+    // After: `/messages` refuses it as marketing (the WABA's setting), the
+    // endpoint takes it; the message sent before keeps its category.
+    let on_messages =
+        support::model::send_from(&mut world, hours(1), US_NUMBER, order_update(ANA_BR));
+    assert_eq!(support::model::refusal(&on_messages).0, 131_063);
+    let (reply, traced) = marketing_send(&mut world, &order_update(ANA_BR));
+    assert!(support::model::is_sent(&reply), "{reply:?}");
+    assert!(
+        traced.iter().any(|event| matches!(
+            event,
+            TraceEvent::MessageAccepted {
+                category: "MARKETING",
+                ..
+            }
+        )),
+        "{traced:?}"
+    );
+    assert!(
+        matches!(
+            world.message(&before).map(|m| &m.content),
+            Some(wasim_sim::model::MessageContent::Template {
+                category: Category::Utility,
+                ..
+            })
+        ),
+        "the message sent before stays utility"
+    );
+}
+
+#[tokio::test]
+async fn the_control_api_re_categorises_a_template_and_refuses_an_unknown_category() {
+    let state = http::start();
+    let path = "/_wasim/templates/spring_sale";
+    let answer = http::control_post(&state, path, &json!({"category": "UTILITY"})).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let refused = Client::bearer(&state, TOKEN)
+        .post(
+            &format!("/v23.0/{US_PHONE}/marketing_messages"),
+            &template(ANA, "spring_sale"),
+        )
+        .await;
+    assert_graph_error(&refused, StatusCode::BAD_REQUEST, 131_055);
+    let bad = http::control_post(&state, path, &json!({"category": "PROMOTIONAL"})).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text());
 }

@@ -285,8 +285,9 @@ pub(crate) fn valid(index: usize, rng: &mut Rng, facts: &Facts, learned: &Learne
             )
         }
         "/_wasim/templates/{name}" => {
-            let body = match rng.random_range(0..5) {
+            let body = match rng.random_range(0..6) {
                 0 => json!({"quality": pick(rng, &["GREEN", "YELLOW", "RED", "UNKNOWN"])}),
+                5 => json!({"category": pick(rng, &["MARKETING", "UTILITY", "AUTHENTICATION"])}),
                 1 => {
                     json!({"negative": format!("{}/{}", rng.random_range(0..3u32), rng.random_range(1..4u32))})
                 }
