@@ -40,6 +40,7 @@ pub fn summarize(event: &TraceEvent) -> String {
         }
         TraceEvent::MessageAccepted {
             message_id,
+            surface,
             to,
             message_type,
             template,
@@ -48,8 +49,9 @@ pub fn summarize(event: &TraceEvent) -> String {
             ..
         } => match (template, media) {
             (Some(template), _) => format!(
-                "{} template {template} to {to} accepted as {message_id}",
-                category.to_lowercase()
+                "{} template {template} to {to} accepted as {message_id}{}",
+                category.to_lowercase(),
+                endpoint(surface)
             ),
             (None, Some(media)) => {
                 format!("{message_type} ({media}) to {to} accepted as {message_id}")
@@ -57,14 +59,16 @@ pub fn summarize(event: &TraceEvent) -> String {
             (None, None) => format!("{message_type} to {to} accepted as {message_id}"),
         },
         TraceEvent::MessageRejected {
+            surface,
             to,
             code,
             title,
             template,
             ..
         } => format!(
-            "{} rejected: {code} {title}",
-            send(template.as_deref(), to.as_deref())
+            "{}{} rejected: {code} {title}",
+            send(template.as_deref(), to.as_deref()),
+            endpoint(surface)
         ),
         TraceEvent::MessageHeld {
             message_id,
@@ -276,6 +280,16 @@ pub fn summarize(event: &TraceEvent) -> String {
 pub fn send(template: Option<&str>, to: Option<&str>) -> String {
     let template = template.map(|t| format!(" of {t}")).unwrap_or_default();
     format!("send{template} to {}", to.unwrap_or("?"))
+}
+
+/// The endpoint a send went through, in words, when it is not `/messages`: the
+/// trace's surface `graph_marketing_messages` is the Marketing Messages API.
+fn endpoint(surface: &str) -> &'static str {
+    if surface.ends_with("_marketing_messages") {
+        " through /marketing_messages"
+    } else {
+        ""
+    }
 }
 
 /// The timeline lane a record belongs to, if it belongs on the timeline.

@@ -24,9 +24,11 @@
 //! `ecosystem_marketing` (`{to, count}`), `advance` (a duration: `90s`, `15m`, `2h`,
 //! `1d`), `faults` (a webhook fault profile), `heal = true`, `verify = true` (the
 //! webhook handshake), `rotate_access_token = true`, `template` (`{name, quality |
-//! negative | decide | pause | unpause}`, as `POST /_wasim/templates/{name}`), or
+//! negative | decide | category | pause | unpause}`, as
+//! `POST /_wasim/templates/{name}`), or
 //! `incident` (`{incident = "disable_templates" | "enable_templates" | "violation" |
 //! "restrict" | "terminate" | "reinstate" | "compromise" | "tier" | "quality" |
+//! "marketing_on_cloud_api" |
 //! "invite_partner_user" | "remove_partner_user", ...}`, as `POST /_wasim/account`),
 //! or `action` (a driver action, posted to the integration's `/wasim/actions`). A
 //! bad file is refused with the file, the step and the field.
@@ -291,6 +293,9 @@ impl fmt::Display for Step {
                 }
                 TemplateControl::Pause => write!(f, "template {name} is paused"),
                 TemplateControl::Unpause => write!(f, "template {name} is unpaused"),
+                TemplateControl::Category(category) => {
+                    write!(f, "template {name} is re-categorised {}", category.name())
+                }
             },
             Step::Verify => write!(f, "the platform verifies the webhook (GET handshake)"),
             Step::RotateAccessToken => {
@@ -343,6 +348,12 @@ fn incident_words(incident: &wasim_sim::model::Incident) -> String {
             "the account is compromised: an unknown origin sends with the channel key every {every_s} s"
         ),
         Incident::Tier { tier } => format!("the messaging tier becomes {tier}"),
+        Incident::MarketingOnCloudApi { enabled: true } => {
+            "the WABA sends marketing through /messages again".to_owned()
+        }
+        Incident::MarketingOnCloudApi { enabled: false } => {
+            "the WABA disables marketing messages on Cloud API's /messages".to_owned()
+        }
         Incident::Quality {
             phone_number_id,
             quality,

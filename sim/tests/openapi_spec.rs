@@ -33,7 +33,8 @@ use jsonschema::error::ValidationErrorKind;
 use jsonschema::{ValidationError, Validator};
 use serde_json::{Map, Value, json};
 use support::{
-    ANA, DE_PHONE, LENA, PRIYA, SPRING_SALE, SPRING_SALE_ID, US_PHONE, WABA, Wasim, template, text,
+    ANA, DE_PHONE, LENA, PRIYA, SAM, SPRING_SALE, SPRING_SALE_ID, US_PHONE, WABA, Wasim, template,
+    text,
 };
 use wasim_sim::WorldSpec;
 use wasim_sim::model::bsuid;
@@ -673,6 +674,9 @@ const GRAPH_OPERATIONS: &[(&str, &str)] = &[
     ("/{Version}/{Phone-Number-ID}/media", "post"),
     ("/{Version}/{Media-ID}", "get"),
     ("/{Version}/{Media-ID}", "delete"),
+    // The Marketing Messages API: in the v23.0 spec, its answer
+    // `MarketingMessageResponsePayload` (with `message_status`).
+    ("/{Version}/{Phone-Number-ID}/marketing_messages", "post"),
 ];
 
 /// The operation whose answer names a media's URL.
@@ -766,6 +770,13 @@ async fn graph_answers() -> Vec<((&'static str, &'static str), Sample)> {
         let body = template(to, SPRING_SALE);
         call(send, Method::POST, messages.clone(), Some(body)).await;
     }
+    call(
+        GRAPH_OPERATIONS[16],
+        Method::POST,
+        format!("/v23.0/{US_PHONE}/marketing_messages"),
+        Some(template(SAM, SPRING_SALE)),
+    )
+    .await;
     call(
         GRAPH_OPERATIONS[2],
         Method::POST,
@@ -1671,6 +1682,25 @@ fn every_send_example_of_meta_s_spec_is_taken_or_named_as_not_simulated() {
         "{unsimulated:?}"
     );
     assert!(unsimulated.len() >= 6, "{unsimulated:?}");
+}
+
+#[test]
+fn every_marketing_messages_example_of_meta_s_spec_is_taken_and_a_text_is_not() {
+    use wasim_sim::model::marketing_messages::parse;
+    let examples = spec().doc["paths"]["/{Version}/{Phone-Number-ID}/marketing_messages"]["post"]
+        ["requestBody"]["content"]["application/json"]["examples"]
+        .as_object()
+        .expect("the spec has marketing message examples");
+    assert_eq!(examples.len(), 3, "{examples:?}");
+    for (name, example) in examples {
+        let body = example["value"].clone();
+        assert!(
+            parse(Ok(body.clone())).is_ok(),
+            "Meta's example \"{name}\" was refused: {body}"
+        );
+    }
+    let refused = parse(Ok(text(ANA, "hi"))).expect_err("a text is not a marketing message");
+    assert!(refused.to_string().starts_with("(100)"), "{refused}");
 }
 
 // ---------------------------------------------------------------------------

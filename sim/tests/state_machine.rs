@@ -41,7 +41,7 @@ use wasim_sim::model::outgoing::parse_read;
 use wasim_sim::model::secret::Secret;
 use wasim_sim::model::spec::Quality;
 use wasim_sim::model::{
-    Command, InboundContent, Refusal, Reply, SimTime, StatusKind, Surface, World,
+    Command, InboundContent, Refusal, Reply, SendEndpoint, SimTime, StatusKind, Surface, World,
 };
 
 const HOUR_MS: u64 = 3_600_000;
@@ -672,6 +672,7 @@ impl Model {
                 to,
                 credential,
             } => Command::SendMessage {
+                endpoint: SendEndpoint::Messages,
                 surface: Surface::Graph,
                 credential: self.token(credential),
                 phone_number_id: Some(NUMBERS[*from].0.into()),

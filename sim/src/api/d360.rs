@@ -24,7 +24,7 @@ use super::extract::{JsonBody, wrong_method};
 use crate::model::fields::FieldError;
 use crate::model::secret::Secret;
 use crate::model::spec::TemplateStatus;
-use crate::model::{Command, D360Scope, D360Webhook, Refusal, Reply, Surface};
+use crate::model::{Command, D360Scope, D360Webhook, Refusal, Reply, SendEndpoint, Surface};
 use crate::state::AppState;
 
 /// Most custom headers one webhook may carry.
@@ -49,7 +49,7 @@ pub fn router() -> Router<Arc<AppState>> {
 
 /// `POST /messages`.
 async fn send(call: Call<D360Messages>, body: JsonBody) -> Response {
-    super::send::send(call, Surface::D360, None, body)
+    super::send::send(call, (SendEndpoint::Messages, Surface::D360), None, body)
 }
 
 /// `GET|POST /v1/configs/webhook`.

@@ -1,5 +1,5 @@
-//! Meta's Cloud API surface: `POST /{version}/{phone-number-id}/messages`,
-//! `Authorization: Bearer`. Every route is served with its version segment and
+//! Meta's Cloud API surface: `POST /{version}/{phone-number-id}/messages` (and
+//! `/marketing_messages`), `Authorization: Bearer`. Every route is served with its version segment and
 //! without it (`/{phone-number-id}/messages`, `/{waba-id}/message_templates`, …):
 //! Graph serves unversioned paths at its default version
 //! (<https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-message-templates>) and
@@ -15,7 +15,7 @@ use axum::routing::any;
 use super::call::Call;
 use super::error::Graph;
 use super::extract::{GraphObject, JsonBody};
-use crate::model::{PhoneNumberId, Surface};
+use crate::model::{PhoneNumberId, SendEndpoint, Surface};
 use crate::state::AppState;
 
 /// The Cloud API routes.
@@ -23,6 +23,8 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/{version}/{id}/messages", any(send))
         .route("/{id}/messages", any(send))
+        .route("/{version}/{id}/marketing_messages", any(send_marketing))
+        .route("/{id}/marketing_messages", any(send_marketing))
         .route("/{version}/{id}/unpause", any(super::templates::unpause))
         .route("/{id}/unpause", any(super::templates::unpause))
         .route("/{version}/{id}/register", any(super::phone::register))
@@ -87,7 +89,20 @@ pub(crate) fn is_version(segment: &str) -> bool {
 
 /// `POST /{version}/{phone-number-id}/messages`.
 async fn send(call: Call<Graph>, GraphObject(phone): GraphObject, body: JsonBody) -> Response {
-    super::send::send(call, Surface::Graph, Some(PhoneNumberId::from(phone)), body)
+    let endpoint = (SendEndpoint::Messages, Surface::Graph);
+    super::send::send(call, endpoint, Some(PhoneNumberId::from(phone)), body)
+}
+
+/// `POST /{version}/{phone-number-id}/marketing_messages`: the Marketing
+/// Messages API
+/// (<https://developers.facebook.com/documentation/business-messaging/whatsapp/marketing-messages/send-marketing-messages>).
+async fn send_marketing(
+    call: Call<Graph>,
+    GraphObject(phone): GraphObject,
+    body: JsonBody,
+) -> Response {
+    let endpoint = (SendEndpoint::MarketingMessages, Surface::Graph);
+    super::send::send(call, endpoint, Some(PhoneNumberId::from(phone)), body)
 }
 
 #[cfg(test)]

@@ -94,6 +94,9 @@ pub(crate) fn waba_json(waba: &WabaView, fields: &[&str]) -> Value {
             "timezone_id" => json!(waba.timezone_id),
             "message_template_namespace" => json!(waba.message_template_namespace),
             "account_review_status" => json!(waba.account_review_status),
+            "disable_marketing_messages_on_cloud_api" => {
+                json!(waba.disable_marketing_messages_on_cloud_api)
+            }
             "subscribed_apps" => {
                 let data: Vec<Value> = waba
                     .subscribed_apps

@@ -1,5 +1,6 @@
-//! The send, shared by the Cloud API (`POST /{phone-number-id}/messages`) and
-//! 360dialog's messaging API (`POST /messages`, same body): the body is parsed here
+//! The send, shared by the Cloud API (`POST /{phone-number-id}/messages`, and
+//! `/marketing_messages` for marketing templates) and 360dialog's messaging API
+//! (`POST /messages`, same body): the body is parsed here
 //! into an [`crate::model::Outgoing`] (or the reason it is not one), the model
 //! decides, and an accepted send is answered as Graph answers it.
 
@@ -11,16 +12,18 @@ use serde::Serialize;
 use super::call::{Call, Dialect};
 use super::extract::JsonBody;
 use crate::model::secret::Secret;
-use crate::model::{Command, PhoneNumberId, Reply, Surface};
+use crate::model::{Command, PhoneNumberId, Reply, SendEndpoint, Surface};
 
-/// Sends through `surface` (the Graph path's number, or the key's on 360dialog).
+/// Sends through `surface`'s `endpoint` (the Graph path's number, or the key's
+/// on 360dialog).
 pub(crate) fn send<D: Dialect<Credential = Secret>>(
     call: Call<D>,
-    surface: Surface,
+    (endpoint, surface): (SendEndpoint, Surface),
     phone_number_id: Option<PhoneNumberId>,
     body: JsonBody,
 ) -> Response {
-    let command = Command::send_path(
+    let command = Command::posted(
+        endpoint,
         surface,
         call.credential.clone(),
         phone_number_id,

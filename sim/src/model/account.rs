@@ -128,6 +128,14 @@ pub enum Incident {
         /// `GREEN`, `YELLOW`, `RED` or `UNKNOWN`.
         quality: Quality,
     },
+    /// The WABA's setting `disable_marketing_messages_on_cloud_api` changes:
+    /// with `enabled` false, marketing templates sent through Cloud API's
+    /// `/messages` answer 131063 (the world file's `[waba] marketing_on_cloud_api`).
+    /// No webhook tells of it (none is documented).
+    MarketingOnCloudApi {
+        /// Whether `/messages` takes marketing templates.
+        enabled: bool,
+    },
     /// A partner user is invited (Partner API user management, our shape).
     InvitePartnerUser {
         /// The user's email.
@@ -152,6 +160,7 @@ impl Incident {
         "compromise",
         "tier",
         "quality",
+        "marketing_on_cloud_api",
         "invite_partner_user",
         "remove_partner_user",
     ];
@@ -195,6 +204,9 @@ impl Incident {
                 }
                 value
             }
+            Incident::MarketingOnCloudApi { enabled } => {
+                json!({"incident": "marketing_on_cloud_api", "enabled": enabled})
+            }
             Incident::InvitePartnerUser { email } => {
                 json!({"incident": "invite_partner_user", "email": email})
             }
@@ -228,6 +240,7 @@ impl Incident {
             "compromise" => &["phone_number_id", "every_s", "sends"],
             "tier" => &["tier"],
             "quality" => &["phone_number_id", "quality"],
+            "marketing_on_cloud_api" => &["enabled"],
             "invite_partner_user" | "remove_partner_user" => &["email"],
             _ => &[],
         };
@@ -289,6 +302,21 @@ impl Incident {
                     hours: number("hours", 24, INCIDENT_HOURS_MAX)?,
                 }
             }
+            "marketing_on_cloud_api" => match object.get("enabled") {
+                Some(Value::Bool(enabled)) => Incident::MarketingOnCloudApi { enabled: *enabled },
+                Some(other) => {
+                    return Err(FieldError::new(
+                        "enabled",
+                        format!("expected true or false, got {other}"),
+                    ));
+                }
+                None => {
+                    return Err(FieldError::new(
+                        "enabled",
+                        format!("missing (incident `{name}`)"),
+                    ));
+                }
+            },
             "terminate" => Incident::Terminate,
             "reinstate" => Incident::Reinstate,
             "compromise" => Incident::Compromise {
@@ -600,6 +628,15 @@ impl World {
                     format!("partner user {id} <{email}> invited"),
                 )
             }
+            Incident::MarketingOnCloudApi { enabled } => {
+                self.spec.waba.marketing_on_cloud_api = enabled;
+                let detail = if enabled {
+                    "marketing templates are sent through /messages again"
+                } else {
+                    "disable_marketing_messages_on_cloud_api: marketing templates through /messages answer 131063"
+                };
+                ("marketing_on_cloud_api", None, detail.to_owned())
+            }
             Incident::RemovePartnerUser { email } => {
                 let id = self.remove_partner_user_by_email(&email)?;
                 (
@@ -744,7 +781,7 @@ impl World {
                         at,
                         phone,
                         Sender::UnknownOrigin(Surface::D360),
-                        request,
+                        (super::marketing_messages::SendEndpoint::Messages, request),
                         effects,
                     )
                 });

@@ -13,6 +13,7 @@ use super::Template;
 use super::account::Incident;
 use super::id::{MediaId, PartnerId, PhoneNumberId, TemplateId, WaId, WabaId, Wamid};
 use super::inbound::InboundContent;
+use super::marketing_messages::SendEndpoint;
 use super::media::{MediaCredential, MediaInfo, MediaUpload, MediaUrlQuery};
 use super::numbers::{
     Fields, HandshakeReport, PageRequest, PhoneNumberPage, PhoneNumberView, ProfileUpdate,
@@ -55,6 +56,9 @@ pub enum Command {
     /// Send a message. `phone_number_id` comes from the Graph path; the 360dialog
     /// surface finds the number from its key.
     SendMessage {
+        /// Which endpoint: `/messages`, or `/marketing_messages` (marketing
+        /// templates only, [`super::marketing_messages`]).
+        endpoint: SendEndpoint,
         /// Which surface.
         surface: Surface,
         /// The credential presented (bearer token or `D360-API-KEY`), if any.
@@ -377,6 +381,7 @@ impl Command {
     ) -> Command {
         match super::outgoing::parse_send_path(body) {
             SendPath::Message(request) => Command::SendMessage {
+                endpoint: SendEndpoint::Messages,
                 surface,
                 credential,
                 phone_number_id,
@@ -387,6 +392,30 @@ impl Command {
                 credential,
                 phone_number_id,
                 request,
+            },
+        }
+    }
+
+    /// The command for a body posted to `endpoint`: [`Command::send_path`] for
+    /// `/messages`, a send for `/marketing_messages` (never a read receipt: the
+    /// endpoint takes templates only).
+    pub fn posted(
+        endpoint: SendEndpoint,
+        surface: Surface,
+        credential: Option<Secret>,
+        phone_number_id: Option<PhoneNumberId>,
+        body: Result<Value, super::RequestError>,
+    ) -> Command {
+        match endpoint {
+            SendEndpoint::Messages => {
+                Command::send_path(surface, credential, phone_number_id, body)
+            }
+            SendEndpoint::MarketingMessages => Command::SendMessage {
+                endpoint,
+                surface,
+                credential,
+                phone_number_id,
+                request: super::marketing_messages::parse(body),
             },
         }
     }
@@ -404,7 +433,18 @@ impl Command {
     /// A Graph send of `body`, as the Cloud API surface builds it (tests and
     /// benches use it to drive the model directly).
     pub fn graph_send(token: &str, phone_number_id: &str, body: &Value) -> Command {
-        Command::send_path(
+        Command::graph_send_to(SendEndpoint::Messages, token, phone_number_id, body)
+    }
+
+    /// A Graph send of `body` to `endpoint`.
+    pub fn graph_send_to(
+        endpoint: SendEndpoint,
+        token: &str,
+        phone_number_id: &str,
+        body: &Value,
+    ) -> Command {
+        Command::posted(
+            endpoint,
             Surface::Graph,
             Some(Secret::from(token)),
             Some(PhoneNumberId::from(phone_number_id)),

@@ -56,6 +56,12 @@ pub mod code {
     pub const MARKETING_OPT_OUT: u32 = 131_050;
     /// Pair rate limit.
     pub const PAIR_RATE_LIMIT: u32 = 131_056;
+    /// A template of a category the endpoint does not send (a utility or
+    /// authentication template on `/marketing_messages`).
+    pub const METHOD_NOT_ALLOWED: u32 = 131_055;
+    /// Marketing through `/messages` while the WABA's
+    /// `disable_marketing_messages_on_cloud_api` is set (wording unconfirmed).
+    pub const MARKETING_OFF_CLOUD_API: u32 = 131_063;
     /// Template parameter count mismatch.
     pub const TEMPLATE_PARAM_COUNT: u32 = 132_000;
     /// Template missing in that language or not approved.
@@ -112,6 +118,8 @@ pub mod code {
         ECOSYSTEM_ENGAGEMENT,
         MARKETING_OPT_OUT,
         PAIR_RATE_LIMIT,
+        METHOD_NOT_ALLOWED,
+        MARKETING_OFF_CLOUD_API,
         TEMPLATE_PARAM_COUNT,
         TEMPLATE_NOT_FOUND,
         TEMPLATE_PARAM_FORMAT,
@@ -191,6 +199,8 @@ pub fn title_of(code: u32) -> &'static str {
         131_049 => "This message was not delivered to maintain healthy ecosystem engagement.",
         131_050 => MARKETING_OPT_OUT_TEXT,
         131_056 => "(Business Account, Consumer Account) pair rate limit hit",
+        131_055 => "Method not allowed",
+        131_063 => "Marketing messages disabled on Cloud API",
         132_000 => "Number of parameters does not match the expected number of params",
         132_001 => "Template name does not exist in the translation",
         132_012 => "Parameter format does not match format in the created template",

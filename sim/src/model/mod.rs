@@ -35,6 +35,7 @@ pub mod webhooks;
 pub mod freeform;
 mod inbound;
 mod marketing;
+pub mod marketing_messages;
 pub mod numbers;
 mod object;
 pub mod partner;
@@ -53,6 +54,7 @@ pub use self::command::{Command, Effect, Outcome, Reply, Surface, TemplateList, 
 pub use self::fields::FieldError;
 pub use self::id::{ChannelId, MediaId, PartnerId, PhoneNumberId, TemplateId, WaId, WabaId, Wamid};
 pub use self::inbound::{CONTACTS_MAX, InboundContent, InboundMedia};
+pub use self::marketing_messages::SendEndpoint;
 pub use self::media::{Media, MediaInfo, MediaKind, media_kind_accepts};
 pub use self::outgoing::{Outgoing, OutgoingContent, SendRequestError};
 pub use self::refusal::{Object, Refusal, RequestError};
@@ -493,6 +495,7 @@ impl World {
     ) -> Result<Reply, Refusal> {
         match command {
             Command::SendMessage {
+                endpoint,
                 surface,
                 credential,
                 phone_number_id,
@@ -505,7 +508,7 @@ impl World {
                     now,
                     phone,
                     Sender::Integration(surface),
-                    request,
+                    (endpoint, request),
                     effects,
                 )
             }

@@ -108,6 +108,7 @@ pub const WABA_FIELDS: &[&str] = &[
     "timezone_id",
     "message_template_namespace",
     "account_review_status",
+    "disable_marketing_messages_on_cloud_api",
     "subscribed_apps",
 ];
 
@@ -128,7 +129,6 @@ pub const WABA_FIELDS_UNSIMULATED: &[&str] = &[
     "purchase_order_number",
     "status",
     "owner_business_info",
-    "disable_marketing_messages_on_cloud_api",
     "phone_numbers",
     "message_templates",
 ];
@@ -329,6 +329,9 @@ pub struct WabaView {
     pub message_template_namespace: String,
     /// `APPROVED` (fixed).
     pub account_review_status: &'static str,
+    /// Whether marketing templates are refused on Cloud API's `/messages`
+    /// (131063); the world file's `marketing_on_cloud_api = false`.
+    pub disable_marketing_messages_on_cloud_api: bool,
     /// The apps subscribed to its webhooks (the `subscribed_apps` edge).
     pub subscribed_apps: Vec<SubscribedApp>,
 }
@@ -737,6 +740,7 @@ impl World {
             timezone_id: waba.timezone_id.clone(),
             message_template_namespace: template_namespace(&waba.id),
             account_review_status: "APPROVED",
+            disable_marketing_messages_on_cloud_api: !waba.marketing_on_cloud_api,
             subscribed_apps: self.subscribed_app_list(),
         }
     }

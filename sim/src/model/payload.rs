@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::Template;
 use super::error::{ERROR_HREF, async_details_of, title_of};
 use super::inbound::InboundContent;
-use super::spec::{PhoneNumberSpec, Quality, WorldSpec};
+use super::spec::{Category, PhoneNumberSpec, Quality, WorldSpec};
 use super::state::{Message, StatusKind};
 use super::templates::quality_name;
 
@@ -298,6 +298,19 @@ pub(crate) fn template_quality(template: &Template, previous: Quality, quality: 
         "message_template_id": template_id_number(&template.id),
         "message_template_name": template.name,
         "message_template_language": template.language,
+    })
+}
+
+/// `template_category_update`'s value for a completed change from `previous` to
+/// the template's category
+/// (<https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/template_category_update>).
+pub(crate) fn template_category(template: &Template, previous: Category) -> Value {
+    serde_json::json!({
+        "message_template_id": template_id_number(&template.id),
+        "message_template_name": template.name,
+        "message_template_language": template.language,
+        "previous_category": previous.name(),
+        "new_category": template.category.name(),
     })
 }
 

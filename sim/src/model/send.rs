@@ -8,6 +8,7 @@ use super::error::{PlatformError, code};
 use super::freeform::{self, MediaSource};
 use super::id::Wamid;
 use super::marketing::{self, Verdict};
+use super::marketing_messages::SendEndpoint;
 use super::outgoing::{Outgoing, OutgoingContent, SendRequestError, parameter_error};
 use super::policy::{ErrorSurface, PricingModel};
 use super::refusal::Refusal;
@@ -68,16 +69,18 @@ pub(crate) enum ReadPlan {
     Later,
 }
 
-/// Sends `request` from phone number `phone_index` (already authenticated).
+/// Sends `request`, posted to `endpoint`, from phone number `phone_index`
+/// (already authenticated).
 pub(super) fn send(
     world: &mut World,
     now: SimTime,
     phone_index: usize,
     sender: Sender,
-    request: Result<Outgoing, SendRequestError>,
+    (endpoint, request): (SendEndpoint, Result<Outgoing, SendRequestError>),
     effects: &mut Vec<Effect>,
 ) -> Result<Reply, Refusal> {
     let surface = sender.surface();
+    let traced_surface = endpoint.trace_surface(surface);
     let phone_id = world.phone_numbers[phone_index].spec.id.clone();
     let reject_with = |error: PlatformError,
                        to: Option<String>,
@@ -87,7 +90,7 @@ pub(super) fn send(
             effects.push(Effect::Trace {
                 at: now,
                 event: TraceEvent::MessageRejected {
-                    surface: surface.name(),
+                    surface: traced_surface,
                     phone_number_id: Some(phone_id.clone()),
                     to,
                     template,
@@ -156,6 +159,17 @@ pub(super) fn send(
     };
     // Only a refusal names the recipient apart from the message.
     let to = || Some(outgoing.wa_id.as_str().to_owned());
+    // Each endpoint takes its own categories (`marketing_messages` module).
+    if let Some(index) = template_index
+        && let Some(error) = endpoint.template_refusal(
+            surface,
+            world.templates[index].category,
+            &world.templates[index].name,
+            world.spec.waba.marketing_on_cloud_api,
+        )
+    {
+        return reject(error, to(), effects);
+    }
     if world.timers.len() >= TIMERS_PENDING_MAX {
         return reject(
             PlatformError::new(
@@ -198,7 +212,7 @@ pub(super) fn send(
                 effects.push(Effect::Trace {
                     at: now,
                     event: TraceEvent::SendBlocked {
-                        surface: surface.name(),
+                        surface: traced_surface,
                         phone_number_id: phone_id.clone(),
                         to: to(),
                         message_type,
@@ -344,14 +358,19 @@ pub(super) fn send(
         fate => fate,
     };
     let billing = match fate {
-        Fate::Deliver { sent_only, .. } => Some(bill(
-            world,
-            now,
-            outgoing.wa_id.as_str(),
-            category,
-            in_service_window,
-            !sent_only,
-        )),
+        Fate::Deliver { sent_only, .. } => {
+            let mut billing = bill(
+                world,
+                now,
+                outgoing.wa_id.as_str(),
+                category,
+                in_service_window,
+                !sent_only,
+            );
+            billing.category =
+                endpoint.pricing_category(billing.category, world.policy.pricing_model);
+            Some(billing)
+        }
         Fate::Fail(_) => None,
     };
     if matches!(fate, Fate::Deliver { .. })
@@ -396,7 +415,7 @@ pub(super) fn send(
             at: now,
             event: TraceEvent::MessageAccepted {
                 message_id: message_id.clone(),
-                surface: surface.name(),
+                surface: traced_surface,
                 phone_number_id: phone_id,
                 to: outgoing.wa_id.as_str().to_owned(),
                 message_type,

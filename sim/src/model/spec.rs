@@ -179,6 +179,11 @@ pub struct WabaSpec {
     /// (shared across the numbers: <https://developers.facebook.com/docs/whatsapp/messaging-limits>).
     /// Default 10000 (`TIER_10K`).
     pub messaging_limit: u32,
+    /// Whether marketing templates may be sent through Cloud API's `/messages`:
+    /// false is Graph's WABA setting `disable_marketing_messages_on_cloud_api`,
+    /// and such a send answers 131063 (the code from pywa's `errors.py`, its
+    /// wording unconfirmed); `/marketing_messages` takes them still. Default true.
+    pub marketing_on_cloud_api: bool,
     /// Phone numbers. Default: a US, a German and a Turkish number.
     pub phone_numbers: Vec<PhoneNumberSpec>,
     /// Templates. Default: approved marketing, utility and authentication templates.
@@ -539,6 +544,7 @@ impl Default for WabaSpec {
             timezone_id: "1".to_owned(),
             subscribed: true,
             messaging_limit: 10_000,
+            marketing_on_cloud_api: true,
             phone_numbers: vec![
                 phone(
                     "110000000000001",

@@ -461,7 +461,43 @@ impl World {
             TemplateControl::Unpause => self
                 .unpause_template(at, index, effects)
                 .map(|()| "unpaused".to_owned()),
+            TemplateControl::Category(category) => {
+                Ok(self.recategorize(at, index, category, effects))
+            }
         }
+    }
+
+    /// Re-categorises template `index` as Meta's automated review may after
+    /// approval, and says so in `template_category_update` (the completed
+    /// change's shape:
+    /// <https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/template_category_update>).
+    /// Messages already accepted keep their category; the impending-change notice
+    /// (`correct_category`) is not simulated.
+    fn recategorize(
+        &mut self,
+        at: SimTime,
+        index: usize,
+        category: Category,
+        effects: &mut Vec<Effect>,
+    ) -> String {
+        let previous = self.templates[index].category;
+        if previous == category {
+            return format!("category already {}", category.name());
+        }
+        self.templates[index].category = category;
+        let template = &self.templates[index];
+        let detail = format!("category {} → {}", previous.name(), category.name());
+        effects.push(Effect::Trace {
+            at,
+            event: TraceEvent::TemplateStatus {
+                template: template.name.clone(),
+                event: "CATEGORY_UPDATE".to_owned(),
+                detail: detail.clone(),
+            },
+        });
+        let value = payload::template_category(template, previous);
+        self.emit_account_change(at, "template_category_update", value);
+        detail
     }
 
     /// Unpauses a template by its id (`POST /{template-id}/unpause`): `{"success":
@@ -513,10 +549,13 @@ pub enum TemplateControl {
     Pause,
     /// Unpause it.
     Unpause,
+    /// Re-categorise it (`template_category_update`): sends from now on are of
+    /// the new category.
+    Category(Category),
 }
 
 /// The fields a template control accepts, as named in errors.
-const CONTROLS: &str = "\"quality\": \"GREEN|YELLOW|RED|UNKNOWN\", \"negative\": \"N/D\", \"decide\": \"release|pause\", \"pause\": true or \"unpause\": true";
+const CONTROLS: &str = "\"quality\": \"GREEN|YELLOW|RED|UNKNOWN\", \"negative\": \"N/D\", \"decide\": \"release|pause\", \"category\": \"MARKETING|UTILITY|AUTHENTICATION\", \"pause\": true or \"unpause\": true";
 
 impl TemplateControl {
     /// Reads one control from an object of exactly one field
@@ -550,6 +589,14 @@ impl TemplateControl {
                 "pause" => Ok(TemplateControl::Decide(PacingOutcome::Pause)),
                 other => wrong(format!("expected release or pause, got `{other}`")),
             },
+            ("category", Value::String(category)) => match category.as_str() {
+                "MARKETING" => Ok(TemplateControl::Category(Category::Marketing)),
+                "UTILITY" => Ok(TemplateControl::Category(Category::Utility)),
+                "AUTHENTICATION" => Ok(TemplateControl::Category(Category::Authentication)),
+                other => wrong(format!(
+                    "expected MARKETING, UTILITY or AUTHENTICATION, got `{other}`"
+                )),
+            },
             ("pause", Value::Bool(true)) => Ok(TemplateControl::Pause),
             ("unpause", Value::Bool(true)) => Ok(TemplateControl::Unpause),
             (_, value) => wrong(format!(
@@ -567,6 +614,7 @@ impl TemplateControl {
             TemplateControl::Decide(PacingOutcome::Pause) => json!({"decide": "pause"}),
             TemplateControl::Pause => json!({"pause": true}),
             TemplateControl::Unpause => json!({"unpause": true}),
+            TemplateControl::Category(category) => json!({"category": category.name()}),
         }
     }
 }

@@ -52,7 +52,8 @@ pub enum TraceEvent {
     MessageAccepted {
         /// The wamid.
         message_id: String,
-        /// `graph` or `d360`.
+        /// `graph` or `d360` for `/messages`; `graph_marketing_messages` for the
+        /// Marketing Messages API (`/{phone-number-id}/marketing_messages`).
         surface: &'static str,
         /// Sending phone number id.
         phone_number_id: String,
@@ -76,7 +77,8 @@ pub enum TraceEvent {
     },
     /// A send was rejected synchronously.
     MessageRejected {
-        /// `graph` or `d360`.
+        /// `graph` or `d360` for `/messages`; `graph_marketing_messages` for the
+        /// Marketing Messages API (`/{phone-number-id}/marketing_messages`).
         surface: &'static str,
         /// Sending phone number id, if known.
         phone_number_id: Option<String>,

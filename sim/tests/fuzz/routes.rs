@@ -109,6 +109,8 @@ const ROUTES_BY_SHAPE: &[(Shape, &[&str])] = &[
             "/{id}/media",
             "/{version}/{id}/messages",
             "/{id}/messages",
+            "/{version}/{id}/marketing_messages",
+            "/{id}/marketing_messages",
             "/{version}/{id}/unpause",
             "/{id}/unpause",
             "/{version}/{id}/register",
@@ -283,8 +285,9 @@ pub(crate) fn valid(index: usize, rng: &mut Rng, facts: &Facts, learned: &Learne
             )
         }
         "/_wasim/templates/{name}" => {
-            let body = match rng.random_range(0..5) {
+            let body = match rng.random_range(0..6) {
                 0 => json!({"quality": pick(rng, &["GREEN", "YELLOW", "RED", "UNKNOWN"])}),
+                5 => json!({"category": pick(rng, &["MARKETING", "UTILITY", "AUTHENTICATION"])}),
                 1 => {
                     json!({"negative": format!("{}/{}", rng.random_range(0..3u32), rng.random_range(1..4u32))})
                 }
@@ -419,6 +422,13 @@ pub(crate) fn valid(index: usize, rng: &mut Rng, facts: &Facts, learned: &Learne
         "/{version}/{id}/messages" | "/{id}/messages" => graph(
             "POST",
             format!("{prefix}/{phone}/messages"),
+            Some(send_body(rng, facts, learned)),
+        ),
+        // Every kind of send body: the endpoint's refusals of what is not a
+        // marketing template are part of what it answers.
+        "/{version}/{id}/marketing_messages" | "/{id}/marketing_messages" => graph(
+            "POST",
+            format!("{prefix}/{phone}/marketing_messages"),
             Some(send_body(rng, facts, learned)),
         ),
         "/{version}/{id}/media" | "/{id}/media" => {
